@@ -1,0 +1,366 @@
+package io.rocketkv.core.kernels;
+
+import io.rocketkv.core.numeric.DType;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.stream.IntStream;
+
+/**
+ * The reference backend: plain Java, fp32 arithmetic, parallel over output features (matmul) and over
+ * (sequence, head) pairs (attention) when the work is large enough to pay for the fork. Every CUDA
+ * kernel is tested against these methods.
+ */
+public final class CpuKernels implements Kernels {
+
+    /** Below this many multiply-adds an op runs on the calling thread. */
+    private static final long PARALLEL_THRESHOLD = 1L << 15;
+    private static final int MATMUL_ROWS_PER_TASK = 16;
+
+    private final boolean parallel;
+
+    public CpuKernels() {
+        this(true);
+    }
+
+    /** @param parallel false runs every op on the calling thread (useful for debugging and profiling) */
+    public CpuKernels(boolean parallel) {
+        this.parallel = parallel;
+    }
+
+    @Override
+    public String name() {
+        return "cpu";
+    }
+
+    @Override
+    public Tensor allocate(DType dtype, int... shape) {
+        if (dtype != DType.F32) {
+            throw new IllegalArgumentException("CPU activations and caches are F32, got " + dtype);
+        }
+        return CpuTensor.heap(shape);
+    }
+
+    @Override
+    public Tensor weight(DType dtype, int[] shape, MemorySegment hostData) {
+        return CpuTensor.mapped(dtype, shape, hostData);
+    }
+
+    @Override
+    public void upload(float[] src, Tensor dst) {
+        float[] d = cpu(dst).floats();
+        if (d.length != src.length) {
+            throw new IllegalArgumentException("upload of " + src.length + " floats into " + Tensor.describe(dst));
+        }
+        System.arraycopy(src, 0, d, 0, src.length);
+    }
+
+    @Override
+    public float[] download(Tensor src) {
+        return cpu(src).toFloats().clone();
+    }
+
+    @Override
+    public void embedding(Tensor table, StepBatch batch, Tensor out) {
+        CpuTensor tab = cpu(table);
+        int vocab = table.dim(0);
+        int hidden = table.dim(1);
+        float[] o = cpu(out).floats();
+        float[] row = new float[hidden];
+        int[] ids = batch.tokenIds();
+        for (int t = 0; t < ids.length; t++) {
+            if (ids[t] < 0 || ids[t] >= vocab) {
+                throw new IllegalArgumentException("token id " + ids[t] + " outside the embedding table [0, " + vocab + ")");
+            }
+            tab.readRow((long) ids[t] * hidden, row, hidden);
+            System.arraycopy(row, 0, o, t * hidden, hidden);
+        }
+    }
+
+    @Override
+    public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) {
+        int rows = x.dim(0);
+        int h = x.dim(1);
+        float[] xs = cpu(x).floats();
+        float[] os = cpu(out).floats();
+        float[] w = cpu(weight).toFloats();
+        for (int r = 0; r < rows; r++) {
+            int base = r * h;
+            double ss = 0;
+            for (int i = 0; i < h; i++) {
+                ss += (double) xs[base + i] * xs[base + i];
+            }
+            float inv = (float) (1.0 / Math.sqrt((float) (ss / h) + eps));
+            for (int i = 0; i < h; i++) {
+                os[base + i] = w[i] * (xs[base + i] * inv);
+            }
+        }
+    }
+
+    @Override
+    public void matmul(Tensor x, Tensor w, Tensor bias, Tensor out) {
+        int rows = x.dim(0);
+        int k = x.dim(1);
+        int n = w.dim(0);
+        if (w.dim(1) != k || out.dim(0) != rows || out.dim(1) != n) {
+            throw new IllegalArgumentException("matmul shapes: x " + Tensor.describe(x) + ", w " + Tensor.describe(w)
+                    + ", out " + Tensor.describe(out));
+        }
+        float[] xs = cpu(x).floats();
+        float[] os = cpu(out).floats();
+        CpuTensor wt = cpu(w);
+        float[] b = bias == null ? null : cpu(bias).toFloats();
+        int tasks = (n + MATMUL_ROWS_PER_TASK - 1) / MATMUL_ROWS_PER_TASK;
+        forEach(tasks, (long) rows * n * k, task -> {
+            float[] wrow = new float[k];
+            int end = Math.min(n, (task + 1) * MATMUL_ROWS_PER_TASK);
+            for (int j = task * MATMUL_ROWS_PER_TASK; j < end; j++) {
+                wt.readRow((long) j * k, wrow, k);
+                float bj = b == null ? 0f : b[j];
+                for (int r = 0; r < rows; r++) {
+                    os[r * n + j] = dot(xs, r * k, wrow, 0, k) + bj;
+                }
+            }
+        });
+    }
+
+    @Override
+    public void rope(Tensor q, Tensor k, StepBatch batch, RopeTable rope, AttentionShape shape) {
+        int d = shape.headDim();
+        if (rope.headDim() != d) {
+            throw new IllegalArgumentException("rope table for head dim " + rope.headDim() + ", attention head dim " + d);
+        }
+        float[] qs = cpu(q).floats();
+        float[] ks = cpu(k).floats();
+        int[] pos = batch.positions();
+        int half = d / 2;
+        float[] cos = new float[half];
+        float[] sin = new float[half];
+        for (int t = 0; t < pos.length; t++) {
+            for (int i = 0; i < half; i++) {
+                float angle = pos[t] * rope.freq(i); // fp32 product, as transformers computes it
+                cos[i] = (float) Math.cos(angle);
+                sin[i] = (float) Math.sin(angle);
+            }
+            rotate(qs, t * shape.numHeads() * d, shape.numHeads(), d, cos, sin);
+            rotate(ks, t * shape.numKvHeads() * d, shape.numKvHeads(), d, cos, sin);
+        }
+    }
+
+    private static void rotate(float[] x, int base, int heads, int d, float[] cos, float[] sin) {
+        int half = d / 2;
+        for (int h = 0; h < heads; h++) {
+            int o = base + h * d;
+            for (int i = 0; i < half; i++) {
+                float x1 = x[o + i];
+                float x2 = x[o + i + half];
+                x[o + i] = x1 * cos[i] - x2 * sin[i];
+                x[o + i + half] = x2 * cos[i] + x1 * sin[i];
+            }
+        }
+    }
+
+    @Override
+    public void siluMul(Tensor gate, Tensor up, Tensor out) {
+        float[] g = cpu(gate).floats();
+        float[] u = cpu(up).floats();
+        float[] o = cpu(out).floats();
+        for (int i = 0; i < o.length; i++) {
+            float v = g[i];
+            o[i] = v / (1f + (float) Math.exp(-v)) * u[i];
+        }
+    }
+
+    @Override
+    public void add(Tensor x, Tensor y) {
+        float[] a = cpu(x).floats();
+        float[] b = cpu(y).floats();
+        if (a.length != b.length) {
+            throw new IllegalArgumentException("add shapes " + Tensor.describe(x) + " and " + Tensor.describe(y));
+        }
+        for (int i = 0; i < a.length; i++) {
+            a[i] += b[i];
+        }
+    }
+
+    @Override
+    public void writeKv(Tensor k, Tensor v, StepBatch batch, AttentionShape shape, Tensor kvCache) {
+        float[] ks = cpu(k).floats();
+        float[] vs = cpu(v).floats();
+        float[] cache = cpu(kvCache).floats();
+        int d = shape.headDim();
+        int hkv = shape.numKvHeads();
+        int p = shape.tokensPerBlock();
+        int numBlocks = kvCache.dim(0);
+        int[] slots = batch.slotMapping();
+        for (int t = 0; t < slots.length; t++) {
+            int slot = slots[t];
+            if (slot < 0) {
+                continue;
+            }
+            int block = slot / p;
+            int off = slot % p;
+            if (block >= numBlocks) {
+                throw new IllegalArgumentException("slot " + slot + " is past the cache's " + numBlocks + " blocks");
+            }
+            for (int h = 0; h < hkv; h++) {
+                System.arraycopy(ks, (t * hkv + h) * d, cache, kOffset(block, h, off, shape), d);
+                System.arraycopy(vs, (t * hkv + h) * d, cache, vOffset(block, h, off, shape), d);
+            }
+        }
+    }
+
+    /** Float offset of K[block][kvHead][slot][0] in a cache laid out [block][K|V][kv_head][slot][head_dim]. */
+    static int kOffset(int block, int kvHead, int slot, AttentionShape s) {
+        return ((block * 2 * s.numKvHeads() + kvHead) * s.tokensPerBlock() + slot) * s.headDim();
+    }
+
+    static int vOffset(int block, int kvHead, int slot, AttentionShape s) {
+        return (((block * 2 + 1) * s.numKvHeads() + kvHead) * s.tokensPerBlock() + slot) * s.headDim();
+    }
+
+    @Override
+    public void prefillAttention(Tensor q, Tensor k, Tensor v, StepBatch batch, AttentionShape shape, Tensor out) {
+        float[] qs = cpu(q).floats();
+        float[] ks = cpu(k).floats();
+        float[] vs = cpu(v).floats();
+        float[] os = cpu(out).floats();
+        int h = shape.numHeads();
+        int hkv = shape.numKvHeads();
+        int d = shape.headDim();
+        int g = shape.groupSize();
+        int seqs = batch.numSeqs();
+        for (int s = 0; s < seqs; s++) {
+            if (batch.kvLens()[s] != batch.queryLen(s)) {
+                throw new IllegalArgumentException("prefillAttention needs the whole sequence in the step: sequence " + s
+                        + " has " + batch.queryLen(s) + " new tokens of " + batch.kvLens()[s]);
+            }
+        }
+        long work = 0;
+        for (int s = 0; s < seqs; s++) {
+            work += (long) batch.queryLen(s) * batch.queryLen(s) * h * d;
+        }
+        forEach(seqs * h, work, task -> {
+            int s = task / h;
+            int head = task % h;
+            int kvh = head / g;
+            int start = batch.queryStart()[s];
+            int len = batch.queryLen(s);
+            float[] scores = new float[len];
+            float[] acc = new float[d];
+            for (int i = 0; i < len; i++) {
+                int qo = ((start + i) * h + head) * d;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j <= i; j++) {
+                    float sc = dot(qs, qo, ks, ((start + j) * hkv + kvh) * d, d) * shape.scale();
+                    scores[j] = sc;
+                    max = Math.max(max, sc);
+                }
+                Arrays.fill(acc, 0f);
+                float sum = 0f;
+                for (int j = 0; j <= i; j++) {
+                    float p = (float) Math.exp(scores[j] - max);
+                    sum += p;
+                    axpy(p, vs, ((start + j) * hkv + kvh) * d, acc, d);
+                }
+                float inv = 1f / sum;
+                for (int c = 0; c < d; c++) {
+                    os[qo + c] = acc[c] * inv;
+                }
+            }
+        });
+    }
+
+    @Override
+    public void decodeAttention(Tensor q, Tensor kvCache, StepBatch batch, AttentionShape shape, Tensor out) {
+        float[] qs = cpu(q).floats();
+        float[] cache = cpu(kvCache).floats();
+        float[] os = cpu(out).floats();
+        int h = shape.numHeads();
+        int d = shape.headDim();
+        int g = shape.groupSize();
+        int p = shape.tokensPerBlock();
+        int seqs = batch.numSeqs();
+        long work = 0;
+        for (int s = 0; s < seqs; s++) {
+            work += (long) batch.kvLens()[s] * h * d * 2;
+        }
+        forEach(seqs * h, work, task -> {
+            int s = task / h;
+            int head = task % h;
+            int kvh = head / g;
+            int len = batch.kvLens()[s];
+            int[] table = batch.blockTables()[s];
+            if ((len + p - 1) / p > table.length) {
+                throw new IllegalArgumentException("sequence " + s + " holds " + len + " tokens but its block table has "
+                        + table.length + " blocks of " + p);
+            }
+            int qo = (s * h + head) * d;
+            float[] scores = new float[len];
+            float max = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < len; j++) {
+                float sc = dot(qs, qo, cache, kOffset(table[j / p], kvh, j % p, shape), d) * shape.scale();
+                scores[j] = sc;
+                max = Math.max(max, sc);
+            }
+            float[] acc = new float[d];
+            float sum = 0f;
+            for (int j = 0; j < len; j++) {
+                float e = (float) Math.exp(scores[j] - max);
+                sum += e;
+                axpy(e, cache, vOffset(table[j / p], kvh, j % p, shape), acc, d);
+            }
+            float inv = 1f / sum;
+            for (int c = 0; c < d; c++) {
+                os[qo + c] = acc[c] * inv;
+            }
+        });
+    }
+
+    @Override
+    public void gatherRows(Tensor x, int[] rows, Tensor out) {
+        float[] xs = cpu(x).floats();
+        float[] os = cpu(out).floats();
+        int w = x.dim(1);
+        for (int i = 0; i < rows.length; i++) {
+            System.arraycopy(xs, rows[i] * w, os, i * w, w);
+        }
+    }
+
+    static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
+        int i = 0;
+        for (; i + 3 < n; i += 4) {
+            s0 += a[ao + i] * b[bo + i];
+            s1 += a[ao + i + 1] * b[bo + i + 1];
+            s2 += a[ao + i + 2] * b[bo + i + 2];
+            s3 += a[ao + i + 3] * b[bo + i + 3];
+        }
+        for (; i < n; i++) {
+            s0 += a[ao + i] * b[bo + i];
+        }
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    private static void axpy(float alpha, float[] x, int xo, float[] y, int n) {
+        for (int i = 0; i < n; i++) {
+            y[i] += alpha * x[xo + i];
+        }
+    }
+
+    private void forEach(int tasks, long work, java.util.function.IntConsumer body) {
+        if (parallel && tasks > 1 && work >= PARALLEL_THRESHOLD) {
+            IntStream.range(0, tasks).parallel().forEach(body);
+        } else {
+            for (int t = 0; t < tasks; t++) {
+                body.accept(t);
+            }
+        }
+    }
+
+    private static CpuTensor cpu(Tensor t) {
+        if (t instanceof CpuTensor c) {
+            return c;
+        }
+        throw new IllegalArgumentException("CpuKernels got a tensor of another backend: " + t.getClass().getName());
+    }
+}

@@ -1,0 +1,118 @@
+package io.rocketkv.core.kernels;
+
+import io.rocketkv.core.numeric.DType;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * A CPU tensor: F32 activations live in a heap {@code float[]}; weights stay in the (memory-mapped)
+ * segment they were read from, in their checkpoint dtype.
+ */
+public final class CpuTensor implements Tensor {
+
+    static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfFloat LE_FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final DType dtype;
+    private final int[] shape;
+    private final float[] array;        // F32 heap tensors; null for segment-backed weights
+    private final MemorySegment segment; // segment-backed weights; null for heap tensors
+
+    private CpuTensor(DType dtype, int[] shape, float[] array, MemorySegment segment) {
+        this.dtype = dtype;
+        this.shape = shape.clone();
+        this.array = array;
+        this.segment = segment;
+    }
+
+    static CpuTensor heap(int... shape) {
+        long n = 1;
+        for (int d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException("negative dimension in shape " + java.util.Arrays.toString(shape));
+            }
+            n *= d;
+        }
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("CPU tensor of " + n + " elements exceeds one Java array");
+        }
+        return new CpuTensor(DType.F32, shape, new float[(int) n], null);
+    }
+
+    static CpuTensor mapped(DType dtype, int[] shape, MemorySegment data) {
+        long n = 1;
+        for (int d : shape) {
+            n *= d;
+        }
+        if (data.byteSize() != n * dtype.byteSize()) {
+            throw new IllegalArgumentException("weight " + dtype + java.util.Arrays.toString(shape) + " needs "
+                    + n * dtype.byteSize() + " bytes, got " + data.byteSize());
+        }
+        if (dtype != DType.F32 && dtype != DType.F16 && dtype != DType.BF16) {
+            throw new IllegalArgumentException("CPU weights must be F32, F16 or BF16, got " + dtype);
+        }
+        return new CpuTensor(dtype, shape, null, data);
+    }
+
+    @Override
+    public DType dtype() {
+        return dtype;
+    }
+
+    @Override
+    public int[] shape() {
+        return shape.clone();
+    }
+
+    @Override
+    public int dim(int i) {
+        return shape[i];
+    }
+
+    /** The backing array of an F32 heap tensor. */
+    float[] floats() {
+        if (array == null) {
+            throw new IllegalStateException("tensor " + Tensor.describe(this) + " is a mapped weight, not an activation");
+        }
+        return array;
+    }
+
+    boolean isHeap() {
+        return array != null;
+    }
+
+    /** Decodes {@code count} elements starting at element {@code from} into {@code dst[0..count)}. */
+    void readRow(long from, float[] dst, int count) {
+        if (array != null) {
+            System.arraycopy(array, Math.toIntExact(from), dst, 0, count);
+            return;
+        }
+        switch (dtype) {
+            case F32 -> MemorySegment.copy(segment, LE_FLOAT, from * 4, dst, 0, count);
+            case BF16 -> {
+                long off = from * 2;
+                for (int i = 0; i < count; i++) {
+                    dst[i] = Float.intBitsToFloat((segment.get(LE_SHORT, off + 2L * i) & 0xFFFF) << 16);
+                }
+            }
+            case F16 -> {
+                long off = from * 2;
+                for (int i = 0; i < count; i++) {
+                    dst[i] = Float.float16ToFloat(segment.get(LE_SHORT, off + 2L * i));
+                }
+            }
+            default -> throw new IllegalStateException("unsupported CPU weight dtype " + dtype);
+        }
+    }
+
+    /** The whole tensor as floats (a copy for weights, the array itself for activations). */
+    float[] toFloats() {
+        if (array != null) {
+            return array;
+        }
+        float[] out = new float[Math.toIntExact(numel())];
+        readRow(0, out, out.length);
+        return out;
+    }
+}

@@ -1,0 +1,77 @@
+package io.rocketkv.core.kernels;
+
+import io.rocketkv.core.numeric.DType;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Every operation the Llama-family forward pass needs, implemented once per backend ({@link CpuKernels};
+ * the CUDA backend's CudaKernels). Model code calls only these and never branches on the backend.
+ *
+ * <p>Shapes use T = tokens in the step, R = rows, H = hidden size, N/K = matmul output/input features,
+ * Hq/Hkv = query/KV heads, D = head dim. Activations are F32; weights are F32, F16 or BF16 and are
+ * always accumulated in fp32. Weight matrices keep the Hugging Face layout {@code [out_features,
+ * in_features]}.
+ */
+public interface Kernels extends AutoCloseable {
+
+    /** A short name for logs, e.g. "cpu". */
+    String name();
+
+    /** A zero-filled tensor in this backend's memory. */
+    Tensor allocate(DType dtype, int... shape);
+
+    /**
+     * A weight tensor from little-endian host bytes (e.g. a slice of a memory-mapped checkpoint). The CPU
+     * backend reads the mapping in place; a GPU backend copies it to the device.
+     */
+    Tensor weight(DType dtype, int[] shape, MemorySegment hostData);
+
+    /** Copies {@code src} into the F32 tensor {@code dst} (same element count). */
+    void upload(float[] src, Tensor dst);
+
+    /** Copies the F32 tensor {@code src} to a new host array. */
+    float[] download(Tensor src);
+
+    /** {@code out[t, :] = table[tokenIds[t], :]}; table [V, H], out [T, H] F32. */
+    void embedding(Tensor table, StepBatch batch, Tensor out);
+
+    /** {@code out = x / sqrt(mean(x²) + eps) * weight} per row; x, out [R, H], weight [H]. */
+    void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out);
+
+    /** {@code out = x · wᵀ (+ bias)}; x [R, K] F32, w [N, K], bias [N] or null, out [R, N] F32. */
+    void matmul(Tensor x, Tensor w, Tensor bias, Tensor out);
+
+    /** Rotates q [T, Hq·D] and k [T, Hkv·D] in place at {@code batch.positions()}. */
+    void rope(Tensor q, Tensor k, StepBatch batch, RopeTable rope, AttentionShape shape);
+
+    /** {@code out = silu(gate) * up}; all [R, I]. */
+    void siluMul(Tensor gate, Tensor up, Tensor out);
+
+    /** {@code x += y}; both [R, H]. */
+    void add(Tensor x, Tensor y);
+
+    /**
+     * Writes each new token's K and V [T, Hkv·D] into the paged cache [numBlocks, 2, Hkv, tokensPerBlock, D]
+     * at {@code batch.slotMapping()} (slot −1 is skipped).
+     */
+    void writeKv(Tensor k, Tensor v, StepBatch batch, AttentionShape shape, Tensor kvCache);
+
+    /**
+     * Causal attention of a prefill step over the step's own keys and values: q [T, Hq·D], k and v
+     * [T, Hkv·D], out [T, Hq·D]; each sequence attends within itself (needs kvLen == queryLen).
+     */
+    void prefillAttention(Tensor q, Tensor k, Tensor v, StepBatch batch, AttentionShape shape, Tensor out);
+
+    /**
+     * Decode attention over the paged cache: q [S, Hq·D] (one token per sequence), each sequence reads its
+     * {@code kvLens[s]} cached tokens through its block table; out [S, Hq·D].
+     */
+    void decodeAttention(Tensor q, Tensor kvCache, StepBatch batch, AttentionShape shape, Tensor out);
+
+    /** {@code out[i, :] = x[rows[i], :]}; x [R, H], out [rows.length, H]. */
+    void gatherRows(Tensor x, int[] rows, Tensor out);
+
+    @Override
+    default void close() {
+    }
+}

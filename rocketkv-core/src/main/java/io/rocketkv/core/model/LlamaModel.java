@@ -1,0 +1,187 @@
+package io.rocketkv.core.model;
+
+import io.rocketkv.core.kernels.AttentionShape;
+import io.rocketkv.core.kernels.Kernels;
+import io.rocketkv.core.kernels.RopeTable;
+import io.rocketkv.core.kernels.StepBatch;
+import io.rocketkv.core.kernels.Tensor;
+import io.rocketkv.core.numeric.DType;
+import io.rocketkv.core.weights.CheckpointFormatException;
+import io.rocketkv.core.weights.SafeTensors;
+import io.rocketkv.core.weights.TensorInfo;
+import java.util.Arrays;
+
+/**
+ * The Llama-family decoder (Llama 2/3.x, Mistral, Qwen2) written once against {@link Kernels}: GQA/MQA,
+ * optional q/k/v bias (Qwen2), tied embeddings, RoPE at true positions (with llama3 scaling), final norm,
+ * lm_head only on the rows whose logits are wanted.
+ *
+ * <p>Per layer: rmsnorm → q/k/v projections → rope → write K,V to the paged cache → attention (dense
+ * causal in prefill, paged in decode) → o_proj → residual → rmsnorm → SiLU-gated MLP → residual.
+ */
+public final class LlamaModel implements AutoCloseable {
+
+    private final ModelConfig config;
+    private final Kernels kernels;
+    private final AttentionShape shape;
+    private final RopeTable rope;
+    private final Tensor embedTokens; // [vocab, hidden]
+    private final Layer[] layers;
+    private final Tensor finalNorm;   // [hidden]
+    private final Tensor lmHead;      // [vocab, hidden]; the embedding table when tied
+
+    /** One decoder layer's weights in the Hugging Face layout [out_features, in_features]. */
+    private record Layer(Tensor inputNorm, Tensor qProj, Tensor kProj, Tensor vProj,
+                         Tensor qBias, Tensor kBias, Tensor vBias, Tensor oProj,
+                         Tensor postNorm, Tensor gateProj, Tensor upProj, Tensor downProj) {
+    }
+
+    private LlamaModel(ModelConfig config, Kernels kernels, AttentionShape shape, Tensor embedTokens,
+                       Layer[] layers, Tensor finalNorm, Tensor lmHead) {
+        this.config = config;
+        this.kernels = kernels;
+        this.shape = shape;
+        this.rope = new RopeTable(config.ropeInvFreq());
+        this.embedTokens = embedTokens;
+        this.layers = layers;
+        this.finalNorm = finalNorm;
+        this.lmHead = lmHead;
+    }
+
+    /**
+     * Binds the checkpoint's tensors to the backend (the CPU reads the mapping in place; a GPU uploads).
+     *
+     * @throws CheckpointFormatException when a tensor is missing or has the wrong shape
+     */
+    public static LlamaModel load(ModelConfig config, SafeTensors weights, Kernels kernels, int tokensPerBlock) {
+        int h = config.hiddenSize();
+        int d = config.headDim();
+        int qDim = config.numAttentionHeads() * d;
+        int kvDim = config.numKeyValueHeads() * d;
+        int inter = config.intermediateSize();
+        int vocab = config.vocabSize();
+        var loader = new WeightLoader(weights, kernels);
+        Tensor embed = loader.load("model.embed_tokens.weight", vocab, h);
+        Layer[] layers = new Layer[config.numHiddenLayers()];
+        for (int i = 0; i < layers.length; i++) {
+            String p = "model.layers." + i + ".";
+            boolean bias = config.attentionBias();
+            layers[i] = new Layer(
+                    loader.load(p + "input_layernorm.weight", h),
+                    loader.load(p + "self_attn.q_proj.weight", qDim, h),
+                    loader.load(p + "self_attn.k_proj.weight", kvDim, h),
+                    loader.load(p + "self_attn.v_proj.weight", kvDim, h),
+                    bias ? loader.load(p + "self_attn.q_proj.bias", qDim) : null,
+                    bias ? loader.load(p + "self_attn.k_proj.bias", kvDim) : null,
+                    bias ? loader.load(p + "self_attn.v_proj.bias", kvDim) : null,
+                    loader.load(p + "self_attn.o_proj.weight", h, qDim),
+                    loader.load(p + "post_attention_layernorm.weight", h),
+                    loader.load(p + "mlp.gate_proj.weight", inter, h),
+                    loader.load(p + "mlp.up_proj.weight", inter, h),
+                    loader.load(p + "mlp.down_proj.weight", h, inter));
+        }
+        Tensor norm = loader.load("model.norm.weight", h);
+        Tensor head = config.tieWordEmbeddings() && !weights.contains("lm_head.weight")
+                ? embed
+                : loader.load("lm_head.weight", vocab, h);
+        AttentionShape shape = AttentionShape.of(config.numAttentionHeads(), config.numKeyValueHeads(), d, tokensPerBlock);
+        return new LlamaModel(config, kernels, shape, embed, layers, norm, head);
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public AttentionShape attentionShape() {
+        return shape;
+    }
+
+    public int numLayers() {
+        return layers.length;
+    }
+
+    /**
+     * Runs one step and returns the logits of {@code batch.logitRows()}, row-major [rows, vocab].
+     *
+     * @param kvCaches one paged cache tensor per layer, [numBlocks, 2, Hkv, tokensPerBlock, D]
+     */
+    public float[] forward(StepBatch batch, Tensor[] kvCaches) {
+        if (kvCaches.length != layers.length) {
+            throw new IllegalArgumentException("need one KV cache per layer (" + layers.length + "), got " + kvCaches.length);
+        }
+        int t = batch.numTokens();
+        int h = config.hiddenSize();
+        int qDim = shape.numHeads() * shape.headDim();
+        int kvDim = shape.numKvHeads() * shape.headDim();
+        int inter = config.intermediateSize();
+        float eps = (float) config.rmsNormEps();
+        Kernels k = kernels;
+        try (Tensor x = k.allocate(DType.F32, t, h);          // residual stream
+             Tensor xn = k.allocate(DType.F32, t, h);         // normed input of a sub-block
+             Tensor q = k.allocate(DType.F32, t, qDim);
+             Tensor kk = k.allocate(DType.F32, t, kvDim);
+             Tensor v = k.allocate(DType.F32, t, kvDim);
+             Tensor attn = k.allocate(DType.F32, t, qDim);
+             Tensor proj = k.allocate(DType.F32, t, h);       // o_proj and down_proj outputs
+             Tensor gate = k.allocate(DType.F32, t, inter);
+             Tensor up = k.allocate(DType.F32, t, inter)) {
+            k.embedding(embedTokens, batch, x);
+            for (int l = 0; l < layers.length; l++) {
+                Layer w = layers[l];
+                k.rmsNorm(x, w.inputNorm(), eps, xn);
+                k.matmul(xn, w.qProj(), w.qBias(), q);
+                k.matmul(xn, w.kProj(), w.kBias(), kk);
+                k.matmul(xn, w.vProj(), w.vBias(), v);
+                k.rope(q, kk, batch, rope, shape);
+                k.writeKv(kk, v, batch, shape, kvCaches[l]);
+                if (batch.prefill()) {
+                    k.prefillAttention(q, kk, v, batch, shape, attn);
+                } else {
+                    k.decodeAttention(q, kvCaches[l], batch, shape, attn);
+                }
+                k.matmul(attn, w.oProj(), null, proj);
+                k.add(x, proj);
+                k.rmsNorm(x, w.postNorm(), eps, xn);
+                k.matmul(xn, w.gateProj(), null, gate);
+                k.matmul(xn, w.upProj(), null, up);
+                k.siluMul(gate, up, gate);
+                k.matmul(gate, w.downProj(), null, proj);
+                k.add(x, proj);
+            }
+            int[] rows = batch.logitRows();
+            try (Tensor last = k.allocate(DType.F32, rows.length, h);
+                 Tensor lastNormed = k.allocate(DType.F32, rows.length, h);
+                 Tensor logits = k.allocate(DType.F32, rows.length, config.vocabSize())) {
+                k.gatherRows(x, rows, last);
+                k.rmsNorm(last, finalNorm, eps, lastNormed);
+                k.matmul(lastNormed, lmHead, null, logits);
+                return k.download(logits);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        // weight tensors are owned by the backend (CPU: views of the mapped checkpoint)
+    }
+
+    /** Looks up tensors by name and checks their shapes against the config. */
+    private record WeightLoader(SafeTensors weights, Kernels kernels) {
+        Tensor load(String name, int... expectedShape) {
+            TensorInfo info = weights.require(name);
+            long[] actual = info.shape();
+            long[] expected = Arrays.stream(expectedShape).asLongStream().toArray();
+            if (!Arrays.equals(actual, expected)) {
+                throw new CheckpointFormatException("tensor " + name + " in " + info.file() + " has shape "
+                        + Arrays.toString(actual) + " but config.json implies " + Arrays.toString(expected)
+                        + "; the checkpoint and its config.json do not match");
+            }
+            DType dt = info.dtype();
+            if (dt != DType.F32 && dt != DType.F16 && dt != DType.BF16) {
+                throw new CheckpointFormatException("tensor " + name + " in " + info.file() + " is " + dt
+                        + "; weights must be F32, F16 or BF16 (quantized checkpoints are not supported)");
+            }
+            return kernels.weight(dt, expectedShape, weights.data(name));
+        }
+    }
+}
