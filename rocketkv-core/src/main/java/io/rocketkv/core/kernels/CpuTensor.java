@@ -1,18 +1,14 @@
 package io.rocketkv.core.kernels;
 
 import io.rocketkv.core.numeric.DType;
+import io.rocketkv.core.numeric.NumericFormats;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
  * A CPU tensor: F32 activations live in a heap {@code float[]}; weights stay in the (memory-mapped)
  * segment they were read from, in their checkpoint dtype.
  */
 public final class CpuTensor implements Tensor {
-
-    static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    static final ValueLayout.OfFloat LE_FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final DType dtype;
     private final int[] shape;
@@ -88,22 +84,7 @@ public final class CpuTensor implements Tensor {
             System.arraycopy(array, Math.toIntExact(from), dst, 0, count);
             return;
         }
-        switch (dtype) {
-            case F32 -> MemorySegment.copy(segment, LE_FLOAT, from * 4, dst, 0, count);
-            case BF16 -> {
-                long off = from * 2;
-                for (int i = 0; i < count; i++) {
-                    dst[i] = Float.intBitsToFloat((segment.get(LE_SHORT, off + 2L * i) & 0xFFFF) << 16);
-                }
-            }
-            case F16 -> {
-                long off = from * 2;
-                for (int i = 0; i < count; i++) {
-                    dst[i] = Float.float16ToFloat(segment.get(LE_SHORT, off + 2L * i));
-                }
-            }
-            default -> throw new IllegalStateException("unsupported CPU weight dtype " + dtype);
-        }
+        NumericFormats.decode(dtype, segment, from * dtype.byteSize(), dst, 0, count);
     }
 
     /** The whole tensor as floats (a copy for weights, the array itself for activations). */
