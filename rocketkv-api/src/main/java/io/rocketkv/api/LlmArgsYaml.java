@@ -1,9 +1,18 @@
 package io.rocketkv.api;
 
+import static io.rocketkv.api.YamlValues.bool;
+import static io.rocketkv.api.YamlValues.checkKeys;
+import static io.rocketkv.api.YamlValues.describe;
+import static io.rocketkv.api.YamlValues.integer;
+import static io.rocketkv.api.YamlValues.nullableInt;
+import static io.rocketkv.api.YamlValues.number;
+import static io.rocketkv.api.YamlValues.requireMapping;
+import static io.rocketkv.api.YamlValues.text;
+
 import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
@@ -15,6 +24,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /**
  * Reads and writes {@link LlmArgs} as {@code extra_config.yaml}. The YAML is parsed into a tree and walked by
@@ -25,7 +35,6 @@ final class LlmArgsYaml {
 
     private static final YAMLMapper MAPPER = YAMLMapper.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
             .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
             .build();
@@ -62,14 +71,33 @@ final class LlmArgsYaml {
     }
 
     private static JsonNode parse(String text, String source) {
-        try {
-            return MAPPER.readTree(text);
+        try (JsonParser parser = MAPPER.createParser(text)) {
+            JsonNode root = MAPPER.readTree(parser);
+            if (parser.nextToken() != null) {
+                JsonLocation at = parser.currentTokenLocation();
+                throw new ConfigException(null, source + ": malformed YAML at line " + at.getLineNr()
+                        + ": a second YAML document starts here; put every key in one document");
+            }
+            return root;
         } catch (JsonProcessingException e) {
-            JsonLocation at = e.getLocation();
-            String where = at == null || at.getLineNr() < 1
-                    ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
-            throw new ConfigException(null, source + ": malformed YAML" + where + ": " + e.getOriginalMessage(), e);
+            throw malformed(source, e);
+        } catch (IOException e) {
+            throw new ConfigException(null, source + ": cannot read YAML: " + e, e);
         }
+    }
+
+    /** Malformed YAML: the file, the line and column of the problem, and SnakeYAML's description of it. */
+    private static ConfigException malformed(String source, JsonProcessingException e) {
+        if (e.getCause() instanceof MarkedYAMLException m && m.getProblemMark() != null) {
+            String context = m.getContext() == null ? "" : " (" + m.getContext() + ")";
+            return new ConfigException(null, source + ": malformed YAML at line " + (m.getProblemMark().getLine() + 1)
+                    + ", column " + (m.getProblemMark().getColumn() + 1) + ": " + m.getProblem() + context, e);
+        }
+        JsonLocation at = e.getLocation();
+        String where = at == null || at.getLineNr() < 1
+                ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
+        return new ConfigException(null, source + ": malformed YAML" + where + ": "
+                + e.getOriginalMessage().replace("Duplicate field", "duplicate key"), e);
     }
 
     private static LlmArgs toArgs(JsonNode root) {
@@ -188,125 +216,5 @@ final class LlmArgsYaml {
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("writing a tree of plain scalars cannot fail", e);
         }
-    }
-
-    // ---- tree walking -------------------------------------------------------------------------------------
-
-    private static void checkKeys(JsonNode node, String prefix, List<String> allowed) {
-        for (Map.Entry<String, JsonNode> entry : node.properties()) {
-            String key = entry.getKey();
-            if (!allowed.contains(key)) {
-                String under = prefix.isEmpty()
-                        ? "allowed top-level keys: "
-                        : "allowed keys under " + prefix.substring(0, prefix.length() - 1) + ": ";
-                String hint = closest(key, allowed);
-                throw new ConfigException(prefix + key, "unknown key " + prefix + key + "; " + under
-                        + String.join(", ", allowed) + (hint == null ? "" : " (did you mean " + hint + "?)"));
-            }
-        }
-    }
-
-    private static void requireMapping(JsonNode node, String path) {
-        if (!node.isObject()) {
-            throw new ConfigException(path, path + " must be a mapping of keys, got " + describe(node));
-        }
-    }
-
-    private static int integer(JsonNode v, String path) {
-        if (v.isIntegralNumber() && v.canConvertToInt()) {
-            return v.intValue();
-        }
-        if (v.isIntegralNumber()) {
-            throw new ConfigException(path, path + " must be an integer in the int range, got " + describe(v));
-        }
-        throw wrongType(path, "an integer", v);
-    }
-
-    private static Integer nullableInt(JsonNode v, String path) {
-        return v.isNull() ? null : integer(v, path);
-    }
-
-    private static double number(JsonNode v, String path) {
-        if (v.isNumber()) {
-            return v.doubleValue();
-        }
-        throw wrongType(path, "a number", v);
-    }
-
-    private static boolean bool(JsonNode v, String path) {
-        if (v.isBoolean()) {
-            return v.booleanValue();
-        }
-        throw wrongType(path, "a boolean (true or false)", v);
-    }
-
-    private static String text(JsonNode v, String path) {
-        if (v.isTextual()) {
-            return v.textValue();
-        }
-        throw wrongType(path, "a string", v);
-    }
-
-    private static ConfigException wrongType(String path, String expected, JsonNode v) {
-        return new ConfigException(path, path + " must be " + expected + ", got " + describe(v));
-    }
-
-    /** Says what a value is, for messages: {@code string "32"}, {@code floating-point 32.5}, {@code a list}. */
-    static String describe(JsonNode v) {
-        if (v == null || v.isNull() || v.isMissingNode()) {
-            return "null (an empty value)";
-        }
-        if (v.isTextual()) {
-            return "string " + ConfigException.show(v.textValue());
-        }
-        if (v.isBoolean()) {
-            return "boolean " + v.booleanValue();
-        }
-        if (v.isIntegralNumber()) {
-            return "integer " + v.asText();
-        }
-        if (v.isNumber()) {
-            return "floating-point " + v.asText();
-        }
-        if (v.isObject()) {
-            return "a mapping " + v;
-        }
-        if (v.isArray()) {
-            return "a list " + v;
-        }
-        return v.getNodeType().name().toLowerCase(Locale.ROOT) + " " + v;
-    }
-
-    /** The allowed key nearest to an unknown one, when it is a likely typo (edit distance <= 3). */
-    static String closest(String key, List<String> allowed) {
-        String best = null;
-        int bestDistance = 4;
-        for (String candidate : allowed) {
-            int d = editDistance(key.toLowerCase(Locale.ROOT), candidate);
-            if (d < bestDistance) {
-                best = candidate;
-                bestDistance = d;
-            }
-        }
-        return best;
-    }
-
-    private static int editDistance(String a, String b) {
-        int[] prev = new int[b.length() + 1];
-        int[] cur = new int[b.length() + 1];
-        for (int j = 0; j <= b.length(); j++) {
-            prev[j] = j;
-        }
-        for (int i = 1; i <= a.length(); i++) {
-            cur[0] = i;
-            for (int j = 1; j <= b.length(); j++) {
-                int substitute = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
-                cur[j] = Math.min(substitute, Math.min(prev[j], cur[j - 1]) + 1);
-            }
-            int[] t = prev;
-            prev = cur;
-            cur = t;
-        }
-        return prev[b.length()];
     }
 }
