@@ -1,0 +1,86 @@
+package io.rocketkv.api;
+
+/**
+ * Paged KV cache settings: the {@code kv_cache_config} of {@code extra_config.yaml}, with TensorRT-LLM's
+ * names and defaults.
+ *
+ * <ul>
+ *   <li>{@code enable_block_reuse} (default {@code true}, as in TensorRT-LLM): share the cache blocks of a
+ *       common prompt prefix between requests. RocketKV evicts prompt tokens after prefill, so it needs
+ *       {@code false}; {@link LlmArgs} reports the conflict rather than override it.</li>
+ *   <li>{@code max_tokens} (default unset): cap on the tokens the KV pool holds, &ge; 1 when set. When both
+ *       this and the memory fraction apply, the smaller pool wins.</li>
+ *   <li>{@code free_gpu_memory_fraction} (default 0.9): share of the memory free after loading the weights
+ *       that the KV pool may take, 0 &lt; f &le; 1.</li>
+ * </ul>
+ *
+ * @param enableBlockReuse      YAML {@code enable_block_reuse}
+ * @param maxTokens             YAML {@code max_tokens}; null when unset
+ * @param freeGpuMemoryFraction YAML {@code free_gpu_memory_fraction}
+ */
+public record KvCacheConfig(boolean enableBlockReuse, Integer maxTokens, double freeGpuMemoryFraction) {
+
+    public static final boolean DEFAULT_ENABLE_BLOCK_REUSE = true;
+    public static final double DEFAULT_FREE_GPU_MEMORY_FRACTION = 0.9;
+
+    static final String PREFIX = "kv_cache_config.";
+
+    public KvCacheConfig {
+        if (maxTokens != null && maxTokens < 1) {
+            throw ConfigException.invalid(PREFIX + "max_tokens", "maxTokens", ">= 1 when set", maxTokens);
+        }
+        if (!(freeGpuMemoryFraction > 0.0 && freeGpuMemoryFraction <= 1.0)) {
+            throw ConfigException.invalid(PREFIX + "free_gpu_memory_fraction", "freeGpuMemoryFraction",
+                    "in (0, 1] (0 < f <= 1)", freeGpuMemoryFraction);
+        }
+    }
+
+    /** A builder holding the defaults. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder holding this config's values. */
+    public Builder toBuilder() {
+        return new Builder()
+                .enableBlockReuse(enableBlockReuse)
+                .maxTokens(maxTokens)
+                .freeGpuMemoryFraction(freeGpuMemoryFraction);
+    }
+
+    /** A config with every default. */
+    public static KvCacheConfig defaults() {
+        return builder().build();
+    }
+
+    /** Mutable builder; {@link #build} validates. Starts from the defaults. */
+    public static final class Builder {
+        private boolean enableBlockReuse = DEFAULT_ENABLE_BLOCK_REUSE;
+        private Integer maxTokens;
+        private double freeGpuMemoryFraction = DEFAULT_FREE_GPU_MEMORY_FRACTION;
+
+        private Builder() {
+        }
+
+        public Builder enableBlockReuse(boolean enableBlockReuse) {
+            this.enableBlockReuse = enableBlockReuse;
+            return this;
+        }
+
+        /** Cap on the KV pool in tokens; null for no cap. */
+        public Builder maxTokens(Integer maxTokens) {
+            this.maxTokens = maxTokens;
+            return this;
+        }
+
+        public Builder freeGpuMemoryFraction(double freeGpuMemoryFraction) {
+            this.freeGpuMemoryFraction = freeGpuMemoryFraction;
+            return this;
+        }
+
+        /** @throws ConfigException when a value is out of range */
+        public KvCacheConfig build() {
+            return new KvCacheConfig(enableBlockReuse, maxTokens, freeGpuMemoryFraction);
+        }
+    }
+}

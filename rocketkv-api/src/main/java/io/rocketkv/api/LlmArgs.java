@@ -1,0 +1,251 @@
+package io.rocketkv.api;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The engine options a user sets in {@code --config extra_config.yaml} (everything but the model), named as in
+ * TensorRT-LLM's LLM API. The builder mirrors the YAML keys in camelCase.
+ *
+ * <table>
+ * <caption>Keys</caption>
+ * <tr><th>YAML key</th><th>default</th><th>rule / meaning</th></tr>
+ * <tr><td>{@code backend}</td><td>{@code auto}</td><td>{@code auto}, {@code cpu} or {@code cuda};
+ *     {@code pytorch} (TensorRT-LLM's value) means {@code auto}</td></tr>
+ * <tr><td>{@code attn_backend}</td><td>{@code TRTLLM}</td><td>one of TRTLLM, VANILLA, FLASHINFER, DEFAULT
+ *     (any case). Recorded for compatibility with TensorRT-LLM files only: this library has one attention
+ *     implementation per {@link Backend}, so the value changes nothing</td></tr>
+ * <tr><td>{@code sparse_attention_config}</td><td>none (dense attention)</td><td>a
+ *     {@link RocketSparseAttentionConfig}; in YAML a mapping with {@code algorithm: rocket}</td></tr>
+ * <tr><td>{@code kv_cache_config}</td><td>{@link KvCacheConfig#defaults()}</td><td>see
+ *     {@link KvCacheConfig}</td></tr>
+ * <tr><td>{@code enable_chunked_prefill}</td><td>false</td><td>split long prompts over several steps</td></tr>
+ * <tr><td>{@code max_seq_len}</td><td>unset (the model's limit)</td><td>&ge; 1 when set; prompt plus
+ *     output tokens of one request</td></tr>
+ * <tr><td>{@code max_batch_size}</td><td>64</td><td>&ge; 1; requests decoded together. TensorRT-LLM
+ *     defaults to 2048; 64 suits a single-GPU Java engine and bounds the CUDA graph buckets</td></tr>
+ * <tr><td>{@code max_num_tokens}</td><td>8192</td><td>&ge; 1; tokens (prefill plus decode) in one
+ *     step, as in TensorRT-LLM</td></tr>
+ * <tr><td>{@code tokens_per_block}</td><td>32</td><td>power of two; slots per paged KV cache block, as in
+ *     TensorRT-LLM</td></tr>
+ * </table>
+ *
+ * <p>Rules across fields (ROCKETKV.md, "Engine rules"), reported, never silently fixed: with RocketKV
+ * ({@code sparse_attention_config} set) {@code kv_cache_config.enable_block_reuse} must be false (it defaults
+ * to true, so a RocketKV config must say so), {@code enable_chunked_prefill} must be false, and
+ * {@code prompt_budget} may not exceed {@code max_seq_len} when both are set.
+ *
+ * @param backend               YAML {@code backend}
+ * @param attnBackend           YAML {@code attn_backend}, upper case
+ * @param sparseAttentionConfig YAML {@code sparse_attention_config}; null for dense attention
+ * @param kvCacheConfig         YAML {@code kv_cache_config}; never null
+ * @param enableChunkedPrefill  YAML {@code enable_chunked_prefill}
+ * @param maxSeqLen             YAML {@code max_seq_len}; null when unset
+ * @param maxBatchSize          YAML {@code max_batch_size}
+ * @param maxNumTokens          YAML {@code max_num_tokens}
+ * @param tokensPerBlock        YAML {@code tokens_per_block}
+ */
+public record LlmArgs(
+        Backend backend,
+        String attnBackend,
+        RocketSparseAttentionConfig sparseAttentionConfig,
+        KvCacheConfig kvCacheConfig,
+        boolean enableChunkedPrefill,
+        Integer maxSeqLen,
+        int maxBatchSize,
+        int maxNumTokens,
+        int tokensPerBlock) {
+
+    public static final Backend DEFAULT_BACKEND = Backend.AUTO;
+    public static final String DEFAULT_ATTN_BACKEND = "TRTLLM";
+    /** The accepted {@code attn_backend} values (TensorRT-LLM's names); recorded, not acted on. */
+    public static final List<String> ATTN_BACKENDS = List.of("TRTLLM", "VANILLA", "FLASHINFER", "DEFAULT");
+    public static final boolean DEFAULT_ENABLE_CHUNKED_PREFILL = false;
+    public static final int DEFAULT_MAX_BATCH_SIZE = 64;
+    public static final int DEFAULT_MAX_NUM_TOKENS = 8192;
+    public static final int DEFAULT_TOKENS_PER_BLOCK = 32;
+
+    /**
+     * Validates each field and the cross-field rules. A null backend, attnBackend or kvCacheConfig means the
+     * default; attnBackend is stored upper case.
+     */
+    public LlmArgs {
+        backend = backend == null ? DEFAULT_BACKEND : backend;
+        attnBackend = attnBackend == null ? DEFAULT_ATTN_BACKEND : parseAttnBackend(attnBackend);
+        kvCacheConfig = kvCacheConfig == null ? KvCacheConfig.defaults() : kvCacheConfig;
+        if (maxSeqLen != null && maxSeqLen < 1) {
+            throw ConfigException.invalid("max_seq_len", "maxSeqLen", ">= 1 when set", maxSeqLen);
+        }
+        if (maxBatchSize < 1) {
+            throw ConfigException.invalid("max_batch_size", "maxBatchSize", ">= 1", maxBatchSize);
+        }
+        if (maxNumTokens < 1) {
+            throw ConfigException.invalid("max_num_tokens", "maxNumTokens", ">= 1", maxNumTokens);
+        }
+        if (!RocketSparseAttentionConfig.isPowerOfTwo(tokensPerBlock)) {
+            throw ConfigException.invalid("tokens_per_block", "tokensPerBlock", "a power of two (1, 2, 4, 8, ...)",
+                    tokensPerBlock);
+        }
+        if (sparseAttentionConfig != null) {
+            checkRocketKvRules(sparseAttentionConfig, kvCacheConfig, enableChunkedPrefill, maxSeqLen);
+        }
+    }
+
+    private static void checkRocketKvRules(RocketSparseAttentionConfig sparse, KvCacheConfig kv,
+                                           boolean chunkedPrefill, Integer maxSeqLen) {
+        if (kv.enableBlockReuse()) {
+            throw new ConfigException("kv_cache_config.enable_block_reuse",
+                    "kv_cache_config.enable_block_reuse (kvCacheConfig.enableBlockReuse) must be false when "
+                            + "sparse_attention_config (RocketKV) is set, got true (the default): RocketKV evicts "
+                            + "prompt tokens after prefill, so cache blocks cannot be shared between requests. "
+                            + "Fix: set kv_cache_config.enable_block_reuse: false "
+                            + "(Java: KvCacheConfig.builder().enableBlockReuse(false))");
+        }
+        if (chunkedPrefill) {
+            throw new ConfigException("enable_chunked_prefill",
+                    "enable_chunked_prefill (enableChunkedPrefill) must be false when sparse_attention_config "
+                            + "(RocketKV) is set, got true: RocketKV scores the whole prompt once, after a single "
+                            + "prefill step. Fix: set enable_chunked_prefill: false "
+                            + "(Java: enableChunkedPrefill(false))");
+        }
+        if (maxSeqLen != null && sparse.promptBudget() > maxSeqLen) {
+            throw ConfigException.invalid(RocketSparseAttentionConfig.PREFIX + "prompt_budget", "promptBudget",
+                    "<= max_seq_len (" + maxSeqLen + ")", sparse.promptBudget());
+        }
+    }
+
+    /** Upper-cases and checks an {@code attn_backend} name. */
+    static String parseAttnBackend(String name) {
+        String upper = name.trim().toUpperCase(Locale.ROOT);
+        if (!ATTN_BACKENDS.contains(upper)) {
+            throw ConfigException.invalid("attn_backend", "attnBackend",
+                    "one of " + String.join(", ", ATTN_BACKENDS) + " (any case)", name);
+        }
+        return upper;
+    }
+
+    /** True when RocketKV sparse attention is configured. */
+    public boolean isSparse() {
+        return sparseAttentionConfig != null;
+    }
+
+    /** Options with every default (dense attention). */
+    public static LlmArgs defaults() {
+        return builder().build();
+    }
+
+    /**
+     * Reads {@code extra_config.yaml}. An empty file gives the defaults. Unknown keys (at any level), values of
+     * the wrong type, out-of-range values and rule violations are {@link ConfigException}s whose message starts
+     * with the file name and names the key path; malformed YAML names the file and line.
+     *
+     * @throws ConfigException also when the file cannot be read
+     */
+    public static LlmArgs fromYaml(Path file) {
+        return LlmArgsYaml.read(file);
+    }
+
+    /** Like {@link #fromYaml(Path)}, for YAML text; messages call the source {@code <yaml>}. */
+    public static LlmArgs fromYaml(String yaml) {
+        return LlmArgsYaml.read(yaml, "<yaml>");
+    }
+
+    /** These options as YAML that {@link #fromYaml} reads back to an equal object (unset values omitted). */
+    public String toYaml() {
+        return LlmArgsYaml.write(this);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public Builder toBuilder() {
+        return new Builder()
+                .backend(backend)
+                .attnBackend(attnBackend)
+                .sparseAttentionConfig(sparseAttentionConfig)
+                .kvCacheConfig(kvCacheConfig)
+                .enableChunkedPrefill(enableChunkedPrefill)
+                .maxSeqLen(maxSeqLen)
+                .maxBatchSize(maxBatchSize)
+                .maxNumTokens(maxNumTokens)
+                .tokensPerBlock(tokensPerBlock);
+    }
+
+    /** Mutable builder; {@link #build} validates. Starts from the defaults; null restores a default. */
+    public static final class Builder {
+        private Backend backend = DEFAULT_BACKEND;
+        private String attnBackend = DEFAULT_ATTN_BACKEND;
+        private RocketSparseAttentionConfig sparseAttentionConfig;
+        private KvCacheConfig kvCacheConfig = KvCacheConfig.defaults();
+        private boolean enableChunkedPrefill = DEFAULT_ENABLE_CHUNKED_PREFILL;
+        private Integer maxSeqLen;
+        private int maxBatchSize = DEFAULT_MAX_BATCH_SIZE;
+        private int maxNumTokens = DEFAULT_MAX_NUM_TOKENS;
+        private int tokensPerBlock = DEFAULT_TOKENS_PER_BLOCK;
+
+        private Builder() {
+        }
+
+        public Builder backend(Backend backend) {
+            this.backend = backend == null ? DEFAULT_BACKEND : backend;
+            return this;
+        }
+
+        /** By name: auto, cpu, cuda or pytorch (= auto), any case. */
+        public Builder backend(String backend) {
+            this.backend = Backend.parse(backend);
+            return this;
+        }
+
+        /** TRTLLM, VANILLA, FLASHINFER or DEFAULT, any case; checked at {@link #build}; null = TRTLLM. */
+        public Builder attnBackend(String attnBackend) {
+            this.attnBackend = attnBackend == null ? DEFAULT_ATTN_BACKEND : attnBackend;
+            return this;
+        }
+
+        /** RocketKV settings; null = dense attention. */
+        public Builder sparseAttentionConfig(RocketSparseAttentionConfig sparseAttentionConfig) {
+            this.sparseAttentionConfig = sparseAttentionConfig;
+            return this;
+        }
+
+        public Builder kvCacheConfig(KvCacheConfig kvCacheConfig) {
+            this.kvCacheConfig = kvCacheConfig == null ? KvCacheConfig.defaults() : kvCacheConfig;
+            return this;
+        }
+
+        public Builder enableChunkedPrefill(boolean enableChunkedPrefill) {
+            this.enableChunkedPrefill = enableChunkedPrefill;
+            return this;
+        }
+
+        /** Longest request (prompt plus output); null = the model's limit. */
+        public Builder maxSeqLen(Integer maxSeqLen) {
+            this.maxSeqLen = maxSeqLen;
+            return this;
+        }
+
+        public Builder maxBatchSize(int maxBatchSize) {
+            this.maxBatchSize = maxBatchSize;
+            return this;
+        }
+
+        public Builder maxNumTokens(int maxNumTokens) {
+            this.maxNumTokens = maxNumTokens;
+            return this;
+        }
+
+        public Builder tokensPerBlock(int tokensPerBlock) {
+            this.tokensPerBlock = tokensPerBlock;
+            return this;
+        }
+
+        /** @throws ConfigException when a value is out of range or the cross-field rules fail */
+        public LlmArgs build() {
+            return new LlmArgs(backend, attnBackend, sparseAttentionConfig, kvCacheConfig, enableChunkedPrefill,
+                    maxSeqLen, maxBatchSize, maxNumTokens, tokensPerBlock);
+        }
+    }
+}

@@ -1,0 +1,127 @@
+package io.rocketkv.api;
+
+import static io.rocketkv.api.ConfigAssertions.assertConfigError;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class LlmArgsTest {
+
+    private static final KvCacheConfig NO_REUSE = KvCacheConfig.builder().enableBlockReuse(false).build();
+
+    private static LlmArgs.Builder rocketKv() {
+        return LlmArgs.builder().sparseAttentionConfig(RocketSparseAttentionConfig.defaults()).kvCacheConfig(NO_REUSE);
+    }
+
+    @Test
+    void defaults() {
+        LlmArgs a = LlmArgs.defaults();
+        assertEquals(Backend.AUTO, a.backend());
+        assertEquals("TRTLLM", a.attnBackend());
+        assertNull(a.sparseAttentionConfig());
+        assertFalse(a.isSparse());
+        assertEquals(KvCacheConfig.defaults(), a.kvCacheConfig());
+        assertFalse(a.enableChunkedPrefill());
+        assertNull(a.maxSeqLen());
+        assertEquals(64, a.maxBatchSize());
+        assertEquals(8192, a.maxNumTokens());
+        assertEquals(32, a.tokensPerBlock());
+    }
+
+    @Test
+    void builderSetsEveryFieldAndToBuilderRoundTrips() {
+        LlmArgs a = rocketKv().backend(Backend.CPU).attnBackend("vanilla").maxSeqLen(4096).maxBatchSize(4)
+                .maxNumTokens(16384).tokensPerBlock(64).build();
+        assertEquals(Backend.CPU, a.backend());
+        assertEquals("VANILLA", a.attnBackend());
+        assertTrue(a.isSparse());
+        assertEquals(RocketSparseAttentionConfig.defaults(), a.sparseAttentionConfig());
+        assertEquals(NO_REUSE, a.kvCacheConfig());
+        assertEquals(4096, a.maxSeqLen());
+        assertEquals(4, a.maxBatchSize());
+        assertEquals(16384, a.maxNumTokens());
+        assertEquals(64, a.tokensPerBlock());
+        assertEquals(a, a.toBuilder().build());
+        assertEquals(a.hashCode(), a.toBuilder().build().hashCode());
+        assertTrue(a.toString().contains("maxSeqLen=4096"), a.toString());
+    }
+
+    @Test
+    void nullsRestoreTheDefaults() {
+        LlmArgs a = LlmArgs.builder().backend((Backend) null).attnBackend(null).kvCacheConfig(null).build();
+        assertEquals(LlmArgs.defaults(), a);
+        assertEquals(Backend.CUDA, LlmArgs.builder().backend("CUDA").build().backend());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"TRTLLM", "trtllm", "Vanilla", "FLASHINFER", "default"})
+    void attnBackendAcceptsTensorRtLlmNamesInAnyCase(String name) {
+        assertEquals(name.toUpperCase(java.util.Locale.ROOT), LlmArgs.builder().attnBackend(name).build().attnBackend());
+    }
+
+    @Test
+    void unknownAttnBackendListsTheAllowedNames() {
+        assertConfigError("attn_backend", () -> LlmArgs.builder().attnBackend("flash").build(),
+                "attn_backend (attnBackend)", "TRTLLM, VANILLA, FLASHINFER, DEFAULT", "got \"flash\"");
+    }
+
+    @Test
+    void maxSeqLenMustBePositiveWhenSet() {
+        assertConfigError("max_seq_len", () -> LlmArgs.builder().maxSeqLen(0).build(),
+                "max_seq_len (maxSeqLen)", ">= 1", "got 0");
+    }
+
+    @Test
+    void maxBatchSizeMustBePositive() {
+        assertConfigError("max_batch_size", () -> LlmArgs.builder().maxBatchSize(0).build(),
+                "max_batch_size (maxBatchSize)", ">= 1", "got 0");
+    }
+
+    @Test
+    void maxNumTokensMustBePositive() {
+        assertConfigError("max_num_tokens", () -> LlmArgs.builder().maxNumTokens(-1).build(),
+                "max_num_tokens (maxNumTokens)", ">= 1", "got -1");
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {0, 24, -32})
+    void tokensPerBlockMustBeAPowerOfTwo(int bad) {
+        assertConfigError("tokens_per_block", () -> LlmArgs.builder().tokensPerBlock(bad).build(),
+                "tokens_per_block (tokensPerBlock)", "power of two", "got " + bad);
+    }
+
+    @Test
+    void rocketKvWithBlockReuseIsAnErrorNamingTheFix() {
+        // enable_block_reuse defaults to true, so a sparse config alone is an error, never a silent override.
+        ConfigException e = assertConfigError("kv_cache_config.enable_block_reuse",
+                () -> LlmArgs.builder().sparseAttentionConfig(RocketSparseAttentionConfig.defaults()).build(),
+                "kv_cache_config.enable_block_reuse (kvCacheConfig.enableBlockReuse)",
+                "set kv_cache_config.enable_block_reuse: false");
+        assertTrue(e.getMessage().contains("sparse_attention_config"), e.getMessage());
+    }
+
+    @Test
+    void rocketKvWithChunkedPrefillIsAnErrorNamingTheFix() {
+        assertConfigError("enable_chunked_prefill", () -> rocketKv().enableChunkedPrefill(true).build(),
+                "enable_chunked_prefill (enableChunkedPrefill)", "set enable_chunked_prefill: false");
+    }
+
+    @Test
+    void denseAttentionAllowsBlockReuseAndChunkedPrefill() {
+        LlmArgs a = LlmArgs.builder().enableChunkedPrefill(true).build();
+        assertTrue(a.kvCacheConfig().enableBlockReuse());
+        assertTrue(a.enableChunkedPrefill());
+    }
+
+    @Test
+    void promptBudgetMayNotExceedMaxSeqLen() {
+        assertConfigError("sparse_attention_config.prompt_budget", () -> rocketKv().maxSeqLen(1024).build(),
+                "sparse_attention_config.prompt_budget (promptBudget)", "<= max_seq_len (1024)", "got 2048");
+        assertEquals(2048, rocketKv().maxSeqLen(2048).build().maxSeqLen());
+    }
+}
