@@ -70,7 +70,7 @@ public final class InspectCheckpoint implements Callable<Integer> {
         Map<DType, Integer> byType = new EnumMap<>(DType.class);
         for (String name : weights.names()) {
             TensorInfo t = weights.info(name);
-            params += t.numel();
+            params += t.elementCount();
             bytes += t.byteSize();
             byType.merge(t.dtype(), 1, Integer::sum);
         }

@@ -13,7 +13,7 @@ import java.util.Arrays;
 
 /**
  * The Llama-family decoder (Llama 2/3.x, Mistral, Qwen2) written once against {@link Kernels}: GQA/MQA,
- * optional q/k/v bias (Qwen2), tied embeddings, RoPE at true positions (with llama3 scaling), final norm,
+ * optional q/k/v bias (Qwen2), o/MLP bias (Llama {@code attention_bias}, {@code mlp_bias}), tied embeddings, RoPE at true positions (with llama3 scaling), final norm,
  * lm_head only on the rows whose logits are wanted.
  *
  * <p>Per layer: rmsnorm → q/k/v projections → rope → write K,V to the paged cache → attention (dense
@@ -32,8 +32,9 @@ public final class LlamaModel implements AutoCloseable {
 
     /** One decoder layer's weights in the Hugging Face layout [out_features, in_features]. */
     private record Layer(Tensor inputNorm, Tensor qProj, Tensor kProj, Tensor vProj,
-                         Tensor qBias, Tensor kBias, Tensor vBias, Tensor oProj,
-                         Tensor postNorm, Tensor gateProj, Tensor upProj, Tensor downProj) {
+                         Tensor qBias, Tensor kBias, Tensor vBias, Tensor oProj, Tensor oBias,
+                         Tensor postNorm, Tensor gateProj, Tensor upProj, Tensor downProj,
+                         Tensor gateBias, Tensor upBias, Tensor downBias) {
     }
 
     private LlamaModel(ModelConfig config, Kernels kernels, AttentionShape shape, Tensor embedTokens,
@@ -65,7 +66,8 @@ public final class LlamaModel implements AutoCloseable {
         Layer[] layers = new Layer[config.numHiddenLayers()];
         for (int i = 0; i < layers.length; i++) {
             String p = "model.layers." + i + ".";
-            boolean bias = config.attentionBias();
+            boolean bias = config.qkvBias();
+            boolean mlpBias = config.mlpBias();
             layers[i] = new Layer(
                     loader.load(p + "input_layernorm.weight", h),
                     loader.load(p + "self_attn.q_proj.weight", qDim, h),
@@ -75,10 +77,14 @@ public final class LlamaModel implements AutoCloseable {
                     bias ? loader.load(p + "self_attn.k_proj.bias", kvDim) : null,
                     bias ? loader.load(p + "self_attn.v_proj.bias", kvDim) : null,
                     loader.load(p + "self_attn.o_proj.weight", h, qDim),
+                    config.oProjBias() ? loader.load(p + "self_attn.o_proj.bias", h) : null,
                     loader.load(p + "post_attention_layernorm.weight", h),
                     loader.load(p + "mlp.gate_proj.weight", inter, h),
                     loader.load(p + "mlp.up_proj.weight", inter, h),
-                    loader.load(p + "mlp.down_proj.weight", h, inter));
+                    loader.load(p + "mlp.down_proj.weight", h, inter),
+                    mlpBias ? loader.load(p + "mlp.gate_proj.bias", inter) : null,
+                    mlpBias ? loader.load(p + "mlp.up_proj.bias", inter) : null,
+                    mlpBias ? loader.load(p + "mlp.down_proj.bias", h) : null);
         }
         Tensor norm = loader.load("model.norm.weight", h);
         Tensor head = config.tieWordEmbeddings() && !weights.contains("lm_head.weight")
@@ -139,13 +145,13 @@ public final class LlamaModel implements AutoCloseable {
                 } else {
                     k.decodeAttention(q, kvCaches[l], batch, shape, attn);
                 }
-                k.matmul(attn, w.oProj(), null, proj);
+                k.matmul(attn, w.oProj(), w.oBias(), proj);
                 k.add(x, proj);
                 k.rmsNorm(x, w.postNorm(), eps, xn);
-                k.matmul(xn, w.gateProj(), null, gate);
-                k.matmul(xn, w.upProj(), null, up);
+                k.matmul(xn, w.gateProj(), w.gateBias(), gate);
+                k.matmul(xn, w.upProj(), w.upBias(), up);
                 k.siluMul(gate, up, gate);
-                k.matmul(gate, w.downProj(), null, proj);
+                k.matmul(gate, w.downProj(), w.downBias(), proj);
                 k.add(x, proj);
             }
             int[] rows = batch.logitRows();

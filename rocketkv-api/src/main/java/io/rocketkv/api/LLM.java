@@ -1,0 +1,364 @@
+package io.rocketkv.api;
+
+import io.rocketkv.core.engine.Engine;
+import io.rocketkv.core.engine.EngineConfig;
+import io.rocketkv.core.engine.GenerationRequest;
+import io.rocketkv.core.engine.GenerationResult;
+import io.rocketkv.core.engine.SampledToken;
+import io.rocketkv.core.engine.SamplingOptions;
+import io.rocketkv.core.engine.StopCriteria;
+import io.rocketkv.core.engine.TokenLogprob;
+import io.rocketkv.core.kernels.CpuKernels;
+import io.rocketkv.core.kernels.Kernels;
+import io.rocketkv.core.model.LlamaModel;
+import io.rocketkv.core.model.ModelConfig;
+import io.rocketkv.core.tokenizer.Tokenizer;
+import io.rocketkv.core.weights.SafeTensors;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.Objects;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A loaded model and its engine (TensorRT-LLM's {@code LLM}). Thread-safe: {@code generate} may be called
+ * from several threads at once; their requests are batched together by the scheduler.
+ *
+ * <pre>{@code
+ * try (LLM llm = LLM.builder().model(Path.of("models/tiny-random-llama")).build()) {
+ *     RequestOutput out = llm.generate("Once upon a time", SamplingParams.builder().maxTokens(32).build());
+ *     System.out.println(out.output().text());
+ * }
+ * }</pre>
+ */
+public final class LLM implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(LLM.class);
+
+    /** CPU KV pool default: at most this fraction of the JVM's maximum heap. */
+    private static final double CPU_KV_HEAP_FRACTION = 0.25;
+
+    private final Path modelDir;
+    private final LlmArgs args;
+    private final ModelConfig config;
+    private final Tokenizer tokenizer;
+    private final SafeTensors weights;
+    private final Kernels kernels;
+    private final Engine engine;
+    private final List<Integer> eosIds;
+
+    private LLM(Path modelDir, LlmArgs args) {
+        this.modelDir = modelDir;
+        this.args = args;
+        this.config = ModelConfig.load(modelDir);
+        if (args.sparseAttentionConfig() != null) {
+            args.sparseAttentionConfig().validateAgainst(config.headDim());
+            log.warn("sparse_attention_config (RocketKV) is validated but the engine does not apply it yet: attention is dense");
+        }
+        this.tokenizer = Tokenizer.load(modelDir);
+        this.kernels = selectKernels(args.backend());
+        this.weights = SafeTensors.open(modelDir);
+        try {
+            int maxSeqLen = args.maxSeqLen() != null ? args.maxSeqLen() : config.maxPositionEmbeddings();
+            EngineConfig ec = new EngineConfig(args.maxBatchSize(), Math.max(args.maxNumTokens(), 1), maxSeqLen,
+                    args.tokensPerBlock(), numBlocks(maxSeqLen));
+            LlamaModel model = LlamaModel.load(config, weights, kernels, args.tokensPerBlock());
+            this.engine = new Engine(model, kernels, ec, ids -> tokenizer.decode(ids, true));
+        } catch (RuntimeException e) {
+            weights.close();
+            throw e;
+        }
+        this.eosIds = config.eosTokenIds().isEmpty() ? eosFromTokenizer(tokenizer) : config.eosTokenIds();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Generates one completion per prompt, batched together; blocks until all finish. */
+    public List<RequestOutput> generate(List<String> prompts, SamplingParams params) {
+        List<CompletableFuture<RequestOutput>> futures = new ArrayList<>();
+        for (String p : prompts) {
+            futures.add(submit(p, params, null));
+        }
+        List<RequestOutput> out = new ArrayList<>(futures.size());
+        for (var f : futures) {
+            out.add(join(f));
+        }
+        return out;
+    }
+
+    public RequestOutput generate(String prompt, SamplingParams params) {
+        return generate(List.of(prompt), params).getFirst();
+    }
+
+    /**
+     * Streams a completion: {@code onToken} is called for every token (on the engine thread; keep it short),
+     * the future completes with the whole output.
+     */
+    public CompletableFuture<RequestOutput> generateStream(String prompt, SamplingParams params, Consumer<StreamChunk> onToken) {
+        Objects.requireNonNull(onToken, "onToken");
+        return submit(prompt, params, onToken);
+    }
+
+    /** Streams a completion as an iterator of tokens; the last chunk carries the finish reason. */
+    public Iterator<StreamChunk> generateStream(String prompt, SamplingParams params) {
+        BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
+        CompletableFuture<RequestOutput> f = submit(prompt, params, queue::add);
+        f.whenComplete((r, e) -> {
+            if (e != null) {
+                queue.add(e);
+            }
+        });
+        return new Iterator<>() {
+            private StreamChunk next;
+            private boolean done;
+
+            @Override
+            public boolean hasNext() {
+                if (next != null) {
+                    return true;
+                }
+                if (done) {
+                    return false;
+                }
+                try {
+                    Object o = queue.take();
+                    if (o instanceof Throwable t) {
+                        done = true;
+                        throw new CompletionException(t instanceof CompletionException c ? c.getCause() : t);
+                    }
+                    next = (StreamChunk) o;
+                    done = next.isLast();
+                    return true;
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new CompletionException(e);
+                }
+            }
+
+            @Override
+            public StreamChunk next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                StreamChunk c = next;
+                next = null;
+                return c;
+            }
+        };
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public ModelConfig modelConfig() {
+        return config;
+    }
+
+    public LlmArgs args() {
+        return args;
+    }
+
+    /** The backend in use: "cpu" or "cuda". */
+    public String backendName() {
+        return kernels.name();
+    }
+
+    /** KV-cache bytes held by running requests now. */
+    public long kvCacheBytesInUse() {
+        return engine.usedKvBlocks() * engine.kvBytesPerBlock();
+    }
+
+    /** KV-cache pool size in tokens. */
+    public long kvCacheCapacityTokens() {
+        return engine.config().poolTokens();
+    }
+
+    private CompletableFuture<RequestOutput> submit(String prompt, SamplingParams params, Consumer<StreamChunk> onToken) {
+        Objects.requireNonNull(prompt, "prompt");
+        Objects.requireNonNull(params, "params");
+        int[] ids = tokenizer.encode(prompt, true);
+        if (ids.length == 0) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException(
+                    "the prompt encodes to no tokens; give a non-empty prompt"));
+        }
+        var sampling = new SamplingOptions(params.temperature(), params.topK() == 0 ? -1 : params.topK(),
+                params.topP(), params.seed(), params.logprobs());
+        var stop = new StopCriteria(eosIds, params.stopTokenIds(), params.stop(), params.maxTokens(), params.ignoreEos());
+        Consumer<GenerationRequest.TokenEvent> listener = onToken == null ? null : ev -> onToken.accept(
+                new StreamChunk(ev.token().tokenId(), ev.textDelta(), ev.token().logprob(),
+                        ev.finished() == null ? null : ev.finished().wireName()));
+        return engine.submit(new GenerationRequest(ids, sampling, stop, listener))
+                .thenApply(r -> toOutput(prompt, r, params.logprobs() != null));
+    }
+
+    private static RequestOutput toOutput(String prompt, GenerationResult r, boolean withLogprobs) {
+        List<CompletionOutput.TokenLogprobs> lps = new ArrayList<>();
+        if (withLogprobs) {
+            for (SampledToken t : r.tokens()) {
+                List<CompletionOutput.Alternative> top = new ArrayList<>();
+                for (TokenLogprob a : t.topLogprobs()) {
+                    top.add(new CompletionOutput.Alternative(a.tokenId(), a.logprob()));
+                }
+                lps.add(new CompletionOutput.TokenLogprobs(t.tokenId(), t.logprob(), top));
+            }
+        }
+        var m = r.metrics();
+        var metrics = new RequestOutput.Metrics(m.promptTokens(), m.generatedTokens(), m.prefillNanos() / 1e9,
+                m.decodeNanos() / 1e9, m.timeToFirstNanos() / 1e9, m.kvCacheBytesPeak());
+        var completion = new CompletionOutput(0, r.text(), r.outputIds(), lps, r.finishReason().wireName());
+        return new RequestOutput(prompt, r.promptIds(), List.of(completion), metrics);
+    }
+
+    private static RequestOutput join(CompletableFuture<RequestOutput> f) {
+        try {
+            return f.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw e;
+        }
+    }
+
+    private int numBlocks(int maxSeqLen) {
+        int p = args.tokensPerBlock();
+        long bytesPerToken = 2L * config.numHiddenLayers() * config.kvDim() * Float.BYTES; // CPU cache is fp32
+        long tokens;
+        if (args.kvCacheConfig().maxTokens() != null) {
+            tokens = args.kvCacheConfig().maxTokens();
+        } else {
+            long byHeap = (long) (Runtime.getRuntime().maxMemory() * CPU_KV_HEAP_FRACTION) / bytesPerToken;
+            tokens = Math.min(byHeap, (long) maxSeqLen * args.maxBatchSize());
+            tokens = Math.max(tokens, Math.min(maxSeqLen, byHeap));
+        }
+        long blocks = Math.max(1, (tokens + p - 1) / p);
+        long perLayerFloats = blocks * 2L * config.kvDim() * p;
+        if (perLayerFloats > Integer.MAX_VALUE - 8) {
+            blocks = (Integer.MAX_VALUE - 8) / (2L * config.kvDim() * p);
+            log.warn("the CPU KV cache is capped at {} tokens per layer (one Java array)", blocks * p);
+        }
+        return (int) blocks;
+    }
+
+    private static Kernels selectKernels(Backend backend) {
+        return switch (backend) {
+            case AUTO, CPU -> new CpuKernels();
+            case CUDA -> throw new IllegalStateException(
+                    "backend CUDA was requested, but this build has no CUDA backend yet; use backend AUTO or CPU");
+        };
+    }
+
+    private static List<Integer> eosFromTokenizer(Tokenizer t) {
+        List<Integer> ids = new ArrayList<>();
+        for (int id : t.eosIds()) {
+            ids.add(id);
+        }
+        return ids;
+    }
+
+    @Override
+    public void close() {
+        engine.close();
+        kernels.close();
+        weights.close();
+    }
+
+    @Override
+    public String toString() {
+        return "LLM[" + modelDir + ", " + config.architecture() + ", backend " + kernels.name() + "]";
+    }
+
+    /** Builds an {@link LLM}; every option has the default of {@link LlmArgs}. */
+    public static final class Builder {
+        private Path model;
+        private LlmArgs.Builder args = LlmArgs.builder();
+
+        private Builder() {
+        }
+
+        /** A Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json). */
+        public Builder model(Path model) {
+            this.model = model;
+            return this;
+        }
+
+        /** Takes every engine option from {@code args} (e.g. {@link LlmArgs#fromYaml(Path)}). */
+        public Builder args(LlmArgs args) {
+            this.args = args.toBuilder();
+            return this;
+        }
+
+        public Builder backend(Backend backend) {
+            args.backend(backend);
+            return this;
+        }
+
+        public Builder kvCacheConfig(KvCacheConfig c) {
+            args.kvCacheConfig(c);
+            return this;
+        }
+
+        public Builder sparseAttentionConfig(RocketSparseAttentionConfig c) {
+            args.sparseAttentionConfig(c);
+            return this;
+        }
+
+        public Builder enableChunkedPrefill(boolean enable) {
+            args.enableChunkedPrefill(enable);
+            return this;
+        }
+
+        public Builder maxSeqLen(int maxSeqLen) {
+            args.maxSeqLen(maxSeqLen);
+            return this;
+        }
+
+        public Builder maxBatchSize(int maxBatchSize) {
+            args.maxBatchSize(maxBatchSize);
+            return this;
+        }
+
+        public Builder maxNumTokens(int maxNumTokens) {
+            args.maxNumTokens(maxNumTokens);
+            return this;
+        }
+
+        public Builder tokensPerBlock(int tokensPerBlock) {
+            args.tokensPerBlock(tokensPerBlock);
+            return this;
+        }
+
+        /**
+         * Loads the model.
+         *
+         * @throws ConfigException for invalid options (e.g. RocketKV with block reuse)
+         * @throws IllegalArgumentException when no model directory was given or it does not exist
+         */
+        public LLM build() {
+            if (model == null) {
+                throw new IllegalArgumentException("no model given: call model(Path) with a checkpoint directory");
+            }
+            if (!Files.isDirectory(model)) {
+                throw new IllegalArgumentException("model directory " + model.toAbsolutePath() + " does not exist");
+            }
+            LlmArgs built = args.build();
+            if (built.enableChunkedPrefill()) {
+                throw new ConfigException("enable_chunked_prefill",
+                        "enable_chunked_prefill (enableChunkedPrefill) is not supported by this engine yet; set it to false");
+            }
+            return new LLM(model, built);
+        }
+    }
+}

@@ -1,0 +1,245 @@
+package io.rocketkv.core.engine;
+
+import io.rocketkv.core.kernels.AttentionShape;
+import io.rocketkv.core.kernels.Kernels;
+import io.rocketkv.core.kernels.StepBatch;
+import io.rocketkv.core.kernels.Tensor;
+import io.rocketkv.core.kvcache.KvCacheManager;
+import io.rocketkv.core.model.LlamaModel;
+import io.rocketkv.core.numeric.DType;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The step loop: schedule → run the model → sample and stop (nano-vllm's three calls), on one engine
+ * thread. {@link #submit} is safe from any thread; results arrive through futures, streamed tokens
+ * through each request's listener (called on the engine thread).
+ */
+public final class Engine implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(Engine.class);
+
+    private final LlamaModel model;
+    private final EngineConfig config;
+    private final Detokenizer detokenizer;
+    private final KvCacheManager kv;
+    private final Scheduler scheduler;
+    private final Tensor[] kvCaches; // per layer [numBlocks, 2, Hkv, tokensPerBlock, D]
+    private final long kvBytesPerBlock;
+    private final LinkedBlockingQueue<Sequence> incoming = new LinkedBlockingQueue<>();
+    private final AtomicLong nextId = new AtomicLong();
+    private final Thread thread;
+    private volatile boolean closed;
+
+    public Engine(LlamaModel model, Kernels kernels, EngineConfig config, Detokenizer detokenizer) {
+        this.model = model;
+        this.config = config;
+        this.detokenizer = detokenizer;
+        AttentionShape shape = model.attentionShape();
+        if (shape.tokensPerBlock() != config.tokensPerBlock()) {
+            throw new IllegalArgumentException("model bound for " + shape.tokensPerBlock() + " tokens per block, engine "
+                    + config.tokensPerBlock());
+        }
+        this.kv = new KvCacheManager(config.numBlocks(), config.tokensPerBlock());
+        this.scheduler = new Scheduler(config, kv);
+        this.kvCaches = new Tensor[model.numLayers()];
+        for (int l = 0; l < kvCaches.length; l++) {
+            kvCaches[l] = kernels.allocate(DType.F32, config.numBlocks(), 2, shape.numKvHeads(),
+                    config.tokensPerBlock(), shape.headDim());
+        }
+        this.kvBytesPerBlock = (long) shape.blockElements() * Float.BYTES * model.numLayers();
+        this.thread = Thread.ofPlatform().name("rocketkv-engine").daemon().unstarted(this::loop);
+        thread.start();
+    }
+
+    /** Queues a request; the future completes when it finishes (or fails with the reason). */
+    public CompletableFuture<GenerationResult> submit(GenerationRequest request) {
+        if (closed) {
+            throw new IllegalStateException("the engine is closed");
+        }
+        Sequence seq = new Sequence(nextId.getAndIncrement(), request, System.nanoTime());
+        int n = request.promptIds().length;
+        if (n > config.maxSeqLen()) {
+            seq.result.completeExceptionally(new IllegalArgumentException("the prompt has " + n
+                    + " tokens, more than max_seq_len = " + config.maxSeqLen() + "; shorten it or raise max_seq_len"));
+        } else if (n > config.maxNumTokens()) {
+            seq.result.completeExceptionally(new IllegalArgumentException("the prompt has " + n
+                    + " tokens, more than max_num_tokens = " + config.maxNumTokens()
+                    + " (one prefill step); shorten it or raise max_num_tokens"));
+        } else {
+            incoming.add(seq);
+        }
+        return seq.result;
+    }
+
+    public EngineConfig config() {
+        return config;
+    }
+
+    /** KV-cache blocks in use now (all layers share one block table per sequence). */
+    public int usedKvBlocks() {
+        return kv.numUsedBlocks();
+    }
+
+    /** Bytes of one block across all layers. */
+    public long kvBytesPerBlock() {
+        return kvBytesPerBlock;
+    }
+
+    private void loop() {
+        while (!closed) {
+            try {
+                if (!scheduler.hasWork()) {
+                    Sequence s = incoming.poll(100, TimeUnit.MILLISECONDS);
+                    if (s != null) {
+                        scheduler.add(s);
+                    }
+                }
+                for (Sequence s; (s = incoming.poll()) != null; ) {
+                    scheduler.add(s);
+                }
+                if (scheduler.hasWork()) {
+                    step();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (RuntimeException | Error e) {
+                log.error("engine step failed", e);
+            }
+        }
+    }
+
+    private void step() {
+        Scheduler.Batch batch = scheduler.schedule();
+        for (Sequence f : batch.failed()) {
+            scheduler.finish(f);
+        }
+        if (batch.isEmpty()) {
+            return;
+        }
+        List<Sequence> seqs = batch.seqs();
+        long t0 = System.nanoTime();
+        float[] logits;
+        try {
+            logits = model.forward(buildStep(batch), kvCaches);
+        } catch (RuntimeException e) {
+            for (Sequence s : seqs) {
+                scheduler.finish(s);
+                s.result.completeExceptionally(e);
+            }
+            return;
+        }
+        long elapsed = System.nanoTime() - t0;
+        int vocab = model.config().vocabSize();
+        for (int i = 0; i < seqs.size(); i++) {
+            Sequence s = seqs.get(i);
+            if (batch.prefill()) {
+                s.prefillNanos += elapsed;
+            } else {
+                s.decodeNanos += elapsed;
+            }
+            s.kvBytesPeak = Math.max(s.kvBytesPeak, kv.blockTable(s.id).numBlocks() * kvBytesPerBlock);
+            postprocess(s, s.sampler.sample(logits, i * vocab, vocab));
+        }
+    }
+
+    private void postprocess(Sequence s, SampledToken token) {
+        if (s.firstTokenNanos == 0) {
+            s.firstTokenNanos = System.nanoTime();
+        }
+        String delta = s.append(token, detokenizer);
+        StopDecision d = s.stopChecker.onToken(token.tokenId(), s.text());
+        FinishReason reason = d.finishReason().orElse(null);
+        if (reason == null && s.numTokens() >= config.maxSeqLen()) {
+            reason = FinishReason.LENGTH;
+        }
+        if (reason != null) {
+            int cut = d.kind() == StopDecision.Kind.STOP_STRING ? d.truncateAt() : -1;
+            String before = s.text();
+            s.finish(reason, cut, detokenizer);
+            delta = s.text().startsWith(before) ? s.text().substring(before.length()) : "";
+            scheduler.finish(s);
+        }
+        var listener = s.request.listener();
+        if (listener != null) {
+            try {
+                listener.accept(new GenerationRequest.TokenEvent(token, delta, reason));
+            } catch (RuntimeException e) {
+                log.warn("a token listener threw; the request continues", e);
+            }
+        }
+        if (reason != null) {
+            s.result.complete(s.toResult());
+        }
+    }
+
+    /** Flat token, position, slot and block-table arrays for the batch (built once, used by every layer). */
+    private StepBatch buildStep(Scheduler.Batch batch) {
+        List<Sequence> seqs = batch.seqs();
+        int n = seqs.size();
+        int total = 0;
+        for (Sequence s : seqs) {
+            total += batch.prefill() ? s.numTokens() : 1;
+        }
+        int[] ids = new int[total];
+        int[] pos = new int[total];
+        int[] slots = new int[total];
+        int[] qStart = new int[n + 1];
+        int[] kvLens = new int[n];
+        int[][] tables = new int[n][];
+        int[] logitRows = new int[n];
+        int t = 0;
+        for (int i = 0; i < n; i++) {
+            Sequence s = seqs.get(i);
+            qStart[i] = t;
+            int len = s.numTokens();
+            if (batch.prefill()) {
+                System.arraycopy(s.allTokens(), 0, ids, t, len);
+                kv.slotMapping(s.id, 0, len, slots, t);
+                for (int j = 0; j < len; j++) {
+                    pos[t + j] = j;
+                }
+                t += len;
+            } else {
+                ids[t] = s.lastToken();
+                pos[t] = len - 1;
+                kv.slotMapping(s.id, len - 1, len, slots, t);
+                t++;
+            }
+            kvLens[i] = len;
+            tables[i] = kv.blockTable(s.id).blockIds();
+            logitRows[i] = t - 1;
+        }
+        qStart[n] = t;
+        return new StepBatch(batch.prefill(), ids, pos, slots, qStart, kvLens, tables, logitRows);
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        thread.interrupt();
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        List<Sequence> pending = new ArrayList<>();
+        incoming.drainTo(pending);
+        if (!thread.isAlive()) {
+            pending.addAll(scheduler.abortAll());
+        }
+        for (Sequence s : pending) {
+            s.result.completeExceptionally(new IllegalStateException("the engine was closed"));
+        }
+        for (Tensor c : kvCaches) {
+            c.close();
+        }
+    }
+}
