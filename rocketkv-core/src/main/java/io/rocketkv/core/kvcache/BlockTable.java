@@ -82,6 +82,24 @@ public final class BlockTable {
         return blockIds[tokenIndex / tokensPerBlock] * tokensPerBlock + tokenIndex % tokensPerBlock;
     }
 
+    /**
+     * Writes the slots of tokens {@code [fromToken, toToken)} into {@code dst[dstOffset ..]}, one block run at a time.
+     * The range must already be checked.
+     */
+    void copySlots(int fromToken, int toToken, int[] dst, int dstOffset) {
+        int out = dstOffset;
+        int t = fromToken;
+        while (t < toToken) {
+            int blockIndex = t / tokensPerBlock;
+            int blockStart = blockIndex * tokensPerBlock;
+            int base = blockIds[blockIndex] * tokensPerBlock - blockStart;   // slot = base + token index
+            int end = Math.min(toToken, blockStart + tokensPerBlock);
+            for (; t < end; t++) {
+                dst[out++] = base + t;
+            }
+        }
+    }
+
     /** Tokens in the last block, 1..tokensPerBlock (0 when the table is empty): FlashInfer's {@code last_page_len}. */
     public int lastBlockLength() {
         return numTokens == 0 ? 0 : numTokens - (numBlocks - 1) * tokensPerBlock;

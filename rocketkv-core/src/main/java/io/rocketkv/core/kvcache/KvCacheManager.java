@@ -1,6 +1,7 @@
 package io.rocketkv.core.kvcache;
 
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -79,7 +80,7 @@ public final class KvCacheManager {
 
     /** Ids of the sequences that hold blocks, in admission order (read-only view). */
     public Set<Long> seqIds() {
-        return java.util.Collections.unmodifiableSet(tables.keySet());
+        return Collections.unmodifiableSet(tables.keySet());
     }
 
     public boolean contains(long seqId) {
@@ -206,10 +207,11 @@ public final class KvCacheManager {
      */
     public int slotMapping(long seqId, int fromToken, int toToken, int[] dst, int dstOffset) {
         int n = checkRange(seqId, fromToken, toToken);
-        BlockTable table = blockTable(seqId);
-        for (int t = fromToken; t < toToken; t++) {
-            dst[dstOffset + t - fromToken] = table.slotOf(t);
+        if (dstOffset < 0 || (long) dstOffset + n > dst.length) {
+            throw new IndexOutOfBoundsException("dst[" + dstOffset + " .. " + ((long) dstOffset + n)
+                    + ") must lie within the array of length " + dst.length);
         }
+        blockTable(seqId).copySlots(fromToken, toToken, dst, dstOffset);
         return n;
     }
 

@@ -36,6 +36,11 @@ class BlockTableTest {
         assertArrayEquals(new int[] {7, 2, 5}, t.blockIds());
         assertEquals(2, t.lastBlockLength());
         assertFalse(t.nextTokenNeedsBlock());
+        int[] slots = new int[9];
+        t.copySlots(1, 10, slots, 0);
+        assertArrayEquals(new int[] {29, 30, 31, 8, 9, 10, 11, 20, 21}, slots);
+        t.copySlots(4, 6, slots, 7);
+        assertArrayEquals(new int[] {8, 9}, java.util.Arrays.copyOfRange(slots, 7, 9));
         assertEquals("tokenIndex must be in [0, 10), got 10",
                 assertThrows(IndexOutOfBoundsException.class, () -> t.slotOf(10)).getMessage());
         assertThrows(IndexOutOfBoundsException.class, () -> t.slotOf(-1));

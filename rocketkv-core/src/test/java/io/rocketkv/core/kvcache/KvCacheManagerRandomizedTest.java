@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,6 +23,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 class KvCacheManagerRandomizedTest {
 
     private static final int OPERATIONS = 20_000;
+    private static final int MAX_LIVE_SEQUENCES = 48;
 
     @ParameterizedTest(name = "blocks={0} tokensPerBlock={1} seed={2}")
     @CsvSource({"64, 16, 1", "200, 4, 2", "37, 1, 3", "128, 32, 4"})
@@ -38,9 +40,15 @@ class KvCacheManagerRandomizedTest {
 
         for (int op = 0; op < OPERATIONS; op++) {
             int kind = rnd.nextInt(100);
+            if (kind < 25 && live.size() >= MAX_LIVE_SEQUENCES) {
+                kind = 95;                                             // a full batch: finish one instead
+            }
             if (kind < 25 || live.isEmpty()) {                          // allocate
                 long id = nextId++;
-                int n = rnd.nextInt(maxPrompt + 1);
+                // Mostly short prompts, now and then a long one (up to half the pool) that may not fit.
+                int n = rnd.nextInt(10) == 0
+                        ? rnd.nextInt(numBlocks * tokensPerBlock / 2 + 1)
+                        : rnd.nextInt(maxPrompt + 1);
                 if (m.canAllocate(n)) {
                     BlockTable t = m.allocate(id, n);
                     assertEquals(n, t.numTokens());
@@ -62,6 +70,8 @@ class KvCacheManagerRandomizedTest {
                     exhaustedAppends++;
                     assertEquals(0, pool.numFree());
                     assertUnchangedAfterThrow(m, pool, () -> m.append(id));
+                    long newest = live.removeLast();                   // the scheduler's policy: preempt the newest
+                    assertEquals(BlockTable.blocksNeeded(expectedTokens.remove(newest), tokensPerBlock), m.free(newest));
                 }
             } else if (kind < 90) {                                    // truncate
                 long id = live.get(rnd.nextInt(live.size()));
@@ -105,17 +115,19 @@ class KvCacheManagerRandomizedTest {
     private static void checkInvariants(KvCacheManager m, BlockPool pool, Map<Long, Integer> expectedTokens) {
         int tpb = pool.tokensPerBlock();
         long[] slotOwner = new long[pool.numBlocks() * tpb];
-        java.util.Arrays.fill(slotOwner, -1);
+        Arrays.fill(slotOwner, -1);
         long[] blockOwner = new long[pool.numBlocks()];
-        java.util.Arrays.fill(blockOwner, -1);
+        Arrays.fill(blockOwner, -1);
         int blocksInTables = 0;
 
         assertEquals(expectedTokens.keySet(), m.seqIds());
         for (long id : m.seqIds()) {
             BlockTable t = m.blockTable(id);
             int n = expectedTokens.get(id);
-            assertEquals(n, t.numTokens(), "tokens of sequence " + id);
-            assertEquals(BlockTable.blocksNeeded(n, tpb), t.numBlocks(), "blocks of sequence " + id);
+            if (t.numTokens() != n || t.numBlocks() != BlockTable.blocksNeeded(n, tpb)) {
+                fail("sequence " + id + " should hold " + n + " tokens in " + BlockTable.blocksNeeded(n, tpb)
+                        + " blocks: " + t);
+            }
             blocksInTables += t.numBlocks();
             for (int i = 0; i < t.numBlocks(); i++) {
                 int b = t.blockId(i);
@@ -123,13 +135,17 @@ class KvCacheManagerRandomizedTest {
                     fail("block " + b + " owned by sequences " + blockOwner[b] + " and " + id);
                 }
                 blockOwner[b] = id;
-                assertTrue(pool.isUsed(b));
-                assertEquals(1, pool.refCount(b));
+                if (!pool.isUsed(b) || pool.refCount(b) != 1) {
+                    fail("block " + b + " of sequence " + id + " has reference count " + pool.refCount(b));
+                }
             }
             int[] mapping = m.slotMapping(id, 0, n);
             for (int tok = 0; tok < n; tok++) {
                 int slot = mapping[tok];
-                assertEquals(t.blockId(tok / tpb) * tpb + tok % tpb, slot, "slot of token " + tok + " of " + id);
+                if (slot != t.blockId(tok / tpb) * tpb + tok % tpb) {
+                    fail("slot mapping of token " + tok + " of sequence " + id + " is " + slot + ", table says "
+                            + t.slotOf(tok));
+                }
                 if (slotOwner[slot] != -1) {
                     fail("slot " + slot + " owned by sequences " + slotOwner[slot] + " and " + id);
                 }
@@ -138,13 +154,15 @@ class KvCacheManagerRandomizedTest {
             if (n > 0) {
                 int from = n / 2;
                 int[] part = m.slotMapping(id, from, n);
-                assertArrayEquals(java.util.Arrays.copyOfRange(mapping, from, n), part);
+                assertArrayEquals(Arrays.copyOfRange(mapping, from, n), part);
             }
         }
         assertEquals(blocksInTables, pool.numUsed(), "blocks in use == blocks in tables");
         assertEquals(pool.numBlocks(), pool.numUsed() + pool.numFree(), "used + free == total");
         for (int b = 0; b < pool.numBlocks(); b++) {
-            assertEquals(blockOwner[b] != -1, pool.isUsed(b), "block " + b + " used iff some table holds it");
+            if ((blockOwner[b] != -1) != pool.isUsed(b)) {
+                fail("block " + b + " is " + (pool.isUsed(b) ? "used" : "free") + " but owner is " + blockOwner[b]);
+            }
         }
     }
 }
