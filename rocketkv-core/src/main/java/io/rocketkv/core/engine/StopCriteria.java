@@ -1,0 +1,65 @@
+package io.rocketkv.core.engine;
+
+import java.util.List;
+
+/**
+ * When a request stops generating. {@link StopChecker} applies it token by token.
+ *
+ * <p>Order of the checks after each token (vLLM's): EOS (unless {@code ignoreEos}), stop token ids, stop strings,
+ * then {@code maxTokens}. {@code ignoreEos} only silences {@code eosTokenIds}: an id that is also in
+ * {@code stopTokenIds} still stops. A null list means an empty one.
+ *
+ * @param eosTokenIds  the model's end-of-sequence ids (a generation config may list several), each ≥ 0
+ * @param stopTokenIds further ids that stop generation, each ≥ 0
+ * @param stopStrings  strings that stop generation, each non-empty; the output is cut before the match
+ * @param maxTokens    most tokens to generate, ≥ 1
+ * @param ignoreEos    keep generating past EOS (benchmarks use it to force {@code maxTokens} tokens)
+ */
+public record StopCriteria(List<Integer> eosTokenIds, List<Integer> stopTokenIds, List<String> stopStrings,
+                           int maxTokens, boolean ignoreEos) {
+
+    public StopCriteria {
+        eosTokenIds = checkIds("eosTokenIds", eosTokenIds);
+        stopTokenIds = checkIds("stopTokenIds", stopTokenIds);
+        if (stopStrings == null) {
+            stopStrings = List.of();
+        }
+        for (int i = 0; i < stopStrings.size(); i++) {
+            if (stopStrings.get(i) == null || stopStrings.get(i).isEmpty()) {
+                throw new IllegalArgumentException("stopStrings[" + i + "] must be a non-empty string, got "
+                        + (stopStrings.get(i) == null ? "null" : "\"\""));
+            }
+        }
+        stopStrings = List.copyOf(stopStrings);
+        if (maxTokens < 1) {
+            throw new IllegalArgumentException("maxTokens must be >= 1, got " + maxTokens);
+        }
+    }
+
+    /** Stop at any of {@code eosTokenIds} or after {@code maxTokens} tokens. */
+    public static StopCriteria of(int maxTokens, List<Integer> eosTokenIds) {
+        return new StopCriteria(eosTokenIds, List.of(), List.of(), maxTokens, false);
+    }
+
+    /** Length of the longest stop string (0 when there is none). */
+    public int longestStopString() {
+        int longest = 0;
+        for (String s : stopStrings) {
+            longest = Math.max(longest, s.length());
+        }
+        return longest;
+    }
+
+    private static List<Integer> checkIds(String field, List<Integer> ids) {
+        if (ids == null) {
+            return List.of();
+        }
+        for (int i = 0; i < ids.size(); i++) {
+            Integer id = ids.get(i);
+            if (id == null || id < 0) {
+                throw new IllegalArgumentException(field + "[" + i + "] must be a token id >= 0, got " + id);
+            }
+        }
+        return List.copyOf(ids);
+    }
+}
