@@ -1,0 +1,200 @@
+package io.rocketkv.core.model;
+
+import io.rocketkv.core.numeric.DType;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The shape and hyper-parameters of a Llama-family model, from a Hugging Face {@code config.json} (and
+ * {@code generation_config.json}). Built by {@link #load}; validated on construction.
+ *
+ * @param architecture          which of the supported architectures
+ * @param hiddenSize            model width ({@code hidden_size})
+ * @param intermediateSize      MLP width ({@code intermediate_size})
+ * @param numHiddenLayers       decoder layers
+ * @param numAttentionHeads     query heads
+ * @param numKeyValueHeads      key/value heads (GQA); {@code num_attention_heads} when the config has none
+ * @param headDim               width of one head: {@code head_dim}, or {@code hidden_size / num_attention_heads}
+ * @param rmsNormEps            epsilon of every RMSNorm
+ * @param ropeTheta             RoPE base ({@code rope_theta}, default 10000)
+ * @param ropeScaling           llama3 RoPE scaling, or {@code null} for none
+ * @param maxPositionEmbeddings longest context the model supports
+ * @param vocabSize             rows of the embedding and of {@code lm_head}
+ * @param tieWordEmbeddings     {@code lm_head} shares the embedding matrix (no {@code lm_head.weight} tensor)
+ * @param attentionBias         attention projections have biases: q/k/v for Qwen2, q/k/v/o for Llama
+ * @param mlpBias               gate/up/down projections have biases (Llama {@code mlp_bias})
+ * @param bosTokenId            beginning-of-sequence token, or {@code null}
+ * @param eosTokenIds           end-of-sequence tokens (generation_config.json wins over config.json); may be empty
+ * @param torchDtype            dtype the weights were saved in ({@code dtype} / {@code torch_dtype}), or {@code null}
+ * @param slidingWindow         attention window (Mistral; Qwen2 when {@code use_sliding_window}), or {@code null}
+ */
+public record ModelConfig(
+        Architecture architecture,
+        int hiddenSize,
+        int intermediateSize,
+        int numHiddenLayers,
+        int numAttentionHeads,
+        int numKeyValueHeads,
+        int headDim,
+        double rmsNormEps,
+        double ropeTheta,
+        RopeScaling ropeScaling,
+        int maxPositionEmbeddings,
+        int vocabSize,
+        boolean tieWordEmbeddings,
+        boolean attentionBias,
+        boolean mlpBias,
+        Integer bosTokenId,
+        List<Integer> eosTokenIds,
+        DType torchDtype,
+        Integer slidingWindow) {
+
+    public static final String CONFIG_FILE = "config.json";
+    public static final String GENERATION_CONFIG_FILE = "generation_config.json";
+
+    public ModelConfig {
+        Objects.requireNonNull(architecture, "architecture");
+        requirePositive("hidden_size", hiddenSize);
+        requirePositive("intermediate_size", intermediateSize);
+        requirePositive("num_hidden_layers", numHiddenLayers);
+        requirePositive("num_attention_heads", numAttentionHeads);
+        requirePositive("num_key_value_heads", numKeyValueHeads);
+        if (numAttentionHeads % numKeyValueHeads != 0) {
+            throw new IllegalArgumentException("num_attention_heads = " + numAttentionHeads
+                    + " must be a multiple of num_key_value_heads = " + numKeyValueHeads);
+        }
+        requirePositive("head_dim", headDim);
+        if (headDim % 2 != 0) {
+            throw new IllegalArgumentException("head_dim = " + headDim + " must be even (RoPE rotates pairs)");
+        }
+        if (!(rmsNormEps > 0) || Double.isInfinite(rmsNormEps)) {
+            throw new IllegalArgumentException("rms_norm_eps = " + rmsNormEps + " must be finite and > 0");
+        }
+        if (!(ropeTheta > 1) || Double.isInfinite(ropeTheta)) {
+            throw new IllegalArgumentException("rope_theta = " + ropeTheta + " must be finite and > 1");
+        }
+        requirePositive("max_position_embeddings", maxPositionEmbeddings);
+        requirePositive("vocab_size", vocabSize);
+        if (bosTokenId != null) {
+            requireToken("bos_token_id", bosTokenId, vocabSize);
+        }
+        eosTokenIds = List.copyOf(eosTokenIds);
+        for (int eos : eosTokenIds) {
+            requireToken("eos_token_id", eos, vocabSize);
+        }
+        if (slidingWindow != null) {
+            requirePositive("sliding_window", slidingWindow);
+        }
+    }
+
+    /** Reads {@code dir/config.json} and, when present, {@code dir/generation_config.json}. */
+    public static ModelConfig load(Path dir) {
+        return ModelConfigParser.load(dir);
+    }
+
+    /**
+     * Parses config JSON text ({@code generationConfigJson} may be {@code null}); errors name "config.json".
+     */
+    public static ModelConfig parse(String configJson, String generationConfigJson) {
+        return ModelConfigParser.parse(configJson, generationConfigJson);
+    }
+
+    /** {@code ropeScaling} as an Optional. */
+    public Optional<RopeScaling> ropeScalingIfAny() {
+        return Optional.ofNullable(ropeScaling);
+    }
+
+    /** Width of all query heads: {@code numAttentionHeads * headDim}. */
+    public int qDim() {
+        return numAttentionHeads * headDim;
+    }
+
+    /** Width of all key (or value) heads: {@code numKeyValueHeads * headDim}. */
+    public int kvDim() {
+        return numKeyValueHeads * headDim;
+    }
+
+    /** Query heads sharing one KV head (the GQA group size). */
+    public int queriesPerKvHead() {
+        return numAttentionHeads / numKeyValueHeads;
+    }
+
+    /** Whether q_proj, k_proj and v_proj have a {@code .bias} tensor. */
+    public boolean qkvBias() {
+        return attentionBias;
+    }
+
+    /** Whether o_proj has a {@code .bias} tensor (Llama with {@code attention_bias}; never Qwen2). */
+    public boolean oProjBias() {
+        return attentionBias && architecture == Architecture.LLAMA;
+    }
+
+    /**
+     * RoPE inverse frequencies, {@code headDim / 2} of them, as transformers computes them in float32.
+     *
+     * <p>Default ({@code _compute_default_rope_parameters}):
+     * {@code inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))}.
+     *
+     * <p>llama3 ({@code _compute_llama3_parameters}), on top of that:
+     * <pre>
+     * low_freq_wavelen = old_context_len / low_freq_factor
+     * high_freq_wavelen = old_context_len / high_freq_factor
+     * wavelen = 2 * math.pi / inv_freq
+     * # wavelen < high_freq_wavelen: do nothing
+     * # wavelen > low_freq_wavelen: divide by factor
+     * inv_freq_llama = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+     * # otherwise: interpolate between the two, using a smooth factor
+     * smooth_factor = (old_context_len / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
+     * smoothed_inv_freq = (1 - smooth_factor) * inv_freq_llama / factor + smooth_factor * inv_freq_llama
+     * is_medium_freq = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
+     * inv_freq_llama = torch.where(is_medium_freq, smoothed_inv_freq, inv_freq_llama)
+     * </pre>
+     * Each tensor operation is one float32 operation here, Python scalars cast to float32 as torch does;
+     * {@code scalar / tensor} is {@code tensor.reciprocal() * scalar} in torch, and so it is here. The result
+     * matches transformers 5.17 / torch 2.11 (CPU) bit for bit on Llama 3.1, Llama 3.2 and head_dim-80 cases
+     * ({@code RopeInvFreqTest}).
+     */
+    public float[] ropeInvFreq() {
+        float[] inv = new float[headDim / 2];
+        float base = (float) ropeTheta;
+        for (int i = 0; i < inv.length; i++) {
+            float exponent = (float) (2 * i) / (float) headDim;
+            inv[i] = 1.0f / (float) Math.pow(base, exponent);
+        }
+        if (ropeScaling == null) {
+            return inv;
+        }
+        float factor = (float) ropeScaling.factor();
+        float low = (float) ropeScaling.lowFreqFactor();
+        float oldContext = ropeScaling.originalMaxPositionEmbeddings();
+        float lowFreqWavelen = (float) ((double) ropeScaling.originalMaxPositionEmbeddings() / ropeScaling.lowFreqFactor());
+        float highFreqWavelen = (float) ((double) ropeScaling.originalMaxPositionEmbeddings() / ropeScaling.highFreqFactor());
+        float highMinusLow = (float) (ropeScaling.highFreqFactor() - ropeScaling.lowFreqFactor());
+        float twoPi = (float) (2 * Math.PI);
+        for (int i = 0; i < inv.length; i++) {
+            float wavelen = (1.0f / inv[i]) * twoPi;
+            if (wavelen > lowFreqWavelen) {
+                inv[i] = inv[i] / factor;
+            } else if (!(wavelen < highFreqWavelen)) {
+                float smooth = ((1.0f / wavelen) * oldContext - low) / highMinusLow;
+                inv[i] = (1 - smooth) * inv[i] / factor + smooth * inv[i];
+            }
+        }
+        return inv;
+    }
+
+    private static void requirePositive(String field, int value) {
+        if (value <= 0) {
+            throw new IllegalArgumentException(field + " = " + value + " must be > 0");
+        }
+    }
+
+    private static void requireToken(String field, int id, int vocabSize) {
+        if (id < 0 || id >= vocabSize) {
+            throw new IllegalArgumentException(field + " = " + id + " must be in [0, vocab_size = " + vocabSize + ")");
+        }
+    }
+}

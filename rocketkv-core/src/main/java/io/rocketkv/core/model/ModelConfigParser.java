@@ -1,0 +1,282 @@
+package io.rocketkv.core.model;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.rocketkv.core.numeric.DType;
+import io.rocketkv.core.weights.CheckpointFormatException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/** Reads {@code config.json} / {@code generation_config.json} into a {@link ModelConfig}. */
+final class ModelConfigParser {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final String source; // file named in messages
+
+    private ModelConfigParser(String source) {
+        this.source = source;
+    }
+
+    static ModelConfig load(Path dir) {
+        Path folder = dir.toAbsolutePath().normalize();
+        if (Files.isRegularFile(folder) && folder.getFileName().toString().equals(ModelConfig.CONFIG_FILE)) {
+            folder = folder.getParent();
+        }
+        Path config = folder.resolve(ModelConfig.CONFIG_FILE);
+        if (!Files.isRegularFile(config)) {
+            throw new CheckpointFormatException("model folder " + folder + " has no " + ModelConfig.CONFIG_FILE
+                    + ": point to a Hugging Face model folder (the one holding config.json and the weights).");
+        }
+        Path generation = folder.resolve(ModelConfig.GENERATION_CONFIG_FILE);
+        JsonNode generationRoot = Files.isRegularFile(generation) ? readTree(generation) : null;
+        return new ModelConfigParser(config.toString()).build(readTree(config), generationRoot,
+                generation.toString());
+    }
+
+    static ModelConfig parse(String configJson, String generationConfigJson) {
+        JsonNode config = parseTree(configJson, ModelConfig.CONFIG_FILE);
+        JsonNode generation = generationConfigJson == null
+                ? null : parseTree(generationConfigJson, ModelConfig.GENERATION_CONFIG_FILE);
+        return new ModelConfigParser(ModelConfig.CONFIG_FILE).build(config, generation,
+                ModelConfig.GENERATION_CONFIG_FILE);
+    }
+
+    private static JsonNode readTree(Path file) {
+        try {
+            return parseTree(Files.readString(file), file.toString());
+        } catch (IOException e) {
+            throw new CheckpointFormatException("cannot read " + file + ": " + e, e);
+        }
+    }
+
+    private static JsonNode parseTree(String json, String source) {
+        try {
+            JsonNode root = JSON.readTree(json);
+            if (root == null || !root.isObject()) {
+                throw new CheckpointFormatException(source + " is not a JSON object: download the model again.");
+            }
+            return root;
+        } catch (JsonProcessingException e) {
+            throw new CheckpointFormatException(source + " is not valid JSON: " + e.getOriginalMessage()
+                    + ". Download the model again or fix the file.", e);
+        }
+    }
+
+    private ModelConfig build(JsonNode c, JsonNode generation, String generationSource) {
+        Architecture arch = architecture(c);
+        String act = text(c, "hidden_act");
+        if (act != null && !act.equals("silu")) {
+            throw new UnsupportedModelException(source + ": hidden_act \"" + act + "\" is not supported; "
+                    + "supported: silu");
+        }
+        int hidden = requiredInt(c, "hidden_size");
+        int heads = requiredInt(c, "num_attention_heads");
+        Integer kvHeads = optionalInt(c, "num_key_value_heads");
+        Integer headDim = optionalInt(c, "head_dim"); // may be present as null
+        if (headDim == null) {
+            if (heads <= 0 || hidden % heads != 0) {
+                throw fail("has no head_dim and hidden_size = " + hidden + " is not a multiple of "
+                        + "num_attention_heads = " + heads + "; add \"head_dim\" to the config");
+            }
+            headDim = hidden / heads;
+        }
+        JsonNode ropeParameters = object(c, "rope_parameters"); // transformers v5 spelling
+        JsonNode ropeScalingNode = object(c, "rope_scaling");
+        if (ropeScalingNode == null) {
+            ropeScalingNode = ropeParameters;
+        }
+        Double theta = optionalDouble(c, "rope_theta");
+        if (theta == null && ropeParameters != null) {
+            theta = new ModelConfigParser(source + " rope_parameters").optionalDouble(ropeParameters, "rope_theta");
+        }
+        boolean attentionBias = switch (arch) {
+            case LLAMA -> optionalBool(c, "attention_bias", false);
+            case QWEN2 -> optionalBool(c, "attention_bias", true); // Qwen2Attention: q/k/v bias=True
+            case MISTRAL -> false; // MistralAttention: bias=False whatever the config says
+        };
+        Integer slidingWindow = switch (arch) {
+            case LLAMA -> null;
+            case MISTRAL -> optionalInt(c, "sliding_window");
+            // Qwen2Config: self.sliding_window = sliding_window if self.use_sliding_window else None
+            case QWEN2 -> optionalBool(c, "use_sliding_window", false) ? optionalInt(c, "sliding_window") : null;
+        };
+        Integer bos = optionalInt(c, "bos_token_id");
+        List<Integer> eos = intOrIntList(c, "eos_token_id");
+        if (generation != null) {
+            ModelConfigParser g = new ModelConfigParser(generationSource);
+            if (hasValue(generation, "bos_token_id")) {
+                bos = g.optionalInt(generation, "bos_token_id");
+            }
+            if (hasValue(generation, "eos_token_id")) {
+                eos = g.intOrIntList(generation, "eos_token_id");
+            }
+        }
+        try {
+            return new ModelConfig(arch, hidden, requiredInt(c, "intermediate_size"),
+                    requiredInt(c, "num_hidden_layers"), heads, kvHeads == null ? heads : kvHeads, headDim,
+                    requiredDouble(c, "rms_norm_eps"), theta == null ? 10000.0 : theta,
+                    ropeScaling(ropeScalingNode), requiredInt(c, "max_position_embeddings"),
+                    requiredInt(c, "vocab_size"), optionalBool(c, "tie_word_embeddings", false), attentionBias,
+                    arch == Architecture.LLAMA && optionalBool(c, "mlp_bias", false), bos, eos, dtype(c),
+                    slidingWindow);
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointFormatException(source + ": " + e.getMessage() + ". Fix the config or download "
+                    + "the model again.", e);
+        }
+    }
+
+    private Architecture architecture(JsonNode c) {
+        JsonNode archs = c.get("architectures");
+        if (archs != null && archs.isArray() && !archs.isEmpty()) {
+            List<String> names = new ArrayList<>();
+            for (JsonNode a : archs) {
+                names.add(a.asText());
+                if (a.isTextual() && Architecture.fromClassName(a.textValue()).isPresent()) {
+                    return Architecture.fromClassName(a.textValue()).get();
+                }
+            }
+            throw new UnsupportedModelException(source + ": architectures " + names + " are not supported; "
+                    + "supported: " + Architecture.supported());
+        }
+        String type = text(c, "model_type");
+        if (type == null) {
+            throw fail("has neither \"architectures\" nor \"model_type\"; cannot tell which model it describes");
+        }
+        return Architecture.fromModelType(type).orElseThrow(() -> new UnsupportedModelException(source
+                + ": model_type \"" + type + "\" is not supported; supported: " + Architecture.supported()));
+    }
+
+    private RopeScaling ropeScaling(JsonNode node) {
+        if (node == null) {
+            return null;
+        }
+        ModelConfigParser r = new ModelConfigParser(source + " rope_scaling");
+        String type = hasValue(node, "rope_type") ? r.text(node, "rope_type") : r.text(node, "type");
+        if (type == null || type.equals("default")) {
+            return null;
+        }
+        if (!type.equals(RopeScaling.LLAMA3)) {
+            throw new UnsupportedModelException(source + ": rope_scaling type \"" + type + "\" is not supported; "
+                    + "supported: " + String.join(", ", RopeScaling.SUPPORTED_TYPES)
+                    + " (linear, dynamic, yarn, longrope, ... are not)");
+        }
+        return RopeScaling.llama3(r.requiredDouble(node, "factor"), r.requiredDouble(node, "low_freq_factor"),
+                r.requiredDouble(node, "high_freq_factor"), r.requiredInt(node, "original_max_position_embeddings"));
+    }
+
+    private DType dtype(JsonNode c) {
+        String name = hasValue(c, "dtype") ? text(c, "dtype") : text(c, "torch_dtype");
+        if (name == null) {
+            return null;
+        }
+        return DType.fromTorchName(name).orElseThrow(() -> fail("has dtype \"" + name + "\"; known: float32, "
+                + "float16, bfloat16, float64, float8_e4m3fn, float8_e5m2"));
+    }
+
+    // ---- typed field access; absent and JSON null read the same ----
+
+    private static boolean hasValue(JsonNode node, String field) {
+        JsonNode v = node.get(field);
+        return v != null && !v.isNull();
+    }
+
+    private JsonNode object(JsonNode node, String field) {
+        if (!hasValue(node, field)) {
+            return null;
+        }
+        JsonNode v = node.get(field);
+        if (!v.isObject()) {
+            throw fail("field \"" + field + "\" = " + v + " is not an object");
+        }
+        return v;
+    }
+
+    private String text(JsonNode node, String field) {
+        if (!hasValue(node, field)) {
+            return null;
+        }
+        JsonNode v = node.get(field);
+        if (!v.isTextual()) {
+            throw fail("field \"" + field + "\" = " + v + " is not a string");
+        }
+        return v.textValue();
+    }
+
+    private int requiredInt(JsonNode node, String field) {
+        Integer v = optionalInt(node, field);
+        if (v == null) {
+            throw fail("lacks the required field \"" + field + "\"");
+        }
+        return v;
+    }
+
+    private Integer optionalInt(JsonNode node, String field) {
+        return hasValue(node, field) ? toInt(node.get(field), field) : null;
+    }
+
+    private int toInt(JsonNode v, String field) {
+        // Accept 4096 and 4096.0 (some exporters write floats), nothing fractional or out of int range.
+        if (v.isNumber() && v.canConvertToExactIntegral() && v.canConvertToInt()) {
+            return v.intValue();
+        }
+        throw fail("field \"" + field + "\" = " + v + " is not a 32-bit integer");
+    }
+
+    private double requiredDouble(JsonNode node, String field) {
+        Double v = optionalDouble(node, field);
+        if (v == null) {
+            throw fail("lacks the required field \"" + field + "\"");
+        }
+        return v;
+    }
+
+    private Double optionalDouble(JsonNode node, String field) {
+        if (!hasValue(node, field)) {
+            return null;
+        }
+        JsonNode v = node.get(field);
+        if (!v.isNumber()) {
+            throw fail("field \"" + field + "\" = " + v + " is not a number");
+        }
+        return v.doubleValue();
+    }
+
+    private boolean optionalBool(JsonNode node, String field, boolean defaultValue) {
+        if (!hasValue(node, field)) {
+            return defaultValue;
+        }
+        JsonNode v = node.get(field);
+        if (!v.isBoolean()) {
+            throw fail("field \"" + field + "\" = " + v + " is not true or false");
+        }
+        return v.booleanValue();
+    }
+
+    /** An int or a list of ints ({@code eos_token_id}); empty when absent. */
+    private List<Integer> intOrIntList(JsonNode node, String field) {
+        if (!hasValue(node, field)) {
+            return List.of();
+        }
+        JsonNode v = node.get(field);
+        if (!v.isArray()) {
+            return List.of(toInt(v, field));
+        }
+        List<Integer> ids = new ArrayList<>();
+        for (JsonNode e : v) {
+            ids.add(toInt(e, field));
+        }
+        return ids.stream().distinct().collect(Collectors.toUnmodifiableList());
+    }
+
+    private CheckpointFormatException fail(String problem) {
+        return new CheckpointFormatException(source + " " + problem + ". Fix the config or download the model "
+                + "again.");
+    }
+}
