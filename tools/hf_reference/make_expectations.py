@@ -55,7 +55,7 @@ def main():
     result = {"transformers_version": transformers.__version__, "torch_version": torch.__version__,
               "new_tokens": NEW_TOKENS, "checkpoints": {}}
     for d in dirs:
-        model = AutoModelForCausalLM.from_pretrained(d, torch_dtype=torch.float32, attn_implementation="eager")
+        model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation="eager")
         model.eval()
         cases = []
         for p in prompts:

@@ -1,0 +1,69 @@
+package io.rocketkv.core.testing;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.rocketkv.core.model.Architecture;
+import io.rocketkv.core.model.RopeScaling;
+import io.rocketkv.core.numeric.DType;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * The three small random-weight checkpoints and the prompts that the CPU engine is checked against
+ * Hugging Face transformers with (expected values in {@code src/test/resources/parity/expected.json},
+ * made by {@code tools/hf_reference/make_expectations.py}). Regenerated deterministically; the expected
+ * file records each model.safetensors' SHA-256 so a changed generator is caught.
+ *
+ * <p>Run as a main to write them for the reference script: {@code ParityCheckpoints OUT_DIR}.
+ */
+public final class ParityCheckpoints {
+
+    /** Llama with GQA (4 q / 2 kv heads) and llama3 rope scaling (original context 64, prompts to 324). */
+    public static final RandomCheckpoint LLAMA = RandomCheckpoint.builder()
+            .architecture(Architecture.LLAMA).vocabSize(320).hiddenSize(64).intermediateSize(172).numLayers(2)
+            .numHeads(4).numKvHeads(2).headDim(16).dtype(DType.F32).tieEmbeddings(false).attentionBias(false)
+            .ropeTheta(500000).ropeScaling(RopeScaling.llama3(8, 1, 4, 64)).maxPositions(1024).seed(11).build();
+
+    /** Qwen2 with q/k/v bias and tied embeddings. */
+    public static final RandomCheckpoint QWEN2 = RandomCheckpoint.builder()
+            .architecture(Architecture.QWEN2).vocabSize(320).hiddenSize(64).intermediateSize(128).numLayers(2)
+            .numHeads(4).numKvHeads(2).headDim(16).dtype(DType.F32).tieEmbeddings(true).attentionBias(true)
+            .ropeTheta(1_000_000).maxPositions(1024).seed(12).build();
+
+    /** Mistral-style MQA (one KV head), explicit head_dim 32 != hidden / heads, bf16 weights. */
+    public static final RandomCheckpoint MISTRAL = RandomCheckpoint.builder()
+            .architecture(Architecture.MISTRAL).vocabSize(320).hiddenSize(96).intermediateSize(160).numLayers(2)
+            .numHeads(4).numKvHeads(1).headDim(32).dtype(DType.BF16).tieEmbeddings(false).attentionBias(false)
+            .ropeTheta(10000).maxPositions(1024).seed(13).build();
+
+    public static Map<String, RandomCheckpoint> all() {
+        Map<String, RandomCheckpoint> m = new LinkedHashMap<>();
+        m.put("llama-gqa-rope-llama3", LLAMA);
+        m.put("qwen2-bias-tied", QWEN2);
+        m.put("mistral-mqa-bf16", MISTRAL);
+        return m;
+    }
+
+    /** Prompts of 10, 57 and 300 tokens, ids below the tokenizer's special tokens. */
+    public static List<int[]> prompts() {
+        SplittableRandom r = new SplittableRandom(2026);
+        return List.of(r.ints(10, 0, 296).toArray(), r.ints(57, 0, 296).toArray(), r.ints(300, 0, 296).toArray());
+    }
+
+    private ParityCheckpoints() {
+    }
+
+    public static void main(String[] args) throws IOException {
+        Path out = Path.of(args[0]);
+        for (var e : all().entrySet()) {
+            e.getValue().write(out.resolve(e.getKey()));
+        }
+        Files.createDirectories(out);
+        new ObjectMapper().writeValue(out.resolve("prompts.json").toFile(), Map.of("prompts", prompts()));
+        System.out.println("wrote " + all().keySet() + " and prompts.json to " + out);
+    }
+}
