@@ -61,8 +61,12 @@ public final class Tokenizer {
         return TokenizerLoader.load(path);
     }
 
-    /** Token ids of {@code text}; with {@code addSpecialTokens} the post-processor's template is applied. */
+    /**
+     * Token ids of {@code text}; with {@code addSpecialTokens} the post-processor's template is applied.
+     * Unpaired surrogates are read as U+FFFD.
+     */
     public int[] encode(String text, boolean addSpecialTokens) {
+        text = Utf8.withoutLoneSurrogates(text);
         IntArrayBuilder ids = new IntArrayBuilder(text.length() / 3 + 8);
         for (AddedVocabulary.Segment raw : added.splitRaw(text)) {
             if (raw.id() >= 0) {

@@ -76,4 +76,32 @@ final class Utf8 {
         }
         return k;
     }
+
+    /**
+     * {@code text} with each unpaired surrogate replaced by U+FFFD (a Rust/Python string cannot hold
+     * one); the same instance when there is none.
+     */
+    static String withoutLoneSurrogates(String text) {
+        int i = 0;
+        while (i < text.length()) {
+            char c = text.charAt(i);
+            if (!Character.isSurrogate(c)) {
+                i++;
+            } else if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+                i += 2;
+            } else {
+                break;
+            }
+        }
+        if (i == text.length()) {
+            return text;
+        }
+        StringBuilder out = new StringBuilder(text.length()).append(text, 0, i);
+        while (i < text.length()) {
+            int cp = text.codePointAt(i);
+            i += Character.charCount(cp);
+            out.appendCodePoint(Character.isSurrogate((char) cp) && cp < 0x10000 ? 0xFFFD : cp);
+        }
+        return out.toString();
+    }
 }

@@ -41,4 +41,19 @@ class Utf8Test {
     void strictRejectsInvalid() {
         assertNull(Utf8.decode(new byte[] {(byte) 0xE5, (byte) 0x8F}, 2, true));
     }
+
+    @Test
+    void loneSurrogatesBecomeReplacementCharacters() {
+        assertEquals("a\uFFFDb\uFFFD😀", Utf8.withoutLoneSurrogates("a\uD800b\uDC00😀"));
+        String clean = "abc😀";
+        org.junit.jupiter.api.Assertions.assertSame(clean, Utf8.withoutLoneSurrogates(clean));
+    }
+
+    @Test
+    void tokenizersReadLoneSurrogatesAsReplacementCharacters() {
+        for (String name : TokenizerFixtures.NAMES) {
+            Tokenizer t = TokenizerFixtures.tokenizer(name);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(t.encode("x\uFFFDy", true), t.encode("x\uD83Dy", true), name);
+        }
+    }
 }
