@@ -72,12 +72,37 @@ public final class LLM implements AutoCloseable {
             EngineConfig ec = new EngineConfig(args.maxBatchSize(), Math.max(args.maxNumTokens(), 1), maxSeqLen,
                     args.tokensPerBlock(), numBlocks(maxSeqLen));
             LlamaModel model = LlamaModel.load(config, weights, kernels, args.tokensPerBlock());
-            this.engine = new Engine(model, kernels, ec, ids -> tokenizer.decode(ids, true));
+            this.engine = new Engine(model, kernels, ec, this::detokenize);
         } catch (RuntimeException e) {
             weights.close();
             throw e;
         }
         this.eosIds = config.eosTokenIds().isEmpty() ? eosFromTokenizer(tokenizer) : config.eosTokenIds();
+    }
+
+    /**
+     * Output text of generated ids. A model's vocabulary may be padded past the tokenizer's (the rows have
+     * no token); such ids decode to nothing, as Hugging Face tokenizers decode them.
+     */
+    private String detokenize(int[] ids) {
+        int v = tokenizer.vocabSize();
+        int n = 0;
+        for (int id : ids) {
+            if (id < v) {
+                n++;
+            }
+        }
+        if (n == ids.length) {
+            return tokenizer.decode(ids, true);
+        }
+        int[] known = new int[n];
+        int j = 0;
+        for (int id : ids) {
+            if (id < v) {
+                known[j++] = id;
+            }
+        }
+        return tokenizer.decode(known, true);
     }
 
     public static Builder builder() {

@@ -146,7 +146,14 @@ public final class Engine implements AutoCloseable {
                 s.decodeNanos += elapsed;
             }
             s.kvBytesPeak = Math.max(s.kvBytesPeak, kv.blockTable(s.id).numBlocks() * kvBytesPerBlock);
-            postprocess(s, s.sampler.sample(logits, i * vocab, vocab));
+            try {
+                postprocess(s, s.sampler.sample(logits, i * vocab, vocab));
+            } catch (RuntimeException e) {
+                // a failure of one request (sampling, detokenizing) ends that request only
+                log.warn("request {} failed after {} tokens", s.id, s.numOutputs(), e);
+                scheduler.finish(s);
+                s.result.completeExceptionally(e);
+            }
         }
     }
 
