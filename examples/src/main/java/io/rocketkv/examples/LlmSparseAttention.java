@@ -95,7 +95,8 @@ public final class LlmSparseAttention implements Callable<Integer> {
         System.out.printf("Loading %s (backend %s, attention %s)...%n", modelPath, args.backend(),
                 args.isSparse() ? "RocketKV" : "dense");
         long t0 = System.nanoTime();
-        try (LLM llm = LLM.builder().model(modelPath).args(args).build()) {
+        try (LLM llm = LLM.builder().model(modelPath).args(args).loadProgress(new ProgressBar("weights")).build()) {
+            System.err.println();
             System.out.printf("Loaded in %.2f s on %s%n%n", (System.nanoTime() - t0) / 1e9, llm.backendName());
             SamplingParams sp = SamplingParams.builder().maxTokens(maxNewTokens).temperature(temperature).topP(topP)
                     .seed(seed).build();

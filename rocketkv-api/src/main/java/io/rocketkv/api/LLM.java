@@ -11,6 +11,7 @@ import io.rocketkv.core.engine.TokenLogprob;
 import io.rocketkv.core.kernels.CpuKernels;
 import io.rocketkv.core.kernels.Kernels;
 import io.rocketkv.core.model.LlamaModel;
+import io.rocketkv.core.model.LoadProgress;
 import io.rocketkv.core.model.ModelConfig;
 import io.rocketkv.core.tokenizer.Tokenizer;
 import io.rocketkv.core.weights.SafeTensors;
@@ -56,7 +57,7 @@ public final class LLM implements AutoCloseable {
     private final Engine engine;
     private final List<Integer> eosIds;
 
-    private LLM(Path modelDir, LlmArgs args) {
+    private LLM(Path modelDir, LlmArgs args, LoadProgress progress) {
         this.modelDir = modelDir;
         this.args = args;
         this.config = ModelConfig.load(modelDir);
@@ -71,7 +72,7 @@ public final class LLM implements AutoCloseable {
             int maxSeqLen = args.maxSeqLen() != null ? args.maxSeqLen() : config.maxPositionEmbeddings();
             EngineConfig ec = new EngineConfig(args.maxBatchSize(), Math.max(args.maxNumTokens(), 1), maxSeqLen,
                     args.tokensPerBlock(), numBlocks(maxSeqLen));
-            LlamaModel model = LlamaModel.load(config, weights, kernels, args.tokensPerBlock());
+            LlamaModel model = LlamaModel.load(config, weights, kernels, args.tokensPerBlock(), progress);
             this.engine = new Engine(model, kernels, ec, this::detokenize);
         } catch (RuntimeException e) {
             weights.close();
@@ -309,6 +310,7 @@ public final class LLM implements AutoCloseable {
     public static final class Builder {
         private Path model;
         private LlmArgs.Builder args = LlmArgs.builder();
+        private LoadProgress progress = LoadProgress.NONE;
 
         private Builder() {
         }
@@ -322,6 +324,12 @@ public final class LLM implements AutoCloseable {
         /** Takes every engine option from {@code args} (e.g. {@link LlmArgs#fromYaml(Path)}). */
         public Builder args(LlmArgs args) {
             this.args = args.toBuilder();
+            return this;
+        }
+
+        /** Told after each weight tensor is loaded (e.g. to draw a progress bar). */
+        public Builder loadProgress(LoadProgress progress) {
+            this.progress = Objects.requireNonNull(progress, "progress");
             return this;
         }
 
@@ -383,7 +391,7 @@ public final class LLM implements AutoCloseable {
                 throw new ConfigException("enable_chunked_prefill",
                         "enable_chunked_prefill (enableChunkedPrefill) is not supported by this engine yet; set it to false");
             }
-            return new LLM(model, built);
+            return new LLM(model, built, progress);
         }
     }
 }

@@ -55,13 +55,23 @@ public final class LlamaModel implements AutoCloseable {
      * @throws CheckpointFormatException when a tensor is missing or has the wrong shape
      */
     public static LlamaModel load(ModelConfig config, SafeTensors weights, Kernels kernels, int tokensPerBlock) {
+        return load(config, weights, kernels, tokensPerBlock, LoadProgress.NONE);
+    }
+
+    /** As {@link #load(ModelConfig, SafeTensors, Kernels, int)}, reporting each tensor to {@code progress}. */
+    public static LlamaModel load(ModelConfig config, SafeTensors weights, Kernels kernels, int tokensPerBlock,
+                                  LoadProgress progress) {
         int h = config.hiddenSize();
         int d = config.headDim();
         int qDim = config.numAttentionHeads() * d;
         int kvDim = config.numKeyValueHeads() * d;
         int inter = config.intermediateSize();
         int vocab = config.vocabSize();
-        var loader = new WeightLoader(weights, kernels);
+        long total = 0;
+        for (String name : weights.names()) {
+            total += weights.info(name).byteSize();
+        }
+        var loader = new WeightLoader(weights, kernels, progress, total, new long[1]);
         Tensor embed = loader.load("model.embed_tokens.weight", vocab, h);
         Layer[] layers = new Layer[config.numHiddenLayers()];
         for (int i = 0; i < layers.length; i++) {
@@ -172,7 +182,7 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /** Looks up tensors by name and checks their shapes against the config. */
-    private record WeightLoader(SafeTensors weights, Kernels kernels) {
+    private record WeightLoader(SafeTensors weights, Kernels kernels, LoadProgress progress, long total, long[] done) {
         Tensor load(String name, int... expectedShape) {
             TensorInfo info = weights.require(name);
             long[] actual = info.shape();
@@ -187,7 +197,10 @@ public final class LlamaModel implements AutoCloseable {
                 throw new CheckpointFormatException("tensor " + name + " in " + info.file() + " is " + dt
                         + "; weights must be F32, F16 or BF16 (quantized checkpoints are not supported)");
             }
-            return kernels.weight(dt, expectedShape, weights.data(name));
+            Tensor t = kernels.weight(dt, expectedShape, weights.data(name));
+            done[0] += info.byteSize();
+            progress.loaded(name, done[0], total);
+            return t;
         }
     }
 }
