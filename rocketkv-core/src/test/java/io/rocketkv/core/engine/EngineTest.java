@@ -269,6 +269,78 @@ class EngineTest {
     }
 
     @Test
+    void streamedDeltasAddUpToTheTextWhateverEndsTheRequest() throws Exception {
+        // greedy outputs of a random model: byte tokens, incomplete UTF-8, control characters
+        List<int[]> prompts = prompts(11, 5, 9, 13, 4, 7, 6);
+        List<GenerationResult> plain = engines.oneAtATime(prompts.stream().map(p -> greedy(p, 30)).toList());
+        try (Engine engine = engines.startRoomy()) {
+            int checked = 0;
+            for (int i = 0; i < prompts.size(); i++) {
+                GenerationResult full = plain.get(i);
+                String text = full.text();
+                int[] ids = full.outputIds();
+                List<StopCriteria> stops = new ArrayList<>();
+                stops.add(new StopCriteria(List.of(), List.of(), List.of(), 30, true));           // length
+                stops.add(new StopCriteria(List.of(), List.of(ids[10]), List.of(), 30, true));    // a stop token
+                // stop strings (a U+FFFD that an incomplete UTF-8 tail decodes to is no text to match yet)
+                String early = window(text, 8, 3);
+                String late = window(text, text.length() - 8, 2);
+                if (early != null && late != null) {
+                    stops.add(new StopCriteria(List.of(), List.of(), List.of(early), 30, true));
+                    stops.add(new StopCriteria(List.of(), List.of(), List.of("\u0000\u0000\u0000\u0000", late), 30, true));
+                }
+                for (StopCriteria stop : stops) {
+                    StringBuilder streamed = new StringBuilder();
+                    List<FinishReason> reasons = new CopyOnWriteArrayList<>();
+                    var request = new GenerationRequest(prompts.get(i), SamplingOptions.GREEDY, stop, ev -> {
+                        streamed.append(ev.textDelta());
+                        if (ev.finished() != null) {
+                            reasons.add(ev.finished());
+                        }
+                    });
+                    GenerationResult r = get(engine.submit(request));
+                    String what = "prompt " + i + ", " + stop;
+                    assertEquals(r.text(), streamed.toString(), what + ": streamed text");
+                    assertEquals(List.of(r.finishReason()), reasons, what);
+                    if (!stop.stopStrings().isEmpty()) {
+                        int cut = stop.stopStrings().stream().mapToInt(text::indexOf).filter(x -> x >= 0).min().orElseThrow();
+                        assertEquals(text.substring(0, cut), r.text(), what + ": cut before the stop string");
+                    } else if (!stop.stopTokenIds().isEmpty()) {
+                        int k = firstIndexOf(ids, ids[10]);
+                        assertArrayEquals(java.util.Arrays.copyOf(ids, k + 1), r.outputIds(), what);
+                        assertEquals(engines.decode(java.util.Arrays.copyOf(ids, k)), r.text(),
+                                what + ": the stop token's text is left out");
+                    } else {
+                        assertEquals(text, r.text(), what);
+                    }
+                    checked++;
+                }
+            }
+            assertTrue(checked >= 20, checked + " cases");
+        }
+    }
+
+    /** The first {@code len} characters of text at or after {@code from} with no U+FFFD, or null. */
+    private static String window(String text, int from, int len) {
+        for (int at = Math.max(0, from); at + len <= text.length(); at++) {
+            String w = text.substring(at, at + len);
+            if (!w.contains("\uFFFD")) {
+                return w;
+            }
+        }
+        return null;
+    }
+
+    private static int firstIndexOf(int[] a, int x) {
+        for (int i = 0; i < a.length; i++) {
+            if (a[i] == x) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    @Test
     void submitAfterCloseIsRefusedAndPendingRequestsFail() throws Exception {
         Engine engine = engines.startRoomy();
         var pending = engine.submit(greedy(prompts(10, 8).getFirst(), 100_000));

@@ -72,7 +72,7 @@ class SchedulerTest {
             for (Sequence s : b.seqs()) {
                 s.append(new SampledToken(7, -1f, List.of()), NO_TEXT);
                 if (s.numOutputs() >= s.request.stop().maxTokens()) {
-                    s.finish(FinishReason.LENGTH, -1, NO_TEXT);
+                    s.finish(FinishReason.LENGTH, -1, false, NO_TEXT);
                     scheduler.finish(s);
                     s.result.complete(s.toResult());
                 }
