@@ -14,8 +14,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.NoSuchElementException;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -135,7 +137,7 @@ class LlmStreamingTest {
     void aFailedRequestFailsTheCallbackFuture() {
         List<StreamChunk> chunks = new ArrayList<>();
         var f = llm.generateStream("the cat and the hat ".repeat(300), greedy(4).build(), chunks::add);
-        var e = assertThrows(java.util.concurrent.ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
+        var e = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
         assertInstanceOf(IllegalArgumentException.class, e.getCause());
         assertTrue(chunks.isEmpty());
     }
@@ -145,7 +147,7 @@ class LlmStreamingTest {
         while (it.hasNext()) {
             chunks.add(it.next());
         }
-        assertThrows(java.util.NoSuchElementException.class, it::next);
+        assertThrows(NoSuchElementException.class, it::next);
         return chunks;
     }
 

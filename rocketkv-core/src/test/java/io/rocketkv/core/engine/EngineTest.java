@@ -7,11 +7,13 @@ import static io.rocketkv.core.engine.TinyEngines.prompts;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.rocketkv.core.kvcache.KvCacheExhaustedException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -79,6 +81,43 @@ class EngineTest {
             }
             assertTrue(preemptions > 0, "the pool of 12 blocks must force at least one preemption");
             assertEquals(0, engine.usedKvBlocks(), "every block returns to the pool");
+        }
+    }
+
+    @Test
+    void seededSamplingSurvivesPreemption() throws Exception {
+        // each request owns its random generator; a recompute draws nothing, so the samples stay the same
+        List<int[]> prompts = prompts(12, 6, 9, 7);
+        List<GenerationRequest> requests = new ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            requests.add(new GenerationRequest(prompts.get(i), new SamplingOptions(0.8, -1, 0.9, 100L + i, null),
+                    new StopCriteria(List.of(), List.of(), List.of(), 20, true), null));
+        }
+        List<GenerationResult> expected = engines.oneAtATime(requests);
+        try (Engine engine = engines.start(new EngineConfig(8, 4096, 1024, 4, 12))) {
+            List<CompletableFuture<GenerationResult>> futures = new ArrayList<>();
+            for (GenerationRequest r : requests) {
+                futures.add(engine.submit(r));
+            }
+            int preemptions = 0;
+            for (int i = 0; i < futures.size(); i++) {
+                GenerationResult r = get(futures.get(i));
+                assertArrayEquals(expected.get(i).outputIds(), r.outputIds(), "request " + i);
+                preemptions += r.metrics().preemptions();
+            }
+            assertTrue(preemptions > 0);
+        }
+    }
+
+    @Test
+    void aThrowingListenerDoesNotEndItsRequest() throws Exception {
+        int[] prompt = prompts(13, 5).getFirst();
+        GenerationResult expected = engines.oneAtATime(List.of(greedy(prompt, 6))).getFirst();
+        try (Engine engine = engines.startRoomy()) {
+            GenerationResult r = get(engine.submit(greedy(prompt, 6, ev -> {
+                throw new IllegalStateException("listener bug");
+            })));
+            assertArrayEquals(expected.outputIds(), r.outputIds());
         }
     }
 
@@ -197,7 +236,7 @@ class EngineTest {
             GenerationResult r = get(engine.submit(greedy(prompts.get(0), 40)));
             assertEquals(FinishReason.LENGTH, r.finishReason());
             assertEquals(32 - 10, r.outputIds().length, "prompt + output = max_seq_len");
-            assertArrayEquals(java.util.Arrays.copyOf(unlimited.outputIds(), 22), r.outputIds());
+            assertArrayEquals(Arrays.copyOf(unlimited.outputIds(), 22), r.outputIds());
             assertEquals(22, r.metrics().generatedTokens());
 
             // one token of room left: exactly one token
@@ -307,8 +346,8 @@ class EngineTest {
                         assertEquals(text.substring(0, cut), r.text(), what + ": cut before the stop string");
                     } else if (!stop.stopTokenIds().isEmpty()) {
                         int k = firstIndexOf(ids, ids[10]);
-                        assertArrayEquals(java.util.Arrays.copyOf(ids, k + 1), r.outputIds(), what);
-                        assertEquals(engines.decode(java.util.Arrays.copyOf(ids, k)), r.text(),
+                        assertArrayEquals(Arrays.copyOf(ids, k + 1), r.outputIds(), what);
+                        assertEquals(engines.decode(Arrays.copyOf(ids, k)), r.text(),
                                 what + ": the stop token's text is left out");
                     } else {
                         assertEquals(text, r.text(), what);
@@ -346,7 +385,7 @@ class EngineTest {
         var pending = engine.submit(greedy(prompts(10, 8).getFirst(), 100_000));
         engine.close();
         assertInstanceOf(IllegalStateException.class, failure(pending));
-        var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+        var e = assertThrows(IllegalStateException.class,
                 () -> engine.submit(greedy(new int[] {1, 2}, 1)));
         assertTrue(e.getMessage().contains("closed"), e.getMessage());
     }

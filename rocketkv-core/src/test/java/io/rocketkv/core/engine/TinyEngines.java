@@ -9,6 +9,7 @@ import io.rocketkv.core.weights.SafeTensors;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
@@ -53,7 +54,7 @@ final class TinyEngines implements AutoCloseable {
 
     /** Text of ids; the model's padded vocabulary rows (ids past the tokenizer's) decode to nothing, as in LLM. */
     String decode(int[] ids) {
-        return tokenizer.decode(java.util.Arrays.stream(ids).filter(id -> id < tokenizer.vocabSize()).toArray(), true);
+        return tokenizer.decode(Arrays.stream(ids).filter(id -> id < tokenizer.vocabSize()).toArray(), true);
     }
 
     /** A pool large enough that nothing is ever preempted; batch 8. */
@@ -61,7 +62,7 @@ final class TinyEngines implements AutoCloseable {
         return start(new EngineConfig(8, 4096, 1024, 4, 1024));
     }
 
-    /** {@code count} prompts of random ordinary-token ids with the given lengths (cycled). */
+    /** One prompt of random ordinary-token ids (below the special tokens) per length. */
     static List<int[]> prompts(long seed, int... lengths) {
         SplittableRandom r = new SplittableRandom(seed);
         List<int[]> out = new ArrayList<>();
