@@ -6,7 +6,7 @@ import java.util.List;
  * One completion of a prompt.
  *
  * @param index        0 for the first completion
- * @param text         the generated text (cut before a stop string)
+ * @param text         the generated text (cut before a stop string; an EOS or stop token's text is left out)
  * @param tokenIds     the generated token ids
  * @param logprobs     per generated token, when {@link SamplingParams#logprobs()} was set; else empty
  * @param finishReason {@code "stop"} (EOS, a stop token or a stop string) or {@code "length"}

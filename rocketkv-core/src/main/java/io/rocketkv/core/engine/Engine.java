@@ -161,7 +161,7 @@ public final class Engine implements AutoCloseable {
         if (s.firstTokenNanos == 0) {
             s.firstTokenNanos = System.nanoTime();
         }
-        String delta = s.append(token, detokenizer);
+        s.append(token, detokenizer);
         StopDecision d = s.stopChecker.onToken(token.tokenId(), s.text());
         FinishReason reason = d.finishReason().orElse(null);
         if (reason == null && s.numTokens() >= config.maxSeqLen()) {
@@ -169,13 +169,15 @@ public final class Engine implements AutoCloseable {
         }
         if (reason != null) {
             int cut = d.kind() == StopDecision.Kind.STOP_STRING ? d.truncateAt() : -1;
-            String before = s.text();
-            s.finish(reason, cut, detokenizer);
-            delta = s.text().startsWith(before) ? s.text().substring(before.length()) : "";
+            boolean byToken = d.kind() == StopDecision.Kind.STOP_EOS || d.kind() == StopDecision.Kind.STOP_TOKEN;
+            s.finish(reason, cut, byToken, detokenizer);
             scheduler.finish(s);
         }
         var listener = s.request.listener();
         if (listener != null) {
+            // A stop string can only begin in the last (longest − 1) characters of the text so far, so those
+            // are held back until the next token or the end: streamed text is always a prefix of the result.
+            String delta = s.takeStreamDelta(Math.max(0, s.request.stop().longestStopString() - 1));
             try {
                 listener.accept(new GenerationRequest.TokenEvent(token, delta, reason));
             } catch (RuntimeException e) {

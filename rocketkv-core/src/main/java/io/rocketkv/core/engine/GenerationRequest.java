@@ -27,7 +27,9 @@ public record GenerationRequest(int[] promptIds, SamplingOptions sampling, StopC
      * One streamed token.
      *
      * @param token    the token, its log-probability and alternatives
-     * @param textDelta the output text this token completed (may be empty while a UTF-8 sequence is incomplete)
+     * @param textDelta the output text this token completed: empty while a UTF-8 sequence is incomplete, and the
+     *                 last (longest stop string − 1) characters wait for the next token, as a stop string may
+     *                 begin there; the deltas of all events add up to {@link GenerationResult#text()}
      * @param finished the finish reason when this was the last token, else null
      */
     public record TokenEvent(SampledToken token, String textDelta, FinishReason finished) {

@@ -8,7 +8,7 @@ import java.util.List;
  * @param promptIds    the prompt's token ids
  * @param outputIds    the generated ids (a stop token or EOS that ended generation is included, as in
  *                     TensorRT-LLM; a stop string's tokens are included, its text is cut)
- * @param text         the generated text, cut before a stop string
+ * @param text         the generated text, cut before a stop string; an EOS or stop token's text is left out
  * @param tokens       per generated token: its log-probability and top alternatives
  * @param finishReason {@code stop} or {@code length}
  * @param metrics      counts and timings

@@ -26,6 +26,7 @@ final class Sequence {
     private final List<SampledToken> sampled = new ArrayList<>();
     private String text = "";      // detokenized output (stable prefix; an incomplete UTF-8 tail is held back)
     private int textCut = -1;      // where a stop string begins, once one matched
+    private int streamed;          // chars of text already handed to the request's listener
     FinishReason finishReason;
     long prefillNanos;
     long decodeNanos;
@@ -69,8 +70,8 @@ final class Sequence {
         return Arrays.copyOfRange(tokens, promptLength(), numTokens);
     }
 
-    /** Appends a sampled token and returns the text it completed. */
-    String append(SampledToken t, Detokenizer detokenizer) {
+    /** Appends a sampled token and extends the stable text by what it completed. */
+    void append(SampledToken t, Detokenizer detokenizer) {
         if (numTokens == tokens.length) {
             tokens = Arrays.copyOf(tokens, tokens.length * 2);
         }
@@ -82,10 +83,23 @@ final class Sequence {
             stable--; // an incomplete UTF-8 sequence: wait for the next token
         }
         String now = full.substring(0, stable);
-        String delta = now.startsWith(text) ? now.substring(text.length()) : "";
         if (now.startsWith(text)) {
             text = now;
         }
+    }
+
+    /**
+     * The text not yet streamed, keeping back its last {@code holdBack} characters while the request runs:
+     * a stop string may begin there, and text cut by a stop string must never reach the listener. Once
+     * finished, all the rest of the final text.
+     */
+    String takeStreamDelta(int holdBack) {
+        int end = status == Status.FINISHED ? text.length() : text.length() - holdBack;
+        if (end <= streamed) {
+            return "";
+        }
+        String delta = text.substring(streamed, end);
+        streamed = end;
         return delta;
     }
 
@@ -93,11 +107,17 @@ final class Sequence {
         return text;
     }
 
-    /** On the last token, the whole decoded text (a trailing incomplete sequence included). */
-    void finish(FinishReason reason, int cutAt, Detokenizer detokenizer) {
+    /**
+     * On the last token, the whole decoded text (a trailing incomplete sequence included), cut at
+     * {@code cutAt} (a stop string) when ≥ 0; without the last token's text when {@code dropLastToken} (it
+     * was an EOS or stop token id: its id stays in the output, its text does not, as in vLLM and
+     * TensorRT-LLM).
+     */
+    void finish(FinishReason reason, int cutAt, boolean dropLastToken, Detokenizer detokenizer) {
         this.finishReason = reason;
         this.status = Status.FINISHED;
-        String full = detokenizer.decode(outputIds());
+        int[] ids = outputIds();
+        String full = detokenizer.decode(dropLastToken ? Arrays.copyOf(ids, ids.length - 1) : ids);
         this.text = cutAt >= 0 && cutAt <= full.length() ? full.substring(0, cutAt) : full;
         this.textCut = cutAt;
     }

@@ -1,0 +1,101 @@
+package io.rocketkv.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.rocketkv.core.testing.RandomCheckpoint;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@link LLM.Builder}: the errors a user can make, and options taken from an {@code extra_config.yaml}. */
+class LlmBuilderTest {
+
+    @TempDir
+    static Path dir;
+
+    static Path tiny;
+
+    @BeforeAll
+    static void write() throws Exception {
+        tiny = TinyLlm.write(dir);
+    }
+
+    @Test
+    void noModelIsAnError() {
+        var e = assertThrows(IllegalArgumentException.class, () -> LLM.builder().build());
+        assertTrue(e.getMessage().contains("model"), e.getMessage());
+    }
+
+    @Test
+    void aMissingModelDirectoryIsNamed() {
+        Path missing = dir.resolve("no-such-model");
+        var e = assertThrows(IllegalArgumentException.class, () -> LLM.builder().model(missing).build());
+        assertTrue(e.getMessage().contains("no-such-model") && e.getMessage().contains("does not exist"), e.getMessage());
+    }
+
+    @Test
+    void rocketKvWithDefaultKvCacheConfigNamesEnableBlockReuse() {
+        var e = assertThrows(ConfigException.class, () -> LLM.builder().model(tiny).backend(Backend.CPU)
+                .sparseAttentionConfig(RocketSparseAttentionConfig.builder().topr(16).build()).build());
+        assertEquals("kv_cache_config.enable_block_reuse", e.key());
+        assertTrue(e.getMessage().contains("kv_cache_config.enable_block_reuse"), e.getMessage());
+    }
+
+    @Test
+    void chunkedPrefillIsRefused() {
+        var e = assertThrows(ConfigException.class,
+                () -> LLM.builder().model(tiny).enableChunkedPrefill(true).build());
+        assertTrue(e.getMessage().contains("enable_chunked_prefill"), e.getMessage());
+    }
+
+    @Test
+    void cudaBackendIsAClearError() {
+        var e = assertThrows(IllegalStateException.class, () -> LLM.builder().model(tiny).backend(Backend.CUDA).build());
+        assertTrue(e.getMessage().contains("CUDA") && e.getMessage().contains("CPU"), e.getMessage());
+    }
+
+    @Test
+    void seedConfigFromYamlRunsWithAModelOfHeadDim128() throws Exception {
+        Path yaml = dir.resolve("extra_config.yaml");
+        Files.writeString(yaml, LlmArgsYamlTest.SEED_CONFIG);
+        // the seed's topr = 128 needs head_dim >= 128
+        Path model = RandomCheckpoint.builder().hiddenSize(64).numHeads(2).numKvHeads(1).headDim(128)
+                .intermediateSize(64).numLayers(1).seed(5).build().write(dir.resolve("head-dim-128"));
+        LlmArgs args = LlmArgs.fromYaml(yaml);
+        try (LLM llm = LLM.builder().model(model).args(args).build()) {
+            assertEquals(args, llm.args());
+            assertEquals("cpu", llm.backendName());
+            RequestOutput out = llm.generate("the cat and the hat",
+                    SamplingParams.builder().temperature(0.0).maxTokens(6).ignoreEos(true).build());
+            assertEquals(6, out.output().tokenIds().length);
+            assertEquals("length", out.output().finishReason());
+        }
+    }
+
+    @Test
+    void seedConfigOnAModelWithSmallHeadsNamesTopr() throws Exception {
+        LlmArgs args = LlmArgs.fromYaml(LlmArgsYamlTest.SEED_CONFIG);
+        var e = assertThrows(ConfigException.class, () -> LLM.builder().model(tiny).args(args).build());
+        assertEquals("sparse_attention_config.topr", e.key());
+        assertTrue(e.getMessage().contains("16"), e.getMessage());
+    }
+
+    @Test
+    void optionsAfterArgsOverrideTheFile() {
+        LlmArgs args = LlmArgs.fromYaml("max_seq_len: 64\nmax_batch_size: 3\ntokens_per_block: 8\n");
+        try (LLM llm = LLM.builder().model(tiny).args(args).backend(Backend.CPU).maxBatchSize(2).build()) {
+            assertEquals(64, llm.args().maxSeqLen());
+            assertEquals(2, llm.args().maxBatchSize());
+            assertEquals(8, llm.args().tokensPerBlock());
+            // max_seq_len 64 caps prompt + output
+            RequestOutput out = llm.generate("the cat", SamplingParams.builder().temperature(0.0).maxTokens(200)
+                    .ignoreEos(true).build());
+            assertEquals(64, out.promptTokenIds().length + out.output().tokenIds().length);
+            assertEquals("length", out.output().finishReason());
+        }
+    }
+}
