@@ -75,7 +75,18 @@ public final class LlmSparseAttention implements Callable<Integer> {
     Long seed;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new LlmSparseAttention()).execute(args));
+        CommandLine cli = new CommandLine(new LlmSparseAttention());
+        // bad options, checkpoints and configs are user errors: one clear line, no stack trace
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            if (e instanceof IllegalArgumentException || e instanceof IllegalStateException
+                    || e instanceof java.io.UncheckedIOException || e instanceof java.io.IOException
+                    || e.getClass().getName().endsWith("FormatException") || e.getClass().getName().endsWith("ModelException")) {
+                cmd.getErr().println("error: " + e.getMessage());
+                return 2;
+            }
+            throw e;
+        });
+        System.exit(cli.execute(args));
     }
 
     @Override
@@ -108,6 +119,8 @@ public final class LlmSparseAttention implements Callable<Integer> {
             double prefill = 0;
             double decode = 0;
             long kvBytes = 0;
+            long ktBytes = 0;
+            long denseBytes = 0;
             for (RequestOutput o : outs) {
                 System.out.printf("Prompt: %s%nOutput: %s%n[%s, %d tokens]%n%n", quote(o.prompt()),
                         quote(o.output().text()), o.output().finishReason(), o.output().tokenIds().length);
@@ -116,12 +129,19 @@ public final class LlmSparseAttention implements Callable<Integer> {
                 prefill = Math.max(prefill, o.metrics().prefillSeconds());
                 decode = Math.max(decode, o.metrics().decodeSeconds());
                 kvBytes += o.metrics().kvCacheBytes();
+                ktBytes += o.metrics().ktCacheBytes();
+                denseBytes += o.metrics().denseKvCacheBytes();
+                if (args.isSparse()) {
+                    System.out.printf("  RocketKV kept %d of %d tokens per layer%n%n", o.metrics().cacheTokens(),
+                            o.metrics().promptTokens() + o.metrics().generatedTokens());
+                }
             }
             System.out.printf("Summary: %d prompts, %d prompt tokens, %d generated tokens in %.2f s%n", outs.size(),
                     promptTokens, genTokens, wall);
-            System.out.printf("  prefill %.1f tok/s, decode %.1f tok/s, KV cache held at peak %.1f KiB%n",
-                    prefill > 0 ? promptTokens / prefill : 0, decode > 0 ? (genTokens - outs.size()) / decode : 0,
-                    kvBytes / 1024.0);
+            System.out.printf("  prefill %.1f tok/s, decode %.1f tok/s%n",
+                    prefill > 0 ? promptTokens / prefill : 0, decode > 0 ? (genTokens - outs.size()) / decode : 0);
+            System.out.printf("  memory held at peak: KV cache %.1f KiB + KT cache %.1f KiB (dense attention: KV %.1f KiB)%n",
+                    kvBytes / 1024.0, ktBytes / 1024.0, denseBytes / 1024.0);
         }
         return 0;
     }

@@ -13,6 +13,7 @@ import io.rocketkv.core.kernels.Kernels;
 import io.rocketkv.core.model.LlamaModel;
 import io.rocketkv.core.model.LoadProgress;
 import io.rocketkv.core.model.ModelConfig;
+import io.rocketkv.core.sparse.RocketKvParams;
 import io.rocketkv.core.tokenizer.Tokenizer;
 import io.rocketkv.core.weights.SafeTensors;
 import java.nio.file.Files;
@@ -61,9 +62,17 @@ public final class LLM implements AutoCloseable {
         this.modelDir = modelDir;
         this.args = args;
         this.config = ModelConfig.load(modelDir);
-        if (args.sparseAttentionConfig() != null) {
-            args.sparseAttentionConfig().validateAgainst(config.headDim());
-            log.warn("sparse_attention_config (RocketKV) is validated but the engine does not apply it yet: attention is dense");
+        RocketKvParams rocketKv = null;
+        RocketSparseAttentionConfig sparse = args.sparseAttentionConfig();
+        if (sparse != null) {
+            sparse.validateAgainst(config.headDim());
+            if (sparse.pageSize() > args.tokensPerBlock() || args.tokensPerBlock() % sparse.pageSize() != 0) {
+                throw new ConfigException("sparse_attention_config.page_size", "sparse_attention_config.page_size ("
+                        + sparse.pageSize() + ") must divide tokens_per_block (" + args.tokensPerBlock()
+                        + "): KT pages live inside KV-cache blocks; lower page_size or raise tokens_per_block");
+            }
+            rocketKv = new RocketKvParams(sparse.windowSize(), sparse.kernelSize(), sparse.promptBudget(), sparse.topk(),
+                    sparse.topr(), sparse.pageSize(), sparse.ktCacheDtype().dtype());
         }
         this.tokenizer = Tokenizer.load(modelDir);
         this.kernels = selectKernels(args.backend());
@@ -71,7 +80,7 @@ public final class LLM implements AutoCloseable {
         try {
             int maxSeqLen = args.maxSeqLen() != null ? args.maxSeqLen() : config.maxPositionEmbeddings();
             EngineConfig ec = new EngineConfig(args.maxBatchSize(), Math.max(args.maxNumTokens(), 1), maxSeqLen,
-                    args.tokensPerBlock(), numBlocks(maxSeqLen));
+                    args.tokensPerBlock(), numBlocks(maxSeqLen), rocketKv);
             LlamaModel model = LlamaModel.load(config, weights, kernels, args.tokensPerBlock(), progress);
             this.engine = new Engine(model, kernels, ec, this::detokenize);
         } catch (RuntimeException e) {
@@ -242,7 +251,8 @@ public final class LLM implements AutoCloseable {
         }
         var m = r.metrics();
         var metrics = new RequestOutput.Metrics(m.promptTokens(), m.generatedTokens(), m.prefillNanos() / 1e9,
-                m.decodeNanos() / 1e9, m.timeToFirstNanos() / 1e9, m.kvCacheBytesPeak());
+                m.decodeNanos() / 1e9, m.timeToFirstNanos() / 1e9, m.kvCacheBytesPeak(), m.cacheTokens(),
+                m.ktCacheBytesPeak(), m.denseKvCacheBytes(), m.preemptions());
         var completion = new CompletionOutput(0, r.text(), r.outputIds(), lps, r.finishReason().wireName());
         return new RequestOutput(prompt, r.promptIds(), List.of(completion), metrics);
     }

@@ -34,8 +34,14 @@ public record RequestOutput(String prompt, int[] promptTokenIds, List<Completion
      * @param decodeSeconds   time of the decode steps that included this request
      * @param timeToFirstTokenSeconds from submission to the first generated token
      * @param kvCacheBytes    most KV-cache bytes the request held at once
+     * @param cacheTokens     tokens kept per KV head of every layer at the end (with RocketKV at most
+     *                        prompt_budget + generated tokens; under dense attention all tokens)
+     * @param ktCacheBytes    most KT-cache bytes held at once (0 under dense attention)
+     * @param denseKvCacheBytes KV-cache bytes dense attention would hold for the same sequence
+     * @param preemptions     times the request was preempted (its cache freed) and recomputed
      */
     public record Metrics(int promptTokens, int generatedTokens, double prefillSeconds, double decodeSeconds,
-                          double timeToFirstTokenSeconds, long kvCacheBytes) {
+                          double timeToFirstTokenSeconds, long kvCacheBytes, int cacheTokens, long ktCacheBytes,
+                          long denseKvCacheBytes, int preemptions) {
     }
 }

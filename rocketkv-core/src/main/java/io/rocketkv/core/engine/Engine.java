@@ -4,9 +4,12 @@ import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.Kernels;
 import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.kernels.Tensor;
+import io.rocketkv.core.kvcache.KtCacheManager;
 import io.rocketkv.core.kvcache.KvCacheManager;
 import io.rocketkv.core.model.LlamaModel;
 import io.rocketkv.core.numeric.DType;
+import io.rocketkv.core.sparse.RocketKvParams;
+import io.rocketkv.core.sparse.RocketKvPlan;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -31,6 +34,8 @@ public final class Engine implements AutoCloseable {
     private final KvCacheManager kv;
     private final Scheduler scheduler;
     private final Tensor[] kvCaches; // per layer [numBlocks, 2, Hkv, tokensPerBlock, D]
+    private final RocketKvPlan plan; // null for dense attention
+    private final Tensor[] ktCaches; // per layer [numBlocks · pagesPerBlock, 2, Hkv, D]; null for dense
     private final long kvBytesPerBlock;
     private final LinkedBlockingQueue<Sequence> incoming = new LinkedBlockingQueue<>();
     private final AtomicLong nextId = new AtomicLong();
@@ -54,6 +59,20 @@ public final class Engine implements AutoCloseable {
                     config.tokensPerBlock(), shape.headDim());
         }
         this.kvBytesPerBlock = (long) shape.blockElements() * Float.BYTES * model.numLayers();
+        RocketKvParams rk = config.rocketKv();
+        if (rk != null) {
+            rk.validateAgainst(shape.headDim(), config.tokensPerBlock());
+            var kt = new KtCacheManager(config.numBlocks(), config.tokensPerBlock(), rk.pageSize(), model.numLayers(),
+                    shape.numKvHeads(), shape.headDim(), rk.ktDtype().byteSize());
+            this.plan = new RocketKvPlan(rk, kt);
+            this.ktCaches = new Tensor[model.numLayers()];
+            for (int l = 0; l < ktCaches.length; l++) {
+                ktCaches[l] = kernels.allocate(DType.F32, kt.numPages(), 2, shape.numKvHeads(), shape.headDim());
+            }
+        } else {
+            this.plan = null;
+            this.ktCaches = null;
+        }
         this.thread = Thread.ofPlatform().name("rocketkv-engine").daemon().unstarted(this::loop);
         thread.start();
     }
@@ -128,7 +147,15 @@ public final class Engine implements AutoCloseable {
         long t0 = System.nanoTime();
         float[] logits;
         try {
-            logits = model.forward(buildStep(batch), kvCaches);
+            logits = model.forward(buildStep(batch), kvCaches, ktCaches, plan);
+            if (plan != null && batch.prefill()) {
+                for (Sequence s : seqs) {
+                    int kept = plan.params().keptTokens(s.numTokens());
+                    if (kept < kv.numTokens(s.id)) {
+                        kv.truncate(s.id, kept); // stage 1 compacted every layer to the budget
+                    }
+                }
+            }
         } catch (RuntimeException e) {
             for (Sequence s : seqs) {
                 scheduler.finish(s);
@@ -146,6 +173,10 @@ public final class Engine implements AutoCloseable {
                 s.decodeNanos += elapsed;
             }
             s.kvBytesPeak = Math.max(s.kvBytesPeak, kv.blockTable(s.id).numBlocks() * kvBytesPerBlock);
+            s.cacheTokens = kv.numTokens(s.id);
+            if (plan != null) {
+                s.ktBytesPeak = Math.max(s.ktBytesPeak, plan.kt().bytesFor(s.cacheTokens));
+            }
             try {
                 postprocess(s, s.sampler.sample(logits, i * vocab, vocab));
             } catch (RuntimeException e) {
@@ -185,7 +216,7 @@ public final class Engine implements AutoCloseable {
             }
         }
         if (reason != null) {
-            s.result.complete(s.toResult());
+            s.result.complete(s.toResult(kvBytesPerBlock / config.tokensPerBlock()));
         }
     }
 
@@ -217,9 +248,13 @@ public final class Engine implements AutoCloseable {
                 }
                 t += len;
             } else {
+                // with RocketKV the cache holds fewer slots than the sequence has tokens: the new token goes
+                // to the next cache slot but keeps its true position
+                int cacheLen = kv.numTokens(s.id);
                 ids[t] = s.lastToken();
                 pos[t] = len - 1;
-                kv.slotMapping(s.id, len - 1, len, slots, t);
+                kv.slotMapping(s.id, cacheLen - 1, cacheLen, slots, t);
+                len = cacheLen;
                 t++;
             }
             kvLens[i] = len;
@@ -249,6 +284,11 @@ public final class Engine implements AutoCloseable {
         }
         for (Tensor c : kvCaches) {
             c.close();
+        }
+        if (ktCaches != null) {
+            for (Tensor c : ktCaches) {
+                c.close();
+            }
         }
     }
 }

@@ -1,5 +1,7 @@
 package io.rocketkv.core.engine;
 
+import io.rocketkv.core.sparse.RocketKvParams;
+
 /**
  * Limits of the scheduler and the size of the KV-cache pool.
  *
@@ -10,8 +12,15 @@ package io.rocketkv.core.engine;
  *                       with finish reason {@code length} when they reach it
  * @param tokensPerBlock slots per KV-cache block
  * @param numBlocks      blocks in the KV-cache pool (per layer)
+ * @param rocketKv       RocketKV settings, or null for dense attention
  */
-public record EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, int tokensPerBlock, int numBlocks) {
+public record EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, int tokensPerBlock, int numBlocks,
+                           RocketKvParams rocketKv) {
+
+    /** Dense attention. */
+    public EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, int tokensPerBlock, int numBlocks) {
+        this(maxBatchSize, maxNumTokens, maxSeqLen, tokensPerBlock, numBlocks, null);
+    }
 
     public EngineConfig {
         positive("max_batch_size", maxBatchSize);

@@ -24,8 +24,13 @@ public record GenerationResult(int[] promptIds, int[] outputIds, String text, Li
      * @param timeToFirstNanos from submission to the first generated token
      * @param kvCacheBytesPeak most KV-cache bytes this request held at once
      * @param preemptions      times the request was preempted and recomputed
+     * @param cacheTokens      tokens each KV head of each layer held at the end (prompt + output under
+     *                         dense attention; at most prompt_budget + output with RocketKV)
+     * @param ktCacheBytesPeak most KT-cache bytes held at once (0 for dense attention)
+     * @param denseKvCacheBytes KV-cache bytes dense attention would hold for the whole sequence
      */
     public record Metrics(int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos,
-                          long timeToFirstNanos, long kvCacheBytesPeak, int preemptions) {
+                          long timeToFirstNanos, long kvCacheBytesPeak, int preemptions, int cacheTokens,
+                          long ktCacheBytesPeak, long denseKvCacheBytes) {
     }
 }

@@ -32,6 +32,8 @@ final class Sequence {
     long decodeNanos;
     long firstTokenNanos;
     long kvBytesPeak;
+    long ktBytesPeak;
+    int cacheTokens;
     int preemptions;
 
     Sequence(long id, GenerationRequest request, long submittedNanos) {
@@ -122,9 +124,10 @@ final class Sequence {
         this.textCut = cutAt;
     }
 
-    GenerationResult toResult() {
+    GenerationResult toResult(long kvBytesPerToken) {
         var m = new GenerationResult.Metrics(promptLength(), numOutputs(), prefillNanos, decodeNanos,
-                firstTokenNanos == 0 ? 0 : firstTokenNanos - submittedNanos, kvBytesPeak, preemptions);
+                firstTokenNanos == 0 ? 0 : firstTokenNanos - submittedNanos, kvBytesPeak, preemptions, cacheTokens,
+                ktBytesPeak, (long) numTokens * kvBytesPerToken);
         return new GenerationResult(request.promptIds(), outputIds(), text, List.copyOf(sampled), finishReason, m);
     }
 

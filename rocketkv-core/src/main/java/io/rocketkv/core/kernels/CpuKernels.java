@@ -1,6 +1,8 @@
 package io.rocketkv.core.kernels;
 
 import io.rocketkv.core.numeric.DType;
+import io.rocketkv.core.sparse.RocketKvParams;
+import io.rocketkv.core.sparse.RocketKvPlan;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.stream.IntStream;
@@ -314,6 +316,31 @@ public final class CpuKernels implements Kernels {
                 os[qo + c] = acc[c] * inv;
             }
         });
+    }
+
+    @Override
+    public void rocketStage1(Tensor q, Tensor k, StepBatch batch, AttentionShape shape, RocketKvParams params, Tensor kvCache) {
+        if (!batch.prefill()) {
+            throw new IllegalArgumentException("RocketKV stage 1 runs after a prefill step");
+        }
+        CpuRocketKv.stage1(cpu(q).floats(), cpu(k).floats(), batch, shape, params, cpu(kvCache).floats(), parallel);
+    }
+
+    @Override
+    public void ktBuild(Tensor kvCache, StepBatch batch, AttentionShape shape, RocketKvPlan plan, Tensor ktCache) {
+        CpuRocketKv.ktBuild(cpu(kvCache).floats(), batch, shape, plan, cpu(ktCache).floats());
+    }
+
+    @Override
+    public void ktUpdate(Tensor k, StepBatch batch, AttentionShape shape, RocketKvPlan plan, Tensor ktCache) {
+        CpuRocketKv.ktUpdate(cpu(k).floats(), batch, shape, plan, cpu(ktCache).floats());
+    }
+
+    @Override
+    public void sparseDecodeAttention(Tensor q, Tensor kvCache, Tensor ktCache, StepBatch batch, AttentionShape shape,
+                                      RocketKvPlan plan, Tensor out) {
+        CpuRocketKv.sparseDecode(cpu(q).floats(), cpu(kvCache).floats(), cpu(ktCache).floats(), batch, shape, plan,
+                cpu(out).floats(), parallel);
     }
 
     @Override

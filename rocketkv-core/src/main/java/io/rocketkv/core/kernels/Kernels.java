@@ -1,6 +1,8 @@
 package io.rocketkv.core.kernels;
 
 import io.rocketkv.core.numeric.DType;
+import io.rocketkv.core.sparse.RocketKvParams;
+import io.rocketkv.core.sparse.RocketKvPlan;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -67,6 +69,31 @@ public interface Kernels extends AutoCloseable {
      * {@code kvLens[s]} cached tokens through its block table; out [S, Hq·D].
      */
     void decodeAttention(Tensor q, Tensor kvCache, StepBatch batch, AttentionShape shape, Tensor out);
+
+    /**
+     * RocketKV stage 1, after a prefill's dense attention: for every sequence whose prompt is longer than
+     * {@code prompt_budget}, selects per KV head the tokens to keep from the window queries and the keys
+     * (q [T, Hq·D], k [T, Hkv·D], both post-RoPE) and compacts each KV head's kept K/V, in order, into
+     * cache slots {@code 0 … budget−1} of the sequence. The caller then frees the surplus blocks.
+     */
+    void rocketStage1(Tensor q, Tensor k, StepBatch batch, AttentionShape shape, RocketKvParams params, Tensor kvCache);
+
+    /**
+     * Builds the KT pages (per-channel key min and max, rounded to the KT dtype) over each prefilled
+     * sequence's kept slots {@code [0, min(kvLen, prompt_budget))}; ktCache [pages, 2, Hkv, D].
+     */
+    void ktBuild(Tensor kvCache, StepBatch batch, AttentionShape shape, RocketKvPlan plan, Tensor ktCache);
+
+    /** Folds each decode token's key k [S, Hkv·D] into its KT page (a fresh page at its first slot). */
+    void ktUpdate(Tensor k, StepBatch batch, AttentionShape shape, RocketKvPlan plan, Tensor ktCache);
+
+    /**
+     * RocketKV stage 2 and sparse attention of a decode step: per sequence and KV head, selects
+     * {@code min(topk, pages)} KT pages from q [S, Hq·D] and the KT cache, then attends exactly over the
+     * selected pages' existing slots; out [S, Hq·D].
+     */
+    void sparseDecodeAttention(Tensor q, Tensor kvCache, Tensor ktCache, StepBatch batch, AttentionShape shape,
+                               RocketKvPlan plan, Tensor out);
 
     /** {@code out[i, :] = x[rows[i], :]}; x [R, H], out [rows.length, H]. */
     void gatherRows(Tensor x, int[] rows, Tensor out);

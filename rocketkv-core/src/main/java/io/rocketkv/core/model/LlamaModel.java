@@ -6,6 +6,7 @@ import io.rocketkv.core.kernels.RopeTable;
 import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.numeric.DType;
+import io.rocketkv.core.sparse.RocketKvPlan;
 import io.rocketkv.core.weights.CheckpointFormatException;
 import io.rocketkv.core.weights.SafeTensors;
 import io.rocketkv.core.weights.TensorInfo;
@@ -122,6 +123,21 @@ public final class LlamaModel implements AutoCloseable {
      * @param kvCaches one paged cache tensor per layer, [numBlocks, 2, Hkv, tokensPerBlock, D]
      */
     public float[] forward(StepBatch batch, Tensor[] kvCaches) {
+        return forward(batch, kvCaches, null, null);
+    }
+
+    /**
+     * As {@link #forward(StepBatch, Tensor[])}, with RocketKV when {@code plan} is not null: after a
+     * prefill's dense attention each layer runs stage 1 (eviction and compaction to {@code prompt_budget}
+     * slots) and builds its KT pages; a decode step updates the KT pages and attends only over the pages
+     * stage 2 selects. The caller frees the blocks past the budget after a prefill.
+     *
+     * @param ktCaches one KT tensor per layer, [numKtPages, 2, Hkv, D] (null when plan is null)
+     */
+    public float[] forward(StepBatch batch, Tensor[] kvCaches, Tensor[] ktCaches, RocketKvPlan plan) {
+        if (plan != null && (ktCaches == null || ktCaches.length != layers.length)) {
+            throw new IllegalArgumentException("RocketKV needs one KT cache per layer (" + layers.length + ")");
+        }
         if (kvCaches.length != layers.length) {
             throw new IllegalArgumentException("need one KV cache per layer (" + layers.length + "), got " + kvCaches.length);
         }
@@ -152,6 +168,13 @@ public final class LlamaModel implements AutoCloseable {
                 k.writeKv(kk, v, batch, shape, kvCaches[l]);
                 if (batch.prefill()) {
                     k.prefillAttention(q, kk, v, batch, shape, attn);
+                    if (plan != null) {
+                        k.rocketStage1(q, kk, batch, shape, plan.params(), kvCaches[l]);
+                        k.ktBuild(kvCaches[l], batch, shape, plan, ktCaches[l]);
+                    }
+                } else if (plan != null) {
+                    k.ktUpdate(kk, batch, shape, plan, ktCaches[l]);
+                    k.sparseDecodeAttention(q, kvCaches[l], ktCaches[l], batch, shape, plan, attn);
                 } else {
                     k.decodeAttention(q, kvCaches[l], batch, shape, attn);
                 }

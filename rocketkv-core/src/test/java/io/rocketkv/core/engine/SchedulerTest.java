@@ -74,7 +74,7 @@ class SchedulerTest {
                 if (s.numOutputs() >= s.request.stop().maxTokens()) {
                     s.finish(FinishReason.LENGTH, -1, false, NO_TEXT);
                     scheduler.finish(s);
-                    s.result.complete(s.toResult());
+                    s.result.complete(s.toResult(0));
                 }
             }
             return b;

@@ -1,0 +1,200 @@
+package io.rocketkv.core.kernels;
+
+import io.rocketkv.core.kvcache.KtCacheManager;
+import io.rocketkv.core.sparse.RocketKv;
+import io.rocketkv.core.sparse.RocketKvParams;
+import io.rocketkv.core.sparse.RocketKvPlan;
+import java.util.stream.IntStream;
+
+/**
+ * RocketKV's CPU ops (see {@link Kernels#rocketStage1}, {@link Kernels#ktBuild}, {@link Kernels#ktUpdate},
+ * {@link Kernels#sparseDecodeAttention}): selection through the pure functions of {@link RocketKv}, then
+ * data movement over the paged cache. Cache slot {@code i} of a sequence is physical slot
+ * {@code table[i / tokensPerBlock] · tokensPerBlock + i % tokensPerBlock}.
+ *
+ * <p>KT tensor layout per layer: {@code [page][min|max][kv_head][head_dim]}, F32 holding values already
+ * rounded to the KT dtype (rounding is monotonic, so min/max of rounded keys = rounded min/max).
+ */
+final class CpuRocketKv {
+
+    private CpuRocketKv() {
+    }
+
+    private static int physical(int[] table, int logical, int tpb) {
+        return table[logical / tpb] * tpb + logical % tpb;
+    }
+
+    /** Stage 1 + compaction of every prefilled sequence longer than the budget. */
+    static void stage1(float[] q, float[] k, StepBatch b, AttentionShape s, RocketKvParams p, float[] cache, boolean parallel) {
+        int h = s.numHeads();
+        int hkv = s.numKvHeads();
+        int d = s.headDim();
+        int w = p.windowSize();
+        int budget = p.promptBudget();
+        IntStream seqs = IntStream.range(0, b.numSeqs());
+        (parallel ? seqs.parallel() : seqs).forEach(seq -> {
+            int len = b.kvLens()[seq];
+            if (len <= budget) {
+                return;
+            }
+            int start = b.queryStart()[seq];
+            float[] qWin = new float[h * w * d];     // [H][W][D]
+            for (int head = 0; head < h; head++) {
+                for (int i = 0; i < w; i++) {
+                    System.arraycopy(q, ((start + len - w + i) * h + head) * d, qWin, (head * w + i) * d, d);
+                }
+            }
+            float[] keys = new float[hkv * len * d]; // [Hkv][L][D]
+            for (int g = 0; g < hkv; g++) {
+                for (int j = 0; j < len; j++) {
+                    System.arraycopy(k, ((start + j) * hkv + g) * d, keys, (g * len + j) * d, d);
+                }
+            }
+            int[][] kept = RocketKv.selectPromptTokens(qWin, keys, h, hkv, d, len, w, p.kernelSize(), budget);
+            int[] table = b.blockTables()[seq];
+            int tpb = s.tokensPerBlock();
+            for (int g = 0; g < hkv; g++) {
+                int[] idx = kept[g];
+                // ascending and distinct, so idx[i] >= i: moving slot idx[i] to slot i never overwrites a
+                // slot that a later i still reads
+                for (int i = 0; i < idx.length; i++) {
+                    if (idx[i] == i) {
+                        continue;
+                    }
+                    int src = physical(table, idx[i], tpb);
+                    int dst = physical(table, i, tpb);
+                    int sb = src / tpb, so = src % tpb, db = dst / tpb, dof = dst % tpb;
+                    System.arraycopy(cache, CpuKernels.kOffset(sb, g, so, s), cache, CpuKernels.kOffset(db, g, dof, s), d);
+                    System.arraycopy(cache, CpuKernels.vOffset(sb, g, so, s), cache, CpuKernels.vOffset(db, g, dof, s), d);
+                }
+            }
+        });
+    }
+
+    /** Builds the KT pages over each prefilled sequence's kept slots {@code [0, min(kvLen, budget))}. */
+    static void ktBuild(float[] cache, StepBatch b, AttentionShape s, RocketKvPlan plan, float[] kt) {
+        RocketKvParams p = plan.params();
+        int hkv = s.numKvHeads();
+        int d = s.headDim();
+        int tpb = s.tokensPerBlock();
+        for (int seq = 0; seq < b.numSeqs(); seq++) {
+            int len = p.keptTokens(b.kvLens()[seq]);
+            int[] table = b.blockTables()[seq];
+            for (int page = 0; page < p.numPages(len); page++) {
+                int pp = plan.kt().physicalPage(table, page);
+                int end = Math.min(len, (page + 1) * p.pageSize());
+                for (int g = 0; g < hkv; g++) {
+                    int minOff = ktOffset(pp, 0, g, hkv, d);
+                    int maxOff = ktOffset(pp, 1, g, hkv, d);
+                    for (int slot = page * p.pageSize(); slot < end; slot++) {
+                        int phys = physical(table, slot, tpb);
+                        int ko = CpuKernels.kOffset(phys / tpb, g, phys % tpb, s);
+                        boolean fresh = slot == page * p.pageSize();
+                        for (int c = 0; c < d; c++) {
+                            float v = p.roundToKt(cache[ko + c]);
+                            kt[minOff + c] = fresh ? v : Math.min(kt[minOff + c], v);
+                            kt[maxOff + c] = fresh ? v : Math.max(kt[maxOff + c], v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** Folds each decode token's key into its KT page; a page starts fresh at its first slot. */
+    static void ktUpdate(float[] k, StepBatch b, AttentionShape s, RocketKvPlan plan, float[] kt) {
+        RocketKvParams p = plan.params();
+        KtCacheManager m = plan.kt();
+        int hkv = s.numKvHeads();
+        int d = s.headDim();
+        for (int t = 0; t < b.numTokens(); t++) {
+            int slot = b.slotMapping()[t];
+            if (slot < 0) {
+                continue;
+            }
+            int pp = m.pageOfSlot(slot);
+            boolean fresh = (slot % s.tokensPerBlock()) % p.pageSize() == 0;
+            for (int g = 0; g < hkv; g++) {
+                int minOff = ktOffset(pp, 0, g, hkv, d);
+                int maxOff = ktOffset(pp, 1, g, hkv, d);
+                for (int c = 0; c < d; c++) {
+                    float v = p.roundToKt(k[(t * hkv + g) * d + c]);
+                    kt[minOff + c] = fresh ? v : Math.min(kt[minOff + c], v);
+                    kt[maxOff + c] = fresh ? v : Math.max(kt[maxOff + c], v);
+                }
+            }
+        }
+    }
+
+    static int ktOffset(int page, int minOrMax, int kvHead, int hkv, int d) {
+        return ((page * 2 + minOrMax) * hkv + kvHead) * d;
+    }
+
+    /** Stage 2 page selection, then exact attention over the selected pages' existing slots. */
+    static void sparseDecode(float[] q, float[] cache, float[] kt, StepBatch b, AttentionShape s, RocketKvPlan plan,
+                             float[] out, boolean parallel) {
+        RocketKvParams p = plan.params();
+        int h = s.numHeads();
+        int hkv = s.numKvHeads();
+        int d = s.headDim();
+        int g = s.groupSize();
+        int tpb = s.tokensPerBlock();
+        IntStream seqs = IntStream.range(0, b.numSeqs());
+        (parallel ? seqs.parallel() : seqs).forEach(seq -> {
+            int len = b.kvLens()[seq];
+            int[] table = b.blockTables()[seq];
+            int pages = p.numPages(len);
+            float[] ktMin = new float[hkv * pages * d]; // [Hkv][pages][D]
+            float[] ktMax = new float[hkv * pages * d];
+            for (int page = 0; page < pages; page++) {
+                int pp = plan.kt().physicalPage(table, page);
+                for (int kvh = 0; kvh < hkv; kvh++) {
+                    System.arraycopy(kt, ktOffset(pp, 0, kvh, hkv, d), ktMin, (kvh * pages + page) * d, d);
+                    System.arraycopy(kt, ktOffset(pp, 1, kvh, hkv, d), ktMax, (kvh * pages + page) * d, d);
+                }
+            }
+            float[] qs = new float[h * d];
+            System.arraycopy(q, seq * h * d, qs, 0, h * d);
+            int[][] selected = RocketKv.selectPages(qs, ktMin, ktMax, h, hkv, d, pages, p.topk(), p.topr());
+            for (int head = 0; head < h; head++) {
+                int[] sel = selected[head / g];
+                int kvh = head / g;
+                int n = 0;
+                for (int page : sel) {
+                    n += Math.min(len, (page + 1) * p.pageSize()) - page * p.pageSize();
+                }
+                float[] scores = new float[n];
+                int[] offs = new int[n];
+                int i = 0;
+                float max = Float.NEGATIVE_INFINITY;
+                int qo = head * d;
+                for (int page : sel) {
+                    int end = Math.min(len, (page + 1) * p.pageSize());
+                    for (int slot = page * p.pageSize(); slot < end; slot++) {
+                        int phys = physical(table, slot, tpb);
+                        offs[i] = phys;
+                        float sc = CpuKernels.dot(qs, qo, cache, CpuKernels.kOffset(phys / tpb, kvh, phys % tpb, s), d)
+                                * s.scale();
+                        scores[i++] = sc;
+                        max = Math.max(max, sc);
+                    }
+                }
+                float[] acc = new float[d];
+                float sum = 0f;
+                for (int j = 0; j < n; j++) {
+                    float e = (float) Math.exp(scores[j] - max);
+                    sum += e;
+                    int vo = CpuKernels.vOffset(offs[j] / tpb, kvh, offs[j] % tpb, s);
+                    for (int c = 0; c < d; c++) {
+                        acc[c] += e * cache[vo + c];
+                    }
+                }
+                float inv = 1f / sum;
+                int oo = (seq * h + head) * d;
+                for (int c = 0; c < d; c++) {
+                    out[oo + c] = acc[c] * inv;
+                }
+            }
+        });
+    }
+}
