@@ -13,6 +13,8 @@ import java.util.Arrays;
  */
 final class PageScores {
 
+    private static final int GATHER_BLOCK = 16;
+
     private final int groupSize;
     private final int headDim;
     private final int numPages;
@@ -20,6 +22,7 @@ final class PageScores {
     private final float[] qg;           // (G, D) the group's queries, channel-filtered
     private final float[] absSum;       // (D) Σ_h |q[h,d]|
     private final boolean[] keepChannel; // (D) channel d survives the topr filter
+    private final boolean[] useMax;     // (D) the group's query sum on d is positive: read kt_max
     private final float[][] selT;       // (D, numPages) sign-selected bound, transposed
     private final float[][] logits;     // (G, numPages) page logits of each head, then exponentials
     private final float[] score;        // (numPages) mean probability over the group
@@ -32,6 +35,7 @@ final class PageScores {
         this.qg = new float[groupSize * headDim];
         this.absSum = new float[headDim];
         this.keepChannel = new boolean[headDim];
+        this.useMax = new boolean[headDim];
         this.selT = new float[headDim][numPages];
         this.logits = new float[groupSize][numPages];
         this.score = new float[numPages];
@@ -56,10 +60,16 @@ final class PageScores {
             for (int h = 0; h < groupSize; h++) {
                 sum += qg[h * headDim + d];
             }
-            float[] bound = sum > 0f ? ktMax : ktMin;       // zero sum (or a filtered channel) reads kt_min
-            float[] dst = selT[d];
-            for (int p = 0; p < numPages; p++) {
-                dst[p] = bound[base + p * headDim + d];
+            useMax[d] = sum > 0f;                           // zero sum (or a filtered channel) reads kt_min
+        }
+        for (int p0 = 0; p0 < numPages; p0 += GATHER_BLOCK) {   // blocked: each d row gets 64 contiguous bytes
+            int p1 = Math.min(numPages, p0 + GATHER_BLOCK);
+            for (int d = 0; d < headDim; d++) {
+                float[] bound = useMax[d] ? ktMax : ktMin;
+                float[] dst = selT[d];
+                for (int p = p0, src = base + p0 * headDim + d; p < p1; p++, src += headDim) {
+                    dst[p] = bound[src];
+                }
             }
         }
         Arrays.fill(score, 0f);

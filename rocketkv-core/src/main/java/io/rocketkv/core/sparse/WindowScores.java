@@ -15,6 +15,7 @@ final class WindowScores {
 
     private static final int QUERY_BLOCK = 16;
     private static final int KEY_TILE = 1024;
+    private static final int TRANSPOSE_BLOCK = 16;
 
     private final int groupSize;
     private final int headDim;
@@ -49,10 +50,13 @@ final class WindowScores {
     void pooled(float[] qWindow, float[] keys, int g, int kernelSize, float[] pooled) {
         int n = prefix;
         int keyBase = g * promptLen * headDim;
-        for (int j = 0; j < n; j++) {
-            int src = keyBase + j * headDim;
+        for (int j0 = 0; j0 < n; j0 += TRANSPOSE_BLOCK) {      // blocked: each d row gets 64 contiguous bytes
+            int j1 = Math.min(n, j0 + TRANSPOSE_BLOCK);
             for (int d = 0; d < headDim; d++) {
-                keysT[d][j] = keys[src + d];
+                float[] dst = keysT[d];
+                for (int j = j0, src = keyBase + j0 * headDim + d; j < j1; j++, src += headDim) {
+                    dst[j] = keys[src];
+                }
             }
         }
         Arrays.fill(score, 0f);
