@@ -1,6 +1,5 @@
 package io.rocketkv.core.sparse;
 
-import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -16,18 +15,18 @@ import java.util.Objects;
  * <p>Notation: H query heads, Hkv KV heads, G = H / Hkv, D head dim. Query head h belongs to KV head {@code h / G}
  * (the heads of a group are consecutive, as in Hugging Face's {@code repeat_kv}). All arrays are row-major fp32.
  *
- * <p>Numerics: dot products accumulate in fp32 ({@code float}), scores are {@code (q·k) *
- * (float) (1 / sqrt(D))}; softmax subtracts the fp32 row maximum, takes {@link Math#exp} of the fp32 difference,
- * rounds each exponential to fp32, sums the row's exponentials in {@code double} and accumulates the fp32
- * probabilities in fp32. Ties in every top-k go to the lower index. Results are independent of threads (there
- * are none: the caller parallelises over layers or sequences).
+ * <p>Numerics (fp32 as the spec says): dot products accumulate in {@code float}, sequentially over the channels,
+ * without fused multiply-adds; a score is {@code (q·k) * (float) (1 / sqrt(D))}; softmax subtracts the fp32 row
+ * maximum, takes {@link Math#exp} of the fp32 difference rounded to fp32, sums the row in {@code double} and adds
+ * the fp32 probabilities into fp32 accumulators. Every top-k breaks ties towards the lower index. Non-finite inputs
+ * give an unspecified (but well-formed) selection.
+ *
+ * <p>Cost: stage 1 is {@code H·W·(L−W)·D} multiply-adds (vectorised by C2) plus {@code H·W·(L−W)} exponentials,
+ * an O(L) max-pool and an O(L log B) top-k per KV head; stage 2 is {@code H·numPages·D} multiply-adds per step.
+ * Single-threaded and stateless: the caller parallelises over layers, KV heads or sequences. Each call allocates
+ * its own workspace (a few (D, L) fp32 arrays for stage 1, (D, numPages) for stage 2).
  */
 public final class RocketKv {
-
-    /** Window queries scored together against one tile of keys (bounds the logits workspace to 16 rows). */
-    private static final int QUERY_BLOCK = 16;
-    /** Prefix keys per tile: a (D, 256) fp32 slice of the transposed keys stays in L2 while 16 queries use it. */
-    private static final int KEY_TILE = 256;
 
     private RocketKv() {
     }
@@ -77,17 +76,12 @@ public final class RocketKv {
         // promptLen > promptBudget >= windowSize: a non-empty prefix, and the window is full.
         int n = promptLen - windowSize;           // prefix keys scored
         int k = promptBudget - windowSize;        // prefix keys kept, 0 .. n-1
-        int groupSize = numHeads / numKvHeads;
-        float[] keysT = k == 0 ? null : new float[headDim * n];            // (D, n) prefix keys of one KV head
-        float[] logits = k == 0 ? null : new float[QUERY_BLOCK * n];      // (16, n) scores of a block of queries
-        float[] score = k == 0 ? null : new float[n];                     // (n) summed probabilities
-        float[] pooled = k == 0 ? null : new float[n];                    // (n) max-pooled score
-        int[] deque = k == 0 ? null : new int[n];
+        WindowScores scores = k == 0 ? null : new WindowScores(numHeads / numKvHeads, headDim, promptLen, windowSize);
+        float[] pooled = k == 0 ? null : new float[n];                    // (n) max-pooled score of one KV head
         for (int g = 0; g < numKvHeads; g++) {
             int[] row = new int[promptBudget];
             if (k > 0) {
-                groupScores(qWindow, keys, g, groupSize, headDim, promptLen, windowSize, keysT, logits, score);
-                maxPool(score, n, kernelSize / 2, pooled, deque);
+                scores.pooled(qWindow, keys, g, kernelSize, pooled);
                 System.arraycopy(TopK.largestAscending(pooled, n, k), 0, row, 0, k);
             }
             for (int t = 0; t < windowSize; t++) {
@@ -137,44 +131,9 @@ public final class RocketKv {
             }
             return pages;
         }
-        int groupSize = numHeads / numKvHeads;
-        float scale = (float) (1.0 / Math.sqrt(headDim));
-        float[] qg = new float[groupSize * headDim];     // (G, D) the group's queries, channel-filtered
-        float[] absSum = new float[headDim];             // (D) Σ_h |q[h,d]|
-        boolean[] useMax = new boolean[headDim];         // (D) Σ_h q[h,d] > 0: the group takes kt_max on channel d
-        float[] sel = new float[headDim];                // (D) sign-selected bound of one page
-        float[] s = new float[groupSize * numPages];     // (G, numPages) page logits, then probabilities
-        float[] score = new float[numPages];             // (numPages) mean probability over the group
+        PageScores scores = new PageScores(numHeads / numKvHeads, headDim, numPages);
         for (int g = 0; g < numKvHeads; g++) {
-            System.arraycopy(q, g * groupSize * headDim, qg, 0, groupSize * headDim);
-            if (topr < headDim) {
-                filterChannels(qg, groupSize, headDim, topr, absSum);
-            }
-            for (int d = 0; d < headDim; d++) {
-                float sum = 0f;
-                for (int h = 0; h < groupSize; h++) {
-                    sum += qg[h * headDim + d];
-                }
-                useMax[d] = sum > 0f;
-            }
-            int base = g * numPages * headDim;
-            for (int p = 0; p < numPages; p++) {
-                int pageOff = base + p * headDim;
-                for (int d = 0; d < headDim; d++) {
-                    sel[d] = useMax[d] ? ktMax[pageOff + d] : ktMin[pageOff + d];
-                }
-                for (int h = 0; h < groupSize; h++) {
-                    s[h * numPages + p] = dot(qg, h * headDim, sel, 0, headDim) * scale;
-                }
-            }
-            Arrays.fill(score, 0f);
-            for (int h = 0; h < groupSize; h++) {
-                softmaxAccumulate(s, h * numPages, numPages, score);
-            }
-            for (int p = 0; p < numPages; p++) {
-                score[p] /= groupSize;
-            }
-            pages[g] = TopK.largestAscending(score, numPages, topk);
+            pages[g] = TopK.largestAscending(scores.scores(q, ktMin, ktMax, g, topr), numPages, topk);
         }
         return pages;
     }
@@ -198,137 +157,6 @@ public final class RocketKv {
         requireAtLeast("numPages", numPages, 0);
         requireAtLeast("topk", topk, 1);
         return Math.min(topk, numPages);
-    }
-
-    /**
-     * score[j] = Σ_{h in g} Σ_i softmax_j(q_win[h,i]·K_pre[g,j] * scale) for the n = L − W prefix keys of KV head g.
-     * The prefix keys are transposed once to (D, n) so that the inner loop is an axpy over keys (vectorisable);
-     * queries go in blocks of 16 over key tiles of 256 so the tile stays cached.
-     */
-    private static void groupScores(float[] qWindow, float[] keys, int g, int groupSize, int headDim, int promptLen,
-            int windowSize, float[] keysT, float[] logits, float[] score) {
-        int n = promptLen - windowSize;
-        int keyBase = g * promptLen * headDim;
-        for (int j = 0; j < n; j++) {
-            int src = keyBase + j * headDim;
-            for (int d = 0; d < headDim; d++) {
-                keysT[d * n + j] = keys[src + d];
-            }
-        }
-        Arrays.fill(score, 0, n, 0f);
-        float scale = (float) (1.0 / Math.sqrt(headDim));
-        int rows = groupSize * windowSize;                 // (G·W) query rows, contiguous in qWindow
-        int queryBase = g * rows * headDim;
-        for (int r0 = 0; r0 < rows; r0 += QUERY_BLOCK) {
-            int block = Math.min(QUERY_BLOCK, rows - r0);
-            Arrays.fill(logits, 0, block * n, 0f);
-            for (int j0 = 0; j0 < n; j0 += KEY_TILE) {
-                int len = Math.min(KEY_TILE, n - j0);
-                for (int r = 0; r < block; r++) {
-                    int qOff = queryBase + (r0 + r) * headDim;
-                    int lOff = r * n + j0;
-                    for (int d = 0; d < headDim; d++) {
-                        float qd = qWindow[qOff + d];
-                        int kOff = d * n + j0;
-                        for (int j = 0; j < len; j++) {
-                            logits[lOff + j] += qd * keysT[kOff + j];
-                        }
-                    }
-                }
-            }
-            for (int r = 0; r < block; r++) {
-                int off = r * n;
-                for (int j = 0; j < n; j++) {
-                    logits[off + j] *= scale;
-                }
-                softmaxAccumulate(logits, off, n, score);
-            }
-        }
-    }
-
-    /** acc[j] += softmax(x[off .. off+n))[j]; overwrites x with the exponentials. */
-    private static void softmaxAccumulate(float[] x, int off, int n, float[] acc) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int j = 0; j < n; j++) {
-            max = Math.max(max, x[off + j]);
-        }
-        double sum = 0;
-        for (int j = 0; j < n; j++) {
-            float e = (float) Math.exp(x[off + j] - max);
-            x[off + j] = e;
-            sum += e;
-        }
-        float inv = (float) (1.0 / sum);
-        for (int j = 0; j < n; j++) {
-            acc[j] += x[off + j] * inv;
-        }
-    }
-
-    /**
-     * out[j] = max(in[max(0, j−r) .. min(n−1, j+r)]): max-pool of width 2r+1, stride 1, −∞ padding r, in O(n)
-     * with a monotonic deque of indices (values non-increasing from head to tail).
-     */
-    static void maxPool(float[] in, int n, int r, float[] out, int[] deque) {
-        int head = 0;
-        int tail = 0;
-        int next = 0;   // next index to enter the window
-        for (int j = 0; j < n; j++) {
-            int hi = Math.min(n - 1, j + r);
-            while (next <= hi) {
-                while (tail > head && in[deque[tail - 1]] <= in[next]) {
-                    tail--;
-                }
-                deque[tail++] = next++;
-            }
-            while (deque[head] < j - r) {
-                head++;
-            }
-            out[j] = in[deque[head]];
-        }
-    }
-
-    /**
-     * Keeps the topr channels of the group with the largest Σ_h |q[h,d]| (fp32, heads in ascending order; ties:
-     * lower channel index) and zeroes the other channels of every query in qg (G, D).
-     */
-    private static void filterChannels(float[] qg, int groupSize, int headDim, int topr, float[] absSum) {
-        Arrays.fill(absSum, 0f);
-        for (int h = 0; h < groupSize; h++) {
-            for (int d = 0; d < headDim; d++) {
-                absSum[d] += Math.abs(qg[h * headDim + d]);
-            }
-        }
-        int[] keep = TopK.largestAscending(absSum, headDim, topr);
-        boolean[] kept = new boolean[headDim];
-        for (int d : keep) {
-            kept[d] = true;
-        }
-        for (int h = 0; h < groupSize; h++) {
-            for (int d = 0; d < headDim; d++) {
-                if (!kept[d]) {
-                    qg[h * headDim + d] = 0f;
-                }
-            }
-        }
-    }
-
-    /** fp32 dot product with four partial sums. */
-    static float dot(float[] a, int ao, float[] b, int bo, int n) {
-        float s0 = 0f;
-        float s1 = 0f;
-        float s2 = 0f;
-        float s3 = 0f;
-        int i = 0;
-        for (; i + 3 < n; i += 4) {
-            s0 += a[ao + i] * b[bo + i];
-            s1 += a[ao + i + 1] * b[bo + i + 1];
-            s2 += a[ao + i + 2] * b[bo + i + 2];
-            s3 += a[ao + i + 3] * b[bo + i + 3];
-        }
-        for (; i < n; i++) {
-            s0 += a[ao + i] * b[bo + i];
-        }
-        return (s0 + s1) + (s2 + s3);
     }
 
     private static void requireHeads(int numHeads, int numKvHeads, int headDim) {
