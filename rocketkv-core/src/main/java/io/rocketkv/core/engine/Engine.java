@@ -93,6 +93,10 @@ public final class Engine implements AutoCloseable {
                     + " (one prefill step); shorten it or raise max_num_tokens"));
         } else {
             incoming.add(seq);
+            if (closed && incoming.remove(seq)) {
+                // close() ran between the check above and the add: it will not see this request
+                seq.result.completeExceptionally(new IllegalStateException("the engine is closed"));
+            }
         }
         return seq.result;
     }
@@ -101,7 +105,11 @@ public final class Engine implements AutoCloseable {
         return config;
     }
 
-    /** KV-cache blocks in use now (all layers share one block table per sequence). */
+    /**
+     * KV-cache blocks in use (all layers share one block table per sequence). Exact on the engine thread
+     * (e.g. in a token listener) and once requests have completed; from other threads while requests run,
+     * a recent value suitable for gauges.
+     */
     public int usedKvBlocks() {
         return kv.numUsedBlocks();
     }
