@@ -43,6 +43,17 @@
 // Launch v1: grid (numSeqs, numHeads), block 32, no smem, no workspace.
 #include "attention_common.cuh"
 
+// Default v2 tuning (see the header); the test harness benchmarks the other combinations.
+#ifndef RKV_DECODE_PIPE
+#define RKV_DECODE_PIPE 2
+#endif
+#ifndef RKV_DECODE_TR
+#define RKV_DECODE_TR true
+#endif
+#ifndef RKV_DECODE_MINB
+#define RKV_DECODE_MINB 4   // __launch_bounds__ min blocks per SM for GT <= 4 (GT = 8 asks for 1)
+#endif
+
 // ---------------------------------------------------------------------------------------------
 // v1: naive
 // ---------------------------------------------------------------------------------------------
@@ -68,8 +79,50 @@ namespace rkv_decode {
 
 constexpr int NTHREADS = 128;
 
-// D: head dim; GT: query heads per block; U: keys per lane group per iteration; NW: warps.
-template <int D, int GT, int U, int NW>
+// Transpose-reduce of N partial sums over the TG lanes of a lane group (TG, N powers of two):
+// each step sends half of the values still held to the partner lane and keeps the other half, so
+// it costs N/2 + N/4 + ... shuffles instead of N * log2(TG). Afterwards lane tl holds the complete
+// sums of the flattened indices (tl * N) / TG + i, i < max(1, N / TG) (lanes share them when N < TG).
+template <int O, int N, int NN>
+__device__ __forceinline__ void transpose_reduce(float (&v)[NN], int tl) {
+    if constexpr (O >= 1) {
+        if constexpr (N > 1) {
+            constexpr int H = N / 2;
+            const bool upper = (tl & O) != 0;
+#pragma unroll
+            for (int i = 0; i < H; i++) {
+                const float send = upper ? v[i] : v[i + H];
+                const float keep = upper ? v[i + H] : v[i];
+                v[i] = keep + __shfl_xor_sync(0xffffffffu, send, O);
+            }
+            transpose_reduce<O / 2, H, NN>(v, tl);
+        } else {
+            v[0] += __shfl_xor_sync(0xffffffffu, v[0], O);
+            transpose_reduce<O / 2, 1, NN>(v, tl);
+        }
+    }
+}
+
+// 16-byte asynchronous global -> shared copy (LDGSTS, L1 bypassed); src_size 0 writes zeros and
+// reads nothing.
+static __device__ __forceinline__ void rkv_cp_async16(void* smem, const void* gmem, bool valid) {
+    const unsigned s = (unsigned) __cvta_generic_to_shared(smem);
+    asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16, %2;" ::"r"(s), "l"(gmem), "r"(valid ? 16 : 0));
+}
+static __device__ __forceinline__ void rkv_cp_async_commit() {
+    asm volatile("cp.async.commit_group;");
+}
+template <int N>
+static __device__ __forceinline__ void rkv_cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;" ::"n"(N));
+}
+
+// D: head dim; GT: query heads per block; U: keys per lane group per step; NW: warps;
+// PIPE: 0 = each step loads its K/V straight into registers; S >= 2 = an S-stage cp.async
+//       pipeline per lane in shared memory (S - 1 steps in flight ahead of the one computed; every
+//       lane reads back only the 16-byte chunks it copied itself, so no barrier is needed);
+// TR: reduce scores by transpose-reduce + a shared-memory exchange instead of full butterflies.
+template <int D, int GT, int U, int NW, int PIPE, bool TR>
 __device__ __forceinline__ void decode_split(
         const float* __restrict__ q, const unsigned short* __restrict__ kvCache,
         const int* __restrict__ kvLens, const int* __restrict__ blockTables,
@@ -78,11 +131,19 @@ __device__ __forceinline__ void decode_split(
     constexpr int TG = D / 8;            // lanes per key row, 8 channels (16 bytes) each
     constexpr int GPW = 32 / TG;         // key rows (lane groups) per warp
     constexpr int NGRP = NW * GPW;       // lane groups per block
-    static_assert(D % 8 == 0 && TG >= 1 && TG <= 32 && (TG & (TG - 1)) == 0, "D/8 must be a power of two <= 32");
+    constexpr int N = U * GT;            // scores per lane group per step
+    constexpr int STRIDE = NGRP * U;     // keys per block per step
+    static_assert(D % 8 == 0 && TG >= 2 && TG <= 32 && (TG & (TG - 1)) == 0, "D/8 must be a power of two in 2..32");
+    static_assert(N % 4 == 0 && (N & (N - 1)) == 0, "U * GT must be a power of two >= 4");
 
+    // Per warp, one slice serves the cp.async ring during the loop and the warp's partial acc after.
+    constexpr int PIPE_BYTES = PIPE * 2 * U * 32 * 16;      // [stage][K|V][u][lane] uint4
+    constexpr int ACC_BYTES = GT * D * 4;                   // [g][d] float
+    constexpr int SLICE = PIPE_BYTES > ACC_BYTES ? PIPE_BYTES : ACC_BYTES;
     __shared__ float smM[NW][GT];
     __shared__ float smL[NW][GT];
-    __shared__ __align__(16) float smAcc[NW][GT][D];
+    __shared__ __align__(16) unsigned char smSlice[NW][SLICE];
+    __shared__ __align__(16) float smS[TR ? NW * GPW : 1][TR ? N : 4];
 
     const int seq = blockIdx.x;
     const int G = numHeads / numKvHeads;
@@ -99,6 +160,7 @@ __device__ __forceinline__ void decode_split(
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     const int tl = lane & (TG - 1);            // lane within its group: channels tl*8 .. tl*8+7
+    const int gw = lane / TG;                  // group within the warp
     const int headBase = kvHead * G + chunk * GT;
     const int nHeads = min(GT, G - chunk * GT);
 
@@ -133,12 +195,12 @@ __device__ __forceinline__ void decode_split(
     const size_t vDelta = (size_t) numKvHeads * headStride;
     const unsigned short* kBase = kvCache + (size_t) kvHead * headStride + tl * 8;
 
-    // The loop runs while the WARP has keys left (shuffles need all 32 lanes); a lane group whose
-    // U keys all lie past `end` loads nothing and skips the softmax update.
-    for (int tw = start + warp * GPW * U; tw < end; tw += NGRP * U) {
-        const int t0 = tw + (lane / TG) * U;
-        // Issue all 2U loads first.
-        uint4 kx[U], vx[U];
+    // Steps: warp w covers keys tw .. tw + GPW*U - 1 with tw = start + w*GPW*U + k*STRIDE, its lane
+    // group gw the U keys from t0 = tw + gw*U. Steps run while the WARP has keys (shuffles and
+    // __syncwarp need all 32 lanes); a group whose keys all lie past `end` loads nothing and skips
+    // the softmax update.
+    auto load = [&](int tw, uint4 (&kx)[U], uint4 (&vx)[U]) {
+        const int t0 = tw + gw * U;
         int pg = t0 / tokensPerBlock;
         int off = t0 - pg * tokensPerBlock;
 #pragma unroll
@@ -156,7 +218,11 @@ __device__ __forceinline__ void decode_split(
                 pg++;
             }
         }
-        // Partial dot products over this lane's 8 channels, then butterfly over the TG lanes.
+    };
+
+    auto step = [&](int tw, const uint4 (&kx)[U], const uint4 (&vx)[U]) {
+        const int t0 = tw + gw * U;
+        // Partial dot products over this lane's 8 channels.
         float s[U][GT];
 #pragma unroll
         for (int u = 0; u < U; u++) {
@@ -170,15 +236,41 @@ __device__ __forceinline__ void decode_split(
                 s[u][g] = a;
             }
         }
-#pragma unroll
-        for (int o = TG / 2; o >= 1; o >>= 1) {
+        // Sum over the TG lanes of the group; afterwards every lane holds all N scores.
+        if constexpr (TR) {
+            float v[N];
 #pragma unroll
             for (int u = 0; u < U; u++) {
 #pragma unroll
-                for (int g = 0; g < GT; g++) s[u][g] += __shfl_xor_sync(0xffffffffu, s[u][g], o);
+                for (int g = 0; g < GT; g++) v[u * GT + g] = s[u][g];
+            }
+            transpose_reduce<TG / 2, N, N>(v, tl);
+            constexpr int NF = N >= TG ? N / TG : 1;
+            float* sc = &smS[warp * GPW + gw][0];
+            if (N >= TG || (tl % (N >= TG ? 1 : TG / N)) == 0) {
+#pragma unroll
+                for (int i = 0; i < NF; i++) sc[(tl * N) / TG + i] = v[i];
+            }
+            __syncwarp();
+#pragma unroll
+            for (int i = 0; i < N / 4; i++) {
+                const float4 x = *reinterpret_cast<const float4*>(sc + 4 * i);
+                const float xs[4] = {x.x, x.y, x.z, x.w};
+#pragma unroll
+                for (int j = 0; j < 4; j++) s[(4 * i + j) / GT][(4 * i + j) % GT] = xs[j];
+            }
+            __syncwarp();   // all reads done before the next step's writes
+        } else {
+#pragma unroll
+            for (int o = TG / 2; o >= 1; o >>= 1) {
+#pragma unroll
+                for (int u = 0; u < U; u++) {
+#pragma unroll
+                    for (int g = 0; g < GT; g++) s[u][g] += __shfl_xor_sync(0xffffffffu, s[u][g], o);
+                }
             }
         }
-        if (t0 >= end) continue;   // no shuffles below this point in the loop
+        if (t0 >= end) return;   // no shuffles or barriers below this point
         // Online softmax update (key t0 is valid, so the new max is finite).
         float p[U][GT];
 #pragma unroll
@@ -211,6 +303,50 @@ __device__ __forceinline__ void decode_split(
                 for (int e = 0; e < 8; e++) acc[g][e] = fmaf(p[u][g], vf[e], acc[g][e]);
             }
         }
+    };
+
+    int tw = start + warp * GPW * U;
+    if constexpr (PIPE >= 2) {
+        uint4* ring = reinterpret_cast<uint4*>(&smSlice[warp][0]);   // [PIPE][2][U][32]
+        auto issue = [&](int twi, int stage) {
+            const int t0 = twi + gw * U;
+            int pg = t0 / tokensPerBlock;
+            int off = t0 - pg * tokensPerBlock;
+#pragma unroll
+            for (int u = 0; u < U; u++) {
+                const bool valid = t0 + u < end;
+                const unsigned short* p = valid ? kBase + (size_t) table[pg] * blockStride + (size_t) off * D : kvCache;
+                rkv_cp_async16(ring + ((stage * 2 + 0) * U + u) * 32 + lane, p, valid);
+                rkv_cp_async16(ring + ((stage * 2 + 1) * U + u) * 32 + lane, valid ? p + vDelta : kvCache, valid);
+                if (++off == tokensPerBlock) {
+                    off = 0;
+                    pg++;
+                }
+            }
+            rkv_cp_async_commit();
+        };
+#pragma unroll
+        for (int i = 0; i < PIPE - 1; i++) issue(tw + i * STRIDE, i);
+        int stage = 0;
+        for (; tw < end; tw += STRIDE) {
+            issue(tw + (PIPE - 1) * STRIDE, stage == 0 ? PIPE - 1 : stage - 1);
+            rkv_cp_async_wait<PIPE - 1>();
+            uint4 kx[U], vx[U];
+#pragma unroll
+            for (int u = 0; u < U; u++) {
+                kx[u] = ring[((stage * 2 + 0) * U + u) * 32 + lane];
+                vx[u] = ring[((stage * 2 + 1) * U + u) * 32 + lane];
+            }
+            step(tw, kx, vx);
+            stage = stage == PIPE - 1 ? 0 : stage + 1;
+        }
+        rkv_cp_async_wait<0>();   // the slice becomes this warp's acc below
+    } else {
+        for (; tw < end; tw += STRIDE) {
+            uint4 kx[U], vx[U];
+            load(tw, kx, vx);
+            step(tw, kx, vx);
+        }
     }
 
     // Merge the lane groups of a warp (a group that saw no key has m = -inf, l = 0, acc = 0).
@@ -239,8 +375,9 @@ __device__ __forceinline__ void decode_split(
                 smM[warp][g] = m[g];
                 smL[warp][g] = l[g];
             }
-            *reinterpret_cast<float4*>(&smAcc[warp][g][tl * 8]) = make_float4(acc[g][0], acc[g][1], acc[g][2], acc[g][3]);
-            *reinterpret_cast<float4*>(&smAcc[warp][g][tl * 8 + 4]) = make_float4(acc[g][4], acc[g][5], acc[g][6], acc[g][7]);
+            float* sa = reinterpret_cast<float*>(&smSlice[warp][0]) + g * D + tl * 8;
+            *reinterpret_cast<float4*>(sa) = make_float4(acc[g][0], acc[g][1], acc[g][2], acc[g][3]);
+            *reinterpret_cast<float4*>(sa + 4) = make_float4(acc[g][4], acc[g][5], acc[g][6], acc[g][7]);
         }
     }
     __syncthreads();
@@ -258,7 +395,7 @@ __device__ __forceinline__ void decode_split(
         for (int w = 0; w < NW; w++) {
             const float wt = smM[w][g] == -INFINITY ? 0.f : rkv_exp2(smM[w][g] - M);
             Lsum += smL[w][g] * wt;
-            A += smAcc[w][g][d] * wt;
+            A += reinterpret_cast<const float*>(&smSlice[w][0])[g * D + d] * wt;
         }
         const size_t row = (size_t) seq * numHeads + headBase + g;
         if (numSplits == 1) {
@@ -302,24 +439,24 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_merge(
     }
 }
 
-#define RKV_DECODE_KERNEL(D, GT)                                                                        \
-    extern "C" __global__ void __launch_bounds__(rkv_decode::NTHREADS) attention_decode_d##D##_g##GT(  \
+#define RKV_DECODE_KERNEL(D, GT, MINB)                                                                      \
+    extern "C" __global__ void __launch_bounds__(rkv_decode::NTHREADS, MINB) attention_decode_d##D##_g##GT(    \
             const float* __restrict__ q, const unsigned short* __restrict__ kvCache,                    \
             const int* __restrict__ kvLens, const int* __restrict__ blockTables,                        \
             float* __restrict__ out, float* __restrict__ workspace,                                     \
             int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks,               \
             int kvPerSplit, float scale) {                                                              \
         (void) headDim; /* must equal D */                                                             \
-        rkv_decode::decode_split<D, GT, 4, rkv_decode::NTHREADS / 32>(                                  \
+        rkv_decode::decode_split<D, GT, 4, rkv_decode::NTHREADS / 32, RKV_DECODE_PIPE, RKV_DECODE_TR>(                                  \
                 q, kvCache, kvLens, blockTables, out, workspace, numHeads, numKvHeads, tokensPerBlock,  \
                 maxBlocks, kvPerSplit, scale);                                                          \
     }
 
 #define RKV_DECODE_KERNELS_FOR_D(D) \
-    RKV_DECODE_KERNEL(D, 1)         \
-    RKV_DECODE_KERNEL(D, 2)         \
-    RKV_DECODE_KERNEL(D, 4)         \
-    RKV_DECODE_KERNEL(D, 8)
+    RKV_DECODE_KERNEL(D, 1, RKV_DECODE_MINB) \
+    RKV_DECODE_KERNEL(D, 2, RKV_DECODE_MINB) \
+    RKV_DECODE_KERNEL(D, 4, RKV_DECODE_MINB) \
+    RKV_DECODE_KERNEL(D, 8, 1)
 
 RKV_DECODE_KERNELS_FOR_D(16)
 RKV_DECODE_KERNELS_FOR_D(32)

@@ -137,7 +137,9 @@ __device__ __forceinline__ void prefill_tiled(
     const int warp = tid >> 5;
     const int lane = tid & 31;
 
-    // Q tile: f32 -> bf16 (round to nearest even), rows past qLen are zero.
+    // Q tile, split into bf16 hi + lo parts (q = hi + lo to ~2^-17 relative): QK^T = hi K^T + lo K^T
+    // keeps q's f32 precision on bf16 tensor cores. hi goes to the Q tile, lo (temporarily) to the
+    // K tile; rows past qLen are zero.
     for (int i = tid; i < BM * (D / 4); i += NTHREADS) {
         const int r = i / (D / 4);
         const int c = (i - r * (D / 4)) * 4;
@@ -145,17 +147,26 @@ __device__ __forceinline__ void prefill_tiled(
         if (r < rows) {
             x = *reinterpret_cast<const float4*>(q + ((size_t) (qStart + q0 + r) * numHeads + head) * D + c);
         }
-        uint2 packed;
-        packed.x = (unsigned) rkv_f32_to_bf16(x.x) | ((unsigned) rkv_f32_to_bf16(x.y) << 16);
-        packed.y = (unsigned) rkv_f32_to_bf16(x.z) | ((unsigned) rkv_f32_to_bf16(x.w) << 16);
-        *reinterpret_cast<uint2*>(sQ + r * LDQ + c) = packed;
+        const __nv_bfloat162 h01 = __floats2bfloat162_rn(x.x, x.y);
+        const __nv_bfloat162 h23 = __floats2bfloat162_rn(x.z, x.w);
+        const float2 f01 = __bfloat1622float2(h01);
+        const float2 f23 = __bfloat1622float2(h23);
+        const __nv_bfloat162 l01 = __floats2bfloat162_rn(x.x - f01.x, x.y - f01.y);
+        const __nv_bfloat162 l23 = __floats2bfloat162_rn(x.z - f23.x, x.w - f23.y);
+        __nv_bfloat162* hq = reinterpret_cast<__nv_bfloat162*>(sQ + r * LDQ + c);
+        __nv_bfloat162* lq = reinterpret_cast<__nv_bfloat162*>(sK + r * LDQ + c);
+        hq[0] = h01;
+        hq[1] = h23;
+        lq[0] = l01;
+        lq[1] = l23;
     }
     __syncthreads();
 
-    wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> qFrag[D / 16];
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> qHi[D / 16], qLo[D / 16];
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk++) {
-        wmma::load_matrix_sync(qFrag[kk], sQ + warp * 16 * LDQ + kk * 16, LDQ);
+        wmma::load_matrix_sync(qHi[kk], sQ + warp * 16 * LDQ + kk * 16, LDQ);
+        wmma::load_matrix_sync(qLo[kk], sK + warp * 16 * LDQ + kk * 16, LDQ);
     }
 
     // Lane ownership for softmax and output: row r of the warp's 16, columns of half h.
@@ -204,7 +215,8 @@ __device__ __forceinline__ void prefill_tiled(
             for (int kk = 0; kk < D / 16; kk++) {
                 wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> kFrag;
                 wmma::load_matrix_sync(kFrag, sK + nj * 16 * LDQ + kk * 16, LDQ);
-                wmma::mma_sync(sFrag, qFrag[kk], kFrag, sFrag);
+                wmma::mma_sync(sFrag, qLo[kk], kFrag, sFrag);
+                wmma::mma_sync(sFrag, qHi[kk], kFrag, sFrag);
             }
             wmma::store_matrix_sync(scr + nj * 16, sFrag, LDS, wmma::mem_row_major);
         }
@@ -233,15 +245,15 @@ __device__ __forceinline__ void prefill_tiled(
         float psum = 0.f;
 #pragma unroll
         for (int c8 = 0; c8 < 4; c8++) {
-            unsigned w[4];
+            __nv_bfloat162 w[4];
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const float p0 = rkv_exp2(sv[c8 * 8 + 2 * e] - mUse);
                 const float p1 = rkv_exp2(sv[c8 * 8 + 2 * e + 1] - mUse);
                 psum += p0 + p1;
-                w[e] = (unsigned) rkv_f32_to_bf16(p0) | ((unsigned) rkv_f32_to_bf16(p1) << 16);
+                w[e] = __floats2bfloat162_rn(p0, p1);
             }
-            *reinterpret_cast<uint4*>(pw + r * LDP + h * 32 + c8 * 8) = make_uint4(w[0], w[1], w[2], w[3]);
+            *reinterpret_cast<uint4*>(pw + r * LDP + h * 32 + c8 * 8) = *reinterpret_cast<const uint4*>(w);
         }
         psum += __shfl_xor_sync(0xffffffffu, psum, 16);
         l = l * alpha + psum;
@@ -249,17 +261,18 @@ __device__ __forceinline__ void prefill_tiled(
         __syncwarp();
 
         // PV (16 x D) -> scratch (S is consumed)
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> pFrag[BN / 16];
+#pragma unroll
+        for (int kk = 0; kk < BN / 16; kk++) wmma::load_matrix_sync(pFrag[kk], pw + kk * 16, LDP);
 #pragma unroll
         for (int nd = 0; nd < D / 16; nd++) {
             wmma::fragment<wmma::accumulator, 16, 16, 16, float> oFrag;
             wmma::fill_fragment(oFrag, 0.f);
 #pragma unroll
             for (int kk = 0; kk < BN / 16; kk++) {
-                wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> pFrag;
                 wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> vFrag;
-                wmma::load_matrix_sync(pFrag, pw + kk * 16, LDP);
                 wmma::load_matrix_sync(vFrag, sV + kk * 16 * LDQ + nd * 16, LDQ);
-                wmma::mma_sync(oFrag, pFrag, vFrag, oFrag);
+                wmma::mma_sync(oFrag, pFrag[kk], vFrag, oFrag);
             }
             wmma::store_matrix_sync(scr + nd * 16, oFrag, LDS, wmma::mem_row_major);
         }

@@ -155,17 +155,48 @@ static const void* decode_fast(int D, int GT) {
     }
 }
 
-// Recommended split length (the rule documented in README.md): aim for about `waves` x the blocks
-// that fit on the device at once, splits no shorter than 256 keys.
+// Recommended split length (the rule documented in README.md): resident = blocks that fit on the
+// device at once (occupancy x SMs); numSplits = clamp(floor(waves * resident / (numSeqs * Hkv *
+// headChunks)), 1, ceil(maxKvLen / 256)); kvPerSplit = ceil(maxKvLen / numSplits).
 static int g_num_sms = 132;
-static int recommended_kv_per_split(int numSeqs, int numKvHeads, int headChunks, int maxKvLen) {
+static int recommended_kv_per_split(const void* fn, int threads, int numSeqs, int numKvHeads, int headChunks,
+                                    int maxKvLen, int waves = 2) {
+    int perSm = 0;
+    CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, fn, threads, 0));
+    long resident = (long) std::max(1, perSm) * g_num_sms;
     long base = (long) numSeqs * numKvHeads * headChunks;
-    long target = 8L * g_num_sms;                       // ~2 waves of 4 resident blocks per SM
-    long splits = std::max(1L, (target + base - 1) / base);
-    long maxSplits = std::max(1L, (long) (maxKvLen + 255) / 256);
-    splits = std::min(splits, maxSplits);
-    long per = (maxKvLen + splits - 1) / splits;
-    return (int) per;
+    long splits = std::max(1L, waves * resident / base);
+    splits = std::min(splits, std::max(1L, (long) (maxKvLen + 255) / 256));
+    return (int) ((maxKvLen + splits - 1) / splits);
+}
+
+// Tuning variants of the v2 decode kernel (D = 128, GT = 4), benchmarked and also tested.
+template <int D, int GT, int U, int NW, int PIPE, bool TR, int MINB>
+__global__ void __launch_bounds__(NW * 32, MINB) bench_decode_variant(
+        const float* q, const unsigned short* kvCache, const int* kvLens, const int* blockTables, float* out,
+        float* workspace, int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, int kvPerSplit,
+        float scale) {
+    rkv_decode::decode_split<D, GT, U, NW, PIPE, TR>(q, kvCache, kvLens, blockTables, out, workspace, numHeads,
+                                                     numKvHeads, tokensPerBlock, maxBlocks, kvPerSplit, scale);
+}
+struct DecodeVariant {
+    const char* name;
+    const void* fn;
+    int warps;
+};
+static const std::vector<DecodeVariant>& decode_variants() {
+    static const std::vector<DecodeVariant> v = {
+            {"U4 NW4 direct, butterfly (run 1)", (const void*) bench_decode_variant<128, 4, 4, 4, 0, false, 1>, 4},
+            {"U4 NW4 direct, transpose-reduce", (const void*) bench_decode_variant<128, 4, 4, 4, 0, true, 1>, 4},
+            {"U4 NW4 cp.async x2, butterfly", (const void*) bench_decode_variant<128, 4, 4, 4, 2, false, 4>, 4},
+            {"U4 NW4 cp.async x2, TR, minB 1", (const void*) bench_decode_variant<128, 4, 4, 4, 2, true, 1>, 4},
+            {"U4 NW4 cp.async x2, TR, minB 4", (const void*) bench_decode_variant<128, 4, 4, 4, 2, true, 4>, 4},
+            {"U2 NW4 cp.async x3, TR", (const void*) bench_decode_variant<128, 4, 2, 4, 3, true, 4>, 4},
+            {"U2 NW4 cp.async x4, TR", (const void*) bench_decode_variant<128, 4, 2, 4, 4, true, 4>, 4},
+            {"U4 NW2 cp.async x3, TR", (const void*) bench_decode_variant<128, 4, 4, 2, 3, true, 8>, 2},
+            {"U4 NW2 cp.async x2, TR", (const void*) bench_decode_variant<128, 4, 4, 2, 2, true, 8>, 2},
+    };
+    return v;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -425,27 +456,34 @@ static void run_case(const Case& c, uint64_t seed) {
         const int G = c.Hq / c.Hkv;
         const int GT = group_tile(G);
         const int chunks = (G + GT - 1) / GT;
+        auto run_decode = [&](const void* fn, int warps, int kvPerSplit, const std::string& name) {
+            int numSplits = (maxKv + kvPerSplit - 1) / kvPerSplit;
+            float* dWs = nullptr;
+            size_t wsFloats = (size_t) numSeqs * c.Hq * numSplits * (c.D + 2);
+            CK(cudaMalloc(&dWs, std::max<size_t>(1, wsFloats) * sizeof(float)));
+            int kps = kvPerSplit;
+            launch(fn, dim3(numSeqs, c.Hkv * chunks, numSplits), dim3(warps * 32), 0,
+                   {&dq, &pg.dCache, &dKvLens, &pg.dTables, &dOut, &dWs, &hq, &hkv, &dd, &p, &mb, &kps, &sc});
+            if (numSplits > 1) {
+                int ns = numSplits;
+                launch((const void*) attention_decode_merge, dim3(numSeqs, c.Hq), dim3(128), 0,
+                       {&dWs, &dKvLens, &dOut, &hq, &dd, &kps, &ns});
+            }
+            char label[128];
+            snprintf(label, sizeof label, "%s kvPerSplit %d (%d split%s)", name.c_str(), kvPerSplit, numSplits,
+                     numSplits > 1 ? "s" : "");
+            report(c, label, compare(c, ck, fetch(), atol, rtol, label));
+            CK(cudaFree(dWs));
+        };
         if (const void* fn = decode_fast(c.D, GT)) {
-            int rec = recommended_kv_per_split(numSeqs, c.Hkv, chunks, maxKv);
-            int variants[3] = {maxKv, 37, rec};
-            for (int kvPerSplit : variants) {
-                int numSplits = (maxKv + kvPerSplit - 1) / kvPerSplit;
-                float* dWs = nullptr;
-                size_t wsFloats = (size_t) numSeqs * c.Hq * numSplits * (c.D + 2);
-                CK(cudaMalloc(&dWs, std::max<size_t>(1, wsFloats) * sizeof(float)));
-                int kps = kvPerSplit;
-                launch(fn, dim3(numSeqs, c.Hkv * chunks, numSplits), dim3(128), 0,
-                       {&dq, &pg.dCache, &dKvLens, &pg.dTables, &dOut, &dWs, &hq, &hkv, &dd, &p, &mb, &kps, &sc});
-                if (numSplits > 1) {
-                    int ns = numSplits;
-                    launch((const void*) attention_decode_merge, dim3(numSeqs, c.Hq), dim3(128), 0,
-                           {&dWs, &dKvLens, &dOut, &hq, &dd, &kps, &ns});
-                }
-                char label[96];
-                snprintf(label, sizeof label, "decode_d%d_g%d kvPerSplit %d (%d split%s)", c.D, GT, kvPerSplit, numSplits,
-                         numSplits > 1 ? "s" : "");
-                report(c, label, compare(c, ck, fetch(), atol, rtol, label));
-                CK(cudaFree(dWs));
+            int rec = recommended_kv_per_split(fn, 128, numSeqs, c.Hkv, chunks, maxKv);
+            std::string name = "decode_d" + std::to_string(c.D) + "_g" + std::to_string(GT);
+            for (int kvPerSplit : {maxKv, 37, rec}) run_decode(fn, 4, kvPerSplit, name);
+        }
+        if (c.D == 128 && GT == 4) {
+            for (const DecodeVariant& v : decode_variants()) {
+                int rec = recommended_kv_per_split(v.fn, v.warps * 32, numSeqs, c.Hkv, chunks, maxKv);
+                for (int kvPerSplit : {37, rec}) run_decode(v.fn, v.warps, kvPerSplit, std::string("variant ") + v.name);
             }
         }
         if (c.naive || !decode_fast(c.D, GT)) {
@@ -603,15 +641,6 @@ __global__ void bench_read(const uint4* __restrict__ p, size_t n, unsigned* sink
     if (x == 0x12345678u) *sink = x;
 }
 
-template <int D, int GT, int U, int NW>
-__global__ void __launch_bounds__(NW * 32) bench_decode_variant(
-        const float* q, const unsigned short* kvCache, const int* kvLens, const int* blockTables, float* out,
-        float* workspace, int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, int kvPerSplit,
-        float scale) {
-    rkv_decode::decode_split<D, GT, U, NW>(q, kvCache, kvLens, blockTables, out, workspace, numHeads, numKvHeads,
-                                           tokensPerBlock, maxBlocks, kvPerSplit, scale);
-}
-
 static float time_ms(const std::function<void()>& f, int iters) {
     cudaEvent_t a, b;
     CK(cudaEventCreate(&a));
@@ -680,7 +709,6 @@ static void run_bench() {
         const int GT = 4;
         int hq = Hq, hkv = Hkv, dd = D, p = P, mb = maxBlocks;
         float sc = 1.f / sqrtf((float) D);
-        int rec = recommended_kv_per_split(B, Hkv, 1, L);
         printf("  decode attention, Llama-3.1-8B layer (Hq 32, Hkv 8, D 128, bf16 cache, tokensPerBlock %d), "
                "batch 8 x 32768 keys, random block placement: K+V = %.1f MB\n", P, kvBytes / 1e6);
         auto run_variant = [&](const void* fn, int nwarps, int kvPerSplit, const char* name) {
@@ -695,28 +723,61 @@ static void run_bench() {
             };
             float ms = time_ms(f, 20);
             double bw = kvBytes / (ms * 1e-3) / 1e9;
-            printf("    %-34s kvPerSplit %6d (%3d splits, %5d blocks): %8.1f us  %6.0f GB/s  %5.1f%% of copy  %5.1f%% of read\n",
-                   name, kvPerSplit, numSplits, B * Hkv * numSplits, ms * 1e3, bw, 100 * bw / copyBw, 100 * bw / readBw);
+            int perSm = 0;
+            CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, fn, nwarps * 32, 0));
+            printf("    %-40s kvPerSplit %6d (%3d splits, %5d blocks, %d/SM): %7.1f us %6.0f GB/s %5.1f%% of copy %5.1f%% of read\n",
+                   name, kvPerSplit, numSplits, B * Hkv * numSplits, perSm, ms * 1e3, bw, 100 * bw / copyBw,
+                   100 * bw / readBw);
             return ms;
         };
         const void* def = decode_fast(D, GT);
-        for (int kps : {256, 512, 1024, 2048, 4096, 8192, 32768}) run_variant(def, 4, kps, "attention_decode_d128_g4");
-        run_variant(def, 4, rec, "attention_decode_d128_g4 (recommended)");
+        for (int kps : {512, 1024, 2048, 4096, 8192}) run_variant(def, 4, kps, "attention_decode_d128_g4");
+        run_variant(def, 4, recommended_kv_per_split(def, 128, B, Hkv, 1, L, 1), "attention_decode_d128_g4 (rec, 1 wave)");
+        run_variant(def, 4, recommended_kv_per_split(def, 128, B, Hkv, 1, L, 2), "attention_decode_d128_g4 (rec, 2 waves)");
         if (P == 16) {
-            for (int kps : {1024, 2048, 4096}) {
-                run_variant((const void*) bench_decode_variant<128, 4, 2, 4>, 4, kps, "variant U=2 NW=4");
-                run_variant((const void*) bench_decode_variant<128, 4, 8, 4>, 4, kps, "variant U=8 NW=4");
-                run_variant((const void*) bench_decode_variant<128, 4, 4, 8>, 8, kps, "variant U=4 NW=8");
-                run_variant((const void*) bench_decode_variant<128, 4, 8, 8>, 8, kps, "variant U=8 NW=8");
-                run_variant((const void*) bench_decode_variant<128, 4, 4, 2>, 2, kps, "variant U=4 NW=2");
+            for (const DecodeVariant& v : decode_variants()) {
+                for (int kps : {2048, 4096}) run_variant(v.fn, v.warps, kps, v.name);
+                int rec = recommended_kv_per_split(v.fn, v.warps * 32, B, Hkv, 1, L, 2);
+                run_variant(v.fn, v.warps, rec, v.name);
             }
             // the naive kernel, for scale (one iteration is enough to see it)
             float ms = time_ms([&]() {
                 launch((const void*) attention_decode_naive, dim3(B, Hq), dim3(32), 0,
                        {&dq, &cache, &dKv, &dTables, &dOut, &hq, &hkv, &dd, &p, &mb, &sc});
             }, 1);
-            printf("    %-34s %8.1f us  %6.0f GB/s (reads K/V G = 4 times)\n", "attention_decode_naive", ms * 1e3,
+            printf("    %-40s %7.1f us %6.0f GB/s (reads K/V G = 4 times)\n", "attention_decode_naive", ms * 1e3,
                    kvBytes / (ms * 1e-3) / 1e9);
+            // Other batch sizes and contexts, default kernel, recommended split (2 waves), same cache.
+            const int scen[][2] = {{1, 32768}, {1, 4096}, {8, 4096}, {32, 8192}, {64, 1024}, {64, 4096}};
+            std::vector<float> qs((size_t) 64 * Hq * D);
+            fill_random(qs, 9, 2.f);
+            float* dqs = dev_upload(qs);
+            float* dOuts;
+            CK(cudaMalloc(&dOuts, qs.size() * 4));
+            for (const auto& sc2 : scen) {
+                const int b = sc2[0], len = sc2[1], mbs = len / P;
+                std::vector<int> lens(b, len);
+                int* dLens = dev_upload(lens);
+                int kps = recommended_kv_per_split(def, 128, b, Hkv, 1, len, 2);
+                int ns = (len + kps - 1) / kps;
+                int hq2 = Hq, hkv2 = Hkv, dd2 = D, p2 = P, mb2 = mbs;
+                float* outp = dOuts;
+                const float* qp = dqs;
+                auto f = [&]() {
+                    launch(def, dim3(b, Hkv, ns), dim3(128), 0,
+                           {&qp, &cache, &dLens, &dTables, &outp, &dWs, &hq2, &hkv2, &dd2, &p2, &mb2, &kps, &sc});
+                    if (ns > 1)
+                        launch((const void*) attention_decode_merge, dim3(b, Hq), dim3(128), 0,
+                               {&dWs, &dLens, &outp, &hq2, &dd2, &kps, &ns});
+                };
+                float ms = time_ms(f, 20);
+                double bytes = (double) b * len * Hkv * D * 2 * 2;
+                printf("    scenario batch %2d x %5d keys: kvPerSplit %5d (%3d splits): %7.1f us %6.0f GB/s %5.1f%% of copy\n",
+                       b, len, kps, ns, ms * 1e3, bytes / (ms * 1e-3) / 1e9, 100 * bytes / (ms * 1e-3) / 1e9 / copyBw);
+                CK(cudaFree(dLens));
+            }
+            CK(cudaFree(dqs));
+            CK(cudaFree(dOuts));
         }
         CK(cudaFree(cache));
         CK(cudaFree(dTables));
