@@ -13,30 +13,40 @@
 // out[s][h] = sum_{j < kvLen} softmax_j(scale * q[s][h] . k_j) v_j, k_j/v_j of KV head h / G,
 // G = numHeads / numKvHeads.
 //
-// Versions:
-//   v1 attention_decode_naive    one warp per (sequence, query head), keys one by one (any
-//                                headDim <= 256, any G). Reads each K/V element G times.
-//   v2 attention_decode_d{D}_g{GT} + attention_decode_merge   (D in 16, 32, 64, 128, 256;
-//                                GT in 1, 2, 4, 8). A thread block owns one (sequence, KV head,
-//                                chunk of GT query heads of its group, split of kvPerSplit keys) and
-//                                holds all GT queries in registers, so each K/V element is read once
-//                                per group. A key row (D bf16) is read by D/8 lanes with one 16-byte
-//                                load each (a page's rows for one KV head are contiguous, so a warp
-//                                reads 512 contiguous bytes per instruction for D = 128); every
-//                                lane issues the K and V loads of 4 keys before using any.
-//                                Scores are reduced across the D/8 lanes by butterfly shuffles,
-//                                softmax is online per lane group (running max m, sum l, acc in
-//                                fp32, exp2 of log2e-scaled scores), then groups and warps merge
-//                                in registers/shared memory. A split writes its unnormalised
-//                                (acc, m, l) to the workspace and attention_decode_merge combines
-//                                the splits of each (sequence, head); with numSplits == 1 the split
-//                                kernel writes out directly and no merge is launched.
+// Versions (timings: H200, Llama-3.1-8B layer Hq 32 / Hkv 8 / D 128, batch 8 x 32768 keys, 1.07 GB
+// of bf16 K/V, random block placement; ceiling = cudaMemcpy D2D 4264 GB/s read + written, and a
+// plain read kernel reaches the same 4269 GB/s):
+//   v1 attention_decode_naive    one warp per (sequence, query head), keys one by one, online
+//                                softmax (any headDim <= 256, any G); reads each K/V element G
+//                                times: 22 ms, 48 GB/s.
+//   v2 (commit a7eabc4; PIPE = 0, TR = false below) direct 16-byte loads into registers
+//                                (K and V of 4 keys per lane issued before use) and full butterfly
+//                                reductions: 332 us, 3231 GB/s, 75.7% of copy bandwidth.
+//   v3 attention_decode_d{D}_g{GT} + attention_decode_merge  (the exported kernels; D in 16, 32,
+//                                64, 128, 256; GT in 1, 2, 4, 8): v2 plus a 2-stage cp.async
+//                                (LDGSTS) ring per lane in shared memory, so the next step's K/V
+//                                are in flight while this step computes without costing registers,
+//                                and a transpose-reduce of the scores (N/2 + N/4 + ... shuffles
+//                                instead of N log2(D/8)): 280 us, 3836 GB/s, 90% of copy bandwidth.
 //
-// Launch v2:
+//   Structure of v2/v3: a thread block owns one (sequence, KV head, chunk of GT query heads of the
+//   group, split of kvPerSplit keys) and keeps its GT queries in registers, so each K/V element is
+//   read from memory once per group. A key row (D bf16) is read by D/8 lanes, 16 bytes each (a
+//   page's rows of one KV head are contiguous: for D = 128 a warp reads 512 contiguous bytes per
+//   instruction); each lane group takes 4 consecutive keys per step. Softmax is online per lane
+//   group (running max m, sum l, acc in fp32; exp2 of log2(e)-prescaled scores); groups, then
+//   warps, merge at the end. A split writes its unnormalised (acc, m, l) to the workspace and
+//   attention_decode_merge combines the splits of each (sequence, head); with numSplits == 1 the
+//   split kernel writes `out` itself and no merge is launched.
+//   Precision: everything in fp32 on the bf16 cache values; error vs an fp64 reference < 4e-6.
+//
+// Launch v3:
 //   GT = G <= 8 ? (smallest of 1, 2, 4, 8 >= G) : 8;   headChunks = ceil(G / GT)
-//   numSplits = ceil(maxKvLen / kvPerSplit)       (kvPerSplit >= 1; see README for the choice)
-//   split kernel: grid (numSeqs, numKvHeads * headChunks, numSplits), block 128, static smem only
-//                 (<= 33 KB), workspace as above (pass any pointer when numSplits == 1)
+//   numSplits = ceil(maxKvLen / kvPerSplit), kvPerSplit >= 1 (rule in README.md: about two waves
+//   of resident blocks, splits of at least 256 keys)
+//   split kernel: grid (numSeqs, numKvHeads * headChunks, numSplits), block 128 threads, static
+//                 shared memory only (33-41 KB), 128 registers (GT <= 4; 4 blocks per SM) or 255
+//                 (GT = 8); workspace as above (any pointer when numSplits == 1)
 //   merge kernel (only when numSplits > 1): grid (numSeqs, numHeads), block 128, no smem
 //   Blocks whose split starts at or past their sequence's kvLen exit at once, so one launch serves
 //   a batch of mixed lengths; the merge reads only the ceil(kvLen / kvPerSplit) splits that exist.
