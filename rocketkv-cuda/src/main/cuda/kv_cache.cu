@@ -1,0 +1,71 @@
+// kv_cache.cu: write the K and V rows of a step's new tokens into one layer's paged KV cache.
+// CPU twin: CpuKernels.writeKv (kOffset / vOffset give the layout).
+//
+//   k, v        f32  [numTokens][numKvHeads * headDim]   this step's keys and values (after RoPE)
+//   slotMapping i32  [numTokens]   cache slot of each token, block * tokensPerBlock + offset;
+//                                  -1 (any negative) skips the token
+//   kvCache     bf16 [numBlocks][2 (K|V)][numKvHeads][tokensPerBlock][headDim]   (one layer)
+//
+// Each element is rounded to bf16 exactly as Bf16.encode does it (nearest, ties to even, finite
+// overflow saturates to +-max, NaN -> 0x7FC0), so the GPU cache holds the very bits the CPU
+// backend's bf16 cache would.
+//
+// Versions:
+//   v1 scalar     one thread per element (any headDim);
+//   v2 float4     (used when headDim % 4 == 0, i.e. every real model): a thread reads 4 floats of
+//                 K and 4 of V with 16-byte loads and writes 4 bf16 (8 bytes) to each of K and V.
+//   Both live in the one kernel below; the branch is uniform over the launch.
+//
+// Launch: grid (numTokens), block 128 threads, no shared memory, no workspace.
+// Slots at or past numBlocks * tokensPerBlock are skipped as well (the Java caller should reject
+// them before launching, as CpuKernels.writeKv does: the kernel only refuses to write out of bounds).
+//
+// Memory traffic: reads 8 * numTokens * Hkv * D bytes, writes 4 * numTokens * Hkv * D bytes.
+#include "attention_common.cuh"
+
+extern "C" __global__ void __launch_bounds__(128) kv_cache_write_bf16(
+        const float* __restrict__ k,             // [numTokens][numKvHeads * headDim]
+        const float* __restrict__ v,             // [numTokens][numKvHeads * headDim]
+        const int* __restrict__ slotMapping,     // [numTokens]
+        unsigned short* __restrict__ kvCache,    // [numBlocks][2][numKvHeads][tokensPerBlock][headDim] bf16
+        int numTokens, int numKvHeads, int headDim, int tokensPerBlock, int numBlocks) {
+    const int t = blockIdx.x;
+    if (t >= numTokens) return;
+    const int slot = slotMapping[t];
+    if (slot < 0 || (long long) slot >= (long long) numBlocks * tokensPerBlock) return;
+    const int block = slot / tokensPerBlock;
+    const int off = slot - block * tokensPerBlock;
+    const int row = numKvHeads * headDim;
+    const float* kr = k + (size_t) t * row;
+    const float* vr = v + (size_t) t * row;
+    const size_t headStride = (size_t) tokensPerBlock * headDim;
+    unsigned short* kb = kvCache + rkv_k_offset(block, 0, off, numKvHeads, tokensPerBlock, headDim);
+    unsigned short* vb = kb + (size_t) numKvHeads * headStride;
+
+    if ((headDim & 3) == 0) {
+        // v2: 4 consecutive channels of one head per thread (a head's row never straddles).
+        const int n4 = row >> 2;
+        for (int i = threadIdx.x; i < n4; i += blockDim.x) {
+            const int e = i << 2;
+            const int h = e / headDim;
+            const int d = e - h * headDim;
+            const float4 a = reinterpret_cast<const float4*>(kr)[i];
+            const float4 b = reinterpret_cast<const float4*>(vr)[i];
+            uint2 ka, vb2;
+            ka.x = (unsigned) rkv_f32_to_bf16(a.x) | ((unsigned) rkv_f32_to_bf16(a.y) << 16);
+            ka.y = (unsigned) rkv_f32_to_bf16(a.z) | ((unsigned) rkv_f32_to_bf16(a.w) << 16);
+            vb2.x = (unsigned) rkv_f32_to_bf16(b.x) | ((unsigned) rkv_f32_to_bf16(b.y) << 16);
+            vb2.y = (unsigned) rkv_f32_to_bf16(b.z) | ((unsigned) rkv_f32_to_bf16(b.w) << 16);
+            *reinterpret_cast<uint2*>(kb + h * headStride + d) = ka;
+            *reinterpret_cast<uint2*>(vb + h * headStride + d) = vb2;
+        }
+    } else {
+        // v1: one element per thread.
+        for (int e = threadIdx.x; e < row; e += blockDim.x) {
+            const int h = e / headDim;
+            const int d = e - h * headDim;
+            kb[h * headStride + d] = rkv_f32_to_bf16(kr[e]);
+            vb[h * headStride + d] = rkv_f32_to_bf16(vr[e]);
+        }
+    }
+}
