@@ -53,7 +53,10 @@ public final class Cublas implements AutoCloseable {
         }
     }
 
-    /** Queues later calls on {@code stream}. */
+    /**
+     * Queues later calls on {@code stream}. cuBLAS then falls back to its own workspace: call
+     * {@link #setWorkspace} after this, not before.
+     */
     public void setStream(CudaStream stream) {
         context.ensureCurrent();
         check(cublas_h.cublasSetStream_v2(handle(), stream.handle()), "cublasSetStream_v2", null);
