@@ -19,6 +19,7 @@ public final class PinnedHostBuffer implements AutoCloseable {
         this.segment = segment;
     }
 
+    @SuppressWarnings("restricted")
     static PinnedHostBuffer allocate(CudaContext context, long bytes) {
         if (bytes <= 0) {
             throw new IllegalArgumentException("a pinned host buffer needs at least 1 byte, got " + bytes);

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 class KernelArgsTest {
 
     @Test
+    @SuppressWarnings("restricted")
     void eachPointerLeadsToItsValue() {
         KernelArgs args = KernelArgs.of(0x7f00_1234_5678L, 42, 1.5f, 2.25, (short) -3, (byte) 7, true,
                 MemorySegment.ofAddress(0xABCDL));

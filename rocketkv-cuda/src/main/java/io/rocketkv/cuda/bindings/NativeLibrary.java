@@ -16,6 +16,7 @@ import java.util.Optional;
  * {@link IllegalStateException} when called, so binding classes can be initialised on any machine and
  * callers can ask {@link #isLoaded()} / {@link #failure()} first.
  */
+@SuppressWarnings("restricted") // loading libraries and binding symbols is this class's job
 public final class NativeLibrary {
 
     private static final Linker LINKER = Linker.nativeLinker();

@@ -19,6 +19,7 @@ import java.util.List;
  * {@link #library()} to ask first. {@code -Drocketkv.cuda.trace=true} logs every downcall (name,
  * arguments, status) to SLF4J logger {@code io.rocketkv.cuda.trace}, {@code =stderr} prints it.
  */
+@SuppressWarnings("restricted") // native access is this class's job; launchers pass --enable-native-access
 public final class cublas_h {
 
     cublas_h() {
