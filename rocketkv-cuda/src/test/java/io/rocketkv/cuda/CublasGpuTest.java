@@ -61,7 +61,8 @@ class CublasGpuTest {
         float[] x = roundToBf16(Gpu.gaussian(rnd, m * k, 1f));
         float[] w = roundToBf16(Gpu.gaussian(rnd, n * k, 0.05f));
         CpuKernels cpu = new CpuKernels();
-        try (Arena arena = Arena.ofConfined(); DeviceBuffer gx = ctx.allocate(2L * m * k);
+        // shared: the parallel CPU matmul reads the bf16 weight segment from pool threads
+        try (Arena arena = Arena.ofShared(); DeviceBuffer gx = ctx.allocate(2L * m * k);
              DeviceBuffer gw = ctx.allocate(2L * n * k); DeviceBuffer out = ctx.allocate((long) m * n * outType.byteSize())) {
             MemorySegment xb = bf16(x, arena);
             MemorySegment wb = bf16(w, arena);
@@ -127,7 +128,8 @@ class CublasGpuTest {
         try (DeviceBuffer b = ctx.allocate(64)) {
             assertThrows(IllegalArgumentException.class, () -> blas.gemmBf16(b, b, b, 0, 1, 1, DType.F32));
             assertThrows(IllegalArgumentException.class, () -> blas.gemmBf16(b, b, b, 1, 1, 1, DType.F16));
-            assertThrows(IllegalArgumentException.class, () -> blas.gemmBf16(b, b, b, 4, 4, 8, DType.F32));
+            assertThrows(IllegalArgumentException.class, () -> blas.gemmBf16(b, b, b, 4, 4, 16, DType.F32));
+            assertThrows(IllegalArgumentException.class, () -> blas.gemmBf16(b, b, b, 8, 8, 1, DType.BF16));
         }
     }
 
