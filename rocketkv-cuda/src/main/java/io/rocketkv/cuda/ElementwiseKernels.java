@@ -1,0 +1,144 @@
+package io.rocketkv.cuda;
+
+import io.rocketkv.core.numeric.DType;
+
+/**
+ * Launchers for {@code src/main/cuda/elementwise.cu}: residual add, SiLU-gated product, RMSNorm and the
+ * embedding gather, the GPU twins of {@code CpuKernels.add}, {@code siluMul}, {@code rmsNorm} and
+ * {@code embedding}. Each checks its sizes against the buffers before launching; kernels run
+ * asynchronously on the given stream.
+ */
+public final class ElementwiseKernels implements AutoCloseable {
+
+    /** The kernel family, i.e. {@code src/main/cuda/elementwise.cu}. */
+    public static final String FAMILY = "elementwise";
+
+    private static final int BLOCK = 256;
+    private static final int MAX_BLOCK = 1024;
+
+    private final CudaModule module;
+    private final CudaFunction residualAdd;
+    private final CudaFunction siluMul;
+    private final CudaFunction rmsNormF32;
+    private final CudaFunction rmsNormBf16;
+    private final CudaFunction embeddingBf16;
+
+    /** Loads the elementwise fatbin into {@code context}. */
+    public ElementwiseKernels(CudaContext context) {
+        this.module = KernelImages.load(context, FAMILY);
+        this.residualAdd = module.function("residual_add_f32");
+        this.siluMul = module.function("silu_mul_f32");
+        this.rmsNormF32 = module.function("rmsnorm_f32_wf32");
+        this.rmsNormBf16 = module.function("rmsnorm_f32_wbf16");
+        this.embeddingBf16 = module.function("embedding_bf16_f32");
+    }
+
+    /** {@code x[i] += y[i]} for i in [0, n); x and y fp32. */
+    public void residualAdd(DeviceBuffer x, DeviceBuffer y, long n, CudaStream stream) {
+        requireCount("n", n);
+        requireFloats("x", x, n);
+        requireFloats("y", y, n);
+        if (n == 0) {
+            return;
+        }
+        residualAdd.launch(Dim3.of(Dim3.blocksFor(n, BLOCK)), Dim3.of(BLOCK), 0, stream, x, y, n);
+    }
+
+    /** {@code out[i] = silu(gate[i]) * up[i]} for i in [0, n); all fp32. */
+    public void siluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer out, long n, CudaStream stream) {
+        requireCount("n", n);
+        requireFloats("gate", gate, n);
+        requireFloats("up", up, n);
+        requireFloats("out", out, n);
+        if (n == 0) {
+            return;
+        }
+        siluMul.launch(Dim3.of(Dim3.blocksFor(n, BLOCK)), Dim3.of(BLOCK), 0, stream, out, gate, up, n);
+    }
+
+    /**
+     * {@code out[r, :] = weight * x[r, :] / sqrt(mean(x[r, :]²) + eps)}; x, out [rows, hidden] fp32,
+     * weight [hidden] in {@code weightType} (F32 or BF16). One block per row.
+     */
+    public void rmsNorm(DeviceBuffer x, DeviceBuffer weight, DType weightType, DeviceBuffer out, int rows, int hidden,
+                        float eps, CudaStream stream) {
+        requireCount("rows", rows);
+        if (hidden <= 0) {
+            throw new IllegalArgumentException("rmsNorm: hidden must be positive, got " + hidden);
+        }
+        if (!(eps >= 0f) || Float.isInfinite(eps)) {
+            throw new IllegalArgumentException("rmsNorm: eps must be finite and >= 0, got " + eps);
+        }
+        CudaFunction kernel = switch (weightType) {
+            case F32 -> rmsNormF32;
+            case BF16 -> rmsNormBf16;
+            default -> throw new IllegalArgumentException("rmsNorm: weight must be F32 or BF16, got " + weightType);
+        };
+        requireFloats("x", x, (long) rows * hidden);
+        requireFloats("out", out, (long) rows * hidden);
+        requireBytes("weight", weight, (long) hidden * weightType.byteSize());
+        if (rows == 0) {
+            return;
+        }
+        int block = Math.min(MAX_BLOCK, roundUpToWarp(hidden));
+        kernel.launch(Dim3.of(rows), Dim3.of(block), 0, stream, out, x, weight, hidden, eps);
+    }
+
+    /**
+     * {@code out[t, :] = table[ids[t], :]}: table [vocab, hidden] bf16, ids [numTokens] int32 on the device,
+     * out [numTokens, hidden] fp32. An id outside [0, vocab) gives a row of NaN (validate host ids with
+     * {@link #checkTokenIds} before uploading them).
+     */
+    public void embedding(DeviceBuffer table, int vocab, int hidden, DeviceBuffer ids, int numTokens, DeviceBuffer out,
+                          CudaStream stream) {
+        if (vocab <= 0 || hidden <= 0) {
+            throw new IllegalArgumentException("embedding: vocab and hidden must be positive, got " + vocab + " and "
+                    + hidden);
+        }
+        requireCount("numTokens", numTokens);
+        requireBytes("table", table, (long) vocab * hidden * DType.BF16.byteSize());
+        requireBytes("ids", ids, (long) numTokens * Integer.BYTES);
+        requireFloats("out", out, (long) numTokens * hidden);
+        if (numTokens == 0) {
+            return;
+        }
+        int block = Math.min(MAX_BLOCK, roundUpToWarp(hidden));
+        embeddingBf16.launch(Dim3.of(numTokens), Dim3.of(block), 0, stream, out, table, ids, vocab, hidden);
+    }
+
+    /** Throws {@link IllegalArgumentException} naming the first id outside [0, vocab). */
+    public static void checkTokenIds(int[] ids, int vocab) {
+        for (int t = 0; t < ids.length; t++) {
+            if (ids[t] < 0 || ids[t] >= vocab) {
+                throw new IllegalArgumentException("token id " + ids[t] + " at position " + t
+                        + " is outside the embedding table [0, " + vocab + ")");
+            }
+        }
+    }
+
+    private static int roundUpToWarp(int n) {
+        return (int) Math.min(MAX_BLOCK, ((long) n + 31) / 32 * 32);
+    }
+
+    private static void requireCount(String name, long n) {
+        if (n < 0) {
+            throw new IllegalArgumentException(name + " must be >= 0, got " + n);
+        }
+    }
+
+    private static void requireFloats(String name, DeviceBuffer b, long count) {
+        requireBytes(name, b, count * Float.BYTES);
+    }
+
+    private static void requireBytes(String name, DeviceBuffer b, long bytes) {
+        if (b.byteSize() < bytes) {
+            throw new IllegalArgumentException(name + " needs " + bytes + " bytes, " + b + " has " + b.byteSize());
+        }
+    }
+
+    /** Unloads the module. */
+    @Override
+    public void close() {
+        module.close();
+    }
+}
