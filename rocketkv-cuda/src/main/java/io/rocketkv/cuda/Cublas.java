@@ -100,6 +100,31 @@ public final class Cublas implements AutoCloseable {
         }
     }
 
+    /**
+     * {@code out = x · wᵀ} in fp32 throughout: x [m, k], w [n, k] (Hugging Face layout), out [m, n], all
+     * fp32 row-major; CUBLAS_COMPUTE_32F (no TF32 unless the handle's math mode allows it, which RocketKV
+     * never sets). For checkpoints stored in F32, so the GPU computes what the CPU does.
+     */
+    public void gemmF32(DeviceBuffer x, DeviceBuffer w, DeviceBuffer out, int m, int n, int k) {
+        if (m <= 0 || n <= 0 || k <= 0) {
+            throw new IllegalArgumentException("gemmF32 sizes must be positive, got m=" + m + " n=" + n + " k=" + k);
+        }
+        requireBytes("x", x, (long) m * k * 4);
+        requireBytes("w", w, (long) n * k * 4);
+        requireBytes("out", out, (long) m * n * 4);
+        context.ensureCurrent();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment alpha = arena.allocateFrom(cublas_h.C_FLOAT, 1f);
+            MemorySegment beta = arena.allocateFrom(cublas_h.C_FLOAT, 0f);
+            int status = cublas_h.cublasGemmEx(handle(), cublas_h.CUBLAS_OP_T, cublas_h.CUBLAS_OP_N, n, m, k, alpha,
+                    MemorySegment.ofAddress(w.address()), cublas_h.CUDA_R_32F, k,
+                    MemorySegment.ofAddress(x.address()), cublas_h.CUDA_R_32F, k, beta,
+                    MemorySegment.ofAddress(out.address()), cublas_h.CUDA_R_32F, n,
+                    cublas_h.CUBLAS_COMPUTE_32F, cublas_h.CUBLAS_GEMM_DEFAULT);
+            check(status, "cublasGemmEx", "f32 m=" + m + " n=" + n + " k=" + k);
+        }
+    }
+
     private static void requireBytes(String name, DeviceBuffer b, long bytes) {
         if (b.byteSize() < bytes) {
             throw new IllegalArgumentException("gemmBf16: " + name + " needs " + bytes + " bytes, " + b + " has "

@@ -55,10 +55,10 @@ public final class Engine implements AutoCloseable {
         this.scheduler = new Scheduler(config, kv);
         this.kvCaches = new Tensor[model.numLayers()];
         for (int l = 0; l < kvCaches.length; l++) {
-            kvCaches[l] = kernels.allocate(DType.F32, config.numBlocks(), 2, shape.numKvHeads(),
+            kvCaches[l] = kernels.allocate(kernels.kvCacheDtype(), config.numBlocks(), 2, shape.numKvHeads(),
                     config.tokensPerBlock(), shape.headDim());
         }
-        this.kvBytesPerBlock = (long) shape.blockElements() * Float.BYTES * model.numLayers();
+        this.kvBytesPerBlock = (long) shape.blockElements() * kernels.kvCacheDtype().byteSize() * model.numLayers();
         RocketKvParams rk = config.rocketKv();
         if (rk != null) {
             rk.validateAgainst(shape.headDim(), config.tokensPerBlock());

@@ -221,7 +221,9 @@ public final class CpuKernels implements Kernels {
     }
 
     @Override
-    public void prefillAttention(Tensor q, Tensor k, Tensor v, StepBatch batch, AttentionShape shape, Tensor out) {
+    public void prefillAttention(Tensor q, Tensor k, Tensor v, Tensor kvCache, StepBatch batch, AttentionShape shape,
+                                 Tensor out) {
+        // reads the step's K/V from k and v; kvCache (already written) is not needed here
         float[] qs = cpu(q).floats();
         float[] ks = cpu(k).floats();
         float[] vs = cpu(v).floats();

@@ -19,6 +19,14 @@ public interface Kernels extends AutoCloseable {
     /** A short name for logs, e.g. "cpu". */
     String name();
 
+    /**
+     * The element type of this backend's paged KV cache (what {@link #allocate} gets for the per-layer cache
+     * tensors): F32 on the CPU, BF16 on CUDA.
+     */
+    default DType kvCacheDtype() {
+        return DType.F32;
+    }
+
     /** A zero-filled tensor in this backend's memory. */
     Tensor allocate(DType dtype, int... shape);
 
@@ -60,9 +68,12 @@ public interface Kernels extends AutoCloseable {
 
     /**
      * Causal attention of a prefill step over the step's own keys and values: q [T, Hq·D], k and v
-     * [T, Hkv·D], out [T, Hq·D]; each sequence attends within itself (needs kvLen == queryLen).
+     * [T, Hkv·D], out [T, Hq·D]; each sequence attends within itself (needs kvLen == queryLen). The step's
+     * K/V have already been written to {@code kvCache} by {@link #writeKv}: a backend may read them from
+     * there (CUDA's paged prefill kernel does) or from {@code k} and {@code v} (the CPU does).
      */
-    void prefillAttention(Tensor q, Tensor k, Tensor v, StepBatch batch, AttentionShape shape, Tensor out);
+    void prefillAttention(Tensor q, Tensor k, Tensor v, Tensor kvCache, StepBatch batch, AttentionShape shape,
+                          Tensor out);
 
     /**
      * Decode attention over the paged cache: q [S, Hq·D] (one token per sequence), each sequence reads its

@@ -167,7 +167,7 @@ public final class LlamaModel implements AutoCloseable {
                 k.rope(q, kk, batch, rope, shape);
                 k.writeKv(kk, v, batch, shape, kvCaches[l]);
                 if (batch.prefill()) {
-                    k.prefillAttention(q, kk, v, batch, shape, attn);
+                    k.prefillAttention(q, kk, v, kvCaches[l], batch, shape, attn);
                     if (plan != null) {
                         k.rocketStage1(q, kk, batch, shape, plan.params(), kvCaches[l]);
                         k.ktBuild(kvCaches[l], batch, shape, plan, ktCaches[l]);

@@ -222,7 +222,7 @@ class CpuKernelsTest {
         Tensor vt = act(v, t, kvHeads * d);
         k.writeKv(kt, vt, prefill, s, cache);
         Tensor out = k.allocate(DType.F32, t, heads * d);
-        k.prefillAttention(act(q, t, heads * d), kt, vt, prefill, s, out);
+        k.prefillAttention(act(q, t, heads * d), kt, vt, cache, prefill, s, out);
         float[] got = k.download(out);
         for (int sIdx = 0; sIdx < lens.length; sIdx++) {
             for (int i = 0; i < lens[sIdx]; i++) {
