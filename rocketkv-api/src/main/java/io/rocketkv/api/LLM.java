@@ -16,6 +16,8 @@ import io.rocketkv.core.model.ModelConfig;
 import io.rocketkv.core.sparse.RocketKvParams;
 import io.rocketkv.core.tokenizer.Tokenizer;
 import io.rocketkv.core.weights.SafeTensors;
+import io.rocketkv.cuda.CudaDriver;
+import io.rocketkv.cuda.CudaKernels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -76,14 +78,26 @@ public final class LLM implements AutoCloseable {
         }
         this.tokenizer = Tokenizer.load(modelDir);
         this.kernels = selectKernels(args.backend());
-        this.weights = SafeTensors.open(modelDir);
+        SafeTensors opened;
+        try {
+            opened = SafeTensors.open(modelDir);
+        } catch (RuntimeException e) {
+            kernels.close();
+            throw e;
+        }
+        this.weights = opened;
         try {
             int maxSeqLen = args.maxSeqLen() != null ? args.maxSeqLen() : config.maxPositionEmbeddings();
+            LlamaModel model = LlamaModel.load(config, weights, kernels, args.tokensPerBlock(), progress);
             EngineConfig ec = new EngineConfig(args.maxBatchSize(), Math.max(args.maxNumTokens(), 1), maxSeqLen,
                     args.tokensPerBlock(), numBlocks(maxSeqLen), rocketKv);
-            LlamaModel model = LlamaModel.load(config, weights, kernels, args.tokensPerBlock(), progress);
             this.engine = new Engine(model, kernels, ec, this::detokenize);
         } catch (RuntimeException e) {
+            try {
+                kernels.close(); // frees the weights already on the device (the CPU backend holds nothing)
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
             weights.close();
             throw e;
         }
@@ -268,7 +282,11 @@ public final class LLM implements AutoCloseable {
         }
     }
 
+    /** KV pool size in blocks; called after the weights are loaded (the CUDA pool takes a share of what is left). */
     private int numBlocks(int maxSeqLen) {
+        if (kernels instanceof CudaKernels cuda) {
+            return cudaNumBlocks(cuda, maxSeqLen);
+        }
         int p = args.tokensPerBlock();
         long bytesPerToken = 2L * config.numHiddenLayers() * config.kvDim() * Float.BYTES; // CPU cache is fp32
         long tokens;
@@ -288,11 +306,35 @@ public final class LLM implements AutoCloseable {
         return (int) blocks;
     }
 
+    /**
+     * The CUDA pool: {@code kv_cache_config.max_tokens} when set, else {@code free_gpu_memory_fraction} of the
+     * device memory free after the weights, capped at {@code max_seq_len × max_batch_size} tokens (when
+     * both apply, the smaller wins). The cache is bf16.
+     */
+    private int cudaNumBlocks(CudaKernels cuda, int maxSeqLen) {
+        int p = args.tokensPerBlock();
+        long bytesPerToken = 2L * config.numHiddenLayers() * config.kvDim() * cuda.kvCacheDtype().byteSize();
+        long byMemory = (long) (cuda.memoryInfo().free() * args.kvCacheConfig().freeGpuMemoryFraction()) / bytesPerToken;
+        long tokens = Math.min(byMemory, (long) maxSeqLen * args.maxBatchSize());
+        if (args.kvCacheConfig().maxTokens() != null) {
+            tokens = Math.min(tokens, args.kvCacheConfig().maxTokens());
+        }
+        long blocks = Math.max(1, Math.min(Integer.MAX_VALUE, (tokens + p - 1) / p));
+        log.info("CUDA KV cache: {} blocks of {} tokens ({} MiB, bf16)", blocks, p,
+                blocks * p * bytesPerToken >> 20);
+        return (int) blocks;
+    }
+
     private static Kernels selectKernels(Backend backend) {
         return switch (backend) {
             case AUTO, CPU -> new CpuKernels();
-            case CUDA -> throw new IllegalStateException(
-                    "backend CUDA was requested, but this build has no CUDA backend yet; use backend AUTO or CPU");
+            case CUDA -> {
+                if (!CudaDriver.isAvailable()) {
+                    throw new IllegalStateException("backend CUDA was requested, but CUDA is unavailable: "
+                            + CudaDriver.unavailableReason() + "; use backend AUTO or CPU");
+                }
+                yield new CudaKernels();
+            }
         };
     }
 
@@ -400,6 +442,12 @@ public final class LLM implements AutoCloseable {
             if (built.enableChunkedPrefill()) {
                 throw new ConfigException("enable_chunked_prefill",
                         "enable_chunked_prefill (enableChunkedPrefill) is not supported by this engine yet; set it to false");
+            }
+            if (built.sparseAttentionConfig() != null && built.backend() == Backend.CUDA) {
+                throw new ConfigException("sparse_attention_config",
+                        "sparse_attention_config (RocketKV) is not available on the CUDA backend yet: RocketKV currently "
+                                + "runs on the CPU backend (use backend: cpu), or drop sparse_attention_config for dense "
+                                + "attention on CUDA");
             }
             return new LLM(model, built, progress);
         }

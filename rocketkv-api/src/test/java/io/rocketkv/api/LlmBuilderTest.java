@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.rocketkv.core.testing.RandomCheckpoint;
+import io.rocketkv.cuda.CudaDriver;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -53,9 +55,21 @@ class LlmBuilderTest {
     }
 
     @Test
-    void cudaBackendIsAClearError() {
+    void cudaBackendWithoutCudaIsAClearError() {
+        Assumptions.assumeFalse(CudaDriver.isAvailable(), "CUDA is available here: the CUDA backend builds");
         var e = assertThrows(IllegalStateException.class, () -> LLM.builder().model(tiny).backend(Backend.CUDA).build());
         assertTrue(e.getMessage().contains("CUDA") && e.getMessage().contains("CPU"), e.getMessage());
+        assertTrue(e.getMessage().contains(CudaDriver.unavailableReason()), e.getMessage());
+    }
+
+    @Test
+    void rocketKvOnCudaIsRefusedNamingSparseAttentionConfig() {
+        var e = assertThrows(ConfigException.class, () -> LLM.builder().model(tiny).backend(Backend.CUDA)
+                .sparseAttentionConfig(RocketSparseAttentionConfig.builder().topr(16).build())
+                .kvCacheConfig(KvCacheConfig.builder().enableBlockReuse(false).build()).build());
+        assertEquals("sparse_attention_config", e.key());
+        assertTrue(e.getMessage().contains("sparse_attention_config") && e.getMessage().contains("backend: cpu"),
+                e.getMessage());
     }
 
     @Test
