@@ -1,0 +1,361 @@
+package io.rocketkv.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.rocketkv.core.kernels.AttentionShape;
+import io.rocketkv.core.kernels.CpuKernels;
+import io.rocketkv.core.kernels.Kernels;
+import io.rocketkv.core.kernels.RopeTable;
+import io.rocketkv.core.kernels.StepBatch;
+import io.rocketkv.core.kernels.Tensor;
+import io.rocketkv.core.numeric.Bf16;
+import io.rocketkv.core.numeric.DType;
+import io.rocketkv.core.numeric.Fp16;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+/** {@link CudaKernels} against {@link CpuKernels} on seeded random inputs, op by op. */
+@RequiresCuda
+class CudaKernelsGpuTest {
+
+    private static CudaKernels gpu;
+    private static final CpuKernels cpu = new CpuKernels();
+    private static final Arena arena = Arena.ofShared();
+
+    @BeforeAll
+    static void open() {
+        gpu = new CudaKernels();
+    }
+
+    @AfterAll
+    static void close() {
+        if (gpu != null) {
+            gpu.close();
+        }
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------------
+
+    private static Tensor act(Kernels k, float[] data, int... shape) {
+        Tensor t = k.allocate(DType.F32, shape);
+        k.upload(data, t);
+        return t;
+    }
+
+    private static MemorySegment bytes(DType dtype, float[] v) {
+        MemorySegment s = arena.allocate((long) v.length * dtype.byteSize(), 16);
+        for (int i = 0; i < v.length; i++) {
+            switch (dtype) {
+                case F32 -> s.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, v[i]);
+                case BF16 -> s.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, Bf16.encode(v[i]));
+                case F16 -> s.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, Fp16.encode(v[i]));
+                default -> throw new IllegalArgumentException();
+            }
+        }
+        return s;
+    }
+
+    private static float[] bf16Round(float[] v) {
+        float[] r = new float[v.length];
+        for (int i = 0; i < v.length; i++) {
+            r[i] = Bf16.decode(Bf16.encode(v[i]));
+        }
+        return r;
+    }
+
+    // ---- ops ----------------------------------------------------------------------------------------
+
+    @Test
+    void kvCacheIsBf16AndSparseIsUnsupported() {
+        assertEquals(DType.BF16, gpu.kvCacheDtype());
+        var e = assertThrows(UnsupportedOperationException.class,
+                () -> gpu.sparseDecodeAttention(null, null, null, null, null, null, null));
+        assertTrue(e.getMessage().contains("CPU backend"), e.getMessage());
+        assertThrows(UnsupportedOperationException.class, () -> gpu.rocketStage1(null, null, null, null, null, null));
+        assertThrows(UnsupportedOperationException.class, () -> gpu.ktBuild(null, null, null, null, null));
+        assertThrows(UnsupportedOperationException.class, () -> gpu.ktUpdate(null, null, null, null, null));
+    }
+
+    @Test
+    void allocateZeroFillsAndUploadDownloadRoundTrip() {
+        try (Tensor t = gpu.allocate(DType.F32, 3, 5)) {
+            assertArrayEquals(new float[15], gpu.download(t));
+            float[] v = Gpu.gaussian(new Random(1), 15, 1f);
+            gpu.upload(v, t);
+            assertArrayEquals(v, gpu.download(t));
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1, 4, 2, 16", "37, 4, 2, 64", "97, 32, 8, 128", "5, 3, 1, 24"})
+    void ropeMatchesCpu(int tokens, int heads, int kvHeads, int d) {
+        Random rnd = new Random(tokens * 31 + d);
+        float[] inv = new float[d / 2];
+        for (int i = 0; i < inv.length; i++) {
+            inv[i] = (float) Math.pow(500000, -2.0 * i / d);
+        }
+        RopeTable rope = new RopeTable(inv);
+        AttentionShape shape = AttentionShape.of(heads, kvHeads, d, 16);
+        int[] pos = new int[tokens];
+        for (int i = 0; i < tokens; i++) {
+            pos[i] = i == 0 ? 0 : rnd.nextInt(130_000);
+        }
+        StepBatch b = new StepBatch(true, new int[tokens], pos, filled(tokens, -1), new int[] {0, tokens},
+                new int[] {tokens}, new int[][] {{0}}, new int[] {tokens - 1});
+        float[] q = Gpu.gaussian(rnd, tokens * heads * d, 1f);
+        float[] k = Gpu.gaussian(rnd, tokens * kvHeads * d, 1f);
+        Tensor cq = act(cpu, q, tokens, heads * d);
+        Tensor ck = act(cpu, k, tokens, kvHeads * d);
+        cpu.rope(cq, ck, b, rope, shape);
+        try (Tensor gq = act(gpu, q, tokens, heads * d); Tensor gk = act(gpu, k, tokens, kvHeads * d)) {
+            gpu.rope(gq, gk, b, rope, shape);
+            Gpu.assertClose("rope q", cpu.download(cq), gpu.download(gq), 1e-5, 2e-6);
+            Gpu.assertClose("rope k", cpu.download(ck), gpu.download(gk), 1e-5, 2e-6);
+        }
+    }
+
+    @Test
+    void gatherRowsAndF32EmbeddingAreExact() {
+        Random rnd = new Random(3);
+        int rows = 50;
+        int width = 300;
+        float[] x = Gpu.gaussian(rnd, rows * width, 1f);
+        int[] pick = {49, 0, 7, 7, 23};
+        Tensor cx = act(cpu, x, rows, width);
+        Tensor co = cpu.allocate(DType.F32, pick.length, width);
+        cpu.gatherRows(cx, pick, co);
+        try (Tensor gx = act(gpu, x, rows, width); Tensor go = gpu.allocate(DType.F32, pick.length, width)) {
+            gpu.gatherRows(gx, pick, go);
+            assertArrayEquals(cpu.download(co), gpu.download(go));
+        }
+        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16}) {
+            Tensor ctab = cpu.weight(dt, new int[] {rows, width}, bytes(dt, x));
+            StepBatch b = new StepBatch(true, pick, new int[pick.length], filled(pick.length, -1),
+                    new int[] {0, pick.length}, new int[] {pick.length}, new int[][] {{0}}, new int[] {0});
+            Tensor ce = cpu.allocate(DType.F32, pick.length, width);
+            cpu.embedding(ctab, b, ce);
+            try (Tensor gtab = gpu.weight(dt, new int[] {rows, width}, bytes(dt, x));
+                 Tensor ge = gpu.allocate(DType.F32, pick.length, width)) {
+                gpu.embedding(gtab, b, ge);
+                // F16 is converted to bf16 on upload
+                float[] want = dt == DType.F16 ? bf16Round(cpu.download(ce)) : cpu.download(ce);
+                assertArrayEquals(want, gpu.download(ge), "embedding " + dt);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1, 64, 96", "17, 1000, 300", "5, 172, 64"})
+    void matmulWithBiasMatchesCpu(int m, int n, int k) {
+        Random rnd = new Random(m * 7 + n);
+        float[] x = Gpu.gaussian(rnd, m * k, 1f);
+        float[] w = Gpu.gaussian(rnd, n * k, 0.05f);
+        float[] bias = Gpu.gaussian(rnd, n, 0.5f);
+        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16}) {
+            Tensor cb = cpu.weight(DType.F32, new int[] {n}, bytes(DType.F32, bias));
+            // bf16 path: the GPU rounds x to bf16 before the GEMM; the CPU twin gets the same rounded x.
+            // F16 weights become bf16 on upload: the CPU twin gets bf16 weights.
+            float[] xIn = dt == DType.F32 ? x : bf16Round(x);
+            DType cpuW = dt == DType.F16 ? DType.BF16 : dt;
+            float[] wIn = dt == DType.F16 ? bf16Round(decodedF16(w)) : w;
+            Tensor cw = cpu.weight(cpuW, new int[] {n, k}, bytes(cpuW, wIn));
+            Tensor co = cpu.allocate(DType.F32, m, n);
+            cpu.matmul(act(cpu, xIn, m, k), cw, cb, co);
+            try (Tensor gw = gpu.weight(dt, new int[] {n, k}, bytes(dt, w));
+                 Tensor gb = gpu.weight(DType.F32, new int[] {n}, bytes(DType.F32, bias));
+                 Tensor gx = act(gpu, x, m, k);
+                 Tensor go = gpu.allocate(DType.F32, m, n)) {
+                assertEquals(dt == DType.F32 ? DType.F32 : DType.BF16, gw.dtype());
+                gpu.matmul(gx, gw, gb, go);
+                Gpu.assertClose("matmul " + dt + " m=" + m + " n=" + n + " k=" + k, cpu.download(co), gpu.download(go),
+                        1e-4, 1e-4);
+                gpu.matmul(gx, gw, null, go);
+                float[] noBias = cpu.download(co);
+                for (int r = 0; r < m; r++) {
+                    for (int j = 0; j < n; j++) {
+                        noBias[r * n + j] -= bias[j];
+                    }
+                }
+                Gpu.assertClose("matmul without bias " + dt, noBias, gpu.download(go), 1e-4, 1e-4);
+            }
+        }
+    }
+
+    private static float[] decodedF16(float[] w) {
+        float[] r = new float[w.length];
+        for (int i = 0; i < w.length; i++) {
+            r[i] = Fp16.decode(Fp16.encode(w[i]));
+        }
+        return r;
+    }
+
+    @Test
+    void rmsNormSiluAddMatchCpu() {
+        Random rnd = new Random(5);
+        int rows = 7;
+        int h = 96;
+        float[] x = Gpu.gaussian(rnd, rows * h, 1f);
+        float[] y = Gpu.gaussian(rnd, rows * h, 1f);
+        float[] w = Gpu.gaussian(rnd, h, 1f);
+        for (DType dt : new DType[] {DType.F32, DType.BF16}) {
+            Tensor cw = cpu.weight(dt, new int[] {h}, bytes(dt, w));
+            Tensor cx = act(cpu, x, rows, h);
+            Tensor co = cpu.allocate(DType.F32, rows, h);
+            cpu.rmsNorm(cx, cw, 1e-5f, co);
+            cpu.siluMul(co, act(cpu, y, rows, h), co);
+            cpu.add(co, act(cpu, y, rows, h));
+            try (Tensor gw = gpu.weight(dt, new int[] {h}, bytes(dt, w)); Tensor gx = act(gpu, x, rows, h);
+                 Tensor gy = act(gpu, y, rows, h); Tensor go = gpu.allocate(DType.F32, rows, h)) {
+                gpu.rmsNorm(gx, gw, 1e-5f, go);
+                gpu.siluMul(go, gy, go);
+                gpu.add(go, gy);
+                Gpu.assertClose("rmsnorm/silu/add " + dt, cpu.download(co), gpu.download(go), 1e-5, 1e-5);
+            }
+        }
+    }
+
+    // ---- attention ----------------------------------------------------------------------------------
+
+    /** A random paged layout: each sequence's blocks drawn from a shuffled pool. */
+    private record Layout(int[][] tables, int numBlocks) {
+        static Layout of(int[] lens, int p, Random rnd) {
+            int total = 0;
+            for (int len : lens) {
+                total += (len + p - 1) / p;
+            }
+            int numBlocks = total + 3;
+            List<Integer> pool = new ArrayList<>();
+            for (int i = 0; i < numBlocks; i++) {
+                pool.add(i);
+            }
+            Collections.shuffle(pool, rnd);
+            int[][] tables = new int[lens.length][];
+            int next = 0;
+            for (int s = 0; s < lens.length; s++) {
+                int need = (lens[s] + p - 1) / p;
+                tables[s] = new int[need + (s % 2)]; // some rows longer than needed (padding)
+                for (int j = 0; j < tables[s].length; j++) {
+                    tables[s][j] = j < need ? pool.get(next++) : pool.get(numBlocks - 1);
+                }
+            }
+            return new Layout(tables, numBlocks);
+        }
+
+        int[] slots(int[] lens, int p) {
+            int t = 0;
+            for (int len : lens) {
+                t += len;
+            }
+            int[] slots = new int[t];
+            int i = 0;
+            for (int s = 0; s < lens.length; s++) {
+                for (int j = 0; j < lens[s]; j++) {
+                    slots[i++] = tables[s][j / p] * p + j % p;
+                }
+            }
+            return slots;
+        }
+    }
+
+    private static StepBatch prefillBatch(int[] lens, Layout layout, int p) {
+        int t = 0;
+        int[] qStart = new int[lens.length + 1];
+        int[] last = new int[lens.length];
+        for (int s = 0; s < lens.length; s++) {
+            t += lens[s];
+            qStart[s + 1] = t;
+            last[s] = t - 1;
+        }
+        int[] pos = new int[t];
+        for (int s = 0; s < lens.length; s++) {
+            for (int j = 0; j < lens[s]; j++) {
+                pos[qStart[s] + j] = j;
+            }
+        }
+        return new StepBatch(true, new int[t], pos, layout.slots(lens, p), qStart, lens.clone(), layout.tables(), last);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"16, 4, 2, 16", "32, 4, 1, 16", "64, 8, 2, 16", "128, 8, 8, 32", "24, 4, 2, 16"})
+    void prefillAttentionMatchesCpu(int d, int heads, int kvHeads, int p) {
+        Random rnd = new Random(d * 1000 + heads);
+        int[] lens = {1, 54, 97, 300};
+        Layout layout = Layout.of(lens, p, rnd);
+        StepBatch b = prefillBatch(lens, layout, p);
+        AttentionShape shape = AttentionShape.of(heads, kvHeads, d, p);
+        int t = b.numTokens();
+        float[] q = Gpu.gaussian(rnd, t * heads * d, 1f);
+        float[] k = Gpu.gaussian(rnd, t * kvHeads * d, 1f);
+        float[] v = Gpu.gaussian(rnd, t * kvHeads * d, 1f);
+        // the CPU twin attends over the bf16-rounded K/V the GPU cache holds
+        Tensor co = cpu.allocate(DType.F32, t, heads * d);
+        Tensor ccache = cpu.allocate(DType.F32, layout.numBlocks(), 2, kvHeads, p, d);
+        Tensor ck = act(cpu, bf16Round(k), t, kvHeads * d);
+        Tensor cv = act(cpu, bf16Round(v), t, kvHeads * d);
+        cpu.prefillAttention(act(cpu, q, t, heads * d), ck, cv, ccache, b, shape, co);
+        try (Tensor gq = act(gpu, q, t, heads * d); Tensor gk = act(gpu, k, t, kvHeads * d);
+             Tensor gv = act(gpu, v, t, kvHeads * d); Tensor go = gpu.allocate(DType.F32, t, heads * d);
+             Tensor cache = gpu.allocate(DType.BF16, layout.numBlocks(), 2, kvHeads, p, d)) {
+            gpu.writeKv(gk, gv, b, shape, cache);
+            gpu.prefillAttention(gq, gk, gv, cache, b, shape, go);
+            Gpu.assertClose("prefill d=" + d, cpu.download(co), gpu.download(go), 2e-2, 2e-3);
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"16, 4, 2, 16", "32, 4, 1, 16", "64, 10, 2, 16", "128, 32, 8, 16", "128, 12, 1, 32", "24, 4, 2, 16",
+            "256, 2, 1, 16"})
+    void decodeAttentionMatchesCpu(int d, int heads, int kvHeads, int p) {
+        Random rnd = new Random(d * 1000 + heads + 1);
+        int[] lens = {1, 17, 300, 2500};
+        Layout layout = Layout.of(lens, p, rnd);
+        StepBatch fill = prefillBatch(lens, layout, p);
+        AttentionShape shape = AttentionShape.of(heads, kvHeads, d, p);
+        int t = fill.numTokens();
+        float[] k = Gpu.gaussian(rnd, t * kvHeads * d, 1f);
+        float[] v = Gpu.gaussian(rnd, t * kvHeads * d, 1f);
+        int s = lens.length;
+        float[] q = Gpu.gaussian(rnd, s * heads * d, 1f);
+        int[] qStart = new int[s + 1];
+        int[] rows = new int[s];
+        int[] pos = new int[s];
+        for (int i = 0; i < s; i++) {
+            qStart[i + 1] = i + 1;
+            rows[i] = i;
+            pos[i] = lens[i] - 1;
+        }
+        StepBatch decode = new StepBatch(false, new int[s], pos, filled(s, -1), qStart, lens.clone(), layout.tables(),
+                rows);
+        Tensor ccache = cpu.allocate(DType.F32, layout.numBlocks(), 2, kvHeads, p, d);
+        cpu.writeKv(act(cpu, bf16Round(k), t, kvHeads * d), act(cpu, bf16Round(v), t, kvHeads * d), fill, shape, ccache);
+        Tensor co = cpu.allocate(DType.F32, s, heads * d);
+        cpu.decodeAttention(act(cpu, q, s, heads * d), ccache, decode, shape, co);
+        try (Tensor gk = act(gpu, k, t, kvHeads * d); Tensor gv = act(gpu, v, t, kvHeads * d);
+             Tensor gq = act(gpu, q, s, heads * d); Tensor go = gpu.allocate(DType.F32, s, heads * d);
+             Tensor cache = gpu.allocate(DType.BF16, layout.numBlocks(), 2, kvHeads, p, d)) {
+            gpu.writeKv(gk, gv, fill, shape, cache);
+            gpu.decodeAttention(gq, cache, decode, shape, go);
+            Gpu.assertClose("decode d=" + d + " heads " + heads + "/" + kvHeads, cpu.download(co), gpu.download(go),
+                    2e-2, 2e-3);
+        }
+    }
+
+    private static int[] filled(int n, int value) {
+        int[] a = new int[n];
+        java.util.Arrays.fill(a, value);
+        return a;
+    }
+}
