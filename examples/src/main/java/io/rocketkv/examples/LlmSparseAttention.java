@@ -136,7 +136,7 @@ public final class LlmSparseAttention implements Callable<Integer> {
                             o.metrics().promptTokens() + o.metrics().generatedTokens());
                 }
             }
-            System.out.printf("Summary: %d prompts, %d prompt tokens, %d generated tokens in %.2f s%n", outs.size(),
+            System.out.printf("Summary: %d prompt(s), %d prompt tokens, %d generated tokens in %.2f s%n", outs.size(),
                     promptTokens, genTokens, wall);
             System.out.printf("  prefill %.1f tok/s, decode %.1f tok/s%n",
                     prefill > 0 ? promptTokens / prefill : 0, decode > 0 ? (genTokens - outs.size()) / decode : 0);
