@@ -34,18 +34,7 @@ public final class InspectCheckpoint implements Callable<Integer> {
     boolean noSpecialTokens;
 
     public static void main(String[] args) {
-        CommandLine cli = new CommandLine(new InspectCheckpoint());
-        // bad options, checkpoints and configs are user errors: one clear line, no stack trace
-        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            if (e instanceof IllegalArgumentException || e instanceof IllegalStateException
-                    || e instanceof java.io.UncheckedIOException || e instanceof java.io.IOException
-                    || e.getClass().getName().endsWith("FormatException") || e.getClass().getName().endsWith("ModelException")) {
-                cmd.getErr().println("error: " + e.getMessage());
-                return 2;
-            }
-            throw e;
-        });
-        System.exit(cli.execute(args));
+        System.exit(Cli.run(new InspectCheckpoint(), args));
     }
 
     @Override
