@@ -77,7 +77,7 @@ public final class LLM implements AutoCloseable {
                     sparse.topr(), sparse.pageSize(), sparse.ktCacheDtype().dtype());
         }
         this.tokenizer = Tokenizer.load(modelDir);
-        this.kernels = selectKernels(args.backend());
+        this.kernels = selectKernels(args.backend(), rocketKv != null);
         SafeTensors opened;
         try {
             opened = SafeTensors.open(modelDir);
@@ -325,9 +325,25 @@ public final class LLM implements AutoCloseable {
         return (int) blocks;
     }
 
-    private static Kernels selectKernels(Backend backend) {
+    /**
+     * CPU or CUDA. {@code AUTO} takes CUDA when a device is usable and the configuration runs there (RocketKV
+     * runs on the CPU backend only, for now), else the CPU; the choice is logged.
+     */
+    private static Kernels selectKernels(Backend backend, boolean sparse) {
         return switch (backend) {
-            case AUTO, CPU -> new CpuKernels();
+            case CPU -> new CpuKernels();
+            case AUTO -> {
+                if (sparse) {
+                    log.info("backend AUTO: RocketKV runs on the CPU backend");
+                    yield new CpuKernels();
+                }
+                if (CudaDriver.isAvailable()) {
+                    log.info("backend AUTO: CUDA");
+                    yield new CudaKernels();
+                }
+                log.info("backend AUTO: CPU ({})", CudaDriver.unavailableReason());
+                yield new CpuKernels();
+            }
             case CUDA -> {
                 if (!CudaDriver.isAvailable()) {
                     throw new IllegalStateException("backend CUDA was requested, but CUDA is unavailable: "
