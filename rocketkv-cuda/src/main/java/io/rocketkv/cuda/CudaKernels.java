@@ -177,6 +177,24 @@ public final class CudaKernels implements Kernels {
         return track(new CudaTensor(dtype, shape, b, live::remove));
     }
 
+    /**
+     * A {@link CudaTensor} over a {@link DeviceBuffer#slice slice} of {@code base}'s buffer: same device
+     * memory, no allocation, not tracked (closing it frees nothing). A view of zero rows keeps a 16-byte
+     * slice, as {@link #allocate} keeps 16 bytes for an empty tensor.
+     */
+    @Override
+    public Tensor view(Tensor base, int rows) {
+        CudaTensor b = cuda(base);
+        int[] sh = b.shape();
+        if (sh.length != 2 || rows < 0 || rows > sh[0]) {
+            throw new IllegalArgumentException("cannot view " + rows + " rows of " + Tensor.describe(base));
+        }
+        DeviceBuffer buf = b.buffer();
+        long bytes = (long) rows * sh[1] * b.dtype().byteSize();
+        DeviceBuffer slice = buf.slice(0, Math.min(buf.byteSize(), Math.max(bytes, 16)));
+        return new CudaTensor(b.dtype(), new int[] {rows, sh[1]}, slice, t -> { });
+    }
+
     @Override
     public Tensor weight(DType dtype, int[] shape, MemorySegment hostData) {
         long n = CudaTensor.numel(shape);

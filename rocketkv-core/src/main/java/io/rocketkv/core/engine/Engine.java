@@ -7,6 +7,7 @@ import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.kvcache.KtCacheManager;
 import io.rocketkv.core.kvcache.KvCacheManager;
 import io.rocketkv.core.model.LlamaModel;
+import io.rocketkv.core.model.StepWorkspace;
 import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.sparse.RocketKvParams;
 import io.rocketkv.core.sparse.RocketKvPlan;
@@ -37,6 +38,7 @@ public final class Engine implements AutoCloseable {
     private final RocketKvPlan plan; // null for dense attention
     private final Tensor[] ktCaches; // per layer [numBlocks · pagesPerBlock, 2, Hkv, D]; null for dense
     private final long kvBytesPerBlock;
+    private final StepWorkspace workspace; // the step's activations, reused by every step (engine thread only)
     private final LinkedBlockingQueue<Sequence> incoming = new LinkedBlockingQueue<>();
     private final AtomicLong nextId = new AtomicLong();
     private final Thread thread;
@@ -73,6 +75,13 @@ public final class Engine implements AutoCloseable {
             this.plan = null;
             this.ktCaches = null;
         }
+        // A step has at most max(max_num_tokens, max_batch_size) tokens (a prefill batch stops at
+        // max_num_tokens, a decode step has one token per running sequence) and at most max_batch_size
+        // logit rows. The one exception is a preempted sequence recomputed alone from its prompt and
+        // outputs: up to max_seq_len − 1 tokens, possibly more than max_num_tokens. Sizing every engine for
+        // that rare step would hold max_seq_len tokens of activations for good, so the workspace starts at
+        // the common bound and step() grows it (once, straight to max_seq_len) when such a step comes.
+        this.workspace = model.newWorkspace(initialWorkspaceTokens(config), config.maxBatchSize());
         this.thread = Thread.ofPlatform().name("rocketkv-engine").daemon().unstarted(this::loop);
         thread.start();
     }
@@ -155,7 +164,13 @@ public final class Engine implements AutoCloseable {
         long t0 = System.nanoTime();
         float[] logits;
         try {
-            logits = model.forward(buildStep(batch), kvCaches, ktCaches, plan);
+            StepBatch step = buildStep(batch);
+            if (workspace.ensureCapacity(step.numTokens() > workspace.maxTokens()
+                    ? Math.max(step.numTokens(), config.maxSeqLen()) : step.numTokens(), step.logitRows().length)) {
+                log.debug("step workspace grown to {} tokens, {} rows (a recomputed sequence longer than"
+                        + " max_num_tokens)", workspace.maxTokens(), workspace.maxRows());
+            }
+            logits = model.forward(step, kvCaches, ktCaches, plan, workspace);
             if (plan != null && batch.prefill()) {
                 for (Sequence s : seqs) {
                     int kept = plan.params().keptTokens(s.numTokens());
@@ -228,6 +243,11 @@ public final class Engine implements AutoCloseable {
         }
     }
 
+    /** Tokens the step workspace is first sized for: the largest step but a long recompute prefill. */
+    static int initialWorkspaceTokens(EngineConfig config) {
+        return Math.max(config.maxNumTokens(), config.maxBatchSize());
+    }
+
     /** Flat token, position, slot and block-table arrays for the batch (built once, used by every layer). */
     private StepBatch buildStep(Scheduler.Batch batch) {
         List<Sequence> seqs = batch.seqs();
@@ -289,6 +309,9 @@ public final class Engine implements AutoCloseable {
         }
         for (Sequence s : pending) {
             s.result.completeExceptionally(new IllegalStateException("the engine was closed"));
+        }
+        if (!thread.isAlive()) {
+            workspace.close(); // a step still running (join timed out) keeps it; the backend frees it on close
         }
         for (Tensor c : kvCaches) {
             c.close();

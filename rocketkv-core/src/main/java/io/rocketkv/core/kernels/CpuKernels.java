@@ -43,6 +43,11 @@ public final class CpuKernels implements Kernels {
     }
 
     @Override
+    public Tensor view(Tensor base, int rows) {
+        return cpu(base).rows(rows);
+    }
+
+    @Override
     public Tensor weight(DType dtype, int[] shape, MemorySegment hostData) {
         return CpuTensor.mapped(dtype, shape, hostData);
     }
@@ -50,7 +55,7 @@ public final class CpuKernels implements Kernels {
     @Override
     public void upload(float[] src, Tensor dst) {
         float[] d = cpu(dst).floats();
-        if (d.length != src.length) {
+        if (dst.numel() != src.length) {
             throw new IllegalArgumentException("upload of " + src.length + " floats into " + Tensor.describe(dst));
         }
         System.arraycopy(src, 0, d, 0, src.length);
@@ -58,7 +63,9 @@ public final class CpuKernels implements Kernels {
 
     @Override
     public float[] download(Tensor src) {
-        return cpu(src).toFloats().clone();
+        CpuTensor c = cpu(src);
+        int n = Math.toIntExact(c.numel());
+        return c.isHeap() ? Arrays.copyOf(c.floats(), n) : c.toFloats();
     }
 
     @Override
@@ -166,7 +173,12 @@ public final class CpuKernels implements Kernels {
         float[] g = cpu(gate).floats();
         float[] u = cpu(up).floats();
         float[] o = cpu(out).floats();
-        for (int i = 0; i < o.length; i++) {
+        long n = out.numel();
+        if (gate.numel() != n || up.numel() != n) {
+            throw new IllegalArgumentException("siluMul shapes " + Tensor.describe(gate) + ", " + Tensor.describe(up)
+                    + ", " + Tensor.describe(out));
+        }
+        for (int i = 0; i < n; i++) {
             float v = g[i];
             o[i] = v / (1f + (float) Math.exp(-v)) * u[i];
         }
@@ -176,10 +188,11 @@ public final class CpuKernels implements Kernels {
     public void add(Tensor x, Tensor y) {
         float[] a = cpu(x).floats();
         float[] b = cpu(y).floats();
-        if (a.length != b.length) {
+        long n = x.numel();
+        if (y.numel() != n) {
             throw new IllegalArgumentException("add shapes " + Tensor.describe(x) + " and " + Tensor.describe(y));
         }
-        for (int i = 0; i < a.length; i++) {
+        for (int i = 0; i < n; i++) {
             a[i] += b[i];
         }
     }

@@ -36,6 +36,18 @@ public final class CpuTensor implements Tensor {
         return new CpuTensor(DType.F32, shape, new float[(int) n], null);
     }
 
+    /** The first {@code rows} rows of this 2-D heap tensor, over the same array. */
+    CpuTensor rows(int rows) {
+        if (shape.length != 2 || rows < 0 || rows > shape[0]) {
+            throw new IllegalArgumentException("cannot view " + rows + " rows of " + Tensor.describe(this));
+        }
+        if (array == null) {
+            return new CpuTensor(dtype, new int[] {rows, shape[1]}, null,
+                    segment.asSlice(0, (long) rows * shape[1] * dtype.byteSize()));
+        }
+        return new CpuTensor(dtype, new int[] {rows, shape[1]}, array, null);
+    }
+
     static CpuTensor mapped(DType dtype, int[] shape, MemorySegment data) {
         long n = 1;
         for (int d : shape) {
@@ -66,7 +78,10 @@ public final class CpuTensor implements Tensor {
         return shape[i];
     }
 
-    /** The backing array of an F32 heap tensor. */
+    /**
+     * The backing array of an F32 heap tensor. A {@link #rows row-view} shares its base's array, so the
+     * array may be longer than {@link #numel()}: sizes come from the shape, never from the array length.
+     */
     float[] floats() {
         if (array == null) {
             throw new IllegalStateException("tensor " + Tensor.describe(this) + " is a mapped weight, not an activation");
@@ -87,7 +102,10 @@ public final class CpuTensor implements Tensor {
         NumericFormats.decode(dtype, segment, from * dtype.byteSize(), dst, 0, count);
     }
 
-    /** The whole tensor as floats (a copy for weights, the array itself for activations). */
+    /**
+     * The whole tensor as floats (a copy for weights, the array itself for activations; a row-view's array
+     * may be longer than {@link #numel()}).
+     */
     float[] toFloats() {
         if (array != null) {
             return array;

@@ -31,6 +31,17 @@ public interface Kernels extends AutoCloseable {
     Tensor allocate(DType dtype, int... shape);
 
     /**
+     * The first {@code rows} rows of the 2-D tensor {@code base} ({@code [rows, base.dim(1)]}, same dtype),
+     * sharing its memory: writes through the view are writes to {@code base}. Closing the view frees
+     * nothing; it must not be used after {@code base} is closed. Every op takes its sizes from the shapes
+     * of the tensors it is given, so a view of a larger buffer behaves like a tensor of its own shape
+     * (this is how a reused {@code StepWorkspace} serves steps of any size without allocating).
+     *
+     * @throws IllegalArgumentException when {@code base} is not 2-D or {@code rows} is outside [0, base.dim(0)]
+     */
+    Tensor view(Tensor base, int rows);
+
+    /**
      * A weight tensor from little-endian host bytes (e.g. a slice of a memory-mapped checkpoint). The CPU
      * backend reads the mapping in place; a GPU backend copies it to the device.
      */

@@ -118,7 +118,18 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * Runs one step and returns the logits of {@code batch.logitRows()}, row-major [rows, vocab].
+     * A workspace for steps of at most {@code maxTokens} tokens and {@code maxRows} logit rows, in this
+     * model's backend memory; the caller closes it.
+     */
+    public StepWorkspace newWorkspace(int maxTokens, int maxRows) {
+        return new StepWorkspace(kernels, config.hiddenSize(), shape.numHeads() * shape.headDim(),
+                shape.numKvHeads() * shape.headDim(), config.intermediateSize(), config.vocabSize(), maxTokens, maxRows);
+    }
+
+    /**
+     * Runs one step and returns the logits of {@code batch.logitRows()}, row-major [rows, vocab]. Uses a
+     * temporary workspace sized for the batch; a step loop should keep one and call
+     * {@link #forward(StepBatch, Tensor[], Tensor[], RocketKvPlan, StepWorkspace)}.
      *
      * @param kvCaches one paged cache tensor per layer, [numBlocks, 2, Hkv, tokensPerBlock, D]
      */
@@ -130,73 +141,91 @@ public final class LlamaModel implements AutoCloseable {
      * As {@link #forward(StepBatch, Tensor[])}, with RocketKV when {@code plan} is not null: after a
      * prefill's dense attention each layer runs stage 1 (eviction and compaction to {@code prompt_budget}
      * slots) and builds its KT pages; a decode step updates the KT pages and attends only over the pages
-     * stage 2 selects. The caller frees the blocks past the budget after a prefill.
+     * stage 2 selects. The caller frees the blocks past the budget after a prefill. Uses a temporary
+     * workspace sized for the batch.
      *
      * @param ktCaches one KT tensor per layer, [numKtPages, 2, Hkv, D] (null when plan is null)
      */
     public float[] forward(StepBatch batch, Tensor[] kvCaches, Tensor[] ktCaches, RocketKvPlan plan) {
+        try (StepWorkspace ws = newWorkspace(Math.max(1, batch.numTokens()), Math.max(1, batch.logitRows().length))) {
+            return forward(batch, kvCaches, ktCaches, plan, ws);
+        }
+    }
+
+    /**
+     * As {@link #forward(StepBatch, Tensor[], Tensor[], RocketKvPlan)}, with the activations in {@code ws}
+     * (from {@link #newWorkspace}): no backend memory is allocated or freed. The step must fit the
+     * workspace ({@link StepWorkspace#ensureCapacity} grows it).
+     *
+     * @throws IllegalArgumentException when the step has more tokens or logit rows than {@code ws} holds
+     */
+    public float[] forward(StepBatch batch, Tensor[] kvCaches, Tensor[] ktCaches, RocketKvPlan plan, StepWorkspace ws) {
         if (plan != null && (ktCaches == null || ktCaches.length != layers.length)) {
             throw new IllegalArgumentException("RocketKV needs one KT cache per layer (" + layers.length + ")");
         }
         if (kvCaches.length != layers.length) {
             throw new IllegalArgumentException("need one KV cache per layer (" + layers.length + "), got " + kvCaches.length);
         }
+        ws.checkOpen();
+        if (!ws.belongsTo(kernels)) {
+            throw new IllegalArgumentException("the step workspace belongs to another backend");
+        }
         int t = batch.numTokens();
-        int h = config.hiddenSize();
-        int qDim = shape.numHeads() * shape.headDim();
-        int kvDim = shape.numKvHeads() * shape.headDim();
-        int inter = config.intermediateSize();
+        int[] rows = batch.logitRows();
+        if (t > ws.maxTokens() || rows.length > ws.maxRows()) {
+            throw new IllegalArgumentException("a step of " + t + " tokens and " + rows.length
+                    + " logit rows does not fit a workspace of " + ws.maxTokens() + " tokens and " + ws.maxRows()
+                    + " rows; call ensureCapacity first");
+        }
         float eps = (float) config.rmsNormEps();
         Kernels k = kernels;
-        try (Tensor x = k.allocate(DType.F32, t, h);          // residual stream
-             Tensor xn = k.allocate(DType.F32, t, h);         // normed input of a sub-block
-             Tensor q = k.allocate(DType.F32, t, qDim);
-             Tensor kk = k.allocate(DType.F32, t, kvDim);
-             Tensor v = k.allocate(DType.F32, t, kvDim);
-             Tensor attn = k.allocate(DType.F32, t, qDim);
-             Tensor proj = k.allocate(DType.F32, t, h);       // o_proj and down_proj outputs
-             Tensor gate = k.allocate(DType.F32, t, inter);
-             Tensor up = k.allocate(DType.F32, t, inter)) {
-            k.embedding(embedTokens, batch, x);
-            for (int l = 0; l < layers.length; l++) {
-                Layer w = layers[l];
-                k.rmsNorm(x, w.inputNorm(), eps, xn);
-                k.matmul(xn, w.qProj(), w.qBias(), q);
-                k.matmul(xn, w.kProj(), w.kBias(), kk);
-                k.matmul(xn, w.vProj(), w.vBias(), v);
-                k.rope(q, kk, batch, rope, shape);
-                k.writeKv(kk, v, batch, shape, kvCaches[l]);
-                if (batch.prefill()) {
-                    k.prefillAttention(q, kk, v, kvCaches[l], batch, shape, attn);
-                    if (plan != null) {
-                        k.rocketStage1(q, kk, batch, shape, plan.params(), kvCaches[l]);
-                        k.ktBuild(kvCaches[l], batch, shape, plan, ktCaches[l]);
-                    }
-                } else if (plan != null) {
-                    k.ktUpdate(kk, batch, shape, plan, ktCaches[l]);
-                    k.sparseDecodeAttention(q, kvCaches[l], ktCaches[l], batch, shape, plan, attn);
-                } else {
-                    k.decodeAttention(q, kvCaches[l], batch, shape, attn);
+        // row-views of the workspace: they share its memory and free nothing
+        Tensor x = k.view(ws.x(), t);          // residual stream
+        Tensor xn = k.view(ws.xn(), t);        // normed input of a sub-block
+        Tensor q = k.view(ws.q(), t);
+        Tensor kk = k.view(ws.k(), t);
+        Tensor v = k.view(ws.v(), t);
+        Tensor attn = k.view(ws.attn(), t);
+        Tensor proj = k.view(ws.proj(), t);    // o_proj and down_proj outputs
+        Tensor gate = k.view(ws.gate(), t);
+        Tensor up = k.view(ws.up(), t);
+        k.embedding(embedTokens, batch, x);
+        for (int l = 0; l < layers.length; l++) {
+            Layer w = layers[l];
+            k.rmsNorm(x, w.inputNorm(), eps, xn);
+            k.matmul(xn, w.qProj(), w.qBias(), q);
+            k.matmul(xn, w.kProj(), w.kBias(), kk);
+            k.matmul(xn, w.vProj(), w.vBias(), v);
+            k.rope(q, kk, batch, rope, shape);
+            k.writeKv(kk, v, batch, shape, kvCaches[l]);
+            if (batch.prefill()) {
+                k.prefillAttention(q, kk, v, kvCaches[l], batch, shape, attn);
+                if (plan != null) {
+                    k.rocketStage1(q, kk, batch, shape, plan.params(), kvCaches[l]);
+                    k.ktBuild(kvCaches[l], batch, shape, plan, ktCaches[l]);
                 }
-                k.matmul(attn, w.oProj(), w.oBias(), proj);
-                k.add(x, proj);
-                k.rmsNorm(x, w.postNorm(), eps, xn);
-                k.matmul(xn, w.gateProj(), w.gateBias(), gate);
-                k.matmul(xn, w.upProj(), w.upBias(), up);
-                k.siluMul(gate, up, gate);
-                k.matmul(gate, w.downProj(), w.downBias(), proj);
-                k.add(x, proj);
+            } else if (plan != null) {
+                k.ktUpdate(kk, batch, shape, plan, ktCaches[l]);
+                k.sparseDecodeAttention(q, kvCaches[l], ktCaches[l], batch, shape, plan, attn);
+            } else {
+                k.decodeAttention(q, kvCaches[l], batch, shape, attn);
             }
-            int[] rows = batch.logitRows();
-            try (Tensor last = k.allocate(DType.F32, rows.length, h);
-                 Tensor lastNormed = k.allocate(DType.F32, rows.length, h);
-                 Tensor logits = k.allocate(DType.F32, rows.length, config.vocabSize())) {
-                k.gatherRows(x, rows, last);
-                k.rmsNorm(last, finalNorm, eps, lastNormed);
-                k.matmul(lastNormed, lmHead, null, logits);
-                return k.download(logits);
-            }
+            k.matmul(attn, w.oProj(), w.oBias(), proj);
+            k.add(x, proj);
+            k.rmsNorm(x, w.postNorm(), eps, xn);
+            k.matmul(xn, w.gateProj(), w.gateBias(), gate);
+            k.matmul(xn, w.upProj(), w.upBias(), up);
+            k.siluMul(gate, up, gate);
+            k.matmul(gate, w.downProj(), w.downBias(), proj);
+            k.add(x, proj);
         }
+        Tensor last = k.view(ws.last(), rows.length);
+        Tensor lastNormed = k.view(ws.lastNormed(), rows.length);
+        Tensor logits = k.view(ws.logits(), rows.length);
+        k.gatherRows(x, rows, last);
+        k.rmsNorm(last, finalNorm, eps, lastNormed);
+        k.matmul(lastNormed, lmHead, null, logits);
+        return k.download(logits);
     }
 
     @Override
