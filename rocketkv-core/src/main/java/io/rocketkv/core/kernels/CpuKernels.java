@@ -301,34 +301,46 @@ public final class CpuKernels implements Kernels {
         for (int s = 0; s < seqs; s++) {
             work += (long) batch.kvLens()[s] * h * d * 2;
         }
-        forEach(seqs * h, work, task -> {
-            int s = task / h;
-            int head = task % h;
-            int kvh = head / g;
+        int hkv = shape.numKvHeads();
+        // one task per (sequence, KV head): each K and V row is read once for the whole GQA group; every
+        // query head's arithmetic (dot, softmax, accumulation order) is the same as attending head by head
+        forEach(seqs * hkv, work, task -> {
+            int s = task / hkv;
+            int kvh = task % hkv;
             int len = batch.kvLens()[s];
             int[] table = batch.blockTables()[s];
             if ((len + p - 1) / p > table.length) {
                 throw new IllegalArgumentException("sequence " + s + " holds " + len + " tokens but its block table has "
                         + table.length + " blocks of " + p);
             }
-            int qo = (s * h + head) * d;
-            float[] scores = new float[len];
-            float max = Float.NEGATIVE_INFINITY;
+            int q0 = (s * h + kvh * g) * d; // first query head of the group
+            float[][] scores = new float[g][len];
+            float[] max = new float[g];
+            Arrays.fill(max, Float.NEGATIVE_INFINITY);
             for (int j = 0; j < len; j++) {
-                float sc = dot(qs, qo, cache, kOffset(table[j / p], kvh, j % p, shape), d) * shape.scale();
-                scores[j] = sc;
-                max = Math.max(max, sc);
+                int ko = kOffset(table[j / p], kvh, j % p, shape);
+                for (int gi = 0; gi < g; gi++) {
+                    float sc = dot(qs, q0 + gi * d, cache, ko, d) * shape.scale();
+                    scores[gi][j] = sc;
+                    max[gi] = Math.max(max[gi], sc);
+                }
             }
-            float[] acc = new float[d];
-            float sum = 0f;
+            float[][] acc = new float[g][d];
+            float[] sum = new float[g];
             for (int j = 0; j < len; j++) {
-                float e = (float) Math.exp(scores[j] - max);
-                sum += e;
-                axpy(e, cache, vOffset(table[j / p], kvh, j % p, shape), acc, d);
+                int vo = vOffset(table[j / p], kvh, j % p, shape);
+                for (int gi = 0; gi < g; gi++) {
+                    float e = (float) Math.exp(scores[gi][j] - max[gi]);
+                    sum[gi] += e;
+                    axpy(e, cache, vo, acc[gi], d);
+                }
             }
-            float inv = 1f / sum;
-            for (int c = 0; c < d; c++) {
-                os[qo + c] = acc[c] * inv;
+            for (int gi = 0; gi < g; gi++) {
+                float inv = 1f / sum[gi];
+                int qo = q0 + gi * d;
+                for (int c = 0; c < d; c++) {
+                    os[qo + c] = acc[gi][c] * inv;
+                }
             }
         });
     }
