@@ -30,8 +30,9 @@ import java.util.Set;
  * BF16 on upload. One-dimensional weights (norms, biases) are uploaded as F32. The KV cache is BF16
  * ({@link #kvCacheDtype()}), layout {@code [numBlocks][2][Hkv][tokensPerBlock][D]}.
  *
- * <p>Everything runs in order on the context's legacy default stream, so the synchronous copies of
- * {@link #upload} and {@link #download} need no extra synchronisation. Per step ("plan once"), the
+ * <p>Everything runs in order on one created stream with the default (blocking) flag: it can be captured
+ * into a CUDA graph, and the synchronous copies of {@link #upload} and {@link #download} (which go on the
+ * legacy stream) still wait for the work queued before them and are waited for by the work after them. Per step ("plan once"), the
  * index arrays of a {@link StepBatch} (token ids, positions, slot mapping, query starts, KV lengths and the
  * block tables flattened to {@code [numSeqs][maxBlocks]}, padded with −1) go to the device in one copy,
  * the first time an op sees that batch object; every layer reuses them. Scratch memory (the bf16 copy of a
@@ -44,6 +45,8 @@ import java.util.Set;
 public final class CudaKernels implements Kernels {
 
     private static final int ROW_BLOCK = 256;
+    /** cuBLAS's workspace, given to it up front so that no GEMM allocates (NVIDIA suggests 32 MiB on Hopper). */
+    private static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
     private static final int PREFILL_TILE = 64;
     private static final int[] PREFILL_DIMS = {16, 32, 64, 128};
     private static final int[] DECODE_DIMS = {16, 32, 64, 128, 256};
@@ -52,6 +55,7 @@ public final class CudaKernels implements Kernels {
     private final CudaContext context;
     private final CudaStream stream;
     private final Cublas cublas;
+    private final DeviceBuffer cublasWorkspace;
     private final ElementwiseKernels elementwise;
     private final CudaModule ropeModule;
     private final CudaModule rowsModule;
@@ -83,6 +87,17 @@ public final class CudaKernels implements Kernels {
     private Plan plan;
 
     private boolean closed;
+    private boolean capturing;
+    private long scratchEpoch;
+
+    /**
+     * The device copies of one step's index arrays, for kernel families that live in their own classes:
+     * {@code tokenIds}, {@code positions}, {@code slots} [T]; {@code queryStart} [S+1]; {@code kvLens} [S];
+     * {@code tables} [S][maxBlocks] padded with −1. Valid until the next step is planned.
+     */
+    record DevicePlan(DeviceBuffer tokenIds, DeviceBuffer positions, DeviceBuffer slots, DeviceBuffer queryStart,
+                      DeviceBuffer kvLens, DeviceBuffer tables, int maxBlocks, int maxQueryLen, int maxKvLen) {
+    }
 
     /** Offsets (in ints) of one step's index arrays inside {@link #planBuffer}. */
     private record Plan(int tokenIds, int positions, int slots, int queryStart, int kvLens, int tables,
@@ -100,9 +115,14 @@ public final class CudaKernels implements Kernels {
         this.context = CudaContext.primary(ordinal);
         List<AutoCloseable> made = new ArrayList<>();
         try {
-            this.stream = context.defaultStream();
+            this.stream = context.createStream(false);
+            made.add(stream);
             this.cublas = Cublas.create(context);
             made.add(cublas);
+            cublas.setStream(stream);
+            this.cublasWorkspace = context.allocate(CUBLAS_WORKSPACE_BYTES);
+            made.add(cublasWorkspace);
+            cublas.setWorkspace(cublasWorkspace);
             this.elementwise = new ElementwiseKernels(context);
             made.add(elementwise);
             this.ropeModule = KernelImages.load(context, "rope");
@@ -507,6 +527,35 @@ public final class CudaKernels implements Kernels {
 
     // ---- the step plan ------------------------------------------------------------------------------
 
+    /** The step's index arrays on the device (uploaded once per batch object; see {@link DevicePlan}). */
+    DevicePlan devicePlan(StepBatch batch) {
+        Plan p = plan(batch);
+        int t = batch.numTokens();
+        int s = batch.numSeqs();
+        return new DevicePlan(ints(p.tokenIds(), t), ints(p.positions(), t), ints(p.slots(), t),
+                ints(p.queryStart(), s + 1), ints(p.kvLens(), s), ints(p.tables(), s * p.maxBlocks()), p.maxBlocks(),
+                p.maxQueryLen(), p.maxKvLen());
+    }
+
+    /** How many times scratch memory was reallocated; a graph captured at an older epoch is stale. */
+    long scratchEpoch() {
+        return scratchEpoch;
+    }
+
+    /** The stream every op of this backend runs on. */
+    CudaStream stream() {
+        return stream;
+    }
+
+    /**
+     * Scratch memory for a kernel family: returns {@code b} when it holds {@code bytes}, else frees it and
+     * allocates a larger buffer. Reallocation changes device addresses, so it advances {@link #scratchEpoch()}
+     * (graphs captured before must be re-captured) and is refused while a graph is being captured.
+     */
+    DeviceBuffer growScratch(DeviceBuffer b, long bytes) {
+        return grow(b, bytes);
+    }
+
     /** Uploads the batch's index arrays once (the first op to see this batch object); later calls reuse them. */
     private Plan plan(StepBatch batch) {
         if (batch == planFor) {
@@ -601,6 +650,11 @@ public final class CudaKernels implements Kernels {
         if (b != null && b.byteSize() >= bytes) {
             return b;
         }
+        if (capturing) {
+            throw new IllegalStateException("scratch memory of " + bytes + " bytes would be allocated while a CUDA graph"
+                    + " is being captured; run the step once without capture first");
+        }
+        scratchEpoch++;
         if (b != null) {
             b.close(); // cuMemFree waits for the work queued before it
         }
@@ -670,12 +724,14 @@ public final class CudaKernels implements Kernels {
         all.add(rowsBuffer);
         all.add(ropeBuffer);
         all.add(cublas);
+        all.add(cublasWorkspace);
         all.add(elementwise);
         all.add(ropeModule);
         all.add(rowsModule);
         all.add(kvModule);
         all.add(prefillModule);
         all.add(decodeModule);
+        all.add(stream);
         try {
             context.synchronize();
         } catch (RuntimeException e) {
