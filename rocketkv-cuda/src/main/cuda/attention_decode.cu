@@ -3,7 +3,8 @@
 //
 //   q           f32  [numSeqs][numHeads * headDim]   the step's query rows (row s = sequence s)
 //   kvCache     bf16 [numBlocks][2 (K|V)][numKvHeads][tokensPerBlock][headDim]   (one layer)
-//   kvLens      i32  [numSeqs]        keys in the cache for each sequence (this step's included), >= 1
+//   kvLens      i32  [numSeqs]        keys in the cache for each sequence (this step's included); 0 marks a
+//                                     padding sequence, whose output rows are zeros
 //   blockTables i32  [numSeqs][maxBlocks] (flat, row stride maxBlocks) block ids, -1 padded
 //   out         f32  [numSeqs][numHeads * headDim]
 //   workspace   f32  numSeqs * numHeads * numSplits * (headDim + 2) floats (only when numSplits > 1):
@@ -42,8 +43,10 @@
 //
 // Launch v3:
 //   GT = G <= 8 ? (smallest of 1, 2, 4, 8 >= G) : 8;   headChunks = ceil(G / GT)
-//   numSplits = ceil(maxKvLen / kvPerSplit), kvPerSplit >= 1 (rule in README.md: about two waves
-//   of resident blocks, splits of at least 256 keys)
+//   numSplits from the host (about two waves of resident blocks, at most ceil(kvBound / 256)); the
+//   argument kvPerSplit is the minimum keys per split (256) and each sequence's own split length is
+//   rkv_split_len(kvLen, numSplits, kvPerSplit), computed on the device, so the launch does not depend
+//   on the step's lengths (CUDA graphs replay it for any lengths up to kvBound)
 //   split kernel: grid (numSeqs, numKvHeads * headChunks, numSplits), block 128 threads, static
 //                 shared memory only (33-41 KB), 128 registers (GT <= 4; 4 blocks per SM) or 255
 //                 (GT = 8); workspace as above (any pointer when numSplits == 1)
@@ -78,6 +81,10 @@ extern "C" __global__ void __launch_bounds__(32) attention_decode_naive(
     const int head = blockIdx.y;
     const int kvHead = head / (numHeads / numKvHeads);
     const size_t o = ((size_t) seq * numHeads + head) * headDim;
+    if (kvLens[seq] <= 0) {   // a padding sequence
+        for (int d = threadIdx.x; d < headDim; d += blockDim.x) out[o + d] = 0.f;
+        return;
+    }
     rkv_naive_attention_row(q + o, kvCache, blockTables + (size_t) seq * maxBlocks, kvLens[seq] - 1,
                             kvHead, numKvHeads, headDim, tokensPerBlock, scale, out + o);
 }
@@ -88,6 +95,19 @@ extern "C" __global__ void __launch_bounds__(32) attention_decode_naive(
 namespace rkv_decode {
 
 constexpr int NTHREADS = 128;
+
+}  // namespace rkv_decode
+
+// Keys per split of one sequence: its kvLen spread over the launch's numSplits, in multiples of 64 keys,
+// at least minPerSplit. Computed on the device from kvLen so that one launch (one recorded graph)
+// serves every mix of lengths; the split kernel and the merge use the same rule.
+static __device__ __forceinline__ int rkv_split_len(int kvLen, int numSplits, int minPerSplit) {
+    int per = (kvLen + numSplits - 1) / numSplits;
+    per = (per + 63) & ~63;
+    return max(per, minPerSplit);
+}
+
+namespace rkv_decode {
 
 // Transpose-reduce of N partial sums over the TG lanes of a lane group (TG, N powers of two):
 // each step sends half of the values still held to the partner lane and keeps the other half, so
@@ -163,6 +183,17 @@ __device__ __forceinline__ void decode_split(
     const int split = blockIdx.z;
     const int numSplits = gridDim.z;
     const int kvLen = kvLens[seq];
+    const int headBase = kvHead * G + chunk * GT;
+    const int nHeads = min(GT, G - chunk * GT);
+    if (kvLen <= 0) {   // a padding sequence: zeros (the merge writes them when numSplits > 1)
+        if (numSplits == 1) {
+            for (int i = threadIdx.x; i < nHeads * D; i += blockDim.x) {
+                out[((size_t) seq * numHeads + headBase) * D + i] = 0.f;
+            }
+        }
+        return;
+    }
+    kvPerSplit = rkv_split_len(kvLen, numSplits, kvPerSplit);
     const int start = split * kvPerSplit;
     if (start >= kvLen) return;
     const int end = min(kvLen, start + kvPerSplit);
@@ -171,8 +202,6 @@ __device__ __forceinline__ void decode_split(
     const int warp = threadIdx.x >> 5;
     const int tl = lane & (TG - 1);            // lane within its group: channels tl*8 .. tl*8+7
     const int gw = lane / TG;                  // group within the warp
-    const int headBase = kvHead * G + chunk * GT;
-    const int nHeads = min(GT, G - chunk * GT);
 
     // Queries, pre-multiplied by scale * log2(e) so that softmax uses exp2.
     const float sl2 = scale * RKV_LOG2E;
@@ -429,11 +458,17 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_merge(
         const float* __restrict__ workspace,   // acc [numSeqs][numHeads][numSplits][headDim], then ml [..][2]
         const int* __restrict__ kvLens,        // [numSeqs]
         float* __restrict__ out,               // [numSeqs][numHeads * headDim]
-        int numHeads, int headDim, int kvPerSplit, int numSplits) {
+        int numHeads, int headDim, int kvPerSplit, int numSplits) {   // kvPerSplit: the minimum, as in the split kernel
     const int seq = blockIdx.x;
     const int head = blockIdx.y;
     const int numSeqs = gridDim.x;
-    const int n = min(numSplits, (kvLens[seq] + kvPerSplit - 1) / kvPerSplit);
+    const int kvLen = kvLens[seq];
+    if (kvLen <= 0) {   // a padding sequence
+        for (int d = threadIdx.x; d < headDim; d += blockDim.x) out[((size_t) seq * numHeads + head) * headDim + d] = 0.f;
+        return;
+    }
+    kvPerSplit = rkv_split_len(kvLen, numSplits, kvPerSplit);
+    const int n = min(numSplits, (kvLen + kvPerSplit - 1) / kvPerSplit);
     const size_t base = ((size_t) seq * numHeads + head) * numSplits;
     const float* ml = workspace + (size_t) numSeqs * numHeads * numSplits * headDim + 2 * base;
     float M = -INFINITY;

@@ -14,6 +14,10 @@
 //                      version 1: one block per row; each thread sums the squares of a strided slice
 //                      in fp32, the block reduces them (warp shuffles, then one warp over the warp sums),
 //                      then every thread scales its slice. blockDim.x: a multiple of 32, <= 1024.
+// silu_mul_f32_bf16out, rmsnorm_bf16out_w{f32,bf16}
+//                      the same with a bf16 out (round to nearest even, as f32_to_bf16): the activations
+//                      that feed only a bf16 GEMM are written in its input type, so the GEMM needs no
+//                      separate conversion pass (the values equal f32_to_bf16 of the fp32 outputs)
 // embedding_bf16_f32   out[t,:] = table[ids[t],:]             table (vocab, hidden) bf16,
 //                                                             ids (tokens) int32, out (tokens, hidden)
 //                      one block per token; an id outside [0, vocab) yields a row of NaN instead of an
@@ -22,6 +26,7 @@
 // Grid-stride loops with 64-bit indices throughout, so any grid size is correct.
 
 #include "rocketkv_common.cuh"
+#include "attention_common.cuh"   // rkv_f32_to_bf16: the rounding of every bf16 activation
 
 using rocketkv::bf16_to_f32;
 using rocketkv::block_sum;
@@ -46,6 +51,25 @@ extern "C" __global__ void silu_mul_f32(float* __restrict__ out,          // (n)
     }
 }
 
+extern "C" __global__ void silu_mul_f32_bf16out(unsigned short* __restrict__ out,  // (n) bf16 bits
+                                                const float* __restrict__ gate,    // (n)
+                                                const float* __restrict__ up,      // (n)
+                                                long long n) {
+    const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
+    for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+        const float g = gate[i];
+        out[i] = rkv_f32_to_bf16(g / (1.0f + expf(-g)) * up[i]);
+    }
+}
+
+__device__ __forceinline__ void store_out(float* p, long long i, float v) {
+    p[i] = v;
+}
+
+__device__ __forceinline__ void store_out(unsigned short* p, long long i, float v) {
+    p[i] = rkv_f32_to_bf16(v);
+}
+
 template <typename WeightT>
 __device__ __forceinline__ float load_weight(const WeightT* w, int i);
 
@@ -59,12 +83,11 @@ __device__ __forceinline__ float load_weight<uint16_t>(const uint16_t* w, int i)
     return bf16_to_f32(w[i]);
 }
 
-template <typename WeightT>
-__device__ __forceinline__ void rmsnorm_row(float* __restrict__ out, const float* __restrict__ x,
+template <typename WeightT, typename OutT>
+__device__ __forceinline__ void rmsnorm_row(OutT* __restrict__ out, const float* __restrict__ x,
                                             const WeightT* __restrict__ w, int hidden, float eps) {
     const long long base = static_cast<long long>(blockIdx.x) * hidden;
     const float* xr = x + base;
-    float* outr = out + base;
     float ss = 0.0f;
     for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
         const float v = xr[i];
@@ -73,7 +96,7 @@ __device__ __forceinline__ void rmsnorm_row(float* __restrict__ out, const float
     ss = block_sum(ss);
     const float inv = 1.0f / sqrtf(ss / static_cast<float>(hidden) + eps);  // as CpuKernels: 1 / sqrt(mean + eps)
     for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
-        outr[i] = load_weight(w, i) * (xr[i] * inv);
+        store_out(out, base + i, load_weight(w, i) * (xr[i] * inv));
     }
 }
 
@@ -88,6 +111,20 @@ extern "C" __global__ void rmsnorm_f32_wbf16(float* __restrict__ out,       // (
                                              const float* __restrict__ x,   // (rows, hidden)
                                              const uint16_t* __restrict__ w,  // (hidden) bf16 bits
                                              int hidden, float eps) {       // grid.x = rows
+    rmsnorm_row(out, x, w, hidden, eps);
+}
+
+extern "C" __global__ void rmsnorm_bf16out_wf32(unsigned short* __restrict__ out,  // (rows, hidden) bf16 bits
+                                                const float* __restrict__ x,       // (rows, hidden)
+                                                const float* __restrict__ w,       // (hidden)
+                                                int hidden, float eps) {           // grid.x = rows
+    rmsnorm_row(out, x, w, hidden, eps);
+}
+
+extern "C" __global__ void rmsnorm_bf16out_wbf16(unsigned short* __restrict__ out,    // (rows, hidden) bf16 bits
+                                                 const float* __restrict__ x,         // (rows, hidden)
+                                                 const uint16_t* __restrict__ w,      // (hidden) bf16 bits
+                                                 int hidden, float eps) {             // grid.x = rows
     rmsnorm_row(out, x, w, hidden, eps);
 }
 

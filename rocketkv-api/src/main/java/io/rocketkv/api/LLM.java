@@ -90,7 +90,8 @@ public final class LLM implements AutoCloseable {
             int maxSeqLen = args.maxSeqLen() != null ? args.maxSeqLen() : config.maxPositionEmbeddings();
             LlamaModel model = LlamaModel.load(config, weights, kernels, args.tokensPerBlock(), progress);
             EngineConfig ec = new EngineConfig(args.maxBatchSize(), Math.max(args.maxNumTokens(), 1), maxSeqLen,
-                    args.tokensPerBlock(), numBlocks(maxSeqLen), rocketKv);
+                    args.tokensPerBlock(), numBlocks(maxSeqLen, model), rocketKv, args.cudaGraphBatchSizes(),
+                    args.cudaGraphConfig().enablePadding());
             this.engine = new Engine(model, kernels, ec, this::detokenize);
         } catch (RuntimeException e) {
             try {
@@ -215,6 +216,14 @@ public final class LLM implements AutoCloseable {
         return config;
     }
 
+    /**
+     * Decode steps replayed from CUDA graphs so far, and steps recorded: {@code [replays, recordings]}
+     * (both 0 on the CPU backend or with {@link CudaGraphConfig#disabled()}).
+     */
+    public long[] cudaGraphStats() {
+        return new long[] {engine.graphReplays(), engine.graphRecords()};
+    }
+
     public LlmArgs args() {
         return args;
     }
@@ -283,9 +292,9 @@ public final class LLM implements AutoCloseable {
     }
 
     /** KV pool size in blocks; called after the weights are loaded (the CUDA pool takes a share of what is left). */
-    private int numBlocks(int maxSeqLen) {
+    private int numBlocks(int maxSeqLen, LlamaModel model) {
         if (kernels instanceof CudaKernels cuda) {
-            return cudaNumBlocks(cuda, maxSeqLen);
+            return cudaNumBlocks(cuda, maxSeqLen, model);
         }
         int p = args.tokensPerBlock();
         long bytesPerToken = 2L * config.numHiddenLayers() * config.kvDim() * Float.BYTES; // CPU cache is fp32
@@ -308,13 +317,16 @@ public final class LLM implements AutoCloseable {
 
     /**
      * The CUDA pool: {@code kv_cache_config.max_tokens} when set, else {@code free_gpu_memory_fraction} of the
-     * device memory free after the weights, capped at {@code max_seq_len × max_batch_size} tokens (when
-     * both apply, the smaller wins). The cache is bf16.
+     * device memory free after the weights and the step workspace, capped at {@code max_seq_len ×
+     * max_batch_size} tokens (when both apply, the smaller wins). The cache is bf16.
      */
-    private int cudaNumBlocks(CudaKernels cuda, int maxSeqLen) {
+    private int cudaNumBlocks(CudaKernels cuda, int maxSeqLen, LlamaModel model) {
         int p = args.tokensPerBlock();
         long bytesPerToken = 2L * config.numHiddenLayers() * config.kvDim() * cuda.kvCacheDtype().byteSize();
-        long byMemory = (long) (cuda.memoryInfo().free() * args.kvCacheConfig().freeGpuMemoryFraction()) / bytesPerToken;
+        long workspace = model.workspaceBytes(Math.max(Math.max(args.maxNumTokens(), 1), args.maxBatchSize()),
+                args.maxBatchSize());
+        long free = Math.max(0, cuda.memoryInfo().free() - workspace);
+        long byMemory = (long) (free * args.kvCacheConfig().freeGpuMemoryFraction()) / bytesPerToken;
         long tokens = Math.min(byMemory, (long) maxSeqLen * args.maxBatchSize());
         if (args.kvCacheConfig().maxTokens() != null) {
             tokens = Math.min(tokens, args.kvCacheConfig().maxTokens());
@@ -438,6 +450,12 @@ public final class LLM implements AutoCloseable {
 
         public Builder tokensPerBlock(int tokensPerBlock) {
             args.tokensPerBlock(tokensPerBlock);
+            return this;
+        }
+
+        /** CUDA graph settings ({@link CudaGraphConfig#disabled()} turns them off); null = defaults (on). */
+        public Builder cudaGraphConfig(CudaGraphConfig c) {
+            args.cudaGraphConfig(c);
             return this;
         }
 

@@ -29,6 +29,8 @@ import java.util.Locale;
  *     step, as in TensorRT-LLM</td></tr>
  * <tr><td>{@code tokens_per_block}</td><td>32</td><td>power of two; slots per paged KV cache block, as in
  *     TensorRT-LLM</td></tr>
+ * <tr><td>{@code cuda_graph_config}</td><td>{@link CudaGraphConfig#defaults()} (on)</td><td>see
+ *     {@link CudaGraphConfig}; {@code null} turns CUDA graphs off</td></tr>
  * </table>
  *
  * <p>Rules across fields (ROCKETKV.md, "Engine rules"), reported, never silently fixed: with RocketKV
@@ -45,6 +47,7 @@ import java.util.Locale;
  * @param maxBatchSize          YAML {@code max_batch_size}
  * @param maxNumTokens          YAML {@code max_num_tokens}
  * @param tokensPerBlock        YAML {@code tokens_per_block}
+ * @param cudaGraphConfig       YAML {@code cuda_graph_config}; never null ({@link CudaGraphConfig#disabled()} for off)
  */
 public record LlmArgs(
         Backend backend,
@@ -55,7 +58,8 @@ public record LlmArgs(
         Integer maxSeqLen,
         int maxBatchSize,
         int maxNumTokens,
-        int tokensPerBlock) {
+        int tokensPerBlock,
+        CudaGraphConfig cudaGraphConfig) {
 
     public static final Backend DEFAULT_BACKEND = Backend.AUTO;
     public static final String DEFAULT_ATTN_BACKEND = "TRTLLM";
@@ -74,6 +78,7 @@ public record LlmArgs(
         backend = backend == null ? DEFAULT_BACKEND : backend;
         attnBackend = attnBackend == null ? DEFAULT_ATTN_BACKEND : parseAttnBackend(attnBackend);
         kvCacheConfig = kvCacheConfig == null ? KvCacheConfig.defaults() : kvCacheConfig;
+        cudaGraphConfig = cudaGraphConfig == null ? CudaGraphConfig.defaults() : cudaGraphConfig;
         if (maxSeqLen != null && maxSeqLen < 1) {
             throw ConfigException.invalid("max_seq_len", "maxSeqLen", ">= 1 when set", maxSeqLen);
         }
@@ -87,6 +92,7 @@ public record LlmArgs(
             throw ConfigException.invalid("tokens_per_block", "tokensPerBlock", "a power of two (1, 2, 4, 8, ...)",
                     tokensPerBlock);
         }
+        cudaGraphConfig.resolve(maxBatchSize); // sizes within max_batch_size
         if (sparseAttentionConfig != null) {
             checkRocketKvRules(sparseAttentionConfig, kvCacheConfig, enableChunkedPrefill, maxSeqLen);
         }
@@ -170,7 +176,13 @@ public record LlmArgs(
                 .maxSeqLen(maxSeqLen)
                 .maxBatchSize(maxBatchSize)
                 .maxNumTokens(maxNumTokens)
-                .tokensPerBlock(tokensPerBlock);
+                .tokensPerBlock(tokensPerBlock)
+                .cudaGraphConfig(cudaGraphConfig);
+    }
+
+    /** The decode batch sizes recorded as CUDA graphs (empty when off). */
+    public List<Integer> cudaGraphBatchSizes() {
+        return cudaGraphConfig.resolve(maxBatchSize);
     }
 
     /** Mutable builder; {@link #build} validates. Starts from the defaults; null restores a default. */
@@ -184,8 +196,15 @@ public record LlmArgs(
         private int maxBatchSize = DEFAULT_MAX_BATCH_SIZE;
         private int maxNumTokens = DEFAULT_MAX_NUM_TOKENS;
         private int tokensPerBlock = DEFAULT_TOKENS_PER_BLOCK;
+        private CudaGraphConfig cudaGraphConfig = CudaGraphConfig.defaults();
 
         private Builder() {
+        }
+
+        /** CUDA graph settings; null = the defaults (on). {@link CudaGraphConfig#disabled()} turns them off. */
+        public Builder cudaGraphConfig(CudaGraphConfig cudaGraphConfig) {
+            this.cudaGraphConfig = cudaGraphConfig == null ? CudaGraphConfig.defaults() : cudaGraphConfig;
+            return this;
         }
 
         public Builder backend(Backend backend) {
@@ -245,7 +264,7 @@ public record LlmArgs(
         /** @throws ConfigException when a value is out of range or the cross-field rules fail */
         public LlmArgs build() {
             return new LlmArgs(backend, attnBackend, sparseAttentionConfig, kvCacheConfig, enableChunkedPrefill,
-                    maxSeqLen, maxBatchSize, maxNumTokens, tokensPerBlock);
+                    maxSeqLen, maxBatchSize, maxNumTokens, tokensPerBlock, cudaGraphConfig);
         }
     }
 }

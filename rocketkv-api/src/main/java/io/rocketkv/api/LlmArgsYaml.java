@@ -41,7 +41,8 @@ final class LlmArgsYaml {
 
     static final List<String> TOP_LEVEL_KEYS = List.of("backend", "attn_backend", "sparse_attention_config",
             "kv_cache_config", "enable_chunked_prefill", "max_seq_len", "max_batch_size", "max_num_tokens",
-            "tokens_per_block");
+            "tokens_per_block", "cuda_graph_config");
+    static final List<String> CUDA_GRAPH_KEYS = List.of("batch_sizes", "max_batch_size", "enable_padding");
     static final List<String> SPARSE_KEYS = List.of("algorithm", "window_size", "kernel_size", "prompt_budget",
             "topk", "topr", "page_size", "kt_cache_dtype");
     static final List<String> KV_CACHE_KEYS = List.of("enable_block_reuse", "max_tokens",
@@ -123,6 +124,7 @@ final class LlmArgsYaml {
                 case "max_batch_size" -> b.maxBatchSize(integer(v, key));
                 case "max_num_tokens" -> b.maxNumTokens(integer(v, key));
                 case "tokens_per_block" -> b.tokensPerBlock(integer(v, key));
+                case "cuda_graph_config" -> b.cudaGraphConfig(v.isNull() ? CudaGraphConfig.disabled() : toCudaGraph(v));
                 default -> throw new IllegalStateException("key checked above: " + key);
             }
         }
@@ -161,6 +163,37 @@ final class LlmArgsYaml {
             }
         }
         return b.build();
+    }
+
+    private static CudaGraphConfig toCudaGraph(JsonNode node) {
+        String path = "cuda_graph_config";
+        requireMapping(node, path);
+        checkKeys(node, path + ".", CUDA_GRAPH_KEYS);
+        List<Integer> sizes = null;
+        Integer max = null;
+        boolean padding = true;
+        for (Map.Entry<String, JsonNode> e : node.properties()) {
+            String key = path + "." + e.getKey();
+            JsonNode v = e.getValue();
+            switch (e.getKey()) {
+                case "batch_sizes" -> {
+                    if (v.isNull()) {
+                        break;
+                    }
+                    if (!v.isArray()) {
+                        throw new ConfigException(key, key + " must be a list of integers, got " + describe(v));
+                    }
+                    sizes = new java.util.ArrayList<>();
+                    for (JsonNode item : v) {
+                        sizes.add(integer(item, key));
+                    }
+                }
+                case "max_batch_size" -> max = nullableInt(v, key);
+                case "enable_padding" -> padding = bool(v, key);
+                default -> throw new IllegalStateException("key checked above: " + key);
+            }
+        }
+        return new CudaGraphConfig(true, sizes, max, padding);
     }
 
     private static KvCacheConfig toKvCache(JsonNode node) {
@@ -211,6 +244,20 @@ final class LlmArgsYaml {
         root.put("max_batch_size", args.maxBatchSize());
         root.put("max_num_tokens", args.maxNumTokens());
         root.put("tokens_per_block", args.tokensPerBlock());
+        CudaGraphConfig g = args.cudaGraphConfig();
+        if (!g.enabled()) {
+            root.putNull("cuda_graph_config");
+        } else {
+            ObjectNode n = root.putObject("cuda_graph_config");
+            if (g.batchSizes() != null) {
+                var arr = n.putArray("batch_sizes");
+                g.batchSizes().forEach(arr::add);
+            }
+            if (g.maxBatchSize() != null) {
+                n.put("max_batch_size", g.maxBatchSize());
+            }
+            n.put("enable_padding", g.enablePadding());
+        }
         try {
             return MAPPER.writeValueAsString(root);
         } catch (JsonProcessingException e) {

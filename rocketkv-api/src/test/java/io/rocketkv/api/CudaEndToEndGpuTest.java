@@ -47,9 +47,20 @@ class CudaEndToEndGpuTest {
     }
 
     private static LLM open(Path model, Backend backend) {
+        return open(model, backend, true);
+    }
+
+    private static LLM open(Path model, Backend backend, boolean graphs) {
         return LLM.builder().model(model).backend(backend)
                 .kvCacheConfig(KvCacheConfig.builder().maxTokens(8192).build())
+                .cudaGraphConfig(graphs ? CudaGraphConfig.defaults() : CudaGraphConfig.disabled())
                 .tokensPerBlock(16).maxBatchSize(8).build();
+    }
+
+    static Stream<Arguments> checkpointsWithGraphs() {
+        return ParityCheckpoints.all().entrySet().stream()
+                .flatMap(e -> Stream.of(Arguments.of(e.getKey(), e.getValue(), true),
+                        Arguments.of(e.getKey(), e.getValue(), false)));
     }
 
     private static SamplingParams greedy() {
@@ -65,11 +76,11 @@ class CudaEndToEndGpuTest {
         return out;
     }
 
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("checkpoints")
-    void cudaMatchesCpu(String name, RandomCheckpoint ckpt) throws IOException {
-        Path model = ckpt.write(dir.resolve(name));
-        try (LLM cpuLlm = open(model, Backend.CPU); LLM gpuLlm = open(model, Backend.CUDA)) {
+    @ParameterizedTest(name = "{0} cuda graphs {2}")
+    @MethodSource("checkpointsWithGraphs")
+    void cudaMatchesCpu(String name, RandomCheckpoint ckpt, boolean graphs) throws IOException {
+        Path model = ckpt.write(dir.resolve(name + "-" + graphs));
+        try (LLM cpuLlm = open(model, Backend.CPU); LLM gpuLlm = open(model, Backend.CUDA, graphs)) {
             assertEquals("cuda", gpuLlm.backendName());
             List<String> prompts = prompts(cpuLlm);
             // batch 1
@@ -83,6 +94,50 @@ class CudaEndToEndGpuTest {
             for (int i = 0; i < prompts.size(); i++) {
                 compare(name + " batch3 prompt" + i, c.get(i), g.get(i));
             }
+            long[] stats = gpuLlm.cudaGraphStats();
+            System.out.printf("%s graphs %s: %d decode steps replayed, %d recorded%n", name, graphs, stats[0], stats[1]);
+            if (graphs) {
+                assertTrue(stats[0] > 0 && stats[1] > 0, "decode steps replayed from CUDA graphs: " + stats[0]);
+            } else {
+                assertEquals(0, stats[0] + stats[1], "no CUDA graphs when disabled");
+            }
+            assertEquals(0, cpuLlm.cudaGraphStats()[0] + cpuLlm.cudaGraphStats()[1], "the CPU records nothing");
+        }
+    }
+
+    /**
+     * Out of device memory in a running step: with nearly all memory taken by another allocation, the first
+     * request needs scratch memory, fails with an {@link io.rocketkv.core.kernels.OutOfDeviceMemoryException}
+     * that says what did not fit, and the same LLM serves the request once the memory is back.
+     */
+    @Test
+    void outOfMemoryInAStepFailsThatRequestAndTheLlmStaysUsable() throws IOException {
+        Path model = ParityCheckpoints.LLAMA.write(dir.resolve("oom-llama"));
+        try (LLM llm = open(model, Backend.CUDA); CudaContext ctx = CudaContext.primary(0)) {
+            SamplingParams p = SamplingParams.builder().temperature(0.0).maxTokens(4).ignoreEos(true).build();
+            List<io.rocketkv.cuda.DeviceBuffer> hog = new ArrayList<>();
+            try {
+                for (long chunk = 1L << 30; chunk >= 1L << 20; ) {
+                    try {
+                        hog.add(ctx.allocate(chunk));
+                    } catch (io.rocketkv.cuda.CudaException e) {
+                        chunk /= 2;
+                    }
+                }
+                String prompt = "the cat and the hat ".repeat(20);
+                Throwable t = org.junit.jupiter.api.Assertions.assertThrows(Throwable.class, () -> llm.generate(prompt, p));
+                Throwable root = t;
+                while (!(root instanceof io.rocketkv.core.kernels.OutOfDeviceMemoryException) && root.getCause() != null) {
+                    root = root.getCause();
+                }
+                assertTrue(root instanceof io.rocketkv.core.kernels.OutOfDeviceMemoryException, "got " + t);
+                System.out.println("out of memory reported as: " + root.getMessage());
+                assertTrue(root.getMessage().contains("MiB free"), root.getMessage());
+            } finally {
+                hog.forEach(io.rocketkv.cuda.DeviceBuffer::close);
+            }
+            RequestOutput out = llm.generate("the cat and the hat ".repeat(20), p);
+            assertEquals(4, out.outputs().get(0).tokenIds().length, "the LLM serves requests again");
         }
     }
 

@@ -2,6 +2,8 @@ package io.rocketkv.cuda;
 
 import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.Kernels;
+import io.rocketkv.core.kernels.OutOfDeviceMemoryException;
+import io.rocketkv.core.kernels.RecordedStep;
 import io.rocketkv.core.kernels.RopeTable;
 import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.kernels.Tensor;
@@ -45,6 +47,8 @@ import java.util.Set;
 public final class CudaKernels implements Kernels {
 
     private static final int ROW_BLOCK = 256;
+    /** Fewest keys one split of split-KV decode attention takes. */
+    private static final int MIN_KV_PER_SPLIT = 256;
     /** cuBLAS's workspace, given to it up front so that no GEMM allocates (NVIDIA suggests 32 MiB on Hopper). */
     private static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
     private static final int PREFILL_TILE = 64;
@@ -88,7 +92,11 @@ public final class CudaKernels implements Kernels {
 
     private boolean closed;
     private boolean capturing;
+    private boolean sawF32Matrix;
+    private boolean sawBf16Matrix;
     private long scratchEpoch;
+    private final Set<CudaRecordedStep> recordings = Collections.newSetFromMap(new IdentityHashMap<>());
+    private int kvLenBound; // while recording: the longest KV length a replay may have (else 0)
 
     /**
      * The device copies of one step's index arrays, for kernel families that live in their own classes:
@@ -100,8 +108,15 @@ public final class CudaKernels implements Kernels {
     }
 
     /** Offsets (in ints) of one step's index arrays inside {@link #planBuffer}. */
-    private record Plan(int tokenIds, int positions, int slots, int queryStart, int kvLens, int tables,
-                        int maxBlocks, int maxQueryLen, int maxKvLen) {
+    private record Plan(int tokenIds, int positions, int slots, int queryStart, int kvLens, int tables, int rows,
+                        int maxBlocks, int maxQueryLen, int maxKvLen, int total) {
+
+        /** Same offsets (so a recorded step reads this plan where it read the recorded one). */
+        boolean sameLayout(Plan o) {
+            return tokenIds == o.tokenIds && positions == o.positions && slots == o.slots && queryStart == o.queryStart
+                    && kvLens == o.kvLens && tables == o.tables && rows == o.rows && maxBlocks == o.maxBlocks
+                    && total == o.total;
+        }
     }
 
     /** Backend on device 0. */
@@ -192,7 +207,7 @@ public final class CudaKernels implements Kernels {
             throw new IllegalArgumentException("CUDA tensors are F32 (activations) or BF16 (KV cache), got " + dtype);
         }
         long bytes = CudaTensor.numel(shape) * dtype.byteSize();
-        DeviceBuffer b = context.allocate(Math.max(bytes, 16));
+        DeviceBuffer b = deviceAlloc(Math.max(bytes, 16), dtype + java.util.Arrays.toString(shape));
         b.memset((byte) 0);
         return track(new CudaTensor(dtype, shape, b, live::remove));
     }
@@ -227,7 +242,12 @@ public final class CudaKernels implements Kernels {
         }
         // vectors (norms, biases) as F32; matrices F32 or BF16 (F16 -> BF16)
         DType target = shape.length < 2 ? DType.F32 : (dtype == DType.F16 ? DType.BF16 : dtype);
-        DeviceBuffer b = context.allocate(Math.max(n * target.byteSize(), 16));
+        if (shape.length >= 2) {
+            sawF32Matrix |= target == DType.F32;
+            sawBf16Matrix |= target == DType.BF16;
+        }
+        DeviceBuffer b = deviceAlloc(Math.max(n * target.byteSize(), 16), "weight " + target
+                + java.util.Arrays.toString(shape));
         try {
             if (target == dtype) {
                 b.copyFrom(hostData);
@@ -258,6 +278,29 @@ public final class CudaKernels implements Kernels {
                 }
                 dst.copyFrom(part, i * to.byteSize());
             }
+        }
+    }
+
+    /**
+     * cuMemAlloc, with CUDA_ERROR_OUT_OF_MEMORY turned into an {@link OutOfDeviceMemoryException} that says
+     * how much was asked for and how much is free.
+     */
+    private DeviceBuffer deviceAlloc(long bytes, String what) {
+        try {
+            return context.allocate(bytes);
+        } catch (CudaException e) {
+            if (e.status() != io.rocketkv.cuda.bindings.cuda_h.CUDA_ERROR_OUT_OF_MEMORY) {
+                throw e;
+            }
+            String free;
+            try {
+                CudaContext.MemoryInfo m = context.memoryInfo();
+                free = (m.free() >> 20) + " MiB free of " + (m.total() >> 20) + " MiB";
+            } catch (RuntimeException ignored) {
+                free = "free memory unknown";
+            }
+            throw new OutOfDeviceMemoryException(what + " needs " + (bytes >> 20) + " MiB (" + bytes + " bytes), "
+                    + free + " on " + context.device(), bytes, e);
         }
     }
 
@@ -301,12 +344,22 @@ public final class CudaKernels implements Kernels {
         }
     }
 
+    /**
+     * BF16 once a BF16 weight matrix is loaded and no F32 one (F32 checkpoints keep fp32 GEMMs and fp32
+     * activations): rmsNorm and siluMul then write bf16 (rounded exactly as the conversion before a bf16
+     * GEMM would) and the GEMM reads them directly.
+     */
+    @Override
+    public DType gemmInputDtype() {
+        return sawBf16Matrix && !sawF32Matrix ? DType.BF16 : DType.F32;
+    }
+
     @Override
     public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) {
         int rows = x.dim(0);
         int h = x.dim(1);
         elementwise.rmsNorm(f32(x, "rmsNorm x").buffer(), cuda(weight).buffer(), weight.dtype(),
-                f32(out, "rmsNorm out").buffer(), rows, h, eps, stream);
+                activation(out, "rmsNorm out").buffer(), out.dtype(), rows, h, eps, stream);
     }
 
     @Override
@@ -318,12 +371,19 @@ public final class CudaKernels implements Kernels {
             throw new IllegalArgumentException("matmul shapes: x " + Tensor.describe(x) + ", w " + Tensor.describe(w)
                     + ", out " + Tensor.describe(out));
         }
-        DeviceBuffer xs = f32(x, "matmul x").buffer();
+        DeviceBuffer xs = activation(x, "matmul x").buffer();
         DeviceBuffer os = f32(out, "matmul out").buffer();
         CudaTensor wt = cuda(w);
+        if (x.dtype() == DType.BF16 && wt.dtype() != DType.BF16) {
+            throw new IllegalArgumentException("matmul of a BF16 x needs BF16 weights, got " + Tensor.describe(w));
+        }
         switch (wt.dtype()) {
             case F32 -> cublas.gemmF32(xs, wt.buffer(), os, rows, n, k);
             case BF16 -> {
+                if (x.dtype() == DType.BF16) {
+                    cublas.gemmBf16(xs, wt.buffer(), os, rows, n, k, DType.F32); // already the GEMM's input type
+                    break;
+                }
                 long elems = (long) rows * k;
                 DeviceBuffer xb = xBf16 = grow(xBf16, elems * 2);
                 f32ToBf16.launch(Dim3.of(blocks(elems)), Dim3.of(ROW_BLOCK), 0, stream, xb, xs, elems);
@@ -362,8 +422,12 @@ public final class CudaKernels implements Kernels {
 
     @Override
     public void siluMul(Tensor gate, Tensor up, Tensor out) {
+        if (gate.numel() != out.numel() || up.numel() != out.numel()) {
+            throw new IllegalArgumentException("siluMul shapes: gate " + Tensor.describe(gate) + ", up "
+                    + Tensor.describe(up) + ", out " + Tensor.describe(out));
+        }
         elementwise.siluMul(f32(gate, "siluMul gate").buffer(), f32(up, "siluMul up").buffer(),
-                f32(out, "siluMul out").buffer(), out.numel(), stream);
+                activation(out, "siluMul out").buffer(), out.dtype(), out.numel(), stream);
     }
 
     @Override
@@ -462,10 +526,11 @@ public final class CudaKernels implements Kernels {
         int resident = residentBlocks.computeIfAbsent(split, f -> Math.max(1,
                 f.maxActiveBlocksPerMultiprocessor(128, 0) * context.device().multiprocessorCount()));
         long base = (long) seqs * hkv * headChunks;
-        int maxKv = p.maxKvLen();
-        int numSplits = (int) Math.max(1, Math.min(2L * resident / base, ceilDiv(maxKv, 256)));
-        int kvPerSplit = ceilDiv(maxKv, numSplits);
-        numSplits = ceilDiv(maxKv, kvPerSplit);
+        // the launch depends on the lengths only through this bound (each sequence's split length is
+        // computed on the device), so a recorded step replays for any lengths up to the bound
+        int maxKv = Math.max(p.maxKvLen(), kvLenBound);
+        int numSplits = (int) Math.max(1, Math.min(2L * resident / base, ceilDiv(maxKv, MIN_KV_PER_SPLIT)));
+        int kvPerSplit = MIN_KV_PER_SPLIT;
         DeviceBuffer ws = ob;
         if (numSplits > 1) {
             long floats = (long) seqs * h * numSplits * (d + 2);
@@ -519,10 +584,119 @@ public final class CudaKernels implements Kernels {
         if (rows.length == 0) {
             return;
         }
-        rowsBuffer = grow(rowsBuffer, (long) rows.length * Integer.BYTES);
-        rowsBuffer.copyFrom(MemorySegment.ofArray(rows), 0);
+        DeviceBuffer rowsOnDevice;
+        if (planFor != null && rows == planFor.logitRows()) {
+            rowsOnDevice = ints(plan.rows(), rows.length); // the planned step's logit rows are on the device already
+        } else {
+            rowsOnDevice = rowsBuffer = grow(rowsBuffer, (long) rows.length * Integer.BYTES);
+            rowsBuffer.copyFrom(MemorySegment.ofArray(rows), 0);
+        }
         gatherRows.launch(Dim3.of(rows.length), Dim3.of(ROW_BLOCK), 0, stream, cuda(out).buffer(), cuda(x).buffer(),
-                rowsBuffer, w);
+                rowsOnDevice, w);
+    }
+
+    // ---- recorded steps (CUDA graphs) ----------------------------------------------------------------
+
+    @Override
+    public boolean recordsSteps() {
+        return true;
+    }
+
+    /**
+     * Runs {@code work} once eagerly (with split-KV attention sized for {@code kvLenBound}, so that every
+     * scratch buffer the replays need is allocated now), then captures the ops it queues into a CUDA graph
+     * (global capture mode: nothing may allocate or synchronise meanwhile; an op that would grow scratch
+     * memory throws). The batch's index arrays are uploaded before the capture; a replay uploads its own
+     * batch's arrays to the same offsets and launches the graph.
+     */
+    @Override
+    public RecordedStep record(StepBatch batch, int kvLenBound, Runnable work) {
+        if (closed) {
+            throw new IllegalStateException("CudaKernels is closed");
+        }
+        if (kvLenBound < 1) {
+            throw new IllegalArgumentException("kvLenBound must be >= 1, got " + kvLenBound);
+        }
+        int savedBound = this.kvLenBound;
+        this.kvLenBound = kvLenBound;
+        try {
+            planFor = null; // upload now, outside the capture
+            plan(batch);
+            work.run();
+            Plan recorded = plan(batch);
+            long epoch = scratchEpoch;
+            CudaGraph graph;
+            capturing = true;
+            try {
+                graph = CudaGraph.capture(stream, work);
+            } finally {
+                capturing = false;
+            }
+            CudaRecordedStep step = new CudaRecordedStep(graph, recorded, batch.numSeqs(), batch.numTokens(), epoch);
+            recordings.add(step);
+            return step;
+        } finally {
+            this.kvLenBound = savedBound;
+        }
+    }
+
+    /** A decode step captured by {@link #record}. */
+    private final class CudaRecordedStep implements RecordedStep {
+        private final CudaGraph graph;
+        private final Plan layout;
+        private final int seqs;
+        private final int tokens;
+        private final long epoch;
+        private boolean released;
+
+        CudaRecordedStep(CudaGraph graph, Plan layout, int seqs, int tokens, long epoch) {
+            this.graph = graph;
+            this.layout = layout;
+            this.seqs = seqs;
+            this.tokens = tokens;
+            this.epoch = epoch;
+        }
+
+        @Override
+        public void replay(StepBatch batch) {
+            if (released) {
+                throw new IllegalStateException("the recorded step is closed");
+            }
+            if (isStale()) {
+                throw new IllegalStateException("the recorded step is stale (scratch memory moved); record it again");
+            }
+            if (batch.numSeqs() != seqs || batch.numTokens() != tokens) {
+                throw new IllegalArgumentException("recorded for " + seqs + " sequences and " + tokens + " tokens, got "
+                        + batch.numSeqs() + " and " + batch.numTokens());
+            }
+            planFor = null;
+            Plan p = plan(batch);
+            if (!p.sameLayout(layout)) {
+                throw new IllegalArgumentException("the step's index layout differs from the recorded one (block-table"
+                        + " width " + p.maxBlocks() + ", recorded " + layout.maxBlocks() + "); pad it the same way");
+            }
+            if (scratchEpoch != epoch) {
+                throw new IllegalStateException("uploading the step moved scratch memory; record it again");
+            }
+            graph.launch(stream);
+        }
+
+        @Override
+        public boolean isStale() {
+            return closed || scratchEpoch != epoch;
+        }
+
+        @Override
+        public void close() {
+            if (released) {
+                return;
+            }
+            released = true;
+            recordings.remove(this);
+            if (!closed) {
+                graph.close();
+            }
+        }
     }
 
     // ---- the step plan ------------------------------------------------------------------------------
@@ -542,8 +716,8 @@ public final class CudaKernels implements Kernels {
         return scratchEpoch;
     }
 
-    /** The stream every op of this backend runs on. */
-    CudaStream stream() {
+    /** The stream every op of this backend runs on (events recorded on it time the ops). */
+    public CudaStream stream() {
         return stream;
     }
 
@@ -577,7 +751,8 @@ public final class CudaKernels implements Kernels {
         int queryStart = align(slots + t);
         int kvLens = align(queryStart + s + 1);
         int tables = align(kvLens + s);
-        int total = align(tables + s * maxBlocks);
+        int rows = align(tables + s * maxBlocks);
+        int total = align(rows + batch.logitRows().length);
         int[] host = new int[total];
         System.arraycopy(batch.tokenIds(), 0, host, tokenIds, t);
         System.arraycopy(batch.positions(), 0, host, positions, t);
@@ -589,9 +764,10 @@ public final class CudaKernels implements Kernels {
             int[] row = batch.blockTables()[i];
             System.arraycopy(row, 0, host, tables + i * maxBlocks, row.length);
         }
+        System.arraycopy(batch.logitRows(), 0, host, rows, batch.logitRows().length);
         planBuffer = grow(planBuffer, (long) total * Integer.BYTES);
         planBuffer.copyFrom(MemorySegment.ofArray(host), 0);
-        plan = new Plan(tokenIds, positions, slots, queryStart, kvLens, tables, maxBlocks, maxQ, maxKv);
+        plan = new Plan(tokenIds, positions, slots, queryStart, kvLens, tables, rows, maxBlocks, maxQ, maxKv, total);
         planFor = batch;
         return plan;
     }
@@ -662,7 +838,7 @@ public final class CudaKernels implements Kernels {
         if (b != null) {
             size = Math.max(size, b.byteSize() + b.byteSize() / 2);
         }
-        return context.allocate(size);
+        return deviceAlloc(size, "scratch memory");
     }
 
     private static int blocks(long n) {
@@ -687,6 +863,15 @@ public final class CudaKernels implements Kernels {
             throw new IllegalArgumentException(what + " must be F32 with at least " + count + " elements, got "
                     + Tensor.describe(t));
         }
+    }
+
+    /** An F32 or BF16 tensor (an activation that may be in {@link #gemmInputDtype()}). */
+    private CudaTensor activation(Tensor t, String what) {
+        CudaTensor c = cuda(t);
+        if (c.dtype() != DType.F32 && c.dtype() != DType.BF16) {
+            throw new IllegalArgumentException(what + " must be F32 or BF16, got " + Tensor.describe(t));
+        }
+        return c;
     }
 
     private CudaTensor f32(Tensor t, String what) {
@@ -715,6 +900,9 @@ public final class CudaKernels implements Kernels {
         }
         RuntimeException failure = null;
         List<AutoCloseable> all = new ArrayList<>();
+        for (CudaRecordedStep r : List.copyOf(recordings)) {
+            all.add(r); // before the modules and buffers they point at
+        }
         synchronized (live) {
             all.addAll(live);
         }

@@ -22,6 +22,9 @@ public final class ElementwiseKernels implements AutoCloseable {
     private final CudaFunction rmsNormF32;
     private final CudaFunction rmsNormBf16;
     private final CudaFunction embeddingBf16;
+    private final CudaFunction siluMulBf16Out;
+    private final CudaFunction rmsNormF32Bf16Out;
+    private final CudaFunction rmsNormBf16Bf16Out;
 
     /** Loads the elementwise fatbin into {@code context}. */
     public ElementwiseKernels(CudaContext context) {
@@ -31,6 +34,9 @@ public final class ElementwiseKernels implements AutoCloseable {
         this.rmsNormF32 = module.function("rmsnorm_f32_wf32");
         this.rmsNormBf16 = module.function("rmsnorm_f32_wbf16");
         this.embeddingBf16 = module.function("embedding_bf16_f32");
+        this.siluMulBf16Out = module.function("silu_mul_f32_bf16out");
+        this.rmsNormF32Bf16Out = module.function("rmsnorm_bf16out_wf32");
+        this.rmsNormBf16Bf16Out = module.function("rmsnorm_bf16out_wbf16");
     }
 
     /** {@code x[i] += y[i]} for i in [0, n); x and y fp32. */
@@ -46,14 +52,24 @@ public final class ElementwiseKernels implements AutoCloseable {
 
     /** {@code out[i] = silu(gate[i]) * up[i]} for i in [0, n); all fp32. */
     public void siluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer out, long n, CudaStream stream) {
+        siluMul(gate, up, out, DType.F32, n, stream);
+    }
+
+    /** As {@link #siluMul(DeviceBuffer, DeviceBuffer, DeviceBuffer, long, CudaStream)} with out in {@code outType} (F32 or BF16, rounded to nearest even). */
+    public void siluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer out, DType outType, long n, CudaStream stream) {
         requireCount("n", n);
         requireFloats("gate", gate, n);
         requireFloats("up", up, n);
-        requireFloats("out", out, n);
+        CudaFunction kernel = switch (outType) {
+            case F32 -> siluMul;
+            case BF16 -> siluMulBf16Out;
+            default -> throw new IllegalArgumentException("siluMul: out must be F32 or BF16, got " + outType);
+        };
+        requireBytes("out", out, n * outType.byteSize());
         if (n == 0) {
             return;
         }
-        siluMul.launch(Dim3.of(Dim3.blocksFor(n, BLOCK)), Dim3.of(BLOCK), 0, stream, out, gate, up, n);
+        kernel.launch(Dim3.of(Dim3.blocksFor(n, BLOCK)), Dim3.of(BLOCK), 0, stream, out, gate, up, n);
     }
 
     /**
@@ -62,6 +78,16 @@ public final class ElementwiseKernels implements AutoCloseable {
      */
     public void rmsNorm(DeviceBuffer x, DeviceBuffer weight, DType weightType, DeviceBuffer out, int rows, int hidden,
                         float eps, CudaStream stream) {
+        rmsNorm(x, weight, weightType, out, DType.F32, rows, hidden, eps, stream);
+    }
+
+    /** As {@link #rmsNorm(DeviceBuffer, DeviceBuffer, DType, DeviceBuffer, int, int, float, CudaStream)} with out in {@code outType} (F32 or BF16, rounded to nearest even). */
+    public void rmsNorm(DeviceBuffer x, DeviceBuffer weight, DType weightType, DeviceBuffer out, DType outType, int rows,
+                        int hidden, float eps, CudaStream stream) {
+        if (outType != DType.F32 && outType != DType.BF16) {
+            throw new IllegalArgumentException("rmsNorm: out must be F32 or BF16, got " + outType);
+        }
+        boolean bf16Out = outType == DType.BF16;
         requireCount("rows", rows);
         if (hidden <= 0) {
             throw new IllegalArgumentException("rmsNorm: hidden must be positive, got " + hidden);
@@ -70,12 +96,12 @@ public final class ElementwiseKernels implements AutoCloseable {
             throw new IllegalArgumentException("rmsNorm: eps must be finite and >= 0, got " + eps);
         }
         CudaFunction kernel = switch (weightType) {
-            case F32 -> rmsNormF32;
-            case BF16 -> rmsNormBf16;
+            case F32 -> bf16Out ? rmsNormF32Bf16Out : rmsNormF32;
+            case BF16 -> bf16Out ? rmsNormBf16Bf16Out : rmsNormBf16;
             default -> throw new IllegalArgumentException("rmsNorm: weight must be F32 or BF16, got " + weightType);
         };
         requireFloats("x", x, (long) rows * hidden);
-        requireFloats("out", out, (long) rows * hidden);
+        requireBytes("out", out, (long) rows * hidden * outType.byteSize());
         requireBytes("weight", weight, (long) hidden * weightType.byteSize());
         if (rows == 0) {
             return;

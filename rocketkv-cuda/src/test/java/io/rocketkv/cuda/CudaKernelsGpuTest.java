@@ -227,6 +227,73 @@ class CudaKernelsGpuTest {
         }
     }
 
+    private static float[] downloadBf16(Tensor t) {
+        short[] bits = new short[Math.toIntExact(t.numel())];
+        ((CudaTensor) t).buffer().copyTo(bits);
+        float[] f = new float[bits.length];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = Bf16.decode(bits[i]);
+        }
+        return f;
+    }
+
+    /**
+     * rmsNorm and siluMul with a BF16 out (the GEMM input type for bf16 weights) give the CPU's fp32 result
+     * rounded to bf16: equal, or one bf16 step apart where the fp32 values (a few ulp apart, different
+     * summation order) straddle a rounding boundary. A matmul of that BF16 x is bit-identical to the matmul
+     * of the F32 x it was rounded from (the F32 path rounds the same way before the same GEMM).
+     */
+    @ParameterizedTest
+    @CsvSource({"1, 64", "3, 96", "17, 4096"})
+    void bf16OutputsEqualRoundedCpuAndFeedTheGemmUnchanged(int rows, int h) {
+        Random rnd = new Random(rows * 31L + h);
+        float[] x = Gpu.gaussian(rnd, rows * h, 1f);
+        float[] up = Gpu.gaussian(rnd, rows * h, 1f);
+        float[] w = Gpu.gaussian(rnd, h, 1f);
+        Tensor cw = cpu.weight(DType.F32, new int[] {h}, bytes(DType.F32, w));
+        Tensor cx = act(cpu, x, rows, h);
+        Tensor cn = cpu.allocate(DType.F32, rows, h);
+        cpu.rmsNorm(cx, cw, 1e-5f, cn);
+        Tensor cs = cpu.allocate(DType.F32, rows, h);
+        cpu.siluMul(cx, act(cpu, up, rows, h), cs);
+        int n = 48;
+        float[] wm = Gpu.gaussian(rnd, n * h, 0.05f);
+        try (Tensor gw = gpu.weight(DType.F32, new int[] {h}, bytes(DType.F32, w)); Tensor gx = act(gpu, x, rows, h);
+             Tensor gup = act(gpu, up, rows, h);
+             Tensor gn = gpu.allocate(DType.BF16, rows, h); Tensor gnF = gpu.allocate(DType.F32, rows, h);
+             Tensor gs = gpu.allocate(DType.BF16, rows, h);
+             Tensor wmat = gpu.weight(DType.BF16, new int[] {n, h}, bytes(DType.BF16, wm));
+             Tensor o1 = gpu.allocate(DType.F32, rows, n); Tensor o2 = gpu.allocate(DType.F32, rows, n)) {
+            gpu.rmsNorm(gx, gw, 1e-5f, gn);
+            gpu.rmsNorm(gx, gw, 1e-5f, gnF);
+            gpu.siluMul(gx, gup, gs);
+            assertWithinOneBf16Step("rmsNorm bf16 out", bf16Round(cpu.download(cn)), downloadBf16(gn));
+            assertWithinOneBf16Step("siluMul bf16 out", bf16Round(cpu.download(cs)), downloadBf16(gs));
+            assertArrayEquals(bf16Round(gpu.download(gnF)), downloadBf16(gn), "bf16 out = the GPU's fp32 out rounded");
+            gpu.matmul(gn, wmat, null, o1);
+            gpu.matmul(gnF, wmat, null, o2);
+            assertArrayEquals(gpu.download(o2), gpu.download(o1), "GEMM of the bf16 x = GEMM of the f32 x");
+            Tensor f32Weight = gpu.weight(DType.F32, new int[] {n, h}, bytes(DType.F32, wm));
+            assertThrows(IllegalArgumentException.class, () -> gpu.matmul(gn, f32Weight, null, o1));
+            f32Weight.close();
+        }
+    }
+
+    private static void assertWithinOneBf16Step(String what, float[] expected, float[] actual) {
+        assertEquals(expected.length, actual.length);
+        int differ = 0;
+        for (int i = 0; i < expected.length; i++) {
+            if (expected[i] != actual[i]) {
+                float step = Math.ulp(expected[i]) * 65536f; // one bf16 step at this magnitude
+                assertTrue(Math.abs(expected[i] - actual[i]) <= step * 1.0001f,
+                        what + " at " + i + ": expected " + expected[i] + ", got " + actual[i]);
+                differ++;
+            }
+        }
+        assertTrue(differ <= expected.length / 50 + 1, what + ": " + differ + " of " + expected.length
+                + " values a bf16 step apart");
+    }
+
     // ---- attention ----------------------------------------------------------------------------------
 
     /** A random paged layout: each sequence's blocks drawn from a shuffled pool. */

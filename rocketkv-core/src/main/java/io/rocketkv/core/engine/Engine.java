@@ -2,6 +2,8 @@ package io.rocketkv.core.engine;
 
 import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.Kernels;
+import io.rocketkv.core.kernels.OutOfDeviceMemoryException;
+import io.rocketkv.core.kernels.RecordedStep;
 import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.kvcache.KtCacheManager;
@@ -12,7 +14,9 @@ import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.sparse.RocketKvParams;
 import io.rocketkv.core.sparse.RocketKvPlan;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -39,6 +43,12 @@ public final class Engine implements AutoCloseable {
     private final Tensor[] ktCaches; // per layer [numBlocks · pagesPerBlock, 2, Hkv, D]; null for dense
     private final long kvBytesPerBlock;
     private final StepWorkspace workspace; // the step's activations, reused by every step (engine thread only)
+    private final Kernels kernels;
+    private final int tableWidth; // widest block table: blocks of max_seq_len tokens
+    private final Map<Long, RecordedStep> graphs = new HashMap<>(); // (bucket, table width) -> recorded step
+    private boolean graphsOff; // the backend does not record, or a recording failed
+    private final AtomicLong graphReplays = new AtomicLong();
+    private final AtomicLong graphRecords = new AtomicLong();
     private final LinkedBlockingQueue<Sequence> incoming = new LinkedBlockingQueue<>();
     private final AtomicLong nextId = new AtomicLong();
     private final Thread thread;
@@ -46,8 +56,11 @@ public final class Engine implements AutoCloseable {
 
     public Engine(LlamaModel model, Kernels kernels, EngineConfig config, Detokenizer detokenizer) {
         this.model = model;
+        this.kernels = kernels;
         this.config = config;
         this.detokenizer = detokenizer;
+        this.tableWidth = (config.maxSeqLen() + config.tokensPerBlock() - 1) / config.tokensPerBlock();
+        this.graphsOff = config.graphBatchSizes().isEmpty() || !kernels.recordsSteps();
         AttentionShape shape = model.attentionShape();
         if (shape.tokensPerBlock() != config.tokensPerBlock()) {
             throw new IllegalArgumentException("model bound for " + shape.tokensPerBlock() + " tokens per block, engine "
@@ -56,11 +69,18 @@ public final class Engine implements AutoCloseable {
         this.kv = new KvCacheManager(config.numBlocks(), config.tokensPerBlock());
         this.scheduler = new Scheduler(config, kv);
         this.kvCaches = new Tensor[model.numLayers()];
-        for (int l = 0; l < kvCaches.length; l++) {
-            kvCaches[l] = kernels.allocate(kernels.kvCacheDtype(), config.numBlocks(), 2, shape.numKvHeads(),
-                    config.tokensPerBlock(), shape.headDim());
-        }
         this.kvBytesPerBlock = (long) shape.blockElements() * kernels.kvCacheDtype().byteSize() * model.numLayers();
+        try {
+            for (int l = 0; l < kvCaches.length; l++) {
+                kvCaches[l] = kernels.allocate(kernels.kvCacheDtype(), config.numBlocks(), 2, shape.numKvHeads(),
+                        config.tokensPerBlock(), shape.headDim());
+            }
+        } catch (OutOfDeviceMemoryException e) {
+            closeAll(kvCaches);
+            throw e.naming("the KV cache (" + config.numBlocks() + " blocks of " + config.tokensPerBlock() + " tokens, "
+                    + (config.numBlocks() * kvBytesPerBlock >> 20) + " MiB over " + model.numLayers() + " layers)",
+                    "lower kv_cache_config.free_gpu_memory_fraction or kv_cache_config.max_tokens");
+        }
         RocketKvParams rk = config.rocketKv();
         if (rk != null) {
             rk.validateAgainst(shape.headDim(), config.tokensPerBlock());
@@ -68,8 +88,15 @@ public final class Engine implements AutoCloseable {
                     shape.numKvHeads(), shape.headDim(), rk.ktDtype().byteSize());
             this.plan = new RocketKvPlan(rk, kt);
             this.ktCaches = new Tensor[model.numLayers()];
-            for (int l = 0; l < ktCaches.length; l++) {
-                ktCaches[l] = kernels.allocate(DType.F32, kt.numPages(), 2, shape.numKvHeads(), shape.headDim());
+            try {
+                for (int l = 0; l < ktCaches.length; l++) {
+                    ktCaches[l] = kernels.allocate(DType.F32, kt.numPages(), 2, shape.numKvHeads(), shape.headDim());
+                }
+            } catch (OutOfDeviceMemoryException e) {
+                closeAll(ktCaches);
+                closeAll(kvCaches);
+                throw e.naming("the KT cache (" + kt.numPages() + " pages per layer)",
+                        "lower kv_cache_config.free_gpu_memory_fraction or kv_cache_config.max_tokens");
             }
         } else {
             this.plan = null;
@@ -81,7 +108,16 @@ public final class Engine implements AutoCloseable {
         // outputs: up to max_seq_len − 1 tokens, possibly more than max_num_tokens. Sizing every engine for
         // that rare step would hold max_seq_len tokens of activations for good, so the workspace starts at
         // the common bound and step() grows it (once, straight to max_seq_len) when such a step comes.
-        this.workspace = model.newWorkspace(initialWorkspaceTokens(config), config.maxBatchSize());
+        try {
+            this.workspace = model.newWorkspace(initialWorkspaceTokens(config), config.maxBatchSize());
+        } catch (OutOfDeviceMemoryException e) {
+            closeAll(kvCaches);
+            if (ktCaches != null) {
+                closeAll(ktCaches);
+            }
+            throw e.naming("the step workspace (activations of " + initialWorkspaceTokens(config) + " tokens)",
+                    "lower max_num_tokens or kv_cache_config.free_gpu_memory_fraction");
+        }
         this.thread = Thread.ofPlatform().name("rocketkv-engine").daemon().unstarted(this::loop);
         thread.start();
     }
@@ -169,8 +205,11 @@ public final class Engine implements AutoCloseable {
                     ? Math.max(step.numTokens(), config.maxSeqLen()) : step.numTokens(), step.logitRows().length)) {
                 log.debug("step workspace grown to {} tokens, {} rows (a recomputed sequence longer than"
                         + " max_num_tokens)", workspace.maxTokens(), workspace.maxRows());
+                closeGraphs(); // they point at the old buffers
             }
-            logits = model.forward(step, kvCaches, ktCaches, plan, workspace);
+            int bucket = batch.prefill() || graphsOff ? -1 : config.graphBucket(seqs.size());
+            logits = bucket > 0 ? decodeWithGraph(step, bucket)
+                    : model.forward(step, kvCaches, ktCaches, plan, workspace);
             if (plan != null && batch.prefill()) {
                 for (Sequence s : seqs) {
                     int kept = plan.params().keptTokens(s.numTokens());
@@ -243,6 +282,86 @@ public final class Engine implements AutoCloseable {
         }
     }
 
+    /**
+     * A decode step through the recording of its bucket: the step is padded to {@code bucket} sequences
+     * (padding rows are skipped by every op) and the bucket's recording replayed; the first step of a bucket
+     * (or the first after its recording went stale) runs the ops and records them. A recording failure turns
+     * graphs off for this engine and the step runs again without one (every op of a step is idempotent: the
+     * same K/V and KT values are written again and the activations recomputed).
+     */
+    private float[] decodeWithGraph(StepBatch step, int bucket) {
+        if (workspace.ensureCapacity(bucket, bucket)) {
+            closeGraphs();
+        }
+        // Tables are padded to a power-of-two width (at least 16 blocks): few recordings per bucket, and a
+        // step's index upload and its attention launch sized for the lengths at hand, not max_seq_len.
+        int blocks = 1;
+        for (int[] t : step.blockTables()) {
+            blocks = Math.max(blocks, t.length);
+        }
+        int width = Math.min(tableWidth, Math.max(16, Integer.highestOneBit(blocks - 1 == 0 ? 1 : blocks - 1) << 1));
+        width = Math.max(width, blocks);
+        StepBatch padded = step.padDecode(bucket, width);
+        long key = ((long) bucket << 32) | width;
+        RecordedStep g = graphs.get(key);
+        if (g != null && g.isStale()) {
+            g.close();
+            graphs.remove(key);
+            g = null;
+        }
+        if (g != null) {
+            g.replay(padded);
+            graphReplays.incrementAndGet();
+        } else {
+            try {
+                int kvBound = (int) Math.min(Integer.MAX_VALUE, (long) width * config.tokensPerBlock());
+                g = kernels.record(padded, kvBound, () -> model.run(padded, kvCaches, ktCaches, plan, workspace));
+            } catch (RuntimeException e) {
+                log.warn("recording the decode step of batch size {} failed; running without CUDA graphs", bucket, e);
+                graphsOff = true;
+                closeGraphs();
+                return model.forward(step, kvCaches, ktCaches, plan, workspace);
+            }
+            if (g == null) {
+                graphsOff = true; // the backend runs ops eagerly (the step above already ran)
+            } else {
+                graphs.put(key, g);
+                graphRecords.incrementAndGet();
+                log.debug("recorded the decode step for batch size {}, block tables of {}", bucket, width);
+            }
+        }
+        return model.readLogits(workspace, step.numSeqs());
+    }
+
+    private void closeGraphs() {
+        for (RecordedStep g : graphs.values()) {
+            try {
+                g.close();
+            } catch (RuntimeException e) {
+                log.warn("closing a recorded decode step failed", e);
+            }
+        }
+        graphs.clear();
+    }
+
+    /** Decode steps replayed from a recording (CUDA graph) so far. */
+    public long graphReplays() {
+        return graphReplays.get();
+    }
+
+    /** Decode steps recorded (one per batch-size bucket, again after a recording went stale) so far. */
+    public long graphRecords() {
+        return graphRecords.get();
+    }
+
+    private static void closeAll(Tensor[] tensors) {
+        for (Tensor t : tensors) {
+            if (t != null) {
+                t.close();
+            }
+        }
+    }
+
     /** Tokens the step workspace is first sized for: the largest step but a long recompute prefill. */
     static int initialWorkspaceTokens(EngineConfig config) {
         return Math.max(config.maxNumTokens(), config.maxBatchSize());
@@ -311,6 +430,7 @@ public final class Engine implements AutoCloseable {
             s.result.completeExceptionally(new IllegalStateException("the engine was closed"));
         }
         if (!thread.isAlive()) {
+            closeGraphs();
             workspace.close(); // a step still running (join timed out) keeps it; the backend frees it on close
         }
         for (Tensor c : kvCaches) {

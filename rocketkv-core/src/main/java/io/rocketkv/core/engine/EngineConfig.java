@@ -1,25 +1,39 @@
 package io.rocketkv.core.engine;
 
 import io.rocketkv.core.sparse.RocketKvParams;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * Limits of the scheduler and the size of the KV-cache pool.
+ * Limits of the scheduler, the size of the KV-cache pool and the decode-step recording (CUDA graphs).
  *
- * @param maxBatchSize   most sequences in one step (prefill or decode)
- * @param maxNumTokens   most tokens in one prefill step; a prompt longer than this cannot be scheduled
- *                       (there is no chunked prefill) and fails
- * @param maxSeqLen      most tokens of a sequence, prompt plus output; longer prompts fail, outputs stop
- *                       with finish reason {@code length} when they reach it
- * @param tokensPerBlock slots per KV-cache block
- * @param numBlocks      blocks in the KV-cache pool (per layer)
- * @param rocketKv       RocketKV settings, or null for dense attention
+ * @param maxBatchSize     most sequences in one step (prefill or decode)
+ * @param maxNumTokens     most tokens in one prefill step; a prompt longer than this cannot be scheduled
+ *                         (there is no chunked prefill) and fails
+ * @param maxSeqLen        most tokens of a sequence, prompt plus output; longer prompts fail, outputs stop
+ *                         with finish reason {@code length} when they reach it
+ * @param tokensPerBlock   slots per KV-cache block
+ * @param numBlocks        blocks in the KV-cache pool (per layer)
+ * @param rocketKv         RocketKV settings, or null for dense attention
+ * @param graphBatchSizes  the decode batch sizes recorded once and replayed (CUDA graphs), ascending and
+ *                         distinct, each in [1, maxBatchSize]; empty turns recording off. Backends that do
+ *                         not record (the CPU) ignore it
+ * @param graphPadding     whether a decode step whose size is not in {@code graphBatchSizes} is padded to the
+ *                         next larger one (else it runs without a graph)
  */
 public record EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, int tokensPerBlock, int numBlocks,
-                           RocketKvParams rocketKv) {
+                           RocketKvParams rocketKv, List<Integer> graphBatchSizes, boolean graphPadding) {
 
-    /** Dense attention. */
+    /** Dense attention, default graph buckets. */
     public EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, int tokensPerBlock, int numBlocks) {
         this(maxBatchSize, maxNumTokens, maxSeqLen, tokensPerBlock, numBlocks, null);
+    }
+
+    /** Default graph buckets ({@link #defaultGraphBatchSizes}), padded. */
+    public EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, int tokensPerBlock, int numBlocks,
+                        RocketKvParams rocketKv) {
+        this(maxBatchSize, maxNumTokens, maxSeqLen, tokensPerBlock, numBlocks, rocketKv,
+                defaultGraphBatchSizes(Math.max(1, maxBatchSize)), true);
     }
 
     public EngineConfig {
@@ -28,6 +42,41 @@ public record EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, in
         positive("max_seq_len", maxSeqLen);
         positive("tokens_per_block", tokensPerBlock);
         positive("kv cache blocks", numBlocks);
+        graphBatchSizes = List.copyOf(graphBatchSizes);
+        int prev = 0;
+        for (int b : graphBatchSizes) {
+            if (b <= prev || b > maxBatchSize) {
+                throw new IllegalArgumentException("cuda graph batch sizes must be ascending, distinct and in [1, "
+                        + "max_batch_size = " + maxBatchSize + "], got " + graphBatchSizes);
+            }
+            prev = b;
+        }
+    }
+
+    /** The same limits with other graph settings (an empty list turns graphs off). */
+    public EngineConfig withGraphs(List<Integer> batchSizes, boolean padding) {
+        return new EngineConfig(maxBatchSize, maxNumTokens, maxSeqLen, tokensPerBlock, numBlocks, rocketKv, batchSizes,
+                padding);
+    }
+
+    /** 1, 2, 4, 8, … below {@code maxBatchSize}, then {@code maxBatchSize} itself (vLLM's and TensorRT-LLM's shape). */
+    public static List<Integer> defaultGraphBatchSizes(int maxBatchSize) {
+        List<Integer> sizes = new ArrayList<>();
+        for (int b = 1; b < maxBatchSize; b *= 2) {
+            sizes.add(b);
+        }
+        sizes.add(maxBatchSize);
+        return sizes;
+    }
+
+    /** The recorded batch size a decode step of {@code seqs} sequences runs as, or −1 to run it without a graph. */
+    public int graphBucket(int seqs) {
+        for (int b : graphBatchSizes) {
+            if (b == seqs || (graphPadding && b > seqs)) {
+                return b;
+            }
+        }
+        return -1;
     }
 
     private static void positive(String name, int v) {

@@ -336,7 +336,7 @@ public final class CpuKernels implements Kernels {
                 }
             }
             for (int gi = 0; gi < g; gi++) {
-                float inv = 1f / sum[gi];
+                float inv = len == 0 ? 0f : 1f / sum[gi]; // a padding sequence (kvLen 0) gets zeros
                 int qo = q0 + gi * d;
                 for (int c = 0; c < d; c++) {
                     os[qo + c] = acc[gi][c] * inv;

@@ -27,6 +27,16 @@ public interface Kernels extends AutoCloseable {
         return DType.F32;
     }
 
+    /**
+     * The element type of activations that feed only a matmul (the normed inputs of the projections and of
+     * lm_head, the MLP's SiLU product): F32 on the CPU; BF16 on CUDA when the weights are BF16, so that
+     * {@link #rmsNorm} and {@link #siluMul} write the GEMM's input type directly. {@link #rmsNorm},
+     * {@link #siluMul} and {@link #matmul} accept tensors of this type where this says so.
+     */
+    default DType gemmInputDtype() {
+        return DType.F32;
+    }
+
     /** A zero-filled tensor in this backend's memory. */
     Tensor allocate(DType dtype, int... shape);
 
@@ -116,6 +126,24 @@ public interface Kernels extends AutoCloseable {
      */
     void sparseDecodeAttention(Tensor q, Tensor kvCache, Tensor ktCache, StepBatch batch, AttentionShape shape,
                                RocketKvPlan plan, Tensor out);
+
+    /**
+     * Runs {@code work} (ops on this backend for {@code batch}) once, now, and records the ops it queued for
+     * replay on later steps of the same layout ({@link RecordedStep}); returns null when this backend does
+     * not record (the CPU), having still run {@code work}. Recording needs every op of {@code work} to take
+     * its per-step data from {@code batch} and to use only tensors that stay allocated.
+     *
+     * @param kvLenBound the longest KV length any replayed step may have (sizes split-KV attention)
+     */
+    default RecordedStep record(StepBatch batch, int kvLenBound, Runnable work) {
+        work.run();
+        return null;
+    }
+
+    /** Whether {@link #record} records (the engine pads decode steps to graph buckets only then). */
+    default boolean recordsSteps() {
+        return false;
+    }
 
     /** {@code out[i, :] = x[rows[i], :]}; x [R, H], out [rows.length, H]. */
     void gatherRows(Tensor x, int[] rows, Tensor out);

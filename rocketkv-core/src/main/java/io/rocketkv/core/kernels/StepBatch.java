@@ -17,6 +17,10 @@ import java.util.Arrays;
  * @param blockTables [numSeqs][maxBlocks] block ids of each sequence, padded with −1
  * @param logitRows   rows of the step (token indices) whose logits are wanted: the last token of each
  *                    sequence in prefill, every token in decode
+ *
+ * <p>A decode step may carry padding sequences (see {@link #padDecode}): kvLen 0, slot −1, token 0 at
+ * position 0 and a block table of −1. Every op skips them (attention writes zeros to their rows); they let
+ * a step of any size up to a bucket replay a CUDA graph recorded for the bucket.
  */
 public record StepBatch(
         boolean prefill,
@@ -45,6 +49,9 @@ public record StepBatch(
         }
         for (int i = 0; i < s; i++) {
             int q = queryStart[i + 1] - queryStart[i];
+            if (!prefill && q == 1 && kvLens[i] == 0 && slotMapping[queryStart[i]] == -1) {
+                continue; // a padding sequence
+            }
             if (q < 1 || q > kvLens[i]) {
                 throw new IllegalArgumentException("sequence " + i + " has " + q + " new tokens and kvLen " + kvLens[i]
                         + "; need 1 <= new tokens <= kvLen");
@@ -59,6 +66,49 @@ public record StepBatch(
                 throw new IllegalArgumentException("logit row " + r + " outside [0, " + t + ")");
             }
         }
+    }
+
+    /**
+     * This decode step padded to {@code numSeqs} sequences, every block table widened to {@code tableWidth}
+     * entries (−1 filled), and every row's logits wanted ({@code logitRows = 0 … numSeqs − 1}): the same
+     * index layout for every step of a bucket. The real sequences keep their rows {@code 0 … numSeqs() − 1}.
+     *
+     * @throws IllegalArgumentException for a prefill step, fewer than {@link #numSeqs()} sequences, or a
+     *                                  table wider than {@code tableWidth}
+     */
+    public StepBatch padDecode(int numSeqs, int tableWidth) {
+        if (prefill) {
+            throw new IllegalArgumentException("only decode steps are padded");
+        }
+        int s = numSeqs();
+        if (numSeqs < s) {
+            throw new IllegalArgumentException("cannot pad " + s + " sequences to " + numSeqs);
+        }
+        int[] ids = Arrays.copyOf(tokenIds, numSeqs);
+        int[] pos = Arrays.copyOf(positions, numSeqs);
+        int[] slots = Arrays.copyOf(slotMapping, numSeqs);
+        Arrays.fill(slots, s, numSeqs, -1);
+        int[] qs = new int[numSeqs + 1];
+        int[] rows = new int[numSeqs];
+        for (int i = 0; i <= numSeqs; i++) {
+            qs[i] = i;
+        }
+        for (int i = 0; i < numSeqs; i++) {
+            rows[i] = i;
+        }
+        int[] lens = Arrays.copyOf(kvLens, numSeqs);
+        int[][] tables = new int[numSeqs][];
+        for (int i = 0; i < numSeqs; i++) {
+            int[] t = i < s ? blockTables[i] : new int[0];
+            if (t.length > tableWidth) {
+                throw new IllegalArgumentException("sequence " + i + " has " + t.length + " blocks, more than the table"
+                        + " width " + tableWidth);
+            }
+            int[] w = Arrays.copyOf(t, tableWidth);
+            Arrays.fill(w, t.length, tableWidth, -1);
+            tables[i] = w;
+        }
+        return new StepBatch(false, ids, pos, slots, qs, lens, tables, rows);
     }
 
     public int numTokens() {

@@ -126,6 +126,13 @@ public final class LlamaModel implements AutoCloseable {
                 shape.numKvHeads() * shape.headDim(), config.intermediateSize(), config.vocabSize(), maxTokens, maxRows);
     }
 
+    /** Bytes {@link #newWorkspace newWorkspace(maxTokens, maxRows)} allocates in the backend. */
+    public long workspaceBytes(int maxTokens, int maxRows) {
+        return StepWorkspace.byteSize(config.hiddenSize(), shape.numHeads() * shape.headDim(),
+                shape.numKvHeads() * shape.headDim(), config.intermediateSize(), config.vocabSize(),
+                kernels.gemmInputDtype(), maxTokens, maxRows);
+    }
+
     /**
      * Runs one step and returns the logits of {@code batch.logitRows()}, row-major [rows, vocab]. Uses a
      * temporary workspace sized for the batch; a step loop should keep one and call
@@ -160,6 +167,29 @@ public final class LlamaModel implements AutoCloseable {
      * @throws IllegalArgumentException when the step has more tokens or logit rows than {@code ws} holds
      */
     public float[] forward(StepBatch batch, Tensor[] kvCaches, Tensor[] ktCaches, RocketKvPlan plan, StepWorkspace ws) {
+        run(batch, kvCaches, ktCaches, plan, ws);
+        return readLogits(ws, batch.logitRows().length);
+    }
+
+    /**
+     * The first {@code rows} rows of the logits that the last {@link #run} left in {@code ws}, row-major
+     * [rows, vocab].
+     */
+    public float[] readLogits(StepWorkspace ws, int rows) {
+        ws.checkOpen();
+        if (rows < 0 || rows > ws.maxRows()) {
+            throw new IllegalArgumentException(rows + " logit rows outside [0, " + ws.maxRows() + "]");
+        }
+        return kernels.download(kernels.view(ws.logits(), rows));
+    }
+
+    /**
+     * As {@link #forward(StepBatch, Tensor[], Tensor[], RocketKvPlan, StepWorkspace)} but leaves the logits
+     * of {@code batch.logitRows()} in the workspace ({@link #readLogits}) instead of copying them to the
+     * host: every op it queues takes its sizes from the batch and its memory from {@code ws} and the caches,
+     * so a backend can record it ({@link Kernels#record}).
+     */
+    public void run(StepBatch batch, Tensor[] kvCaches, Tensor[] ktCaches, RocketKvPlan plan, StepWorkspace ws) {
         if (plan != null && (ktCaches == null || ktCaches.length != layers.length)) {
             throw new IllegalArgumentException("RocketKV needs one KT cache per layer (" + layers.length + ")");
         }
@@ -189,6 +219,7 @@ public final class LlamaModel implements AutoCloseable {
         Tensor proj = k.view(ws.proj(), t);    // o_proj and down_proj outputs
         Tensor gate = k.view(ws.gate(), t);
         Tensor up = k.view(ws.up(), t);
+        Tensor act = k.view(ws.act(), t);      // SiLU product (gemm input type; the gate buffer on the CPU)
         k.embedding(embedTokens, batch, x);
         for (int l = 0; l < layers.length; l++) {
             Layer w = layers[l];
@@ -215,8 +246,8 @@ public final class LlamaModel implements AutoCloseable {
             k.rmsNorm(x, w.postNorm(), eps, xn);
             k.matmul(xn, w.gateProj(), w.gateBias(), gate);
             k.matmul(xn, w.upProj(), w.upBias(), up);
-            k.siluMul(gate, up, gate);
-            k.matmul(gate, w.downProj(), w.downBias(), proj);
+            k.siluMul(gate, up, act);
+            k.matmul(act, w.downProj(), w.downBias(), proj);
             k.add(x, proj);
         }
         Tensor last = k.view(ws.last(), rows.length);
@@ -225,7 +256,6 @@ public final class LlamaModel implements AutoCloseable {
         k.gatherRows(x, rows, last);
         k.rmsNorm(last, finalNorm, eps, lastNormed);
         k.matmul(lastNormed, lmHead, null, logits);
-        return k.download(logits);
     }
 
     @Override
@@ -249,7 +279,13 @@ public final class LlamaModel implements AutoCloseable {
                 throw new CheckpointFormatException("tensor " + name + " in " + info.file() + " is " + dt
                         + "; weights must be F32, F16 or BF16 (quantized checkpoints are not supported)");
             }
-            Tensor t = kernels.weight(dt, expectedShape, weights.data(name));
+            Tensor t;
+            try {
+                t = kernels.weight(dt, expectedShape, weights.data(name));
+            } catch (io.rocketkv.core.kernels.OutOfDeviceMemoryException e) {
+                throw e.naming("weight " + name + " (after " + (done[0] >> 20) + " of " + (total >> 20)
+                        + " MiB of weights were loaded)", "the model needs a device with more free memory");
+            }
             done[0] += info.byteSize();
             progress.loaded(name, done[0], total);
             return t;

@@ -12,7 +12,9 @@ import io.rocketkv.core.numeric.DType;
  *
  * <p>Buffers are [maxTokens, H] (residual {@code x}, normed {@code xn}, {@code proj}), [maxTokens, Hq·D]
  * ({@code q}, {@code attn}), [maxTokens, Hkv·D] ({@code k}, {@code v}), [maxTokens, I] ({@code gate},
- * {@code up}), and [maxRows, H] / [maxRows, V] for the final norm and the logits. Contents are not
+ * {@code up}, and {@code act}, the SiLU product), and [maxRows, H] / [maxRows, V] for the final norm and the
+ * logits. {@code xn}, {@code act} and the final norm's output are in the backend's
+ * {@link Kernels#gemmInputDtype()} (they feed only matmuls); on the CPU {@code act} is {@code gate} itself. Contents are not
  * preserved between steps: every op of a step overwrites the rows it later reads.
  *
  * <p>{@link #ensureCapacity} grows the buffers (freeing the old ones) when a step needs more than they
@@ -39,6 +41,7 @@ public final class StepWorkspace implements AutoCloseable {
     private Tensor proj;
     private Tensor gate;
     private Tensor up;
+    private Tensor act;   // SiLU product in the GEMM input type; the gate buffer itself when that is F32
     private Tensor last;
     private Tensor lastNormed;
     private Tensor logits;
@@ -82,16 +85,40 @@ public final class StepWorkspace implements AutoCloseable {
         checkOpen();
         boolean grew = false;
         if (tokens > maxTokens) {
+            int old = maxTokens;
             closeTokens();
-            allocateTokens(tokens);
+            try {
+                allocateTokens(tokens);
+            } catch (RuntimeException e) {
+                closeTokens(); // what was allocated of the larger size
+                allocateTokens(old); // the freed size fits again: the workspace stays usable
+                throw e;
+            }
             grew = true;
         }
         if (rows > maxRows) {
+            int old = maxRows;
             closeRows();
-            allocateRows(rows);
+            try {
+                allocateRows(rows);
+            } catch (RuntimeException e) {
+                closeRows();
+                allocateRows(old);
+                throw e;
+            }
             grew = true;
         }
         return grew;
+    }
+
+    /** Bytes of a workspace for {@code tokens} tokens and {@code rows} rows with these sizes. */
+    static long byteSize(int hidden, int qDim, int kvDim, int inter, int vocab, DType gemmInput, int tokens, int rows) {
+        long f = Float.BYTES;
+        long in = gemmInput.byteSize();
+        long perToken = hidden * f * 2 + hidden * in + qDim * f * 2 + kvDim * f * 2 + inter * f * 2
+                + (gemmInput == DType.F32 ? 0 : inter * in);
+        long perRow = hidden * f + hidden * in + (long) vocab * f;
+        return perToken * tokens + perRow * rows;
     }
 
     Tensor x() {
@@ -130,6 +157,10 @@ public final class StepWorkspace implements AutoCloseable {
         return up;
     }
 
+    Tensor act() {
+        return act;
+    }
+
     Tensor last() {
         return last;
     }
@@ -153,8 +184,9 @@ public final class StepWorkspace implements AutoCloseable {
     }
 
     private void allocateTokens(int tokens) {
+        DType in = kernels.gemmInputDtype();
         x = kernels.allocate(DType.F32, tokens, hidden);
-        xn = kernels.allocate(DType.F32, tokens, hidden);
+        xn = kernels.allocate(in, tokens, hidden);
         q = kernels.allocate(DType.F32, tokens, qDim);
         k = kernels.allocate(DType.F32, tokens, kvDim);
         v = kernels.allocate(DType.F32, tokens, kvDim);
@@ -162,12 +194,13 @@ public final class StepWorkspace implements AutoCloseable {
         proj = kernels.allocate(DType.F32, tokens, hidden);
         gate = kernels.allocate(DType.F32, tokens, inter);
         up = kernels.allocate(DType.F32, tokens, inter);
+        act = in == DType.F32 ? gate : kernels.allocate(in, tokens, inter);
         maxTokens = tokens;
     }
 
     private void allocateRows(int rows) {
         last = kernels.allocate(DType.F32, rows, hidden);
-        lastNormed = kernels.allocate(DType.F32, rows, hidden);
+        lastNormed = kernels.allocate(kernels.gemmInputDtype(), rows, hidden);
         logits = kernels.allocate(DType.F32, rows, vocab);
         maxRows = rows;
     }
@@ -180,6 +213,7 @@ public final class StepWorkspace implements AutoCloseable {
         v = close(v);
         attn = close(attn);
         proj = close(proj);
+        act = act == null || act == gate ? null : close(act);
         gate = close(gate);
         up = close(up);
         maxTokens = 0;
