@@ -150,8 +150,8 @@ static __device__ __forceinline__ int rkv_block_exclusive_scan(int v, int* total
 
 // Order-preserving key of a float (larger float -> larger key; -0 counts as +0).
 static __device__ __forceinline__ unsigned rkv_order_key(float v) {
-    if (v == 0.f) v = 0.f;
-    const unsigned b = __float_as_uint(v);
+    unsigned b = __float_as_uint(v);
+    if ((b & 0x7fffffffu) == 0u) b = 0u;   // -0 -> +0
     return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
 }
 

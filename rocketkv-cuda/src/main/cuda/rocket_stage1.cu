@@ -27,7 +27,7 @@
 //
 // Numerics mirror the CPU twin operation for operation: each logit is one thread's sequential
 // fp32 dot product over the channels without fused multiply-adds (__fmul_rn / __fadd_rn), then
-// times scale; the row max is exact; each exponential is fp64 exp of the fp32 difference rounded to
+// times scale (the CPU's (float) (1 / sqrt(D)), passed in); the row max is exact; each exponential is fp64 exp of the fp32 difference rounded to
 // fp32 (Java: (float) Math.exp); the row sum is fp64 (in a different order than the CPU's, so
 // 1/sum can differ from the CPU's in the last fp32 bit only when it sits on a rounding boundary);
 // probabilities are added in fp32 in the CPU's row order. Logits, exponentials and scores are thus
@@ -39,7 +39,7 @@
 // 16 rows (broadcast reads). Cost is small next to the dense prefill attention it follows.
 //
 // Launches (block sizes fixed here; the Java wrapper CudaRocketKv uses these):
-//   rocket_stage1_pass    grid (numTiles, Hkv), block 128, dynamic smem (D*129 + 16*D)*4 + 16*4*8 B
+//   rocket_stage1_pass    grid (numTiles, Hkv), block 128, dynamic smem ((D*129 + 16*D + 1) & ~1)*4 + 16*4*8 B
 //   rocket_stage1_reduce  grid (ceil(Hkv*R / 128)), block 128
 //   rocket_stage1_pool    grid (ceil(n / 256), Hkv), block 256
 //   rocket_stage1_select  grid (Hkv), block 1024
@@ -72,7 +72,7 @@ extern "C" __global__ void __launch_bounds__(S1_TK) rocket_stage1_pass(
     const int warp = tid >> 5;
     float* ks = s1smem;                                              // [D][TK + 1]
     float* qs = ks + D * (S1_TK + 1);                                // [RB][D]
-    double* red = reinterpret_cast<double*>(qs + S1_RB * D);         // [RB][NW]  (145*D floats: 8-byte aligned)
+    double* red = reinterpret_cast<double*>(s1smem + ((D * (S1_TK + 1) + S1_RB * D + 1) & ~1));   // [RB][NW], 8-byte aligned
 
     const int j0 = tile * S1_TK;
     const int j = j0 + tid;

@@ -237,7 +237,7 @@ final class CudaRocketKv implements AutoCloseable {
         }
         function("rocket_select_" + suffix(p) + "_g" + gm).launch(Dim3.of(seqs, hkv), Dim3.of(256), 0, owner.stream(),
                 q.buffer(), kt.buffer(), dp.kvLens(), dp.tables(), pages, counts, work, h, hkv, d, p.pageSize(),
-                shape.tokensPerBlock(), dp.maxBlocks(), p.topk(), p.topr(), shape.scale());
+                shape.tokensPerBlock(), dp.maxBlocks(), p.topk(), p.topr(), selectionScale(d));
         return new Selection(pages, counts, dp);
     }
 
@@ -245,6 +245,11 @@ final class CudaRocketKv implements AutoCloseable {
 
     private CudaFunction function(String name) {
         return functions.computeIfAbsent(name, n -> (n.startsWith("kt_") ? ktModule : decodeModule).function(n));
+    }
+
+    /** The scale both selection rules use, exactly as the CPU's WindowScores and PageScores compute it. */
+    static float selectionScale(int headDim) {
+        return (float) (1.0 / Math.sqrt(headDim));
     }
 
     private static String suffix(RocketKvParams p) {

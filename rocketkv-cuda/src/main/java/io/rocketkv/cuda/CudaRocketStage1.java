@@ -75,7 +75,7 @@ final class CudaRocketStage1 implements AutoCloseable {
     }
 
     static int passSharedBytes(int d) {
-        return (d * (TILE + 1) + ROW_CHUNK * d) * Float.BYTES + ROW_CHUNK * (TILE / 32) * Double.BYTES;
+        return ((d * (TILE + 1) + ROW_CHUNK * d + 1) & ~1) * Float.BYTES + ROW_CHUNK * (TILE / 32) * Double.BYTES;
     }
 
     /**
@@ -119,7 +119,7 @@ final class CudaRocketStage1 implements AutoCloseable {
         CudaKernels.DevicePlan dp = owner.devicePlan(batch);
         CudaStream stream = owner.stream();
         int h = shape.numHeads();
-        float scale = shape.scale();
+        float scale = CudaRocketKv.selectionScale(d);
         for (int s = 0; s < batch.numSeqs(); s++) {
             int len = batch.kvLens()[s];
             if (len <= budget) {
