@@ -99,7 +99,12 @@ final class CudaRocketKv implements AutoCloseable {
         RocketKvParams p = plan.params();
         int t = batch.numTokens();
         requireF32(k, (long) t * shape.numKvHeads() * shape.headDim(), "ktUpdate k");
-        int numBlocks = kt.dim(0) / (shape.tokensPerBlock() / p.pageSize());
+        int tpb = shape.tokensPerBlock();
+        if (p.pageSize() > tpb || tpb % p.pageSize() != 0 || kt.shape().length != 4) {
+            throw new IllegalArgumentException("page_size (" + p.pageSize() + ") must divide tokens_per_block (" + tpb
+                    + ") and the KT cache must be [pages, 2, Hkv, D], got " + Tensor.describe(kt));
+        }
+        int numBlocks = kt.dim(0) / (tpb / p.pageSize());
         checkKt(kt, shape, p, numBlocks);
         long slots = (long) numBlocks * shape.tokensPerBlock();
         for (int s : batch.slotMapping()) {
