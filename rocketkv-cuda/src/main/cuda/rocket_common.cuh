@@ -167,9 +167,17 @@ static __device__ void rkv_block_topk_ascending(const float* vals, int n, int k,
     for (int shift = 24; shift >= 0; shift -= 8) {
         for (int i = tid; i < 256; i += bd) sh.hist[i] = 0;
         __syncthreads();
-        for (int j = tid; j < n; j += bd) {
-            const unsigned u = rkv_order_key(vals[j]);
-            if ((u & mask) == prefix) atomicAdd(&sh.hist[(u >> shift) & 255u], 1u);
+        // warp-aggregated: lanes with the same bin (plateaus of equal values are common after a max-pool)
+        // add once, so one hot bin does not serialise 32 atomics per instruction
+        for (int j0 = 0; j0 < n; j0 += bd) {
+            const int j = j0 + tid;
+            int bin = -1;
+            if (j < n) {
+                const unsigned u = rkv_order_key(vals[j]);
+                if ((u & mask) == prefix) bin = (int) ((u >> shift) & 255u);
+            }
+            const unsigned peers = __match_any_sync(0xffffffffu, bin);
+            if (bin >= 0 && (__ffs(peers) - 1) == lane) atomicAdd(&sh.hist[bin], (unsigned) __popc(peers));
         }
         __syncthreads();
         if (tid < 32) {
