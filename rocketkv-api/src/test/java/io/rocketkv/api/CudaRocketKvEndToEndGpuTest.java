@@ -24,8 +24,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  * RocketKV through {@link LLM} on {@link Backend#CUDA} against the same configuration on {@link Backend#CPU}, greedy,
  * on the parity checkpoints (prompts of 10, 57 and 300 tokens; the 300-token prompt goes through stage 1). The GPU
  * cache is bf16 (the CPU's is fp32), so as in {@link CudaEndToEndGpuTest} a divergence is accepted only where the
- * CPU's top-2 log-probability gap is below 0.05, and the sequence is not compared after it. With budgets that cover
- * every token, RocketKV on CUDA gives dense CUDA's tokens (same rule); many concurrent requests leave the pool empty.
+ * CPU's top-2 log-probability gap is below 0.05, and the sequence is not compared after it. With an fp8 KT cache the
+ * rule is wider (gap 0.2, log-probabilities within 0.2): the GPU builds its KT pages from bf16 keys, the CPU from
+ * fp32 keys, and rounding those to e5m2 (2 mantissa bits) lands one fp8 step apart for about 1% of the elements,
+ * which can change a page choice — a real difference of the two backends' inputs, not of the kernels (which
+ * CudaRocketKvGpuTest shows bit-identical on identical inputs). With budgets that cover every token, RocketKV on
+ * CUDA gives dense CUDA's tokens (the 0.05 rule); many concurrent requests leave the pool empty.
  */
 @Tag("gpu")
 class CudaRocketKvEndToEndGpuTest {
@@ -33,6 +37,8 @@ class CudaRocketKvEndToEndGpuTest {
     private static final int TOKENS = 24;
     private static final double GAP = 0.05;
     private static final double LOGPROB_TOL = 5e-2;
+    private static final double GAP_FP8 = 0.2;
+    private static final double LOGPROB_TOL_FP8 = 0.2;
 
     @TempDir
     static Path dir;
@@ -88,14 +94,16 @@ class CudaRocketKvEndToEndGpuTest {
         try (LLM cpuLlm = open(model, Backend.CPU, small(kt)); LLM gpuLlm = open(model, Backend.CUDA, small(kt))) {
             assertEquals("cuda", gpuLlm.backendName());
             List<String> prompts = prompts(cpuLlm);
+            double gap = kt == KtCacheDtype.FLOAT8_E5M2 ? GAP_FP8 : GAP;
+            double tol = kt == KtCacheDtype.FLOAT8_E5M2 ? LOGPROB_TOL_FP8 : LOGPROB_TOL;
             for (int i = 0; i < prompts.size(); i++) {
                 compare(name + " " + kt + " batch1 prompt" + i, cpuLlm.generate(prompts.get(i), greedy()),
-                        gpuLlm.generate(prompts.get(i), greedy()));
+                        gpuLlm.generate(prompts.get(i), greedy()), gap, tol);
             }
             List<RequestOutput> c = cpuLlm.generate(prompts, greedy());
             List<RequestOutput> g = gpuLlm.generate(prompts, greedy());
             for (int i = 0; i < prompts.size(); i++) {
-                compare(name + " " + kt + " batch3 prompt" + i, c.get(i), g.get(i));
+                compare(name + " " + kt + " batch3 prompt" + i, c.get(i), g.get(i), gap, tol);
             }
             assertEquals(0, gpuLlm.kvCacheBytesInUse(), "every block is back in the pool");
         }
@@ -110,7 +118,7 @@ class CudaRocketKvEndToEndGpuTest {
             List<RequestOutput> d = dense.generate(prompts, greedy());
             List<RequestOutput> s = sparse.generate(prompts, greedy());
             for (int i = 0; i < prompts.size(); i++) {
-                compare(name + " covering prompt" + i, d.get(i), s.get(i));
+                compare(name + " covering prompt" + i, d.get(i), s.get(i), GAP, LOGPROB_TOL);
             }
         }
     }
@@ -134,8 +142,8 @@ class CudaRocketKvEndToEndGpuTest {
         }
     }
 
-    /** The CudaEndToEndGpuTest rule: identical greedy ids up to a step whose top-2 gap (reference side) is < GAP. */
-    private static void compare(String what, RequestOutput ref, RequestOutput got) {
+    /** The CudaEndToEndGpuTest rule: identical greedy ids up to a step whose top-2 gap (reference side) is < maxGap. */
+    private static void compare(String what, RequestOutput ref, RequestOutput got, double maxGap, double logprobTol) {
         CompletionOutput c = ref.outputs().get(0);
         CompletionOutput g = got.outputs().get(0);
         assertEquals(TOKENS, c.tokenIds().length, what);
@@ -148,13 +156,13 @@ class CudaRocketKvEndToEndGpuTest {
                 double gap = cl.top().get(0).logprob() - cl.top().get(1).logprob();
                 System.out.printf("%s: diverges at step %d (ref %d, got %d), reference top-2 gap %.4f%n", what, i,
                         c.tokenIds()[i], g.tokenIds()[i], gap);
-                assertTrue(gap < GAP, what + ": token " + i + " differs (ref " + c.tokenIds()[i] + ", got "
-                        + g.tokenIds()[i] + ") although the reference's top-2 gap is " + gap + " >= " + GAP);
+                assertTrue(gap < maxGap, what + ": token " + i + " differs (ref " + c.tokenIds()[i] + ", got "
+                        + g.tokenIds()[i] + ") although the reference's top-2 gap is " + gap + " >= " + maxGap);
                 break;
             }
             double diff = Math.abs(cl.logprob() - gl.logprob());
             worst = Math.max(worst, diff);
-            assertTrue(diff <= LOGPROB_TOL, what + ": step " + i + " logprob ref " + cl.logprob() + " got "
+            assertTrue(diff <= logprobTol, what + ": step " + i + " logprob ref " + cl.logprob() + " got "
                     + gl.logprob());
         }
         System.out.printf("%s: max |logprob difference| %.2e%n", what, worst);
