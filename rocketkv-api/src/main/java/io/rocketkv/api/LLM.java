@@ -90,8 +90,8 @@ public final class LLM implements AutoCloseable {
             int maxSeqLen = args.maxSeqLen() != null ? args.maxSeqLen() : config.maxPositionEmbeddings();
             LlamaModel model = LlamaModel.load(config, weights, kernels, args.tokensPerBlock(), progress);
             EngineConfig ec = new EngineConfig(args.maxBatchSize(), Math.max(args.maxNumTokens(), 1), maxSeqLen,
-                    args.tokensPerBlock(), numBlocks(maxSeqLen, model), rocketKv, args.cudaGraphBatchSizes(),
-                    args.cudaGraphConfig().enablePadding());
+                    args.tokensPerBlock(), numBlocks(maxSeqLen, model, rocketKv), rocketKv,
+                    args.cudaGraphBatchSizes(), args.cudaGraphConfig().enablePadding());
             this.engine = new Engine(model, kernels, ec, this::detokenize);
         } catch (RuntimeException e) {
             try {
@@ -292,9 +292,9 @@ public final class LLM implements AutoCloseable {
     }
 
     /** KV pool size in blocks; called after the weights are loaded (the CUDA pool takes a share of what is left). */
-    private int numBlocks(int maxSeqLen, LlamaModel model) {
+    private int numBlocks(int maxSeqLen, LlamaModel model, RocketKvParams rocketKv) {
         if (kernels instanceof CudaKernels cuda) {
-            return cudaNumBlocks(cuda, maxSeqLen, model);
+            return cudaNumBlocks(cuda, maxSeqLen, model, rocketKv);
         }
         int p = args.tokensPerBlock();
         long bytesPerToken = 2L * config.numHiddenLayers() * config.kvDim() * Float.BYTES; // CPU cache is fp32
@@ -318,11 +318,17 @@ public final class LLM implements AutoCloseable {
     /**
      * The CUDA pool: {@code kv_cache_config.max_tokens} when set, else {@code free_gpu_memory_fraction} of the
      * device memory free after the weights and the step workspace, capped at {@code max_seq_len ×
-     * max_batch_size} tokens (when both apply, the smaller wins). The cache is bf16.
+     * max_batch_size} tokens (when both apply, the smaller wins). The cache is bf16; with RocketKV each
+     * token also carries its share of the KT cache (min and max per channel, one page per page_size tokens,
+     * in the KT dtype).
      */
-    private int cudaNumBlocks(CudaKernels cuda, int maxSeqLen, LlamaModel model) {
+    private int cudaNumBlocks(CudaKernels cuda, int maxSeqLen, LlamaModel model, RocketKvParams rocketKv) {
         int p = args.tokensPerBlock();
         long bytesPerToken = 2L * config.numHiddenLayers() * config.kvDim() * cuda.kvCacheDtype().byteSize();
+        if (rocketKv != null) {
+            long ktPerPage = 2L * config.numHiddenLayers() * config.kvDim() * cuda.ktCacheDtype(rocketKv).byteSize();
+            bytesPerToken += (ktPerPage + rocketKv.pageSize() - 1) / rocketKv.pageSize();
+        }
         long workspace = model.workspaceBytes(Math.max(Math.max(args.maxNumTokens(), 1), args.maxBatchSize()),
                 args.maxBatchSize());
         long free = Math.max(0, cuda.memoryInfo().free() - workspace);
@@ -338,19 +344,15 @@ public final class LLM implements AutoCloseable {
     }
 
     /**
-     * CPU or CUDA. {@code AUTO} takes CUDA when a device is usable and the configuration runs there (RocketKV
-     * runs on the CPU backend only, for now), else the CPU; the choice is logged.
+     * CPU or CUDA. {@code AUTO} takes CUDA when a device is usable (dense attention and RocketKV both run
+     * there), else the CPU; the choice is logged.
      */
     private static Kernels selectKernels(Backend backend, boolean sparse) {
         return switch (backend) {
             case CPU -> new CpuKernels();
             case AUTO -> {
-                if (sparse) {
-                    log.info("backend AUTO: RocketKV runs on the CPU backend");
-                    yield new CpuKernels();
-                }
                 if (CudaDriver.isAvailable()) {
-                    log.info("backend AUTO: CUDA");
+                    log.info("backend AUTO: CUDA{}", sparse ? " (RocketKV sparse attention)" : "");
                     yield new CudaKernels();
                 }
                 log.info("backend AUTO: CPU ({})", CudaDriver.unavailableReason());
@@ -476,12 +478,6 @@ public final class LLM implements AutoCloseable {
             if (built.enableChunkedPrefill()) {
                 throw new ConfigException("enable_chunked_prefill",
                         "enable_chunked_prefill (enableChunkedPrefill) is not supported by this engine yet; set it to false");
-            }
-            if (built.sparseAttentionConfig() != null && built.backend() == Backend.CUDA) {
-                throw new ConfigException("sparse_attention_config",
-                        "sparse_attention_config (RocketKV) is not available on the CUDA backend yet: RocketKV currently "
-                                + "runs on the CPU backend (use backend: cpu), or drop sparse_attention_config for dense "
-                                + "attention on CUDA");
             }
             return new LLM(model, built, progress);
         }

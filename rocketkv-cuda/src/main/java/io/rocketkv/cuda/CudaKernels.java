@@ -23,8 +23,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The CUDA backend of {@link Kernels}, dense attention only (RocketKV's sparse methods throw
- * {@link UnsupportedOperationException}; use the CPU backend for them).
+ * The CUDA backend of {@link Kernels}: dense attention here, RocketKV's four sparse ops in
+ * {@link CudaRocketKv} (this class delegates to it; the KT cache is stored in the KT dtype, see
+ * {@link #ktCacheDtype}).
  *
  * <p>Precision: activations are fp32. Weights keep their checkpoint dtype where cuBLAS can use it: F32
  * weights stay F32 (fp32 GEMM, {@link Cublas#gemmF32}), BF16 weights stay BF16 and the activations are
@@ -74,6 +75,7 @@ public final class CudaKernels implements Kernels {
     private final CudaFunction prefillNaive;
     private final CudaFunction decodeNaive;
     private final CudaFunction decodeMerge;
+    private final CudaRocketKv rocket;
     private final Map<String, CudaFunction> functions = new java.util.HashMap<>();
     private final Map<CudaFunction, Integer> residentBlocks = new java.util.HashMap<>();
     private final Set<CudaTensor> live = Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
@@ -166,6 +168,8 @@ public final class CudaKernels implements Kernels {
                 }
                 functions.put("attention_prefill_d" + d, f);
             }
+            this.rocket = new CudaRocketKv(this, context);
+            made.add(rocket);
         } catch (RuntimeException e) {
             for (int i = made.size() - 1; i >= 0; i--) {
                 try {
@@ -199,12 +203,19 @@ public final class CudaKernels implements Kernels {
         return DType.BF16;
     }
 
+    /** The KT dtype itself: F8_E5M2 (e5m2 bytes) or BF16. */
+    @Override
+    public DType ktCacheDtype(RocketKvParams p) {
+        return p.ktDtype();
+    }
+
     // ---- tensors ----------------------------------------------------------------------------------
 
     @Override
     public Tensor allocate(DType dtype, int... shape) {
-        if (dtype != DType.F32 && dtype != DType.BF16) {
-            throw new IllegalArgumentException("CUDA tensors are F32 (activations) or BF16 (KV cache), got " + dtype);
+        if (dtype != DType.F32 && dtype != DType.BF16 && dtype != DType.F8_E5M2) {
+            throw new IllegalArgumentException("CUDA tensors are F32 (activations), BF16 (KV cache, KT cache) or F8_E5M2"
+                    + " (KT cache), got " + dtype);
         }
         long bytes = CudaTensor.numel(shape) * dtype.byteSize();
         DeviceBuffer b = deviceAlloc(Math.max(bytes, 16), dtype + java.util.Arrays.toString(shape));
@@ -546,28 +557,28 @@ public final class CudaKernels implements Kernels {
     @Override
     public void rocketStage1(Tensor q, Tensor k, StepBatch batch, AttentionShape shape, RocketKvParams params,
                              Tensor kvCache) {
-        throw sparseUnsupported("rocketStage1");
+        rocket.stage1(cuda(q), cuda(k), batch, shape, params, cuda(kvCache));
     }
 
     @Override
     public void ktBuild(Tensor kvCache, StepBatch batch, AttentionShape shape, RocketKvPlan plan, Tensor ktCache) {
-        throw sparseUnsupported("ktBuild");
+        rocket.ktBuild(cuda(kvCache), batch, shape, plan, cuda(ktCache));
     }
 
     @Override
     public void ktUpdate(Tensor k, StepBatch batch, AttentionShape shape, RocketKvPlan plan, Tensor ktCache) {
-        throw sparseUnsupported("ktUpdate");
+        rocket.ktUpdate(cuda(k), batch, shape, plan, cuda(ktCache));
     }
 
     @Override
     public void sparseDecodeAttention(Tensor q, Tensor kvCache, Tensor ktCache, StepBatch batch, AttentionShape shape,
                                       RocketKvPlan plan, Tensor out) {
-        throw sparseUnsupported("sparseDecodeAttention");
+        rocket.sparseDecode(cuda(q), cuda(kvCache), cuda(ktCache), batch, shape, plan, cuda(out));
     }
 
-    private static UnsupportedOperationException sparseUnsupported(String op) {
-        return new UnsupportedOperationException("RocketKV sparse attention (" + op + ") is not implemented on the CUDA "
-                + "backend yet; it currently runs on the CPU backend (use backend: cpu)");
+    /** The RocketKV ops (package-private, for their tests). */
+    CudaRocketKv rocket() {
+        return rocket;
     }
 
     @Override
@@ -919,6 +930,7 @@ public final class CudaKernels implements Kernels {
         all.add(kvModule);
         all.add(prefillModule);
         all.add(decodeModule);
+        all.add(rocket);
         all.add(stream);
         try {
             context.synchronize();

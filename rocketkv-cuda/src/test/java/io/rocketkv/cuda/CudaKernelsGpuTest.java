@@ -79,14 +79,17 @@ class CudaKernelsGpuTest {
     // ---- ops ----------------------------------------------------------------------------------------
 
     @Test
-    void kvCacheIsBf16AndSparseIsUnsupported() {
+    void kvCacheIsBf16AndKtCacheIsTheKtDtype() {
         assertEquals(DType.BF16, gpu.kvCacheDtype());
-        var e = assertThrows(UnsupportedOperationException.class,
-                () -> gpu.sparseDecodeAttention(null, null, null, null, null, null, null));
-        assertTrue(e.getMessage().contains("CPU backend"), e.getMessage());
-        assertThrows(UnsupportedOperationException.class, () -> gpu.rocketStage1(null, null, null, null, null, null));
-        assertThrows(UnsupportedOperationException.class, () -> gpu.ktBuild(null, null, null, null, null));
-        assertThrows(UnsupportedOperationException.class, () -> gpu.ktUpdate(null, null, null, null, null));
+        for (DType kt : new DType[] {DType.F8_E5M2, DType.BF16}) {
+            var p = new io.rocketkv.core.sparse.RocketKvParams(4, 3, 16, 2, 8, 4, kt);
+            assertEquals(kt, gpu.ktCacheDtype(p));
+            try (Tensor t = gpu.allocate(gpu.ktCacheDtype(p), 8, 2, 2, 16)) {
+                assertEquals(kt, t.dtype());
+            }
+        }
+        var e = assertThrows(IllegalArgumentException.class, () -> gpu.allocate(DType.F16, 4));
+        assertTrue(e.getMessage().contains("F16"), e.getMessage());
     }
 
     @Test

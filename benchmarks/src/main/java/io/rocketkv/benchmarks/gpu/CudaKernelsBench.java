@@ -5,11 +5,16 @@ import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.numeric.Bf16;
 import io.rocketkv.core.numeric.DType;
+import io.rocketkv.core.kvcache.KtCacheManager;
+import io.rocketkv.core.sparse.RocketKvParams;
+import io.rocketkv.core.sparse.RocketKvPlan;
 import io.rocketkv.cuda.Cublas;
 import io.rocketkv.cuda.CudaContext;
 import io.rocketkv.cuda.CudaDriver;
 import io.rocketkv.cuda.CudaEvent;
+import io.rocketkv.cuda.CudaGraph;
 import io.rocketkv.cuda.CudaKernels;
+import io.rocketkv.cuda.CudaKernelsStreams;
 import io.rocketkv.cuda.CudaStream;
 import io.rocketkv.cuda.CudaTensor;
 import io.rocketkv.cuda.DeviceBuffer;
@@ -27,6 +32,10 @@ import java.util.Random;
  *   <li>{@code CudaKernels.decodeAttention} with Llama-3.1-8B heads (32 q, 8 KV, D 128, bf16 paged cache,
  *       32 tokens per block, blocks scattered at random) at contexts 4k–32k and batch 1 and 8: µs per call,
  *       KV bytes read per second and % of copy bandwidth;</li>
+ *   <li>RocketKV decode of one layer (KT update + page scoring + top-k + sparse attention; B 2048, P 4, topk 64,
+ *       fp8 KT) captured in a CUDA graph and replayed, at batch 1, 8 and 32: µs per layer, bytes it must read,
+ *       GB/s and % of copy bandwidth, beside dense decode (also graph-replayed) at contexts 32k and 128k and the
+ *       speedup; RocketKV stage 1 of a 32k prompt against the dense prefill attention of the same layer;</li>
  *   <li>{@code CudaKernels.matmul} on bf16 weights (activation conversion included) against cuBLAS's
  *       bf16 GEMM called directly on bf16 inputs of the same shapes.</li>
  * </ul>
@@ -60,6 +69,8 @@ public final class CudaKernelsBench {
                     decode(k, stream, ctxLen, batch, copy);
                 }
             }
+            System.out.println();
+            rocketKv(k, copy);
             System.out.println();
             System.out.println("matmul, bf16 weights: CudaKernels.matmul (f32 x) vs cuBLAS bf16 GEMM called directly");
             System.out.printf("%6s %6s %6s %12s %12s %12s %8s %8s%n", "rows", "N", "K", "ours f32 x", "ours bf16 x",
@@ -142,6 +153,219 @@ public final class CudaKernelsBench {
             double kvBytes = 2.0 * HKV * D * 2 * ctxLen * batch;
             double gbs = kvBytes / (us / 1e6) / 1e9;
             System.out.printf("%8d %6d %10.1f %10.0f %7.1f%%%n", ctxLen, batch, us, gbs, 100 * gbs / copy);
+        }
+    }
+
+    // ---- RocketKV ------------------------------------------------------------------------------------
+
+    private static final int RK_BUDGET = 2048;
+    private static final int RK_PAGE = 4;
+    private static final int RK_TOPK = 64;
+    private static final int RK_CACHE = RK_BUDGET + 64; // the cache after stage 1 and 64 decode steps
+
+    /** RocketKV decode vs dense decode (both graph-replayed), then stage 1 vs dense prefill at 32k. */
+    private static void rocketKv(CudaKernels k, double copy) {
+        System.out.printf("RocketKV decode, one layer (Hq 32, Hkv 8, D 128, B %d, P %d, topk %d, fp8 KT; cache %d tokens"
+                + " after stage 1), CUDA graph replay%n", RK_BUDGET, RK_PAGE, RK_TOPK, RK_CACHE);
+        System.out.printf("%6s %10s %10s %10s %8s | %8s %12s %12s %12s%n", "batch", "us/layer", "MB read", "GB/s",
+                "% copy", "context", "dense us", "dense GB/s", "speedup");
+        for (int batch : new int[] {1, 8, 32}) {
+            double[] rk = rocketDecode(k, batch);
+            for (int ctxLen : new int[] {32768, 131072}) {
+                double dense = denseDecodeGraph(k, ctxLen, batch);
+                double denseGbs = 2.0 * HKV * D * 2 * ctxLen * batch / (dense / 1e6) / 1e9;
+                double gbs = rk[1] / (rk[0] / 1e6) / 1e9;
+                System.out.printf("%6d %10.1f %10.2f %10.0f %7.1f%% | %8d %12.1f %12.0f %11.1fx%n", batch, rk[0],
+                        rk[1] / 1e6, gbs, 100 * gbs / copy, ctxLen, dense, denseGbs, dense / rk[0]);
+            }
+        }
+        System.out.println("targets: <= 10 us/layer at batch 1; >= 60% of copy bandwidth at batch 32; >= 5x dense at 32k"
+                + " and >= 15x at 128k, batch 1");
+        stage1VsPrefill(k, 32768);
+    }
+
+    private static int[][] shuffledTables(int batch, int blocksPerSeq, long seed) {
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < batch * blocksPerSeq; i++) {
+            ids.add(i);
+        }
+        Collections.shuffle(ids, new Random(seed));
+        int[][] tables = new int[batch][blocksPerSeq];
+        for (int s = 0; s < batch; s++) {
+            for (int j = 0; j < blocksPerSeq; j++) {
+                tables[s][j] = ids.get(s * blocksPerSeq + j);
+            }
+        }
+        return tables;
+    }
+
+    private static float[] gaussian(int n, long seed) {
+        Random r = new Random(seed);
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) r.nextGaussian();
+        }
+        return a;
+    }
+
+    /** {µs per layer, bytes read per layer} of the graph-replayed RocketKV decode step. */
+    private static double[] rocketDecode(CudaKernels k, int batch) {
+        AttentionShape shape = AttentionShape.of(H, HKV, D, TPB);
+        int blocksPerSeq = (RK_CACHE + 1 + TPB - 1) / TPB;
+        int blocks = blocksPerSeq * batch;
+        int[][] tables = shuffledTables(batch, blocksPerSeq, 11);
+        RocketKvParams p = new RocketKvParams(32, 63, RK_BUDGET, RK_TOPK, D, RK_PAGE, DType.F8_E5M2);
+        RocketKvPlan plan = new RocketKvPlan(p, new KtCacheManager(blocks, TPB, RK_PAGE, 1, HKV, D, 1));
+        int t = RK_CACHE * batch;
+        int[] ids = new int[t];
+        int[] pos = new int[t];
+        int[] slots = new int[t];
+        int[] qStart = new int[batch + 1];
+        int[] lens = new int[batch];
+        int[] last = new int[batch];
+        for (int s = 0; s < batch; s++) {
+            qStart[s + 1] = (s + 1) * RK_CACHE;
+            lens[s] = RK_CACHE;
+            last[s] = (s + 1) * RK_CACHE - 1;
+            for (int j = 0; j < RK_CACHE; j++) {
+                pos[s * RK_CACHE + j] = j;
+                slots[s * RK_CACHE + j] = tables[s][j / TPB] * TPB + j % TPB;
+            }
+        }
+        StepBatch fill = new StepBatch(true, ids, pos, slots, qStart, lens, tables, last);
+        int[] dq = new int[batch + 1];
+        int[] dLens = new int[batch];
+        int[] dSlots = new int[batch];
+        int[] rows = new int[batch];
+        for (int s = 0; s < batch; s++) {
+            dq[s + 1] = s + 1;
+            dLens[s] = RK_CACHE + 1;
+            dSlots[s] = tables[s][RK_CACHE / TPB] * TPB + RK_CACHE % TPB;
+            rows[s] = s;
+        }
+        StepBatch dec = new StepBatch(false, new int[batch], dLens.clone(), dSlots, dq, dLens, tables, rows);
+        CudaStream stream = CudaKernelsStreams.of(k);
+        try (Tensor cache = k.allocate(DType.BF16, blocks, 2, HKV, TPB, D);
+             Tensor kt = k.allocate(k.ktCacheDtype(p), plan.kt().numPages(), 2, HKV, D);
+             Tensor kf = k.allocate(DType.F32, t, HKV * D);
+             Tensor vf = k.allocate(DType.F32, t, HKV * D);
+             Tensor kNew = k.allocate(DType.F32, batch, HKV * D);
+             Tensor q = k.allocate(DType.F32, batch, H * D);
+             Tensor out = k.allocate(DType.F32, batch, H * D)) {
+            k.upload(gaussian(t * HKV * D, 1), kf);
+            k.upload(gaussian(t * HKV * D, 2), vf);
+            k.upload(gaussian(batch * HKV * D, 3), kNew);
+            k.upload(gaussian(batch * H * D, 4), q);
+            k.writeKv(kf, vf, fill, shape, cache);
+            k.ktBuild(cache, fill, shape, plan, kt);
+            Runnable step = () -> {
+                k.ktUpdate(kNew, dec, shape, plan, kt);
+                k.sparseDecodeAttention(q, cache, kt, dec, shape, plan, out);
+            };
+            step.run(); // sizes the scratch before capture
+            double us;
+            try (CudaGraph graph = CudaGraph.capture(stream, step)) {
+                us = replay(k, graph, stream);
+            }
+            int pages = p.numPages(RK_CACHE + 1);
+            double bytes = (double) batch * HKV * (pages * 2.0 * D * 1                  // KT min and max, fp8
+                    + (double) RK_TOPK * RK_PAGE * 2 * D * 2)                             // K and V of the pages
+                    + batch * (H * D * 4.0 * 2 + HKV * D * 4.0);                          // q, out, the new key
+            return new double[] {us, bytes};
+        }
+    }
+
+    /** µs of one graph-replayed dense decode of a layer at ctxLen tokens per sequence. */
+    private static double denseDecodeGraph(CudaKernels k, int ctxLen, int batch) {
+        AttentionShape shape = AttentionShape.of(H, HKV, D, TPB);
+        int blocksPerSeq = ctxLen / TPB;
+        int[][] tables = shuffledTables(batch, blocksPerSeq, 7);
+        int[] qStart = new int[batch + 1];
+        int[] kvLens = new int[batch];
+        int[] rows = new int[batch];
+        int[] neg = new int[batch];
+        for (int s = 0; s < batch; s++) {
+            qStart[s + 1] = s + 1;
+            kvLens[s] = ctxLen;
+            rows[s] = s;
+            neg[s] = -1;
+        }
+        StepBatch b = new StepBatch(false, new int[batch], new int[batch], neg, qStart, kvLens, tables, rows);
+        CudaStream stream = CudaKernelsStreams.of(k);
+        try (Tensor cache = k.allocate(DType.BF16, blocksPerSeq * batch, 2, HKV, TPB, D);
+             Tensor q = k.allocate(DType.F32, batch, H * D);
+             Tensor out = k.allocate(DType.F32, batch, H * D)) {
+            k.upload(gaussian(batch * H * D, 5), q);
+            Runnable step = () -> k.decodeAttention(q, cache, b, shape, out);
+            step.run();
+            try (CudaGraph graph = CudaGraph.capture(stream, step)) {
+                return replay(k, graph, stream);
+            }
+        }
+    }
+
+    /** µs per replay of {@code graph}, timed with events after a warm-up. */
+    private static double replay(CudaKernels k, CudaGraph graph, CudaStream stream) {
+        try (CudaEvent start = k.context().createEvent(); CudaEvent end = k.context().createEvent()) {
+            for (int i = 0; i < 10; i++) {
+                graph.launch(stream);
+            }
+            int iters = 200;
+            start.record(stream);
+            for (int i = 0; i < iters; i++) {
+                graph.launch(stream);
+            }
+            end.record(stream);
+            end.synchronize();
+            return CudaEvent.elapsedMillis(start, end) * 1e3 / iters;
+        }
+    }
+
+    /** Stage 1 (B 2048) of one prompt of {@code len} tokens vs the dense prefill attention of the same layer. */
+    private static void stage1VsPrefill(CudaKernels k, int len) {
+        AttentionShape shape = AttentionShape.of(H, HKV, D, TPB);
+        int blocks = (len + TPB - 1) / TPB;
+        int[][] tables = shuffledTables(1, blocks, 13);
+        int[] pos = new int[len];
+        int[] slots = new int[len];
+        for (int j = 0; j < len; j++) {
+            pos[j] = j;
+            slots[j] = tables[0][j / TPB] * TPB + j % TPB;
+        }
+        StepBatch b = new StepBatch(true, new int[len], pos, slots, new int[] {0, len}, new int[] {len}, tables,
+                new int[] {len - 1});
+        RocketKvParams p = new RocketKvParams(32, 63, RK_BUDGET, RK_TOPK, D, RK_PAGE, DType.F8_E5M2);
+        CudaStream stream = CudaKernelsStreams.of(k);
+        try (Tensor cache = k.allocate(DType.BF16, blocks, 2, HKV, TPB, D);
+             Tensor q = k.allocate(DType.F32, len, H * D);
+             Tensor kf = k.allocate(DType.F32, len, HKV * D);
+             Tensor vf = k.allocate(DType.F32, len, HKV * D);
+             Tensor out = k.allocate(DType.F32, len, H * D);
+             CudaEvent start = k.context().createEvent(); CudaEvent end = k.context().createEvent()) {
+            k.upload(gaussian(len * H * D, 6), q);
+            k.upload(gaussian(len * HKV * D, 7), kf);
+            k.upload(gaussian(len * HKV * D, 8), vf);
+            k.writeKv(kf, vf, b, shape, cache);
+            k.prefillAttention(q, kf, vf, cache, b, shape, out);
+            int iters = 3;
+            start.record(stream);
+            for (int i = 0; i < iters; i++) {
+                k.prefillAttention(q, kf, vf, cache, b, shape, out);
+            }
+            end.record(stream);
+            end.synchronize();
+            double prefill = CudaEvent.elapsedMillis(start, end) / iters;
+            k.rocketStage1(q, kf, b, shape, p, cache);
+            start.record(stream);
+            for (int i = 0; i < iters; i++) {
+                k.rocketStage1(q, kf, b, shape, p, cache);
+            }
+            end.record(stream);
+            end.synchronize();
+            double stage1 = CudaEvent.elapsedMillis(start, end) / iters;
+            System.out.printf("stage 1 (B %d, W 32, kernel 63) of a %d-token prompt: %.2f ms; dense prefill attention of"
+                    + " the layer: %.2f ms; stage 1 / prefill = %.3f%n", RK_BUDGET, len, stage1, prefill,
+                    stage1 / prefill);
         }
     }
 

@@ -40,7 +40,7 @@ public final class Engine implements AutoCloseable {
     private final Scheduler scheduler;
     private final Tensor[] kvCaches; // per layer [numBlocks, 2, Hkv, tokensPerBlock, D]
     private final RocketKvPlan plan; // null for dense attention
-    private final Tensor[] ktCaches; // per layer [numBlocks · pagesPerBlock, 2, Hkv, D]; null for dense
+    private final Tensor[] ktCaches; // per layer [numBlocks · pagesPerBlock, 2, Hkv, D] in kernels.ktCacheDtype; null for dense
     private final long kvBytesPerBlock;
     private final StepWorkspace workspace; // the step's activations, reused by every step (engine thread only)
     private final Kernels kernels;
@@ -84,13 +84,14 @@ public final class Engine implements AutoCloseable {
         RocketKvParams rk = config.rocketKv();
         if (rk != null) {
             rk.validateAgainst(shape.headDim(), config.tokensPerBlock());
+            DType ktDtype = kernels.ktCacheDtype(rk); // what the backend stores (CPU: F32 of rounded values)
             var kt = new KtCacheManager(config.numBlocks(), config.tokensPerBlock(), rk.pageSize(), model.numLayers(),
-                    shape.numKvHeads(), shape.headDim(), rk.ktDtype().byteSize());
+                    shape.numKvHeads(), shape.headDim(), ktDtype.byteSize());
             this.plan = new RocketKvPlan(rk, kt);
             this.ktCaches = new Tensor[model.numLayers()];
             try {
                 for (int l = 0; l < ktCaches.length; l++) {
-                    ktCaches[l] = kernels.allocate(DType.F32, kt.numPages(), 2, shape.numKvHeads(), shape.headDim());
+                    ktCaches[l] = kernels.allocate(ktDtype, kt.numPages(), 2, shape.numKvHeads(), shape.headDim());
                 }
             } catch (OutOfDeviceMemoryException e) {
                 closeAll(ktCaches);

@@ -130,7 +130,10 @@ final class CpuRocketKv {
         return ((page * 2 + minOrMax) * hkv + kvHead) * d;
     }
 
-    /** Stage 2 page selection, then exact attention over the selected pages' existing slots. */
+    /**
+     * Stage 2 page selection, then exact attention over the selected pages' existing slots; a sequence with
+     * kvLen 0 (decode padding) gets zero rows.
+     */
     static void sparseDecode(float[] q, float[] cache, float[] kt, StepBatch b, AttentionShape s, RocketKvPlan plan,
                              float[] out, boolean parallel) {
         RocketKvParams p = plan.params();
@@ -142,6 +145,10 @@ final class CpuRocketKv {
         IntStream seqs = IntStream.range(0, b.numSeqs());
         (parallel ? seqs.parallel() : seqs).forEach(seq -> {
             int len = b.kvLens()[seq];
+            if (len == 0) { // a padding sequence: zero rows
+                java.util.Arrays.fill(out, seq * h * d, (seq + 1) * h * d, 0f);
+                return;
+            }
             int[] table = b.blockTables()[seq];
             int pages = p.numPages(len);
             float[] ktMin = new float[hkv * pages * d]; // [Hkv][pages][D]

@@ -28,6 +28,15 @@ public interface Kernels extends AutoCloseable {
     }
 
     /**
+     * The element type of this backend's KT cache tensors for RocketKV settings {@code p} (what the engine
+     * passes to {@link #allocate} for them): F32 holding values already rounded to {@code p.ktDtype()} on
+     * the CPU; CUDA stores {@code p.ktDtype()} itself (F8_E5M2 bytes or BF16).
+     */
+    default DType ktCacheDtype(RocketKvParams p) {
+        return DType.F32;
+    }
+
+    /**
      * The element type of activations that feed only a matmul (the normed inputs of the projections and of
      * lm_head, the MLP's SiLU product): F32 on the CPU; BF16 on CUDA when the weights are BF16, so that
      * {@link #rmsNorm} and {@link #siluMul} write the GEMM's input type directly. {@link #rmsNorm},
@@ -116,13 +125,16 @@ public interface Kernels extends AutoCloseable {
      */
     void ktBuild(Tensor kvCache, StepBatch batch, AttentionShape shape, RocketKvPlan plan, Tensor ktCache);
 
-    /** Folds each decode token's key k [S, Hkv·D] into its KT page (a fresh page at its first slot). */
+    /**
+     * Folds each decode token's key k [S, Hkv·D] into its KT page (a fresh page at its first slot); a token
+     * with slot −1 (a padding sequence) is skipped.
+     */
     void ktUpdate(Tensor k, StepBatch batch, AttentionShape shape, RocketKvPlan plan, Tensor ktCache);
 
     /**
      * RocketKV stage 2 and sparse attention of a decode step: per sequence and KV head, selects
      * {@code min(topk, pages)} KT pages from q [S, Hq·D] and the KT cache, then attends exactly over the
-     * selected pages' existing slots; out [S, Hq·D].
+     * selected pages' existing slots; out [S, Hq·D]. A sequence with kvLen 0 (padding) gets zero rows.
      */
     void sparseDecodeAttention(Tensor q, Tensor kvCache, Tensor ktCache, StepBatch batch, AttentionShape shape,
                                RocketKvPlan plan, Tensor out);

@@ -13,7 +13,8 @@ import java.util.Arrays;
  * @param slotMapping [numTokens] cache slot each new token's K/V is written to
  *                    ({@code block * tokensPerBlock + offset}); −1 skips the write
  * @param queryStart  [numSeqs + 1] token offsets of each sequence's new tokens (CSR "cu_seqlens")
- * @param kvLens      [numSeqs] tokens held in the cache for each sequence after this step's write
+ * @param kvLens      [numSeqs] tokens held in the cache for each sequence after this step's write (0 only for
+ *                    a decode step's padding sequence, whose slot is −1)
  * @param blockTables [numSeqs][maxBlocks] block ids of each sequence, padded with −1
  * @param logitRows   rows of the step (token indices) whose logits are wanted: the last token of each
  *                    sequence in prefill, every token in decode
@@ -49,10 +50,10 @@ public record StepBatch(
         }
         for (int i = 0; i < s; i++) {
             int q = queryStart[i + 1] - queryStart[i];
-            if (!prefill && q == 1 && kvLens[i] == 0 && slotMapping[queryStart[i]] == -1) {
-                continue; // a padding sequence
-            }
-            if (q < 1 || q > kvLens[i]) {
+            // a decode step may carry padding sequences (kvLen 0, slot −1, a table row of −1) so that its
+            // shape matches a fixed batch-size bucket; ops write zeros for them
+            boolean padding = !prefill && q == 1 && kvLens[i] == 0 && slotMapping[queryStart[i]] == -1;
+            if (!padding && (q < 1 || q > kvLens[i])) {
                 throw new IllegalArgumentException("sequence " + i + " has " + q + " new tokens and kvLen " + kvLens[i]
                         + "; need 1 <= new tokens <= kvLen");
             }

@@ -21,7 +21,7 @@ public final class KtCacheManager {
     private final long bytesPerPage; // all layers, all KV heads, min and max
 
     /**
-     * @param bytesPerElement 1 for fp8 e5m2, 2 for bf16
+     * @param bytesPerElement bytes of one stored KT element: 1 for fp8 e5m2, 2 for bf16, 4 for the CPU's F32
      */
     public KtCacheManager(int numBlocks, int tokensPerBlock, int pageSize, int numLayers, int numKvHeads, int headDim,
                           int bytesPerElement) {

@@ -1,0 +1,360 @@
+package io.rocketkv.cuda;
+
+import io.rocketkv.core.kernels.AttentionShape;
+import io.rocketkv.core.kernels.StepBatch;
+import io.rocketkv.core.kernels.Tensor;
+import io.rocketkv.core.numeric.DType;
+import io.rocketkv.core.sparse.RocketKvParams;
+import io.rocketkv.core.sparse.RocketKvPlan;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * RocketKV's four ops on the GPU, for {@link CudaKernels} (which delegates to this class): stage 1
+ * ({@link CudaRocketStage1}, {@code rocket_stage1.cu}), the KT build and update ({@code rocket_kt.cu}) and
+ * stage 2 + sparse attention ({@code rocket_decode.cu}). CPU twins: {@code CpuRocketKv}.
+ *
+ * <p>The KT cache is stored in the KT dtype itself ({@link DType#F8_E5M2} bytes or {@link DType#BF16}), layout
+ * {@code [numKtPages][min|max][Hkv][D]} as on the CPU. {@link #ktUpdate} and {@link #sparseDecode} are
+ * graph-capturable: no host synchronisation, no device reads, scratch only through
+ * {@link CudaKernels#growScratch}, and launch sizes and arguments derived from the number of sequences, the
+ * shapes, the RocketKV parameters, the pool sizes and the padded block-table width only — per-step lengths are
+ * read on the device.
+ */
+final class CudaRocketKv implements AutoCloseable {
+
+    private static final int[] ATTN_DIMS = {16, 32, 64, 128, 256};
+    private static final int[] ATTN_GROUPS = {1, 2, 4, 8};
+    private static final int[] SELECT_GROUPS = {1, 2, 4, 8, 16};
+    private static final int MIN_SPLIT_TOKENS = 32;
+
+    private final CudaKernels owner;
+    private final CudaContext context;
+    private final CudaModule ktModule;
+    private final CudaModule decodeModule;
+    private final CudaRocketStage1 stage1;
+    private final Map<String, CudaFunction> functions = new HashMap<>();
+    private final Map<CudaFunction, Integer> resident = new HashMap<>();
+    private final CudaFunction merge;
+
+    // scratch, grown through the owner (sizes fixed per batch bucket)
+    private DeviceBuffer selectScratch;  // selPages [S][Hkv][topk] i32, selCount [S][Hkv] i32, pageWork f32
+    private DeviceBuffer attnWorkspace;  // split partials when numSplits > 1
+
+    CudaRocketKv(CudaKernels owner, CudaContext context) {
+        this.owner = owner;
+        this.context = context;
+        CudaModule kt = null;
+        CudaModule dec = null;
+        try {
+            kt = KernelImages.load(context, "rocket_kt");
+            dec = KernelImages.load(context, "rocket_decode");
+            this.merge = dec.function("rocket_sparse_merge");
+            this.stage1 = new CudaRocketStage1(owner, context);
+        } catch (RuntimeException e) {
+            if (dec != null) {
+                dec.close();
+            }
+            if (kt != null) {
+                kt.close();
+            }
+            throw e;
+        }
+        this.ktModule = kt;
+        this.decodeModule = dec;
+    }
+
+    // ---- the four ops -------------------------------------------------------------------------------
+
+    void stage1(CudaTensor q, CudaTensor k, StepBatch batch, AttentionShape shape, RocketKvParams p, CudaTensor cache) {
+        if (!batch.prefill()) {
+            throw new IllegalArgumentException("RocketKV stage 1 runs after a prefill step");
+        }
+        int numBlocks = checkCache(cache, shape);
+        int t = batch.numTokens();
+        requireF32(q, (long) t * shape.numHeads() * shape.headDim(), "rocketStage1 q");
+        requireF32(k, (long) t * shape.numKvHeads() * shape.headDim(), "rocketStage1 k");
+        stage1.run(q.buffer(), k.buffer(), batch, shape, p, cache.buffer(), numBlocks);
+    }
+
+    void ktBuild(CudaTensor cache, StepBatch batch, AttentionShape shape, RocketKvPlan plan, CudaTensor kt) {
+        int numBlocks = checkCache(cache, shape);
+        RocketKvParams p = plan.params();
+        checkKt(kt, shape, p, numBlocks);
+        int maxPages = 0;
+        for (int s = 0; s < batch.numSeqs(); s++) {
+            maxPages = Math.max(maxPages, p.numPages(p.keptTokens(batch.kvLens()[s])));
+        }
+        if (maxPages == 0) {
+            return;
+        }
+        checkTables(batch, shape.tokensPerBlock(), numBlocks);
+        CudaKernels.DevicePlan dp = owner.devicePlan(batch);
+        function("kt_build_" + suffix(p)).launch(Dim3.of(maxPages, batch.numSeqs()), Dim3.of(128), 0, owner.stream(),
+                cache.buffer(), dp.kvLens(), dp.tables(), kt.buffer(), shape.numKvHeads(), shape.headDim(),
+                shape.tokensPerBlock(), dp.maxBlocks(), p.pageSize(), p.promptBudget());
+    }
+
+    void ktUpdate(CudaTensor k, StepBatch batch, AttentionShape shape, RocketKvPlan plan, CudaTensor kt) {
+        RocketKvParams p = plan.params();
+        int t = batch.numTokens();
+        requireF32(k, (long) t * shape.numKvHeads() * shape.headDim(), "ktUpdate k");
+        int tpb = shape.tokensPerBlock();
+        if (p.pageSize() > tpb || tpb % p.pageSize() != 0 || kt.shape().length != 4) {
+            throw new IllegalArgumentException("page_size (" + p.pageSize() + ") must divide tokens_per_block (" + tpb
+                    + ") and the KT cache must be [pages, 2, Hkv, D], got " + Tensor.describe(kt));
+        }
+        int numBlocks = kt.dim(0) / (tpb / p.pageSize());
+        checkKt(kt, shape, p, numBlocks);
+        long slots = (long) numBlocks * shape.tokensPerBlock();
+        for (int s : batch.slotMapping()) {
+            if (s >= slots) {
+                throw new IllegalArgumentException("slot " + s + " is past the KT cache's " + numBlocks + " blocks");
+            }
+        }
+        if (t == 0) {
+            return;
+        }
+        CudaKernels.DevicePlan dp = owner.devicePlan(batch);
+        function("kt_update_" + suffix(p)).launch(Dim3.of(t), Dim3.of(128), 0, owner.stream(), k.buffer(), dp.slots(),
+                kt.buffer(), shape.numKvHeads(), shape.headDim(), shape.tokensPerBlock(), p.pageSize());
+    }
+
+    void sparseDecode(CudaTensor q, CudaTensor cache, CudaTensor kt, StepBatch batch, AttentionShape shape,
+                      RocketKvPlan plan, CudaTensor out) {
+        Selection sel = select(q, cache, kt, batch, shape, plan);
+        int seqs = batch.numSeqs();
+        int h = shape.numHeads();
+        int hkv = shape.numKvHeads();
+        int d = shape.headDim();
+        RocketKvParams p = plan.params();
+        requireF32(out, (long) seqs * h * d, "sparseDecodeAttention out");
+        int g = shape.groupSize();
+        int gt = 8;
+        for (int c : ATTN_GROUPS) {
+            if (c >= g) {
+                gt = c;
+                break;
+            }
+        }
+        int chunks = ceilDiv(g, gt);
+        CudaFunction attn = function("rocket_sparse_attn_d" + d + "_g" + gt);
+        int res = resident.computeIfAbsent(attn, f -> Math.max(1,
+                f.maxActiveBlocksPerMultiprocessor(128, 0) * context.device().multiprocessorCount()));
+        long base = (long) seqs * hkv * chunks;
+        int minPagesPerSplit = Math.max(1, ceilDiv(MIN_SPLIT_TOKENS, p.pageSize()));
+        int maxSplits = Math.max(1, ceilDiv(p.topk(), minPagesPerSplit));
+        int numSplits = (int) Math.max(1, Math.min(2L * res / base, maxSplits));
+        int pagesPerSplit = ceilDiv(p.topk(), numSplits);
+        numSplits = ceilDiv(p.topk(), pagesPerSplit);
+        DeviceBuffer ws = out.buffer();
+        if (numSplits > 1) {
+            ws = attnWorkspace = owner.growScratch(attnWorkspace, (long) seqs * h * numSplits * (d + 2) * Float.BYTES);
+        }
+        CudaKernels.DevicePlan dp = sel.plan();
+        attn.launch(new Dim3(seqs, hkv * chunks, numSplits), Dim3.of(128), 0, owner.stream(), q.buffer(),
+                cache.buffer(), dp.kvLens(), dp.tables(), sel.pages(), sel.counts(), out.buffer(), ws, h, hkv,
+                shape.tokensPerBlock(), dp.maxBlocks(), p.pageSize(), p.topk(), pagesPerSplit, shape.scale());
+        if (numSplits > 1) {
+            merge.launch(Dim3.of(seqs, h), Dim3.of(128), 0, owner.stream(), ws, out.buffer(), h, d, numSplits);
+        }
+    }
+
+    /** Stage 1's kept indices [Hkv][budget] of the last sequence it compacted (synchronises; for tests). */
+    int[][] lastStage1Kept() {
+        return stage1.lastKept();
+    }
+
+    /**
+     * Stage 2's selection alone (for tests): the selected logical pages [S][Hkv][count], ascending, as
+     * {@link #sparseDecode} would attend to them. Synchronises.
+     */
+    int[][][] selectedPages(CudaTensor q, CudaTensor cache, CudaTensor kt, StepBatch batch, AttentionShape shape,
+                            RocketKvPlan plan) {
+        Selection sel = select(q, cache, kt, batch, shape, plan);
+        int seqs = batch.numSeqs();
+        int hkv = shape.numKvHeads();
+        int topk = plan.params().topk();
+        int[] pages = new int[seqs * hkv * topk];
+        int[] counts = new int[seqs * hkv];
+        sel.pages().slice(0, (long) pages.length * Integer.BYTES).copyTo(pages);
+        sel.counts().slice(0, (long) counts.length * Integer.BYTES).copyTo(counts);
+        int[][][] out = new int[seqs][hkv][];
+        for (int s = 0; s < seqs; s++) {
+            for (int g = 0; g < hkv; g++) {
+                int i = s * hkv + g;
+                out[s][g] = java.util.Arrays.copyOfRange(pages, i * topk, i * topk + counts[i]);
+            }
+        }
+        return out;
+    }
+
+    // ---- stage 2 selection ------------------------------------------------------------------------------
+
+    private record Selection(DeviceBuffer pages, DeviceBuffer counts, CudaKernels.DevicePlan plan) {
+    }
+
+    private Selection select(CudaTensor q, CudaTensor cache, CudaTensor kt, StepBatch batch, AttentionShape shape,
+                             RocketKvPlan plan) {
+        if (batch.prefill() || batch.numTokens() != batch.numSeqs()) {
+            throw new IllegalArgumentException("RocketKV sparse decode takes a decode step (one query per sequence), got "
+                    + batch.numTokens() + " tokens for " + batch.numSeqs() + " sequences");
+        }
+        int numBlocks = checkCache(cache, shape);
+        RocketKvParams p = plan.params();
+        checkKt(kt, shape, p, numBlocks);
+        int seqs = batch.numSeqs();
+        int h = shape.numHeads();
+        int hkv = shape.numKvHeads();
+        int d = shape.headDim();
+        int g = shape.groupSize();
+        if (!contains(ATTN_DIMS, d)) {
+            throw new IllegalArgumentException("CUDA RocketKV sparse decode supports head dims 16, 32, 64, 128 and 256, got "
+                    + d);
+        }
+        if (g > 16) {
+            throw new IllegalArgumentException("CUDA RocketKV page selection supports GQA groups up to 16 query heads per "
+                    + "KV head, got " + g);
+        }
+        if (p.topr() > d) {
+            throw new IllegalArgumentException("topr (" + p.topr() + ") must be <= head_dim (" + d + ")");
+        }
+        if (seqs > 65535 || hkv > 65535) {
+            throw new IllegalArgumentException("at most 65535 sequences per launch, got " + seqs);
+        }
+        requireF32(q, (long) seqs * h * d, "sparseDecodeAttention q");
+        checkTables(batch, shape.tokensPerBlock(), numBlocks);
+        CudaKernels.DevicePlan dp = owner.devicePlan(batch);
+        int maxPages = dp.maxBlocks() * (shape.tokensPerBlock() / p.pageSize());
+        long pagesBytes = align((long) seqs * hkv * p.topk() * Integer.BYTES);
+        long countBytes = align((long) seqs * hkv * Integer.BYTES);
+        long workBytes = (long) seqs * hkv * (g + 1) * maxPages * Float.BYTES;
+        selectScratch = owner.growScratch(selectScratch, pagesBytes + countBytes + workBytes);
+        DeviceBuffer pages = selectScratch.slice(0, pagesBytes);
+        DeviceBuffer counts = selectScratch.slice(pagesBytes, countBytes);
+        DeviceBuffer work = selectScratch.slice(pagesBytes + countBytes, workBytes);
+        int gm = 16;
+        for (int c : SELECT_GROUPS) {
+            if (c >= g) {
+                gm = c;
+                break;
+            }
+        }
+        function("rocket_select_" + suffix(p) + "_g" + gm).launch(Dim3.of(seqs, hkv), Dim3.of(256), 0, owner.stream(),
+                q.buffer(), kt.buffer(), dp.kvLens(), dp.tables(), pages, counts, work, h, hkv, d, p.pageSize(),
+                shape.tokensPerBlock(), dp.maxBlocks(), p.topk(), p.topr(), selectionScale(d));
+        return new Selection(pages, counts, dp);
+    }
+
+    // ---- checks and helpers ---------------------------------------------------------------------------
+
+    private CudaFunction function(String name) {
+        return functions.computeIfAbsent(name, n -> (n.startsWith("kt_") ? ktModule : decodeModule).function(n));
+    }
+
+    /** The scale both selection rules use, exactly as the CPU's WindowScores and PageScores compute it. */
+    static float selectionScale(int headDim) {
+        return (float) (1.0 / Math.sqrt(headDim));
+    }
+
+    private static String suffix(RocketKvParams p) {
+        return p.ktDtype() == DType.F8_E5M2 ? "fp8" : "bf16";
+    }
+
+    static int checkCache(Tensor kvCache, AttentionShape shape) {
+        int[] sh = kvCache.shape();
+        if (kvCache.dtype() != DType.BF16 || sh.length != 5 || sh[1] != 2 || sh[2] != shape.numKvHeads()
+                || sh[3] != shape.tokensPerBlock() || sh[4] != shape.headDim()) {
+            throw new IllegalArgumentException("the CUDA KV cache must be BF16 [numBlocks, 2, " + shape.numKvHeads() + ", "
+                    + shape.tokensPerBlock() + ", " + shape.headDim() + "], got " + Tensor.describe(kvCache));
+        }
+        return sh[0];
+    }
+
+    /** The KT tensor: the KT dtype, [numBlocks · pagesPerBlock, 2, Hkv, D]. */
+    private static void checkKt(Tensor kt, AttentionShape shape, RocketKvParams p, int numBlocks) {
+        int[] sh = kt.shape();
+        int tpb = shape.tokensPerBlock();
+        if (p.pageSize() > tpb || tpb % p.pageSize() != 0) {
+            throw new IllegalArgumentException("page_size (" + p.pageSize() + ") must divide tokens_per_block (" + tpb
+                    + ")");
+        }
+        long pages = (long) numBlocks * (tpb / p.pageSize());
+        if (kt.dtype() != p.ktDtype() || sh.length != 4 || sh[0] != pages || sh[1] != 2 || sh[2] != shape.numKvHeads()
+                || sh[3] != shape.headDim()) {
+            throw new IllegalArgumentException("the CUDA KT cache must be " + p.ktDtype() + " [" + pages + ", 2, "
+                    + shape.numKvHeads() + ", " + shape.headDim() + "], got " + Tensor.describe(kt));
+        }
+        if (shape.headDim() % 16 != 0) {
+            throw new IllegalArgumentException("CUDA RocketKV needs a head dim that is a multiple of 16, got "
+                    + shape.headDim());
+        }
+    }
+
+    /** Every sequence's first ceil(kvLen / tokensPerBlock) table entries are valid block ids. */
+    static void checkTables(StepBatch batch, int tokensPerBlock, int numBlocks) {
+        for (int s = 0; s < batch.numSeqs(); s++) {
+            int len = batch.kvLens()[s];
+            int[] table = batch.blockTables()[s];
+            int need = (len + tokensPerBlock - 1) / tokensPerBlock;
+            if (need > table.length) {
+                throw new IllegalArgumentException("sequence " + s + " holds " + len + " tokens but its block table has "
+                        + table.length + " blocks of " + tokensPerBlock);
+            }
+            for (int j = 0; j < need; j++) {
+                if (table[j] < 0 || table[j] >= numBlocks) {
+                    throw new IllegalArgumentException("sequence " + s + " block " + j + " is " + table[j]
+                            + ", outside the cache's [0, " + numBlocks + ")");
+                }
+            }
+        }
+    }
+
+    private static void requireF32(CudaTensor t, long count, String what) {
+        if (t.dtype() != DType.F32 || t.numel() < count) {
+            throw new IllegalArgumentException(what + " must be F32 with at least " + count + " elements, got "
+                    + Tensor.describe(t));
+        }
+    }
+
+    private static boolean contains(int[] a, int v) {
+        for (int x : a) {
+            if (x == v) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static long align(long bytes) {
+        return Math.max(256, (bytes + 255) & ~255L);
+    }
+
+    private static int ceilDiv(long a, long b) {
+        return (int) ((a + b - 1) / b);
+    }
+
+    @Override
+    public void close() {
+        RuntimeException failure = null;
+        for (AutoCloseable c : new AutoCloseable[] {selectScratch, attnWorkspace, stage1, decodeModule, ktModule}) {
+            if (c == null) {
+                continue;
+            }
+            try {
+                c.close();
+            } catch (Exception e) {
+                if (failure == null) {
+                    failure = e instanceof RuntimeException re ? re : new IllegalStateException(e);
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
+        selectScratch = null;
+        attnWorkspace = null;
+        if (failure != null) {
+            throw failure;
+        }
+    }
+}

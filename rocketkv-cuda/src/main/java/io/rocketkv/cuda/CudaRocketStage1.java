@@ -1,0 +1,193 @@
+package io.rocketkv.cuda;
+
+import io.rocketkv.core.kernels.AttentionShape;
+import io.rocketkv.core.kernels.StepBatch;
+import io.rocketkv.core.sparse.RocketKvParams;
+
+/**
+ * RocketKV stage 1 on the GPU ({@code rocket_stage1.cu}; CPU twin {@code CpuRocketKv.stage1}): for each
+ * prefilled sequence longer than {@code prompt_budget}, the window-query scores, max-pool, top-(B − W) per KV
+ * head and the compaction of the kept K/V into slots {@code 0 … B−1}. Runs sequence after sequence on the
+ * backend's stream with one scratch buffer; stage 1 is not graph-captured, but it reads nothing back either.
+ */
+final class CudaRocketStage1 implements AutoCloseable {
+
+    static final int TILE = 128;       // keys per block of rocket_stage1_pass (S1_TK)
+    static final int ROW_CHUNK = 16;   // query rows per shared-memory chunk (S1_RB)
+    static final int MAX_HEAD_DIM = 256;
+
+    private final CudaKernels owner;
+    private final CudaModule module;
+    private final CudaFunction pass;
+    private final CudaFunction reduce;
+    private final CudaFunction pool;
+    private final CudaFunction select;
+    private final CudaFunction gather;
+    private final CudaFunction scatter;
+    private int passSmemAllowed = 48 * 1024;
+    private DeviceBuffer scratch;
+    private Layout last;                // layout of the last sequence processed (for lastKept)
+
+    /** Byte offsets of one sequence's scratch regions (each 256-aligned). */
+    private record Layout(int numKvHeads, int budget, long rowMax, long rowInv, long tileMax, long tileSum,
+                          long score, long pooled, long kept, long kvTmp, long total) {
+
+        static Layout of(int hkv, int rows, int tiles, int n, int budget, int d) {
+            long o = 0;
+            long rowMax = o;
+            o = align(o + 4L * hkv * rows);
+            long rowInv = o;
+            o = align(o + 4L * hkv * rows);
+            long tileMax = o;
+            o = align(o + 4L * hkv * rows * tiles);
+            long tileSum = o;
+            o = align(o + 8L * hkv * rows * tiles);
+            long score = o;
+            o = align(o + 4L * hkv * n);
+            long pooled = o;
+            o = align(o + 4L * hkv * n);
+            long kept = o;
+            o = align(o + 4L * hkv * budget);
+            long kvTmp = o;
+            o = align(o + 2L * hkv * budget * 2 * d);
+            return new Layout(hkv, budget, rowMax, rowInv, tileMax, tileSum, score, pooled, kept, kvTmp, o);
+        }
+
+        private static long align(long b) {
+            return (b + 255) & ~255L;
+        }
+    }
+
+    CudaRocketStage1(CudaKernels owner, CudaContext context) {
+        this.owner = owner;
+        this.module = KernelImages.load(context, "rocket_stage1");
+        try {
+            this.pass = module.function("rocket_stage1_pass");
+            this.reduce = module.function("rocket_stage1_reduce");
+            this.pool = module.function("rocket_stage1_pool");
+            this.select = module.function("rocket_stage1_select");
+            this.gather = module.function("rocket_stage1_gather");
+            this.scatter = module.function("rocket_stage1_scatter");
+        } catch (RuntimeException e) {
+            module.close();
+            throw e;
+        }
+    }
+
+    static int passSharedBytes(int d) {
+        return ((d * (TILE + 1) + ROW_CHUNK * d + 1) & ~1) * Float.BYTES + ROW_CHUNK * (TILE / 32) * Double.BYTES;
+    }
+
+    /**
+     * Stage 1 of every sequence of the prefill {@code batch} longer than the budget. The caller has checked the
+     * tensors' dtypes and shapes; this checks what is particular to stage 1.
+     */
+    void run(DeviceBuffer q, DeviceBuffer k, StepBatch batch, AttentionShape shape, RocketKvParams p,
+             DeviceBuffer cache, int numBlocks) {
+        int hkv = shape.numKvHeads();
+        int d = shape.headDim();
+        int w = p.windowSize();
+        int budget = p.promptBudget();
+        int g = shape.groupSize();
+        if (d > MAX_HEAD_DIM) {
+            throw new IllegalArgumentException("CUDA RocketKV stage 1 supports head dims up to " + MAX_HEAD_DIM
+                    + ", got " + d);
+        }
+        long need = 0;
+        for (int s = 0; s < batch.numSeqs(); s++) {
+            int len = batch.kvLens()[s];
+            if (len <= budget) {
+                continue;
+            }
+            if (batch.queryLen(s) != len) {
+                throw new IllegalArgumentException("RocketKV stage 1 needs whole prompts: sequence " + s + " has "
+                        + batch.queryLen(s) + " new tokens and kvLen " + len);
+            }
+            int n = len - w;
+            need = Math.max(need, Layout.of(hkv, g * w, ceilDiv(n, TILE), n, budget, d).total());
+        }
+        if (need == 0) {
+            return;
+        }
+        CudaRocketKv.checkTables(batch, shape.tokensPerBlock(), numBlocks);
+        int smem = passSharedBytes(d);
+        if (smem > passSmemAllowed) {
+            pass.setMaxDynamicSharedMemory(smem);
+            passSmemAllowed = smem;
+        }
+        scratch = owner.growScratch(scratch, need);
+        CudaKernels.DevicePlan dp = owner.devicePlan(batch);
+        CudaStream stream = owner.stream();
+        int h = shape.numHeads();
+        float scale = CudaRocketKv.selectionScale(d);
+        for (int s = 0; s < batch.numSeqs(); s++) {
+            int len = batch.kvLens()[s];
+            if (len <= budget) {
+                continue;
+            }
+            int n = len - w;
+            int rows = g * w;
+            int tiles = ceilDiv(n, TILE);
+            Layout l = Layout.of(hkv, rows, tiles, n, budget, d);
+            DeviceBuffer rowMax = region(l.rowMax());
+            DeviceBuffer rowInv = region(l.rowInv());
+            DeviceBuffer tileMax = region(l.tileMax());
+            DeviceBuffer tileSum = region(l.tileSum());
+            DeviceBuffer score = region(l.score());
+            DeviceBuffer pooled = region(l.pooled());
+            DeviceBuffer kept = region(l.kept());
+            DeviceBuffer kvTmp = region(l.kvTmp());
+            DeviceBuffer table = dp.tables().slice((long) s * dp.maxBlocks() * Integer.BYTES,
+                    (long) dp.maxBlocks() * Integer.BYTES);
+            int start = batch.queryStart()[s];
+            Dim3 passGrid = Dim3.of(tiles, hkv);
+            Dim3 reduceGrid = Dim3.of(ceilDiv((long) hkv * rows, 128));
+            for (int pi = 0; pi < 3; pi++) {
+                pass.launch(passGrid, Dim3.of(TILE), smem, stream, q, k, rowMax, rowInv, tileMax, tileSum, score,
+                        start, len, w, h, hkv, d, scale, pi);
+                if (pi < 2) {
+                    reduce.launch(reduceGrid, Dim3.of(128), 0, stream, tileMax, tileSum, rowMax, rowInv, hkv * rows,
+                            tiles, pi);
+                }
+            }
+            pool.launch(Dim3.of(ceilDiv(n, 256), hkv), Dim3.of(256), 0, stream, score, pooled, n, p.kernelSize() / 2);
+            select.launch(Dim3.of(hkv), Dim3.of(1024), 0, stream, pooled, kept, n, budget, w);
+            gather.launch(Dim3.of(budget, hkv), Dim3.of(64), 0, stream, cache, kept, table, kvTmp, budget, hkv, d,
+                    shape.tokensPerBlock());
+            scatter.launch(Dim3.of(budget, hkv), Dim3.of(64), 0, stream, cache, table, kvTmp, budget, hkv, d,
+                    shape.tokensPerBlock());
+            last = l;
+        }
+    }
+
+    /** The kept indices [Hkv][budget] of the last sequence {@link #run} processed (synchronises; for tests). */
+    int[][] lastKept() {
+        if (last == null) {
+            throw new IllegalStateException("no sequence went through stage 1 yet");
+        }
+        int[] flat = new int[last.numKvHeads() * last.budget()];
+        scratch.slice(last.kept(), (long) flat.length * Integer.BYTES).copyTo(flat);
+        int[][] out = new int[last.numKvHeads()][];
+        for (int g = 0; g < out.length; g++) {
+            out[g] = java.util.Arrays.copyOfRange(flat, g * last.budget(), (g + 1) * last.budget());
+        }
+        return out;
+    }
+
+    private DeviceBuffer region(long offset) {
+        return scratch.slice(offset, scratch.byteSize() - offset);
+    }
+
+    private static int ceilDiv(long a, long b) {
+        return (int) ((a + b - 1) / b);
+    }
+
+    @Override
+    public void close() {
+        if (scratch != null) {
+            scratch.close();
+            scratch = null;
+        }
+        module.close();
+    }
+}
