@@ -60,7 +60,7 @@ class CudaRecordedStepGpuTest {
                 }
             }
             StepBatch prefill = prefill(lens, tables, vocab, rnd);
-            try (StepWorkspace wsA = model.newWorkspace(256, 8); StepWorkspace wsB = model.newWorkspace(256, 8)) {
+            try (StepWorkspace wsA = model.newWorkspace(512, 8); StepWorkspace wsB = model.newWorkspace(512, 8)) {
                 model.forward(prefill, eager, null, null, wsA);
                 model.forward(prefill, graphed, null, null, wsB);
                 RecordedStep recorded = null;
