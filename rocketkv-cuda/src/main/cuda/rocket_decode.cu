@@ -41,42 +41,18 @@
 // Launch parameters depend only on numSeqs, the shapes, the RocketKV parameters, the KV pool and
 // maxBlocks (never on kvLens): the step can be captured in a CUDA graph and replayed.
 #include "rocket_common.cuh"
+#include <cuda_fp16.h>
 
-#define RKV_SEL_THREADS 256
+#define RKV_SEL_THREADS 512
 #define RKV_SEL_MAX_D 256
 
-template <class KT, int GM>
-__device__ __forceinline__ void select_pages(
-        const float* __restrict__ q, const typename KT::T* __restrict__ kt, const int* __restrict__ kvLens,
-        const int* __restrict__ blockTables, int* __restrict__ selPages, int* __restrict__ selCount,
-        float* __restrict__ pageWork, int numHeads, int numKvHeads, int headDim, int pageSize, int tokensPerBlock,
-        int maxBlocks, int topk, int topr, float scale) {
-    __shared__ RkvBlockShared sh;
-    __shared__ __align__(16) float qs[GM * RKV_SEL_MAX_D];   // the group's queries, channel-filtered
-    __shared__ float chan[RKV_SEL_MAX_D];                    // sum_h |q| (filter), then the sign flag
-    const int seq = blockIdx.x;
-    const int g = blockIdx.y;
+// Shared by both selection kernels: the group's queries in shared memory, channel-filtered (topr < D),
+// and the per-channel sign flag (1: read kt_max).
+template <int GM>
+__device__ __forceinline__ void load_group_queries(const float* __restrict__ q, float* qs, float* chan, int seq, int g,
+                                                   int numHeads, int G, int D, int topr) {
     const int tid = threadIdx.x;
     const int bd = blockDim.x;
-    const int D = headDim;
-    const int G = numHeads / numKvHeads;
-    const int len = kvLens[seq];
-    int* sel = selPages + ((size_t) seq * numKvHeads + g) * topk;
-    int* count = selCount + (size_t) seq * numKvHeads + g;
-    if (len <= 0) {
-        if (tid == 0) *count = 0;
-        return;
-    }
-    const int pages = (len + pageSize - 1) / pageSize;
-    if (topk >= pages) {
-        for (int p = tid; p < pages; p += bd) sel[p] = p;
-        if (tid == 0) *count = pages;
-        return;
-    }
-    const int maxPages = maxBlocks * (tokensPerBlock / pageSize);
-    float* work = pageWork + ((size_t) seq * numKvHeads + g) * (G + 1) * maxPages;   // [G + 1][maxPages]
-    float* score = work + (size_t) G * maxPages;
-
     for (int e = tid; e < G * D; e += bd) qs[e] = q[((size_t) seq * numHeads + g * G) * D + e];
     __syncthreads();
     if (topr < D) {
@@ -86,7 +62,7 @@ __device__ __forceinline__ void select_pages(
             chan[d] = a;
         }
         __syncthreads();
-        bool keep[(RKV_SEL_MAX_D + RKV_SEL_THREADS - 1) / RKV_SEL_THREADS];
+        bool keep[(RKV_SEL_MAX_D + 127) / 128];
         for (int d = tid, i = 0; d < D; d += bd, i++) {
             const float a = chan[d];
             int rank = 0;
@@ -110,75 +86,276 @@ __device__ __forceinline__ void select_pages(
         chan[d] = s > 0.f ? 1.f : 0.f;   // 1: read kt_max
     }
     __syncthreads();
+}
 
-    // page logits, one page per thread, all heads of the group at once
+// Kernel 1 of the selection: page logits, one page per thread for all heads of the group, blocks of
+// RKV_LOGIT_THREADS pages: grid (numSeqs * numKvHeads, ceil(maxPages / RKV_LOGIT_THREADS)), so the
+// sequential per-page dot products (the CPU's order) run on many SMs at once.
+#define RKV_LOGIT_THREADS 128
+template <class KT, int GM>
+__device__ __forceinline__ void page_logits(
+        const float* __restrict__ q, const typename KT::T* __restrict__ kt, const int* __restrict__ kvLens,
+        const int* __restrict__ blockTables, float* __restrict__ pageWork, int numHeads, int numKvHeads,
+        int headDim, int pageSize, int tokensPerBlock, int maxBlocks, int topk, int topr, float scale) {
+    __shared__ __align__(16) float qs[GM * RKV_SEL_MAX_D];
+    __shared__ float chan[RKV_SEL_MAX_D];
+    const int seq = blockIdx.x / numKvHeads;
+    const int g = blockIdx.x - seq * numKvHeads;
+    const int D = headDim;
+    const int G = numHeads / numKvHeads;
+    const int len = kvLens[seq];
+    const int pages = (len + pageSize - 1) / pageSize;
+    if (len <= 0 || topk >= pages || blockIdx.y * RKV_LOGIT_THREADS >= pages) return;   // block-uniform
+    load_group_queries<GM>(q, qs, chan, seq, g, numHeads, G, D, topr);
+    const int p = blockIdx.y * RKV_LOGIT_THREADS + threadIdx.x;
+    if (p >= pages) return;
+    const int maxPages = maxBlocks * (tokensPerBlock / pageSize);
+    float* work = pageWork + ((size_t) seq * numKvHeads + g) * (G + 1) * maxPages;   // [G + 1][maxPages]
     const int pagesPerBlock = tokensPerBlock / pageSize;
     const int* table = blockTables + (size_t) seq * maxBlocks;
     const int row = numKvHeads * D;
     constexpr int PER16 = 16 / KT::BYTES;   // KT elements per 16-byte load
-    for (int p = tid; p < pages; p += bd) {
-        const int slot = p * pageSize;
-        const size_t pp = (size_t) table[slot / tokensPerBlock] * pagesPerBlock + (slot % tokensPerBlock) / pageSize;
-        const uint4* mn = reinterpret_cast<const uint4*>(kt + (pp * 2 + 0) * row + (size_t) g * D);
-        const uint4* mx = reinterpret_cast<const uint4*>(kt + (pp * 2 + 1) * row + (size_t) g * D);
-        float y[GM];
+    const int slot = p * pageSize;
+    const size_t pp = (size_t) table[slot / tokensPerBlock] * pagesPerBlock + (slot % tokensPerBlock) / pageSize;
+    const uint4* mn = reinterpret_cast<const uint4*>(kt + (pp * 2 + 0) * row + (size_t) g * D);
+    const uint4* mx = reinterpret_cast<const uint4*>(kt + (pp * 2 + 1) * row + (size_t) g * D);
+    float y[GM];
 #pragma unroll
-        for (int h = 0; h < GM; h++) y[h] = 0.f;
+    for (int h = 0; h < GM; h++) y[h] = 0.f;
 #pragma unroll 4
-        for (int c = 0; c < D / PER16; c++) {   // unrolled: the loads of 4 chunks go out together
-            const uint4 a = mn[c];
-            const uint4 b = mx[c];
-            const typename KT::T* ae = reinterpret_cast<const typename KT::T*>(&a);
-            const typename KT::T* be = reinterpret_cast<const typename KT::T*>(&b);
+    for (int c = 0; c < D / PER16; c++) {   // unrolled: the loads of 4 chunks go out together
+        const uint4 a = mn[c];
+        const uint4 b = mx[c];
+        const typename KT::T* ae = reinterpret_cast<const typename KT::T*>(&a);
+        const typename KT::T* be = reinterpret_cast<const typename KT::T*>(&b);
 #pragma unroll
-            for (int i = 0; i < PER16; i++) {
-                const int d = c * PER16 + i;
-                const float bound = chan[d] != 0.f ? KT::decode(be[i]) : KT::decode(ae[i]);
+        for (int i = 0; i < PER16; i++) {
+            const int d = c * PER16 + i;
+            const float bound = chan[d] != 0.f ? KT::decode(be[i]) : KT::decode(ae[i]);
 #pragma unroll
-                for (int h = 0; h < GM; h++) {
-                    if (h < G) {
-                        const float qd = qs[h * D + d];
-                        if (qd != 0.f) y[h] = __fadd_rn(y[h], __fmul_rn(qd, bound));
-                    }
+            for (int h = 0; h < GM; h++) {
+                if (h < G) {
+                    const float qd = qs[h * D + d];
+                    if (qd != 0.f) y[h] = __fadd_rn(y[h], __fmul_rn(qd, bound));
                 }
             }
         }
+    }
+#pragma unroll
+    for (int h = 0; h < GM; h++) {
+        if (h < G) work[(size_t) h * maxPages + p] = __fmul_rn(y[h], scale);
+    }
+}
+
+// Kernel 1, v2 (head dims 16..128): one thread per (page, head of the group), the head's filtered
+// query and the channel signs in registers, the channel loop unrolled at compile time; the same
+// per-page operations in the same order as page_logits (and the CPU): sum over channels in order of
+// q[d] * bound[d], skipping zero query channels, then times scale. fp8 e5m2 is the high byte of an
+// fp16, so it widens exactly by a shift and one conversion. grid (numSeqs * numKvHeads,
+// ceil(maxPages * G / 128)), block 128: thread i of the (sequence, KV head) takes page i / G, head i % G.
+__device__ __forceinline__ float rkv_kt_widen(unsigned char b) {
+    return __half2float(__ushort_as_half((unsigned short) (b << 8)));
+}
+__device__ __forceinline__ float rkv_kt_widen(unsigned short b) {
+    return rkv_bf16_to_f32(b);
+}
+
+template <class KT, int D>
+__device__ __forceinline__ void page_logits_v2(
+        const float* __restrict__ q, const typename KT::T* __restrict__ kt, const int* __restrict__ kvLens,
+        const int* __restrict__ blockTables, float* __restrict__ pageWork, int numHeads, int numKvHeads,
+        int pageSize, int tokensPerBlock, int maxBlocks, int topk, int topr, float scale) {
+    __shared__ __align__(16) float qs[16 * D];
+    __shared__ float chan[D];
+    const int seq = blockIdx.x / numKvHeads;
+    const int g = blockIdx.x - seq * numKvHeads;
+    const int G = numHeads / numKvHeads;
+    const int len = kvLens[seq];
+    const int pages = (len + pageSize - 1) / pageSize;
+    if (len <= 0 || topk >= pages || blockIdx.y * RKV_LOGIT_THREADS >= pages * G) return;   // block-uniform
+    load_group_queries<16>(q, qs, chan, seq, g, numHeads, G, D, topr);
+    const int i = blockIdx.y * RKV_LOGIT_THREADS + threadIdx.x;
+    if (i >= pages * G) return;
+    const int p = i / G;
+    const int h = i - p * G;
+    float qr[D];
+    unsigned useMax[(D + 31) / 32];
+#pragma unroll
+    for (int w = 0; w < (D + 31) / 32; w++) useMax[w] = 0u;
+#pragma unroll
+    for (int d = 0; d < D; d++) {
+        qr[d] = qs[h * D + d];
+        if (chan[d] != 0.f) useMax[d / 32] |= 1u << (d % 32);
+    }
+    const int maxPages = maxBlocks * (tokensPerBlock / pageSize);
+    float* work = pageWork + ((size_t) seq * numKvHeads + g) * (G + 1) * maxPages;
+    const int slot = p * pageSize;
+    const size_t pp = (size_t) blockTables[(size_t) seq * maxBlocks + slot / tokensPerBlock] * (tokensPerBlock / pageSize)
+            + (slot % tokensPerBlock) / pageSize;
+    const int row = numKvHeads * D;
+    const uint4* mn = reinterpret_cast<const uint4*>(kt + (pp * 2 + 0) * row + (size_t) g * D);
+    const uint4* mx = reinterpret_cast<const uint4*>(kt + (pp * 2 + 1) * row + (size_t) g * D);
+    constexpr int PER16 = 16 / KT::BYTES;
+    constexpr int CHUNKS = D / PER16;
+    uint4 a[CHUNKS], b[CHUNKS];
+#pragma unroll
+    for (int c = 0; c < CHUNKS; c++) {   // all loads first
+        a[c] = mn[c];
+        b[c] = mx[c];
+    }
+    float y = 0.f;
+#pragma unroll
+    for (int c = 0; c < CHUNKS; c++) {
+        const typename KT::T* ae = reinterpret_cast<const typename KT::T*>(&a[c]);
+        const typename KT::T* be = reinterpret_cast<const typename KT::T*>(&b[c]);
+#pragma unroll
+        for (int e = 0; e < PER16; e++) {
+            const int d = c * PER16 + e;
+            const bool hi = (useMax[d / 32] >> (d % 32)) & 1u;
+            const float bound = rkv_kt_widen(hi ? be[e] : ae[e]);
+            const float t = __fadd_rn(y, __fmul_rn(qr[d], bound));
+            y = qr[d] != 0.f ? t : y;
+        }
+    }
+    work[(size_t) h * maxPages + p] = __fmul_rn(y, scale);
+}
+
+#define RKV_LOGITS_V2(NAME, KT, D)                                                                           \
+    extern "C" __global__ void __launch_bounds__(RKV_LOGIT_THREADS) rocket_page_logits_##NAME##_d##D(          \
+            const float* __restrict__ q, const KT::T* __restrict__ kt, const int* __restrict__ kvLens,        \
+            const int* __restrict__ blockTables, float* __restrict__ pageWork, int numHeads,                  \
+            int numKvHeads, int pageSize, int tokensPerBlock, int maxBlocks, int topk, int topr,              \
+            float scale) {                                                                                    \
+        page_logits_v2<KT, D>(q, kt, kvLens, blockTables, pageWork, numHeads, numKvHeads, pageSize,          \
+                              tokensPerBlock, maxBlocks, topk, topr, scale);                                  \
+    }
+RKV_LOGITS_V2(fp8, RkvKtFp8, 16)
+RKV_LOGITS_V2(fp8, RkvKtFp8, 32)
+RKV_LOGITS_V2(fp8, RkvKtFp8, 64)
+RKV_LOGITS_V2(fp8, RkvKtFp8, 128)
+RKV_LOGITS_V2(bf16, RkvKtBf16, 16)
+RKV_LOGITS_V2(bf16, RkvKtBf16, 32)
+RKV_LOGITS_V2(bf16, RkvKtBf16, 64)
+RKV_LOGITS_V2(bf16, RkvKtBf16, 128)
+#undef RKV_LOGITS_V2
+
+// Kernel 2 of the selection: per (sequence, KV head), softmax over the pages per head, the group mean
+// and the top-k, from the logits kernel 1 wrote.
+template <int GM>
+__device__ __forceinline__ void select_pages(
+        const int* __restrict__ kvLens, int* __restrict__ selPages, int* __restrict__ selCount,
+        float* __restrict__ pageWork, int numHeads, int numKvHeads, int pageSize, int tokensPerBlock,
+        int maxBlocks, int topk) {
+    __shared__ RkvBlockShared sh;
+    const int seq = blockIdx.x;
+    const int g = blockIdx.y;
+    const int tid = threadIdx.x;
+    const int bd = blockDim.x;
+    const int G = numHeads / numKvHeads;
+    const int len = kvLens[seq];
+    int* sel = selPages + ((size_t) seq * numKvHeads + g) * topk;
+    int* count = selCount + (size_t) seq * numKvHeads + g;
+    if (len <= 0) {
+        if (tid == 0) *count = 0;
+        return;
+    }
+    const int pages = (len + pageSize - 1) / pageSize;
+    if (topk >= pages) {
+        for (int p = tid; p < pages; p += bd) sel[p] = p;
+        if (tid == 0) *count = pages;
+        return;
+    }
+    const int maxPages = maxBlocks * (tokensPerBlock / pageSize);
+    float* work = pageWork + ((size_t) seq * numKvHeads + g) * (G + 1) * maxPages;   // [G + 1][maxPages]
+    float* score = work + (size_t) G * maxPages;
+    // softmax over the pages per head, all heads at once (one max and one sum reduction for the group;
+    // per head the same per-thread order and reduction tree as rkv_block_max / rkv_block_sum_double);
+    // probabilities added over the heads in order, then the mean
+    __shared__ float shMax[32][GM];
+    __shared__ double shSum[32][GM];
+    const int lane = tid & 31, warp = tid >> 5, nw = bd >> 5;
+    float m[GM];
+#pragma unroll
+    for (int h = 0; h < GM; h++) m[h] = -INFINITY;
+    for (int p = tid; p < pages; p += bd) {
 #pragma unroll
         for (int h = 0; h < GM; h++) {
-            if (h < G) work[(size_t) h * maxPages + p] = __fmul_rn(y[h], scale);
+            if (h < G) m[h] = fmaxf(m[h], work[(size_t) h * maxPages + p]);
         }
-        score[p] = 0.f;
     }
-    // softmax over the pages per head; probabilities added over the heads in order
-    for (int h = 0; h < G; h++) {
-        float* lg = work + (size_t) h * maxPages;
-        float m = -INFINITY;
-        for (int p = tid; p < pages; p += bd) m = fmaxf(m, lg[p]);
-        m = rkv_block_max(m, sh);
-        double s = 0.0;
-        for (int p = tid; p < pages; p += bd) {
-            const float e = (float) exp((double) __fsub_rn(lg[p], m));
-            lg[p] = e;
-            s += e;
+#pragma unroll
+    for (int h = 0; h < GM; h++) {
+        if (h < G) {
+            float v = m[h];
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+            if (lane == 0) shMax[warp][h] = v;
         }
-        s = rkv_block_sum_double(s, sh);
-        const float inv = (float) (1.0 / s);
-        for (int p = tid; p < pages; p += bd) score[p] = __fadd_rn(score[p], __fmul_rn(lg[p], inv));
     }
-    for (int p = tid; p < pages; p += bd) score[p] = __fdiv_rn(score[p], (float) G);
+    __syncthreads();
+#pragma unroll
+    for (int h = 0; h < GM; h++) {
+        if (h < G) {
+            float r = shMax[0][h];
+            for (int w = 1; w < nw; w++) r = fmaxf(r, shMax[w][h]);
+            m[h] = r;
+        }
+    }
+    double sum[GM];
+#pragma unroll
+    for (int h = 0; h < GM; h++) sum[h] = 0.0;
+    for (int p = tid; p < pages; p += bd) {
+#pragma unroll
+        for (int h = 0; h < GM; h++) {
+            if (h < G) {
+                float* lg = work + (size_t) h * maxPages;
+                const float e = (float) exp((double) __fsub_rn(lg[p], m[h]));
+                lg[p] = e;
+                sum[h] += e;
+            }
+        }
+    }
+#pragma unroll
+    for (int h = 0; h < GM; h++) {
+        if (h < G) {
+            double v = sum[h];
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+            if (lane == 0) shSum[warp][h] = v;
+        }
+    }
+    __syncthreads();
+    float inv[GM];
+#pragma unroll
+    for (int h = 0; h < GM; h++) {
+        inv[h] = 0.f;
+        if (h < G) {
+            double t = 0.0;
+            for (int w = 0; w < nw; w++) t += shSum[w][h];
+            inv[h] = (float) (1.0 / t);
+        }
+    }
+    for (int p = tid; p < pages; p += bd) {
+        float sc = 0.f;
+#pragma unroll
+        for (int h = 0; h < GM; h++) {
+            if (h < G) sc = __fadd_rn(sc, __fmul_rn(work[(size_t) h * maxPages + p], inv[h]));
+        }
+        score[p] = __fdiv_rn(sc, (float) G);
+    }
     __syncthreads();
     rkv_block_topk_ascending(score, pages, topk, sel, sh);
     if (tid == 0) *count = topk;
 }
 
 #define RKV_SELECT_KERNEL(NAME, KT, GM)                                                                    \
-    extern "C" __global__ void __launch_bounds__(RKV_SEL_THREADS, 2) rocket_select_##NAME##_g##GM(            \
+    extern "C" __global__ void __launch_bounds__(RKV_LOGIT_THREADS) rocket_page_logits_##NAME##_g##GM(      \
             const float* __restrict__ q, const KT::T* __restrict__ kt, const int* __restrict__ kvLens,     \
-            const int* __restrict__ blockTables, int* __restrict__ selPages, int* __restrict__ selCount,   \
-            float* __restrict__ pageWork, int numHeads, int numKvHeads, int headDim, int pageSize,        \
-            int tokensPerBlock, int maxBlocks, int topk, int topr, float scale) {                          \
-        select_pages<KT, GM>(q, kt, kvLens, blockTables, selPages, selCount, pageWork, numHeads,           \
-                             numKvHeads, headDim, pageSize, tokensPerBlock, maxBlocks, topk, topr, scale); \
+            const int* __restrict__ blockTables, float* __restrict__ pageWork, int numHeads,               \
+            int numKvHeads, int headDim, int pageSize, int tokensPerBlock, int maxBlocks, int topk,        \
+            int topr, float scale) {                                                                       \
+        page_logits<KT, GM>(q, kt, kvLens, blockTables, pageWork, numHeads, numKvHeads, headDim, pageSize, \
+                            tokensPerBlock, maxBlocks, topk, topr, scale);                                 \
     }
 #define RKV_SELECT_KERNELS(NAME, KT) \
     RKV_SELECT_KERNEL(NAME, KT, 1)   \
@@ -190,6 +367,14 @@ RKV_SELECT_KERNELS(fp8, RkvKtFp8)
 RKV_SELECT_KERNELS(bf16, RkvKtBf16)
 #undef RKV_SELECT_KERNELS
 #undef RKV_SELECT_KERNEL
+
+extern "C" __global__ void __launch_bounds__(RKV_SEL_THREADS) rocket_select_topk(
+        const int* __restrict__ kvLens, int* __restrict__ selPages, int* __restrict__ selCount,
+        float* __restrict__ pageWork, int numHeads, int numKvHeads, int pageSize, int tokensPerBlock,
+        int maxBlocks, int topk) {
+    select_pages<16>(kvLens, selPages, selCount, pageWork, numHeads, numKvHeads, pageSize, tokensPerBlock,
+                     maxBlocks, topk);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Sparse attention over the selected pages

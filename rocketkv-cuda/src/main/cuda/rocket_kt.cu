@@ -16,7 +16,7 @@
 //                         [p*P, min((p+1)*P, min(kvLens[s], promptBudget))) of sequence s, every
 //                         KV head and channel (thread = channel, coalesced bf16 reads); pages past
 //                         the kept length exit at once.
-//   kt_update_{fp8,bf16}  grid (numTokens), block 128: token t (slot slots[t] >= 0, else skipped)
+//   kt_update_{fp8,bf16}  grid (numTokens, ceil(numKvHeads * headDim / 128)), block 128: token t (slot slots[t] >= 0, else skipped)
 //                         starts its page fresh when slot % P == 0, else folds into it. Tokens of one
 //                         launch must lie in distinct pages (a decode step: one token per sequence).
 //                         Grid and arguments depend only on numTokens and the shapes (capturable).
@@ -67,7 +67,7 @@ __device__ __forceinline__ void kt_update(
     const int row = numKvHeads * headDim;
     typename KT::T* mnRow = kt + (pp * 2 + 0) * row;
     typename KT::T* mxRow = kt + (pp * 2 + 1) * row;
-    for (int e = threadIdx.x; e < row; e += blockDim.x) {
+    for (int e = blockIdx.y * blockDim.x + threadIdx.x; e < row; e += blockDim.x * gridDim.y) {
         const float v = KT::decode(KT::encode(k[(size_t) t * row + e]));
         if (fresh) {
             mnRow[e] = KT::encode(v);

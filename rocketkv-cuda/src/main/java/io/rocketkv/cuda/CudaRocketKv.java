@@ -26,6 +26,8 @@ final class CudaRocketKv implements AutoCloseable {
     private static final int[] ATTN_DIMS = {16, 32, 64, 128, 256};
     private static final int[] ATTN_GROUPS = {1, 2, 4, 8};
     private static final int[] SELECT_GROUPS = {1, 2, 4, 8, 16};
+    private static final int LOGIT_THREADS = 128;   // RKV_LOGIT_THREADS in rocket_decode.cu
+    private static final int SELECT_THREADS = 512;  // RKV_SEL_THREADS in rocket_decode.cu
     private static final int MIN_SPLIT_TOKENS = 32;
 
     private final CudaKernels owner;
@@ -116,7 +118,8 @@ final class CudaRocketKv implements AutoCloseable {
             return;
         }
         CudaKernels.DevicePlan dp = owner.devicePlan(batch);
-        function("kt_update_" + suffix(p)).launch(Dim3.of(t), Dim3.of(128), 0, owner.stream(), k.buffer(), dp.slots(),
+        function("kt_update_" + suffix(p)).launch(Dim3.of(t, ceilDiv((long) shape.numKvHeads() * shape.headDim(), 128)),
+                Dim3.of(128), 0, owner.stream(), k.buffer(), dp.slots(),
                 kt.buffer(), shape.numKvHeads(), shape.headDim(), shape.tokensPerBlock(), p.pageSize());
     }
 
@@ -240,9 +243,30 @@ final class CudaRocketKv implements AutoCloseable {
                 break;
             }
         }
-        function("rocket_select_" + suffix(p) + "_g" + gm).launch(Dim3.of(seqs, hkv), Dim3.of(256), 0, owner.stream(),
-                q.buffer(), kt.buffer(), dp.kvLens(), dp.tables(), pages, counts, work, h, hkv, d, p.pageSize(),
-                shape.tokensPerBlock(), dp.maxBlocks(), p.topk(), p.topr(), selectionScale(d));
+        // kernel 1: every page's logits for the group's heads, spread over many blocks (head dims up to 128:
+        // one thread per (page, head); 256: one thread per page for all heads)
+        boolean perHead = d <= 128;
+        long logitThreads = perHead ? (long) maxPages * g : maxPages;
+        int logitBlocks = (int) Math.min(Integer.MAX_VALUE, ceilDiv(logitThreads, LOGIT_THREADS));
+        if (logitBlocks > 65535) {
+            throw new IllegalArgumentException("a block table of " + dp.maxBlocks() + " blocks has too many KT pages ("
+                    + maxPages + ") for one launch; use a larger page_size");
+        }
+        if (perHead) {
+            function("rocket_page_logits_" + suffix(p) + "_d" + d).launch(new Dim3(seqs * hkv, logitBlocks, 1),
+                    Dim3.of(LOGIT_THREADS), 0, owner.stream(), q.buffer(), kt.buffer(), dp.kvLens(), dp.tables(), work,
+                    h, hkv, p.pageSize(), shape.tokensPerBlock(), dp.maxBlocks(), p.topk(), p.topr(),
+                    selectionScale(d));
+        } else {
+            function("rocket_page_logits_" + suffix(p) + "_g" + gm).launch(new Dim3(seqs * hkv, logitBlocks, 1),
+                    Dim3.of(LOGIT_THREADS), 0, owner.stream(), q.buffer(), kt.buffer(), dp.kvLens(), dp.tables(), work,
+                    h, hkv, d, p.pageSize(), shape.tokensPerBlock(), dp.maxBlocks(), p.topk(), p.topr(),
+                    selectionScale(d));
+        }
+        // kernel 2: page softmax per head, group mean and top-k per (sequence, KV head)
+        function("rocket_select_topk").launch(Dim3.of(seqs, hkv), Dim3.of(SELECT_THREADS), 0, owner.stream(),
+                dp.kvLens(), pages, counts, work, h, hkv, p.pageSize(), shape.tokensPerBlock(), dp.maxBlocks(),
+                p.topk());
         return new Selection(pages, counts, dp);
     }
 
