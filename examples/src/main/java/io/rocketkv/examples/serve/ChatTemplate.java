@@ -102,8 +102,14 @@ public final class ChatTemplate {
         RenderResult r = jinjava.renderForResult(template, vars);
         for (TemplateError e : r.getErrors()) {
             if (e.getSeverity() == TemplateError.ErrorType.FATAL) {
+                String why = e.getMessage();
+                for (Throwable c = e.getException(); c != null; c = c.getCause()) {
+                    if (c instanceof TemplateRaised raised) {
+                        why = raised.getMessage(); // the template's own raise_exception message
+                    }
+                }
                 throw ApiError.badRequest("messages", "chat_template_error",
-                        "the chat template rejected the messages: " + e.getMessage());
+                        "the chat template rejected the messages: " + why);
             }
         }
         return r.getOutput();
@@ -111,6 +117,13 @@ public final class ChatTemplate {
 
     /** The template's {@code raise_exception(message)}. */
     public static String raiseException(String message) {
-        throw new IllegalArgumentException(message);
+        throw new TemplateRaised(message);
+    }
+
+    /** What a template's {@code raise_exception} throws. */
+    static final class TemplateRaised extends RuntimeException {
+        TemplateRaised(String message) {
+            super(message);
+        }
     }
 }
