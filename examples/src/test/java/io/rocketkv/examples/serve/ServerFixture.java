@@ -40,6 +40,11 @@ final class ServerFixture implements AutoCloseable {
 
     /** Writes the tiny checkpoint into {@code dir} (with {@code chatTemplate} when not null) and serves it. */
     static ServerFixture start(Path dir, String chatTemplate, long maxBodyBytes, int maxWaiting) throws IOException {
+        return start(dir, chatTemplate, maxBodyBytes, maxWaiting, 256);
+    }
+
+    static ServerFixture start(Path dir, String chatTemplate, long maxBodyBytes, int maxWaiting, int maxSeqLen)
+            throws IOException {
         RandomCheckpoint.tiny().write(dir);
         if (chatTemplate != null) {
             Path tc = dir.resolve("tokenizer_config.json");
@@ -47,7 +52,7 @@ final class ServerFixture implements AutoCloseable {
             c.put("chat_template", chatTemplate);
             JSON.writeValue(tc.toFile(), c);
         }
-        LLM llm = LLM.builder().model(dir).backend(Backend.CPU).maxSeqLen(256).maxBatchSize(64).build();
+        LLM llm = LLM.builder().model(dir).backend(Backend.CPU).maxSeqLen(maxSeqLen).maxBatchSize(64).build();
         var options = new OpenAiServer.Options("127.0.0.1", 0, NAME, maxBodyBytes, maxWaiting);
         return new ServerFixture(llm, OpenAiServer.start(llm, ChatTemplate.load(dir), options));
     }
