@@ -153,11 +153,23 @@ public final class LLM implements AutoCloseable {
 
     /**
      * Streams a completion: {@code onToken} is called for every token (on the engine thread; keep it short),
-     * the future completes with the whole output.
+     * the future completes with the whole output. Cancelling the future ({@code cancel(true)}) stops the
+     * request: the engine drops it before its next step and frees its KV blocks.
      */
     public CompletableFuture<RequestOutput> generateStream(String prompt, SamplingParams params, Consumer<StreamChunk> onToken) {
         Objects.requireNonNull(onToken, "onToken");
         return submit(prompt, params, onToken);
+    }
+
+    /**
+     * As {@link #generateStream(String, SamplingParams, Consumer)} for a prompt already tokenized (e.g. a
+     * rendered chat template whose special tokens are in the text); no special tokens are added.
+     * {@code onToken} may be null.
+     */
+    public CompletableFuture<RequestOutput> generateStream(int[] promptTokenIds, SamplingParams params,
+                                                           Consumer<StreamChunk> onToken) {
+        Objects.requireNonNull(promptTokenIds, "promptTokenIds");
+        return submitIds(tokenizer.decode(promptTokenIds, false), promptTokenIds, params, onToken);
     }
 
     /** Streams a completion as an iterator of tokens; the last chunk carries the finish reason. */
@@ -238,6 +250,31 @@ public final class LLM implements AutoCloseable {
         return engine.usedKvBlocks() * engine.kvBytesPerBlock();
     }
 
+    /** KV-cache blocks held by queued-and-running requests now (a recent value while requests run). */
+    public int kvBlocksInUse() {
+        return engine.usedKvBlocks();
+    }
+
+    /** KV-cache blocks in the pool. */
+    public int kvBlocksTotal() {
+        return engine.totalKvBlocks();
+    }
+
+    /** Requests submitted and waiting for KV blocks or a batch slot (a recent value). */
+    public int numWaitingRequests() {
+        return engine.numWaiting();
+    }
+
+    /** Requests in the running batch (a recent value). */
+    public int numRunningRequests() {
+        return engine.numRunning();
+    }
+
+    /** The longest sequence (prompt + generated tokens) a request may reach. */
+    public int maxSeqLen() {
+        return engine.config().maxSeqLen();
+    }
+
     /** KV-cache pool size in tokens. */
     public long kvCacheCapacityTokens() {
         return engine.config().poolTokens();
@@ -246,7 +283,12 @@ public final class LLM implements AutoCloseable {
     private CompletableFuture<RequestOutput> submit(String prompt, SamplingParams params, Consumer<StreamChunk> onToken) {
         Objects.requireNonNull(prompt, "prompt");
         Objects.requireNonNull(params, "params");
-        int[] ids = tokenizer.encode(prompt, true);
+        return submitIds(prompt, tokenizer.encode(prompt, true), params, onToken);
+    }
+
+    private CompletableFuture<RequestOutput> submitIds(String prompt, int[] ids, SamplingParams params,
+                                                       Consumer<StreamChunk> onToken) {
+        Objects.requireNonNull(params, "params");
         if (ids.length == 0) {
             return CompletableFuture.failedFuture(new IllegalArgumentException(
                     "the prompt encodes to no tokens; give a non-empty prompt"));
@@ -257,8 +299,14 @@ public final class LLM implements AutoCloseable {
         Consumer<GenerationRequest.TokenEvent> listener = onToken == null ? null : ev -> onToken.accept(
                 new StreamChunk(ev.token().tokenId(), ev.textDelta(), ev.token().logprob(),
                         ev.finished() == null ? null : ev.finished().wireName()));
-        return engine.submit(new GenerationRequest(ids, sampling, stop, listener))
-                .thenApply(r -> toOutput(prompt, r, params.logprobs() != null));
+        CompletableFuture<GenerationResult> result = engine.submit(new GenerationRequest(ids, sampling, stop, listener));
+        CompletableFuture<RequestOutput> out = result.thenApply(r -> toOutput(prompt, r, params.logprobs() != null));
+        out.whenComplete((r, e) -> {
+            if (out.isCancelled()) {
+                result.cancel(false); // tells the engine to drop the request and free its blocks
+            }
+        });
+        return out;
     }
 
     private static RequestOutput toOutput(String prompt, GenerationResult r, boolean withLogprobs) {

@@ -17,7 +17,9 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -28,6 +30,10 @@ import org.slf4j.LoggerFactory;
  * The step loop: schedule → run the model → sample and stop (nano-vllm's three calls), on one engine
  * thread. {@link #submit} is safe from any thread; results arrive through futures, streamed tokens
  * through each request's listener (called on the engine thread).
+ *
+ * <p>Cancelling a request's future ({@code future.cancel(...)}, from any thread) stops it: before its next
+ * step the engine thread removes the sequence from the queue or the running batch and frees its KV blocks;
+ * its listener is not called again.
  */
 public final class Engine implements AutoCloseable {
 
@@ -50,6 +56,9 @@ public final class Engine implements AutoCloseable {
     private final AtomicLong graphReplays = new AtomicLong();
     private final AtomicLong graphRecords = new AtomicLong();
     private final LinkedBlockingQueue<Sequence> incoming = new LinkedBlockingQueue<>();
+    private final ConcurrentLinkedQueue<Sequence> cancelled = new ConcurrentLinkedQueue<>();
+    private volatile int numWaiting; // published by the engine thread after each loop turn (gauges)
+    private volatile int numRunning;
     private final AtomicLong nextId = new AtomicLong();
     private final Thread thread;
     private volatile boolean closed;
@@ -129,6 +138,11 @@ public final class Engine implements AutoCloseable {
             throw new IllegalStateException("the engine is closed");
         }
         Sequence seq = new Sequence(nextId.getAndIncrement(), request, System.nanoTime());
+        seq.result.whenComplete((r, e) -> {
+            if (e instanceof CancellationException) {
+                cancelled.add(seq); // the engine thread removes it and frees its blocks
+            }
+        });
         int n = request.promptIds().length;
         if (n > config.maxSeqLen()) {
             seq.result.completeExceptionally(new IllegalArgumentException("the prompt has " + n
@@ -160,6 +174,21 @@ public final class Engine implements AutoCloseable {
         return kv.numUsedBlocks();
     }
 
+    /** KV-cache blocks in the pool. */
+    public int totalKvBlocks() {
+        return config.numBlocks();
+    }
+
+    /** Requests submitted and not yet running (queued, or preempted and waiting); a recent value. */
+    public int numWaiting() {
+        return numWaiting + incoming.size();
+    }
+
+    /** Requests in the running batch; a recent value. */
+    public int numRunning() {
+        return numRunning;
+    }
+
     /** Bytes of one block across all layers. */
     public long kvBytesPerBlock() {
         return kvBytesPerBlock;
@@ -177,15 +206,27 @@ public final class Engine implements AutoCloseable {
                 for (Sequence s; (s = incoming.poll()) != null; ) {
                     scheduler.add(s);
                 }
+                removeCancelled();
                 if (scheduler.hasWork()) {
                     step();
                 }
+                numWaiting = scheduler.numWaiting();
+                numRunning = scheduler.numRunning();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
             } catch (RuntimeException | Error e) {
                 log.error("engine step failed", e);
             }
+        }
+    }
+
+    /** Drops cancelled sequences (queued or running) and frees their blocks; engine thread only. */
+    private void removeCancelled() {
+        for (Sequence s; (s = cancelled.poll()) != null; ) {
+            incoming.remove(s);
+            scheduler.finish(s);
+            log.debug("request {} cancelled after {} tokens", s.id, s.numOutputs());
         }
     }
 
@@ -252,6 +293,9 @@ public final class Engine implements AutoCloseable {
     }
 
     private void postprocess(Sequence s, SampledToken token) {
+        if (s.result.isCancelled()) {
+            return; // cancelled during this step: removed before the next one
+        }
         if (s.firstTokenNanos == 0) {
             s.firstTokenNanos = System.nanoTime();
         }

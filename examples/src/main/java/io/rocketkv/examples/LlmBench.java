@@ -1,0 +1,192 @@
+package io.rocketkv.examples;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rocketkv.api.LLM;
+import io.rocketkv.api.LlmArgs;
+import io.rocketkv.api.RequestOutput;
+import io.rocketkv.api.SamplingParams;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Engine throughput and latency for fixed input and output lengths at a given concurrency: requests/s,
+ * tokens/s, and percentiles of the time to first token (TTFT) and the time per output token after the
+ * first (TPOT). Prompts are random token ids, generation ignores EOS so every request makes exactly
+ * {@code --output-len} tokens.
+ */
+@Command(name = "LlmBench", mixinStandardHelpOptions = true,
+        description = "Measures engine throughput and latency; prints a table and writes JSON.")
+public final class LlmBench implements Callable<Integer> {
+
+    @Option(names = "--model", required = true, description = "checkpoint directory")
+    Path model;
+
+    @Option(names = "--config", description = "YAML file with the LlmArgs keys")
+    Path config;
+
+    @Option(names = "--input-len", defaultValue = "128", description = "prompt tokens per request (default ${DEFAULT-VALUE})")
+    int inputLen;
+
+    @Option(names = "--output-len", defaultValue = "128", description = "generated tokens per request (default ${DEFAULT-VALUE})")
+    int outputLen;
+
+    @Option(names = "--num-requests", defaultValue = "64", description = "requests in the measured run (default ${DEFAULT-VALUE})")
+    int numRequests;
+
+    @Option(names = "--concurrency", defaultValue = "16", description = "requests in flight at once (default ${DEFAULT-VALUE})")
+    int concurrency;
+
+    @Option(names = "--seed", defaultValue = "0", description = "seed of the random prompts (default ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--output-json", description = "where to write the results as JSON")
+    Path outputJson;
+
+    public static void main(String[] args) {
+        System.exit(Cli.run(new LlmBench(), args));
+    }
+
+    /** One request's timings, in nanoseconds from its submission. */
+    record Timing(long firstToken, long end, int tokens) {
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        for (var o : List.of(new Object[] {"--input-len", inputLen}, new Object[] {"--output-len", outputLen},
+                new Object[] {"--num-requests", numRequests}, new Object[] {"--concurrency", concurrency})) {
+            if ((int) o[1] < 1) {
+                throw new IllegalArgumentException(o[0] + " must be >= 1; got " + o[1]);
+            }
+        }
+        LlmArgs args = config != null ? LlmArgs.fromYaml(config) : LlmArgs.builder().build();
+        try (LLM llm = LLM.builder().model(model).args(args).build()) {
+            if (inputLen + outputLen > llm.maxSeqLen()) {
+                throw new IllegalArgumentException("--input-len + --output-len = " + (inputLen + outputLen)
+                        + " is more than max_seq_len = " + llm.maxSeqLen() + "; lower them or raise max_seq_len");
+            }
+            SamplingParams params = SamplingParams.builder().maxTokens(outputLen).temperature(0.0).ignoreEos(true).build();
+            Random random = new Random(seed);
+            int vocab = Math.min(llm.tokenizer().vocabSize(), llm.modelConfig().vocabSize());
+            run(llm, List.of(prompt(random, vocab)), params, 1); // warm-up
+            List<int[]> prompts = new ArrayList<>();
+            for (int i = 0; i < numRequests; i++) {
+                prompts.add(prompt(random, vocab));
+            }
+            long t0 = System.nanoTime();
+            List<Timing> timings = run(llm, prompts, params, concurrency);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            ObjectNode result = report(llm, timings, seconds);
+            System.out.print(table(result));
+            if (outputJson != null) {
+                new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(outputJson.toFile(), result);
+                System.out.println("results written to " + outputJson);
+            }
+        }
+        return 0;
+    }
+
+    private int[] prompt(Random random, int vocab) {
+        int[] ids = new int[inputLen];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = random.nextInt(vocab);
+        }
+        return ids;
+    }
+
+    private static List<Timing> run(LLM llm, List<int[]> prompts, SamplingParams params, int concurrency)
+            throws InterruptedException {
+        Semaphore slots = new Semaphore(concurrency);
+        List<CompletableFuture<Timing>> futures = new ArrayList<>();
+        for (int[] p : prompts) {
+            slots.acquire();
+            long start = System.nanoTime();
+            long[] first = {0};
+            CompletableFuture<RequestOutput> f = llm.generateStream(p, params, chunk -> {
+                if (first[0] == 0) {
+                    first[0] = System.nanoTime() - start; // written and read on the engine thread
+                }
+            });
+            futures.add(f.thenApply(out -> new Timing(first[0], System.nanoTime() - start,
+                    out.metrics().generatedTokens())).whenComplete((t, e) -> slots.release()));
+        }
+        List<Timing> out = new ArrayList<>();
+        for (var f : futures) {
+            out.add(f.join());
+        }
+        return out;
+    }
+
+    private ObjectNode report(LLM llm, List<Timing> timings, double seconds) {
+        double[] ttft = new double[timings.size()];
+        double[] tpot = new double[timings.size()];
+        long generated = 0;
+        for (int i = 0; i < timings.size(); i++) {
+            Timing t = timings.get(i);
+            ttft[i] = t.firstToken() / 1e6;
+            tpot[i] = t.tokens() > 1 ? (t.end() - t.firstToken()) / 1e6 / (t.tokens() - 1) : 0;
+            generated += t.tokens();
+        }
+        ObjectNode o = new ObjectMapper().createObjectNode();
+        o.put("model", model.toString());
+        o.put("backend", llm.backendName());
+        o.put("input_len", inputLen);
+        o.put("output_len", outputLen);
+        o.put("num_requests", timings.size());
+        o.put("concurrency", concurrency);
+        o.put("duration_s", seconds);
+        o.put("requests_per_s", timings.size() / seconds);
+        o.put("output_tokens_per_s", generated / seconds);
+        o.put("total_tokens_per_s", (generated + (long) inputLen * timings.size()) / seconds);
+        percentiles(o.putObject("ttft_ms"), ttft);
+        percentiles(o.putObject("tpot_ms"), tpot);
+        return o;
+    }
+
+    static void percentiles(ObjectNode o, double[] values) {
+        double[] v = values.clone();
+        Arrays.sort(v);
+        o.put("mean", Arrays.stream(v).average().orElse(0));
+        o.put("p50", percentile(v, 50));
+        o.put("p90", percentile(v, 90));
+        o.put("p99", percentile(v, 99));
+        o.put("max", v.length == 0 ? 0 : v[v.length - 1]);
+    }
+
+    /** Nearest-rank percentile of sorted values. */
+    static double percentile(double[] sorted, double p) {
+        if (sorted.length == 0) {
+            return 0;
+        }
+        int rank = (int) Math.ceil(p / 100 * sorted.length);
+        return sorted[Math.max(0, Math.min(sorted.length - 1, rank - 1))];
+    }
+
+    private static String table(ObjectNode r) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format("LlmBench: %d requests, input %d, output %d tokens, concurrency %d, backend %s%n",
+                r.get("num_requests").asInt(), r.get("input_len").asInt(), r.get("output_len").asInt(),
+                r.get("concurrency").asInt(), r.get("backend").asText()));
+        sb.append(String.format("%-22s %12.2f%n", "duration (s)", r.get("duration_s").asDouble()));
+        sb.append(String.format("%-22s %12.2f%n", "requests/s", r.get("requests_per_s").asDouble()));
+        sb.append(String.format("%-22s %12.1f%n", "output tokens/s", r.get("output_tokens_per_s").asDouble()));
+        sb.append(String.format("%-22s %12.1f%n", "total tokens/s", r.get("total_tokens_per_s").asDouble()));
+        sb.append(String.format("%-10s %10s %10s %10s %10s %10s%n", "ms", "mean", "p50", "p90", "p99", "max"));
+        for (String k : new String[] {"ttft_ms", "tpot_ms"}) {
+            var p = r.get(k);
+            sb.append(String.format("%-10s %10.3f %10.3f %10.3f %10.3f %10.3f%n", k.replace("_ms", ""),
+                    p.get("mean").asDouble(), p.get("p50").asDouble(), p.get("p90").asDouble(), p.get("p99").asDouble(),
+                    p.get("max").asDouble()));
+        }
+        return sb.toString();
+    }
+}

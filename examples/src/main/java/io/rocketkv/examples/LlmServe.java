@@ -1,0 +1,66 @@
+package io.rocketkv.examples;
+
+import io.rocketkv.api.LLM;
+import io.rocketkv.api.LlmArgs;
+import io.rocketkv.examples.serve.ChatTemplate;
+import io.rocketkv.examples.serve.OpenAiServer;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** An OpenAI-compatible HTTP server over one model (see docs/server.md). */
+@Command(name = "LlmServe", mixinStandardHelpOptions = true,
+        description = "Serves a checkpoint over OpenAI-compatible HTTP endpoints (/v1/completions, /v1/chat/completions).")
+public final class LlmServe implements Callable<Integer> {
+
+    @Option(names = "--model", required = true, description = "checkpoint directory")
+    Path model;
+
+    @Option(names = "--config", description = "YAML file with the LlmArgs keys (sparse_attention_config, kv_cache_config, ...)")
+    Path config;
+
+    @Option(names = "--host", defaultValue = "127.0.0.1", description = "address to bind (default ${DEFAULT-VALUE})")
+    String host;
+
+    @Option(names = "--port", defaultValue = "8000", description = "port; 0 picks a free one (default ${DEFAULT-VALUE})")
+    int port;
+
+    @Option(names = "--served-model-name", description = "the model name clients send (default: the directory name)")
+    String servedModelName;
+
+    @Option(names = "--max-body-bytes", defaultValue = "1048576", description = "larger request bodies get 413 (default ${DEFAULT-VALUE})")
+    long maxBodyBytes;
+
+    @Option(names = "--max-waiting", defaultValue = "1024",
+            description = "with this many requests waiting, new ones get 503 and Retry-After (default ${DEFAULT-VALUE})")
+    int maxWaiting;
+
+    public static void main(String[] args) {
+        int rc = Cli.run(new LlmServe(), args);
+        if (rc != 0) {
+            System.exit(rc);
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        LlmArgs args = config != null ? LlmArgs.fromYaml(config) : LlmArgs.builder().build();
+        String name = servedModelName != null ? servedModelName : model.toAbsolutePath().normalize().getFileName().toString();
+        var options = new OpenAiServer.Options(host, port, name, maxBodyBytes, maxWaiting);
+        LLM llm = LLM.builder().model(model).args(args).build();
+        OpenAiServer server = OpenAiServer.start(llm, ChatTemplate.load(model), options);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            llm.close();
+            stopped.countDown();
+        }));
+        System.out.println("LlmServe: serving '" + name + "' (" + llm.backendName() + ") on http://" + host + ":"
+                + server.port());
+        System.out.flush();
+        stopped.await();
+        return 0;
+    }
+}

@@ -1,0 +1,243 @@
+package io.rocketkv.examples.serve;
+
+import static io.rocketkv.examples.serve.OpenAiServer.JSON;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.helidon.http.sse.SseEvent;
+import io.helidon.webserver.http.ServerResponse;
+import io.helidon.webserver.sse.SseSink;
+import io.rocketkv.api.CompletionOutput;
+import io.rocketkv.api.LLM;
+import io.rocketkv.api.RequestOutput;
+import io.rocketkv.api.SamplingParams;
+import io.rocketkv.api.StreamChunk;
+import io.rocketkv.core.kvcache.KvCacheExhaustedException;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/** Runs one completion or chat completion through the engine and answers it whole or as server-sent events. */
+final class CompletionHandler {
+
+    private static final int DEFAULT_COMPLETION_MAX_TOKENS = 16; // OpenAI's default for /v1/completions
+
+    private final LLM llm;
+    private final ChatTemplate template;
+    private final OpenAiServer.Options options;
+    private final ServerMetrics metrics;
+
+    CompletionHandler(LLM llm, ChatTemplate template, OpenAiServer.Options options, ServerMetrics metrics) {
+        this.llm = llm;
+        this.template = template;
+        this.options = options;
+        this.metrics = metrics;
+    }
+
+    void handle(JsonNode body, ServerResponse res, boolean chat) {
+        CompletionRequest cr = CompletionRequest.parse(body, chat, options.servedModel());
+        if (llm.numWaitingRequests() >= options.maxWaiting()) {
+            throw new ApiError(503, "server_error", null, "overloaded", llm.numWaitingRequests()
+                    + " requests are already waiting (the limit is " + options.maxWaiting() + "); retry later");
+        }
+        String field = chat ? "messages" : "prompt";
+        int[] ids = chat
+                ? llm.tokenizer().encode(template.render(cr.messages()), !template.hasTemplate())
+                : llm.tokenizer().encode(cr.prompt(), true);
+        if (ids.length > llm.maxSeqLen()) {
+            throw ApiError.badRequest(field, "context_length_exceeded", "the " + field + " has " + ids.length
+                    + " tokens, more than the model's max_seq_len of " + llm.maxSeqLen() + "; shorten it");
+        }
+        int maxTokens = cr.maxTokens() != null ? cr.maxTokens()
+                : chat ? Math.max(1, llm.maxSeqLen() - ids.length) : DEFAULT_COMPLETION_MAX_TOKENS;
+        SamplingParams params = cr.samplingParams(maxTokens);
+        String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
+        long created = System.currentTimeMillis() / 1000;
+        if (cr.stream()) {
+            stream(cr, ids, params, res, id, created, field);
+        } else {
+            CompletableFuture<RequestOutput> f = llm.generateStream(ids, params, null);
+            RequestOutput out;
+            try {
+                out = f.get();
+            } catch (ExecutionException e) {
+                throw failure(e.getCause(), field);
+            } catch (InterruptedException e) {
+                f.cancel(true);
+                Thread.currentThread().interrupt();
+                throw new ApiError(503, "server_error", null, "interrupted", "the server is shutting down");
+            }
+            metrics.tokens(out.metrics().promptTokens(), out.metrics().generatedTokens());
+            OpenAiServer.sendJson(res, 200, whole(cr, out, id, created));
+        }
+    }
+
+    private void stream(CompletionRequest cr, int[] ids, SamplingParams params, ServerResponse res, String id,
+                        long created, String field) {
+        BlockingQueue<StreamChunk> queue = new LinkedBlockingQueue<>();
+        CompletableFuture<RequestOutput> f = llm.generateStream(ids, params, queue::add);
+        if (f.isCompletedExceptionally()) { // refused at submission: still an ordinary error response
+            try {
+                f.join();
+            } catch (CompletionException e) {
+                throw failure(e.getCause(), field);
+            }
+        }
+        res.header("Cache-Control", "no-cache");
+        SseSink sink = res.sink(SseSink.TYPE);
+        try {
+            if (cr.chat()) {
+                ObjectNode delta = JSON.createObjectNode().put("role", "assistant").put("content", "");
+                emit(sink, chunk(cr, id, created, delta, null, null));
+            }
+            while (true) {
+                StreamChunk c = queue.poll(50, TimeUnit.MILLISECONDS);
+                if (c == null) {
+                    if (f.isCompletedExceptionally()) {
+                        ApiError e = failure(f.exceptionNow(), field);
+                        emit(sink, OpenAiServer.errorBody(e));
+                        break;
+                    }
+                    continue;
+                }
+                emit(sink, tokenChunk(cr, id, created, c));
+                if (c.isLast()) {
+                    RequestOutput out = f.get(10, TimeUnit.SECONDS);
+                    metrics.tokens(out.metrics().promptTokens(), out.metrics().generatedTokens());
+                    break;
+                }
+            }
+            sink.emit(SseEvent.create("[DONE]"));
+            sink.close();
+        } catch (InterruptedException e) {
+            f.cancel(true);
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            // the client went away (a write failed): stop the request and free its KV blocks
+            if (f.cancel(true)) {
+                metrics.cancelled();
+            }
+        }
+    }
+
+    private static void emit(SseSink sink, JsonNode data) {
+        sink.emit(SseEvent.create(data.toString()));
+    }
+
+    private ObjectNode tokenChunk(CompletionRequest cr, String id, long created, StreamChunk c) {
+        if (cr.chat()) {
+            ObjectNode delta = JSON.createObjectNode();
+            if (!c.textDelta().isEmpty() || c.finishReason() == null) {
+                delta.put("content", c.textDelta());
+            }
+            ObjectNode lp = null;
+            if (cr.logprobs() != null) {
+                lp = JSON.createObjectNode();
+                ObjectNode e = lp.putArray("content").addObject();
+                e.put("token", tokenText(c.tokenId()));
+                e.put("logprob", c.logprob());
+                e.putArray("top_logprobs");
+            }
+            return chunk(cr, id, created, delta, lp, c.finishReason());
+        }
+        ObjectNode lp = null;
+        if (cr.logprobs() != null) {
+            lp = JSON.createObjectNode();
+            lp.putArray("tokens").add(tokenText(c.tokenId()));
+            lp.putArray("token_logprobs").add(c.logprob());
+            lp.putNull("top_logprobs");
+        }
+        return chunk(cr, id, created, JSON.getNodeFactory().textNode(c.textDelta()), lp, c.finishReason());
+    }
+
+    /** A streamed chunk: chat's {@code delta} object or the completion's {@code text}. */
+    private ObjectNode chunk(CompletionRequest cr, String id, long created, JsonNode deltaOrText, ObjectNode logprobs,
+                             String finishReason) {
+        ObjectNode o = header(cr.chat() ? "chat.completion.chunk" : "text_completion", id, created);
+        ObjectNode choice = o.putArray("choices").addObject();
+        choice.put("index", 0);
+        choice.set(cr.chat() ? "delta" : "text", deltaOrText);
+        choice.set("logprobs", logprobs);
+        choice.put("finish_reason", finishReason);
+        return o;
+    }
+
+    private ObjectNode whole(CompletionRequest cr, RequestOutput out, String id, long created) {
+        CompletionOutput c = out.output();
+        ObjectNode o = header(cr.chat() ? "chat.completion" : "text_completion", id, created);
+        ObjectNode choice = o.putArray("choices").addObject();
+        choice.put("index", 0);
+        if (cr.chat()) {
+            choice.putObject("message").put("role", "assistant").put("content", c.text());
+        } else {
+            choice.put("text", c.text());
+        }
+        choice.set("logprobs", cr.logprobs() == null ? null : logprobs(cr.chat(), c));
+        choice.put("finish_reason", c.finishReason());
+        ObjectNode usage = o.putObject("usage");
+        usage.put("prompt_tokens", out.metrics().promptTokens());
+        usage.put("completion_tokens", out.metrics().generatedTokens());
+        usage.put("total_tokens", out.metrics().promptTokens() + out.metrics().generatedTokens());
+        return o;
+    }
+
+    private ObjectNode logprobs(boolean chat, CompletionOutput c) {
+        ObjectNode lp = JSON.createObjectNode();
+        if (chat) {
+            var content = lp.putArray("content");
+            for (CompletionOutput.TokenLogprobs t : c.logprobs()) {
+                ObjectNode e = content.addObject();
+                e.put("token", tokenText(t.tokenId()));
+                e.put("logprob", t.logprob());
+                var top = e.putArray("top_logprobs");
+                for (CompletionOutput.Alternative a : t.top()) {
+                    top.addObject().put("token", tokenText(a.tokenId())).put("logprob", a.logprob());
+                }
+            }
+            return lp;
+        }
+        var tokens = lp.putArray("tokens");
+        var tokenLogprobs = lp.putArray("token_logprobs");
+        var tops = lp.putArray("top_logprobs");
+        for (CompletionOutput.TokenLogprobs t : c.logprobs()) {
+            tokens.add(tokenText(t.tokenId()));
+            tokenLogprobs.add(t.logprob());
+            ObjectNode top = tops.addObject();
+            for (CompletionOutput.Alternative a : t.top()) {
+                top.put(tokenText(a.tokenId()), a.logprob());
+            }
+        }
+        return lp;
+    }
+
+    private String tokenText(int tokenId) {
+        return tokenId < llm.tokenizer().vocabSize() ? llm.tokenizer().decode(new int[] {tokenId}, false) : "";
+    }
+
+    private ObjectNode header(String object, String id, long created) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("id", id);
+        o.put("object", object);
+        o.put("created", created);
+        o.put("model", options.servedModel());
+        return o;
+    }
+
+    /** Maps an engine failure to an error response. */
+    private static ApiError failure(Throwable t, String field) {
+        if (t instanceof CompletionException c && c.getCause() != null) {
+            t = c.getCause();
+        }
+        if (t instanceof KvCacheExhaustedException) {
+            return new ApiError(503, "server_error", null, "kv_cache_exhausted", t.getMessage());
+        }
+        if (t instanceof IllegalArgumentException) {
+            return ApiError.badRequest(field, "invalid_value", t.getMessage());
+        }
+        return new ApiError(500, "server_error", null, "internal_error", "generation failed: " + t.getMessage());
+    }
+}

@@ -1,0 +1,231 @@
+package io.rocketkv.examples.serve;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.helidon.webserver.WebServer;
+import io.helidon.webserver.http.Handler;
+import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
+import io.rocketkv.api.LLM;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Objects;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The OpenAI-compatible HTTP server (Helidon SE): routes, body limits, error bodies and metrics. Each
+ * generation request is handled on its own (virtual) thread and submitted to the shared {@link LLM},
+ * whose engine batches all requests in flight.
+ */
+public final class OpenAiServer implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(OpenAiServer.class);
+    static final ObjectMapper JSON = new ObjectMapper();
+    private static final Set<String> ENDPOINTS = Set.of("/v1/completions", "/v1/chat/completions", "/v1/models",
+            "/health", "/metrics");
+
+    /**
+     * Server settings.
+     *
+     * @param host         address to bind
+     * @param port         port; 0 picks a free one
+     * @param servedModel  the name clients pass as {@code model}
+     * @param maxBodyBytes larger request bodies get 413
+     * @param maxWaiting   with this many requests already waiting, new ones get 503 with Retry-After
+     */
+    public record Options(String host, int port, String servedModel, long maxBodyBytes, int maxWaiting) {
+        public Options {
+            Objects.requireNonNull(host, "host");
+            Objects.requireNonNull(servedModel, "servedModel");
+            if (port < 0 || port > 65535) {
+                throw new IllegalArgumentException("--port must be in 0..65535 (0 = a free port); got " + port);
+            }
+            if (maxBodyBytes < 1) {
+                throw new IllegalArgumentException("--max-body-bytes must be >= 1; got " + maxBodyBytes);
+            }
+            if (maxWaiting < 0) {
+                throw new IllegalArgumentException("--max-waiting must be >= 0; got " + maxWaiting);
+            }
+        }
+    }
+
+    private final LLM llm;
+    private final Options options;
+    private final ServerMetrics metrics = new ServerMetrics();
+    private final CompletionHandler completions;
+    private final WebServer server;
+
+    private OpenAiServer(LLM llm, ChatTemplate template, Options options) {
+        this.llm = llm;
+        this.options = options;
+        this.completions = new CompletionHandler(llm, template, options, metrics);
+        this.server = WebServer.builder()
+                .host(options.host())
+                .port(options.port())
+                .routing(this::routes)
+                .build()
+                .start();
+    }
+
+    /** Starts serving {@code llm}; the chat template comes from {@code modelDir}'s tokenizer_config.json. */
+    public static OpenAiServer start(LLM llm, ChatTemplate template, Options options) {
+        return new OpenAiServer(llm, template, options);
+    }
+
+    /** The bound port (the chosen one when started with port 0). */
+    public int port() {
+        return server.port();
+    }
+
+    public ServerMetrics metrics() {
+        return metrics;
+    }
+
+    private void routes(HttpRouting.Builder r) {
+        r.addFilter((chain, req, res) -> {
+            try {
+                chain.proceed();
+            } finally {
+                String path = req.path().path();
+                metrics.request(ENDPOINTS.contains(path) ? path : "other", res.status().code());
+            }
+        });
+        r.post("/v1/completions", guarded((req, res) -> completions.handle(readJson(req), res, false)));
+        r.post("/v1/chat/completions", guarded((req, res) -> completions.handle(readJson(req), res, true)));
+        r.get("/v1/models", guarded((req, res) -> sendJson(res, 200, models())));
+        r.get("/health", (req, res) -> {
+            res.header("Content-Type", "application/json");
+            res.send("{\"status\":\"ok\"}");
+        });
+        r.get("/metrics", (req, res) -> {
+            res.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+            res.send(metrics.render(llm));
+        });
+        for (String p : new String[] {"/v1/completions", "/v1/chat/completions"}) {
+            r.any(p, methodNotAllowed("POST"));
+        }
+        for (String p : new String[] {"/v1/models", "/health", "/metrics"}) {
+            r.any(p, methodNotAllowed("GET"));
+        }
+        r.any((req, res) -> sendError(res, new ApiError(404, "not_found_error", null, "not_found",
+                "no route for " + req.prologue().method().text() + " " + req.path().path()
+                        + "; endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models,"
+                        + " GET /health, GET /metrics")));
+    }
+
+    private static Handler methodNotAllowed(String allowed) {
+        return (req, res) -> {
+            res.header("Allow", allowed);
+            sendError(res, new ApiError(405, "invalid_request_error", null, "method_not_allowed",
+                    req.prologue().method().text() + " is not allowed on " + req.path().path() + "; use " + allowed));
+        };
+    }
+
+    private static Handler guarded(Handler h) {
+        return (req, res) -> {
+            try {
+                h.handle(req, res);
+            } catch (ApiError e) {
+                if (!res.isSent()) {
+                    sendError(res, e);
+                }
+            } catch (RuntimeException e) {
+                log.error("request failed", e);
+                if (!res.isSent()) {
+                    sendError(res, new ApiError(500, "server_error", null, "internal_error",
+                            "internal error: " + e.getMessage()));
+                }
+            }
+        };
+    }
+
+    private JsonNode readJson(ServerRequest req) {
+        long limit = options.maxBodyBytes();
+        var declared = req.headers().contentLength();
+        if (declared.isPresent() && declared.getAsLong() > limit) {
+            throw tooLarge(declared.getAsLong());
+        }
+        byte[] body;
+        try (InputStream in = req.content().inputStream()) {
+            body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        if (body.length > limit) {
+            throw tooLarge(-1);
+        }
+        try {
+            JsonNode n = JSON.readTree(body);
+            if (n == null || n.isMissingNode()) {
+                throw ApiError.badRequest(null, "invalid_json", "the request body is empty; send a JSON object");
+            }
+            return n;
+        } catch (JsonProcessingException e) {
+            throw ApiError.badRequest(null, "invalid_json", "the request body is not valid JSON: "
+                    + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private ApiError tooLarge(long size) {
+        return new ApiError(413, "invalid_request_error", null, "request_too_large", "the request body"
+                + (size >= 0 ? " (" + size + " bytes)" : "") + " is larger than the limit of " + options.maxBodyBytes()
+                + " bytes; send a shorter prompt or start the server with a larger --max-body-bytes");
+    }
+
+    private ObjectNode models() {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("object", "list");
+        ObjectNode m = o.putArray("data").addObject();
+        m.put("id", options.servedModel());
+        m.put("object", "model");
+        m.put("created", 0);
+        m.put("owned_by", "rocketkv");
+        m.put("max_model_len", llm.maxSeqLen());
+        return o;
+    }
+
+    static void sendJson(ServerResponse res, int status, JsonNode body) {
+        res.status(status);
+        res.header("Content-Type", "application/json");
+        try {
+            res.send(JSON.writeValueAsBytes(body));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static ObjectNode errorBody(ApiError e) {
+        ObjectNode o = JSON.createObjectNode();
+        ObjectNode err = o.putObject("error");
+        err.put("message", e.getMessage());
+        err.put("type", e.type());
+        err.put("param", e.param());
+        err.put("code", e.code());
+        return o;
+    }
+
+    static void sendError(ServerResponse res, ApiError e) {
+        if (e.status() == 503) {
+            res.header("Retry-After", "1");
+        }
+        sendJson(res, e.status(), errorBody(e));
+    }
+
+    @Override
+    public void close() {
+        server.stop();
+    }
+
+    static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+}
