@@ -8,12 +8,12 @@ import java.io.UncheckedIOException;
 import picocli.CommandLine;
 
 /** Runs a picocli command; user errors (bad options, checkpoints, configs) print one line and exit 2. */
-final class Cli {
+public final class Cli {
 
     private Cli() {
     }
 
-    static int run(Object command, String[] args) {
+    public static int run(Object command, String[] args) {
         CommandLine cli = new CommandLine(command);
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             if (e instanceof IllegalArgumentException || e instanceof IllegalStateException

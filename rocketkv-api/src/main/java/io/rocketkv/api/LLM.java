@@ -14,6 +14,7 @@ import io.rocketkv.core.model.LlamaModel;
 import io.rocketkv.core.model.LoadProgress;
 import io.rocketkv.core.model.ModelConfig;
 import io.rocketkv.core.sparse.RocketKvParams;
+import io.rocketkv.core.sparse.Stage1Policy;
 import io.rocketkv.core.tokenizer.Tokenizer;
 import io.rocketkv.core.weights.SafeTensors;
 import io.rocketkv.cuda.CudaDriver;
@@ -60,7 +61,7 @@ public final class LLM implements AutoCloseable {
     private final Engine engine;
     private final List<Integer> eosIds;
 
-    private LLM(Path modelDir, LlmArgs args, LoadProgress progress) {
+    private LLM(Path modelDir, LlmArgs args, LoadProgress progress, Stage1Policy stage1Policy) {
         this.modelDir = modelDir;
         this.args = args;
         this.config = ModelConfig.load(modelDir);
@@ -74,9 +75,16 @@ public final class LLM implements AutoCloseable {
                         + "): KT pages live inside KV-cache blocks; lower page_size or raise tokens_per_block");
             }
             rocketKv = new RocketKvParams(sparse.windowSize(), sparse.kernelSize(), sparse.promptBudget(), sparse.topk(),
-                    sparse.topr(), sparse.pageSize(), sparse.ktCacheDtype().dtype());
+                    sparse.topr(), sparse.pageSize(), sparse.ktCacheDtype().dtype(), stage1Policy);
+        } else if (!stage1Policy.isRocket()) {
+            throw new IllegalArgumentException("evaluationStage1Policy " + stage1Policy.label()
+                    + " needs RocketKV: set a sparseAttentionConfig (its prompt_budget is the number of tokens kept)");
         }
         this.tokenizer = Tokenizer.load(modelDir);
+        if (!stage1Policy.isRocket() && args.backend() != Backend.CPU) {
+            throw new IllegalArgumentException("evaluationStage1Policy " + stage1Policy.label()
+                    + " is implemented by the CPU backend only; set backend(Backend.CPU), got " + args.backend());
+        }
         this.kernels = selectKernels(args.backend(), rocketKv != null);
         SafeTensors opened;
         try {
@@ -441,6 +449,7 @@ public final class LLM implements AutoCloseable {
         private Path model;
         private LlmArgs.Builder args = LlmArgs.builder();
         private LoadProgress progress = LoadProgress.NONE;
+        private Stage1Policy stage1Policy = Stage1Policy.ROCKET;
 
         private Builder() {
         }
@@ -503,6 +512,17 @@ public final class LLM implements AutoCloseable {
             return this;
         }
 
+        /**
+         * <b>Evaluation only</b>: replaces RocketKV's stage-1 token selection by a baseline that keeps as many
+         * tokens ({@link Stage1Policy#SLIDING_WINDOW}, {@link Stage1Policy#random(long)}), to measure what
+         * RocketKV's selection is worth. Needs a sparse-attention config and {@link Backend#CPU}. Not a YAML key.
+         * Default {@link Stage1Policy#ROCKET}.
+         */
+        public Builder evaluationStage1Policy(Stage1Policy policy) {
+            this.stage1Policy = Objects.requireNonNull(policy, "policy");
+            return this;
+        }
+
         /** CUDA graph settings ({@link CudaGraphConfig#disabled()} turns them off); null = defaults (on). */
         public Builder cudaGraphConfig(CudaGraphConfig c) {
             args.cudaGraphConfig(c);
@@ -527,7 +547,7 @@ public final class LLM implements AutoCloseable {
                 throw new ConfigException("enable_chunked_prefill",
                         "enable_chunked_prefill (enableChunkedPrefill) is not supported by this engine yet; set it to false");
             }
-            return new LLM(model, built, progress);
+            return new LLM(model, built, progress, stage1Policy);
         }
     }
 }

@@ -72,6 +72,11 @@ final class CudaRocketKv implements AutoCloseable {
         if (!batch.prefill()) {
             throw new IllegalArgumentException("RocketKV stage 1 runs after a prefill step");
         }
+        if (!p.stage1Policy().isRocket()) {
+            throw new UnsupportedOperationException("stage-1 policy " + p.stage1Policy().label()
+                    + " is an evaluation-only baseline that the CUDA backend does not implement; run it on the CPU"
+                    + " backend (Backend.CPU), or use Stage1Policy.ROCKET");
+        }
         int numBlocks = checkCache(cache, shape);
         int t = batch.numTokens();
         requireF32(q, (long) t * shape.numHeads() * shape.headDim(), "rocketStage1 q");

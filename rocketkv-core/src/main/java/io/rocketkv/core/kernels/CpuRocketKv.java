@@ -26,7 +26,6 @@ final class CpuRocketKv {
 
     /** Stage 1 + compaction of every prefilled sequence longer than the budget. */
     static void stage1(float[] q, float[] k, StepBatch b, AttentionShape s, RocketKvParams p, float[] cache, boolean parallel) {
-        int h = s.numHeads();
         int hkv = s.numKvHeads();
         int d = s.headDim();
         int w = p.windowSize();
@@ -37,20 +36,9 @@ final class CpuRocketKv {
             if (len <= budget) {
                 return;
             }
-            int start = b.queryStart()[seq];
-            float[] qWin = new float[h * w * d];     // [H][W][D]
-            for (int head = 0; head < h; head++) {
-                for (int i = 0; i < w; i++) {
-                    System.arraycopy(q, ((start + len - w + i) * h + head) * d, qWin, (head * w + i) * d, d);
-                }
-            }
-            float[] keys = new float[hkv * len * d]; // [Hkv][L][D]
-            for (int g = 0; g < hkv; g++) {
-                for (int j = 0; j < len; j++) {
-                    System.arraycopy(k, ((start + j) * hkv + g) * d, keys, (g * len + j) * d, d);
-                }
-            }
-            int[][] kept = RocketKv.selectPromptTokens(qWin, keys, h, hkv, d, len, w, p.kernelSize(), budget);
+            int[][] kept = p.stage1Policy().isRocket()
+                    ? rocketSelection(q, k, b, s, p, seq, len)
+                    : RocketKv.selectPromptTokensBaseline(p.stage1Policy(), hkv, len, w, budget);
             int[] table = b.blockTables()[seq];
             int tpb = s.tokensPerBlock();
             for (int g = 0; g < hkv; g++) {
@@ -69,6 +57,29 @@ final class CpuRocketKv {
                 }
             }
         });
+    }
+
+    /** RocketKV's stage-1 selection of one prefilled sequence (gathers its window queries and keys). */
+    private static int[][] rocketSelection(float[] q, float[] k, StepBatch b, AttentionShape s, RocketKvParams p,
+            int seq, int len) {
+        int h = s.numHeads();
+        int hkv = s.numKvHeads();
+        int d = s.headDim();
+        int w = p.windowSize();
+        int start = b.queryStart()[seq];
+        float[] qWin = new float[h * w * d];     // [H][W][D]
+        for (int head = 0; head < h; head++) {
+            for (int i = 0; i < w; i++) {
+                System.arraycopy(q, ((start + len - w + i) * h + head) * d, qWin, (head * w + i) * d, d);
+            }
+        }
+        float[] keys = new float[hkv * len * d]; // [Hkv][L][D]
+        for (int g = 0; g < hkv; g++) {
+            for (int j = 0; j < len; j++) {
+                System.arraycopy(k, ((start + j) * hkv + g) * d, keys, (g * len + j) * d, d);
+            }
+        }
+        return RocketKv.selectPromptTokens(qWin, keys, h, hkv, d, len, w, p.kernelSize(), p.promptBudget());
     }
 
     /** Builds the KT pages over each prefilled sequence's kept slots {@code [0, min(kvLen, budget))}. */

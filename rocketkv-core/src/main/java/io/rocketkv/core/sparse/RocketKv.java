@@ -1,6 +1,8 @@
 package io.rocketkv.core.sparse;
 
+import java.util.Arrays;
 import java.util.Objects;
+import java.util.SplittableRandom;
 
 /**
  * RocketKV's two selection rules on the CPU (docs/rocketkv.md, the spec is shared/design/ROCKETKV.md).
@@ -90,6 +92,70 @@ public final class RocketKv {
             kept[g] = row;
         }
         return kept;
+    }
+
+    /**
+     * Stage 1 under an evaluation-only baseline policy ({@link Stage1Policy}): the same number of tokens as
+     * {@link #selectPromptTokens} keeps ({@code min(L, B)} per KV head), chosen without scores. When
+     * {@code promptLen <= promptBudget} every token is kept. {@link Stage1Policy.Kind#SLIDING_WINDOW} keeps
+     * {@code L − B .. L − 1}; {@link Stage1Policy.Kind#RANDOM} keeps {@code B − W} distinct prefix tokens drawn
+     * with a {@link SplittableRandom} seeded from {@code (seed, promptLen, kvHead)}, ascending, then the window
+     * {@code L − W .. L − 1}.
+     *
+     * @return (Hkv, min(L, B)) kept token indices per KV head, ascending
+     * @throws IllegalArgumentException for {@link Stage1Policy#ROCKET} (use {@link #selectPromptTokens}) or bad sizes
+     */
+    public static int[][] selectPromptTokensBaseline(Stage1Policy policy, int numKvHeads, int promptLen,
+            int windowSize, int promptBudget) {
+        Objects.requireNonNull(policy, "policy");
+        if (policy.isRocket()) {
+            throw new IllegalArgumentException("selectPromptTokensBaseline takes SLIDING_WINDOW or RANDOM, got ROCKET;"
+                    + " RocketKV's own selection is selectPromptTokens");
+        }
+        requireAtLeast("numKvHeads", numKvHeads, 1);
+        requireAtLeast("promptLen", promptLen, 1);
+        requireAtLeast("windowSize", windowSize, 1);
+        if (promptBudget < windowSize) {
+            throw new IllegalArgumentException(
+                    "promptBudget must be >= windowSize (" + windowSize + "), got " + promptBudget);
+        }
+        int[][] kept = new int[numKvHeads][];
+        for (int g = 0; g < numKvHeads; g++) {
+            if (promptLen <= promptBudget) {
+                kept[g] = TopK.iota(promptLen);
+            } else if (policy.kind() == Stage1Policy.Kind.SLIDING_WINDOW) {
+                int[] row = new int[promptBudget];
+                for (int i = 0; i < promptBudget; i++) {
+                    row[i] = promptLen - promptBudget + i;
+                }
+                kept[g] = row;
+            } else {
+                kept[g] = randomSubset(policy.seed(), promptLen, windowSize, promptBudget, g);
+            }
+        }
+        return kept;
+    }
+
+    /** B − W distinct prefix indices by a partial Fisher–Yates shuffle, ascending, then the window. */
+    private static int[] randomSubset(long seed, int promptLen, int windowSize, int promptBudget, int kvHead) {
+        int n = promptLen - windowSize;
+        int k = promptBudget - windowSize;
+        SplittableRandom random = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + promptLen * 0xBF58476D1CE4E5B9L
+                + kvHead * 0x94D049BB133111EBL);
+        int[] pool = TopK.iota(n);
+        for (int i = 0; i < k; i++) {
+            int j = i + random.nextInt(n - i);
+            int t = pool[i];
+            pool[i] = pool[j];
+            pool[j] = t;
+        }
+        int[] row = new int[promptBudget];
+        System.arraycopy(pool, 0, row, 0, k);
+        Arrays.sort(row, 0, k);
+        for (int t = 0; t < windowSize; t++) {
+            row[k + t] = n + t;
+        }
+        return row;
     }
 
     /**

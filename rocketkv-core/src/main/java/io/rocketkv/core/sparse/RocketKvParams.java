@@ -13,9 +13,17 @@ import io.rocketkv.core.numeric.DType;
  * @param topr         query channels used for page scoring (≤ head dim)
  * @param pageSize     P: tokens per KT page (a power of two dividing tokens_per_block)
  * @param ktDtype      {@link DType#F8_E5M2} or {@link DType#BF16}
+ * @param stage1Policy which prompt tokens stage 1 keeps: {@link Stage1Policy#ROCKET} (the default), or an
+ *                     evaluation-only baseline (CPU backend only)
  */
 public record RocketKvParams(int windowSize, int kernelSize, int promptBudget, int topk, int topr, int pageSize,
-                             DType ktDtype) {
+                             DType ktDtype, Stage1Policy stage1Policy) {
+
+    /** RocketKV's settings with its own stage-1 selection ({@link Stage1Policy#ROCKET}). */
+    public RocketKvParams(int windowSize, int kernelSize, int promptBudget, int topk, int topr, int pageSize,
+                          DType ktDtype) {
+        this(windowSize, kernelSize, promptBudget, topk, topr, pageSize, ktDtype, Stage1Policy.ROCKET);
+    }
 
     public RocketKvParams {
         if (windowSize < 1) {
@@ -39,6 +47,14 @@ public record RocketKvParams(int windowSize, int kernelSize, int promptBudget, i
         if (ktDtype != DType.F8_E5M2 && ktDtype != DType.BF16) {
             throw new IllegalArgumentException("kt_cache_dtype must be float8_e5m2 or bfloat16, got " + ktDtype);
         }
+        if (stage1Policy == null) {
+            throw new IllegalArgumentException("stage1Policy must not be null; use Stage1Policy.ROCKET");
+        }
+    }
+
+    /** The same settings with another stage-1 policy (evaluation baselines). */
+    public RocketKvParams withStage1Policy(Stage1Policy policy) {
+        return new RocketKvParams(windowSize, kernelSize, promptBudget, topk, topr, pageSize, ktDtype, policy);
     }
 
     /** Checks the settings against a model's head dim and the cache's block size. */

@@ -1,0 +1,163 @@
+"""Synthetic long-context retrieval tasks (passkey, multikey, vartrack), as in RULER.
+
+The grammar (word lists, sentence templates, needle/question phrasing) is read from the file the Java evaluator
+uses, examples/src/main/resources/io/rocketkv/examples/eval/retrieval_grammar.json; the construction steps are the
+contract in README.md and mirror io.rocketkv.examples.eval.RetrievalTasks. Only the random stream differs (Python's
+random.Random here). Training seeds must stay below EVAL_SEED_BASE = 2**40 (evaluation seeds are at or above it).
+
+    python3 tasks.py --tokenizer out/tokenizer.json --task vartrack --context 1024 --seed 3   # prints one case
+"""
+import argparse
+import json
+import os
+import random
+import re
+
+GRAMMAR_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "src", "main",
+                            "resources", "io", "rocketkv", "examples", "eval", "retrieval_grammar.json")
+TASKS = ["passkey", "multikey", "vartrack"]
+EVAL_SEED_BASE = 1 << 40
+_SLOT = re.compile(r"\{([a-z_]+)\}")
+
+
+def load_grammar(path=GRAMMAR_PATH):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+class RetrievalTasks:
+    """count(text) -> tokens without special tokens; prompt_count(prompt) -> tokens with them (BOS)."""
+
+    def __init__(self, count, prompt_count, grammar=None):
+        self.g = grammar or load_grammar()
+        self.count = count
+        self.prompt_count = prompt_count
+
+    def sentence(self, rng):
+        template = rng.choice(self.g["sentences"])
+
+        def fill(m):
+            words = self.g["words"].get(m.group(1))
+            if words is None:
+                raise ValueError("retrieval_grammar.json: template slot {%s} has no word list" % m.group(1))
+            return rng.choice(words)
+
+        s = _SLOT.sub(fill, template)
+        return s[0].upper() + s[1:]
+
+    def _value(self, rng):
+        return rng.randint(self.g["values"]["min"], self.g["values"]["max"])
+
+    def _distinct_values(self, rng, n):
+        out = []
+        while len(out) < n:
+            v = self._value(rng)
+            if v not in out:
+                out.append(v)
+        return out
+
+    def prompt(self, context, question):
+        return self.g["prompt"].replace("{context}", context).replace("{question}", question)
+
+    def generate(self, task, target_tokens, seed):
+        """Returns dict(task, target_tokens, seed, prompt, question, answer, needles, needle_offsets)."""
+        if task not in TASKS:
+            raise ValueError("unknown retrieval task '%s'; choose from %s" % (task, TASKS))
+        rng = random.Random(seed)
+        t = self.g["tasks"][task]
+        needles = []
+        if task == "passkey":
+            answer = str(self._value(rng))
+            needles.append(t["needle"].replace("{value}", answer))
+            question = t["question"]
+        elif task == "multikey":
+            n = t["num_keys"]
+            keys = []
+            while len(keys) < n:
+                k = t["key"].replace("{key_adjective}", rng.choice(t["key_adjective"])).replace(
+                    "{key_noun}", rng.choice(t["key_noun"]))
+                if k not in keys:
+                    keys.append(k)
+            values = self._distinct_values(rng, n)
+            for k, v in zip(keys, values):
+                needles.append(t["needle"].replace("{key}", k).replace("{value}", str(v)))
+            target = rng.randrange(n)
+            answer = str(values[target])
+            question = t["question"].replace("{key}", keys[target])
+        else:  # vartrack
+            hops = t["hops"]
+            names = []
+            while len(names) < 2 * hops:
+                name = "".join(rng.choice(t["name_letters"]) for _ in range(t["name_length"]))
+                if name not in names:
+                    names.append(name)
+            values = self._distinct_values(rng, 2)
+            chains = []
+            for c in range(2):
+                chain = [t["assign"].replace("{name}", names[c * hops]).replace("{value}", str(values[c]))]
+                for i in range(1, hops):
+                    chain.append(t["copy"].replace("{name}", names[c * hops + i]).replace(
+                        "{source}", names[c * hops + i - 1]))
+                chains.append(chain)
+            nxt = [0, 0]
+            while nxt[0] < hops or nxt[1] < hops:  # interleave, each chain in order
+                c = 1 if nxt[0] == hops else 0 if nxt[1] == hops else rng.randrange(2)
+                needles.append(chains[c][nxt[c]])
+                nxt[c] += 1
+            answer = str(values[0])
+            question = t["question"].replace("{name}", names[hops - 1])
+        return self._assemble(task, target_tokens, seed, rng, needles, question, answer)
+
+    def _assemble(self, task, target_tokens, seed, rng, needles, question, answer):
+        fixed = self.prompt_count(self.prompt(" ".join(needles), question))
+        if fixed > target_tokens:
+            raise ValueError("context length %d tokens is too short for task %s: its needles and question alone "
+                             "take %d tokens; ask for more" % (target_tokens, task, fixed))
+        filler, used = [], fixed
+        while len(filler) < 1_000_000:
+            s = self.sentence(rng)
+            cost = self.count(" " + s)
+            if used + cost > target_tokens:
+                break
+            filler.append(s)
+            used += cost
+        at = sorted(rng.randrange(len(filler) + 1) for _ in needles)
+        sentences = list(filler)
+        for i in range(len(at) - 1, -1, -1):
+            sentences.insert(at[i], needles[i])
+        prompt = self.prompt(" ".join(sentences), question)
+        offsets, start = [], 0
+        for n in needles:
+            start = prompt.index(n, start)
+            offsets.append(start)
+            start += len(n)
+        return dict(task=task, target_tokens=target_tokens, seed=seed, prompt=prompt, question=question,
+                    answer=answer, needles=needles, needle_offsets=offsets)
+
+
+def from_tokenizer_file(path):
+    """A generator counting tokens with a Hugging Face tokenizer.json (needs the `tokenizers` package)."""
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(path)
+    return RetrievalTasks(lambda s: len(tok.encode(s, add_special_tokens=False).ids),
+                          lambda s: len(tok.encode(s, add_special_tokens=True).ids)), tok
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tokenizer", help="tokenizer.json; without it tokens are counted as words (rough)")
+    ap.add_argument("--task", default="passkey", choices=TASKS)
+    ap.add_argument("--context", type=int, default=512)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    if a.tokenizer:
+        gen, _ = from_tokenizer_file(a.tokenizer)
+    else:
+        gen = RetrievalTasks(lambda s: len(s.split()), lambda s: len(s.split()) + 1)
+    case = gen.generate(a.task, a.context, a.seed)
+    print(case["prompt"] + " " + case["answer"])
+    print("--- answer: %s, needles at %s" % (case["answer"], case["needle_offsets"]))
+
+
+if __name__ == "__main__":
+    main()
