@@ -1,5 +1,6 @@
 package io.rocketkv.benchmarks.gpu;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -80,6 +81,7 @@ public record GpuReport(Metadata metadata, Ceilings ceilings, List<DecodeRow> de
             return new Algo(ROCKETKV, budget, topk, page);
         }
 
+        @JsonIgnore
         public boolean isDense() {
             return DENSE.equals(name);
         }
