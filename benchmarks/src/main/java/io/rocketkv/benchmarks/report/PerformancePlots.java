@@ -4,6 +4,7 @@ import io.rocketkv.benchmarks.gpu.GpuReport;
 import io.rocketkv.benchmarks.gpu.GpuReport.Algo;
 import io.rocketkv.benchmarks.gpu.GpuReport.DecodeRow;
 import io.rocketkv.benchmarks.gpu.GpuReport.PeerRow;
+import java.awt.Color;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
@@ -21,6 +22,7 @@ import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.lines.SeriesLines;
+import org.knowm.xchart.style.markers.Marker;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
@@ -29,7 +31,8 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * <ul>
  *   <li>{@value #DECODE_US}: decode µs per layer vs context, one line per algorithm and batch, log-log, the
  *       PyTorch peer dashed;</li>
- *   <li>{@value #DECODE_PCT_COPY}: % of copy bandwidth vs context, same lines;</li>
+ *   <li>{@value #DECODE_PCT_COPY}: % of copy bandwidth vs context, same lines; the peer's GB/s are divided by
+ *       the runner's copy ceiling too, so both lines share one ceiling;</li>
  *   <li>{@value #ROCKET_SPEEDUP}: dense µs / RocketKV µs at the same context and batch.</li>
  * </ul>
  * Usage: {@code PerformancePlots RUNNER_JSON PEER_JSON OUT_DIR} (the peer may be {@code -} for none).
@@ -67,7 +70,7 @@ public final class PerformancePlots {
                 true, report, peer, DecodeRow::us, PeerRow::us), dir.resolve(DECODE_US)));
         written.add(save(decodeChart(String.format("Decode attention: %% of copy bandwidth (%.0f GB/s) vs context (%s)",
                         report.ceilings().copyGbs(), source), "% of device-to-device copy", false, report, peer,
-                DecodeRow::pctCopy, PeerRow::pctCopy), dir.resolve(DECODE_PCT_COPY)));
+                DecodeRow::pctCopy, r -> 100 * r.gbs() / report.ceilings().copyGbs()), dir.resolve(DECODE_PCT_COPY)));
         written.add(save(speedupChart(report, source), dir.resolve(ROCKET_SPEEDUP)));
         return written;
     }
@@ -89,8 +92,9 @@ public final class PerformancePlots {
         XYChart c = chart(title, yTitle, logY);
         Map<String, List<DecodeRow>> lines = byLine(report.decode());
         for (Map.Entry<String, List<DecodeRow>> e : lines.entrySet()) {
+            DecodeRow first = e.getValue().get(0);
             add(c, e.getKey(), e.getValue().stream().mapToDouble(DecodeRow::context).toArray(),
-                    e.getValue().stream().mapToDouble(ours).toArray(), false);
+                    e.getValue().stream().mapToDouble(ours).toArray(), first.batch(), marker(first.algo()));
         }
         peer.ifPresent(p -> {
             Map<Integer, List<PeerRow>> byBatch = new LinkedHashMap<>();
@@ -98,7 +102,7 @@ public final class PerformancePlots {
                     .forEach(r -> byBatch.computeIfAbsent(r.batch(), b -> new ArrayList<>()).add(r));
             byBatch.forEach((batch, rows) -> add(c, "PyTorch SDPA b" + batch,
                     rows.stream().mapToDouble(PeerRow::context).toArray(),
-                    rows.stream().mapToDouble(theirs).toArray(), true));
+                    rows.stream().mapToDouble(theirs).toArray(), batch, null));
         });
         return c;
     }
@@ -123,13 +127,14 @@ public final class PerformancePlots {
             }
             if (!points.isEmpty()) {
                 add(c, e.getKey(), points.stream().mapToDouble(p -> p[0]).toArray(),
-                        points.stream().mapToDouble(p -> p[1]).toArray(), false);
+                        points.stream().mapToDouble(p -> p[1]).toArray(), e.getValue().get(0).batch(),
+                        marker(e.getValue().get(0).algo()));
                 lines++;
             }
         }
         if (lines == 0) {
             add(c, "no RocketKV rows with a dense row at the same context and batch", new double[] {1, 2},
-                    new double[] {1, 1}, true);
+                    new double[] {1, 1}, 1, null);
         }
         return c;
     }
@@ -150,10 +155,37 @@ public final class PerformancePlots {
         return a.label() + " b" + batch;
     }
 
-    private static void add(XYChart c, String name, double[] x, double[] y, boolean dashed) {
+    /** One colour per batch, so a batch's dense, RocketKV and PyTorch lines match. */
+    static Color colour(int batch) {
+        return switch (batch) {
+            case 1 -> new Color(0x1f77b4);
+            case 8 -> new Color(0xff7f0e);
+            case 32 -> new Color(0x9467bd);
+            case 64 -> new Color(0x2ca02c);
+            default -> new Color(0x7f7f7f);
+        };
+    }
+
+    /** Circles for dense; for RocketKV a marker per budget. */
+    private static Marker marker(Algo a) {
+        if (a.isDense()) {
+            return SeriesMarkers.CIRCLE;
+        }
+        return switch (a.budget()) {
+            case 256 -> SeriesMarkers.TRIANGLE_UP;
+            case 1024 -> SeriesMarkers.SQUARE;
+            case 4096 -> SeriesMarkers.TRIANGLE_DOWN;
+            default -> SeriesMarkers.DIAMOND;
+        };
+    }
+
+    /** A solid line with {@code marker}, or, with a null marker, a dashed line without one (the peer). */
+    private static void add(XYChart c, String name, double[] x, double[] y, int batch, Marker marker) {
         XYSeries s = c.addSeries(name, x, y);
-        s.setMarker(dashed ? SeriesMarkers.NONE : SeriesMarkers.CIRCLE);
-        if (dashed) {
+        s.setLineColor(colour(batch));
+        s.setMarkerColor(colour(batch));
+        s.setMarker(marker == null ? SeriesMarkers.NONE : marker);
+        if (marker == null) {
             s.setLineStyle(SeriesLines.DASH_DASH);
         }
     }
