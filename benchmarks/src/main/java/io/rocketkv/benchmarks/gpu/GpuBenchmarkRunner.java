@@ -38,7 +38,7 @@ import java.util.List;
  * A configuration needing more than {@link AttentionCost#MEMORY_FRACTION} of the free device memory is
  * recorded as skipped. Usage (from {@code benchmarks/peers/run_all.sh}):
  * {@code java --enable-native-access=ALL-UNNAMED -cp <classpath> io.rocketkv.benchmarks.gpu.GpuBenchmarkRunner
- * --out rocketkv-gpu.json [--commit SHA] [--driver VERSION] [--quick]}.
+ * --out rocketkv-gpu.json [--commit SHA] [--driver VERSION] [--gemm N] [--quick]}.
  */
 public final class GpuBenchmarkRunner {
 
@@ -47,6 +47,7 @@ public final class GpuBenchmarkRunner {
     /** The defaults (B 2048, topk 64, P 4) and budgets 256, 1024, 4096 with topk = budget / 32. */
     static final List<Algo> ROCKET_CONFIGS = List.of(Algo.rocketkv(2048, 64, 4), Algo.rocketkv(256, 8, 4),
             Algo.rocketkv(1024, 32, 4), Algo.rocketkv(4096, 128, 4));
+    /** The GEMM ceiling's m = n = k (--gemm changes it). */
     static final int GEMM_SIZE = 8192;
 
     private static final AttentionCost COST = AttentionCost.LLAMA_8B;
@@ -73,9 +74,9 @@ public final class GpuBenchmarkRunner {
                     LocalDate.now().toString(), "Hq 32, Hkv 8, D 128, bf16 paged cache, 32-token blocks");
             System.out.printf("device: %s; driver %s; commit %s%n", ctx.device(), o.driver, o.commit);
             double copy = CudaKernelsBench.copyBandwidth(ctx, stream);
-            double gemm = gemmTflops(k, stream, GEMM_SIZE);
-            Ceilings ceilings = new Ceilings(copy, gemm, GEMM_SIZE, GEMM_SIZE, GEMM_SIZE);
-            System.out.printf("ceilings: copy %.0f GB/s, bf16 GEMM %d³ %.0f TFLOP/s%n", copy, GEMM_SIZE, gemm);
+            double gemm = gemmTflops(k, stream, o.gemm);
+            Ceilings ceilings = new Ceilings(copy, gemm, o.gemm, o.gemm, o.gemm);
+            System.out.printf("ceilings: copy %.0f GB/s, bf16 GEMM %d³ %.0f TFLOP/s%n", copy, o.gemm, gemm);
             for (int batch : batches) {
                 for (int context : contexts) {
                     String why = decodeSkipReason(COST, Algo.dense(), context, batch, ctx.memoryInfo().free());
@@ -198,28 +199,36 @@ public final class GpuBenchmarkRunner {
         }
     }
 
-    /** Command-line options: {@code --out PATH} (required), {@code --commit}, {@code --driver}, {@code --quick}. */
-    record Options(Path out, String commit, String driver, boolean quick) {
+    /**
+     * Command-line options: {@code --out PATH} (required), {@code --commit}, {@code --driver}, {@code --gemm N}
+     * (the GEMM ceiling's size, default {@link #GEMM_SIZE}), {@code --quick} (contexts 4k and 32k, batch 1 and 8).
+     */
+    record Options(Path out, String commit, String driver, int gemm, boolean quick) {
 
         static Options parse(String[] args) {
             Path out = null;
             String commit = "unknown";
             String driver = "unknown";
+            int gemm = GEMM_SIZE;
             boolean quick = false;
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
                     case "--out" -> out = Path.of(value(args, ++i, "--out"));
                     case "--commit" -> commit = value(args, ++i, "--commit");
                     case "--driver" -> driver = value(args, ++i, "--driver");
+                    case "--gemm" -> gemm = Integer.parseInt(value(args, ++i, "--gemm"));
                     case "--quick" -> quick = true;
                     default -> throw new IllegalArgumentException("unknown option " + args[i]
-                            + "; usage: --out PATH [--commit SHA] [--driver VERSION] [--quick]");
+                            + "; usage: --out PATH [--commit SHA] [--driver VERSION] [--gemm N] [--quick]");
                 }
             }
             if (out == null) {
                 throw new IllegalArgumentException("--out PATH is required");
             }
-            return new Options(out, commit, driver, quick);
+            if (gemm < 1) {
+                throw new IllegalArgumentException("--gemm must be >= 1, got " + gemm);
+            }
+            return new Options(out, commit, driver, gemm, quick);
         }
 
         private static String value(String[] args, int i, String name) {

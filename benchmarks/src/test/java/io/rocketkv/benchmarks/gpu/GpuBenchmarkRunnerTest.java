@@ -66,6 +66,10 @@ class GpuBenchmarkRunnerTest {
         assertEquals("abc123", o.commit());
         assertEquals("580.159.04", o.driver());
         assertTrue(o.quick());
+        assertEquals(GpuBenchmarkRunner.GEMM_SIZE, o.gemm());
+        assertEquals(256, GpuBenchmarkRunner.Options.parse(new String[] {"--out", "r", "--gemm", "256"}).gemm());
+        assertThrows(IllegalArgumentException.class,
+                () -> GpuBenchmarkRunner.Options.parse(new String[] {"--out", "r", "--gemm", "0"}));
         assertThrows(IllegalArgumentException.class, () -> GpuBenchmarkRunner.Options.parse(new String[] {}));
         assertThrows(IllegalArgumentException.class,
                 () -> GpuBenchmarkRunner.Options.parse(new String[] {"--out", "r.json", "--fast"}));
