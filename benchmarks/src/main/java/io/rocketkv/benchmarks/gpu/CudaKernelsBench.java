@@ -100,7 +100,8 @@ public final class CudaKernelsBench {
         }
     }
 
-    private static double copyBandwidth(CudaContext ctx, CudaStream stream) {
+    /** Device-to-device copy of 1 GiB, GB/s of bytes read + written. */
+    static double copyBandwidth(CudaContext ctx, CudaStream stream) {
         long bytes = 1L << 30;
         try (DeviceBuffer a = ctx.allocate(bytes); DeviceBuffer b = ctx.allocate(bytes);
              CudaEvent start = ctx.createEvent(); CudaEvent end = ctx.createEvent()) {
@@ -224,15 +225,29 @@ public final class CudaKernelsBench {
         return a;
     }
 
-    /** {µs per layer, bytes read per layer} of the graph-replayed RocketKV decode step. */
+    /** {µs per layer, bytes read per layer} of the graph-replayed RocketKV decode step at this file's settings. */
     private static double[] rocketDecode(CudaKernels k, int batch) {
+        return rocketDecode(k, batch, RK_BUDGET, RK_TOPK, RK_PAGE);
+    }
+
+    /** Tokens per sequence in the cache when RocketKV decode is timed: the budget plus 64 decode steps. */
+    static int rocketCacheTokens(int budget) {
+        return budget + 64;
+    }
+
+    /**
+     * {µs per layer, bytes read per layer} of the graph-replayed RocketKV decode step (fp8 KT, W 32, kernel 63):
+     * the cache holds {@link #rocketCacheTokens} tokens per sequence, as after stage 1 and 64 decode steps.
+     */
+    static double[] rocketDecode(CudaKernels k, int batch, int budget, int topk, int page) {
+        int cacheTokens = rocketCacheTokens(budget);
         AttentionShape shape = AttentionShape.of(H, HKV, D, TPB);
-        int blocksPerSeq = (RK_CACHE + 1 + TPB - 1) / TPB;
+        int blocksPerSeq = (cacheTokens + 1 + TPB - 1) / TPB;
         int blocks = blocksPerSeq * batch;
         int[][] tables = shuffledTables(batch, blocksPerSeq, 11);
-        RocketKvParams p = new RocketKvParams(32, 63, RK_BUDGET, RK_TOPK, D, RK_PAGE, DType.F8_E5M2);
-        RocketKvPlan plan = new RocketKvPlan(p, new KtCacheManager(blocks, TPB, RK_PAGE, 1, HKV, D, 1));
-        int t = RK_CACHE * batch;
+        RocketKvParams p = new RocketKvParams(32, 63, budget, topk, D, page, DType.F8_E5M2);
+        RocketKvPlan plan = new RocketKvPlan(p, new KtCacheManager(blocks, TPB, page, 1, HKV, D, 1));
+        int t = cacheTokens * batch;
         int[] ids = new int[t];
         int[] pos = new int[t];
         int[] slots = new int[t];
@@ -240,12 +255,12 @@ public final class CudaKernelsBench {
         int[] lens = new int[batch];
         int[] last = new int[batch];
         for (int s = 0; s < batch; s++) {
-            qStart[s + 1] = (s + 1) * RK_CACHE;
-            lens[s] = RK_CACHE;
-            last[s] = (s + 1) * RK_CACHE - 1;
-            for (int j = 0; j < RK_CACHE; j++) {
-                pos[s * RK_CACHE + j] = j;
-                slots[s * RK_CACHE + j] = tables[s][j / TPB] * TPB + j % TPB;
+            qStart[s + 1] = (s + 1) * cacheTokens;
+            lens[s] = cacheTokens;
+            last[s] = (s + 1) * cacheTokens - 1;
+            for (int j = 0; j < cacheTokens; j++) {
+                pos[s * cacheTokens + j] = j;
+                slots[s * cacheTokens + j] = tables[s][j / TPB] * TPB + j % TPB;
             }
         }
         StepBatch fill = new StepBatch(true, ids, pos, slots, qStart, lens, tables, last);
@@ -255,8 +270,8 @@ public final class CudaKernelsBench {
         int[] rows = new int[batch];
         for (int s = 0; s < batch; s++) {
             dq[s + 1] = s + 1;
-            dLens[s] = RK_CACHE + 1;
-            dSlots[s] = tables[s][RK_CACHE / TPB] * TPB + RK_CACHE % TPB;
+            dLens[s] = cacheTokens + 1;
+            dSlots[s] = tables[s][cacheTokens / TPB] * TPB + cacheTokens % TPB;
             rows[s] = s;
         }
         StepBatch dec = new StepBatch(false, new int[batch], dLens.clone(), dSlots, dq, dLens, tables, rows);
@@ -283,16 +298,14 @@ public final class CudaKernelsBench {
             try (CudaGraph graph = CudaGraph.capture(stream, step)) {
                 us = replay(k, graph, stream);
             }
-            int pages = p.numPages(RK_CACHE + 1);
-            double bytes = (double) batch * HKV * (pages * 2.0 * D * 1                  // KT min and max, fp8
-                    + (double) RK_TOPK * RK_PAGE * 2 * D * 2)                             // K and V of the pages
-                    + batch * (H * D * 4.0 * 2 + HKV * D * 4.0);                          // q, out, the new key
+            int pages = p.numPages(cacheTokens + 1);
+            double bytes = AttentionCost.LLAMA_8B.rocketDecodeBytes(batch, pages, topk, page);
             return new double[] {us, bytes};
         }
     }
 
     /** µs of one graph-replayed dense decode of a layer at ctxLen tokens per sequence. */
-    private static double denseDecodeGraph(CudaKernels k, int ctxLen, int batch) {
+    static double denseDecodeGraph(CudaKernels k, int ctxLen, int batch) {
         AttentionShape shape = AttentionShape.of(H, HKV, D, TPB);
         int blocksPerSeq = ctxLen / TPB;
         int[][] tables = shuffledTables(batch, blocksPerSeq, 7);
@@ -392,7 +405,7 @@ public final class CudaKernelsBench {
      * µs per call of {@code op}, GPU time only: 20 calls captured in one CUDA graph, the graph replayed 20 times
      * between two events (no host launch cost in the figure, for ours and cuBLAS alike).
      */
-    private static double graphMicros(CudaKernels k, CudaStream stream, Runnable op) {
+    static double graphMicros(CudaKernels k, CudaStream stream, Runnable op) {
         for (int i = 0; i < 3; i++) {
             op.run();
         }
