@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""Writes the jextract-shaped FFM bindings io.rocketkv.cuda.bindings.cuda_h and cublas_h.
+"""Writes the jextract-shaped FFM bindings io.rocketkv.cuda.bindings.cuda_h, cublas_h and nccl_h.
 
 jextract itself cannot be fetched in this environment, so this script produces the same shape from the
 C prototypes listed below (copied from cuda.h / cublas_api.h of CUDA 13.0, with the header's macro
 already applied: cuMemAlloc is the symbol cuMemAlloc_v2, cuGraphInstantiate is
 cuGraphInstantiateWithFlags, ...). One nested holder class per C function holds its FunctionDescriptor
 and its MethodHandle, created on first use; calls go through invokeExact; -Drocketkv.cuda.trace traces
-every downcall. CudaBindingsHeaderTest checks the prototypes against the installed cuda.h.
+every downcall. CudaHeaderTest checks the prototypes against the installed cuda.h.
+
+The NCCL prototypes are copied from nccl.h of NCCL 2.x (src/nccl.h.in in NVIDIA/nccl); nccl.h is not
+installed on the build machine, so they are checked by hand against that header, not by a test. One of them
+takes a struct by value (ncclCommInitRank's ncclUniqueId commId): STRUCT_TYPES maps it to the struct's
+MemoryLayout, which the FFM linker passes by value.
 
 To bind another function: add its prototype below, run
     python3 tools/cuda_bindings/gen_bindings.py
@@ -97,19 +102,40 @@ CUBLAS = [
     "cublasComputeType_t computeType, cublasGemmAlgo_t algo)",
 ]
 
+NCCL = [
+    "ncclResult_t ncclGetVersion(int *version)",
+    "ncclResult_t ncclGetUniqueId(ncclUniqueId *uniqueId)",
+    "ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId commId, int rank)",
+    "ncclResult_t ncclCommInitAll(ncclComm_t *comm, int ndev, const int *devlist)",
+    "ncclResult_t ncclCommDestroy(ncclComm_t comm)",
+    "ncclResult_t ncclCommAbort(ncclComm_t comm)",
+    "const char *ncclGetErrorString(ncclResult_t result)",
+    "const char *ncclGetLastError(ncclComm_t comm)",
+    "ncclResult_t ncclAllReduce(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype, "
+    "ncclRedOp_t op, ncclComm_t comm, cudaStream_t stream)",
+    "ncclResult_t ncclAllGather(const void *sendbuff, void *recvbuff, size_t sendcount, ncclDataType_t datatype, "
+    "ncclComm_t comm, cudaStream_t stream)",
+    "ncclResult_t ncclGroupStart(void)",
+    "ncclResult_t ncclGroupEnd(void)",
+]
+
 # C type -> (Java type, layout constant). Pointers of any kind are C_POINTER / MemorySegment.
 INT_TYPES = {"int", "unsigned int", "CUresult", "CUdevice", "CUdevice_attribute", "CUfunction_attribute",
              "CUstreamCaptureMode", "cublasStatus_t", "cublasOperation_t", "cudaDataType", "cublasComputeType_t",
-             "cublasGemmAlgo_t", "cublasMath_t"}
+             "cublasGemmAlgo_t", "cublasMath_t", "ncclResult_t", "ncclDataType_t", "ncclRedOp_t"}
 LONG_TYPES = {"size_t": "C_LONG", "CUdeviceptr": "C_LONG_LONG", "unsigned long long": "C_LONG_LONG"}
 HANDLE_TYPES = {"CUcontext", "CUstream", "CUevent", "CUmodule", "CUfunction", "CUgraph", "CUgraphExec",
-                "cublasHandle_t", "cudaStream_t"}
+                "cublasHandle_t", "cudaStream_t", "ncclComm_t"}
+# structs passed by value: C type -> the MemoryLayout constant declared in the header class's constants
+STRUCT_TYPES = {"ncclUniqueId": "ncclUniqueId"}
 
 
 def java_type(ctype):
     t = ctype.replace("const ", "").strip()
     if "*" in t or t in HANDLE_TYPES:
         return "MemorySegment", "C_POINTER"
+    if t in STRUCT_TYPES:
+        return "MemorySegment", STRUCT_TYPES[t]
     if t in INT_TYPES:
         return "int", "C_INT"
     if t in LONG_TYPES:
@@ -321,9 +347,58 @@ CUBLAS_CONSTANTS = """
     public static final int CUBLAS_PEDANTIC_MATH = 2;
 """
 
+NCCL_CONSTANTS = """
+    // Values from nccl.h of NCCL 2.x (src/nccl.h.in in NVIDIA/nccl); the enums are ABI, never renumbered.
+
+    // ncclResult_t
+    public static final int ncclSuccess = 0;
+    public static final int ncclUnhandledCudaError = 1;
+    public static final int ncclSystemError = 2;
+    public static final int ncclInternalError = 3;
+    public static final int ncclInvalidArgument = 4;
+    public static final int ncclInvalidUsage = 5;
+    public static final int ncclRemoteError = 6;
+    public static final int ncclInProgress = 7;
+    public static final int ncclTimeout = 8;
+    public static final int ncclNumResults = 9;
+
+    // ncclRedOp_t (built-in operators)
+    public static final int ncclSum = 0;
+    public static final int ncclProd = 1;
+    public static final int ncclMax = 2;
+    public static final int ncclMin = 3;
+    public static final int ncclAvg = 4;
+
+    // ncclDataType_t
+    public static final int ncclInt8 = 0;
+    public static final int ncclUint8 = 1;
+    public static final int ncclInt32 = 2;
+    public static final int ncclUint32 = 3;
+    public static final int ncclInt64 = 4;
+    public static final int ncclUint64 = 5;
+    public static final int ncclFloat16 = 6;
+    public static final int ncclFloat32 = 7;
+    public static final int ncclFloat64 = 8;
+    public static final int ncclBfloat16 = 9;
+
+    /** {@code #define NCCL_UNIQUE_ID_BYTES 128}. */
+    public static final int NCCL_UNIQUE_ID_BYTES = 128;
+
+    /**
+     * {@snippet lang=c :
+     * typedef struct { char internal[NCCL_UNIQUE_ID_BYTES]; } ncclUniqueId;
+     * }
+     */
+    public static final MemoryLayout ncclUniqueId = MemoryLayout.structLayout(
+            MemoryLayout.sequenceLayout(NCCL_UNIQUE_ID_BYTES, C_CHAR).withName("internal")).withName("ncclUniqueId");
+"""
+
 write("cuda_h", " * The CUDA driver API ({@code cuda.h}, {@code libcuda.so.1}): the functions RocketKV uses.",
       'NativeLibrary.load("libcuda.so.1")', CUDA_CONSTANTS, CUDA)
 write("cublas_h", " * cuBLAS ({@code cublas_api.h}, {@code libcublas.so.13}, else {@code libcublas.so.12}): handle, stream,\n"
       " * workspace and {@code cublasGemmEx}.",
       'NativeLibrary.load("libcublas.so.13", "libcublas.so.12")', CUBLAS_CONSTANTS, CUBLAS)
-print("wrote", OUT / "cuda_h.java", "and", OUT / "cublas_h.java")
+write("nccl_h", " * NCCL ({@code nccl.h}, {@code libnccl.so.2}): version, unique id, communicators, all-reduce,\n"
+      " * all-gather, groups and error strings: what tensor parallelism over several GPUs of one host needs.",
+      'NativeLibrary.load("libnccl.so.2")', NCCL_CONSTANTS, NCCL)
+print("wrote", OUT / "cuda_h.java,", OUT / "cublas_h.java", "and", OUT / "nccl_h.java")

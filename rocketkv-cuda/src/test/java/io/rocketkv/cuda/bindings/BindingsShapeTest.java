@@ -51,7 +51,7 @@ class BindingsShapeTest {
     }
 
     @ParameterizedTest
-    @ValueSource(classes = {cuda_h.class, cublas_h.class})
+    @ValueSource(classes = {cuda_h.class, cublas_h.class, nccl_h.class})
     void everyHolderMatchesItsMethod(Class<?> header) throws ReflectiveOperationException {
         List<Binding> bindings = bindings(header);
         @SuppressWarnings("unchecked")
@@ -90,6 +90,46 @@ class BindingsShapeTest {
         Binding gemm = bindings(cublas_h.class).stream().filter(b -> b.name().equals("cublasGemmEx")).findFirst()
                 .orElseThrow();
         assertEquals(19, gemm.descriptor().argumentLayouts().size());
+    }
+
+    @Test
+    void ncclBindingsMatchNcclH() throws ReflectiveOperationException {
+        List<Binding> bindings = bindings(nccl_h.class);
+        assertEquals(List.of("ncclAllGather", "ncclAllReduce", "ncclCommAbort", "ncclCommDestroy", "ncclCommInitAll",
+                "ncclCommInitRank", "ncclGetErrorString", "ncclGetLastError", "ncclGetUniqueId", "ncclGetVersion",
+                "ncclGroupEnd", "ncclGroupStart"), bindings.stream().map(Binding::name).sorted().toList());
+        // typedef struct { char internal[NCCL_UNIQUE_ID_BYTES]; } ncclUniqueId; passed by value to ncclCommInitRank
+        assertEquals(128, nccl_h.ncclUniqueId.byteSize());
+        assertEquals(1, nccl_h.ncclUniqueId.byteAlignment());
+        Binding init = find(bindings, "ncclCommInitRank");
+        assertEquals(List.of(nccl_h.C_POINTER, nccl_h.C_INT, nccl_h.ncclUniqueId, nccl_h.C_INT),
+                init.descriptor().argumentLayouts());
+        // ncclAllReduce(sendbuff, recvbuff, size_t count, datatype, op, comm, stream)
+        assertEquals(List.of(nccl_h.C_POINTER, nccl_h.C_POINTER, nccl_h.C_LONG, nccl_h.C_INT, nccl_h.C_INT,
+                nccl_h.C_POINTER, nccl_h.C_POINTER), find(bindings, "ncclAllReduce").descriptor().argumentLayouts());
+        assertEquals(List.of(nccl_h.C_POINTER, nccl_h.C_POINTER, nccl_h.C_LONG, nccl_h.C_INT, nccl_h.C_POINTER,
+                nccl_h.C_POINTER), find(bindings, "ncclAllGather").descriptor().argumentLayouts());
+        assertEquals(0, find(bindings, "ncclGroupStart").descriptor().argumentLayouts().size());
+        assertEquals(nccl_h.C_POINTER, find(bindings, "ncclGetErrorString").descriptor().returnLayout().orElseThrow());
+        assertEquals(nccl_h.C_INT, find(bindings, "ncclCommDestroy").descriptor().returnLayout().orElseThrow());
+    }
+
+    @Test
+    void ncclEnumValuesAreNcclHs() {
+        // ncclDataType_t, ncclRedOp_t and ncclResult_t as numbered in nccl.h
+        assertEquals(7, nccl_h.ncclFloat32);
+        assertEquals(9, nccl_h.ncclBfloat16);
+        assertEquals(6, nccl_h.ncclFloat16);
+        assertEquals(0, nccl_h.ncclSum);
+        assertEquals(4, nccl_h.ncclAvg);
+        assertEquals(0, nccl_h.ncclSuccess);
+        assertEquals(4, nccl_h.ncclInvalidArgument);
+        assertEquals(7, nccl_h.ncclInProgress);
+        assertEquals("libnccl.so.2", nccl_h.library().name());
+    }
+
+    private static Binding find(List<Binding> bindings, String name) {
+        return bindings.stream().filter(b -> b.name().equals(name)).findFirst().orElseThrow();
     }
 
     @Test
