@@ -65,6 +65,7 @@ public final class LLM implements AutoCloseable {
         this.modelDir = modelDir;
         this.args = args;
         this.config = ModelConfig.load(modelDir);
+        checkTensorParallel(args, config);
         RocketKvParams rocketKv = null;
         RocketSparseAttentionConfig sparse = args.sparseAttentionConfig();
         if (sparse != null) {
@@ -400,6 +401,38 @@ public final class LLM implements AutoCloseable {
     }
 
     /**
+     * The rules for {@code tensor_parallel_size} that need the model and the machine: it divides the query
+     * heads, it needs the CUDA backend and that many devices, and, for now, anything above 1 is refused
+     * because tensor parallelism is not implemented yet (TensorParallelPlan and the NCCL bindings are its
+     * groundwork).
+     */
+    static void checkTensorParallel(LlmArgs args, ModelConfig config) {
+        int tp = args.tensorParallelSize();
+        if (tp == 1) {
+            return;
+        }
+        if (config.numAttentionHeads() % tp != 0) {
+            throw new ConfigException("tensor_parallel_size", "tensor_parallel_size (tensorParallelSize) must divide "
+                    + "the model's " + config.numAttentionHeads() + " query heads (num_attention_heads), got " + tp
+                    + "; use a divisor of " + config.numAttentionHeads());
+        }
+        if (args.backend() == Backend.CPU) {
+            throw new ConfigException("tensor_parallel_size", "tensor_parallel_size (tensorParallelSize) " + tp
+                    + " needs the CUDA backend, got backend " + args.backend() + "; set backend: cuda or "
+                    + "tensor_parallel_size: 1");
+        }
+        int devices = CudaDriver.deviceCount();
+        if (devices < tp) {
+            throw new ConfigException("tensor_parallel_size", "tensor_parallel_size (tensorParallelSize) " + tp
+                    + " needs " + tp + " visible CUDA devices, " + devices + " visible"
+                    + (CudaDriver.isAvailable() ? "" : " (" + CudaDriver.unavailableReason() + ")")
+                    + "; lower tensor_parallel_size or set CUDA_VISIBLE_DEVICES");
+        }
+        throw new ConfigException("tensor_parallel_size", "tensor_parallel_size (tensorParallelSize) " + tp
+                + " is not implemented yet: this version runs a model on one GPU; set tensor_parallel_size: 1");
+    }
+
+    /**
      * CPU or CUDA. {@code AUTO} takes CUDA when a device is usable (dense attention and RocketKV both run
      * there), else the CPU; the choice is logged.
      */
@@ -509,6 +542,16 @@ public final class LLM implements AutoCloseable {
 
         public Builder tokensPerBlock(int tokensPerBlock) {
             args.tokensPerBlock(tokensPerBlock);
+            return this;
+        }
+
+        /**
+         * GPUs to split the model over (YAML {@code tensor_parallel_size}); default 1. Must divide the model's
+         * query heads and needs the CUDA backend with that many devices; above 1 is refused for now (not
+         * implemented yet).
+         */
+        public Builder tensorParallelSize(int tensorParallelSize) {
+            args.tensorParallelSize(tensorParallelSize);
             return this;
         }
 

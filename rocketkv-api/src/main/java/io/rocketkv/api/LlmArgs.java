@@ -31,6 +31,9 @@ import java.util.Locale;
  *     TensorRT-LLM</td></tr>
  * <tr><td>{@code cuda_graph_config}</td><td>{@link CudaGraphConfig#defaults()} (on)</td><td>see
  *     {@link CudaGraphConfig}; {@code null} turns CUDA graphs off</td></tr>
+ * <tr><td>{@code tensor_parallel_size}</td><td>1</td><td>&ge; 1; GPUs one model is split over (TensorRT-LLM's
+ *     key). At build time it must divide the model's query heads and needs the CUDA backend with that many
+ *     devices; values above 1 are refused for now (tensor parallelism is not implemented yet)</td></tr>
  * </table>
  *
  * <p>Rules across fields (ROCKETKV.md, "Engine rules"), reported, never silently fixed: with RocketKV
@@ -48,6 +51,7 @@ import java.util.Locale;
  * @param maxNumTokens          YAML {@code max_num_tokens}
  * @param tokensPerBlock        YAML {@code tokens_per_block}
  * @param cudaGraphConfig       YAML {@code cuda_graph_config}; never null ({@link CudaGraphConfig#disabled()} for off)
+ * @param tensorParallelSize    YAML {@code tensor_parallel_size}
  */
 public record LlmArgs(
         Backend backend,
@@ -59,7 +63,8 @@ public record LlmArgs(
         int maxBatchSize,
         int maxNumTokens,
         int tokensPerBlock,
-        CudaGraphConfig cudaGraphConfig) {
+        CudaGraphConfig cudaGraphConfig,
+        int tensorParallelSize) {
 
     public static final Backend DEFAULT_BACKEND = Backend.AUTO;
     public static final String DEFAULT_ATTN_BACKEND = "TRTLLM";
@@ -69,6 +74,7 @@ public record LlmArgs(
     public static final int DEFAULT_MAX_BATCH_SIZE = 64;
     public static final int DEFAULT_MAX_NUM_TOKENS = 8192;
     public static final int DEFAULT_TOKENS_PER_BLOCK = 32;
+    public static final int DEFAULT_TENSOR_PARALLEL_SIZE = 1;
 
     /**
      * Validates each field and the cross-field rules. A null backend, attnBackend or kvCacheConfig means the
@@ -91,6 +97,10 @@ public record LlmArgs(
         if (!RocketSparseAttentionConfig.isPowerOfTwo(tokensPerBlock)) {
             throw ConfigException.invalid("tokens_per_block", "tokensPerBlock", "a power of two (1, 2, 4, 8, ...)",
                     tokensPerBlock);
+        }
+        if (tensorParallelSize < 1) {
+            throw ConfigException.invalid("tensor_parallel_size", "tensorParallelSize", ">= 1 (1 = one GPU)",
+                    tensorParallelSize);
         }
         cudaGraphConfig.resolve(maxBatchSize); // sizes within max_batch_size
         if (sparseAttentionConfig != null) {
@@ -177,7 +187,8 @@ public record LlmArgs(
                 .maxBatchSize(maxBatchSize)
                 .maxNumTokens(maxNumTokens)
                 .tokensPerBlock(tokensPerBlock)
-                .cudaGraphConfig(cudaGraphConfig);
+                .cudaGraphConfig(cudaGraphConfig)
+                .tensorParallelSize(tensorParallelSize);
     }
 
     /** The decode batch sizes recorded as CUDA graphs (empty when off). */
@@ -197,6 +208,7 @@ public record LlmArgs(
         private int maxNumTokens = DEFAULT_MAX_NUM_TOKENS;
         private int tokensPerBlock = DEFAULT_TOKENS_PER_BLOCK;
         private CudaGraphConfig cudaGraphConfig = CudaGraphConfig.defaults();
+        private int tensorParallelSize = DEFAULT_TENSOR_PARALLEL_SIZE;
 
         private Builder() {
         }
@@ -261,10 +273,16 @@ public record LlmArgs(
             return this;
         }
 
+        /** GPUs to split the model over; &ge; 1, default 1. Above 1 is refused when the LLM is built (not implemented yet). */
+        public Builder tensorParallelSize(int tensorParallelSize) {
+            this.tensorParallelSize = tensorParallelSize;
+            return this;
+        }
+
         /** @throws ConfigException when a value is out of range or the cross-field rules fail */
         public LlmArgs build() {
             return new LlmArgs(backend, attnBackend, sparseAttentionConfig, kvCacheConfig, enableChunkedPrefill,
-                    maxSeqLen, maxBatchSize, maxNumTokens, tokensPerBlock, cudaGraphConfig);
+                    maxSeqLen, maxBatchSize, maxNumTokens, tokensPerBlock, cudaGraphConfig, tensorParallelSize);
         }
     }
 }

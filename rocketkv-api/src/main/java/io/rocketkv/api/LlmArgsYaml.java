@@ -41,7 +41,7 @@ final class LlmArgsYaml {
 
     static final List<String> TOP_LEVEL_KEYS = List.of("backend", "attn_backend", "sparse_attention_config",
             "kv_cache_config", "enable_chunked_prefill", "max_seq_len", "max_batch_size", "max_num_tokens",
-            "tokens_per_block", "cuda_graph_config");
+            "tokens_per_block", "cuda_graph_config", "tensor_parallel_size");
     static final List<String> CUDA_GRAPH_KEYS = List.of("batch_sizes", "max_batch_size", "enable_padding");
     static final List<String> SPARSE_KEYS = List.of("algorithm", "window_size", "kernel_size", "prompt_budget",
             "topk", "topr", "page_size", "kt_cache_dtype");
@@ -124,6 +124,7 @@ final class LlmArgsYaml {
                 case "max_batch_size" -> b.maxBatchSize(integer(v, key));
                 case "max_num_tokens" -> b.maxNumTokens(integer(v, key));
                 case "tokens_per_block" -> b.tokensPerBlock(integer(v, key));
+                case "tensor_parallel_size" -> b.tensorParallelSize(integer(v, key));
                 case "cuda_graph_config" -> b.cudaGraphConfig(v.isNull() ? CudaGraphConfig.disabled() : toCudaGraph(v));
                 default -> throw new IllegalStateException("key checked above: " + key);
             }
@@ -244,6 +245,7 @@ final class LlmArgsYaml {
         root.put("max_batch_size", args.maxBatchSize());
         root.put("max_num_tokens", args.maxNumTokens());
         root.put("tokens_per_block", args.tokensPerBlock());
+        root.put("tensor_parallel_size", args.tensorParallelSize());
         CudaGraphConfig g = args.cudaGraphConfig();
         if (!g.enabled()) {
             root.putNull("cuda_graph_config");

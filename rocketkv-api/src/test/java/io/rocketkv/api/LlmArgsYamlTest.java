@@ -129,6 +129,22 @@ class LlmArgsYamlTest {
     }
 
     @Test
+    void tensorParallelSizeIsReadWrittenAndValidated() {
+        assertEquals(1, LlmArgs.defaults().tensorParallelSize());
+        LlmArgs four = LlmArgs.fromYaml("tensor_parallel_size: 4\n");
+        assertEquals(4, four.tensorParallelSize());
+        assertEquals(four, LlmArgs.fromYaml(four.toYaml()));
+        assertTrue(four.toYaml().contains("tensor_parallel_size: 4"), four.toYaml());
+        assertEquals(LlmArgs.builder().tensorParallelSize(4).build(), four);
+        assertConfigError("tensor_parallel_size", () -> LlmArgs.fromYaml("tensor_parallel_size: 0\n"),
+                "tensor_parallel_size (tensorParallelSize) must be >= 1", "got 0");
+        assertConfigError("tensor_parallel_size", () -> LlmArgs.builder().tensorParallelSize(-2).build(),
+                "tensor_parallel_size (tensorParallelSize) must be >= 1", "got -2");
+        assertConfigError("tensor_parallel_size", () -> LlmArgs.fromYaml("tensor_parallel_size: two\n"),
+                "tensor_parallel_size must be ", "string \"two\"");
+    }
+
+    @Test
     void toYamlUsesTheYamlKeys() {
         String yaml = LlmArgs.fromYaml(SEED_CONFIG).toYaml();
         assertTrue(yaml.contains("algorithm: rocket"), yaml);

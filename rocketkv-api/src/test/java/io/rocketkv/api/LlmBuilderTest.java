@@ -63,6 +63,43 @@ class LlmBuilderTest {
     }
 
     @Test
+    void tensorParallelSizeMustDivideTheQueryHeads() {
+        // the tiny Llama has 4 query heads
+        ConfigAssertions.assertConfigError("tensor_parallel_size",
+                () -> LLM.builder().model(tiny).backend(Backend.CUDA).tensorParallelSize(3).build(),
+                "tensor_parallel_size", "4 query heads", "got 3");
+    }
+
+    @Test
+    void tensorParallelOnTheCpuBackendIsRefused() {
+        ConfigAssertions.assertConfigError("tensor_parallel_size",
+                () -> LLM.builder().model(tiny).backend(Backend.CPU).tensorParallelSize(2).build(),
+                "tensor_parallel_size", "needs the CUDA backend", "CPU");
+    }
+
+    @Test
+    void tensorParallelNeedsThatManyDevicesThenIsNotImplementedYet() {
+        int devices = CudaDriver.deviceCount();
+        if (devices < 4) {
+            ConfigAssertions.assertConfigError("tensor_parallel_size",
+                    () -> LLM.builder().model(tiny).backend(Backend.CUDA).tensorParallelSize(4).build(),
+                    "tensor_parallel_size", "needs 4 visible CUDA devices, " + devices + " visible");
+        }
+        Assumptions.assumeTrue(devices >= 2, "needs 2 CUDA devices to reach the not-implemented check");
+        ConfigAssertions.assertConfigError("tensor_parallel_size",
+                () -> LLM.builder().model(tiny).backend(Backend.CUDA).tensorParallelSize(2).build(),
+                "not implemented yet", "tensor_parallel_size: 1");
+    }
+
+    @Test
+    void tensorParallelSizeOneIsTheDefaultAndBuilds() {
+        try (LLM llm = LLM.builder().model(tiny).backend(Backend.CPU).tensorParallelSize(1)
+                .kvCacheConfig(KvCacheConfig.builder().maxTokens(256).build()).maxBatchSize(2).build()) {
+            assertEquals(1, llm.args().tensorParallelSize());
+        }
+    }
+
+    @Test
     void rocketKvOnCudaIsAcceptedAndOnlyNeedsADevice() {
         // RocketKV runs on the CUDA backend: the configuration is valid, the only possible refusal is a missing device
         Assumptions.assumeFalse(CudaDriver.isAvailable(), "CUDA is available here: CudaEndToEndGpuTest covers it");
