@@ -937,20 +937,7 @@ public final class CudaKernels implements Kernels {
         } catch (RuntimeException e) {
             failure = e;
         }
-        for (AutoCloseable c : all) {
-            if (c == null) {
-                continue;
-            }
-            try {
-                c.close();
-            } catch (Exception e) {
-                if (failure == null) {
-                    failure = e instanceof RuntimeException re ? re : new IllegalStateException(e);
-                } else {
-                    failure.addSuppressed(e);
-                }
-            }
-        }
+        failure = Closeables.closeAll(failure, all);
         closed = true;
         planFor = null;
         ropeFor = null;

@@ -365,21 +365,8 @@ final class CudaRocketKv implements AutoCloseable {
 
     @Override
     public void close() {
-        RuntimeException failure = null;
-        for (AutoCloseable c : new AutoCloseable[] {selectScratch, attnWorkspace, stage1, decodeModule, ktModule}) {
-            if (c == null) {
-                continue;
-            }
-            try {
-                c.close();
-            } catch (Exception e) {
-                if (failure == null) {
-                    failure = e instanceof RuntimeException re ? re : new IllegalStateException(e);
-                } else {
-                    failure.addSuppressed(e);
-                }
-            }
-        }
+        RuntimeException failure = Closeables.closeAll(null,
+                java.util.Arrays.asList(selectScratch, attnWorkspace, stage1, decodeModule, ktModule));
         selectScratch = null;
         attnWorkspace = null;
         if (failure != null) {
