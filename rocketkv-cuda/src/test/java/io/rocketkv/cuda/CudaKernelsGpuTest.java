@@ -361,8 +361,11 @@ class CudaKernelsGpuTest {
     @ParameterizedTest
     @CsvSource({"16, 4, 2, 16", "32, 4, 1, 16", "64, 8, 2, 16", "128, 8, 8, 32", "24, 4, 2, 16"})
     void prefillAttentionMatchesCpu(int d, int heads, int kvHeads, int p) {
-        Random rnd = new Random(d * 1000 + heads);
-        int[] lens = {1, 54, 97, 300};
+        checkPrefill(new int[] {1, 54, 97, 300}, d, heads, kvHeads, p, new Random(d * 1000 + heads));
+    }
+
+    /** Prefill of sequences of {@code lens} tokens on the GPU vs the CPU twin on the same bf16-rounded K/V. */
+    private static void checkPrefill(int[] lens, int d, int heads, int kvHeads, int p, Random rnd) {
         Layout layout = Layout.of(lens, p, rnd);
         StepBatch b = prefillBatch(lens, layout, p);
         AttentionShape shape = AttentionShape.of(heads, kvHeads, d, p);
@@ -373,15 +376,15 @@ class CudaKernelsGpuTest {
         // the CPU twin attends over the bf16-rounded K/V the GPU cache holds
         Tensor co = cpu.allocate(DType.F32, t, heads * d);
         Tensor ccache = cpu.allocate(DType.F32, layout.numBlocks(), 2, kvHeads, p, d);
-        Tensor ck = act(cpu, bf16Round(k), t, kvHeads * d);
-        Tensor cv = act(cpu, bf16Round(v), t, kvHeads * d);
-        cpu.prefillAttention(act(cpu, q, t, heads * d), ck, cv, ccache, b, shape, co);
+        cpu.prefillAttention(act(cpu, q, t, heads * d), act(cpu, bf16Round(k), t, kvHeads * d),
+                act(cpu, bf16Round(v), t, kvHeads * d), ccache, b, shape, co);
         try (Tensor gq = act(gpu, q, t, heads * d); Tensor gk = act(gpu, k, t, kvHeads * d);
              Tensor gv = act(gpu, v, t, kvHeads * d); Tensor go = gpu.allocate(DType.F32, t, heads * d);
              Tensor cache = gpu.allocate(DType.BF16, layout.numBlocks(), 2, kvHeads, p, d)) {
             gpu.writeKv(gk, gv, b, shape, cache);
             gpu.prefillAttention(gq, gk, gv, cache, b, shape, go);
-            Gpu.assertClose("prefill d=" + d, cpu.download(co), gpu.download(go), 2e-2, 2e-3);
+            Gpu.assertClose("prefill d=" + d + " lengths " + java.util.Arrays.toString(lens), cpu.download(co),
+                    gpu.download(go), 2e-2, 2e-3);
         }
     }
 
@@ -389,8 +392,11 @@ class CudaKernelsGpuTest {
     @CsvSource({"16, 4, 2, 16", "32, 4, 1, 16", "64, 10, 2, 16", "128, 32, 8, 16", "128, 12, 1, 32", "24, 4, 2, 16",
             "256, 2, 1, 16"})
     void decodeAttentionMatchesCpu(int d, int heads, int kvHeads, int p) {
-        Random rnd = new Random(d * 1000 + heads + 1);
-        int[] lens = {1, 17, 300, 2500};
+        checkDecode(new int[] {1, 17, 300, 2500}, d, heads, kvHeads, p, new Random(d * 1000 + heads + 1));
+    }
+
+    /** Decode of one query per sequence over {@code lens} cached keys on the GPU vs the CPU twin. */
+    private static void checkDecode(int[] lens, int d, int heads, int kvHeads, int p, Random rnd) {
         Layout layout = Layout.of(lens, p, rnd);
         StepBatch fill = prefillBatch(lens, layout, p);
         AttentionShape shape = AttentionShape.of(heads, kvHeads, d, p);
@@ -418,8 +424,8 @@ class CudaKernelsGpuTest {
              Tensor cache = gpu.allocate(DType.BF16, layout.numBlocks(), 2, kvHeads, p, d)) {
             gpu.writeKv(gk, gv, fill, shape, cache);
             gpu.decodeAttention(gq, cache, decode, shape, go);
-            Gpu.assertClose("decode d=" + d + " heads " + heads + "/" + kvHeads, cpu.download(co), gpu.download(go),
-                    2e-2, 2e-3);
+            Gpu.assertClose("decode d=" + d + " heads " + heads + "/" + kvHeads + " batch " + s, cpu.download(co),
+                    gpu.download(go), 2e-2, 2e-3);
         }
     }
 
@@ -431,25 +437,7 @@ class CudaKernelsGpuTest {
     @CsvSource({"64, 8, 8, 16, 4096", "64, 8, 1, 16, 1;97;4096", "32, 4, 1, 32, 32769"})
     void prefillAttentionLongPromptsMatchCpu(int d, int heads, int kvHeads, int p, String lengths) {
         int[] lens = java.util.Arrays.stream(lengths.split(";")).mapToInt(Integer::parseInt).toArray();
-        Random rnd = new Random(d * 7919L + heads * 31L + lens.length);
-        Layout layout = Layout.of(lens, p, rnd);
-        StepBatch b = prefillBatch(lens, layout, p);
-        AttentionShape shape = AttentionShape.of(heads, kvHeads, d, p);
-        int t = b.numTokens();
-        float[] q = Gpu.gaussian(rnd, t * heads * d, 1f);
-        float[] k = Gpu.gaussian(rnd, t * kvHeads * d, 1f);
-        float[] v = Gpu.gaussian(rnd, t * kvHeads * d, 1f);
-        Tensor co = cpu.allocate(DType.F32, t, heads * d);
-        Tensor ccache = cpu.allocate(DType.F32, layout.numBlocks(), 2, kvHeads, p, d);
-        cpu.prefillAttention(act(cpu, q, t, heads * d), act(cpu, bf16Round(k), t, kvHeads * d),
-                act(cpu, bf16Round(v), t, kvHeads * d), ccache, b, shape, co);
-        try (Tensor gq = act(gpu, q, t, heads * d); Tensor gk = act(gpu, k, t, kvHeads * d);
-             Tensor gv = act(gpu, v, t, kvHeads * d); Tensor go = gpu.allocate(DType.F32, t, heads * d);
-             Tensor cache = gpu.allocate(DType.BF16, layout.numBlocks(), 2, kvHeads, p, d)) {
-            gpu.writeKv(gk, gv, b, shape, cache);
-            gpu.prefillAttention(gq, gk, gv, cache, b, shape, go);
-            Gpu.assertClose("prefill d=" + d + " lengths " + lengths, cpu.download(co), gpu.download(go), 2e-2, 2e-3);
-        }
+        checkPrefill(lens, d, heads, kvHeads, p, new Random(d * 7919L + heads * 31L + lens.length));
     }
 
     /** Decode at batch 17 with lengths from 1 to 32769 and the GQA groups 1, 4 and 8, against the CPU twin. */
@@ -457,43 +445,14 @@ class CudaKernelsGpuTest {
     @CsvSource({"64, 4, 4, 16", "128, 16, 4, 32", "128, 8, 1, 16"})
     void decodeAttentionBatch17UpTo32kMatchesCpu(int d, int heads, int kvHeads, int p) {
         Random rnd = new Random(d * 131L + heads * 7L + kvHeads);
-        int s = 17;
-        int[] lens = new int[s];
-        for (int i = 0; i < s; i++) {
+        int[] lens = new int[17];
+        for (int i = 0; i < lens.length; i++) {
             lens[i] = 1 + rnd.nextInt(3000);
         }
         lens[0] = 1;
         lens[5] = 32769;
         lens[11] = 4096;
-        Layout layout = Layout.of(lens, p, rnd);
-        StepBatch fill = prefillBatch(lens, layout, p);
-        AttentionShape shape = AttentionShape.of(heads, kvHeads, d, p);
-        int t = fill.numTokens();
-        float[] k = Gpu.gaussian(rnd, t * kvHeads * d, 1f);
-        float[] v = Gpu.gaussian(rnd, t * kvHeads * d, 1f);
-        float[] q = Gpu.gaussian(rnd, s * heads * d, 1f);
-        int[] qStart = new int[s + 1];
-        int[] rows = new int[s];
-        int[] pos = new int[s];
-        for (int i = 0; i < s; i++) {
-            qStart[i + 1] = i + 1;
-            rows[i] = i;
-            pos[i] = lens[i] - 1;
-        }
-        StepBatch decode = new StepBatch(false, new int[s], pos, filled(s, -1), qStart, lens.clone(), layout.tables(),
-                rows);
-        Tensor ccache = cpu.allocate(DType.F32, layout.numBlocks(), 2, kvHeads, p, d);
-        cpu.writeKv(act(cpu, bf16Round(k), t, kvHeads * d), act(cpu, bf16Round(v), t, kvHeads * d), fill, shape, ccache);
-        Tensor co = cpu.allocate(DType.F32, s, heads * d);
-        cpu.decodeAttention(act(cpu, q, s, heads * d), ccache, decode, shape, co);
-        try (Tensor gk = act(gpu, k, t, kvHeads * d); Tensor gv = act(gpu, v, t, kvHeads * d);
-             Tensor gq = act(gpu, q, s, heads * d); Tensor go = gpu.allocate(DType.F32, s, heads * d);
-             Tensor cache = gpu.allocate(DType.BF16, layout.numBlocks(), 2, kvHeads, p, d)) {
-            gpu.writeKv(gk, gv, fill, shape, cache);
-            gpu.decodeAttention(gq, cache, decode, shape, go);
-            Gpu.assertClose("decode batch 17 d=" + d + " heads " + heads + "/" + kvHeads, cpu.download(co),
-                    gpu.download(go), 2e-2, 2e-3);
-        }
+        checkDecode(lens, d, heads, kvHeads, p, rnd);
     }
 
     private static int[] filled(int n, int value) {

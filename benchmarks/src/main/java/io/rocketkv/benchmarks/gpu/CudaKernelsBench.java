@@ -14,7 +14,6 @@ import io.rocketkv.cuda.CudaDriver;
 import io.rocketkv.cuda.CudaEvent;
 import io.rocketkv.cuda.CudaGraph;
 import io.rocketkv.cuda.CudaKernels;
-import io.rocketkv.cuda.CudaKernelsStreams;
 import io.rocketkv.cuda.CudaStream;
 import io.rocketkv.cuda.CudaTensor;
 import io.rocketkv.cuda.DeviceBuffer;
@@ -275,7 +274,7 @@ public final class CudaKernelsBench {
             rows[s] = s;
         }
         StepBatch dec = new StepBatch(false, new int[batch], dLens.clone(), dSlots, dq, dLens, tables, rows);
-        CudaStream stream = CudaKernelsStreams.of(k);
+        CudaStream stream = k.stream();
         try (Tensor cache = k.allocate(DType.BF16, blocks, 2, HKV, TPB, D);
              Tensor kt = k.allocate(k.ktCacheDtype(p), plan.kt().numPages(), 2, HKV, D);
              Tensor kf = k.allocate(DType.F32, t, HKV * D);
@@ -320,7 +319,7 @@ public final class CudaKernelsBench {
             neg[s] = -1;
         }
         StepBatch b = new StepBatch(false, new int[batch], new int[batch], neg, qStart, kvLens, tables, rows);
-        CudaStream stream = CudaKernelsStreams.of(k);
+        CudaStream stream = k.stream();
         try (Tensor cache = k.allocate(DType.BF16, blocksPerSeq * batch, 2, HKV, TPB, D);
              Tensor q = k.allocate(DType.F32, batch, H * D);
              Tensor out = k.allocate(DType.F32, batch, H * D)) {
@@ -367,7 +366,7 @@ public final class CudaKernelsBench {
         StepBatch b = new StepBatch(true, new int[len], pos, slots, new int[] {0, len}, new int[] {len}, tables,
                 new int[] {len - 1});
         RocketKvParams p = new RocketKvParams(32, 63, RK_BUDGET, RK_TOPK, D, RK_PAGE, DType.F8_E5M2);
-        CudaStream stream = CudaKernelsStreams.of(k);
+        CudaStream stream = k.stream();
         try (Tensor cache = k.allocate(DType.BF16, blocks, 2, HKV, TPB, D);
              Tensor q = k.allocate(DType.F32, len, H * D);
              Tensor kf = k.allocate(DType.F32, len, HKV * D);
