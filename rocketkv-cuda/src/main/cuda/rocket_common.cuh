@@ -164,11 +164,13 @@ static __device__ void rkv_block_topk_ascending(const float* vals, int n, int k,
     const int lane = tid & 31;
     unsigned prefix = 0, mask = 0;
     int remaining = k;
+#pragma unroll 1
     for (int shift = 24; shift >= 0; shift -= 8) {
         for (int i = tid; i < 256; i += bd) sh.hist[i] = 0;
         __syncthreads();
         // warp-aggregated: lanes with the same bin (plateaus of equal values are common after a max-pool)
         // add once, so one hot bin does not serialise 32 atomics per instruction
+#pragma unroll 1
         for (int j0 = 0; j0 < n; j0 += bd) {
             const int j = j0 + tid;
             int bin = -1;
@@ -218,6 +220,7 @@ static __device__ void rkv_block_topk_ascending(const float* vals, int n, int k,
     const int take = remaining;
     int eqBefore = 0;   // keys equal to the threshold in earlier chunks
     int outBase = 0;
+#pragma unroll 1
     for (int base = 0; base < n; base += bd) {
         const int j = base + tid;
         int above = 0, eq = 0;

@@ -3,30 +3,32 @@
 // then exact attention over the selected pages' existing slots.
 //
 //   q          f32  [numSeqs][numHeads * headDim]   the step's queries (after RoPE)
+//   k          f32  [numSeqs][numKvHeads * headDim] the step's keys (after RoPE), folded into the KT
+//                   cache by the selection kernel; null when the KT cache is already up to date
+//   slots      i32  [numSeqs]  the step token's cache slot (-1: a padding sequence)
 //   kvCache    bf16 [numBlocks][2 (K|V)][numKvHeads][tokensPerBlock][headDim]
 //   ktCache    KT   [numKtPages][2 (min|max)][numKvHeads][headDim]  (e5m2 bytes or bf16 bits, see rocket_kt.cu)
-//   kvLens     i32  [numSeqs]  cache slots of each sequence (0 = a padding sequence: zero output)
+//   kvLens     i32  [numSeqs]  cache slots of each sequence, the step's token included (0 = padding)
 //   tables     i32  [numSeqs][maxBlocks]  block ids, -1 padded
 //   selPages   i32  [numSeqs][numKvHeads][topk]  selected logical page indices, ascending (scratch)
 //   selCount   i32  [numSeqs][numKvHeads]        how many (min(topk, pages); 0 for padding)
-//   pageWork   f32  [numSeqs][numKvHeads][G + 1][maxPages]  logits / exponentials per head, then the
-//                   group score (scratch; maxPages = maxBlocks * tokensPerBlock / pageSize)
+//   pageWork   f32  [numSeqs][numKvHeads][G + 1][maxPages]  logits per head, then (when they do not fit
+//                   in shared memory) exponentials and the group score (scratch; maxPages = maxBlocks *
+//                   tokensPerBlock / pageSize)
+//   counters   i32  zero between launches: blocks finished per (sequence, KV head) for the selection,
+//                   per (sequence, KV head, head chunk) for the attention; the last block resets its own
 //   out        f32  [numSeqs][numHeads * headDim]
 //   workspace  f32  numSeqs * numHeads * numSplits * (headDim + 2): acc [S][H][splits][D], then
 //                   ml [S][H][splits][2] (max in log2 units, sum) -- only when numSplits > 1
 //
-// Kernels:
-//   rocket_select_{fp8,bf16}_g{1,2,4,8,16}  grid (numSeqs, numKvHeads), block 256, static smem.
-//       One block per (sequence, KV head) does the whole selection: channel filter (topr < D: the
-//       topr largest sum_h |q[h,d]|, ties lower channel, by exact ranking), sign per channel
-//       (sum_h q[h,d] > 0 reads kt_max), page logits (thread = page, sequential fp32 dot over the
-//       channels without FMA, zero query channels skipped, times scale), per head softmax over the
-//       pages (exact fp32 max; (float) exp((double) (x - max)); fp64 sum; fp32 e * (float) (1/sum)
-//       added over the heads in order), mean over the group (/ (float) G), then block top-k
-//       (rocket_common.cuh). Those are the CPU's operations in the CPU's order, so the scores are
-//       bit-identical to PageScores' except where 1/sum sits on an fp32 rounding boundary, and the
-//       selection (ties: lower page) is the CPU's. topk >= pages selects every page without scoring.
-//       The template G is the smallest of 1, 2, 4, 8, 16 >= the group size (runtime G <= it).
+// Kernels (two launches per step and layer):
+//   rocket_select_{fp8,bf16}_d{16,32,64,128,256}  grid (numSeqs * numKvHeads, logit blocks), block 256,
+//       dynamic smem. KT update of the step's token, page logits spread over many blocks, and in the
+//       last block of each (sequence, KV head) the softmax, group mean and top-k (see select_fused).
+//       Channel filter (topr < D: the topr largest sum_h |q[h,d]|, ties lower channel, by exact
+//       ranking), sign per channel (sum_h q[h,d] > 0 reads kt_max), page logits (sequential fp32 dot
+//       over the channels without FMA, zero query channels skipped, times scale): the CPU's operations
+//       in the CPU's order. topk >= pages selects every page without scoring.
 //   rocket_sparse_attn_d{16,32,64,128,256}_g{1,2,4,8}  grid (numSeqs, numKvHeads * headChunks,
 //       numSplits), block 128, static smem. The split-KV structure of attention_decode.cu v2 over a
 //       gathered token list: split z takes selected entries [z * pagesPerSplit, (z+1) * pagesPerSplit)
@@ -34,16 +36,14 @@
 //       past kvLen (the partial last page). D/8 lanes read a 16-byte slice of one token's K and V;
 //       4 tokens per lane group per step, loads issued before use; GT query heads of the group per
 //       block (each K/V element read once per block); online softmax in fp32 (exp2 of prescaled
-//       scores). An empty split (fewer pages, or a padding sequence) writes m = -inf, l = 0.
-//   rocket_sparse_merge  grid (numSeqs, numHeads), block 128: combines the splits (all of them are
-//       written); a row whose splits are all empty gets zeros.
+//       scores). An empty split (fewer pages, or a padding sequence) writes m = -inf, l = 0. With
+//       several splits, the last one to finish merges them (no separate merge launch).
 //
 // Launch parameters depend only on numSeqs, the shapes, the RocketKV parameters, the KV pool and
 // maxBlocks (never on kvLens): the step can be captured in a CUDA graph and replayed.
 #include "rocket_common.cuh"
 #include <cuda_fp16.h>
 
-#define RKV_SEL_THREADS 512
 #define RKV_SEL_MAX_D 256
 
 // Shared by both selection kernels: the group's queries in shared memory, channel-filtered (topr < D),
@@ -88,29 +88,23 @@ __device__ __forceinline__ void load_group_queries(const float* __restrict__ q, 
     __syncthreads();
 }
 
-// Kernel 1 of the selection: page logits, one page per thread for all heads of the group, blocks of
-// RKV_LOGIT_THREADS pages: grid (numSeqs * numKvHeads, ceil(maxPages / RKV_LOGIT_THREADS)), so the
-// sequential per-page dot products (the CPU's order) run on many SMs at once.
-#define RKV_LOGIT_THREADS 128
+// Page logits, one page per thread for all heads of the group (head dim 256): the per-page
+// sequential dot products (the CPU's order). Block b of a (sequence, KV head) takes pages
+// [b * RKV_LOGIT_THREADS, (b + 1) * RKV_LOGIT_THREADS). kt is written in the same kernel (the KT update
+// of the step's token), so it is read through the coherent path (no __restrict__, no const).
+#define RKV_LOGIT_THREADS 256
 template <class KT, int GM>
-__device__ __forceinline__ void page_logits(
-        const float* __restrict__ q, const typename KT::T* __restrict__ kt, const int* __restrict__ kvLens,
-        const int* __restrict__ blockTables, float* __restrict__ pageWork, int numHeads, int numKvHeads,
-        int headDim, int pageSize, int tokensPerBlock, int maxBlocks, int topk, int topr, float scale) {
+__device__ __forceinline__ void page_logits_per_page(
+        const float* __restrict__ q, const typename KT::T* kt, const int* __restrict__ blockTables,
+        float* __restrict__ work, int seq, int g, int pages, int numHeads, int numKvHeads, int headDim,
+        int pageSize, int tokensPerBlock, int maxBlocks, int topr, float scale, int maxPages) {
     __shared__ __align__(16) float qs[GM * RKV_SEL_MAX_D];
     __shared__ float chan[RKV_SEL_MAX_D];
-    const int seq = blockIdx.x / numKvHeads;
-    const int g = blockIdx.x - seq * numKvHeads;
     const int D = headDim;
     const int G = numHeads / numKvHeads;
-    const int len = kvLens[seq];
-    const int pages = (len + pageSize - 1) / pageSize;
-    if (len <= 0 || topk >= pages || blockIdx.y * RKV_LOGIT_THREADS >= pages) return;   // block-uniform
     load_group_queries<GM>(q, qs, chan, seq, g, numHeads, G, D, topr);
     const int p = blockIdx.y * RKV_LOGIT_THREADS + threadIdx.x;
     if (p >= pages) return;
-    const int maxPages = maxBlocks * (tokensPerBlock / pageSize);
-    float* work = pageWork + ((size_t) seq * numKvHeads + g) * (G + 1) * maxPages;   // [G + 1][maxPages]
     const int pagesPerBlock = tokensPerBlock / pageSize;
     const int* table = blockTables + (size_t) seq * maxBlocks;
     const int row = numKvHeads * D;
@@ -147,12 +141,12 @@ __device__ __forceinline__ void page_logits(
     }
 }
 
-// Kernel 1, v2 (head dims 16..128): one thread per (page, head of the group), the head's filtered
+// Page logits for head dims 16..128: one thread per (page, head of the group), the head's filtered
 // query and the channel signs in registers, the channel loop unrolled at compile time; the same
-// per-page operations in the same order as page_logits (and the CPU): sum over channels in order of
-// q[d] * bound[d], skipping zero query channels, then times scale. fp8 e5m2 is the high byte of an
-// fp16, so it widens exactly by a shift and one conversion. grid (numSeqs * numKvHeads,
-// ceil(maxPages * G / 128)), block 128: thread i of the (sequence, KV head) takes page i / G, head i % G.
+// per-page operations in the same order as page_logits_per_page (and the CPU): sum over channels in
+// order of q[d] * bound[d], skipping zero query channels, then times scale. fp8 e5m2 is the high byte
+// of an fp16, so it widens exactly by a shift and one conversion. Block b of a (sequence, KV head)
+// takes items [b * RKV_LOGIT_THREADS, ...): item i is page i / G, head i % G.
 __device__ __forceinline__ float rkv_kt_widen(unsigned char b) {
     return __half2float(__ushort_as_half((unsigned short) (b << 8)));
 }
@@ -161,34 +155,22 @@ __device__ __forceinline__ float rkv_kt_widen(unsigned short b) {
 }
 
 template <class KT, int D>
-__device__ __forceinline__ void page_logits_v2(
-        const float* __restrict__ q, const typename KT::T* __restrict__ kt, const int* __restrict__ kvLens,
-        const int* __restrict__ blockTables, float* __restrict__ pageWork, int numHeads, int numKvHeads,
-        int pageSize, int tokensPerBlock, int maxBlocks, int topk, int topr, float scale) {
+__device__ __forceinline__ void page_logits_per_head(
+        const float* __restrict__ q, const typename KT::T* kt, const int* __restrict__ blockTables,
+        float* __restrict__ work, int seq, int g, int pages, int numHeads, int numKvHeads, int pageSize,
+        int tokensPerBlock, int maxBlocks, int topr, float scale, int maxPages) {
+    constexpr int QS = D + 4;   // padded head stride: the G heads of a warp read different banks
     __shared__ __align__(16) float qs[16 * D];
+    __shared__ __align__(16) float qp[16 * QS];
     __shared__ float chan[D];
-    const int seq = blockIdx.x / numKvHeads;
-    const int g = blockIdx.x - seq * numKvHeads;
     const int G = numHeads / numKvHeads;
-    const int len = kvLens[seq];
-    const int pages = (len + pageSize - 1) / pageSize;
-    if (len <= 0 || topk >= pages || blockIdx.y * RKV_LOGIT_THREADS >= pages * G) return;   // block-uniform
     load_group_queries<16>(q, qs, chan, seq, g, numHeads, G, D, topr);
+    for (int e = threadIdx.x; e < G * D; e += blockDim.x) qp[(e / D) * QS + e % D] = qs[e];
+    __syncthreads();
     const int i = blockIdx.y * RKV_LOGIT_THREADS + threadIdx.x;
     if (i >= pages * G) return;
     const int p = i / G;
     const int h = i - p * G;
-    float qr[D];
-    unsigned useMax[(D + 31) / 32];
-#pragma unroll
-    for (int w = 0; w < (D + 31) / 32; w++) useMax[w] = 0u;
-#pragma unroll
-    for (int d = 0; d < D; d++) {
-        qr[d] = qs[h * D + d];
-        if (chan[d] != 0.f) useMax[d / 32] |= 1u << (d % 32);
-    }
-    const int maxPages = maxBlocks * (tokensPerBlock / pageSize);
-    float* work = pageWork + ((size_t) seq * numKvHeads + g) * (G + 1) * maxPages;
     const int slot = p * pageSize;
     const size_t pp = (size_t) blockTables[(size_t) seq * maxBlocks + slot / tokensPerBlock] * (tokensPerBlock / pageSize)
             + (slot % tokensPerBlock) / pageSize;
@@ -197,184 +179,233 @@ __device__ __forceinline__ void page_logits_v2(
     const uint4* mx = reinterpret_cast<const uint4*>(kt + (pp * 2 + 1) * row + (size_t) g * D);
     constexpr int PER16 = 16 / KT::BYTES;
     constexpr int CHUNKS = D / PER16;
-    uint4 a[CHUNKS], b[CHUNKS];
-#pragma unroll
-    for (int c = 0; c < CHUNKS; c++) {   // all loads first
-        a[c] = mn[c];
-        b[c] = mx[c];
-    }
+    const float* qh = qp + h * QS;
+    // rolled over the 16-byte chunks (small code: it runs once per block on a cold instruction cache), the
+    // next chunk's loads issued before this chunk's arithmetic
+    uint4 a = mn[0], b = mx[0];
     float y = 0.f;
-#pragma unroll
+#pragma unroll 1
     for (int c = 0; c < CHUNKS; c++) {
-        const typename KT::T* ae = reinterpret_cast<const typename KT::T*>(&a[c]);
-        const typename KT::T* be = reinterpret_cast<const typename KT::T*>(&b[c]);
+        uint4 na = a, nb = b;
+        if (c + 1 < CHUNKS) {
+            na = mn[c + 1];
+            nb = mx[c + 1];
+        }
+        const typename KT::T* ae = reinterpret_cast<const typename KT::T*>(&a);
+        const typename KT::T* be = reinterpret_cast<const typename KT::T*>(&b);
 #pragma unroll
         for (int e = 0; e < PER16; e++) {
             const int d = c * PER16 + e;
-            const bool hi = (useMax[d / 32] >> (d % 32)) & 1u;
-            const float bound = rkv_kt_widen(hi ? be[e] : ae[e]);
-            const float t = __fadd_rn(y, __fmul_rn(qr[d], bound));
-            y = qr[d] != 0.f ? t : y;
+            const float qd = qh[d];
+            const float bound = rkv_kt_widen(chan[d] != 0.f ? be[e] : ae[e]);
+            const float t = __fadd_rn(y, __fmul_rn(qd, bound));
+            y = qd != 0.f ? t : y;
         }
+        a = na;
+        b = nb;
     }
     work[(size_t) h * maxPages + p] = __fmul_rn(y, scale);
 }
 
-#define RKV_LOGITS_V2(NAME, KT, D)                                                                           \
-    extern "C" __global__ void __launch_bounds__(RKV_LOGIT_THREADS) rocket_page_logits_##NAME##_d##D(          \
-            const float* __restrict__ q, const KT::T* __restrict__ kt, const int* __restrict__ kvLens,        \
-            const int* __restrict__ blockTables, float* __restrict__ pageWork, int numHeads,                  \
-            int numKvHeads, int pageSize, int tokensPerBlock, int maxBlocks, int topk, int topr,              \
-            float scale) {                                                                                    \
-        page_logits_v2<KT, D>(q, kt, kvLens, blockTables, pageWork, numHeads, numKvHeads, pageSize,          \
-                              tokensPerBlock, maxBlocks, topk, topr, scale);                                  \
+// The step's key of one (sequence, KV head) folded into its KT page, as kt_update in rocket_kt.cu
+// (a fresh page at its first slot, else Java min / max with the stored bounds). Idempotent, so two
+// blocks may both do it.
+template <class KT>
+__device__ __forceinline__ void kt_fold_token(const float* __restrict__ k, const int* __restrict__ slots,
+                                              typename KT::T* kt, int seq, int g, int numKvHeads, int D,
+                                              int tokensPerBlock, int pageSize) {
+    const int slot = slots[seq];
+    if (slot < 0) return;
+    const int off = slot % tokensPerBlock;
+    const size_t pp = (size_t) (slot / tokensPerBlock) * (tokensPerBlock / pageSize) + off / pageSize;
+    const bool fresh = off % pageSize == 0;
+    const int row = numKvHeads * D;
+    typename KT::T* mnRow = kt + (pp * 2 + 0) * row + (size_t) g * D;
+    typename KT::T* mxRow = kt + (pp * 2 + 1) * row + (size_t) g * D;
+    for (int e = threadIdx.x; e < D; e += blockDim.x) {
+        const float v = KT::decode(KT::encode(k[(size_t) seq * row + (size_t) g * D + e]));
+        if (fresh) {
+            mnRow[e] = KT::encode(v);
+            mxRow[e] = KT::encode(v);
+        } else {
+            mnRow[e] = KT::encode(rkv_jmin(KT::decode(mnRow[e]), v));
+            mxRow[e] = KT::encode(rkv_jmax(KT::decode(mxRow[e]), v));
+        }
     }
-RKV_LOGITS_V2(fp8, RkvKtFp8, 16)
-RKV_LOGITS_V2(fp8, RkvKtFp8, 32)
-RKV_LOGITS_V2(fp8, RkvKtFp8, 64)
-RKV_LOGITS_V2(fp8, RkvKtFp8, 128)
-RKV_LOGITS_V2(bf16, RkvKtBf16, 16)
-RKV_LOGITS_V2(bf16, RkvKtBf16, 32)
-RKV_LOGITS_V2(bf16, RkvKtBf16, 64)
-RKV_LOGITS_V2(bf16, RkvKtBf16, 128)
-#undef RKV_LOGITS_V2
+}
 
-// Kernel 2 of the selection: per (sequence, KV head), softmax over the pages per head, the group mean
-// and the top-k, from the logits kernel 1 wrote.
-template <int GM>
-__device__ __forceinline__ void select_pages(
-        const int* __restrict__ kvLens, int* __restrict__ selPages, int* __restrict__ selCount,
-        float* __restrict__ pageWork, int numHeads, int numKvHeads, int pageSize, int tokensPerBlock,
-        int maxBlocks, int topk) {
+// The selection's tail, run by the last block of a (sequence, KV head) to finish its logits: per head
+// softmax over the pages (exact fp32 max; (float) exp((double) (x - max)); fp64 sum; fp32 e * (float)
+// (1/sum) added over the heads in order), the mean over the group (/ (float) G), then the block top-k
+// (rocket_common.cuh). Those are the CPU's operations in the CPU's order (the fp64 sum is exact enough
+// that its order does not matter after rounding 1/sum to fp32), so the scores are bit-identical to
+// PageScores' except where 1/sum sits on an fp32 rounding boundary, and the selection (ties: lower page)
+// is the CPU's. The logits [G][maxPages] were written by other blocks: read through L2 (__ldcg), into
+// dynamic shared memory when (G + 1) * pages floats fit in smemPages pages, else worked on in place.
+// Loops stay rolled (runtime G, warps split over heads and pages): this code runs once per (sequence, KV
+// head) on a cold instruction cache, so its size, not its instruction count, sets its time.
+static __device__ __forceinline__ float rkv_tail_ld(const float* p, bool inSmem) {
+    return inSmem ? *p : __ldcg(p);
+}
+
+__device__ __forceinline__ void select_tail(float* work, int maxPages, float* dyn, int smemPages, int G, int pages,
+                                            int topk, int* sel) {
     __shared__ RkvBlockShared sh;
-    const int seq = blockIdx.x;
-    const int g = blockIdx.y;
+    __shared__ float partMax[32];
+    __shared__ double partSum[32];
+    __shared__ float headMax[16];
+    __shared__ float headInv[16];
     const int tid = threadIdx.x;
     const int bd = blockDim.x;
-    const int G = numHeads / numKvHeads;
-    const int len = kvLens[seq];
-    int* sel = selPages + ((size_t) seq * numKvHeads + g) * topk;
-    int* count = selCount + (size_t) seq * numKvHeads + g;
-    if (len <= 0) {
-        if (tid == 0) *count = 0;
-        return;
-    }
-    const int pages = (len + pageSize - 1) / pageSize;
-    if (topk >= pages) {
-        for (int p = tid; p < pages; p += bd) sel[p] = p;
-        if (tid == 0) *count = pages;
-        return;
-    }
-    const int maxPages = maxBlocks * (tokensPerBlock / pageSize);
-    float* work = pageWork + ((size_t) seq * numKvHeads + g) * (G + 1) * maxPages;   // [G + 1][maxPages]
-    float* score = work + (size_t) G * maxPages;
-    // softmax over the pages per head, all heads at once (one max and one sum reduction for the group;
-    // per head the same per-thread order and reduction tree as rkv_block_max / rkv_block_sum_double);
-    // probabilities added over the heads in order, then the mean
-    __shared__ float shMax[32][GM];
-    __shared__ double shSum[32][GM];
     const int lane = tid & 31, warp = tid >> 5, nw = bd >> 5;
-    float m[GM];
-#pragma unroll
-    for (int h = 0; h < GM; h++) m[h] = -INFINITY;
-    for (int p = tid; p < pages; p += bd) {
-#pragma unroll
-        for (int h = 0; h < GM; h++) {
-            if (h < G) m[h] = fmaxf(m[h], work[(size_t) h * maxPages + p]);
+    const bool inSmem = pages <= smemPages;
+    float* lg = inSmem ? dyn : work;
+    const int stride = inSmem ? pages : maxPages;
+    float* score = lg + (size_t) G * stride;
+    if (inSmem) {
+#pragma unroll 1
+        for (int i = tid; i < G * pages; i += bd) {
+            const int h = i / pages;
+            const int p = i - h * pages;
+            lg[i] = __ldcg(work + (size_t) h * maxPages + p);
         }
+        __syncthreads();
     }
+    // warp w takes head (w % G), page part (w / G) of `parts` (with more heads than warps: heads w, w + nw, ...)
+    const int parts = max(1, nw / G);
+#pragma unroll 1
+    for (int hw = warp; hw < G * parts; hw += nw) {
+        const int h = hw % G;
+        const float* x = lg + (size_t) h * stride;
+        float m = -INFINITY;
+#pragma unroll 1
+        for (int p = (hw / G) * 32 + lane; p < pages; p += parts * 32) m = fmaxf(m, rkv_tail_ld(x + p, inSmem));
 #pragma unroll
-    for (int h = 0; h < GM; h++) {
-        if (h < G) {
-            float v = m[h];
-#pragma unroll
-            for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-            if (lane == 0) shMax[warp][h] = v;
-        }
-    }
-    __syncthreads();
-#pragma unroll
-    for (int h = 0; h < GM; h++) {
-        if (h < G) {
-            float r = shMax[0][h];
-            for (int w = 1; w < nw; w++) r = fmaxf(r, shMax[w][h]);
-            m[h] = r;
-        }
-    }
-    double sum[GM];
-#pragma unroll
-    for (int h = 0; h < GM; h++) sum[h] = 0.0;
-    for (int p = tid; p < pages; p += bd) {
-#pragma unroll
-        for (int h = 0; h < GM; h++) {
-            if (h < G) {
-                float* lg = work + (size_t) h * maxPages;
-                const float e = (float) exp((double) __fsub_rn(lg[p], m[h]));
-                lg[p] = e;
-                sum[h] += e;
-            }
-        }
-    }
-#pragma unroll
-    for (int h = 0; h < GM; h++) {
-        if (h < G) {
-            double v = sum[h];
-#pragma unroll
-            for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-            if (lane == 0) shSum[warp][h] = v;
-        }
+        for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+        if (lane == 0) partMax[hw] = m;
     }
     __syncthreads();
-    float inv[GM];
-#pragma unroll
-    for (int h = 0; h < GM; h++) {
-        inv[h] = 0.f;
-        if (h < G) {
-            double t = 0.0;
-            for (int w = 0; w < nw; w++) t += shSum[w][h];
-            inv[h] = (float) (1.0 / t);
-        }
+    if (tid < G) {
+        float m = -INFINITY;
+        for (int q = 0; q < parts; q++) m = fmaxf(m, partMax[q * G + tid]);
+        headMax[tid] = m;
     }
+    __syncthreads();
+#pragma unroll 1
+    for (int hw = warp; hw < G * parts; hw += nw) {
+        const int h = hw % G;
+        float* x = lg + (size_t) h * stride;
+        const float m = headMax[h];
+        double sum = 0.0;
+#pragma unroll 1
+        for (int p = (hw / G) * 32 + lane; p < pages; p += parts * 32) {
+            const float e = (float) exp((double) __fsub_rn(rkv_tail_ld(x + p, inSmem), m));
+            x[p] = e;
+            sum += e;
+        }
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+        if (lane == 0) partSum[hw] = sum;
+    }
+    __syncthreads();
+    if (tid < G) {
+        double t = 0.0;
+        for (int q = 0; q < parts; q++) t += partSum[q * G + tid];
+        headInv[tid] = (float) (1.0 / t);
+    }
+    __syncthreads();
+#pragma unroll 1
     for (int p = tid; p < pages; p += bd) {
         float sc = 0.f;
-#pragma unroll
-        for (int h = 0; h < GM; h++) {
-            if (h < G) sc = __fadd_rn(sc, __fmul_rn(work[(size_t) h * maxPages + p], inv[h]));
-        }
+#pragma unroll 1
+        for (int h = 0; h < G; h++) sc = __fadd_rn(sc, __fmul_rn(rkv_tail_ld(lg + (size_t) h * stride + p, inSmem), headInv[h]));
         score[p] = __fdiv_rn(sc, (float) G);
     }
     __syncthreads();
     rkv_block_topk_ascending(score, pages, topk, sel, sh);
-    if (tid == 0) *count = topk;
 }
 
-#define RKV_SELECT_KERNEL(NAME, KT, GM)                                                                    \
-    extern "C" __global__ void __launch_bounds__(RKV_LOGIT_THREADS) rocket_page_logits_##NAME##_g##GM(      \
-            const float* __restrict__ q, const KT::T* __restrict__ kt, const int* __restrict__ kvLens,     \
-            const int* __restrict__ blockTables, float* __restrict__ pageWork, int numHeads,               \
-            int numKvHeads, int headDim, int pageSize, int tokensPerBlock, int maxBlocks, int topk,        \
-            int topr, float scale) {                                                                       \
-        page_logits<KT, GM>(q, kt, kvLens, blockTables, pageWork, numHeads, numKvHeads, headDim, pageSize, \
-                            tokensPerBlock, maxBlocks, topk, topr, scale);                                 \
+// The whole selection of a decode step in one launch: grid (numSeqs * numKvHeads, logit blocks), block
+// RKV_LOGIT_THREADS, dynamic smem (G + 1) * smemPages floats.
+//   1. k != null: the block(s) whose logit items include the last page fold the step's key into it
+//      (kt_fold_token), before any thread reads that page.
+//   2. logits of the block's pages (per head for D <= 128, per page for D = 256) into pageWork.
+//   3. the last block of the (sequence, KV head) to finish (a counter per pair, reset by that block, so
+//      replays start from zero) runs select_tail, or selects every page when topk >= pages, or nothing
+//      for a padding sequence (kvLen 0).
+template <class KT, int D, bool PER_HEAD>
+__device__ __forceinline__ void select_fused(
+        const float* __restrict__ q, const float* __restrict__ k, const int* __restrict__ slots, typename KT::T* kt,
+        const int* __restrict__ kvLens, const int* __restrict__ blockTables, float* __restrict__ pageWork,
+        int* __restrict__ selPages, int* __restrict__ selCount, int* __restrict__ counters, int numHeads,
+        int numKvHeads, int pageSize, int tokensPerBlock, int maxBlocks, int topk, int topr, float scale,
+        int smemPages) {
+    extern __shared__ __align__(16) float rkvDyn[];
+    __shared__ int isLast;
+    const int pair = blockIdx.x;
+    const int seq = pair / numKvHeads;
+    const int g = pair - seq * numKvHeads;
+    const int G = numHeads / numKvHeads;
+    const int len = kvLens[seq];
+    const int pages = len > 0 ? (len + pageSize - 1) / pageSize : 0;
+    const int perPage = PER_HEAD ? G : 1;   // logit items per page
+    const int lo = blockIdx.y * RKV_LOGIT_THREADS;
+    const int maxPages = maxBlocks * (tokensPerBlock / pageSize);
+    float* work = pageWork + (size_t) pair * (G + 1) * maxPages;   // [G + 1][maxPages]
+    if (k != nullptr && pages > 0) {
+        const int first = (pages - 1) * perPage;
+        if (first < lo + RKV_LOGIT_THREADS && first + perPage > lo) {   // block-uniform
+            kt_fold_token<KT>(k, slots, kt, seq, g, numKvHeads, D, tokensPerBlock, pageSize);
+            __syncthreads();
+        }
     }
-#define RKV_SELECT_KERNELS(NAME, KT) \
-    RKV_SELECT_KERNEL(NAME, KT, 1)   \
-    RKV_SELECT_KERNEL(NAME, KT, 2)   \
-    RKV_SELECT_KERNEL(NAME, KT, 4)   \
-    RKV_SELECT_KERNEL(NAME, KT, 8)   \
-    RKV_SELECT_KERNEL(NAME, KT, 16)
-RKV_SELECT_KERNELS(fp8, RkvKtFp8)
-RKV_SELECT_KERNELS(bf16, RkvKtBf16)
-#undef RKV_SELECT_KERNELS
-#undef RKV_SELECT_KERNEL
-
-extern "C" __global__ void __launch_bounds__(RKV_SEL_THREADS) rocket_select_topk(
-        const int* __restrict__ kvLens, int* __restrict__ selPages, int* __restrict__ selCount,
-        float* __restrict__ pageWork, int numHeads, int numKvHeads, int pageSize, int tokensPerBlock,
-        int maxBlocks, int topk) {
-    select_pages<16>(kvLens, selPages, selCount, pageWork, numHeads, numKvHeads, pageSize, tokensPerBlock,
-                     maxBlocks, topk);
+    if (pages > topk && lo < pages * perPage) {   // block-uniform
+        if (PER_HEAD) {
+            page_logits_per_head<KT, D>(q, kt, blockTables, work, seq, g, pages, numHeads, numKvHeads, pageSize,
+                                        tokensPerBlock, maxBlocks, topr, scale, maxPages);
+        } else {
+            page_logits_per_page<KT, 16>(q, kt, blockTables, work, seq, g, pages, numHeads, numKvHeads, D, pageSize,
+                                         tokensPerBlock, maxBlocks, topr, scale, maxPages);
+        }
+    }
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) isLast = atomicAdd(counters + pair, 1) == (int) gridDim.y - 1;
+    __syncthreads();
+    if (!isLast) return;
+    if (threadIdx.x == 0) counters[pair] = 0;
+    __threadfence();
+    int* sel = selPages + (size_t) pair * topk;
+    if (pages <= topk) {
+        for (int p = threadIdx.x; p < pages; p += blockDim.x) sel[p] = p;
+        if (threadIdx.x == 0) selCount[pair] = pages;
+        return;
+    }
+    select_tail(work, maxPages, rkvDyn, smemPages, G, pages, topk, sel);
+    if (threadIdx.x == 0) selCount[pair] = topk;
 }
+
+#define RKV_SELECT_FUSED(NAME, KT, D, PER_HEAD)                                                                \
+    extern "C" __global__ void __launch_bounds__(RKV_LOGIT_THREADS) rocket_select_##NAME##_d##D(                \
+            const float* __restrict__ q, const float* __restrict__ k, const int* __restrict__ slots, KT::T* kt,  \
+            const int* __restrict__ kvLens, const int* __restrict__ blockTables, float* __restrict__ pageWork,   \
+            int* __restrict__ selPages, int* __restrict__ selCount, int* __restrict__ counters, int numHeads,    \
+            int numKvHeads, int pageSize, int tokensPerBlock, int maxBlocks, int topk, int topr, float scale,    \
+            int smemPages) {                                                                                   \
+        select_fused<KT, D, PER_HEAD>(q, k, slots, kt, kvLens, blockTables, pageWork, selPages, selCount,       \
+                                      counters, numHeads, numKvHeads, pageSize, tokensPerBlock, maxBlocks, topk, \
+                                      topr, scale, smemPages);                                                 \
+    }
+#define RKV_SELECT_FUSED_ALL(NAME, KT)        \
+    RKV_SELECT_FUSED(NAME, KT, 16, true)      \
+    RKV_SELECT_FUSED(NAME, KT, 32, true)      \
+    RKV_SELECT_FUSED(NAME, KT, 64, true)      \
+    RKV_SELECT_FUSED(NAME, KT, 128, true)     \
+    RKV_SELECT_FUSED(NAME, KT, 256, false)
+RKV_SELECT_FUSED_ALL(fp8, RkvKtFp8)
+RKV_SELECT_FUSED_ALL(bf16, RkvKtBf16)
+#undef RKV_SELECT_FUSED_ALL
+#undef RKV_SELECT_FUSED
 
 // ---------------------------------------------------------------------------------------------
 // Sparse attention over the selected pages
@@ -389,8 +420,8 @@ template <int D, int GT>
 __device__ __forceinline__ void sparse_attn(
         const float* __restrict__ q, const unsigned short* __restrict__ kvCache, const int* __restrict__ kvLens,
         const int* __restrict__ blockTables, const int* __restrict__ selPages, const int* __restrict__ selCount,
-        float* __restrict__ out, float* __restrict__ workspace, int numHeads, int numKvHeads, int tokensPerBlock,
-        int maxBlocks, int pageSize, int topk, int pagesPerSplit, float scale) {
+        float* __restrict__ out, float* __restrict__ workspace, int* __restrict__ counters, int numHeads,
+        int numKvHeads, int tokensPerBlock, int maxBlocks, int pageSize, int topk, int pagesPerSplit, float scale) {
     constexpr int TG = D / 8;            // lanes per token row, 8 channels (16 bytes) each
     constexpr int GPW = 32 / TG;         // tokens (lane groups) per warp
     constexpr int NGRP = NW * GPW;
@@ -580,43 +611,50 @@ __device__ __forceinline__ void sparse_attn(
             }
         }
     }
+    if (numSplits == 1) return;
+    // the last split to finish (a counter per (sequence, KV head, head chunk), reset by that block so
+    // replays start from zero) combines all of them for its heads; a row whose splits are all empty
+    // gets zeros
+    __shared__ int isLast;
+    __threadfence();
+    __syncthreads();
+    const int pairIdx = seq * gridDim.y + blockIdx.y;
+    if (threadIdx.x == 0) isLast = atomicAdd(counters + pairIdx, 1) == numSplits - 1;
+    __syncthreads();
+    if (!isLast) return;
+    if (threadIdx.x == 0) counters[pairIdx] = 0;
+    __threadfence();
+    const float* ml = workspace + (size_t) gridDim.x * numHeads * numSplits * D;
+    for (int i = threadIdx.x; i < nHeads * D; i += NTHREADS) {
+        const int g = i / D;
+        const int d = i - g * D;
+        const size_t base = ((size_t) seq * numHeads + headBase + g) * numSplits;
+        float M = -INFINITY;
+        for (int z = 0; z < numSplits; z++) M = fmaxf(M, __ldcg(ml + 2 * (base + z)));
+        float Lsum = 0.f, A = 0.f;
+        for (int z = 0; z < numSplits; z++) {
+            const float mz = __ldcg(ml + 2 * (base + z));
+            if (mz != -INFINITY) {
+                const float w = rkv_exp2(mz - M);
+                Lsum += __ldcg(ml + 2 * (base + z) + 1) * w;
+                A += __ldcg(workspace + (base + z) * D + d) * w;
+            }
+        }
+        out[((size_t) seq * numHeads + headBase + g) * D + d] = Lsum > 0.f ? A / Lsum : 0.f;
+    }
 }
 
 }  // namespace rkv_sparse
-
-extern "C" __global__ void __launch_bounds__(128) rocket_sparse_merge(
-        const float* __restrict__ workspace, float* __restrict__ out, int numHeads, int headDim, int numSplits) {
-    const int seq = blockIdx.x;
-    const int head = blockIdx.y;
-    const int numSeqs = gridDim.x;
-    const size_t base = ((size_t) seq * numHeads + head) * numSplits;
-    const float* ml = workspace + (size_t) numSeqs * numHeads * numSplits * headDim + 2 * base;
-    float M = -INFINITY;
-    for (int i = 0; i < numSplits; i++) M = fmaxf(M, ml[2 * i]);
-    float Lsum = 0.f;
-    for (int i = 0; i < numSplits; i++) {
-        if (ml[2 * i] != -INFINITY) Lsum += ml[2 * i + 1] * exp2f(ml[2 * i] - M);
-    }
-    const float inv = Lsum > 0.f ? 1.f / Lsum : 0.f;
-    const float* acc = workspace + base * headDim;
-    for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
-        float A = 0.f;
-        for (int i = 0; i < numSplits; i++) {
-            if (ml[2 * i] != -INFINITY) A += acc[(size_t) i * headDim + d] * exp2f(ml[2 * i] - M);
-        }
-        out[((size_t) seq * numHeads + head) * headDim + d] = A * inv;
-    }
-}
 
 #define RKV_SPARSE_KERNEL(D, GT, MINB)                                                                       \
     extern "C" __global__ void __launch_bounds__(rkv_sparse::NTHREADS, MINB) rocket_sparse_attn_d##D##_g##GT( \
             const float* __restrict__ q, const unsigned short* __restrict__ kvCache,                          \
             const int* __restrict__ kvLens, const int* __restrict__ blockTables,                              \
             const int* __restrict__ selPages, const int* __restrict__ selCount, float* __restrict__ out,      \
-            float* __restrict__ workspace, int numHeads, int numKvHeads, int tokensPerBlock, int maxBlocks,   \
-            int pageSize, int topk, int pagesPerSplit, float scale) {                                         \
+            float* __restrict__ workspace, int* __restrict__ counters, int numHeads, int numKvHeads,          \
+            int tokensPerBlock, int maxBlocks, int pageSize, int topk, int pagesPerSplit, float scale) {      \
         rkv_sparse::sparse_attn<D, GT>(q, kvCache, kvLens, blockTables, selPages, selCount, out, workspace,   \
-                                       numHeads, numKvHeads, tokensPerBlock, maxBlocks, pageSize, topk,       \
+                                       counters, numHeads, numKvHeads, tokensPerBlock, maxBlocks, pageSize, topk,       \
                                        pagesPerSplit, scale);                                                 \
     }
 #define RKV_SPARSE_KERNELS_FOR_D(D) \

@@ -573,7 +573,13 @@ public final class CudaKernels implements Kernels {
     @Override
     public void sparseDecodeAttention(Tensor q, Tensor kvCache, Tensor ktCache, StepBatch batch, AttentionShape shape,
                                       RocketKvPlan plan, Tensor out) {
-        rocket.sparseDecode(cuda(q), cuda(kvCache), cuda(ktCache), batch, shape, plan, cuda(out));
+        rocket.sparseDecode(cuda(q), null, cuda(kvCache), cuda(ktCache), batch, shape, plan, cuda(out));
+    }
+
+    @Override
+    public void rocketDecodeAttention(Tensor q, Tensor k, Tensor kvCache, Tensor ktCache, StepBatch batch,
+                                      AttentionShape shape, RocketKvPlan plan, Tensor out) {
+        rocket.sparseDecode(cuda(q), cuda(k), cuda(kvCache), cuda(ktCache), batch, shape, plan, cuda(out));
     }
 
     /** The RocketKV ops (package-private, for their tests). */

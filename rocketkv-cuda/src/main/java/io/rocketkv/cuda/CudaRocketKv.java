@@ -25,9 +25,9 @@ final class CudaRocketKv implements AutoCloseable {
 
     private static final int[] ATTN_DIMS = {16, 32, 64, 128, 256};
     private static final int[] ATTN_GROUPS = {1, 2, 4, 8};
-    private static final int[] SELECT_GROUPS = {1, 2, 4, 8, 16};
-    private static final int LOGIT_THREADS = 128;   // RKV_LOGIT_THREADS in rocket_decode.cu
-    private static final int SELECT_THREADS = 512;  // RKV_SEL_THREADS in rocket_decode.cu
+    private static final int LOGIT_THREADS = 256;   // RKV_LOGIT_THREADS in rocket_decode.cu
+    /** Dynamic shared memory the selection's last block may use for the logits and scores of its pages. */
+    private static final int TAIL_SMEM_BYTES = 16 * 1024; // with the kernels' static shared memory, under 48 KiB
     private static final int MIN_SPLIT_TOKENS = 32;
 
     private final CudaKernels owner;
@@ -37,11 +37,11 @@ final class CudaRocketKv implements AutoCloseable {
     private final CudaRocketStage1 stage1;
     private final Map<String, CudaFunction> functions = new HashMap<>();
     private final Map<CudaFunction, Integer> resident = new HashMap<>();
-    private final CudaFunction merge;
 
     // scratch, grown through the owner (sizes fixed per batch bucket)
     private DeviceBuffer selectScratch;  // selPages [S][Hkv][topk] i32, selCount [S][Hkv] i32, pageWork f32
     private DeviceBuffer attnWorkspace;  // split partials when numSplits > 1
+    private DeviceBuffer counters;       // i32 "blocks done" per (sequence, KV head [, head chunk]); zero between launches
 
     CudaRocketKv(CudaKernels owner, CudaContext context) {
         this.owner = owner;
@@ -51,7 +51,6 @@ final class CudaRocketKv implements AutoCloseable {
         try {
             kt = KernelImages.load(context, "rocket_kt");
             dec = KernelImages.load(context, "rocket_decode");
-            this.merge = dec.function("rocket_sparse_merge");
             this.stage1 = new CudaRocketStage1(owner, context);
         } catch (RuntimeException e) {
             if (dec != null) {
@@ -113,12 +112,7 @@ final class CudaRocketKv implements AutoCloseable {
         }
         int numBlocks = kt.dim(0) / (tpb / p.pageSize());
         checkKt(kt, shape, p, numBlocks);
-        long slots = (long) numBlocks * shape.tokensPerBlock();
-        for (int s : batch.slotMapping()) {
-            if (s >= slots) {
-                throw new IllegalArgumentException("slot " + s + " is past the KT cache's " + numBlocks + " blocks");
-            }
-        }
+        checkSlots(batch, numBlocks, tpb);
         if (t == 0) {
             return;
         }
@@ -128,9 +122,14 @@ final class CudaRocketKv implements AutoCloseable {
                 kt.buffer(), shape.numKvHeads(), shape.headDim(), shape.tokensPerBlock(), p.pageSize());
     }
 
-    void sparseDecode(CudaTensor q, CudaTensor cache, CudaTensor kt, StepBatch batch, AttentionShape shape,
-                      RocketKvPlan plan, CudaTensor out) {
-        Selection sel = select(q, cache, kt, batch, shape, plan);
+    /**
+     * Stage 2 and sparse attention of a decode step in two launches: the selection (with the KT update of the
+     * step's keys {@code k} folded in when k is not null, see {@link CudaKernels#rocketDecodeAttention}) and the
+     * split-KV attention over the selected pages, whose last split merges the others.
+     */
+    void sparseDecode(CudaTensor q, CudaTensor k, CudaTensor cache, CudaTensor kt, StepBatch batch,
+                      AttentionShape shape, RocketKvPlan plan, CudaTensor out) {
+        Selection sel = select(q, k, cache, kt, batch, shape, plan);
         int seqs = batch.numSeqs();
         int h = shape.numHeads();
         int hkv = shape.numKvHeads();
@@ -161,11 +160,9 @@ final class CudaRocketKv implements AutoCloseable {
         }
         CudaKernels.DevicePlan dp = sel.plan();
         attn.launch(new Dim3(seqs, hkv * chunks, numSplits), Dim3.of(128), 0, owner.stream(), q.buffer(),
-                cache.buffer(), dp.kvLens(), dp.tables(), sel.pages(), sel.counts(), out.buffer(), ws, h, hkv,
-                shape.tokensPerBlock(), dp.maxBlocks(), p.pageSize(), p.topk(), pagesPerSplit, shape.scale());
-        if (numSplits > 1) {
-            merge.launch(Dim3.of(seqs, h), Dim3.of(128), 0, owner.stream(), ws, out.buffer(), h, d, numSplits);
-        }
+                cache.buffer(), dp.kvLens(), dp.tables(), sel.pages(), sel.counts(), out.buffer(), ws,
+                sel.attnCounters(), h, hkv, shape.tokensPerBlock(), dp.maxBlocks(), p.pageSize(), p.topk(),
+                pagesPerSplit, shape.scale());
     }
 
     /** Stage 1's kept indices [Hkv][budget] of the last sequence it compacted (synchronises; for tests). */
@@ -179,7 +176,7 @@ final class CudaRocketKv implements AutoCloseable {
      */
     int[][][] selectedPages(CudaTensor q, CudaTensor cache, CudaTensor kt, StepBatch batch, AttentionShape shape,
                             RocketKvPlan plan) {
-        Selection sel = select(q, cache, kt, batch, shape, plan);
+        Selection sel = select(q, null, cache, kt, batch, shape, plan);
         int seqs = batch.numSeqs();
         int hkv = shape.numKvHeads();
         int topk = plan.params().topk();
@@ -199,11 +196,12 @@ final class CudaRocketKv implements AutoCloseable {
 
     // ---- stage 2 selection ------------------------------------------------------------------------------
 
-    private record Selection(DeviceBuffer pages, DeviceBuffer counts, CudaKernels.DevicePlan plan) {
+    private record Selection(DeviceBuffer pages, DeviceBuffer counts, DeviceBuffer attnCounters,
+                             CudaKernels.DevicePlan plan) {
     }
 
-    private Selection select(CudaTensor q, CudaTensor cache, CudaTensor kt, StepBatch batch, AttentionShape shape,
-                             RocketKvPlan plan) {
+    private Selection select(CudaTensor q, CudaTensor k, CudaTensor cache, CudaTensor kt, StepBatch batch,
+                             AttentionShape shape, RocketKvPlan plan) {
         if (batch.prefill() || batch.numTokens() != batch.numSeqs()) {
             throw new IllegalArgumentException("RocketKV sparse decode takes a decode step (one query per sequence), got "
                     + batch.numTokens() + " tokens for " + batch.numSeqs() + " sequences");
@@ -231,9 +229,23 @@ final class CudaRocketKv implements AutoCloseable {
             throw new IllegalArgumentException("at most 65535 sequences per launch, got " + seqs);
         }
         requireF32(q, (long) seqs * h * d, "sparseDecodeAttention q");
+        if (k != null) {
+            requireF32(k, (long) seqs * hkv * d, "rocketDecodeAttention k");
+            checkSlots(batch, numBlocks, shape.tokensPerBlock());
+        }
         checkTables(batch, shape.tokensPerBlock(), numBlocks);
         CudaKernels.DevicePlan dp = owner.devicePlan(batch);
         int maxPages = dp.maxBlocks() * (shape.tokensPerBlock() / p.pageSize());
+        // one launch: KT update, every page's logits spread over many blocks (head dims up to 128: one thread per
+        // (page, head); 256: one thread per page for all heads), then softmax, group mean and top-k in the last block
+        // of each (sequence, KV head)
+        boolean perHead = d <= 128;
+        long logitThreads = perHead ? (long) maxPages * g : maxPages;
+        long logitBlocks = ceilDiv(logitThreads, LOGIT_THREADS);
+        if (logitBlocks > 65535) {
+            throw new IllegalArgumentException("a block table of " + dp.maxBlocks() + " blocks has too many KT pages ("
+                    + maxPages + ") for one launch; use a larger page_size");
+        }
         long pagesBytes = align((long) seqs * hkv * p.topk() * Integer.BYTES);
         long countBytes = align((long) seqs * hkv * Integer.BYTES);
         long workBytes = (long) seqs * hkv * (g + 1) * maxPages * Float.BYTES;
@@ -241,38 +253,30 @@ final class CudaRocketKv implements AutoCloseable {
         DeviceBuffer pages = selectScratch.slice(0, pagesBytes);
         DeviceBuffer counts = selectScratch.slice(pagesBytes, countBytes);
         DeviceBuffer work = selectScratch.slice(pagesBytes + countBytes, workBytes);
-        int gm = 16;
-        for (int c : SELECT_GROUPS) {
-            if (c >= g) {
-                gm = c;
-                break;
+        long selectCounterBytes = align((long) seqs * hkv * Integer.BYTES);
+        long attnCounterBytes = align((long) seqs * hkv * g * Integer.BYTES); // head chunks <= g
+        DeviceBuffer before = counters;
+        counters = owner.growScratch(counters, selectCounterBytes + attnCounterBytes);
+        if (counters != before) {
+            counters.memset((byte) 0); // the kernels leave them at zero from here on
+        }
+        int smemPages = Math.min(maxPages, TAIL_SMEM_BYTES / Float.BYTES / (g + 1));
+        function("rocket_select_" + suffix(p) + "_d" + d).launch(new Dim3(seqs * hkv, (int) logitBlocks, 1),
+                Dim3.of(LOGIT_THREADS), (g + 1) * smemPages * Float.BYTES, owner.stream(), q.buffer(),
+                k == null ? java.lang.foreign.MemorySegment.NULL : k.buffer(), dp.slots(), kt.buffer(), dp.kvLens(), dp.tables(), work,
+                pages, counts, counters.slice(0, selectCounterBytes), h, hkv, p.pageSize(), shape.tokensPerBlock(),
+                dp.maxBlocks(), p.topk(), p.topr(), selectionScale(d), smemPages);
+        return new Selection(pages, counts, counters.slice(selectCounterBytes, attnCounterBytes), dp);
+    }
+
+    /** Every slot of the step lies in the cache (or is −1, a padding token). */
+    private static void checkSlots(StepBatch batch, int numBlocks, int tokensPerBlock) {
+        long slots = (long) numBlocks * tokensPerBlock;
+        for (int s : batch.slotMapping()) {
+            if (s >= slots) {
+                throw new IllegalArgumentException("slot " + s + " is past the KT cache's " + numBlocks + " blocks");
             }
         }
-        // kernel 1: every page's logits for the group's heads, spread over many blocks (head dims up to 128:
-        // one thread per (page, head); 256: one thread per page for all heads)
-        boolean perHead = d <= 128;
-        long logitThreads = perHead ? (long) maxPages * g : maxPages;
-        int logitBlocks = (int) Math.min(Integer.MAX_VALUE, ceilDiv(logitThreads, LOGIT_THREADS));
-        if (logitBlocks > 65535) {
-            throw new IllegalArgumentException("a block table of " + dp.maxBlocks() + " blocks has too many KT pages ("
-                    + maxPages + ") for one launch; use a larger page_size");
-        }
-        if (perHead) {
-            function("rocket_page_logits_" + suffix(p) + "_d" + d).launch(new Dim3(seqs * hkv, logitBlocks, 1),
-                    Dim3.of(LOGIT_THREADS), 0, owner.stream(), q.buffer(), kt.buffer(), dp.kvLens(), dp.tables(), work,
-                    h, hkv, p.pageSize(), shape.tokensPerBlock(), dp.maxBlocks(), p.topk(), p.topr(),
-                    selectionScale(d));
-        } else {
-            function("rocket_page_logits_" + suffix(p) + "_g" + gm).launch(new Dim3(seqs * hkv, logitBlocks, 1),
-                    Dim3.of(LOGIT_THREADS), 0, owner.stream(), q.buffer(), kt.buffer(), dp.kvLens(), dp.tables(), work,
-                    h, hkv, d, p.pageSize(), shape.tokensPerBlock(), dp.maxBlocks(), p.topk(), p.topr(),
-                    selectionScale(d));
-        }
-        // kernel 2: page softmax per head, group mean and top-k per (sequence, KV head)
-        function("rocket_select_topk").launch(Dim3.of(seqs, hkv), Dim3.of(SELECT_THREADS), 0, owner.stream(),
-                dp.kvLens(), pages, counts, work, h, hkv, p.pageSize(), shape.tokensPerBlock(), dp.maxBlocks(),
-                p.topk());
-        return new Selection(pages, counts, dp);
     }
 
     // ---- checks and helpers ---------------------------------------------------------------------------
@@ -366,9 +370,10 @@ final class CudaRocketKv implements AutoCloseable {
     @Override
     public void close() {
         RuntimeException failure = Closeables.closeAll(null,
-                java.util.Arrays.asList(selectScratch, attnWorkspace, stage1, decodeModule, ktModule));
+                java.util.Arrays.asList(selectScratch, attnWorkspace, counters, stage1, decodeModule, ktModule));
         selectScratch = null;
         attnWorkspace = null;
+        counters = null;
         if (failure != null) {
             throw failure;
         }

@@ -394,16 +394,21 @@ class CudaRocketKvGpuTest {
 
     @ParameterizedTest
     @CsvSource({
-            "fp8, 4, 32, 8, 128, 1, 64, 128, false",
-            "bf16, 4, 32, 8, 128, 5, 64, 128, true",
-            "fp8, 16, 8, 8, 64, 32, 16, 32, false",
-            "bf16, 1, 16, 4, 64, 5, 256, 16, true",
-            "fp8, 4, 64, 8, 128, 5, 64, 64, false",
-            "bf16, 16, 4, 2, 16, 32, 8, 16, true",
-            "fp8, 4, 4, 1, 32, 5, 4, 32, true",
-            "bf16, 4, 32, 8, 128, 32, 64, 128, false"})
+            "fp8, 4, 32, 8, 128, 1, 64, 128, false, false",
+            "bf16, 4, 32, 8, 128, 5, 64, 128, true, false",
+            "fp8, 16, 8, 8, 64, 32, 16, 32, false, false",
+            "bf16, 1, 16, 4, 64, 5, 256, 16, true, false",
+            "fp8, 4, 64, 8, 128, 5, 64, 64, false, false",
+            "bf16, 16, 4, 2, 16, 32, 8, 16, true, false",
+            "fp8, 4, 4, 1, 32, 5, 4, 32, true, false",
+            "bf16, 4, 32, 8, 128, 32, 64, 128, false, false",
+            "fp8, 4, 32, 8, 128, 1, 64, 128, false, true",
+            "bf16, 4, 32, 8, 128, 5, 64, 128, true, true",
+            "fp8, 16, 24, 8, 256, 5, 16, 256, true, true",
+            "bf16, 1, 12, 4, 64, 5, 256, 16, true, true",
+            "fp8, 4, 28, 4, 128, 32, 64, 128, false, true"})
     void sparseDecodeSelectsTheCpuPagesAndAttendsExactly(String ktName, int pageSize, int heads, int kvHeads, int d,
-                                                         int batch, int topk, int topr, boolean padded) {
+                                                         int batch, int topk, int topr, boolean padded, boolean fused) {
         Random rnd = new Random(batch * 1009L + d + pageSize + heads);
         int tpb = 16;
         RocketKvParams p = new RocketKvParams(8, 7, 8192, topk, topr, pageSize, kt(ktName)); // KT over whole caches
@@ -424,10 +429,12 @@ class CudaRocketKvGpuTest {
         int[] nb = new int[1];
         int[][] tables = tables(lens, tpb, rnd, nb);
         RocketKvPlan plan = plan(p, nb[0], tpb, kvHeads, d);
-        int[] fillLens = Arrays.stream(lens).filter(x -> x > 0).toArray();
+        // fused: the cache holds all but the step's token, which rocketDecodeAttention folds into the KT pages
+        int drop = fused ? 1 : 0;
+        int[] fillLens = Arrays.stream(lens).filter(x -> x > drop).map(x -> x - drop).toArray();
         int[][] fillTables = new int[fillLens.length][];
         for (int s = 0, i = 0; s < batch; s++) {
-            if (lens[s] > 0) {
+            if (lens[s] > drop) {
                 fillTables[i++] = tables[s];
             }
         }
@@ -449,23 +456,41 @@ class CudaRocketKvGpuTest {
         cpu.ktBuild(ccache, fill, shape, plan, ckt);
         StepBatch dec = decode(lens, tables, tpb);
         Tensor cout = cpu.allocate(DType.F32, batch, heads * d);
-        cpu.sparseDecodeAttention(act(cpu, q, batch, heads * d), ccache, ckt, dec, shape, plan, cout);
+        float[] kd = Gpu.gaussian(rnd, batch * kvHeads * d, 1f);
+        float[] vd = Gpu.gaussian(rnd, batch * kvHeads * d, 1f);
+        float[] ktBuilt = cpu.download(ckt);
+        if (fused) {
+            cpu.writeKv(act(cpu, bf16Round(kd), batch, kvHeads * d), act(cpu, bf16Round(vd), batch, kvHeads * d), dec,
+                    shape, ccache);
+            cpu.rocketDecodeAttention(act(cpu, q, batch, heads * d), act(cpu, kd, batch, kvHeads * d), ccache, ckt, dec,
+                    shape, plan, cout);
+        } else {
+            cpu.sparseDecodeAttention(act(cpu, q, batch, heads * d), ccache, ckt, dec, shape, plan, cout);
+        }
         float[] cacheF = cpu.download(ccache);
         float[] ktF = cpu.download(ckt);
         try (Tensor gk = act(gpu, k, t, kvHeads * d); Tensor gv = act(gpu, v, t, kvHeads * d);
              Tensor gq = act(gpu, q, batch, heads * d);
              Tensor cache = gpu.allocate(DType.BF16, nb[0], 2, kvHeads, tpb, d);
              Tensor gkt = gpu.allocate(gpu.ktCacheDtype(p), plan.kt().numPages(), 2, kvHeads, d);
+             Tensor gkd = act(gpu, kd, batch, kvHeads * d); Tensor gvd = act(gpu, vd, batch, kvHeads * d);
              Tensor gout = gpu.allocate(DType.F32, batch, heads * d)) {
             gpu.writeKv(gk, gv, fill, shape, cache);
             gpu.ktBuild(cache, fill, shape, plan, gkt);
-            assertArrayEquals(ktF, decodeDevice(gkt), "KT pages");
+            assertArrayEquals(ktBuilt, decodeDevice(gkt), "KT pages after the build");
             float[] nan = new float[batch * heads * d];
             Arrays.fill(nan, Float.NaN);
             gpu.upload(nan, gout);
-            int[][][] got = gpu.rocket().selectedPages((CudaTensor) gq, (CudaTensor) cache, (CudaTensor) gkt, dec, shape,
-                    plan);
-            gpu.sparseDecodeAttention(gq, cache, gkt, dec, shape, plan, gout);
+            int[][][] got;
+            if (fused) {
+                gpu.writeKv(gkd, gvd, dec, shape, cache);
+                gpu.rocketDecodeAttention(gq, gkd, cache, gkt, dec, shape, plan, gout);
+                assertArrayEquals(ktF, decodeDevice(gkt), "KT pages after the fused update");
+                got = gpu.rocket().selectedPages((CudaTensor) gq, (CudaTensor) cache, (CudaTensor) gkt, dec, shape, plan);
+            } else {
+                got = gpu.rocket().selectedPages((CudaTensor) gq, (CudaTensor) cache, (CudaTensor) gkt, dec, shape, plan);
+                gpu.sparseDecodeAttention(gq, cache, gkt, dec, shape, plan, gout);
+            }
             float[] out = gpu.download(gout);
             float[] cpuOut = cpu.download(cout);
             int total = 0;
@@ -506,8 +531,8 @@ class CudaRocketKvGpuTest {
                     }
                 }
             }
-            System.out.printf("%s P=%d %d/%d heads, batch %d: %d of %d selected pages differ from the CPU%n", ktName,
-                    pageSize, heads, kvHeads, batch, differing, total);
+            System.out.printf("%s P=%d %d/%d heads, batch %d%s: %d of %d selected pages differ from the CPU%n", ktName,
+                    pageSize, heads, kvHeads, batch, fused ? " (fused KT update)" : "", differing, total);
             assertTrue(differing <= total / 100, differing + " of " + total + " selected pages differ");
         }
     }

@@ -34,7 +34,10 @@ import java.util.Random;
  *   <li>RocketKV decode of one layer (KT update + page scoring + top-k + sparse attention; B 2048, P 4, topk 64,
  *       fp8 KT) captured in a CUDA graph and replayed, at batch 1, 8 and 32: µs per layer, bytes it must read,
  *       GB/s and % of copy bandwidth, beside dense decode (also graph-replayed) at contexts 32k and 128k and the
- *       speedup; RocketKV stage 1 of a 32k prompt against the dense prefill attention of the same layer;</li>
+ *       speedup; RocketKV stage 1 of a 32k prompt against the dense prefill attention of the same layer. Decode
+ *       graphs hold many distinct layers back to back (so a layer's data is not still in L2 from its previous
+ *       replay); system properties {@code rocketkv.bench.batches} (e.g. {@code 1,32}) and
+ *       {@code rocketkv.bench.rocketOnly} (no dense comparison, no stage 1) narrow the section;</li>
  *   <li>{@code CudaKernels.matmul} on bf16 weights (activation conversion included) against cuBLAS's
  *       bf16 GEMM called directly on bf16 inputs of the same shapes.</li>
  * </ul>
@@ -185,8 +188,16 @@ public final class CudaKernelsBench {
                 + " after stage 1), CUDA graph replay%n", RK_BUDGET, RK_PAGE, RK_TOPK, RK_CACHE);
         System.out.printf("%6s %10s %10s %10s %8s | %8s %12s %12s %12s%n", "batch", "us/layer", "MB read", "GB/s",
                 "% copy", "context", "dense us", "dense GB/s", "speedup");
-        for (int batch : new int[] {1, 8, 32}) {
+        int[] batches = java.util.Arrays.stream(System.getProperty("rocketkv.bench.batches", "1,8,32").split(","))
+                .mapToInt(x -> Integer.parseInt(x.trim())).toArray();
+        boolean withDense = !Boolean.getBoolean("rocketkv.bench.rocketOnly");
+        for (int batch : batches) {
             double[] rk = rocketDecode(k, batch);
+            if (!withDense) {
+                double gbs = rk[1] / (rk[0] / 1e6) / 1e9;
+                System.out.printf("%6d %10.1f %10.2f %10.0f %7.1f%%%n", batch, rk[0], rk[1] / 1e6, gbs, 100 * gbs / copy);
+                continue;
+            }
             for (int ctxLen : new int[] {32768, 131072}) {
                 double dense = denseDecodeGraph(k, ctxLen, batch);
                 double denseGbs = 2.0 * HKV * D * 2 * ctxLen * batch / (dense / 1e6) / 1e9;
@@ -197,7 +208,9 @@ public final class CudaKernelsBench {
         }
         System.out.println("targets: <= 10 us/layer at batch 1; >= 60% of copy bandwidth at batch 32; >= 5x dense at 32k"
                 + " and >= 15x at 128k, batch 1");
-        stage1VsPrefill(k, 32768);
+        if (withDense) {
+            stage1VsPrefill(k, 32768);
+        }
     }
 
     private static int[][] shuffledTables(int batch, int blocksPerSeq, long seed) {
@@ -274,36 +287,75 @@ public final class CudaKernelsBench {
             rows[s] = s;
         }
         StepBatch dec = new StepBatch(false, new int[batch], dLens.clone(), dSlots, dq, dLens, tables, rows);
-        CudaStream stream = k.stream();
-        try (Tensor cache = k.allocate(DType.BF16, blocks, 2, HKV, TPB, D);
-             Tensor kt = k.allocate(k.ktCacheDtype(p), plan.kt().numPages(), 2, HKV, D);
-             Tensor kf = k.allocate(DType.F32, t, HKV * D);
-             Tensor vf = k.allocate(DType.F32, t, HKV * D);
-             Tensor kNew = k.allocate(DType.F32, batch, HKV * D);
-             Tensor q = k.allocate(DType.F32, batch, H * D);
-             Tensor out = k.allocate(DType.F32, batch, H * D)) {
+        int pages = p.numPages(cacheTokens + 1);
+        double bytes = AttentionCost.LLAMA_8B.rocketDecodeBytes(batch, pages, topk, page);
+        int layers = layersFor(k, bytes, (long) blocks * 2 * HKV * TPB * D * 2 * 2);
+        List<Tensor> held = new ArrayList<>();
+        try (Tensor kf = k.allocate(DType.F32, t, HKV * D); Tensor vf = k.allocate(DType.F32, t, HKV * D)) {
             k.upload(gaussian(t * HKV * D, 1), kf);
             k.upload(gaussian(t * HKV * D, 2), vf);
-            k.upload(gaussian(batch * HKV * D, 3), kNew);
-            k.upload(gaussian(batch * H * D, 4), q);
-            k.writeKv(kf, vf, fill, shape, cache);
-            k.ktBuild(cache, fill, shape, plan, kt);
-            Runnable step = () -> {
-                k.ktUpdate(kNew, dec, shape, plan, kt);
-                k.sparseDecodeAttention(q, cache, kt, dec, shape, plan, out);
-            };
-            step.run(); // sizes the scratch before capture
-            double us;
-            try (CudaGraph graph = CudaGraph.capture(stream, step)) {
-                us = replay(k, graph, stream);
+            Runnable[] steps = new Runnable[layers];
+            for (int l = 0; l < layers; l++) {
+                Tensor cache = hold(held, k.allocate(DType.BF16, blocks, 2, HKV, TPB, D));
+                Tensor kt = hold(held, k.allocate(k.ktCacheDtype(p), plan.kt().numPages(), 2, HKV, D));
+                Tensor kNew = hold(held, k.allocate(DType.F32, batch, HKV * D));
+                Tensor q = hold(held, k.allocate(DType.F32, batch, H * D));
+                Tensor out = hold(held, k.allocate(DType.F32, batch, H * D));
+                k.upload(gaussian(batch * HKV * D, 3 + l), kNew);
+                k.upload(gaussian(batch * H * D, 1000 + l), q);
+                k.writeKv(kf, vf, fill, shape, cache);
+                k.ktBuild(cache, fill, shape, plan, kt);
+                steps[l] = () -> k.rocketDecodeAttention(q, kNew, cache, kt, dec, shape, plan, out);
             }
-            int pages = p.numPages(cacheTokens + 1);
-            double bytes = AttentionCost.LLAMA_8B.rocketDecodeBytes(batch, pages, topk, page);
-            return new double[] {us, bytes};
+            return new double[] {perLayer(k, steps), bytes};
+        } finally {
+            closeAll(held);
         }
     }
 
-    /** µs of one graph-replayed dense decode of a layer at ctxLen tokens per sequence. */
+    /**
+     * Layers captured per graph: enough distinct layers (each with its own caches) that one pass reads about 2.5
+     * times the H200's 50 MB L2, so a layer's data is not still cached from its previous replay, as in a model
+     * whose weights stream through L2 between steps; 2 to 64, fewer (at least 1) when that many layers'
+     * {@code footprint} bytes would not fit in 70% of the free device memory.
+     */
+    private static int layersFor(CudaKernels k, double bytesPerLayer, long footprint) {
+        int want = (int) Math.max(2, Math.min(64, Math.ceil(125e6 / bytesPerLayer)));
+        long fit = (long) (0.7 * k.context().memoryInfo().free() / Math.max(1, footprint));
+        return (int) Math.max(1, Math.min(want, fit));
+    }
+
+    private static Tensor hold(List<Tensor> held, Tensor t) {
+        held.add(t);
+        return t;
+    }
+
+    private static void closeAll(List<Tensor> held) {
+        for (Tensor t : held) {
+            t.close();
+        }
+        held.clear();
+    }
+
+    /**
+     * µs per layer of the layers' steps captured back to back in one CUDA graph (as a decode step's layers are),
+     * each run once before the capture to size the scratch.
+     */
+    private static double perLayer(CudaKernels k, Runnable[] steps) {
+        for (Runnable r : steps) {
+            r.run();
+        }
+        CudaStream stream = k.stream();
+        try (CudaGraph graph = CudaGraph.capture(stream, () -> {
+            for (Runnable r : steps) {
+                r.run();
+            }
+        })) {
+            return replay(k, graph, stream, Math.max(20, 400 / steps.length)) / steps.length;
+        }
+    }
+
+    /** µs per layer of graph-replayed dense decode at ctxLen tokens per sequence (several layers per graph). */
     static double denseDecodeGraph(CudaKernels k, int ctxLen, int batch) {
         AttentionShape shape = AttentionShape.of(H, HKV, D, TPB);
         int blocksPerSeq = ctxLen / TPB;
@@ -319,16 +371,20 @@ public final class CudaKernelsBench {
             neg[s] = -1;
         }
         StepBatch b = new StepBatch(false, new int[batch], new int[batch], neg, qStart, kvLens, tables, rows);
-        CudaStream stream = k.stream();
-        try (Tensor cache = k.allocate(DType.BF16, blocksPerSeq * batch, 2, HKV, TPB, D);
-             Tensor q = k.allocate(DType.F32, batch, H * D);
-             Tensor out = k.allocate(DType.F32, batch, H * D)) {
-            k.upload(gaussian(batch * H * D, 5), q);
-            Runnable step = () -> k.decodeAttention(q, cache, b, shape, out);
-            step.run();
-            try (CudaGraph graph = CudaGraph.capture(stream, step)) {
-                return replay(k, graph, stream);
+        int layers = layersFor(k, 2.0 * HKV * D * 2 * ctxLen * batch, (long) blocksPerSeq * batch * 2 * HKV * TPB * D * 2);
+        List<Tensor> held = new ArrayList<>();
+        try {
+            Runnable[] steps = new Runnable[layers];
+            for (int l = 0; l < layers; l++) {
+                Tensor cache = hold(held, k.allocate(DType.BF16, blocksPerSeq * batch, 2, HKV, TPB, D));
+                Tensor q = hold(held, k.allocate(DType.F32, batch, H * D));
+                Tensor out = hold(held, k.allocate(DType.F32, batch, H * D));
+                k.upload(gaussian(batch * H * D, 5 + l), q);
+                steps[l] = () -> k.decodeAttention(q, cache, b, shape, out);
             }
+            return perLayer(k, steps);
+        } finally {
+            closeAll(held);
         }
     }
 

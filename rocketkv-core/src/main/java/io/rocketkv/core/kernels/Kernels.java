@@ -140,6 +140,17 @@ public interface Kernels extends AutoCloseable {
                                RocketKvPlan plan, Tensor out);
 
     /**
+     * A RocketKV decode step's attention: {@link #ktUpdate} of the step's keys k [S, Hkv·D], then
+     * {@link #sparseDecodeAttention}. Same results as those two calls; a backend may fuse them (the CUDA backend
+     * folds the KT update into its page-selection launch).
+     */
+    default void rocketDecodeAttention(Tensor q, Tensor k, Tensor kvCache, Tensor ktCache, StepBatch batch,
+                                       AttentionShape shape, RocketKvPlan plan, Tensor out) {
+        ktUpdate(k, batch, shape, plan, ktCache);
+        sparseDecodeAttention(q, kvCache, ktCache, batch, shape, plan, out);
+    }
+
+    /**
      * Runs {@code work} (ops on this backend for {@code batch}) once, now, and records the ops it queued for
      * replay on later steps of the same layout ({@link RecordedStep}); returns null when this backend does
      * not record (the CPU), having still run {@code work}. Recording needs every op of {@code work} to take

@@ -236,8 +236,7 @@ public final class LlamaModel implements AutoCloseable {
                     k.ktBuild(kvCaches[l], batch, shape, plan, ktCaches[l]);
                 }
             } else if (plan != null) {
-                k.ktUpdate(kk, batch, shape, plan, ktCaches[l]);
-                k.sparseDecodeAttention(q, kvCaches[l], ktCaches[l], batch, shape, plan, attn);
+                k.rocketDecodeAttention(q, kk, kvCaches[l], ktCaches[l], batch, shape, plan, attn);
             } else {
                 k.decodeAttention(q, kvCaches[l], batch, shape, attn);
             }
