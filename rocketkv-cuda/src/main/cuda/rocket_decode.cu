@@ -11,6 +11,7 @@
 //   kvLens     i32  [numSeqs]  cache slots of each sequence, the step's token included (0 = padding)
 //   tables     i32  [numSeqs][maxBlocks]  block ids, -1 padded
 //   selPages   i32  [numSeqs][numKvHeads][topk]  selected logical page indices, ascending (scratch)
+//   selPhys    i32  [numSeqs][numKvHeads][topk]  their physical KT pages (block * pagesPerBlock + page in block)
 //   selCount   i32  [numSeqs][numKvHeads]        how many (min(topk, pages); 0 for padding)
 //   pageWork   f32  [numSeqs][numKvHeads][G + 1][maxPages]  logits per head, then (when they do not fit
 //                   in shared memory) exponentials and the group score (scratch; maxPages = maxBlocks *
@@ -103,8 +104,8 @@ __device__ __forceinline__ void page_logits_per_page(
     const int D = headDim;
     const int G = numHeads / numKvHeads;
     load_group_queries<GM>(q, qs, chan, seq, g, numHeads, G, D, topr);
-    const int p = blockIdx.y * RKV_LOGIT_THREADS + threadIdx.x;
-    if (p >= pages) return;
+#pragma unroll 1
+    for (int p = blockIdx.y * RKV_LOGIT_THREADS + threadIdx.x; p < pages; p += gridDim.y * RKV_LOGIT_THREADS) {
     const int pagesPerBlock = tokensPerBlock / pageSize;
     const int* table = blockTables + (size_t) seq * maxBlocks;
     const int row = numKvHeads * D;
@@ -139,6 +140,7 @@ __device__ __forceinline__ void page_logits_per_page(
     for (int h = 0; h < GM; h++) {
         if (h < G) work[(size_t) h * maxPages + p] = __fmul_rn(y[h], scale);
     }
+    }
 }
 
 // Page logits for head dims 16..128: one thread per (page, head of the group), the head's filtered
@@ -167,8 +169,8 @@ __device__ __forceinline__ void page_logits_per_head(
     load_group_queries<16>(q, qs, chan, seq, g, numHeads, G, D, topr);
     for (int e = threadIdx.x; e < G * D; e += blockDim.x) qp[(e / D) * QS + e % D] = qs[e];
     __syncthreads();
-    const int i = blockIdx.y * RKV_LOGIT_THREADS + threadIdx.x;
-    if (i >= pages * G) return;
+#pragma unroll 1
+    for (int i = blockIdx.y * RKV_LOGIT_THREADS + threadIdx.x; i < pages * G; i += gridDim.y * RKV_LOGIT_THREADS) {
     const int p = i / G;
     const int h = i - p * G;
     const int slot = p * pageSize;
@@ -205,6 +207,7 @@ __device__ __forceinline__ void page_logits_per_head(
         b = nb;
     }
     work[(size_t) h * maxPages + p] = __fmul_rn(y, scale);
+    }
 }
 
 // The step's key of one (sequence, KV head) folded into its KT page, as kt_update in rocket_kt.cu
@@ -278,7 +281,7 @@ __device__ __forceinline__ void select_tail(float* work, int maxPages, float* dy
         const int h = hw % G;
         const float* x = lg + (size_t) h * stride;
         float m = -INFINITY;
-#pragma unroll 1
+#pragma unroll 4
         for (int p = (hw / G) * 32 + lane; p < pages; p += parts * 32) m = fmaxf(m, rkv_tail_ld(x + p, inSmem));
 #pragma unroll
         for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
@@ -297,7 +300,7 @@ __device__ __forceinline__ void select_tail(float* work, int maxPages, float* dy
         float* x = lg + (size_t) h * stride;
         const float m = headMax[h];
         double sum = 0.0;
-#pragma unroll 1
+#pragma unroll 4
         for (int p = (hw / G) * 32 + lane; p < pages; p += parts * 32) {
             const float e = (float) exp((double) __fsub_rn(rkv_tail_ld(x + p, inSmem), m));
             x[p] = e;
@@ -337,9 +340,9 @@ template <class KT, int D, bool PER_HEAD>
 __device__ __forceinline__ void select_fused(
         const float* __restrict__ q, const float* __restrict__ k, const int* __restrict__ slots, typename KT::T* kt,
         const int* __restrict__ kvLens, const int* __restrict__ blockTables, float* __restrict__ pageWork,
-        int* __restrict__ selPages, int* __restrict__ selCount, int* __restrict__ counters, int numHeads,
-        int numKvHeads, int pageSize, int tokensPerBlock, int maxBlocks, int topk, int topr, float scale,
-        int smemPages) {
+        int* __restrict__ selPages, int* __restrict__ selPhys, int* __restrict__ selCount, int* __restrict__ counters,
+        int numHeads, int numKvHeads, int pageSize, int tokensPerBlock, int maxBlocks, int topk, int topr,
+        float scale, int smemPages) {
     extern __shared__ __align__(16) float rkvDyn[];
     __shared__ int isLast;
     const int pair = blockIdx.x;
@@ -353,8 +356,10 @@ __device__ __forceinline__ void select_fused(
     const int maxPages = maxBlocks * (tokensPerBlock / pageSize);
     float* work = pageWork + (size_t) pair * (G + 1) * maxPages;   // [G + 1][maxPages]
     if (k != nullptr && pages > 0) {
-        const int first = (pages - 1) * perPage;
-        if (first < lo + RKV_LOGIT_THREADS && first + perPage > lo) {   // block-uniform
+        const int first = (pages - 1) * perPage;   // the last page's items: at most two chunks of the grid stride
+        const int y0 = (first / RKV_LOGIT_THREADS) % gridDim.y;
+        const int y1 = ((first + perPage - 1) / RKV_LOGIT_THREADS) % gridDim.y;
+        if (blockIdx.y == y0 || blockIdx.y == y1) {   // block-uniform
             kt_fold_token<KT>(k, slots, kt, seq, g, numKvHeads, D, tokensPerBlock, pageSize);
             __syncthreads();
         }
@@ -376,12 +381,24 @@ __device__ __forceinline__ void select_fused(
     if (threadIdx.x == 0) counters[pair] = 0;
     __threadfence();
     int* sel = selPages + (size_t) pair * topk;
+    int* phys = selPhys + (size_t) pair * topk;
+    const int* table = blockTables + (size_t) seq * maxBlocks;
+    const int pagesPerBlock = tokensPerBlock / pageSize;
     if (pages <= topk) {
-        for (int p = threadIdx.x; p < pages; p += blockDim.x) sel[p] = p;
+        for (int p = threadIdx.x; p < pages; p += blockDim.x) {
+            sel[p] = p;
+            phys[p] = table[(p * pageSize) / tokensPerBlock] * pagesPerBlock + ((p * pageSize) % tokensPerBlock) / pageSize;
+        }
         if (threadIdx.x == 0) selCount[pair] = pages;
         return;
     }
     select_tail(work, maxPages, rkvDyn, smemPages, G, pages, topk, sel);
+    __syncthreads();
+    // the physical KT page of each selected page, so the attention reads K/V without the block table
+    for (int e = threadIdx.x; e < topk; e += blockDim.x) {
+        const int slot = sel[e] * pageSize;
+        phys[e] = table[slot / tokensPerBlock] * pagesPerBlock + (slot % tokensPerBlock) / pageSize;
+    }
     if (threadIdx.x == 0) selCount[pair] = topk;
 }
 
@@ -389,10 +406,10 @@ __device__ __forceinline__ void select_fused(
     extern "C" __global__ void __launch_bounds__(RKV_LOGIT_THREADS) rocket_select_##NAME##_d##D(                \
             const float* __restrict__ q, const float* __restrict__ k, const int* __restrict__ slots, KT::T* kt,  \
             const int* __restrict__ kvLens, const int* __restrict__ blockTables, float* __restrict__ pageWork,   \
-            int* __restrict__ selPages, int* __restrict__ selCount, int* __restrict__ counters, int numHeads,    \
-            int numKvHeads, int pageSize, int tokensPerBlock, int maxBlocks, int topk, int topr, float scale,    \
-            int smemPages) {                                                                                   \
-        select_fused<KT, D, PER_HEAD>(q, k, slots, kt, kvLens, blockTables, pageWork, selPages, selCount,       \
+            int* __restrict__ selPages, int* __restrict__ selPhys, int* __restrict__ selCount,                   \
+            int* __restrict__ counters, int numHeads, int numKvHeads, int pageSize, int tokensPerBlock,          \
+            int maxBlocks, int topk, int topr, float scale, int smemPages) {                                   \
+        select_fused<KT, D, PER_HEAD>(q, k, slots, kt, kvLens, blockTables, pageWork, selPages, selPhys, selCount, \
                                       counters, numHeads, numKvHeads, pageSize, tokensPerBlock, maxBlocks, topk, \
                                       topr, scale, smemPages);                                                 \
     }
@@ -419,8 +436,9 @@ constexpr int U = 4;   // tokens per lane group per step
 template <int D, int GT>
 __device__ __forceinline__ void sparse_attn(
         const float* __restrict__ q, const unsigned short* __restrict__ kvCache, const int* __restrict__ kvLens,
-        const int* __restrict__ blockTables, const int* __restrict__ selPages, const int* __restrict__ selCount,
-        float* __restrict__ out, float* __restrict__ workspace, int* __restrict__ counters, int numHeads,
+        const int* __restrict__ blockTables, const int* __restrict__ selPages, const int* __restrict__ selPhys,
+        const int* __restrict__ selCount, float* __restrict__ out, float* __restrict__ workspace,
+        int* __restrict__ counters, int numHeads,
         int numKvHeads, int tokensPerBlock, int maxBlocks, int pageSize, int topk, int pagesPerSplit, float scale) {
     constexpr int TG = D / 8;            // lanes per token row, 8 channels (16 bytes) each
     constexpr int GPW = 32 / TG;         // tokens (lane groups) per warp
@@ -445,6 +463,8 @@ __device__ __forceinline__ void sparse_attn(
     const int t0 = e0 * pageSize;             // the split's tokens: [t0, t1) of the gathered list
     const int t1 = e1 > e0 ? e1 * pageSize : t0;
     const int* sel = selPages + ((size_t) seq * numKvHeads + kvHead) * topk;
+    const int* phys = selPhys + ((size_t) seq * numKvHeads + kvHead) * topk;
+    const int pagesPerBlock = tokensPerBlock / pageSize;
 
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
@@ -489,11 +509,15 @@ __device__ __forceinline__ void sparse_attn(
             kx[u] = make_uint4(0u, 0u, 0u, 0u);
             vx[u] = kx[u];
             if (t < t1) {
-                const int slot = sel[t / pageSize] * pageSize + t % pageSize;
+                const int e = t / pageSize;
+                const int j = t - e * pageSize;
+                const int pp = phys[e];   // loaded beside sel[e]: no block-table lookup on the way to K/V
+                const int slot = sel[e] * pageSize + j;
                 if (slot < len) {
                     ok[u] = true;
-                    const unsigned short* p = kvCache + rkv_k_offset(table[slot / tokensPerBlock], kvHead,
-                            slot % tokensPerBlock, numKvHeads, tokensPerBlock, D) + tl * 8;
+                    const int blk = pp / pagesPerBlock;
+                    const unsigned short* p = kvCache + rkv_k_offset(blk, kvHead,
+                            (pp - blk * pagesPerBlock) * pageSize + j, numKvHeads, tokensPerBlock, D) + tl * 8;
                     kx[u] = rkv_ld_stream16(p);
                     vx[u] = rkv_ld_stream16(p + vDelta);
                 }
@@ -650,10 +674,12 @@ __device__ __forceinline__ void sparse_attn(
     extern "C" __global__ void __launch_bounds__(rkv_sparse::NTHREADS, MINB) rocket_sparse_attn_d##D##_g##GT( \
             const float* __restrict__ q, const unsigned short* __restrict__ kvCache,                          \
             const int* __restrict__ kvLens, const int* __restrict__ blockTables,                              \
-            const int* __restrict__ selPages, const int* __restrict__ selCount, float* __restrict__ out,      \
-            float* __restrict__ workspace, int* __restrict__ counters, int numHeads, int numKvHeads,          \
-            int tokensPerBlock, int maxBlocks, int pageSize, int topk, int pagesPerSplit, float scale) {      \
-        rkv_sparse::sparse_attn<D, GT>(q, kvCache, kvLens, blockTables, selPages, selCount, out, workspace,   \
+            const int* __restrict__ selPages, const int* __restrict__ selPhys,                                \
+            const int* __restrict__ selCount, float* __restrict__ out, float* __restrict__ workspace,         \
+            int* __restrict__ counters, int numHeads, int numKvHeads, int tokensPerBlock, int maxBlocks,      \
+            int pageSize, int topk, int pagesPerSplit, float scale) {                                         \
+        rkv_sparse::sparse_attn<D, GT>(q, kvCache, kvLens, blockTables, selPages, selPhys, selCount, out,     \
+                                       workspace,                                                             \
                                        counters, numHeads, numKvHeads, tokensPerBlock, maxBlocks, pageSize, topk,       \
                                        pagesPerSplit, scale);                                                 \
     }

@@ -160,7 +160,7 @@ final class CudaRocketKv implements AutoCloseable {
         }
         CudaKernels.DevicePlan dp = sel.plan();
         attn.launch(new Dim3(seqs, hkv * chunks, numSplits), Dim3.of(128), 0, owner.stream(), q.buffer(),
-                cache.buffer(), dp.kvLens(), dp.tables(), sel.pages(), sel.counts(), out.buffer(), ws,
+                cache.buffer(), dp.kvLens(), dp.tables(), sel.pages(), sel.phys(), sel.counts(), out.buffer(), ws,
                 sel.attnCounters(), h, hkv, shape.tokensPerBlock(), dp.maxBlocks(), p.pageSize(), p.topk(),
                 pagesPerSplit, shape.scale());
     }
@@ -196,7 +196,7 @@ final class CudaRocketKv implements AutoCloseable {
 
     // ---- stage 2 selection ------------------------------------------------------------------------------
 
-    private record Selection(DeviceBuffer pages, DeviceBuffer counts, DeviceBuffer attnCounters,
+    private record Selection(DeviceBuffer pages, DeviceBuffer phys, DeviceBuffer counts, DeviceBuffer attnCounters,
                              CudaKernels.DevicePlan plan) {
     }
 
@@ -241,18 +241,20 @@ final class CudaRocketKv implements AutoCloseable {
         // of each (sequence, KV head)
         boolean perHead = d <= 128;
         long logitThreads = perHead ? (long) maxPages * g : maxPages;
-        long logitBlocks = ceilDiv(logitThreads, LOGIT_THREADS);
-        if (logitBlocks > 65535) {
-            throw new IllegalArgumentException("a block table of " + dp.maxBlocks() + " blocks has too many KT pages ("
-                    + maxPages + ") for one launch; use a larger page_size");
-        }
+        // blocks per (sequence, KV head): enough for about two blocks per SM in all, each looping over its share of
+        // the (page, head) items; never more than the items need
+        long pairs = (long) seqs * hkv;
+        long itemBlocks = ceilDiv(logitThreads, LOGIT_THREADS);
+        long logitBlocks = Math.max(1, Math.min(itemBlocks,
+                ceilDiv(2L * context.device().multiprocessorCount(), pairs)));
         long pagesBytes = align((long) seqs * hkv * p.topk() * Integer.BYTES);
         long countBytes = align((long) seqs * hkv * Integer.BYTES);
         long workBytes = (long) seqs * hkv * (g + 1) * maxPages * Float.BYTES;
-        selectScratch = owner.growScratch(selectScratch, pagesBytes + countBytes + workBytes);
+        selectScratch = owner.growScratch(selectScratch, 2 * pagesBytes + countBytes + workBytes);
         DeviceBuffer pages = selectScratch.slice(0, pagesBytes);
-        DeviceBuffer counts = selectScratch.slice(pagesBytes, countBytes);
-        DeviceBuffer work = selectScratch.slice(pagesBytes + countBytes, workBytes);
+        DeviceBuffer phys = selectScratch.slice(pagesBytes, pagesBytes);
+        DeviceBuffer counts = selectScratch.slice(2 * pagesBytes, countBytes);
+        DeviceBuffer work = selectScratch.slice(2 * pagesBytes + countBytes, workBytes);
         long selectCounterBytes = align((long) seqs * hkv * Integer.BYTES);
         long attnCounterBytes = align((long) seqs * hkv * g * Integer.BYTES); // head chunks <= g
         DeviceBuffer before = counters;
@@ -263,10 +265,10 @@ final class CudaRocketKv implements AutoCloseable {
         int smemPages = Math.min(maxPages, TAIL_SMEM_BYTES / Float.BYTES / (g + 1));
         function("rocket_select_" + suffix(p) + "_d" + d).launch(new Dim3(seqs * hkv, (int) logitBlocks, 1),
                 Dim3.of(LOGIT_THREADS), (g + 1) * smemPages * Float.BYTES, owner.stream(), q.buffer(),
-                k == null ? java.lang.foreign.MemorySegment.NULL : k.buffer(), dp.slots(), kt.buffer(), dp.kvLens(), dp.tables(), work,
-                pages, counts, counters.slice(0, selectCounterBytes), h, hkv, p.pageSize(), shape.tokensPerBlock(),
-                dp.maxBlocks(), p.topk(), p.topr(), selectionScale(d), smemPages);
-        return new Selection(pages, counts, counters.slice(selectCounterBytes, attnCounterBytes), dp);
+                k == null ? java.lang.foreign.MemorySegment.NULL : k.buffer(), dp.slots(), kt.buffer(), dp.kvLens(),
+                dp.tables(), work, pages, phys, counts, counters.slice(0, selectCounterBytes), h, hkv, p.pageSize(),
+                shape.tokensPerBlock(), dp.maxBlocks(), p.topk(), p.topr(), selectionScale(d), smemPages);
+        return new Selection(pages, phys, counts, counters.slice(selectCounterBytes, attnCounterBytes), dp);
     }
 
     /** Every slot of the step lies in the cache (or is −1, a padding token). */
