@@ -307,7 +307,7 @@ public final class LLM implements AutoCloseable {
         var stop = new StopCriteria(eosIds, params.stopTokenIds(), params.stop(), params.maxTokens(), params.ignoreEos());
         Consumer<GenerationRequest.TokenEvent> listener = onToken == null ? null : ev -> onToken.accept(
                 new StreamChunk(ev.token().tokenId(), ev.textDelta(), ev.token().logprob(),
-                        ev.finished() == null ? null : ev.finished().wireName()));
+                        ev.finished() == null ? null : ev.finished().wireName(), alternatives(ev.token())));
         CompletableFuture<GenerationResult> result = engine.submit(new GenerationRequest(ids, sampling, stop, listener));
         CompletableFuture<RequestOutput> out = result.thenApply(r -> toOutput(prompt, r, params.logprobs() != null));
         out.whenComplete((r, e) -> {
@@ -322,11 +322,7 @@ public final class LLM implements AutoCloseable {
         List<CompletionOutput.TokenLogprobs> lps = new ArrayList<>();
         if (withLogprobs) {
             for (SampledToken t : r.tokens()) {
-                List<CompletionOutput.Alternative> top = new ArrayList<>();
-                for (TokenLogprob a : t.topLogprobs()) {
-                    top.add(new CompletionOutput.Alternative(a.tokenId(), a.logprob()));
-                }
-                lps.add(new CompletionOutput.TokenLogprobs(t.tokenId(), t.logprob(), top));
+                lps.add(new CompletionOutput.TokenLogprobs(t.tokenId(), t.logprob(), alternatives(t)));
             }
         }
         var m = r.metrics();
@@ -335,6 +331,17 @@ public final class LLM implements AutoCloseable {
                 m.ktCacheBytesPeak(), m.denseKvCacheBytes(), m.preemptions());
         var completion = new CompletionOutput(0, r.text(), r.outputIds(), lps, r.finishReason().wireName());
         return new RequestOutput(prompt, r.promptIds(), List.of(completion), metrics);
+    }
+
+    private static List<CompletionOutput.Alternative> alternatives(SampledToken t) {
+        if (t.topLogprobs().isEmpty()) {
+            return List.of();
+        }
+        List<CompletionOutput.Alternative> top = new ArrayList<>(t.topLogprobs().size());
+        for (TokenLogprob a : t.topLogprobs()) {
+            top.add(new CompletionOutput.Alternative(a.tokenId(), a.logprob()));
+        }
+        return top;
     }
 
     private static RequestOutput join(CompletableFuture<RequestOutput> f) {

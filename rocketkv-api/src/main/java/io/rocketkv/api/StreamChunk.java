@@ -1,5 +1,7 @@
 package io.rocketkv.api;
 
+import java.util.List;
+
 /**
  * One streamed token.
  *
@@ -9,8 +11,21 @@ package io.rocketkv.api;
  *                     deltas add up to the output's text
  * @param logprob      the token's log-probability
  * @param finishReason null until the last token, then {@code "stop"} or {@code "length"}
+ * @param top          the {@link SamplingParams#logprobs()} most likely tokens at this step, most likely first,
+ *                     the same as the output's {@link CompletionOutput.TokenLogprobs#top()} for this token;
+ *                     empty when {@code logprobs} was not set
  */
-public record StreamChunk(int tokenId, String textDelta, float logprob, String finishReason) {
+public record StreamChunk(int tokenId, String textDelta, float logprob, String finishReason,
+                          List<CompletionOutput.Alternative> top) {
+
+    public StreamChunk {
+        top = List.copyOf(top);
+    }
+
+    /** A chunk without alternatives. */
+    public StreamChunk(int tokenId, String textDelta, float logprob, String finishReason) {
+        this(tokenId, textDelta, logprob, finishReason, List.of());
+    }
 
     public boolean isLast() {
         return finishReason != null;

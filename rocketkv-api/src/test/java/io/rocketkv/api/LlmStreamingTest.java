@@ -69,12 +69,20 @@ class LlmStreamingTest {
 
     @Test
     void streamedLogprobsEqualTheOutputsLogprobs() throws Exception {
-        SamplingParams params = greedy(10).logprobs(1).build();
+        SamplingParams params = greedy(10).logprobs(3).build();
         List<StreamChunk> chunks = new CopyOnWriteArrayList<>();
         RequestOutput out = llm.generateStream(PROMPTS.get(4), params, chunks::add).get(30, TimeUnit.SECONDS);
+        assertEquals(out.output().logprobs().size(), chunks.size());
         for (int i = 0; i < chunks.size(); i++) {
-            assertEquals(out.output().logprobs().get(i).logprob(), chunks.get(i).logprob(), 0.0f, "token " + i);
+            CompletionOutput.TokenLogprobs whole = out.output().logprobs().get(i);
+            assertEquals(whole.logprob(), chunks.get(i).logprob(), 0.0f, "token " + i);
+            assertEquals(3, chunks.get(i).top().size(), "token " + i + ": the alternatives are streamed");
+            assertEquals(whole.top(), chunks.get(i).top(), "token " + i + ": the same alternatives as the output");
         }
+        // without logprobs a chunk carries no alternatives
+        List<StreamChunk> plain = new CopyOnWriteArrayList<>();
+        llm.generateStream(PROMPTS.get(4), greedy(3).build(), plain::add).get(30, TimeUnit.SECONDS);
+        assertTrue(plain.stream().allMatch(c -> c.top().isEmpty()));
     }
 
     @Test

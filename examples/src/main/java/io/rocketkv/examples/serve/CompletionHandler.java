@@ -3,8 +3,11 @@ package io.rocketkv.examples.serve;
 import static io.rocketkv.examples.serve.OpenAiServer.JSON;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.helidon.http.sse.SseEvent;
+import io.helidon.webserver.CloseConnectionException;
+import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import io.helidon.webserver.sse.SseSink;
 import io.rocketkv.api.CompletionOutput;
@@ -13,18 +16,25 @@ import io.rocketkv.api.RequestOutput;
 import io.rocketkv.api.SamplingParams;
 import io.rocketkv.api.StreamChunk;
 import io.rocketkv.core.kvcache.KvCacheExhaustedException;
+import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /** Runs one completion or chat completion through the engine and answers it whole or as server-sent events. */
 final class CompletionHandler {
 
     private static final int DEFAULT_COMPLETION_MAX_TOKENS = 16; // OpenAI's default for /v1/completions
+    /** How often a non-streaming request looks whether its client is still there. */
+    private static final long PROBE_MILLIS = 20;
+    /** nginx's status for a request whose client closed the connection before the answer. */
+    private static final int CLIENT_CLOSED_REQUEST = 499;
 
     private final LLM llm;
     private final ChatTemplate template;
@@ -38,7 +48,7 @@ final class CompletionHandler {
         this.metrics = metrics;
     }
 
-    void handle(JsonNode body, ServerResponse res, boolean chat) {
+    void handle(JsonNode body, ServerRequest req, ServerResponse res, boolean chat) {
         CompletionRequest cr = CompletionRequest.parse(body, chat, options.servedModel());
         if (llm.numWaitingRequests() >= options.maxWaiting()) {
             throw new ApiError(503, "server_error", null, "overloaded", llm.numWaitingRequests()
@@ -61,18 +71,43 @@ final class CompletionHandler {
             stream(cr, ids, params, res, id, created, field);
         } else {
             CompletableFuture<RequestOutput> f = llm.generateStream(ids, params, null);
-            RequestOutput out;
-            try {
-                out = f.get();
-            } catch (ExecutionException e) {
-                throw failure(e.getCause(), field);
-            } catch (InterruptedException e) {
-                f.cancel(true);
-                Thread.currentThread().interrupt();
-                throw new ApiError(503, "server_error", null, "interrupted", "the server is shutting down");
-            }
+            RequestOutput out = awaitWhileConnected(f, req, res, field);
             metrics.tokens(out.metrics().promptTokens(), out.metrics().generatedTokens());
             OpenAiServer.sendJson(res, 200, whole(cr, out, id, created));
+        }
+    }
+
+    /**
+     * Waits for a non-streaming answer while watching the client's connection: a client that closes it
+     * cancels the request (its KV blocks are freed) and the connection is closed without an answer.
+     */
+    private RequestOutput awaitWhileConnected(CompletableFuture<RequestOutput> f, ServerRequest req,
+                                              ServerResponse res, String field) {
+        ClientConnections.Watch client = null;
+        try {
+            while (true) {
+                try {
+                    return f.get(PROBE_MILLIS, TimeUnit.MILLISECONDS);
+                } catch (TimeoutException e) {
+                    if (client == null) {
+                        client = ClientConnections.watch(req); // only requests that take a while are watched
+                    } else if (!client.connected()) {
+                        if (f.cancel(true)) {
+                            metrics.cancelled();
+                        }
+                        res.status(CLIENT_CLOSED_REQUEST); // what the request is counted as in /metrics
+                        throw new CloseConnectionException("the client closed the connection; request cancelled");
+                    }
+                }
+            }
+        } catch (ExecutionException e) {
+            throw failure(e.getCause(), field);
+        } catch (CancellationException e) {
+            throw new ApiError(503, "server_error", null, "cancelled", "the request was cancelled");
+        } catch (InterruptedException e) {
+            f.cancel(true);
+            Thread.currentThread().interrupt();
+            throw new ApiError(503, "server_error", null, "interrupted", "the server is shutting down");
         }
     }
 
@@ -137,10 +172,7 @@ final class CompletionHandler {
             ObjectNode lp = null;
             if (cr.logprobs() != null) {
                 lp = JSON.createObjectNode();
-                ObjectNode e = lp.putArray("content").addObject();
-                e.put("token", tokenText(c.tokenId()));
-                e.put("logprob", c.logprob());
-                e.putArray("top_logprobs");
+                addChatLogprob(lp.putArray("content"), c.tokenId(), c.logprob(), c.top());
             }
             return chunk(cr, id, created, delta, lp, c.finishReason());
         }
@@ -149,7 +181,7 @@ final class CompletionHandler {
             lp = JSON.createObjectNode();
             lp.putArray("tokens").add(tokenText(c.tokenId()));
             lp.putArray("token_logprobs").add(c.logprob());
-            lp.putNull("top_logprobs");
+            lp.putArray("top_logprobs").add(completionTop(c.top()));
         }
         return chunk(cr, id, created, JSON.getNodeFactory().textNode(c.textDelta()), lp, c.finishReason());
     }
@@ -190,13 +222,7 @@ final class CompletionHandler {
         if (chat) {
             var content = lp.putArray("content");
             for (CompletionOutput.TokenLogprobs t : c.logprobs()) {
-                ObjectNode e = content.addObject();
-                e.put("token", tokenText(t.tokenId()));
-                e.put("logprob", t.logprob());
-                var top = e.putArray("top_logprobs");
-                for (CompletionOutput.Alternative a : t.top()) {
-                    top.addObject().put("token", tokenText(a.tokenId())).put("logprob", a.logprob());
-                }
+                addChatLogprob(content, t.tokenId(), t.logprob(), t.top());
             }
             return lp;
         }
@@ -206,12 +232,29 @@ final class CompletionHandler {
         for (CompletionOutput.TokenLogprobs t : c.logprobs()) {
             tokens.add(tokenText(t.tokenId()));
             tokenLogprobs.add(t.logprob());
-            ObjectNode top = tops.addObject();
-            for (CompletionOutput.Alternative a : t.top()) {
-                top.put(tokenText(a.tokenId()), a.logprob());
-            }
+            tops.add(completionTop(t.top()));
         }
         return lp;
+    }
+
+    /** One entry of chat's {@code logprobs.content}: the token, its logprob and its {@code top_logprobs}. */
+    private void addChatLogprob(ArrayNode content, int tokenId, float logprob, List<CompletionOutput.Alternative> alts) {
+        ObjectNode e = content.addObject();
+        e.put("token", tokenText(tokenId));
+        e.put("logprob", logprob);
+        var top = e.putArray("top_logprobs");
+        for (CompletionOutput.Alternative a : alts) {
+            top.addObject().put("token", tokenText(a.tokenId())).put("logprob", a.logprob());
+        }
+    }
+
+    /** One entry of the completions' {@code logprobs.top_logprobs}: token text → logprob, most likely first. */
+    private ObjectNode completionTop(List<CompletionOutput.Alternative> alts) {
+        ObjectNode top = JSON.createObjectNode();
+        for (CompletionOutput.Alternative a : alts) {
+            top.put(tokenText(a.tokenId()), a.logprob());
+        }
+        return top;
     }
 
     private String tokenText(int tokenId) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.Handler;
 import io.helidon.webserver.http.HttpRouting;
@@ -66,12 +67,12 @@ public final class OpenAiServer implements AutoCloseable {
         this.llm = llm;
         this.options = options;
         this.completions = new CompletionHandler(llm, template, options, metrics);
-        this.server = WebServer.builder()
+        var builder = WebServer.builder()
                 .host(options.host())
                 .port(options.port())
-                .routing(this::routes)
-                .build()
-                .start();
+                .routing(this::routes);
+        ClientConnections.configure(builder); // so that a client leaving a non-streaming request is noticed
+        this.server = builder.build().start();
     }
 
     /** Starts serving {@code llm}; the chat template comes from {@code modelDir}'s tokenizer_config.json. */
@@ -97,8 +98,8 @@ public final class OpenAiServer implements AutoCloseable {
                 metrics.request(ENDPOINTS.contains(path) ? path : "other", res.status().code());
             }
         });
-        r.post("/v1/completions", guarded((req, res) -> completions.handle(readJson(req), res, false)));
-        r.post("/v1/chat/completions", guarded((req, res) -> completions.handle(readJson(req), res, true)));
+        r.post("/v1/completions", guarded((req, res) -> completions.handle(readJson(req), req, res, false)));
+        r.post("/v1/chat/completions", guarded((req, res) -> completions.handle(readJson(req), req, res, true)));
         r.get("/v1/models", guarded((req, res) -> sendJson(res, 200, models())));
         r.get("/health", (req, res) -> {
             res.header("Content-Type", "application/json");
@@ -132,6 +133,8 @@ public final class OpenAiServer implements AutoCloseable {
         return (req, res) -> {
             try {
                 h.handle(req, res);
+            } catch (CloseConnectionException e) {
+                throw e; // the client is gone: Helidon closes the connection without answering
             } catch (ApiError e) {
                 if (!res.isSent()) {
                     sendError(res, e);

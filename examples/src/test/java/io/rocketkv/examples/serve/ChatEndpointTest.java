@@ -101,6 +101,33 @@ class ChatEndpointTest {
     }
 
     @Test
+    void streamedChatLogprobsCarryTheSameAlternativesAsTheWholeAnswer() throws Exception {
+        String extra = ", \"logprobs\": true, \"top_logprobs\": 3";
+        JsonNode whole = f.postOk("/v1/chat/completions", BODY.formatted(extra)).get("choices").get(0)
+                .get("logprobs").get("content");
+        assertEquals(10, whole.size());
+        HttpResponse<InputStream> r = f.postStream("/v1/chat/completions",
+                BODY.formatted(extra + ", \"stream\": true"));
+        assertEquals(200, r.statusCode());
+        List<String> events = ServerFixture.sseData(r.body());
+        assertEquals("[DONE]", events.getLast());
+        assertTrue(JSON.readTree(events.getFirst()).get("choices").get(0).get("logprobs").isNull(),
+                "the role chunk carries no token");
+        List<String> tokens = events.subList(1, events.size() - 1);
+        assertEquals(10, tokens.size(), "one event per token");
+        for (int i = 0; i < tokens.size(); i++) {
+            JsonNode content = JSON.readTree(tokens.get(i)).get("choices").get(0).get("logprobs").get("content");
+            String at = "token " + i + ": " + content;
+            assertEquals(1, content.size(), at);
+            JsonNode e = content.get(0);
+            assertEquals(3, e.get("top_logprobs").size(), at);
+            assertEquals(whole.get(i), e, at); // token, logprob and the alternatives in order
+            assertEquals(e.get("logprob"), e.get("top_logprobs").get(0).get("logprob"), at + ": greedy picks the top");
+        }
+        f.awaitIdle();
+    }
+
+    @Test
     void withoutATemplateTheFallbackFormatIsUsed() throws Exception {
         JsonNode r = plain.postOk("/v1/chat/completions", BODY.formatted(""));
         int[] ids = plain.llm.tokenizer().encode("system: Be brief.\nuser:  the cat \nassistant:", true);

@@ -102,6 +102,39 @@ class CompletionsEndpointTest {
     }
 
     @Test
+    void streamedLogprobsCarryTheSameAlternativesAsTheWholeResponse() throws Exception {
+        String body = """
+                {"prompt": "the house of", "max_tokens": 8, "temperature": 0, "logprobs": 3, "ignore_eos": true%s}""";
+        JsonNode whole = f.postOk("/v1/completions", body.formatted("")).get("choices").get(0).get("logprobs");
+        HttpResponse<java.io.InputStream> r = f.postStream("/v1/completions", body.formatted(", \"stream\": true"));
+        assertEquals(200, r.statusCode());
+        List<String> events = ServerFixture.sseData(r.body());
+        assertEquals("[DONE]", events.getLast());
+        List<String> chunks = events.subList(0, events.size() - 1);
+        assertEquals(8, chunks.size(), "one event per token");
+        for (int i = 0; i < chunks.size(); i++) {
+            JsonNode lp = JSON.readTree(chunks.get(i)).get("choices").get(0).get("logprobs");
+            String at = "token " + i + ": " + lp;
+            assertEquals(1, lp.get("tokens").size(), at);
+            assertEquals(whole.get("tokens").get(i), lp.get("tokens").get(0), at);
+            assertEquals(whole.get("token_logprobs").get(i), lp.get("token_logprobs").get(0), at);
+            JsonNode top = lp.get("top_logprobs").get(0);
+            JsonNode wholeTop = whole.get("top_logprobs").get(i);
+            // token texts that decode alike (such as partial UTF-8 bytes, shown as U+FFFD) share one key
+            assertTrue(top.size() >= 1 && top.size() <= 3, at);
+            assertEquals(wholeTop, top, at);
+            assertEquals(fieldNames(wholeTop), fieldNames(top), at + ": most likely first");
+        }
+        f.awaitIdle();
+    }
+
+    private static List<String> fieldNames(JsonNode o) {
+        List<String> names = new java.util.ArrayList<>();
+        o.fieldNames().forEachRemaining(names::add);
+        return names;
+    }
+
+    @Test
     void modelsHealthAndMetrics() throws Exception {
         JsonNode models = JSON.readTree(f.get("/v1/models").body());
         assertEquals("tiny", models.get("data").get(0).get("id").asText());
