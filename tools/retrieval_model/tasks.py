@@ -61,9 +61,14 @@ class RetrievalTasks:
 
     def generate(self, task, target_tokens, seed):
         """Returns dict(task, target_tokens, seed, prompt, question, answer, needles, needle_offsets)."""
+        rng = random.Random(seed)
+        needles, question, answer = self.needles(task, rng)
+        return self._assemble(task, target_tokens, seed, rng, needles, question, answer)
+
+    def needles(self, task, rng):
+        """Step 1 of the contract: (needles in context order, question, answer), drawn from rng (random.Random)."""
         if task not in TASKS:
             raise ValueError("unknown retrieval task '%s'; choose from %s" % (task, TASKS))
-        rng = random.Random(seed)
         t = self.g["tasks"][task]
         needles = []
         if task == "passkey":
@@ -106,7 +111,7 @@ class RetrievalTasks:
                 nxt[c] += 1
             answer = str(values[0])
             question = t["question"].replace("{name}", names[hops - 1])
-        return self._assemble(task, target_tokens, seed, rng, needles, question, answer)
+        return needles, question, answer
 
     def _assemble(self, task, target_tokens, seed, rng, needles, question, answer):
         fixed = self.prompt_count(self.prompt(" ".join(needles), question))
