@@ -10,7 +10,7 @@ real token). bf16 autocast on CUDA, fp32 master weights, fused AdamW.
 Data (fastdata.py): the tasks of tasks.py (passkey, multikey, vartrack, uniformly mixed), assembled from a pool of
 pre-tokenized filler sentences by DataLoader worker processes; every batch has one length L (the rows' targets
 are uniform in [0.85 L, L]) and --batch-tokens tokens. Curriculum over training progress p (elapsed / budget):
-the longest L is --start-len until p = 0.08, then grows geometrically to --max-len at p = 0.45; half the batches
+the longest L is --start-len until p = 0.15, then grows geometrically to --max-len at p = 0.5 (--ramp); half the batches
 are in [longest/2, longest], the rest log-uniform from --min-len.
 
 Loss: mean cross-entropy over the answer tokens (" " + digits + <|eos|>) + --ctx-loss-weight x mean cross-entropy
@@ -60,7 +60,7 @@ def build_model(cfg):
         return LlamaForCausalLM(cfg)
 
 
-def export_hf(model, cfg, tokenizer_dir, out_dir, meta=None):
+def export_hf(model, cfg, tokenizer_dir, out_dir):
     """Writes the Hugging Face folder atomically (out_dir.tmp, then renamed)."""
     import torch
     from transformers import GenerationConfig
@@ -88,15 +88,18 @@ def export_hf(model, cfg, tokenizer_dir, out_dir, meta=None):
         f.write("\n")
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(os.path.join(tokenizer_dir, name), os.path.join(tmp, name))
-    if meta is not None:
-        with open(os.path.join(tmp, "train_meta.json"), "w") as f:
-            json.dump(meta, f, indent=1)
     old = out_dir.rstrip("/") + ".old"
     shutil.rmtree(old, ignore_errors=True)
     if os.path.exists(out_dir):
         os.replace(out_dir, old)
     os.replace(tmp, out_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def write_json(path, obj):
+    with open(path + ".tmp", "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 class Stream:
@@ -110,6 +113,9 @@ class Stream:
         import torch
         info = torch.utils.data.get_worker_info()
         wid = info.id if info is not None else 0
+        if info is not None:
+            # a forked child must not use the parent's tokenizers thread pool (it would wait forever)
+            os.environ["TOKENIZERS_PARALLELISM"] = "false"
         nrng = np.random.default_rng([self.seed, wid])
         while True:
             ids, plen, slen, length, task = make_batch(self.builder, self.curriculum, self.progress.value,
@@ -128,7 +134,7 @@ def batches(stream, workers, pin):
             return iter(stream)
 
     loader = torch.utils.data.DataLoader(It(), batch_size=None, num_workers=workers, pin_memory=pin,
-                                         prefetch_factor=4, persistent_workers=True,
+                                         prefetch_factor=4, persistent_workers=True, timeout=120,
                                          multiprocessing_context=multiprocessing.get_context("fork"))
     return iter(loader)
 
@@ -137,6 +143,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tokenizer", default="out/tokenizer.json", help="tokenizer.json (tokenizer_config.json beside it)")
     ap.add_argument("--export", default="out/model", help="Hugging Face output folder")
+    ap.add_argument("--meta", default=None, help="training record (default: train_meta.json beside --export)")
     ap.add_argument("--layers", type=int, default=8)
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--intermediate", type=int, default=512)
@@ -152,6 +159,7 @@ def main():
     ap.add_argument("--min-len", type=int, default=256)
     ap.add_argument("--start-len", type=int, default=512)
     ap.add_argument("--max-len", type=int, default=4096)
+    ap.add_argument("--ramp", default="0.15,0.5", help="progress at which the longest length starts / ends growing")
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--min-lr-frac", type=float, default=0.1)
     ap.add_argument("--warmup-steps", type=int, default=100)
@@ -186,7 +194,8 @@ def main():
     log("sentence pool: %d sentences, %d tokens; assembled ids %s tokenizing the whole prompt (%d of 90 differ); %.1fs"
         % (len(pool), int(pool.off[-1]), "equal" if bad == 0 else "DIFFER from -> using whole-prompt tokenizing for",
            bad, time.time() - t0))
-    curriculum = Curriculum(args.min_len, args.max_len, start=args.start_len)
+    ramp = [float(x) for x in args.ramp.split(",")]
+    curriculum = Curriculum(args.min_len, args.max_len, start=args.start_len, ramp_from=ramp[0], ramp_to=ramp[1])
     progress = multiprocessing.Value("d", 0.0, lock=False)
     stream = Stream(builder, curriculum, args.batch_tokens, args.seed, progress)
     it = batches(stream, workers, pin=cuda)  # forks the workers before CUDA is touched
@@ -205,13 +214,20 @@ def main():
     opt_kw = dict(lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
     if cuda:
         opt_kw["fused"] = True
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], **opt_kw)
+    try:
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                                 {"params": no_decay, "weight_decay": 0.0}], **opt_kw)
+    except (TypeError, RuntimeError) as e:
+        log("fused AdamW unavailable (%s); using the default implementation" % e)
+        opt_kw.pop("fused", None)
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                                 {"params": no_decay, "weight_decay": 0.0}], **opt_kw)
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
     tok_dir = os.path.dirname(os.path.abspath(args.tokenizer))
+    meta_path = args.meta or os.path.join(os.path.dirname(os.path.abspath(args.export)), "train_meta.json")
     meta = dict(args=vars(args), command=" ".join([os.path.basename(sys.executable)] + sys.argv),
                 parameters=n_params, vocab_size=vocab, torch=torch.__version__,
                 device=torch.cuda.get_device_name(0) if cuda else "cpu", assembled_ids_exact=bad == 0,
@@ -231,11 +247,44 @@ def main():
     acc_ok = torch.zeros(len(TASKS), device=device)
     acc_n = torch.zeros(len(TASKS), device=device)
     n_acc, wait, t_log, tok_log, lengths = 0, 0.0, None, 0, []
+    micro = 1  # parts each batch is split into (doubled on out-of-memory; gradients accumulate)
+
+    def step_chunk(ids, plen, slen, task, n_ans, n_ctx):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+            logits = model(input_ids=ids, use_cache=False).logits
+        b, w = ids.shape
+        logits = logits[:, :-1].float()
+        target = ids[:, 1:]
+        lp = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                                               reduction="none").view(b, w - 1)
+        pos = torch.arange(1, w, device=device)[None, :]
+        ans = (pos >= plen[:, None]) & (pos < slen[:, None])
+        ctx = pos < plen[:, None]
+        ans_loss = (lp * ans).sum() / n_ans
+        ctx_loss = (lp * ctx).sum() / n_ctx
+        loss = ans_loss + args.ctx_loss_weight * ctx_loss
+        loss.backward()
+        with torch.no_grad():
+            ok = ((logits.argmax(-1) == target) | ~ans).all(dim=1).float()
+            acc_ok.index_add_(0, task, ok)
+            acc_n.index_add_(0, task, torch.ones_like(ok))
+            acc_loss.add_(loss.detach())
+            acc_ans.add_(ans_loss.detach())
+            acc_ctx.add_(ctx_loss.detach())
+
     model.train()
     stop_reason = "budget"
     while True:
         tw = time.time()
-        ids, plen, slen, task, length = next(it)
+        try:
+            ids, plen, slen, task, length = next(it)
+        except Exception as e:  # the worker processes failed or hung (DataLoader timeout): make the data here
+            if workers == 0:
+                raise
+            log("data workers failed (%r); making batches in the training process from now on" % (e,))
+            workers = 0
+            it = iter(stream)
+            ids, plen, slen, task, length = next(it)
         if t_train is None:
             t_train = time.time()
             t_log = t_train
@@ -254,35 +303,29 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         real = int(slen.sum())
+        n_ans = float((slen - plen).sum())
+        n_ctx = float((plen - 1).sum())
         ids = ids.to(device, non_blocking=True).long()
         plen = plen.to(device, non_blocking=True).long()
         slen = slen.to(device, non_blocking=True).long()
         task = task.to(device, non_blocking=True).long()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-            logits = model(input_ids=ids, use_cache=False).logits
         B, W = ids.shape
-        logits = logits[:, :-1].float()
-        target = ids[:, 1:]
-        lp = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
-                                               reduction="none").view(B, W - 1)
-        pos = torch.arange(1, W, device=device)[None, :]
-        ans = (pos >= plen[:, None]) & (pos < slen[:, None])
-        ctx = pos < plen[:, None]
-        ans_loss = (lp * ans).sum() / ans.sum()
-        ctx_loss = (lp * ctx).sum() / ctx.sum()
-        loss = ans_loss + args.ctx_loss_weight * ctx_loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
+        while True:
+            try:
+                opt.zero_grad(set_to_none=True)
+                for r0 in range(0, B, (B + micro - 1) // micro):
+                    r1 = min(B, r0 + (B + micro - 1) // micro)
+                    step_chunk(ids[r0:r1], plen[r0:r1], slen[r0:r1], task[r0:r1], n_ans, n_ctx)
+                break
+            except torch.cuda.OutOfMemoryError:
+                if micro >= B:
+                    raise
+                micro *= 2
+                opt.zero_grad(set_to_none=True)
+                torch.cuda.empty_cache()
+                log("out of memory at %d x %d tokens: from now on each batch is run in %d parts" % (B, W, micro))
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        with torch.no_grad():
-            ok = ((logits.argmax(-1) == target) | ~ans).all(dim=1).float()
-            acc_ok.index_add_(0, task, ok)
-            acc_n.index_add_(0, task, torch.ones_like(ok))
-            acc_loss += loss.detach()
-            acc_ans += ans_loss.detach()
-            acc_ctx += ctx_loss.detach()
-        del logits, lp
         step += 1
         n_acc += 1
         tokens += real
@@ -320,7 +363,8 @@ def main():
             n_acc, wait, t_log, tok_log, lengths = 0, 0.0, now, 0, []
         if time.time() - last_export > args.export_every:
             meta.update(steps=step, seconds=round(time.time() - t_train, 1), final=False, history=hist)
-            export_hf(model, cfg, tok_dir, args.export, meta)
+            export_hf(model, cfg, tok_dir, args.export)
+            write_json(meta_path, meta)
             last_export = time.time()
             log("interim export to %s at step %d" % (args.export, step))
     if cuda:
@@ -330,9 +374,10 @@ def main():
                 stop=stop_reason,
                 padded_tokens_per_s=round(padded / max(elapsed, 1e-9)), history=hist,
                 peak_gpu_mem_gb=round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None)
-    export_hf(model, cfg, tok_dir, args.export, meta)
-    log("done (%s): %d steps, %.3fB tokens (%.3fB with padding) in %.0fs, %.2fM tok/s; exported to %s"
-        % (stop_reason, step, tokens / 1e9, padded / 1e9, elapsed, padded / max(elapsed, 1e-9) / 1e6, args.export))
+    export_hf(model, cfg, tok_dir, args.export)
+    write_json(meta_path, meta)
+    log("done (%s): %d steps, %.1fM tokens (%.1fM with padding) in %.0fs, %.2fM tok/s; exported to %s"
+        % (stop_reason, step, tokens / 1e6, padded / 1e6, elapsed, padded / max(elapsed, 1e-9) / 1e6, args.export))
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # without waiting for the DataLoader's worker processes
