@@ -62,13 +62,27 @@ class Builder:
         self.answer_prefix = self.gen.g.get("answer_prefix", " ")
         self.exact = True
 
-    def case(self, task, target, seed, nrng, with_text=False):
-        """One case: dict(ids=int32 prompt+answer+eos, prompt_len, answer, [text]). nrng: numpy Generator."""
+    def case(self, task, target, seed, nrng, with_text=False, other_questions=0):
+        """One case: dict(ids=int32 prompt+answer+eos, prompt_len, answer, [text], [extra]). nrng: numpy Generator.
+
+        other_questions > 0 (training only) appends up to that many further question blocks after the <|eos|>:
+        "\n\nQuestion: ...\nAnswer:" + " value" + <|eos|> for other keys / variables of the same needles, in random
+        order; extra = [(start, end)] of their answer tokens (" value" + <|eos|>) in ids. The prompt and the first
+        answer are unchanged."""
         r = random.Random(seed)
-        needles, question, answer = self.gen.needles(task, r)
+        needles, question, answer, others = self.gen.needles_and_other_questions(task, r)
         tail = self.tail_template.replace("{question}", question)
-        enc = self.tok.encode_batch([needles[0]] + [" " + n for n in needles] + [tail, self.answer_prefix + answer],
-                                    add_special_tokens=False)
+        extra_q = []
+        if other_questions and others:
+            order = nrng.permutation(len(others))[:other_questions]
+            extra_q = [others[i] for i in order]
+        extra_texts = []
+        for q, v in extra_q:
+            extra_texts += [self.tail_template.replace("{question}", q), self.answer_prefix + v]
+        enc = self.tok.encode_batch([needles[0]] + [" " + n for n in needles] + [tail, self.answer_prefix + answer]
+                                    + extra_texts, add_special_tokens=False)
+        enc_extra = enc[len(enc) - len(extra_texts):] if extra_texts else []
+        enc = enc[:len(enc) - len(extra_texts)] if extra_texts else enc
         first_needle = np.array(enc[0].ids, dtype=np.int32)
         needle_ids = [np.array(e.ids, dtype=np.int32) for e in enc[1:1 + len(needles)]]
         tail_ids = np.array(enc[-2].ids, dtype=np.int32)
@@ -105,7 +119,16 @@ class Builder:
             prompt = np.concatenate(parts)
         else:
             prompt = np.array(self.tok.encode(text, add_special_tokens=True).ids, dtype=np.int32)
-        out = dict(ids=np.concatenate([prompt, answer_ids]), prompt_len=len(prompt), answer=answer)
+        seq = [prompt, answer_ids]
+        extra, at_ = [], len(prompt) + len(answer_ids)
+        for k in range(0, len(enc_extra), 2):
+            q_ids = np.array(enc_extra[k].ids, dtype=np.int32)
+            a_ids = np.array(enc_extra[k + 1].ids + [self.eos], dtype=np.int32)
+            seq += [q_ids, a_ids]
+            extra.append((at_ + len(q_ids), at_ + len(q_ids) + len(a_ids)))
+            at_ += len(q_ids) + len(a_ids)
+        out = dict(ids=np.concatenate(seq), prompt_len=len(prompt), answer_len=len(answer_ids), answer=answer,
+                   extra=extra)
         if with_text:
             out["text"] = text
         return out
@@ -149,26 +172,33 @@ class Curriculum:
         return int(round(math.exp(nrng.uniform(math.log(lo), math.log(hi)))))
 
 
-def make_batch(builder, curriculum, p, batch_tokens, nrng, align=64, with_tasks=False):
-    """A padded batch: ids int32 [B, W], prompt_len int32 [B], seq_len int32 [B], the batch length L (and with
-    with_tasks the task index of each row, int64 [B])."""
+CONTEXT, ANSWER, OTHER_ANSWER = 1, 2, 3  # token classes of make_batch (0: no loss: padding, BOS, other questions)
+
+
+def make_batch(builder, curriculum, p, batch_tokens, nrng, align=64, other_questions=0):
+    """A padded batch: ids int32 [B, W], cls int8 [B, W] (the loss class of each token as a prediction target:
+    CONTEXT for prompt tokens after BOS, ANSWER for the answer and its <|eos|>, OTHER_ANSWER for the answers of the
+    further questions), the task index of each row int64 [B], and the batch length L."""
     length = curriculum.draw(p, nrng)
     rows = max(1, batch_tokens // length)
     cases = []
     tasks = nrng.integers(0, len(TASKS), size=rows)
     for r in range(rows):
         target = int(nrng.integers(max(curriculum.min_len, int(0.85 * length)), length + 1))
-        cases.append(builder.case(TASKS[int(tasks[r])], target, int(nrng.integers(0, TRAIN_SEED_LIMIT)), nrng))
+        cases.append(builder.case(TASKS[int(tasks[r])], target, int(nrng.integers(0, TRAIN_SEED_LIMIT)), nrng,
+                                  other_questions=other_questions))
     width = max(len(c["ids"]) for c in cases)
     width = (width + align - 1) // align * align
     ids = np.full((rows, width), builder.pad, dtype=np.int32)
+    cls = np.zeros((rows, width), dtype=np.int8)
     for r, c in enumerate(cases):
         ids[r, :len(c["ids"])] = c["ids"]
-    plen = np.array([c["prompt_len"] for c in cases], dtype=np.int32)
-    slen = np.array([len(c["ids"]) for c in cases], dtype=np.int32)
-    if with_tasks:
-        return ids, plen, slen, length, tasks.astype(np.int64)
-    return ids, plen, slen, length
+        plen = c["prompt_len"]
+        cls[r, 1:plen] = CONTEXT
+        cls[r, plen:plen + c["answer_len"]] = ANSWER
+        for a, b in c["extra"]:
+            cls[r, a:b] = OTHER_ANSWER
+    return ids, cls, tasks.astype(np.int64), length
 
 
 def bench(builder, lengths=(512, 2048, 4096, 8192), seconds=3.0):
@@ -214,8 +244,8 @@ def main():
         nrng = np.random.default_rng(0)
         n, t0 = 0, time.time()
         while time.time() - t0 < 3:
-            ids, _, slen, _ = make_batch(b, cur, 1.0, 131072, nrng)
-            n += int(slen.sum())
+            ids, cls, _, _ = make_batch(b, cur, 1.0, 131072, nrng, other_questions=5)
+            n += int((ids != b.pad).sum())
         print("one process, whole batches (131072 tokens, final curriculum): %.2fM tokens/s"
               % (n / (time.time() - t0) / 1e6))
 

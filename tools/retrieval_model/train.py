@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from fastdata import Builder, Curriculum, SentencePool, make_batch
+from fastdata import ANSWER, CONTEXT, OTHER_ANSWER, Builder, Curriculum, SentencePool, make_batch
 from tasks import TASKS, RetrievalTasks
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -105,9 +105,10 @@ def write_json(path, obj):
 class Stream:
     """Endless batches for one DataLoader worker (or the main process); reads training progress from shared memory."""
 
-    def __init__(self, builder, curriculum, batch_tokens, seed, progress):
+    def __init__(self, builder, curriculum, batch_tokens, seed, progress, other_questions):
         self.builder, self.curriculum = builder, curriculum
         self.batch_tokens, self.seed, self.progress = batch_tokens, seed, progress
+        self.other_questions = other_questions
 
     def __iter__(self):
         import torch
@@ -118,10 +119,9 @@ class Stream:
             os.environ["TOKENIZERS_PARALLELISM"] = "false"
         nrng = np.random.default_rng([self.seed, wid])
         while True:
-            ids, plen, slen, length, task = make_batch(self.builder, self.curriculum, self.progress.value,
-                                                       self.batch_tokens, nrng, with_tasks=True)
-            yield (torch.from_numpy(ids), torch.from_numpy(plen), torch.from_numpy(slen), torch.from_numpy(task),
-                   length)
+            ids, cls, task, length = make_batch(self.builder, self.curriculum, self.progress.value,
+                                                self.batch_tokens, nrng, other_questions=self.other_questions)
+            yield torch.from_numpy(ids), torch.from_numpy(cls), torch.from_numpy(task), length
 
 
 def batches(stream, workers, pin):
@@ -160,11 +160,14 @@ def main():
     ap.add_argument("--start-len", type=int, default=512)
     ap.add_argument("--max-len", type=int, default=4096)
     ap.add_argument("--ramp", default="0.15,0.5", help="progress at which the longest length starts / ends growing")
-    ap.add_argument("--lr", type=float, default=1.5e-3)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--min-lr-frac", type=float, default=0.1)
     ap.add_argument("--warmup-steps", type=int, default=100)
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--ctx-loss-weight", type=float, default=0.1)
+    ap.add_argument("--other-questions", type=int, default=5,
+                    help="further questions after the answer (other keys / variables; training only)")
+    ap.add_argument("--other-loss-weight", type=float, default=0.5)
     ap.add_argument("--pool", type=int, default=100000, help="filler sentences tokenized up front")
     ap.add_argument("--workers", type=int, default=-1, help="data worker processes (-1: min(8, cpus - 2))")
     ap.add_argument("--seed", type=int, default=0)
@@ -197,7 +200,7 @@ def main():
     ramp = [float(x) for x in args.ramp.split(",")]
     curriculum = Curriculum(args.min_len, args.max_len, start=args.start_len, ramp_from=ramp[0], ramp_to=ramp[1])
     progress = multiprocessing.Value("d", 0.0, lock=False)
-    stream = Stream(builder, curriculum, args.batch_tokens, args.seed, progress)
+    stream = Stream(builder, curriculum, args.batch_tokens, args.seed, progress, args.other_questions)
     it = batches(stream, workers, pin=cuda)  # forks the workers before CUDA is touched
 
     torch.manual_seed(args.seed)
@@ -249,7 +252,7 @@ def main():
     n_acc, wait, t_log, tok_log, lengths = 0, 0.0, None, 0, []
     micro = 1  # parts each batch is split into (doubled on out-of-memory; gradients accumulate)
 
-    def step_chunk(ids, plen, slen, task, n_ans, n_ctx):
+    def step_chunk(ids, cls, task, n_ans, n_ctx, n_other):
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
             logits = model(input_ids=ids, use_cache=False).logits
         b, w = ids.shape
@@ -257,12 +260,13 @@ def main():
         target = ids[:, 1:]
         lp = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
                                                reduction="none").view(b, w - 1)
-        pos = torch.arange(1, w, device=device)[None, :]
-        ans = (pos >= plen[:, None]) & (pos < slen[:, None])
-        ctx = pos < plen[:, None]
+        c = cls[:, 1:]
+        ans = c == ANSWER
         ans_loss = (lp * ans).sum() / n_ans
-        ctx_loss = (lp * ctx).sum() / n_ctx
+        ctx_loss = (lp * (c == CONTEXT)).sum() / n_ctx
         loss = ans_loss + args.ctx_loss_weight * ctx_loss
+        if n_other:
+            loss = loss + args.other_loss_weight * (lp * (c == OTHER_ANSWER)).sum() / n_other
         loss.backward()
         with torch.no_grad():
             ok = ((logits.argmax(-1) == target) | ~ans).all(dim=1).float()
@@ -277,14 +281,14 @@ def main():
     while True:
         tw = time.time()
         try:
-            ids, plen, slen, task, length = next(it)
+            ids, cls, task, length = next(it)
         except Exception as e:  # the worker processes failed or hung (DataLoader timeout): make the data here
             if workers == 0:
                 raise
             log("data workers failed (%r); making batches in the training process from now on" % (e,))
             workers = 0
             it = iter(stream)
-            ids, plen, slen, task, length = next(it)
+            ids, cls, task, length = next(it)
         if t_train is None:
             t_train = time.time()
             t_log = t_train
@@ -302,12 +306,12 @@ def main():
         lr = args.lr * lr_scale * warm * (args.min_lr_frac + (1 - args.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * p)))
         for g in opt.param_groups:
             g["lr"] = lr
-        real = int(slen.sum())
-        n_ans = float((slen - plen).sum())
-        n_ctx = float((plen - 1).sum())
+        real = int((ids != builder.pad).sum())
+        n_ans = float((cls == ANSWER).sum())
+        n_ctx = float((cls == CONTEXT).sum())
+        n_other = float((cls == OTHER_ANSWER).sum())
         ids = ids.to(device, non_blocking=True).long()
-        plen = plen.to(device, non_blocking=True).long()
-        slen = slen.to(device, non_blocking=True).long()
+        cls = cls.to(device, non_blocking=True)
         task = task.to(device, non_blocking=True).long()
         B, W = ids.shape
         while True:
@@ -315,7 +319,7 @@ def main():
                 opt.zero_grad(set_to_none=True)
                 for r0 in range(0, B, (B + micro - 1) // micro):
                     r1 = min(B, r0 + (B + micro - 1) // micro)
-                    step_chunk(ids[r0:r1], plen[r0:r1], slen[r0:r1], task[r0:r1], n_ans, n_ctx)
+                    step_chunk(ids[r0:r1], cls[r0:r1], task[r0:r1], n_ans, n_ctx, n_other)
                 break
             except torch.cuda.OutOfMemoryError:
                 if micro >= B:

@@ -32,13 +32,16 @@ import org.junit.jupiter.api.Test;
  *
  * <p>The expected values, {@code src/test/resources/parity/rocketkv-retrieval-tiny.json}, are written by
  * {@code tools/retrieval_model/parity.py} in the run that trains the model. Until the model folder is committed
- * this test is skipped; once it is, missing reference data is a failure.
+ * this test is skipped; once it is, missing reference data is a failure. The system properties
+ * {@code rocketkv.retrievalModel} (a model folder) and {@code rocketkv.retrievalParity} (a parity file) point it at
+ * another run's output ({@code tools/retrieval_model/cpu_smoke.sh} uses them).
  */
 class RetrievalModelParityTest {
 
     static final String NAME = "rocketkv-retrieval-tiny";
-    static final Path MODEL = Path.of("..", "models", NAME);
+    static final Path MODEL = Path.of(System.getProperty("rocketkv.retrievalModel", "../models/" + NAME));
     static final String EXPECTED = "/parity/" + NAME + ".json";
+    static final String EXPECTED_FILE = System.getProperty("rocketkv.retrievalParity");
     private static final double LOGPROB_TOLERANCE = 1e-3;
     private static final int TOP = 5;
 
@@ -47,7 +50,8 @@ class RetrievalModelParityTest {
         Assumptions.assumeTrue(Files.isDirectory(MODEL), "models/" + NAME + " is not in the repository yet "
                 + "(tools/retrieval_model/README.md says how it is trained and which files to copy)");
         JsonNode root;
-        try (InputStream in = RetrievalModelParityTest.class.getResourceAsStream(EXPECTED)) {
+        try (InputStream in = EXPECTED_FILE != null ? Files.newInputStream(Path.of(EXPECTED_FILE))
+                : RetrievalModelParityTest.class.getResourceAsStream(EXPECTED)) {
             assertNotNull(in, "models/" + NAME + " is committed but its transformers reference data is not: copy "
                     + "$OUT/parity/" + NAME + ".json of the training run to rocketkv-core/src/test/resources" + EXPECTED
                     + " (tools/retrieval_model/README.md)");
