@@ -12,7 +12,8 @@ next token and the argmax after the last digit is <|eos|> or a token starting wi
 greedy decoding produces the answer and then stops (the trimmed first line equals the answer); a case whose digits
 all match but whose next token is something else is decided by real decoding. The first --generate-check cases of
 every cell are also decoded with model.generate (greedy, 12 new tokens, cut at the first newline, trimmed) and the
-agreement is reported. The run stops adding batches after --seconds; cells then report the cases done.
+agreement is reported. Cells run shortest context first; the run stops adding batches after --seconds, and cells
+then report the cases done.
 """
 import argparse
 import json
@@ -66,7 +67,7 @@ def main():
     ap.add_argument("--cases", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0, help="run seed (as RetrievalEval --seed)")
     ap.add_argument("--seconds", type=float, default=60.0, help="stop adding batches after this")
-    ap.add_argument("--batch-tokens", type=int, default=65536)
+    ap.add_argument("--batch-tokens", type=int, default=32768)
     ap.add_argument("--generate-check", type=int, default=4, help="cases per cell also run through model.generate")
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
                     help="compute dtype (the bf16 weights are upcast exactly for float32)")
@@ -109,8 +110,8 @@ def main():
     deadline = t0 + a.seconds
     cells = []
     stopped = False
-    for task in tasks:
-        for ctx in contexts:
+    for ctx in contexts:  # shortest first: a time limit cuts the longest contexts
+        for task in tasks:
             cell_cases = [c for c in cases if c["task"] == task and c["context"] == ctx]
             done, correct, gen_checked, gen_agree, failures, prompt_tokens = 0, 0, 0, 0, [], 0
             rows = max(1, a.batch_tokens // (ctx + 16))

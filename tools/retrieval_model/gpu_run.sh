@@ -14,7 +14,7 @@
 # process under `timeout`; a failure there is reported and the next step still runs. Exit status: 0 when every
 # step worked, 1 when the model was saved but a later step failed, 2 when there is no model.
 #
-# Settings (environment): PYTHON (python3), TOTAL_S (570: the whole run), RESERVE_S (130: kept for steps 3-5),
+# Settings (environment): PYTHON (python3), TOTAL_S (570: the whole run), RESERVE_S (140: kept for steps 3-5),
 # TRAIN_MINUTES (7: the training budget when the deadline allows it), EVAL_S (60), VOCAB (2048),
 # TRAIN_ARGS / EVAL_ARGS / PARITY_ARGS (extra flags; the CPU smoke test uses them to make everything tiny).
 set -u -o pipefail
@@ -24,7 +24,7 @@ START=$(date +%s)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PY=${PYTHON:-python3}
 TOTAL_S=${TOTAL_S:-570}
-RESERVE_S=${RESERVE_S:-130}
+RESERVE_S=${RESERVE_S:-140}
 TRAIN_MINUTES=${TRAIN_MINUTES:-7}
 EVAL_S=${EVAL_S:-60}
 VOCAB=${VOCAB:-2048}

@@ -1,24 +1,27 @@
 """Trains the small Llama retrieval model on generated tasks within a time budget, then exports it (Hugging Face).
 
-    python3 train.py --tokenizer out/tokenizer.json --export out/model --minutes 6.5
+    python3 train.py --tokenizer out/tokenizer/tokenizer.json --export out/model --minutes 7
 
 Model (issue [G]; defaults): LlamaForCausalLM, 8 layers, hidden 256, SwiGLU 512, 8 query / 2 KV heads of 32, RoPE
-theta 500000, tied embeddings, vocab = the tokenizer's rounded up to 64: ~5.0M parameters, ~10 MB in bf16.
+theta 500000, tied embeddings, vocab = the tokenizer's rounded up to 64: 4.98M parameters, 10.0 MB in bf16.
 Attention through transformers' "sdpa" (flash on the GPU; no mask: rows are right-padded, so padding never feeds a
 real token). bf16 autocast on CUDA, fp32 master weights, fused AdamW.
 
 Data (fastdata.py): the tasks of tasks.py (passkey, multikey, vartrack, uniformly mixed), assembled from a pool of
 pre-tokenized filler sentences by DataLoader worker processes; every batch has one length L (the rows' targets
-are uniform in [0.85 L, L]) and --batch-tokens tokens. Curriculum over training progress p (elapsed / budget):
-the longest L is --start-len until p = 0.15, then grows geometrically to --max-len at p = 0.5 (--ramp); half the batches
-are in [longest/2, longest], the rest log-uniform from --min-len.
+are uniform in [0.85 L, L]) and --batch-tokens tokens. After each answer's <|eos|> come up to --other-questions
+further "Question: ... Answer: value<|eos|>" blocks about the other keys / variables of the same needles.
+Curriculum over training progress p (elapsed / budget): the longest L is --start-len until p = 0.15, then grows
+geometrically to --max-len at p = 0.5 (--ramp); half the batches are in [longest/2, longest], the rest log-uniform
+from --min-len.
 
 Loss: mean cross-entropy over the answer tokens (" " + digits + <|eos|>) + --ctx-loss-weight x mean cross-entropy
-over the prompt tokens. Learning rate: linear warmup (--warmup-steps), then cosine in p down to
---min-lr-frac x --lr. Training stops when the budget is spent (--minutes, or earlier at --deadline, a Unix time);
-the model is exported every --export-every seconds and at the end to --export (config.json, model.safetensors in
-bf16, generation_config.json, tokenizer.json, tokenizer_config.json) plus train_meta.json beside it. A non-finite
-loss restores the last good weights and halves the learning rate.
+over the prompt tokens + --other-loss-weight x mean cross-entropy over the further answers. Learning rate: linear
+warmup (--warmup-steps), then cosine in p down to --min-lr-frac x --lr. Training stops when the budget is spent
+(--minutes, or earlier at --deadline, a Unix time); the model is exported every --export-every seconds and at the
+end to --export (config.json, model.safetensors in bf16, generation_config.json, tokenizer.json,
+tokenizer_config.json), and the run's record to --meta. A non-finite loss restores the last good weights and
+halves the learning rate; running out of GPU memory splits each batch into parts (gradients accumulate).
 """
 import argparse
 import json
