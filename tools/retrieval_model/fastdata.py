@@ -62,13 +62,17 @@ class Builder:
         self.answer_prefix = self.gen.g.get("answer_prefix", " ")
         self.exact = True
 
-    def case(self, task, target, seed, nrng, with_text=False, other_questions=0):
+    def case(self, task, target, seed, nrng, with_text=False, other_questions=0, repeats=0):
         """One case: dict(ids=int32 prompt+answer+eos, prompt_len, answer, [text], [extra]). nrng: numpy Generator.
 
         other_questions > 0 (training only) appends up to that many further question blocks after the <|eos|>:
         "\n\nQuestion: ...\nAnswer:" + " value" + <|eos|> for other keys / variables of the same needles, in random
         order; extra = [(start, end)] of their answer tokens (" value" + <|eos|>) in ids. The prompt and the first
-        answer are unchanged."""
+        answer are unchanged.
+
+        repeats > 0 (training only) replaces up to that many filler sentences by copies of earlier ones (dropping
+        trailing filler if the copy is longer), so the context has spans an induction head can predict;
+        copies = [(start, end)] of each copy's tokens after its first."""
         r = random.Random(seed)
         needles, question, answer, others = self.gen.needles_and_other_questions(task, r)
         tail = self.tail_template.replace("{question}", question)
@@ -96,6 +100,16 @@ class Builder:
         idx = nrng.integers(0, len(pool), size=k)
         m = int(np.searchsorted(np.cumsum(pool.len[idx]), budget, side="right"))  # the first that does not fit ends it
         idx = idx[:m]
+        copied = set()
+        if repeats and m >= 2:
+            for _ in range(repeats):
+                src = int(nrng.integers(0, m - 1))
+                dst = int(nrng.integers(src + 1, m))
+                idx[dst] = idx[src]
+                copied.add(dst)
+            c = np.cumsum(pool.len[idx])
+            m = int(np.searchsorted(c, budget, side="right"))
+            idx = idx[:m]
         at = np.sort(nrng.integers(0, m + 1, size=len(needles)))
         pieces, texts = [], []
         ni = 0
@@ -104,13 +118,17 @@ class Builder:
                 pieces.append(("n", ni))
                 ni += 1
             if j < m:
-                pieces.append(("f", int(idx[j])))
+                pieces.append(("c" if j in copied else "f", int(idx[j])))
         parts = [np.array([self.bos], dtype=np.int32)]
+        copies, pos = [], 1
         for p, (kind, i) in enumerate(pieces):
             if kind == "n":
                 parts.append(first_needle if p == 0 else needle_ids[i])
             else:
                 parts.append(pool.bare[i] if p == 0 else pool.ids[pool.off[i]:pool.off[i + 1]])
+                if kind == "c":
+                    copies.append((pos + 1, pos + len(parts[-1])))
+            pos += len(parts[-1])
         parts.append(tail_ids)
         text = None
         if with_text or not self.exact:
@@ -128,19 +146,20 @@ class Builder:
             extra.append((at_ + len(q_ids), at_ + len(q_ids) + len(a_ids)))
             at_ += len(q_ids) + len(a_ids)
         out = dict(ids=np.concatenate(seq), prompt_len=len(prompt), answer_len=len(answer_ids), answer=answer,
-                   extra=extra)
+                   extra=extra, copies=copies if self.exact else [])
         if with_text:
             out["text"] = text
         return out
 
-    def check(self, n, lengths=(256, 1024, 4096), seed=12345):
+    def check(self, n, lengths=(256, 1024, 4096), seed=12345, repeats=2):
         """Assembled ids == tokenizer(text) on n cases; returns the number of mismatches (and sets self.exact)."""
         nrng = np.random.default_rng(seed)
         bad = 0
         saved, self.exact = self.exact, True
         for i in range(n):
             task, length = TASKS[i % len(TASKS)], lengths[(i // len(TASKS)) % len(lengths)]
-            c = self.case(task, length, int(nrng.integers(0, TRAIN_SEED_LIMIT)), nrng, with_text=True)
+            c = self.case(task, length, int(nrng.integers(0, TRAIN_SEED_LIMIT)), nrng, with_text=True,
+                          repeats=repeats if i % 2 else 0)
             ref = self.tok.encode(c["text"], add_special_tokens=True).ids
             if ref != c["ids"][:c["prompt_len"]].tolist() or c["prompt_len"] > length:
                 bad += 1
@@ -172,13 +191,14 @@ class Curriculum:
         return int(round(math.exp(nrng.uniform(math.log(lo), math.log(hi)))))
 
 
-CONTEXT, ANSWER, OTHER_ANSWER = 1, 2, 3  # token classes of make_batch (0: no loss: padding, BOS, other questions)
+CONTEXT, ANSWER, OTHER_ANSWER, COPY = 1, 2, 3, 4  # token classes of make_batch (0: no loss: padding, BOS, questions)
 
 
-def make_batch(builder, curriculum, p, batch_tokens, nrng, align=64, other_questions=0):
+def make_batch(builder, curriculum, p, batch_tokens, nrng, align=64, other_questions=0, repeats=0):
     """A padded batch: ids int32 [B, W], cls int8 [B, W] (the loss class of each token as a prediction target:
     CONTEXT for prompt tokens after BOS, ANSWER for the answer and its <|eos|>, OTHER_ANSWER for the answers of the
-    further questions), the task index of each row int64 [B], and the batch length L."""
+    further questions, COPY for repeated filler after its first token), the task index of each row int64 [B], and
+    the batch length L."""
     length = curriculum.draw(p, nrng)
     rows = max(1, batch_tokens // length)
     cases = []
@@ -186,7 +206,7 @@ def make_batch(builder, curriculum, p, batch_tokens, nrng, align=64, other_quest
     for r in range(rows):
         target = int(nrng.integers(max(curriculum.min_len, int(0.85 * length)), length + 1))
         cases.append(builder.case(TASKS[int(tasks[r])], target, int(nrng.integers(0, TRAIN_SEED_LIMIT)), nrng,
-                                  other_questions=other_questions))
+                                  other_questions=other_questions, repeats=repeats))
     width = max(len(c["ids"]) for c in cases)
     width = (width + align - 1) // align * align
     ids = np.full((rows, width), builder.pad, dtype=np.int32)
@@ -198,6 +218,8 @@ def make_batch(builder, curriculum, p, batch_tokens, nrng, align=64, other_quest
         cls[r, plen:plen + c["answer_len"]] = ANSWER
         for a, b in c["extra"]:
             cls[r, a:b] = OTHER_ANSWER
+        for a, b in c["copies"]:
+            cls[r, a:b] = COPY
     return ids, cls, tasks.astype(np.int64), length
 
 
@@ -244,7 +266,7 @@ def main():
         nrng = np.random.default_rng(0)
         n, t0 = 0, time.time()
         while time.time() - t0 < 3:
-            ids, cls, _, _ = make_batch(b, cur, 1.0, 131072, nrng, other_questions=5)
+            ids, cls, _, _ = make_batch(b, cur, 1.0, 131072, nrng, other_questions=5, repeats=2)
             n += int((ids != b.pad).sum())
         print("one process, whole batches (131072 tokens, final curriculum): %.2fM tokens/s"
               % (n / (time.time() - t0) / 1e6))

@@ -10,13 +10,15 @@ real token). bf16 autocast on CUDA, fp32 master weights, fused AdamW.
 Data (fastdata.py): the tasks of tasks.py (passkey, multikey, vartrack, uniformly mixed), assembled from a pool of
 pre-tokenized filler sentences by DataLoader worker processes; every batch has one length L (the rows' targets
 are uniform in [0.85 L, L]) and --batch-tokens tokens. After each answer's <|eos|> come up to --other-questions
-further "Question: ... Answer: value<|eos|>" blocks about the other keys / variables of the same needles.
+further "Question: ... Answer: value<|eos|>" blocks about the other keys / variables of the same needles, and
+--repeats filler sentences are replaced by copies of earlier ones (spans an induction head can predict).
 Curriculum over training progress p (elapsed / budget): the longest L is --start-len until p = 0.15, then grows
 geometrically to --max-len at p = 0.5 (--ramp); half the batches are in [longest/2, longest], the rest log-uniform
 from --min-len.
 
 Loss: mean cross-entropy over the answer tokens (" " + digits + <|eos|>) + --ctx-loss-weight x mean cross-entropy
-over the prompt tokens + --other-loss-weight x mean cross-entropy over the further answers. Learning rate: linear
+over the prompt tokens + --other-loss-weight x mean cross-entropy over the further answers + --copy-loss-weight x
+mean cross-entropy over the copied sentences (after their first token). Learning rate: linear
 warmup (--warmup-steps), then cosine in p down to --min-lr-frac x --lr. Training stops when the budget is spent
 (--minutes, or earlier at --deadline, a Unix time); the model is exported every --export-every seconds and at the
 end to --export (config.json, model.safetensors in bf16, generation_config.json, tokenizer.json,
@@ -34,7 +36,7 @@ import time
 
 import numpy as np
 
-from fastdata import ANSWER, CONTEXT, OTHER_ANSWER, Builder, Curriculum, SentencePool, make_batch
+from fastdata import ANSWER, CONTEXT, COPY, OTHER_ANSWER, Builder, Curriculum, SentencePool, make_batch
 from tasks import TASKS, RetrievalTasks
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -108,10 +110,10 @@ def write_json(path, obj):
 class Stream:
     """Endless batches for one DataLoader worker (or the main process); reads training progress from shared memory."""
 
-    def __init__(self, builder, curriculum, batch_tokens, seed, progress, other_questions):
+    def __init__(self, builder, curriculum, batch_tokens, seed, progress, other_questions, repeats):
         self.builder, self.curriculum = builder, curriculum
         self.batch_tokens, self.seed, self.progress = batch_tokens, seed, progress
-        self.other_questions = other_questions
+        self.other_questions, self.repeats = other_questions, repeats
 
     def __iter__(self):
         import torch
@@ -123,7 +125,8 @@ class Stream:
         nrng = np.random.default_rng([self.seed, wid])
         while True:
             ids, cls, task, length = make_batch(self.builder, self.curriculum, self.progress.value,
-                                                self.batch_tokens, nrng, other_questions=self.other_questions)
+                                                self.batch_tokens, nrng, other_questions=self.other_questions,
+                                                repeats=self.repeats)
             yield torch.from_numpy(ids), torch.from_numpy(cls), torch.from_numpy(task), length
 
 
@@ -171,6 +174,9 @@ def main():
     ap.add_argument("--other-questions", type=int, default=5,
                     help="further questions after the answer (other keys / variables; training only)")
     ap.add_argument("--other-loss-weight", type=float, default=0.5)
+    ap.add_argument("--repeats", type=int, default=2,
+                    help="filler sentences replaced by copies of earlier ones per case (training only)")
+    ap.add_argument("--copy-loss-weight", type=float, default=0.5)
     ap.add_argument("--pool", type=int, default=100000, help="filler sentences tokenized up front")
     ap.add_argument("--workers", type=int, default=-1, help="data worker processes (-1: min(8, cpus - 2))")
     ap.add_argument("--seed", type=int, default=0)
@@ -203,7 +209,7 @@ def main():
     ramp = [float(x) for x in args.ramp.split(",")]
     curriculum = Curriculum(args.min_len, args.max_len, start=args.start_len, ramp_from=ramp[0], ramp_to=ramp[1])
     progress = multiprocessing.Value("d", 0.0, lock=False)
-    stream = Stream(builder, curriculum, args.batch_tokens, args.seed, progress, args.other_questions)
+    stream = Stream(builder, curriculum, args.batch_tokens, args.seed, progress, args.other_questions, args.repeats)
     it = batches(stream, workers, pin=cuda)  # forks the workers before CUDA is touched
 
     torch.manual_seed(args.seed)
@@ -248,14 +254,14 @@ def main():
     good_state = None
     hist = []
     acc_loss = torch.zeros((), device=device)
-    acc_ans = torch.zeros((), device=device)
-    acc_ctx = torch.zeros((), device=device)
+    acc_parts = torch.zeros(4, device=device)
+    weights = torch.tensor([1.0, args.ctx_loss_weight, args.other_loss_weight, args.copy_loss_weight], device=device)
     acc_ok = torch.zeros(len(TASKS), device=device)
     acc_n = torch.zeros(len(TASKS), device=device)
     n_acc, wait, t_log, tok_log, lengths = 0, 0.0, None, 0, []
     micro = 1  # parts each batch is split into (doubled on out-of-memory; gradients accumulate)
 
-    def step_chunk(ids, cls, task, n_ans, n_ctx, n_other):
+    def step_chunk(ids, cls, task, n_ans, n_ctx, n_other, n_copy):
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
             logits = model(input_ids=ids, use_cache=False).logits
         b, w = ids.shape
@@ -265,19 +271,18 @@ def main():
                                                reduction="none").view(b, w - 1)
         c = cls[:, 1:]
         ans = c == ANSWER
-        ans_loss = (lp * ans).sum() / n_ans
-        ctx_loss = (lp * (c == CONTEXT)).sum() / n_ctx
-        loss = ans_loss + args.ctx_loss_weight * ctx_loss
-        if n_other:
-            loss = loss + args.other_loss_weight * (lp * (c == OTHER_ANSWER)).sum() / n_other
+        # per-token mean losses of the answer, the prompt, the further answers and the copied sentences
+        parts = torch.stack([(lp * ans).sum() / n_ans, (lp * (c == CONTEXT)).sum() / max(n_ctx, 1.0),
+                             (lp * (c == OTHER_ANSWER)).sum() / max(n_other, 1.0),
+                             (lp * (c == COPY)).sum() / max(n_copy, 1.0)])
+        loss = (parts * weights).sum()
         loss.backward()
         with torch.no_grad():
             ok = ((logits.argmax(-1) == target) | ~ans).all(dim=1).float()
             acc_ok.index_add_(0, task, ok)
             acc_n.index_add_(0, task, torch.ones_like(ok))
             acc_loss.add_(loss.detach())
-            acc_ans.add_(ans_loss.detach())
-            acc_ctx.add_(ctx_loss.detach())
+            acc_parts.add_(parts.detach())
 
     model.train()
     stop_reason = "budget"
@@ -313,6 +318,7 @@ def main():
         n_ans = float((cls == ANSWER).sum())
         n_ctx = float((cls == CONTEXT).sum())
         n_other = float((cls == OTHER_ANSWER).sum())
+        n_copy = float((cls == COPY).sum())
         ids = ids.to(device, non_blocking=True).long()
         cls = cls.to(device, non_blocking=True)
         task = task.to(device, non_blocking=True).long()
@@ -322,7 +328,7 @@ def main():
                 opt.zero_grad(set_to_none=True)
                 for r0 in range(0, B, (B + micro - 1) // micro):
                     r1 = min(B, r0 + (B + micro - 1) // micro)
-                    step_chunk(ids[r0:r1], cls[r0:r1], task[r0:r1], n_ans, n_ctx, n_other)
+                    step_chunk(ids[r0:r1], cls[r0:r1], task[r0:r1], n_ans, n_ctx, n_other, n_copy)
                 break
             except torch.cuda.OutOfMemoryError:
                 if micro >= B:
@@ -340,17 +346,19 @@ def main():
         tok_log += B * W
         lengths.append(length)
         if step % args.log_every == 0 or step == 1:
-            l, a, c = acc_loss.item() / n_acc, acc_ans.item() / n_acc, acc_ctx.item() / n_acc
+            l = acc_loss.item() / n_acc
+            a, c, o, cp = (acc_parts / n_acc).tolist()
             accs = (acc_ok / acc_n.clamp(min=1)).tolist()
             now = time.time()
             finite = math.isfinite(l)
-            log("step %5d  p %.3f  len<=%5d  lr %.2e  loss %.4f  answer %.4f  context %.4f  train-exact %s  "
-                "%.2fM tok/s  data-wait %.0f%%%s"
-                % (step, p, max(lengths), lr, l, a, c,
+            log("step %5d  p %.3f  len<=%5d  lr %.2e  loss %.3f  answer %.3f  others %.3f  copies %.3f  context %.3f"
+                "  train-exact %s  %.2fM tok/s  data-wait %.0f%%%s"
+                % (step, p, max(lengths), lr, l, a, o, cp, c,
                    " ".join("%s %.2f" % (t[:4], x) for t, x in zip(TASKS, accs)),
                    tok_log / max(1e-9, now - t_log) / 1e6, 100 * wait / max(1e-9, now - t_log),
                    ("  mem %.1fGB" % (torch.cuda.max_memory_allocated() / 2**30)) if cuda else ""))
             hist.append(dict(step=step, p=round(p, 4), max_len=max(lengths), loss=l, answer_loss=a, context_loss=c,
+                             other_answers_loss=o, copies_loss=cp,
                              train_exact=dict(zip(TASKS, accs)), seconds=round(now - t_train, 1)))
             if not finite:
                 if good_state is None:
@@ -366,7 +374,7 @@ def main():
                 log("non-finite loss: restored the last good weights, learning rate x%.2f" % lr_scale)
             else:
                 good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            acc_loss.zero_(); acc_ans.zero_(); acc_ctx.zero_(); acc_ok.zero_(); acc_n.zero_()
+            acc_loss.zero_(); acc_parts.zero_(); acc_ok.zero_(); acc_n.zero_()
             n_acc, wait, t_log, tok_log, lengths = 0, 0.0, now, 0, []
         if time.time() - last_export > args.export_every:
             meta.update(steps=step, seconds=round(time.time() - t_train, 1), final=False, history=hist)
