@@ -62,7 +62,7 @@ class Builder:
         self.answer_prefix = self.gen.g.get("answer_prefix", " ")
         self.exact = True
 
-    def case(self, task, target, seed, nrng, with_text=False, other_questions=0, repeats=0):
+    def case(self, task, target, seed, nrng, with_text=False, other_questions=0, repeats=0, grow=False):
         """One case: dict(ids=int32 prompt+answer+eos, prompt_len, answer, [text], [extra]). nrng: numpy Generator.
 
         other_questions > 0 (training only) appends up to that many further question blocks after the <|eos|>:
@@ -72,7 +72,8 @@ class Builder:
 
         repeats > 0 (training only) replaces up to that many filler sentences by copies of earlier ones (dropping
         trailing filler if the copy is longer), so the context has spans an induction head can predict;
-        copies = [(start, end)] of each copy's tokens after its first."""
+        copies = [(start, end)] of each copy's tokens after its first. grow: a target shorter than the needles and
+        question alone becomes a little longer instead of an error."""
         r = random.Random(seed)
         needles, question, answer, others = self.gen.needles_and_other_questions(task, r)
         tail = self.tail_template.replace("{question}", question)
@@ -93,7 +94,9 @@ class Builder:
         answer_ids = np.array(enc[-1].ids + [self.eos], dtype=np.int32)
         fixed = 1 + len(first_needle) + sum(len(x) for x in needle_ids[1:]) + len(tail_ids)
         if fixed > target:
-            raise ValueError("context length %d tokens is too short for task %s (needs %d)" % (target, task, fixed))
+            if not grow:
+                raise ValueError("context length %d tokens is too short for task %s (needs %d)" % (target, task, fixed))
+            target = fixed + int(nrng.integers(0, 32))  # training: a slightly longer case rather than none
         budget = target - fixed
         pool = self.pool
         k = budget // pool.min_len + 2
@@ -206,7 +209,7 @@ def make_batch(builder, curriculum, p, batch_tokens, nrng, align=64, other_quest
     for r in range(rows):
         target = int(nrng.integers(max(curriculum.min_len, int(0.85 * length)), length + 1))
         cases.append(builder.case(TASKS[int(tasks[r])], target, int(nrng.integers(0, TRAIN_SEED_LIMIT)), nrng,
-                                  other_questions=other_questions, repeats=repeats))
+                                  other_questions=other_questions, repeats=repeats, grow=True))
     width = max(len(c["ids"]) for c in cases)
     width = (width + align - 1) // align * align
     ids = np.full((rows, width), builder.pad, dtype=np.int32)

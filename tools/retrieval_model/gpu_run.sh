@@ -22,7 +22,6 @@ set -u -o pipefail
 OUT=${1:?usage: bash tools/retrieval_model/gpu_run.sh OUT_DIR}
 START=$(date +%s)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PY=${PYTHON:-python3}
 TOTAL_S=${TOTAL_S:-570}
 RESERVE_S=${RESERVE_S:-140}
 TRAIN_MINUTES=${TRAIN_MINUTES:-7}
@@ -45,8 +44,15 @@ status=0
 
 say "output $OUT; budget ${TOTAL_S}s, ${RESERVE_S}s kept after training; git $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo '?')"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version --format=csv,noheader
-"$PY" -c "import sys, torch, transformers, tokenizers, numpy, safetensors; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'transformers', transformers.__version__, 'tokenizers', tokenizers.__version__, 'numpy', numpy.__version__)" \
-  || { say "FAILED: $PY lacks torch / transformers / tokenizers / numpy / safetensors"; exit 2; }
+PY=
+for cand in ${PYTHON:-} python3 python /usr/bin/python3; do  # the first interpreter with everything needed
+  if command -v "$cand" >/dev/null 2>&1 && "$cand" -c "import torch, transformers, tokenizers, numpy, safetensors" 2>/dev/null; then
+    PY=$cand
+    break
+  fi
+done
+[[ -n $PY ]] || { say "FAILED: no python with torch, transformers, tokenizers, numpy and safetensors (set PYTHON)"; exit 2; }
+"$PY" -c "import sys, torch, transformers, tokenizers, numpy; print(sys.executable, sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'transformers', transformers.__version__, 'tokenizers', tokenizers.__version__, 'numpy', numpy.__version__)"
 
 say "1/5 tokenizer"
 "$PY" "$HERE/train_tokenizer.py" --out "$OUT/tokenizer" --vocab-size "$VOCAB" || { say "FAILED: tokenizer"; exit 2; }

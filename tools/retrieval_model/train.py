@@ -162,7 +162,7 @@ def main():
     ap.add_argument("--deadline", type=float, default=0, help="Unix time by which training must have stopped")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps too (0: no limit)")
     ap.add_argument("--batch-tokens", type=int, default=131072)
-    ap.add_argument("--min-len", type=int, default=256)
+    ap.add_argument("--min-len", type=int, default=128)
     ap.add_argument("--start-len", type=int, default=512)
     ap.add_argument("--max-len", type=int, default=4096)
     ap.add_argument("--ramp", default="0.15,0.5", help="progress at which the longest length starts / ends growing")
