@@ -61,15 +61,26 @@ class RetrievalTasks:
 
     def generate(self, task, target_tokens, seed):
         """Returns dict(task, target_tokens, seed, prompt, question, answer, needles, needle_offsets)."""
+        rng = random.Random(seed)
+        needles, question, answer = self.needles(task, rng)
+        return self._assemble(task, target_tokens, seed, rng, needles, question, answer)
+
+    def needles(self, task, rng):
+        """Step 1 of the contract: (needles in context order, question, answer), drawn from rng (random.Random)."""
+        return self.needles_and_other_questions(task, rng)[:3]
+
+    def needles_and_other_questions(self, task, rng):
+        """needles(), plus the other (question, answer) pairs the same needles answer (training only: the other
+        multikey keys, the other vartrack variables); drawn the same way, so the first three items are equal."""
         if task not in TASKS:
             raise ValueError("unknown retrieval task '%s'; choose from %s" % (task, TASKS))
-        rng = random.Random(seed)
         t = self.g["tasks"][task]
         needles = []
         if task == "passkey":
             answer = str(self._value(rng))
             needles.append(t["needle"].replace("{value}", answer))
             question = t["question"]
+            others = []
         elif task == "multikey":
             n = t["num_keys"]
             keys = []
@@ -84,6 +95,8 @@ class RetrievalTasks:
             target = rng.randrange(n)
             answer = str(values[target])
             question = t["question"].replace("{key}", keys[target])
+            others = [(t["question"].replace("{key}", k), str(v)) for i, (k, v) in enumerate(zip(keys, values))
+                      if i != target]
         else:  # vartrack
             hops = t["hops"]
             names = []
@@ -106,7 +119,9 @@ class RetrievalTasks:
                 nxt[c] += 1
             answer = str(values[0])
             question = t["question"].replace("{name}", names[hops - 1])
-        return self._assemble(task, target_tokens, seed, rng, needles, question, answer)
+            others = [(t["question"].replace("{name}", name), str(values[i // hops])) for i, name in enumerate(names)
+                      if i != hops - 1]
+        return needles, question, answer, others
 
     def _assemble(self, task, target_tokens, seed, rng, needles, question, answer):
         fixed = self.prompt_count(self.prompt(" ".join(needles), question))

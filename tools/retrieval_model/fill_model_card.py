@@ -1,0 +1,94 @@
+"""Fills MODEL_CARD.md.template from a run's train_meta.json, eval.json and model folder.
+
+    python3 fill_model_card.py --template MODEL_CARD.md.template --meta OUT/train_meta.json --eval OUT/eval.json \\
+        --model OUT/model --out OUT/model/README.md
+
+A missing eval.json leaves "not measured" in the accuracy table; a placeholder without a value is an error.
+"""
+import argparse
+import hashlib
+import json
+import os
+import re
+
+
+def load(path):
+    if path and os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return None
+
+
+def accuracy_table(ev):
+    if not ev:
+        return "Not measured (the evaluation step of the run failed; run `evaluate.py`)."
+    contexts = sorted({int(c) for row in ev["table"].values() for c in row})
+    lines = ["| task | " + " | ".join("%d tokens" % c for c in contexts) + " |",
+             "| --- |" + " ---: |" * len(contexts)]
+    for task, row in ev["table"].items():
+        cells = []
+        for c in contexts:
+            acc = row.get(str(c))
+            cell = next((x for x in ev["cells"] if x["task"] == task and x["context"] == c), None)
+            cells.append("-" if acc is None else "%.1f%% (%d/%d)" % (100 * acc, cell["correct"], cell["cases"]))
+        lines.append("| %s | %s |" % (task, " | ".join(cells)))
+    if ev.get("stopped_early"):
+        lines.append("")
+        lines.append("(The evaluation reached its time limit; cells show the cases done.)")
+    return "\n".join(lines)
+
+
+def command(meta, a):
+    """The training command with the output folder as $OUT, paths from the repository root, no --deadline."""
+    repo = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")) + os.sep
+    c = meta.get("command", "?").replace(os.path.dirname(os.path.abspath(a.meta)), "$OUT").replace(repo, "")
+    return re.sub(r" --deadline [0-9.]+", "", c)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--template", required=True)
+    ap.add_argument("--meta", required=True)
+    ap.add_argument("--eval", required=True)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    meta = load(a.meta)
+    ev = load(a.eval)
+    cfg = load(os.path.join(a.model, "config.json"))
+    tok = load(os.path.join(a.model, "tokenizer.json"))
+    args = meta["args"]
+    h = hashlib.sha256()
+    with open(os.path.join(a.model, "model.safetensors"), "rb") as f:
+        h.update(f.read())
+    n = meta["parameters"]
+    values = dict(
+        TRAIN_MINUTES="%.1f" % (meta.get("seconds", 0) / 60), DEVICE=meta.get("device", "?"),
+        LAYERS=cfg["num_hidden_layers"], HIDDEN=cfg["hidden_size"], INTERMEDIATE=cfg["intermediate_size"],
+        HEADS=cfg["num_attention_heads"], KV_HEADS=cfg["num_key_value_heads"], HEAD_DIM=cfg["head_dim"],
+        ROPE_THETA="%g" % cfg["rope_theta"], MAX_POSITIONS=cfg["max_position_embeddings"], VOCAB=cfg["vocab_size"],
+        PARAMS="%.2fM" % (n / 1e6), SIZE_MB="%.1f" % (os.path.getsize(os.path.join(a.model, "model.safetensors")) / 1e6),
+        TOKENIZER_VOCAB=len(tok["model"]["vocab"]) if tok else "?",
+        MIN_LEN=args["min_len"], MAX_LEN=args["max_len"], START_LEN=args["start_len"],
+        TRAIN_TOKENS="%.0fM" % (meta.get("tokens", 0) / 1e6), TRAIN_STEPS=meta.get("steps", "?"),
+        COMMAND=command(meta, a), WEIGHT_DECAY=args["weight_decay"], LR=args["lr"],
+        WARMUP=args["warmup_steps"], BATCH_TOKENS=args["batch_tokens"], CTX_LOSS_WEIGHT=args["ctx_loss_weight"],
+        TORCH=meta.get("torch", "?"), TRANSFORMERS=meta.get("transformers", "?"),
+        EVAL_CASES=ev["cases_per_cell"] if ev else "-", EVAL_DTYPE=ev["dtype"] if ev else "-",
+        ACCURACY_TABLE=accuracy_table(ev), SHA256_SHORT=h.hexdigest()[:12])
+    with open(a.template) as f:
+        text = f.read()
+
+    def sub(m):
+        if m.group(1) not in values:
+            raise KeyError("template placeholder {{%s}} has no value" % m.group(1))
+        return str(values[m.group(1)])
+
+    text = re.sub(r"\{\{([A-Z0-9_]+)\}\}", sub, text)
+    with open(a.out, "w") as f:
+        f.write(text)
+    print("model card written to", a.out)
+
+
+if __name__ == "__main__":
+    main()
