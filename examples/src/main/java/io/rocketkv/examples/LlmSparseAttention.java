@@ -8,6 +8,7 @@ import io.rocketkv.api.LlmArgs;
 import io.rocketkv.api.RequestOutput;
 import io.rocketkv.api.RocketSparseAttentionConfig;
 import io.rocketkv.api.SamplingParams;
+import io.rocketkv.examples.eval.RetrievalTasks;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -67,6 +68,14 @@ public final class LlmSparseAttention implements Callable<Integer> {
     List<String> prompts = new ArrayList<>();
     @Option(names = "--input_file", description = "a file with one prompt per line")
     Path inputFile;
+    @Option(names = "--haystack", description = "instead of --prompt: a generated long-context retrieval prompt, "
+            + "TASK:TOKENS (e.g. passkey:2048; tasks passkey, multikey, vartrack), from the evaluation's generator; "
+            + "the expected answer is printed beside the model's")
+    String haystack;
+
+    @Option(names = "--haystack_seed", defaultValue = "0", description = "run seed of the --haystack case (default ${DEFAULT-VALUE})")
+    long haystackSeed;
+
     @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default ${DEFAULT-VALUE})")
     double temperature;
     @Option(names = "--top_p", defaultValue = "1.0", description = "nucleus sampling (default ${DEFAULT-VALUE})")
@@ -88,7 +97,10 @@ public final class LlmSparseAttention implements Callable<Integer> {
                 }
             }
         }
-        if (inputs.isEmpty()) {
+        if (haystack != null && !inputs.isEmpty()) {
+            throw new IllegalArgumentException("--haystack generates the prompt; leave out --prompt and --input_file");
+        }
+        if (inputs.isEmpty() && haystack == null) {
             inputs.add("The capital of France is");
         }
         LlmArgs args = buildArgs();
@@ -98,6 +110,14 @@ public final class LlmSparseAttention implements Callable<Integer> {
         try (LLM llm = LLM.builder().model(modelPath).args(args).loadProgress(new ProgressBar("weights")).build()) {
             System.err.println();
             System.out.printf("Loaded in %.2f s on %s%n%n", (System.nanoTime() - t0) / 1e9, llm.backendName());
+            RetrievalTasks.Case needle = null;
+            if (haystack != null) {
+                needle = haystackCase(llm);
+                inputs.add(needle.prompt());
+                System.out.printf("Haystack: a %s case of %d tokens (seed %d); needle%s: %s%nQuestion: %s%n%n",
+                        needle.task(), llm.tokenizer().encode(needle.prompt(), true).length, needle.seed(),
+                        needle.needles().size() > 1 ? "s" : "", String.join(" ", needle.needles()), needle.question());
+            }
             SamplingParams sp = SamplingParams.builder().maxTokens(maxNewTokens).temperature(temperature).topP(topP)
                     .seed(seed).build();
             long g0 = System.nanoTime();
@@ -111,8 +131,13 @@ public final class LlmSparseAttention implements Callable<Integer> {
             long ktBytes = 0;
             long denseBytes = 0;
             for (RequestOutput o : outs) {
-                System.out.printf("Prompt: %s%nOutput: %s%n[%s, %d tokens]%n%n", quote(o.prompt()),
+                System.out.printf("Prompt: %s%nOutput: %s%n[%s, %d tokens]%n%n", quote(abbreviate(o.prompt())),
                         quote(o.output().text()), o.output().finishReason(), o.output().tokenIds().length);
+                if (needle != null) {
+                    String got = o.output().text().trim();
+                    System.out.printf("Answer: %s (expected %s: %s)%n%n", got, needle.answer(),
+                            got.equals(needle.answer()) ? "correct" : "wrong");
+                }
                 promptTokens += o.metrics().promptTokens();
                 genTokens += o.metrics().generatedTokens();
                 prefill = Math.max(prefill, o.metrics().prefillSeconds());
@@ -174,6 +199,39 @@ public final class LlmSparseAttention implements Callable<Integer> {
             b.kvCacheConfig(base.kvCacheConfig().toBuilder().enableBlockReuse(false).build());
         }
         return b.build();
+    }
+
+    /** The {@code --haystack} case: TASK:TOKENS through the evaluation's generator and this model's tokenizer. */
+    private RetrievalTasks.Case haystackCase(LLM llm) {
+        String[] parts = haystack.split(":");
+        int tokens;
+        try {
+            if (parts.length != 2) {
+                throw new NumberFormatException();
+            }
+            tokens = Integer.parseInt(parts[1].trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--haystack takes TASK:TOKENS, e.g. passkey:2048, got '" + haystack + "'");
+        }
+        String task = parts[0].trim();
+        try {
+            RetrievalTasks.requireTask(task);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--haystack: " + e.getMessage());
+        }
+        if (tokens < 64 || tokens + maxNewTokens > llm.maxSeqLen()) {
+            throw new IllegalArgumentException("--haystack " + haystack + ": TOKENS must be"
+                    + " at least 64 and TOKENS + --max_new_tokens at most max_seq_len (" + llm.maxSeqLen() + ")");
+        }
+        var tok = llm.tokenizer();
+        RetrievalTasks gen = new RetrievalTasks(t -> tok.encode(t, false).length, t -> tok.encode(t, true).length);
+        return gen.generate(task, tokens, RetrievalTasks.caseSeed(haystackSeed, task, tokens, 0));
+    }
+
+    /** A long prompt's first and last 160 characters. */
+    private static String abbreviate(String s) {
+        return s.length() <= 400 ? s : s.substring(0, 160) + " [... " + (s.length() - 320) + " characters ...] "
+                + s.substring(s.length() - 160);
     }
 
     private static String quote(String s) {

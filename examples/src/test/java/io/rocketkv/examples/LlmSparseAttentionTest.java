@@ -1,0 +1,77 @@
+package io.rocketkv.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The README's main job: the bundled retrieval model with RocketKV on a generated haystack finds the pass key the
+ * generator hid (the expected answer comes from the task generator, not from a previous run), keeping less KV
+ * memory than dense attention; bad {@code --haystack} values are refused with the flag named.
+ */
+class LlmSparseAttentionTest {
+
+    private static final Path MODEL = Path.of("..", "models", "rocketkv-retrieval-tiny");
+    private static final Path CONFIG = Path.of("rocketkv-retrieval.yaml");
+
+    private record Run(int rc, String out, String err) {
+    }
+
+    private static Run run(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        int rc;
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            rc = Cli.run(new LlmSparseAttention(), args);
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+        return new Run(rc, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void theBundledModelFindsThePassKeyWithRocketKv() {
+        assertTrue(Files.isDirectory(MODEL), "the bundled model " + MODEL.toAbsolutePath() + " is missing");
+        Run r = run("--model_path", MODEL.toString(), "--config", CONFIG.toString(), "--backend", "cpu",
+                "--haystack", "passkey:1024", "--max_new_tokens", "8");
+        assertEquals(0, r.rc(), r.out() + r.err());
+        Matcher m = Pattern.compile("Answer: (\\S*) \\(expected (\\d+): (correct|wrong)\\)").matcher(r.out());
+        assertTrue(m.find(), r.out());
+        assertEquals(m.group(2), m.group(1), r.out());
+        assertEquals("correct", m.group(3));
+        Matcher kept = Pattern.compile("RocketKV kept (\\d+) of (\\d+) tokens").matcher(r.out());
+        assertTrue(kept.find(), r.out());
+        assertTrue(Integer.parseInt(kept.group(1)) < Integer.parseInt(kept.group(2)) / 2, r.out());
+        Matcher mem = Pattern.compile("KV cache ([\\d.]+) KiB \\+ KT cache ([\\d.]+) KiB \\(dense attention: KV ([\\d.]+) KiB\\)")
+                .matcher(r.out());
+        assertTrue(mem.find(), r.out());
+        double held = Double.parseDouble(mem.group(1)) + Double.parseDouble(mem.group(2));
+        assertTrue(held < Double.parseDouble(mem.group(3)), r.out());
+    }
+
+    @Test
+    void badHaystackValuesAreRefusedNamingTheFlag() {
+        for (String bad : new String[] {"passkey", "passkey:lots", "needle:512", "passkey:10"}) {
+            Run r = run("--model_path", MODEL.toString(), "--config", CONFIG.toString(), "--backend", "cpu",
+                    "--haystack", bad);
+            assertEquals(2, r.rc(), bad + ": " + r.out() + r.err());
+            assertTrue(r.err().contains("--haystack"), bad + ": " + r.err());
+        }
+        Run both = run("--model_path", MODEL.toString(), "--backend", "cpu", "--haystack", "passkey:512", "--prompt", "x");
+        assertEquals(2, both.rc(), both.out() + both.err());
+        assertTrue(both.err().contains("--haystack") && both.err().contains("--prompt"), both.err());
+    }
+}
