@@ -20,7 +20,6 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,8 +30,8 @@ import org.junit.jupiter.api.Test;
  * top-5 alternatives within 1e-3, alone (batch 1) and all three in one batch (batch 3).
  *
  * <p>The expected values, {@code src/test/resources/parity/rocketkv-retrieval-tiny.json}, are written by
- * {@code tools/retrieval_model/parity.py} in the run that trains the model. Until the model folder is committed
- * this test is skipped; once it is, missing reference data is a failure. The system properties
+ * {@code tools/retrieval_model/parity.py} from the trained model; a missing model folder or missing reference data
+ * is a failure. The system properties
  * {@code rocketkv.retrievalModel} (a model folder) and {@code rocketkv.retrievalParity} (a parity file) point it at
  * another run's output ({@code tools/retrieval_model/cpu_smoke.sh} uses them).
  */
@@ -47,8 +46,8 @@ class RetrievalModelParityTest {
 
     @Test
     void promptIdsGreedyIdsAndLogprobsMatchTransformers() throws Exception {
-        Assumptions.assumeTrue(Files.isDirectory(MODEL), "models/" + NAME + " is not in the repository yet "
-                + "(tools/retrieval_model/README.md says how it is trained and which files to copy)");
+        assertTrue(Files.isDirectory(MODEL), MODEL.toAbsolutePath() + " is missing: the bundled retrieval model is"
+                + " part of the repository (tools/retrieval_model/README.md says how it is trained and which files to copy)");
         JsonNode root;
         try (InputStream in = EXPECTED_FILE != null ? Files.newInputStream(Path.of(EXPECTED_FILE))
                 : RetrievalModelParityTest.class.getResourceAsStream(EXPECTED)) {
