@@ -86,6 +86,30 @@ static __device__ __forceinline__ float rkv_jmax(float a, float b) {
     return __uint_as_float(__float_as_uint(a) & __float_as_uint(b));
 }
 
+// ---- KT update of one decode token (kt_update in rocket_kt.cu, the fused selection in rocket_decode.cu) ----
+
+// The physical KT page of a cache slot (pages are numbered block * pagesPerBlock + page in block).
+static __device__ __forceinline__ size_t rkv_kt_page_of_slot(int slot, int tokensPerBlock, int pageSize) {
+    return (size_t) (slot / tokensPerBlock) * (tokensPerBlock / pageSize) + (slot % tokensPerBlock) / pageSize;
+}
+// Whether the slot is the first of its page (its bounds start afresh).
+static __device__ __forceinline__ bool rkv_kt_fresh(int slot, int tokensPerBlock, int pageSize) {
+    return (slot % tokensPerBlock) % pageSize == 0;
+}
+// One element of the token's key folded into its page's bounds: the key rounded through the KT type; a
+// fresh page takes it as both bounds, else Java min / max with the stored ones (the CPU twin's order).
+template <class KT>
+static __device__ __forceinline__ void rkv_kt_fold(typename KT::T* mn, typename KT::T* mx, float key, bool fresh) {
+    const float v = KT::decode(KT::encode(key));
+    if (fresh) {
+        *mn = KT::encode(v);
+        *mx = KT::encode(v);
+    } else {
+        *mn = KT::encode(rkv_jmin(KT::decode(*mn), v));
+        *mx = KT::encode(rkv_jmax(KT::decode(*mx), v));
+    }
+}
+
 // ---- block-wide reductions and scan (blockDim.x a multiple of 32, at most 1024; every thread calls) ----
 
 struct RkvBlockShared {

@@ -160,11 +160,9 @@ template <class KT, int D>
 __device__ __forceinline__ void page_logits_per_head(
         const float* __restrict__ q, const typename KT::T* kt, const int* __restrict__ blockTables,
         float* __restrict__ work, int seq, int g, int pages, int numHeads, int numKvHeads, int pageSize,
-        int tokensPerBlock, int maxBlocks, int topr, float scale, int maxPages) {
+        int tokensPerBlock, int maxBlocks, int topr, float scale, int maxPages, float* qs, float* chan) {
     constexpr int QS = D + 4;   // padded head stride: the G heads of a warp read different banks
-    __shared__ __align__(16) float qs[16 * D];
-    __shared__ __align__(16) float qp[16 * QS];
-    __shared__ float chan[D];
+    __shared__ __align__(16) float qp[4 * QS];   // G < 4 here
     const int G = numHeads / numKvHeads;
     load_group_queries<16>(q, qs, chan, seq, g, numHeads, G, D, topr);
     for (int e = threadIdx.x; e < G * D; e += blockDim.x) qp[(e / D) * QS + e % D] = qs[e];
@@ -210,6 +208,112 @@ __device__ __forceinline__ void page_logits_per_head(
     }
 }
 
+// Page logits for head dims 16..128 and groups of 4 or more heads: one thread per page, the heads in
+// chunks of 4, so each KT element is decoded once per chunk rather than once per head. The bound of
+// each channel (kt_max where the channel's sign flag is set, else kt_min) is picked for 4 (fp8) or 2
+// (bf16) channels at once by a byte permute whose selector comes from the flags; fp8 e5m2 widens
+// exactly as the high byte of an fp16. Each head's sum is the CPU's: channels in order, q[d] * bound[d]
+// rounded, then added, no FMA, then times scale. The CPU skips channels whose query is zero; here they
+// add q * bound = +-0, which leaves the sum unchanged (the sum starts at +0 and can never become -0)
+// as long as the bounds are finite -- which the saturating KT encoders guarantee for finite keys.
+template <class KT>
+__device__ __forceinline__ void rkv_bounds4(unsigned w, float f[4 / KT::BYTES]);
+template <>
+__device__ __forceinline__ void rkv_bounds4<RkvKtFp8>(unsigned w, float f[4]) {
+    const float2 lo = __half22float2(__halves2half2(__ushort_as_half((unsigned short) __byte_perm(w, 0u, 0x04)),
+                                                    __ushort_as_half((unsigned short) __byte_perm(w, 0u, 0x14))));
+    const float2 hi = __half22float2(__halves2half2(__ushort_as_half((unsigned short) __byte_perm(w, 0u, 0x24)),
+                                                    __ushort_as_half((unsigned short) __byte_perm(w, 0u, 0x34))));
+    f[0] = lo.x; f[1] = lo.y; f[2] = hi.x; f[3] = hi.y;
+}
+template <>
+__device__ __forceinline__ void rkv_bounds4<RkvKtBf16>(unsigned w, float f[2]) {
+    f[0] = __uint_as_float(w << 16);
+    f[1] = __uint_as_float(w & 0xffff0000u);
+}
+
+template <class KT, int D>
+__device__ __forceinline__ void page_logits_per_page4(
+        const float* __restrict__ q, const typename KT::T* kt, const int* __restrict__ blockTables,
+        float* __restrict__ work, int seq, int g, int pages, int numHeads, int numKvHeads, int pageSize,
+        int tokensPerBlock, int maxBlocks, int topr, float scale, int maxPages, float* qs, float* chan) {
+    constexpr int CPW = 4 / KT::BYTES;     // channels per 32-bit word
+    constexpr int WORDS = D / CPW;
+    __shared__ __align__(16) unsigned selw[WORDS];
+    const int G = numHeads / numKvHeads;
+    const int G4 = (G + 3) & ~3;
+    load_group_queries<16>(q, qs, chan, seq, g, numHeads, G, D, topr);
+    for (int e = G * D + threadIdx.x; e < G4 * D; e += blockDim.x) qs[e] = 0.f;   // heads past G: zero queries
+    for (int w = threadIdx.x; w < WORDS; w += blockDim.x) {
+        unsigned s = 0;
+#pragma unroll
+        for (int i = 0; i < CPW; i++) {
+            const bool useMax = chan[w * CPW + i] != 0.f;
+#pragma unroll
+            for (int b = 0; b < KT::BYTES; b++) {
+                const unsigned src = (unsigned) (i * KT::BYTES + b) + (useMax ? 4u : 0u);
+                s |= src << (4 * (i * KT::BYTES + b));
+            }
+        }
+        selw[w] = s;
+    }
+    __syncthreads();
+    const int pagesPerBlock = tokensPerBlock / pageSize;
+    const int row = numKvHeads * D;
+    const int* table = blockTables + (size_t) seq * maxBlocks;
+#pragma unroll 1
+    for (int p = blockIdx.y * RKV_LOGIT_THREADS + threadIdx.x; p < pages; p += gridDim.y * RKV_LOGIT_THREADS) {
+    const int slot = p * pageSize;
+    const size_t pp = (size_t) table[slot / tokensPerBlock] * pagesPerBlock + (slot % tokensPerBlock) / pageSize;
+    const uint4* mn = reinterpret_cast<const uint4*>(kt + (pp * 2 + 0) * row + (size_t) g * D);
+    const uint4* mx = reinterpret_cast<const uint4*>(kt + (pp * 2 + 1) * row + (size_t) g * D);
+    constexpr int CHUNKS = D / (4 * CPW);   // 16-byte chunks of a row
+#pragma unroll 1
+    for (int h0 = 0; h0 < G; h0 += 4) {
+        float y[4] = {0.f, 0.f, 0.f, 0.f};
+        uint4 a = mn[0], b = mx[0];
+#pragma unroll 1
+        for (int c = 0; c < CHUNKS; c++) {
+            uint4 na = a, nb = b;
+            if (c + 1 < CHUNKS) {   // the next chunk's loads go out before this chunk's arithmetic
+                na = mn[c + 1];
+                nb = mx[c + 1];
+            }
+            const uint4 sw = reinterpret_cast<const uint4*>(selw)[c];
+            const unsigned aw[4] = {a.x, a.y, a.z, a.w};
+            const unsigned bw[4] = {b.x, b.y, b.z, b.w};
+            const unsigned ss[4] = {sw.x, sw.y, sw.z, sw.w};
+#pragma unroll
+            for (int w = 0; w < 4; w++) {
+                float f[CPW];
+                rkv_bounds4<KT>(__byte_perm(aw[w], bw[w], ss[w]), f);
+                const int d = (c * 4 + w) * CPW;
+#pragma unroll
+                for (int h = 0; h < 4; h++) {
+                    const float* qh = qs + (h0 + h) * D + d;
+                    float qv[CPW];
+                    if (CPW == 4) {
+                        const float4 t = *reinterpret_cast<const float4*>(qh);
+                        qv[0] = t.x; qv[1] = t.y; qv[CPW > 2 ? 2 : 0] = t.z; qv[CPW > 3 ? 3 : 0] = t.w;
+                    } else {
+                        const float2 t = *reinterpret_cast<const float2*>(qh);
+                        qv[0] = t.x; qv[CPW > 1 ? 1 : 0] = t.y;
+                    }
+#pragma unroll
+                    for (int i = 0; i < CPW; i++) y[h] = __fadd_rn(y[h], __fmul_rn(qv[i], f[i]));
+                }
+            }
+            a = na;
+            b = nb;
+        }
+#pragma unroll
+        for (int h = 0; h < 4; h++) {
+            if (h0 + h < G) work[(size_t) (h0 + h) * maxPages + p] = __fmul_rn(y[h], scale);
+        }
+    }
+    }
+}
+
 // The step's key of one (sequence, KV head) folded into its KT page, as kt_update in rocket_kt.cu
 // (a fresh page at its first slot, else Java min / max with the stored bounds). Idempotent, so two
 // blocks may both do it.
@@ -219,21 +323,13 @@ __device__ __forceinline__ void kt_fold_token(const float* __restrict__ k, const
                                               int tokensPerBlock, int pageSize) {
     const int slot = slots[seq];
     if (slot < 0) return;
-    const int off = slot % tokensPerBlock;
-    const size_t pp = (size_t) (slot / tokensPerBlock) * (tokensPerBlock / pageSize) + off / pageSize;
-    const bool fresh = off % pageSize == 0;
     const int row = numKvHeads * D;
+    const size_t pp = rkv_kt_page_of_slot(slot, tokensPerBlock, pageSize);
+    const bool fresh = rkv_kt_fresh(slot, tokensPerBlock, pageSize);
     typename KT::T* mnRow = kt + (pp * 2 + 0) * row + (size_t) g * D;
     typename KT::T* mxRow = kt + (pp * 2 + 1) * row + (size_t) g * D;
     for (int e = threadIdx.x; e < D; e += blockDim.x) {
-        const float v = KT::decode(KT::encode(k[(size_t) seq * row + (size_t) g * D + e]));
-        if (fresh) {
-            mnRow[e] = KT::encode(v);
-            mxRow[e] = KT::encode(v);
-        } else {
-            mnRow[e] = KT::encode(rkv_jmin(KT::decode(mnRow[e]), v));
-            mxRow[e] = KT::encode(rkv_jmax(KT::decode(mxRow[e]), v));
-        }
+        rkv_kt_fold<KT>(mnRow + e, mxRow + e, k[(size_t) seq * row + (size_t) g * D + e], fresh);
     }
 }
 
@@ -266,11 +362,22 @@ __device__ __forceinline__ void select_tail(float* work, int maxPages, float* dy
     const int stride = inSmem ? pages : maxPages;
     float* score = lg + (size_t) G * stride;
     if (inSmem) {
+        // per head, 4 loads per thread in flight before their stores (one L2 round trip per 4 * bd pages,
+        // not one per bd)
 #pragma unroll 1
-        for (int i = tid; i < G * pages; i += bd) {
-            const int h = i / pages;
-            const int p = i - h * pages;
-            lg[i] = __ldcg(work + (size_t) h * maxPages + p);
+        for (int h = 0; h < G; h++) {
+            const float* src = work + (size_t) h * maxPages;
+            float* dst = dyn + (size_t) h * pages;
+#pragma unroll 1
+            for (int p0 = tid; p0 < pages; p0 += 4 * bd) {
+                float v[4];
+#pragma unroll
+                for (int u = 0; u < 4; u++) v[u] = p0 + u * bd < pages ? __ldcg(src + p0 + u * bd) : 0.f;
+#pragma unroll
+                for (int u = 0; u < 4; u++) {
+                    if (p0 + u * bd < pages) dst[p0 + u * bd] = v[u];
+                }
+            }
         }
         __syncthreads();
     }
@@ -351,7 +458,8 @@ __device__ __forceinline__ void select_fused(
     const int G = numHeads / numKvHeads;
     const int len = kvLens[seq];
     const int pages = len > 0 ? (len + pageSize - 1) / pageSize : 0;
-    const int perPage = PER_HEAD ? G : 1;   // logit items per page
+    const bool perHead = PER_HEAD && G < 4;   // else one item per page (all heads); CudaRocketKv mirrors this
+    const int perPage = perHead ? G : 1;   // logit items per page
     const int lo = blockIdx.y * RKV_LOGIT_THREADS;
     const int maxPages = maxBlocks * (tokensPerBlock / pageSize);
     float* work = pageWork + (size_t) pair * (G + 1) * maxPages;   // [G + 1][maxPages]
@@ -366,8 +474,15 @@ __device__ __forceinline__ void select_fused(
     }
     if (pages > topk && lo < pages * perPage) {   // block-uniform
         if (PER_HEAD) {
-            page_logits_per_head<KT, D>(q, kt, blockTables, work, seq, g, pages, numHeads, numKvHeads, pageSize,
-                                        tokensPerBlock, maxBlocks, topr, scale, maxPages);
+            __shared__ __align__(16) float qs[16 * (PER_HEAD ? D : 4)];
+            __shared__ float chan[PER_HEAD ? D : 4];
+            if (perHead) {
+                page_logits_per_head<KT, D>(q, kt, blockTables, work, seq, g, pages, numHeads, numKvHeads, pageSize,
+                                            tokensPerBlock, maxBlocks, topr, scale, maxPages, qs, chan);
+            } else {
+                page_logits_per_page4<KT, D>(q, kt, blockTables, work, seq, g, pages, numHeads, numKvHeads, pageSize,
+                                             tokensPerBlock, maxBlocks, topr, scale, maxPages, qs, chan);
+            }
         } else {
             page_logits_per_page<KT, 16>(q, kt, blockTables, work, seq, g, pages, numHeads, numKvHeads, D, pageSize,
                                          tokensPerBlock, maxBlocks, topr, scale, maxPages);
@@ -432,6 +547,7 @@ namespace rkv_sparse {
 constexpr int NTHREADS = 128;
 constexpr int NW = NTHREADS / 32;
 constexpr int U = 4;   // tokens per lane group per step
+constexpr int SEL_CACHE = 256;   // selected pages of a split kept in shared memory
 
 template <int D, int GT>
 __device__ __forceinline__ void sparse_attn(
@@ -465,6 +581,17 @@ __device__ __forceinline__ void sparse_attn(
     const int* sel = selPages + ((size_t) seq * numKvHeads + kvHead) * topk;
     const int* phys = selPhys + ((size_t) seq * numKvHeads + kvHead) * topk;
     const int pagesPerBlock = tokensPerBlock / pageSize;
+    // the split's selected pages in shared memory (when they fit): the token loop then waits on one
+    // memory round trip per step (K/V), not two (page list, then K/V)
+    __shared__ int smSel[SEL_CACHE];
+    __shared__ int smPhys[SEL_CACHE];
+    const bool cached = e1 - e0 <= SEL_CACHE;
+    if (cached) {
+        for (int i = threadIdx.x; i < e1 - e0; i += NTHREADS) {
+            smSel[i] = sel[e0 + i];
+            smPhys[i] = phys[e0 + i];
+        }
+    }
 
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
@@ -495,7 +622,7 @@ __device__ __forceinline__ void sparse_attn(
         for (int e = 0; e < 8; e++) acc[g][e] = 0.f;
     }
 
-    const int* table = blockTables + (size_t) seq * maxBlocks;
+    __syncthreads();   // smSel / smPhys
     const size_t vDelta = (size_t) numKvHeads * tokensPerBlock * D;
     // the warp's steps are uniform over its lanes (shuffles need all 32)
     for (int tw = t0 + warp * GPW * U; tw < t1; tw += STRIDE) {
@@ -511,8 +638,9 @@ __device__ __forceinline__ void sparse_attn(
             if (t < t1) {
                 const int e = t / pageSize;
                 const int j = t - e * pageSize;
-                const int pp = phys[e];   // loaded beside sel[e]: no block-table lookup on the way to K/V
-                const int slot = sel[e] * pageSize + j;
+                // the physical page, loaded beside the logical one: no block-table lookup on the way to K/V
+                const int pp = cached ? smPhys[e - e0] : phys[e];
+                const int slot = (cached ? smSel[e - e0] : sel[e]) * pageSize + j;
                 if (slot < len) {
                     ok[u] = true;
                     const int blk = pp / pagesPerBlock;

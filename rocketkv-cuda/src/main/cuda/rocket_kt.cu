@@ -61,21 +61,13 @@ __device__ __forceinline__ void kt_update(
     const int t = blockIdx.x;
     const int slot = slots[t];
     if (slot < 0) return;
-    const int off = slot % tokensPerBlock;
-    const size_t pp = (size_t) (slot / tokensPerBlock) * (tokensPerBlock / pageSize) + off / pageSize;
-    const bool fresh = off % pageSize == 0;
+    const size_t pp = rkv_kt_page_of_slot(slot, tokensPerBlock, pageSize);
+    const bool fresh = rkv_kt_fresh(slot, tokensPerBlock, pageSize);
     const int row = numKvHeads * headDim;
     typename KT::T* mnRow = kt + (pp * 2 + 0) * row;
     typename KT::T* mxRow = kt + (pp * 2 + 1) * row;
     for (int e = blockIdx.y * blockDim.x + threadIdx.x; e < row; e += blockDim.x * gridDim.y) {
-        const float v = KT::decode(KT::encode(k[(size_t) t * row + e]));
-        if (fresh) {
-            mnRow[e] = KT::encode(v);
-            mxRow[e] = KT::encode(v);
-        } else {
-            mnRow[e] = KT::encode(rkv_jmin(KT::decode(mnRow[e]), v));
-            mxRow[e] = KT::encode(rkv_jmax(KT::decode(mxRow[e]), v));
-        }
+        rkv_kt_fold<KT>(mnRow + e, mxRow + e, k[(size_t) t * row + e], fresh);
     }
 }
 

@@ -236,10 +236,11 @@ final class CudaRocketKv implements AutoCloseable {
         checkTables(batch, shape.tokensPerBlock(), numBlocks);
         CudaKernels.DevicePlan dp = owner.devicePlan(batch);
         int maxPages = dp.maxBlocks() * (shape.tokensPerBlock() / p.pageSize());
-        // one launch: KT update, every page's logits spread over many blocks (head dims up to 128: one thread per
-        // (page, head); 256: one thread per page for all heads), then softmax, group mean and top-k in the last block
-        // of each (sequence, KV head)
-        boolean perHead = d <= 128;
+        // one launch: KT update, every page's logits spread over many blocks (head dims up to 128 with fewer than 4
+        // query heads per KV head: one thread per (page, head); otherwise one thread per page for all heads), then
+        // softmax, group mean and top-k in the last block of each (sequence, KV head); rocket_decode.cu's
+        // select_fused makes the same choice
+        boolean perHead = d <= 128 && g < 4;
         long logitThreads = perHead ? (long) maxPages * g : maxPages;
         // blocks per (sequence, KV head): enough for about two blocks per SM in all, each looping over its share of
         // the (page, head) items; never more than the items need
