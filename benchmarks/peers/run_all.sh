@@ -16,7 +16,9 @@
 #   sdpa       torch_attention.py  -> OUT_DIR/torch-attention.json   PyTorch SDPA decode, same shapes
 #   hf         transformers_e2e.py -> OUT_DIR/transformers-e2e.json  transformers generation, same checkpoint
 #
-# plus OUT_DIR/run.json (commit, date, driver, GPU, each part's exit status and seconds) and OUT_DIR/*.log.
+# plus OUT_DIR/run.json (commit, date, driver, GPU, each part's exit status and seconds, also of earlier
+# invocations into the same OUT_DIR: parts.jsonl) and OUT_DIR/*.log. To split the run over two invocations,
+# e.g. PARTS=ckpt,sweep,e2e then PARTS=ckpt,downcalls,sdpa,hf (ckpt reuses the checkpoint when it is there).
 # Then: benchmarks/plots.sh OUT_DIR   (docs/performance-gpu.md and docs/images/gpu-*.png).
 #
 # Environment: PARTS (default ckpt,sweep,e2e,downcalls,sdpa,hf); budgets in seconds BUDGET_SWEEP (110),
@@ -49,7 +51,6 @@ commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
 java=(/tmp/jre/bin/java -Xmx24g --enable-native-access=ALL-UNNAMED -Djava.awt.headless=true -cp "$(cat .gpu/classpath)")
-status=()
 
 # part NAME BUDGET_SECONDS COMMAND...: runs COMMAND (stopped at BUDGET + 30 s), logs to OUT_DIR/NAME.log
 part() {
@@ -62,7 +63,7 @@ part() {
   local t0=$SECONDS
   timeout --kill-after=10 $((budget + 30)) "$@" 2>&1 | tee "$out/$name.log"
   local rc=${PIPESTATUS[0]}
-  status+=("{\"part\": \"$name\", \"exit\": $rc, \"seconds\": $((SECONDS - t0)), \"budget\": $budget}")
+  echo "{\"part\": \"$name\", \"exit\": $rc, \"seconds\": $((SECONDS - t0)), \"budget\": $budget}" >> "$out/parts.jsonl"
   echo "== $name: exit $rc after $((SECONDS - t0)) s"
 }
 
@@ -90,11 +91,7 @@ part hf "${BUDGET_HF:-100}" python3 benchmarks/peers/transformers_e2e.py --model
   echo "  \"quick\": $([[ -n "$quick" ]] && echo true || echo false),"
   echo "  \"model\": \"$model\","
   echo "  \"parts\": ["
-  for i in "${!status[@]}"; do
-    sep=","
-    [[ $i -eq $((${#status[@]} - 1)) ]] && sep=""
-    echo "    ${status[$i]}$sep"
-  done
+  [[ -f "$out/parts.jsonl" ]] && sed 's/^/    /; $!s/$/,/' "$out/parts.jsonl"
   echo "  ]"
   echo "}"
 } > "$out/run.json"
