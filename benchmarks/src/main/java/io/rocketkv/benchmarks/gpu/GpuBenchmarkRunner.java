@@ -35,8 +35,9 @@ import java.util.List;
  *   <li>prefill attention of one prompt at 4k–128k: TFLOP/s ({@link AttentionCost#prefillFlops}) and % of the
  *       GEMM ceiling.</li>
  * </ol>
- * A configuration needing more than {@link AttentionCost#MEMORY_FRACTION} of the free device memory is
- * recorded as skipped. Usage (from {@code benchmarks/peers/run_all.sh}):
+ * Prefill runs before decode. A configuration needing more than {@link AttentionCost#MEMORY_FRACTION} of the free
+ * device memory, or not started before {@code --budget-s} ran out, is recorded as skipped. End to end is
+ * {@link EndToEndBench}'s. Usage (from {@code benchmarks/peers/run_all.sh}):
  * {@code java --enable-native-access=ALL-UNNAMED -cp <classpath> io.rocketkv.benchmarks.gpu.GpuBenchmarkRunner
  * --out rocketkv-gpu.json [--commit SHA] [--driver VERSION] [--gemm N] [--quick]}.
  */
