@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# Regenerates the GPU plots of docs/performance.md (docs/images/gpu-*.png) from the runner's JSON and the
-# PyTorch peer's JSON. Run from the repository root with a JDK 25 (JAVA_HOME or java on PATH):
+# Regenerates the GPU report from the JSON files of one benchmarks/peers/run_all.sh run: the tables in
+# docs/performance-gpu.md and the PNGs in docs/images/gpu-*.png (XChart, headless). Run from anywhere in the
+# repository with a JDK 25 (JAVA_HOME or java on PATH):
 #
-#   benchmarks/plots.sh [RUNNER_JSON [PEER_JSON|-]]
+#   benchmarks/plots.sh RESULTS_DIR          e.g. benchmarks/results/gpu-2026-12-01
 #
-# Without arguments it plots the 2026-11-28 H200 figures (transcribed from cuda-h200.txt into
-# benchmarks/src/test/resources/gpu/) until a GpuBenchmarkRunner sweep replaces them, e.g.
-#   benchmarks/plots.sh benchmarks/results/DATE/rocketkv-gpu.json benchmarks/results/DATE/torch-attention.json
+# Without an argument it redraws the three attention plots from the 2026-11-28 figures transcribed from
+# cuda-h200.txt (benchmarks/src/test/resources/gpu/), as before the runner's sweep existed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runner=${1:-benchmarks/src/test/resources/gpu/h200-2026-11-28-transcribed.json}
-peer=${2:-benchmarks/results/2026-11-28/torch-attention-h200.json}
 java_bin=${JAVA_HOME:+$JAVA_HOME/bin/}java
-./mvnw -B -q -pl benchmarks -am package -DskipTests
+results=${1:-}
+if [[ -n "$results" && ! -d "$results" ]]; then
+  echo "plots: $results is not a directory (expected the OUT_DIR of benchmarks/peers/run_all.sh)" >&2
+  exit 2
+fi
+./mvnw -B -q -o -pl benchmarks -am package -DskipTests
+if [[ -z "$results" ]]; then
+  "$java_bin" -Djava.awt.headless=true -cp benchmarks/target/benchmarks.jar \
+    io.rocketkv.benchmarks.report.PerformancePlots benchmarks/src/test/resources/gpu/h200-2026-11-28-transcribed.json \
+    benchmarks/results/2026-11-28/torch-attention-h200.json docs/images
+  exit 0
+fi
 "$java_bin" -Djava.awt.headless=true -cp benchmarks/target/benchmarks.jar \
-  io.rocketkv.benchmarks.report.PerformancePlots "$runner" "$peer" docs/images
+  io.rocketkv.benchmarks.report.PerformanceReport "$results" docs/performance-gpu.md docs/images

@@ -35,8 +35,9 @@ import java.util.List;
  *   <li>prefill attention of one prompt at 4k–128k: TFLOP/s ({@link AttentionCost#prefillFlops}) and % of the
  *       GEMM ceiling.</li>
  * </ol>
- * A configuration needing more than {@link AttentionCost#MEMORY_FRACTION} of the free device memory is
- * recorded as skipped. Usage (from {@code benchmarks/peers/run_all.sh}):
+ * Prefill runs before decode. A configuration needing more than {@link AttentionCost#MEMORY_FRACTION} of the free
+ * device memory, or not started before {@code --budget-s} ran out, is recorded as skipped. End to end is
+ * {@link EndToEndBench}'s. Usage (from {@code benchmarks/peers/run_all.sh}):
  * {@code java --enable-native-access=ALL-UNNAMED -cp <classpath> io.rocketkv.benchmarks.gpu.GpuBenchmarkRunner
  * --out rocketkv-gpu.json [--commit SHA] [--driver VERSION] [--gemm N] [--quick]}.
  */
@@ -66,7 +67,7 @@ public final class GpuBenchmarkRunner {
         List<DecodeRow> decode = new ArrayList<>();
         List<PrefillRow> prefill = new ArrayList<>();
         List<Skipped> skipped = new ArrayList<>();
-        skipped.add(new Skipped("end-to-end", "not measured by this runner yet"));
+        long deadline = System.nanoTime() + (long) (o.budgetSeconds * 1e9);
         try (CudaKernels k = new CudaKernels()) {
             CudaContext ctx = k.context();
             CudaStream stream = k.stream();
@@ -77,9 +78,26 @@ public final class GpuBenchmarkRunner {
             double gemm = gemmTflops(k, stream, o.gemm);
             Ceilings ceilings = new Ceilings(copy, gemm, o.gemm, o.gemm, o.gemm);
             System.out.printf("ceilings: copy %.0f GB/s, bf16 GEMM %d³ %.0f TFLOP/s%n", copy, o.gemm, gemm);
+            for (int context : contexts) {
+                long need = COST.prefillFootprint(context);
+                String late = overBudget(deadline);
+                if (late != null) {
+                    skipped.add(new Skipped("prefill context " + context, late));
+                    continue;
+                }
+                if (!AttentionCost.fits(need, ctx.memoryInfo().free())) {
+                    skipped.add(new Skipped("prefill context " + context, memoryReason(need, ctx.memoryInfo().free())));
+                    continue;
+                }
+                double us = prefillMicros(k, stream, context);
+                double tflops = COST.prefillFlops(context) / (us / 1e6) / 1e12;
+                prefill.add(new PrefillRow(context, us, tflops, 100 * tflops / gemm));
+                System.out.printf("prefill %6d: %10.1f us %7.1f TFLOP/s%n", context, us, tflops);
+            }
             for (int batch : batches) {
                 for (int context : contexts) {
-                    String why = decodeSkipReason(COST, Algo.dense(), context, batch, ctx.memoryInfo().free());
+                    String why = overBudget(deadline);
+                    why = why != null ? why : decodeSkipReason(COST, Algo.dense(), context, batch, ctx.memoryInfo().free());
                     if (why != null) {
                         skipped.add(new Skipped(describe(Algo.dense(), context, batch), why));
                         continue;
@@ -90,7 +108,8 @@ public final class GpuBenchmarkRunner {
                 for (Algo a : ROCKET_CONFIGS) {
                     double[] measured = null; // {µs, bytes}, timed once per (config, batch)
                     for (int context : contexts) {
-                        String why = decodeSkipReason(COST, a, context, batch, ctx.memoryInfo().free());
+                        String why = measured == null ? overBudget(deadline) : null;
+                        why = why != null ? why : decodeSkipReason(COST, a, context, batch, ctx.memoryInfo().free());
                         if (why != null) {
                             skipped.add(new Skipped(describe(a, context, batch), why));
                             continue;
@@ -102,21 +121,16 @@ public final class GpuBenchmarkRunner {
                     }
                 }
             }
-            for (int context : contexts) {
-                long need = COST.prefillFootprint(context);
-                if (!AttentionCost.fits(need, ctx.memoryInfo().free())) {
-                    skipped.add(new Skipped("prefill context " + context, memoryReason(need, ctx.memoryInfo().free())));
-                    continue;
-                }
-                double us = prefillMicros(k, stream, context);
-                double tflops = COST.prefillFlops(context) / (us / 1e6) / 1e12;
-                prefill.add(new PrefillRow(context, us, tflops, 100 * tflops / gemm));
-                System.out.printf("prefill %6d: %10.1f us %7.1f TFLOP/s%n", context, us, tflops);
-            }
             GpuReport report = new GpuReport(meta, ceilings, decode, prefill, List.of(), skipped);
             report.write(o.out);
             System.out.println("wrote " + o.out);
         }
+    }
+
+    /** The reason to skip when the time budget is spent, else null. */
+    static String overBudget(long deadlineNanos) {
+        long left = deadlineNanos - System.nanoTime();
+        return left > 0 ? null : "time budget (--budget-s) spent";
     }
 
     /** Why a decode configuration is not run, or null when it runs. */
@@ -201,9 +215,10 @@ public final class GpuBenchmarkRunner {
 
     /**
      * Command-line options: {@code --out PATH} (required), {@code --commit}, {@code --driver}, {@code --gemm N}
-     * (the GEMM ceiling's size, default {@link #GEMM_SIZE}), {@code --quick} (contexts 4k and 32k, batch 1 and 8).
+     * (the GEMM ceiling's size, default {@link #GEMM_SIZE}), {@code --quick} (contexts 4k and 32k, batch 1 and 8),
+     * {@code --budget-s S} (default 600: configurations not started by then are recorded as skipped).
      */
-    record Options(Path out, String commit, String driver, int gemm, boolean quick) {
+    record Options(Path out, String commit, String driver, int gemm, boolean quick, double budgetSeconds) {
 
         static Options parse(String[] args) {
             Path out = null;
@@ -211,6 +226,7 @@ public final class GpuBenchmarkRunner {
             String driver = "unknown";
             int gemm = GEMM_SIZE;
             boolean quick = false;
+            double budget = 600;
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
                     case "--out" -> out = Path.of(value(args, ++i, "--out"));
@@ -218,8 +234,16 @@ public final class GpuBenchmarkRunner {
                     case "--driver" -> driver = value(args, ++i, "--driver");
                     case "--gemm" -> gemm = Integer.parseInt(value(args, ++i, "--gemm"));
                     case "--quick" -> quick = true;
+                    case "--budget-s" -> {
+                        String v = value(args, ++i, "--budget-s");
+                        try {
+                            budget = Double.parseDouble(v);
+                        } catch (NumberFormatException e) {
+                            throw new IllegalArgumentException("--budget-s takes a number of seconds, got " + v);
+                        }
+                    }
                     default -> throw new IllegalArgumentException("unknown option " + args[i]
-                            + "; usage: --out PATH [--commit SHA] [--driver VERSION] [--gemm N] [--quick]");
+                            + "; usage: --out PATH [--commit SHA] [--driver VERSION] [--gemm N] [--budget-s S] [--quick]");
                 }
             }
             if (out == null) {
@@ -228,7 +252,10 @@ public final class GpuBenchmarkRunner {
             if (gemm < 1) {
                 throw new IllegalArgumentException("--gemm must be >= 1, got " + gemm);
             }
-            return new Options(out, commit, driver, gemm, quick);
+            if (!(budget > 0)) {
+                throw new IllegalArgumentException("--budget-s must be > 0, got " + budget);
+            }
+            return new Options(out, commit, driver, gemm, quick, budget);
         }
 
         private static String value(String[] args, int i, String name) {

@@ -74,5 +74,11 @@ class GpuBenchmarkRunnerTest {
         assertThrows(IllegalArgumentException.class,
                 () -> GpuBenchmarkRunner.Options.parse(new String[] {"--out", "r.json", "--fast"}));
         assertThrows(IllegalArgumentException.class, () -> GpuBenchmarkRunner.Options.parse(new String[] {"--out"}));
+        assertEquals(90.0, GpuBenchmarkRunner.Options.parse(new String[] {"--out", "r", "--budget-s", "90"}).budgetSeconds());
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> GpuBenchmarkRunner.Options.parse(new String[] {"--out", "r", "--budget-s", "soon"}));
+        assertTrue(e.getMessage().contains("--budget-s"), e.getMessage());
+        assertThrows(IllegalArgumentException.class,
+                () -> GpuBenchmarkRunner.Options.parse(new String[] {"--out", "r", "--budget-s", "0"}));
     }
 }
