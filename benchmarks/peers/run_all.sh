@@ -21,7 +21,8 @@
 # e.g. PARTS=ckpt,sweep,e2e then PARTS=ckpt,downcalls,sdpa,hf (ckpt reuses the checkpoint when it is there).
 # Then: benchmarks/plots.sh OUT_DIR   (docs/performance-gpu.md and docs/images/gpu-*.png).
 #
-# Environment: PARTS (default ckpt,sweep,e2e,downcalls,sdpa,hf); budgets in seconds BUDGET_SWEEP (110),
+# Environment: ROCKETKV_COMMIT (the commit to record where the tree has no .git);
+# PARTS (default ckpt,sweep,e2e,downcalls,sdpa,hf); budgets in seconds BUDGET_SWEEP (110),
 # BUDGET_E2E (180), BUDGET_HF (100), BUDGET_CKPT (75), BUDGET_DOWNCALLS (50), BUDGET_SDPA (40): about 9 minutes
 # at most. --quick: a 2-layer checkpoint, small grids, to check the pipeline in about 2 minutes.
 set -uo pipefail
@@ -47,7 +48,7 @@ if [[ -n "$quick" ]]; then
   model=${model}-2layers
   layers=2
 fi
-commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+commit=${ROCKETKV_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
 driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
 java=(/tmp/jre/bin/java -Xmx24g --enable-native-access=ALL-UNNAMED -Djava.awt.headless=true -cp "$(cat .gpu/classpath)")
