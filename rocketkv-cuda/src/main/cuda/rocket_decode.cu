@@ -271,24 +271,13 @@ __device__ __forceinline__ void page_logits_per_page4(
 #pragma unroll 1
     for (int h0 = 0; h0 < G; h0 += 4) {
         float y[4] = {0.f, 0.f, 0.f, 0.f};
-        // three chunks ahead in flight (rotating registers, rolled loop): a thread usually has one page, so
-        // its row's loads would otherwise wait one memory round trip per chunk
         uint4 a = mn[0], b = mx[0];
-        uint4 a1 = a, b1 = b, a2 = a, b2 = b;
-        if (CHUNKS > 1) {
-            a1 = mn[1];
-            b1 = mx[1];
-        }
-        if (CHUNKS > 2) {
-            a2 = mn[2];
-            b2 = mx[2];
-        }
 #pragma unroll 1
         for (int c = 0; c < CHUNKS; c++) {
-            uint4 a3 = a, b3 = b;
-            if (c + 3 < CHUNKS) {
-                a3 = mn[c + 3];
-                b3 = mx[c + 3];
+            uint4 na = a, nb = b;
+            if (c + 1 < CHUNKS) {   // the next chunk's loads go out before this chunk's arithmetic
+                na = mn[c + 1];
+                nb = mx[c + 1];
             }
             const uint4 sw = reinterpret_cast<const uint4*>(selw)[c];
             const unsigned aw[4] = {a.x, a.y, a.z, a.w};
@@ -314,12 +303,8 @@ __device__ __forceinline__ void page_logits_per_page4(
                     for (int i = 0; i < CPW; i++) y[h] = __fadd_rn(y[h], __fmul_rn(qv[i], f[i]));
                 }
             }
-            a = a1;
-            b = b1;
-            a1 = a2;
-            b1 = b2;
-            a2 = a3;
-            b2 = b3;
+            a = na;
+            b = nb;
         }
 #pragma unroll
         for (int h = 0; h < 4; h++) {

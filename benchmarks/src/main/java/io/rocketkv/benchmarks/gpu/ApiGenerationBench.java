@@ -51,7 +51,9 @@ final class ApiGenerationBench {
         }
         LLM.Builder b = LLM.builder().model(model).backend(Backend.CUDA).maxBatchSize(1).maxNumTokens(maxContext)
                 .maxSeqLen(maxContext + newTokens + 64)
-                .kvCacheConfig(KvCacheConfig.builder().maxTokens(maxContext + newTokens + 64).build());
+                // RocketKV evicts prompt tokens after prefill, so its cache blocks cannot be shared (block reuse off)
+                .kvCacheConfig(KvCacheConfig.builder().maxTokens(maxContext + newTokens + 64)
+                        .enableBlockReuse(algo.isDense()).build());
         if (!algo.isDense()) {
             b.sparseAttentionConfig(RocketSparseAttentionConfig.builder().promptBudget(algo.budget()).topk(algo.topk())
                     .pageSize(algo.page()).build());
