@@ -28,8 +28,10 @@
 //       last block of each (sequence, KV head) the softmax, group mean and top-k (see select_fused).
 //       Channel filter (topr < D: the topr largest sum_h |q[h,d]|, ties lower channel, by exact
 //       ranking), sign per channel (sum_h q[h,d] > 0 reads kt_max), page logits (sequential fp32 dot
-//       over the channels without FMA, zero query channels skipped, times scale): the CPU's operations
-//       in the CPU's order. topk >= pages selects every page without scoring.
+//       over the channels without FMA, zero query channels skipped or adding +-0, times scale): the
+//       CPU's operations in the CPU's order. One logit item per (page, head) when D <= 128 and G < 4,
+//       else one per page for all its heads (CudaRocketKv sizes the grid the same way). topk >= pages
+//       selects every page without scoring.
 //   rocket_sparse_attn_d{16,32,64,128,256}_g{1,2,4,8}  grid (numSeqs, numKvHeads * headChunks,
 //       numSplits), block 128, static smem. The split-KV structure of attention_decode.cu v2 over a
 //       gathered token list: split z takes selected entries [z * pagesPerSplit, (z+1) * pagesPerSplit)
