@@ -37,6 +37,27 @@ class PerformanceReportTest {
         }
     }
 
+    /**
+     * docs/performance-gpu.md is what the generator makes of the committed run it names (so the document is the
+     * run's, not edited by hand); the plots are not compared byte for byte (font rendering differs by machine).
+     */
+    @Test
+    void theCommittedGpuReportIsGeneratedFromTheCommittedRun(@TempDir Path dir) throws Exception {
+        Path repo = Path.of("").toAbsolutePath().getParent();
+        Path committed = repo.resolve("docs/performance-gpu.md");
+        assertTrue(Files.isRegularFile(committed), committed + " is missing");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("Generated from `([^`/]+)/`")
+                .matcher(Files.readString(committed));
+        assertTrue(m.find(), "performance-gpu.md does not name the run it was generated from");
+        Path run = repo.resolve("benchmarks/results").resolve(m.group(1));
+        assertTrue(Files.isDirectory(run), run + " (named by performance-gpu.md) is missing");
+        Path doc = dir.resolve("performance-gpu.md");
+        PerformanceReport.write(run, doc, dir.resolve("images"));
+        assertEquals(Files.readString(committed), Files.readString(doc),
+                "docs/performance-gpu.md differs from what benchmarks/plots.sh makes of " + run
+                        + ": run benchmarks/plots.sh " + "benchmarks/results/" + m.group(1));
+    }
+
     @Test
     void missingPartsAreSaidToBeMissing(@TempDir Path dir) throws Exception {
         Path results = dir.resolve("results");
