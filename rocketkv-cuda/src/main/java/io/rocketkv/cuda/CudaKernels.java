@@ -81,6 +81,10 @@ public final class CudaKernels implements Kernels {
     private final Set<CudaTensor> live = Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
 
     // scratch, grown lazily
+    /** Downloads to Java arrays up to this size go through {@link #downloadStaging}; larger ones stage per call. */
+    private static final long MAX_DOWNLOAD_STAGING = 512L << 20;
+    private final Object downloadLock = new Object();
+    private PinnedHostBuffer downloadStaging; // page-locked, reused by download(); null until the first one
     private DeviceBuffer xBf16;
     private DeviceBuffer decodeWorkspace;
     private DeviceBuffer planBuffer;
@@ -332,7 +336,29 @@ public final class CudaKernels implements Kernels {
     @Override
     public float[] download(Tensor src) {
         CudaTensor s = f32(src, "download");
-        return s.buffer().toFloatArray((int) s.numel());
+        int n = Math.toIntExact(s.numel());
+        long bytes = (long) n * Float.BYTES;
+        if (bytes == 0 || bytes > MAX_DOWNLOAD_STAGING) {
+            return s.buffer().toFloatArray(n);
+        }
+        // through one reused page-locked buffer: a decode step's logits (batch x vocabulary floats, 131 MB at
+        // batch 256 with a 128k vocabulary) would otherwise need a fresh zeroed native buffer, a pageable copy
+        // and its page faults on every step
+        float[] out = new float[n];
+        synchronized (downloadLock) {
+            if (downloadStaging == null || downloadStaging.byteSize() < bytes) {
+                if (downloadStaging != null) {
+                    downloadStaging.close();
+                    downloadStaging = null;
+                }
+                long size = Math.min(MAX_DOWNLOAD_STAGING, Math.max(bytes, 1L << 20));
+                downloadStaging = context.allocatePinned(size);
+            }
+            MemorySegment staged = downloadStaging.segment().asSlice(0, bytes);
+            s.buffer().copyTo(staged);
+            MemorySegment.copy(staged, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, out, 0, n);
+        }
+        return out;
     }
 
     // ---- ops --------------------------------------------------------------------------------------
@@ -922,6 +948,10 @@ public final class CudaKernels implements Kernels {
         }
         synchronized (live) {
             all.addAll(live);
+        }
+        synchronized (downloadLock) {
+            all.add(downloadStaging);
+            downloadStaging = null;
         }
         all.add(xBf16);
         all.add(decodeWorkspace);
