@@ -260,22 +260,7 @@ public final class CudaKernelsBench {
         RocketKvParams p = new RocketKvParams(32, 63, budget, topk, D, page, DType.F8_E5M2);
         RocketKvPlan plan = new RocketKvPlan(p, new KtCacheManager(blocks, TPB, page, 1, HKV, D, 1));
         int t = cacheTokens * batch;
-        int[] ids = new int[t];
-        int[] pos = new int[t];
-        int[] slots = new int[t];
-        int[] qStart = new int[batch + 1];
-        int[] lens = new int[batch];
-        int[] last = new int[batch];
-        for (int s = 0; s < batch; s++) {
-            qStart[s + 1] = (s + 1) * cacheTokens;
-            lens[s] = cacheTokens;
-            last[s] = (s + 1) * cacheTokens - 1;
-            for (int j = 0; j < cacheTokens; j++) {
-                pos[s * cacheTokens + j] = j;
-                slots[s * cacheTokens + j] = tables[s][j / TPB] * TPB + j % TPB;
-            }
-        }
-        StepBatch fill = new StepBatch(true, ids, pos, slots, qStart, lens, tables, last);
+        StepBatch fill = DecodeStepHarness.prefillShaped(tables, cacheTokens, TPB);
         int[] dq = new int[batch + 1];
         int[] dLens = new int[batch];
         int[] dSlots = new int[batch];

@@ -185,7 +185,7 @@ final class DecodeStepHarness {
     }
 
     /** All sequences' cached tokens as one prefill-shaped batch (what ktBuild reads). */
-    private static StepBatch prefillShaped(int[][] tables, int cacheTokens, int tpb) {
+    static StepBatch prefillShaped(int[][] tables, int cacheTokens, int tpb) {
         int batch = tables.length;
         int t = Math.multiplyExact(cacheTokens, batch);
         int[] pos = new int[t];
