@@ -409,7 +409,9 @@ __device__ __forceinline__ void select_tail(float* work, int maxPages, float* dy
         float* x = lg + (size_t) h * stride;
         const float m = headMax[h];
         double sum = 0.0;
-#pragma unroll 4
+        // rolled: the fp64 exp is long, and this code runs once per (sequence, KV head) on a cold
+        // instruction cache, so four inlined copies cost more in fetches than the loop saves
+#pragma unroll 1
         for (int p = (hw / G) * 32 + lane; p < pages; p += parts * 32) {
             const float e = (float) exp((double) __fsub_rn(rkv_tail_ld(x + p, inSmem), m));
             x[p] = e;
