@@ -85,6 +85,7 @@ public final class CudaKernels implements Kernels {
     private static final long MAX_DOWNLOAD_STAGING = 512L << 20;
     private final Object downloadLock = new Object();
     private PinnedHostBuffer downloadStaging; // page-locked, reused by download(); null until the first one
+    private volatile boolean downloadStagingRefused; // the driver refused the page-locked buffer once
     private DeviceBuffer xBf16;
     private DeviceBuffer decodeWorkspace;
     private DeviceBuffer planBuffer;
@@ -338,7 +339,7 @@ public final class CudaKernels implements Kernels {
         CudaTensor s = f32(src, "download");
         int n = Math.toIntExact(s.numel());
         long bytes = (long) n * Float.BYTES;
-        if (bytes == 0 || bytes > MAX_DOWNLOAD_STAGING) {
+        if (bytes == 0 || bytes > MAX_DOWNLOAD_STAGING || downloadStagingRefused) {
             return s.buffer().toFloatArray(n);
         }
         // through one reused page-locked buffer: a decode step's logits (batch x vocabulary floats, 131 MB at
@@ -352,7 +353,13 @@ public final class CudaKernels implements Kernels {
                     downloadStaging = null;
                 }
                 long size = Math.min(MAX_DOWNLOAD_STAGING, Math.max(bytes, 1L << 20));
-                downloadStaging = context.allocatePinned(size);
+                try {
+                    downloadStaging = context.allocatePinned(size);
+                } catch (CudaException e) {
+                    // page-locked memory is a limited resource: without it, downloads stage per call as before
+                    downloadStagingRefused = true;
+                    return s.buffer().toFloatArray(n);
+                }
             }
             MemorySegment staged = downloadStaging.segment().asSlice(0, bytes);
             s.buffer().copyTo(staged);
