@@ -36,10 +36,11 @@ import time
 
 import numpy as np
 
-from fastdata import ANSWER, CONTEXT, COPY, OTHER_ANSWER, Builder, Curriculum, SentencePool, make_batch
-from tasks import TASKS, RetrievalTasks
+from fastdata import ANSWER, CONTEXT, COPY, KINDS, OTHER_ANSWER, Builder, Curriculum, Mix, SentencePool, make_batch
+from tasks import RetrievalTasks
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SHORT = ["pass", "mult", "vart", "mult-v", "vart-v", "mult-d", "vart-d"]  # KINDS in the log
 
 
 def log(*a):
@@ -110,8 +111,8 @@ def write_json(path, obj):
 class Stream:
     """Endless batches for one DataLoader worker (or the main process); reads training progress from shared memory."""
 
-    def __init__(self, builder, curriculum, batch_tokens, seed, progress, other_questions, repeats):
-        self.builder, self.curriculum = builder, curriculum
+    def __init__(self, builder, curriculum, batch_tokens, seed, progress, other_questions, repeats, mix):
+        self.builder, self.curriculum, self.mix = builder, curriculum, mix
         self.batch_tokens, self.seed, self.progress = batch_tokens, seed, progress
         self.other_questions, self.repeats = other_questions, repeats
 
@@ -126,7 +127,7 @@ class Stream:
         while True:
             ids, cls, task, length = make_batch(self.builder, self.curriculum, self.progress.value,
                                                 self.batch_tokens, nrng, other_questions=self.other_questions,
-                                                repeats=self.repeats)
+                                                repeats=self.repeats, mix=self.mix)
             yield torch.from_numpy(ids), torch.from_numpy(cls), torch.from_numpy(task), length
 
 
@@ -165,7 +166,23 @@ def main():
     ap.add_argument("--min-len", type=int, default=128)
     ap.add_argument("--start-len", type=int, default=512)
     ap.add_argument("--max-len", type=int, default=4096)
-    ap.add_argument("--ramp", default="0.15,0.5", help="progress at which the longest length starts / ends growing")
+    ap.add_argument("--ramp", default="0.3,0.65", help="progress at which the longest length starts / ends growing")
+    ap.add_argument("--task-weights", default="0.2,0.4,0.4", help="passkey, multikey, vartrack share of normal rows")
+    ap.add_argument("--vary", type=float, default=0.5,
+                    help="share of normal multikey / vartrack rows with another number of keys / chains / hops")
+    ap.add_argument("--vary-keys", default="2,8", help="multikey keys of varied rows (inclusive range)")
+    ap.add_argument("--vary-chains", default="2,4", help="vartrack chains of varied rows")
+    ap.add_argument("--vary-hops", default="1,4", help="variables per chain of varied rows")
+    ap.add_argument("--dense", default="0.5,0.15",
+                    help="share of dense batches at the start, at the end of training (linear in between)")
+    ap.add_argument("--dense-len", default="96,512", help="dense batches' lengths (log-uniform)")
+    ap.add_argument("--dense-keys", type=int, default=32, help="most multikey keys of a dense case")
+    ap.add_argument("--dense-chains", type=int, default=12, help="most vartrack chains of a dense case")
+    ap.add_argument("--dense-hops", type=int, default=3, help="most variables per chain of a dense case")
+    ap.add_argument("--dense-questions", type=int, default=8, help="most questions of a dense case")
+    ap.add_argument("--init-from", default="",
+                    help="a Hugging Face folder (an earlier export) to start from: its weights and architecture "
+                         "(the architecture flags are ignored); the optimizer starts fresh")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--min-lr-frac", type=float, default=0.1)
     ap.add_argument("--warmup-steps", type=int, default=100)
@@ -173,7 +190,7 @@ def main():
     ap.add_argument("--ctx-loss-weight", type=float, default=0.1)
     ap.add_argument("--other-questions", type=int, default=5,
                     help="further questions after the answer (other keys / variables; training only)")
-    ap.add_argument("--other-loss-weight", type=float, default=0.5)
+    ap.add_argument("--other-loss-weight", type=float, default=1.0)
     ap.add_argument("--repeats", type=int, default=2,
                     help="filler sentences replaced by copies of earlier ones per case (training only)")
     ap.add_argument("--copy-loss-weight", type=float, default=0.5)
@@ -209,13 +226,40 @@ def main():
     ramp = [float(x) for x in args.ramp.split(",")]
     curriculum = Curriculum(args.min_len, args.max_len, start=args.start_len, ramp_from=ramp[0], ramp_to=ramp[1])
     progress = multiprocessing.Value("d", 0.0, lock=False)
-    stream = Stream(builder, curriculum, args.batch_tokens, args.seed, progress, args.other_questions, args.repeats)
+    pair = lambda v: tuple(int(x) for x in v.split(","))  # noqa: E731
+    mix = Mix(task_weights=[float(x) for x in args.task_weights.split(",")], vary=args.vary,
+              vary_keys=pair(args.vary_keys), vary_chains=pair(args.vary_chains), vary_hops=pair(args.vary_hops),
+              dense=tuple(float(x) for x in args.dense.split(",")), dense_len=pair(args.dense_len),
+              dense_keys=args.dense_keys, dense_chains=args.dense_chains, dense_hops=args.dense_hops,
+              dense_questions=args.dense_questions)
+    stream = Stream(builder, curriculum, args.batch_tokens, args.seed, progress, args.other_questions, args.repeats,
+                    mix)
     it = batches(stream, workers, pin=cuda)  # forks the workers before CUDA is touched
 
     torch.manual_seed(args.seed)
     vocab = (tok.get_vocab_size() + 63) // 64 * 64
-    cfg = model_config(vocab, args)
-    model = build_model(cfg).to(device)
+    if args.init_from:
+        from transformers import LlamaForCausalLM
+        model = LlamaForCausalLM.from_pretrained(args.init_from, dtype=torch.float32, attn_implementation="sdpa")
+        cfg = model.config
+        if cfg.vocab_size != vocab:
+            raise SystemExit("--init-from %s: vocab %d, the tokenizer's (rounded) is %d"
+                             % (args.init_from, cfg.vocab_size, vocab))
+        with open(args.tokenizer) as f1, open(os.path.join(args.init_from, "tokenizer.json")) as f2:
+            if json.load(f1)["model"] != json.load(f2)["model"]:
+                raise SystemExit("--init-from %s: its tokenizer.json differs from %s" % (args.init_from, args.tokenizer))
+        for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                  "num_key_value_heads", "head_dim", "max_position_embeddings"):
+            setattr(args, {"hidden_size": "hidden", "intermediate_size": "intermediate", "num_hidden_layers": "layers",
+                           "num_attention_heads": "heads", "num_key_value_heads": "kv_heads", "head_dim": "head_dim",
+                           "max_position_embeddings": "max_positions"}[k], getattr(cfg, k))
+        rp = getattr(cfg, "rope_parameters", None)
+        args.rope_theta = float(rp["rope_theta"]) if rp else float(cfg.rope_theta)
+        log("weights and architecture from %s" % args.init_from)
+        model = model.to(device)
+    else:
+        cfg = model_config(vocab, args)
+        model = build_model(cfg).to(device)
     n_params = sum(p.numel() for p in model.parameters())
     log("model: %d layers, hidden %d, mlp %d, heads %d/%d x %d, vocab %d, rope_theta %g: %.3fM parameters "
         "(%.1f MB bf16), attention %s" % (args.layers, args.hidden, args.intermediate, args.heads, args.kv_heads,
@@ -256,8 +300,8 @@ def main():
     acc_loss = torch.zeros((), device=device)
     acc_parts = torch.zeros(4, device=device)
     weights = torch.tensor([1.0, args.ctx_loss_weight, args.other_loss_weight, args.copy_loss_weight], device=device)
-    acc_ok = torch.zeros(len(TASKS), device=device)
-    acc_n = torch.zeros(len(TASKS), device=device)
+    acc_ok = torch.zeros(len(KINDS), device=device)
+    acc_n = torch.zeros(len(KINDS), device=device)
     n_acc, wait, t_log, tok_log, lengths = 0, 0.0, None, 0, []
     micro = 1  # parts each batch is split into (doubled on out-of-memory; gradients accumulate)
 
@@ -354,12 +398,14 @@ def main():
             log("step %5d  p %.3f  len<=%5d  lr %.2e  loss %.3f  answer %.3f  others %.3f  copies %.3f  context %.3f"
                 "  train-exact %s  %.2fM tok/s  data-wait %.0f%%%s"
                 % (step, p, max(lengths), lr, l, a, o, cp, c,
-                   " ".join("%s %.2f" % (t[:4], x) for t, x in zip(TASKS, accs)),
+                   " ".join("%s %s" % (SHORT[i], "%.2f" % x if n else "-")
+                            for i, (x, n) in enumerate(zip(accs, acc_n.tolist()))),
                    tok_log / max(1e-9, now - t_log) / 1e6, 100 * wait / max(1e-9, now - t_log),
                    ("  mem %.1fGB" % (torch.cuda.max_memory_allocated() / 2**30)) if cuda else ""))
             hist.append(dict(step=step, p=round(p, 4), max_len=max(lengths), loss=l, answer_loss=a, context_loss=c,
                              other_answers_loss=o, copies_loss=cp,
-                             train_exact=dict(zip(TASKS, accs)), seconds=round(now - t_train, 1)))
+                             train_exact={k: x for k, x, n in zip(KINDS, accs, acc_n.tolist()) if n},
+                             seconds=round(now - t_train, 1)))
             if not finite:
                 if good_state is None:
                     raise RuntimeError("loss is not finite before any good state")
