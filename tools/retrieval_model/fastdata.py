@@ -268,7 +268,7 @@ class Mix:
 
     A batch is dense with probability dense_frac(p) (linear from dense[0] at p = 0 to dense[1] at p = 1): its length
     L is log-uniform in dense_len, its rows are multikey-dense / vartrack-dense cases (half each) whose whole length
-    (questions included) is about L: many needles (multikey: 2..dense_keys keys; vartrack: 2..dense_chains chains of
+    (questions included) is in [0.95 L, L]: many needles (multikey: 2..dense_keys keys; vartrack: 2..dense_chains chains of
     1..dense_hops variables each, about as many needles as
     multikey), a little filler, and several questions at the end (up to dense_questions, about
     other needles of the same case). Otherwise its length comes from the Curriculum and each row's task is drawn
@@ -320,11 +320,12 @@ class Mix:
         return dict(hops=[int(h) for h in nrng.integers(self.vary_hops[0], self.vary_hops[1] + 1, size=chains)])
 
 
-def make_batch(builder, curriculum, p, batch_tokens, nrng, align=64, other_questions=0, repeats=0, mix=None):
+def make_batch(builder, curriculum, p, batch_tokens, nrng, align=16, other_questions=0, repeats=0, mix=None):
     """A padded batch: ids int32 [B, W], cls int8 [B, W] (the loss class of each token as a prediction target:
     CONTEXT for prompt tokens after BOS, ANSWER for the answer and its <|eos|>, OTHER_ANSWER for the answers of the
     further questions, COPY for repeated filler after its first token), the kind of each row (index in KINDS)
-    int64 [B], and the batch length L. mix: a Mix (None: the three tasks in the evaluation format, evenly)."""
+    int64 [B], and the batch length L. mix: a Mix (None: the three tasks in the evaluation format, evenly, each row's
+    prompt about L tokens; with a Mix each row's whole length, further questions included, is about L: less padding)."""
     cases = []
     if mix is not None and nrng.random() < mix.dense_frac(p):
         lo, hi = mix.dense_len
@@ -333,7 +334,7 @@ def make_batch(builder, curriculum, p, batch_tokens, nrng, align=64, other_quest
         kinds = nrng.integers(5, 7, size=rows)
         for r in range(rows):
             task = KIND_TASK[int(kinds[r])]
-            target = int(nrng.integers(int(0.85 * length), length + 1))
+            target = int(nrng.integers(int(0.95 * length), length + 1))
             variant, questions = mix.dense_case(task, target, nrng)
             cases.append(builder.case(task, target, int(nrng.integers(0, TRAIN_SEED_LIMIT)), nrng,
                                       other_questions=questions - 1, grow=True, variant=variant, total=True))
@@ -351,7 +352,8 @@ def make_batch(builder, curriculum, p, batch_tokens, nrng, align=64, other_quest
             variant = mix.varied(task, nrng) if kind in (3, 4) else None
             target = int(nrng.integers(max(curriculum.min_len, int(0.85 * length)), length + 1))
             cases.append(builder.case(task, target, int(nrng.integers(0, TRAIN_SEED_LIMIT)), nrng,
-                                      other_questions=other_questions, repeats=repeats, grow=True, variant=variant))
+                                      other_questions=other_questions, repeats=repeats, grow=True, variant=variant,
+                                      total=mix is not None))
     width = max(len(c["ids"]) for c in cases)
     width = (width + align - 1) // align * align
     ids = np.full((rows, width), builder.pad, dtype=np.int32)

@@ -162,6 +162,10 @@ def main():
     ap.add_argument("--minutes", type=float, default=6.5, help="training time budget")
     ap.add_argument("--deadline", type=float, default=0, help="Unix time by which training must have stopped")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps too (0: no limit)")
+    ap.add_argument("--steps", type=int, default=0,
+                    help="a budget in steps instead of time: progress p = step / steps (curriculum, mix, learning "
+                         "rate), stop at that step (--minutes and --deadline still stop it); for comparisons on a "
+                         "busy CPU")
     ap.add_argument("--batch-tokens", type=int, default=131072)
     ap.add_argument("--min-len", type=int, default=128)
     ap.add_argument("--start-len", type=int, default=512)
@@ -349,10 +353,11 @@ def main():
             log("training for %.0fs (startup took %.0fs)" % (budget, t_train - t_start))
         else:
             wait += time.time() - tw
-        p = min(1.0, (time.time() - t_train) / max(budget, 1e-9))
+        p_time = min(1.0, (time.time() - t_train) / max(budget, 1e-9))
+        p = min(1.0, step / args.steps) if args.steps else p_time
         progress.value = p
-        if p >= 1.0 or (args.max_steps and step >= args.max_steps):
-            stop_reason = "budget" if p >= 1.0 else "max-steps"
+        if p_time >= 1.0 or p >= 1.0 or (args.max_steps and step >= args.max_steps):
+            stop_reason = "budget" if p_time >= 1.0 or p >= 1.0 else "max-steps"
             break
         warm = min(1.0, (step + 1) / max(1, args.warmup_steps))
         lr = args.lr * lr_scale * warm * (args.min_lr_frac + (1 - args.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * p)))
