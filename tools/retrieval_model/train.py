@@ -7,19 +7,27 @@ theta 500000, tied embeddings, vocab = the tokenizer's rounded up to 64: 4.98M p
 Attention through transformers' "sdpa" (flash on the GPU; no mask: rows are right-padded, so padding never feeds a
 real token). bf16 autocast on CUDA, fp32 master weights, fused AdamW.
 
-Data (fastdata.py): the tasks of tasks.py (passkey, multikey, vartrack, uniformly mixed), assembled from a pool of
-pre-tokenized filler sentences by DataLoader worker processes; every batch has one length L (the rows' targets
-are uniform in [0.85 L, L]) and --batch-tokens tokens. After each answer's <|eos|> come up to --other-questions
-further "Question: ... Answer: value<|eos|>" blocks about the other keys / variables of the same needles, and
---repeats filler sentences are replaced by copies of earlier ones (spans an induction head can predict).
-Curriculum over training progress p (elapsed / budget): the longest L is --start-len until p = 0.15, then grows
-geometrically to --max-len at p = 0.5 (--ramp); half the batches are in [longest/2, longest], the rest log-uniform
-from --min-len.
+Data (fastdata.py): the tasks of tasks.py (passkey, multikey, vartrack), assembled from a pool of pre-tokenized
+filler sentences by DataLoader worker processes; every batch has one length L (the rows' whole lengths are uniform in
+[0.85 L, L], dense rows [0.95 L, L]) and --batch-tokens tokens, and is one of two kinds (fastdata.Mix):
+- dense (share --dense, from its first value at the start to its second at the end): L in --dense-len, rows half
+  multikey, half vartrack, packed with needles (up to --dense-keys keys, or up to --dense-chains chains of 1 to
+  --dense-hops variables), a little filler and up to --dense-questions questions at the end: the associative-recall
+  drill that makes the model match the asked key / follow the chain rather than copy any value;
+- normal: L from the curriculum; tasks drawn with --task-weights; a --vary share of the multikey / vartrack rows have
+  other numbers of keys (--vary-keys) or chains (--vary-chains) of --vary-hops variables, the others are in the
+  evaluation format. After each answer's <|eos|> come up to --other-questions further "Question: ... Answer:
+  value<|eos|>" blocks about the other keys / variables of the same needles, and --repeats filler sentences are
+  replaced by copies of earlier ones (spans an induction head can predict).
+Curriculum over training progress p (elapsed / budget, or step / --steps): the longest L is --start-len until
+p = 0.3, then grows geometrically to --max-len at p = 0.65 (--ramp); half the batches are in [longest/2, longest],
+the rest log-uniform from --min-len. --init-from starts from an exported model's weights.
 
 Loss: mean cross-entropy over the answer tokens (" " + digits + <|eos|>) + --ctx-loss-weight x mean cross-entropy
 over the prompt tokens + --other-loss-weight x mean cross-entropy over the further answers + --copy-loss-weight x
-mean cross-entropy over the copied sentences (after their first token). Learning rate: linear
-warmup (--warmup-steps), then cosine in p down to --min-lr-frac x --lr. Training stops when the budget is spent
+mean cross-entropy over the copied sentences (after their first token). The log's train-exact is the first
+answer's teacher-forced exact match per row kind (pass, mult, vart: the evaluation format; -v varied, -d dense).
+Learning rate: linear warmup (--warmup-steps), then cosine in p down to --min-lr-frac x --lr. Training stops when the budget is spent
 (--minutes, or earlier at --deadline, a Unix time); the model is exported every --export-every seconds and at the
 end to --export (config.json, model.safetensors in bf16, generation_config.json, tokenizer.json,
 tokenizer_config.json), and the run's record to --meta. A non-finite loss restores the last good weights and
