@@ -17,6 +17,7 @@ made by tokenizing the whole text instead, slower but still exact).
 """
 import argparse
 import math
+import os
 import random
 import time
 
@@ -219,8 +220,12 @@ class Builder:
         saved, self.exact = self.exact, True
         for i in range(n):
             task, length = TASKS[i % len(TASKS)], lengths[(i // len(TASKS)) % len(lengths)]
+            variant = None  # every fourth multikey / vartrack case is a training variant (more needles)
+            if i % 4 == 3 and task != "passkey":
+                variant = dict(keys=12) if task == "multikey" else dict(hops=[1, 2, 3, 3])
             c = self.case(task, length, int(nrng.integers(0, TRAIN_SEED_LIMIT)), nrng, with_text=True,
-                          repeats=repeats if i % 2 else 0)
+                          repeats=repeats if i % 2 else 0, variant=variant, other_questions=2 if i % 3 else 0,
+                          total=i % 2 == 0)
             ref = self.tok.encode(c["text"], add_special_tokens=True).ids
             if ref != c["ids"][:c["prompt_len"]].tolist() or c["prompt_len"] > length:
                 bad += 1
@@ -393,6 +398,7 @@ def main():
     ap.add_argument("--bench", action="store_true")
     ap.add_argument("--workers", type=int, default=0, help="with --bench: also measure a DataLoader with workers")
     a = ap.parse_args()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # as in the training's worker processes
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(a.tokenizer)
     t0 = time.time()
@@ -409,14 +415,18 @@ def main():
     if a.bench:
         for length, rate in bench(b).items():
             print("one process, context %5d: %.2fM tokens/s" % (length, rate / 1e6))
-        cur = Curriculum(256, 4096)
-        nrng = np.random.default_rng(0)
-        n, t0 = 0, time.time()
-        while time.time() - t0 < 3:
-            ids, cls, _, _ = make_batch(b, cur, 1.0, 131072, nrng, other_questions=5, repeats=2)
-            n += int((ids != b.pad).sum())
-        print("one process, whole batches (131072 tokens, final curriculum): %.2fM tokens/s"
-              % (n / (time.time() - t0) / 1e6))
+        cur = Curriculum(128, 4096, 512, 0.3, 0.65)
+        for name, mix, p in (("dense", Mix(dense=(1, 1)), 0.0), ("normal, curriculum start", Mix(dense=(0, 0)), 0.0),
+                             ("normal, curriculum end", Mix(dense=(0, 0)), 1.0)):
+            nrng = np.random.default_rng(0)
+            n, padded, t0 = 0, 0, time.time()
+            while time.time() - t0 < 3:
+                ids, cls, _, _ = make_batch(b, cur, p, 131072, nrng, other_questions=5, repeats=2, mix=mix)
+                n += int((ids != b.pad).sum())
+                padded += ids.size
+            dt = time.time() - t0
+            print("one process, whole batches of 131072 tokens, %s: %.2fM tokens/s (%.2fM with padding)"
+                  % (name, n / dt / 1e6, padded / dt / 1e6))
 
 
 if __name__ == "__main__":
