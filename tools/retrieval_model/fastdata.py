@@ -221,7 +221,7 @@ class Builder:
         for i in range(n):
             task, length = TASKS[i % len(TASKS)], lengths[(i // len(TASKS)) % len(lengths)]
             variant = None  # every fourth multikey / vartrack case is a training variant (more needles)
-            if i % 4 == 3 and task != "passkey":
+            if i % 4 == 3 and task != "passkey" and length >= 512:
                 variant = dict(keys=12) if task == "multikey" else dict(hops=[1, 2, 3, 3])
             c = self.case(task, length, int(nrng.integers(0, TRAIN_SEED_LIMIT)), nrng, with_text=True,
                           repeats=repeats if i % 2 else 0, variant=variant, other_questions=2 if i % 3 else 0,
