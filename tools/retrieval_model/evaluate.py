@@ -13,7 +13,8 @@ greedy decoding produces the answer and then stops (the trimmed first line equal
 all match but whose next token is something else is decided by real decoding. The first --generate-check cases of
 every cell are also decoded with model.generate (greedy, 12 new tokens, cut at the first newline, trimmed) and the
 agreement is reported. Cells run shortest context first; the run stops adding batches after --seconds, and cells
-then report the cases done.
+then report the cases done. Each cell also reports answer_token_accuracy, the share of answer tokens (" " and the
+digits) whose teacher-forced argmax is right: a finer signal than exact match while a model is still weak.
 """
 import argparse
 import json
@@ -114,6 +115,7 @@ def main():
         for task in tasks:
             cell_cases = [c for c in cases if c["task"] == task and c["context"] == ctx]
             done, correct, gen_checked, gen_agree, failures, prompt_tokens = 0, 0, 0, 0, [], 0
+            tok_right, tok_all = 0, 0  # teacher-forced answer tokens right (a finer signal than exact match)
             rows = max(1, a.batch_tokens // (ctx + 16))
             for b in range(0, len(cell_cases), rows):
                 if time.time() > deadline:
@@ -151,14 +153,18 @@ def main():
                         failures.append(dict(seed=c["seed"], answer=c["answer"],
                                              teacher_forced_argmax=tok.decode(p[:n + 1]), first_wrong_token=wrong))
                     correct += ok
+                    tok_right += sum(x == y for x, y in zip(p[:n], c["answer_ids"]))
+                    tok_all += n
                     done += 1
                     prompt_tokens += len(c["prompt"])
             acc = correct / done if done else None
-            cells.append(dict(task=task, context=ctx, cases=done, correct=correct, accuracy=acc,
+            tok_acc = tok_right / tok_all if tok_all else None
+            cells.append(dict(task=task, context=ctx, cases=done, correct=correct, accuracy=acc, answer_token_accuracy=tok_acc,
                               mean_prompt_tokens=prompt_tokens / done if done else None,
                               generate_checked=gen_checked, generate_agree=gen_agree, failures=failures))
-            print("eval %-9s %5d: %s (%d/%d)  generate agrees %d/%d  %.0fs"
-                  % (task, ctx, "-" if acc is None else "%.3f" % acc, correct, done, gen_agree, gen_checked,
+            print("eval %-9s %5d: %s (%d/%d)  answer tokens %s  generate agrees %d/%d  %.0fs"
+                  % (task, ctx, "-" if acc is None else "%.3f" % acc, correct, done,
+                     "-" if tok_acc is None else "%.3f" % tok_acc, gen_agree, gen_checked,
                      time.time() - t0), flush=True)
     table = {t: {str(c["context"]): c["accuracy"] for c in cells if c["task"] == t} for t in tasks}
     result = dict(model=os.path.abspath(a.model), method=__doc__.split("\n\n")[2].replace("\n", " "),

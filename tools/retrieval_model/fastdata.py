@@ -17,6 +17,7 @@ made by tokenizing the whole text instead, slower but still exact).
 """
 import argparse
 import math
+import os
 import random
 import time
 
@@ -62,7 +63,57 @@ class Builder:
         self.answer_prefix = self.gen.g.get("answer_prefix", " ")
         self.exact = True
 
-    def case(self, task, target, seed, nrng, with_text=False, other_questions=0, repeats=0, grow=False):
+    def variant_needles(self, task, r, variant):
+        """Training only: needles, question, answer and the other (question, answer) pairs of a case that differs
+        from the evaluation format only in its number of needles (same phrasing, same steps):
+        multikey variant dict(keys=n): n distinct keys (2..256); the asked key is uniform;
+        vartrack variant dict(hops=[h1, h2, ...]): one chain per entry (h >= 1 variables each), interleaved at random
+        with each chain in order; the question asks for the last variable of the first chain.
+        r: random.Random (the case's seed)."""
+        t = self.gen.g["tasks"][task]
+        if task == "multikey":
+            n = variant["keys"]
+            keys = []
+            while len(keys) < n:
+                k = t["key"].replace("{key_adjective}", r.choice(t["key_adjective"])).replace(
+                    "{key_noun}", r.choice(t["key_noun"]))
+                if k not in keys:
+                    keys.append(k)
+            values = self.gen._distinct_values(r, n)
+            needles = [t["needle"].replace("{key}", k).replace("{value}", str(v)) for k, v in zip(keys, values)]
+            target = r.randrange(n)
+            qa = [(t["question"].replace("{key}", k), str(v)) for k, v in zip(keys, values)]
+            return needles, qa[target][0], qa[target][1], qa[:target] + qa[target + 1:]
+        if task != "vartrack":
+            raise ValueError("no training variant of task %s" % task)
+        hops = variant["hops"]
+        names = []
+        while len(names) < sum(hops):
+            name = "".join(r.choice(t["name_letters"]) for _ in range(t["name_length"]))
+            if name not in names:
+                names.append(name)
+        values = self.gen._distinct_values(r, len(hops))
+        chains, qa, at = [], [], 0
+        for c, h in enumerate(hops):
+            chain = [t["assign"].replace("{name}", names[at]).replace("{value}", str(values[c]))]
+            for i in range(1, h):
+                chain.append(t["copy"].replace("{name}", names[at + i]).replace("{source}", names[at + i - 1]))
+            chains.append(chain)
+            qa += [(t["question"].replace("{name}", names[at + i]), str(values[c])) for i in range(h)]
+            at += h
+        nxt, needles = [0] * len(hops), []
+        while True:
+            live = [c for c in range(len(hops)) if nxt[c] < hops[c]]
+            if not live:
+                break
+            c = live[r.randrange(len(live))] if len(live) > 1 else live[0]
+            needles.append(chains[c][nxt[c]])
+            nxt[c] += 1
+        first = hops[0] - 1
+        return needles, qa[first][0], qa[first][1], qa[:first] + qa[first + 1:]
+
+    def case(self, task, target, seed, nrng, with_text=False, other_questions=0, repeats=0, grow=False,
+             variant=None, total=False):
         """One case: dict(ids=int32 prompt+answer+eos, prompt_len, answer, [text], [extra]). nrng: numpy Generator.
 
         other_questions > 0 (training only) appends up to that many further question blocks after the <|eos|>:
@@ -73,9 +124,15 @@ class Builder:
         repeats > 0 (training only) replaces up to that many filler sentences by copies of earlier ones (dropping
         trailing filler if the copy is longer), so the context has spans an induction head can predict;
         copies = [(start, end)] of each copy's tokens after its first. grow: a target shorter than the needles and
-        question alone becomes a little longer instead of an error."""
+        question alone becomes a little longer instead of an error.
+
+        variant (training only): a case with another number of needles (variant_needles) instead of the evaluation
+        task's; total: the target counts the further question blocks too (else only the prompt)."""
         r = random.Random(seed)
-        needles, question, answer, others = self.gen.needles_and_other_questions(task, r)
+        if variant is None:
+            needles, question, answer, others = self.gen.needles_and_other_questions(task, r)
+        else:
+            needles, question, answer, others = self.variant_needles(task, r, variant)
         tail = self.tail_template.replace("{question}", question)
         extra_q = []
         if other_questions and others:
@@ -93,6 +150,8 @@ class Builder:
         tail_ids = np.array(enc[-2].ids, dtype=np.int32)
         answer_ids = np.array(enc[-1].ids + [self.eos], dtype=np.int32)
         fixed = 1 + len(first_needle) + sum(len(x) for x in needle_ids[1:]) + len(tail_ids)
+        if total:
+            target -= len(answer_ids) + sum(len(e.ids) for e in enc_extra) + len(enc_extra) // 2
         if fixed > target:
             if not grow:
                 raise ValueError("context length %d tokens is too short for task %s (needs %d)" % (target, task, fixed))
@@ -161,8 +220,12 @@ class Builder:
         saved, self.exact = self.exact, True
         for i in range(n):
             task, length = TASKS[i % len(TASKS)], lengths[(i // len(TASKS)) % len(lengths)]
+            variant = None  # every fourth multikey / vartrack case is a training variant (more needles)
+            if i % 4 == 3 and task != "passkey" and length >= 512:
+                variant = dict(keys=12) if task == "multikey" else dict(hops=[1, 2, 3, 3])
             c = self.case(task, length, int(nrng.integers(0, TRAIN_SEED_LIMIT)), nrng, with_text=True,
-                          repeats=repeats if i % 2 else 0)
+                          repeats=repeats if i % 2 else 0, variant=variant, other_questions=2 if i % 3 else 0,
+                          total=i % 2 == 0)
             ref = self.tok.encode(c["text"], add_special_tokens=True).ids
             if ref != c["ids"][:c["prompt_len"]].tolist() or c["prompt_len"] > length:
                 bad += 1
@@ -196,20 +259,106 @@ class Curriculum:
 
 CONTEXT, ANSWER, OTHER_ANSWER, COPY = 1, 2, 3, 4  # token classes of make_batch (0: no loss: padding, BOS, questions)
 
+# Row kinds of make_batch. The first three are the evaluation tasks in the evaluation format (their first answer's
+# exact match is the train-time accuracy that means something); "-varied": another number of keys / chains / hops;
+# "-dense": short cases packed with needles and ending in several questions (Mix).
+KINDS = ["passkey", "multikey", "vartrack", "multikey-varied", "vartrack-varied", "multikey-dense", "vartrack-dense"]
+KIND_TASK = ["passkey", "multikey", "vartrack", "multikey", "vartrack", "multikey", "vartrack"]
+NEEDLE_TOKENS = {"multikey": 19, "vartrack": 12}  # about (" " + needle) in tokens
+QA_TOKENS = 25  # about "\n\nQuestion: ...\nAnswer:" + " value" + <|eos|>
 
-def make_batch(builder, curriculum, p, batch_tokens, nrng, align=64, other_questions=0, repeats=0):
+
+class Mix:
+    """What the batches hold at training progress p.
+
+    A batch is dense with probability dense_frac(p) (linear from dense[0] at p = 0 to dense[1] at p = 1): its length
+    L is log-uniform in dense_len, its rows are multikey-dense / vartrack-dense cases (half each) whose whole length
+    (questions included) is in [0.95 L, L]: many needles (multikey: 2..dense_keys keys; vartrack: 2..dense_chains chains of
+    1..dense_hops variables each, about as many needles as
+    multikey), a little filler, and several questions at the end (up to dense_questions, about
+    other needles of the same case). Otherwise its length comes from the Curriculum and each row's task is drawn
+    with task_weights (passkey, multikey, vartrack); a multikey / vartrack row is, with probability vary, a varied
+    case (multikey: vary_keys keys; vartrack: vary_chains chains of vary_hops variables each; ranges inclusive),
+    else the evaluation format (4 keys; 2 chains of 3)."""
+
+    def __init__(self, task_weights=(0.2, 0.4, 0.4), vary=0.5, vary_keys=(2, 8), vary_chains=(2, 4),
+                 vary_hops=(1, 4), dense=(0.5, 0.15), dense_len=(96, 512), dense_keys=32, dense_chains=12,
+                 dense_hops=3, dense_questions=8):
+        w = np.asarray(task_weights, dtype=np.float64)
+        self.task_p = w / w.sum()
+        self.vary, self.vary_keys, self.vary_chains, self.vary_hops = vary, vary_keys, vary_chains, vary_hops
+        self.dense, self.dense_len = dense, dense_len
+        self.dense_keys, self.dense_chains, self.dense_hops = dense_keys, dense_chains, dense_hops
+        self.dense_questions = dense_questions
+
+    def dense_frac(self, p):
+        return self.dense[0] + (self.dense[1] - self.dense[0]) * min(1.0, max(0.0, p))
+
+    def dense_case(self, task, length, nrng):
+        """(variant, number of question blocks) of one dense case about `length` tokens long in all: first the
+        questions (1..dense_questions, as room allows), then the needles (uniform from that many up to what fits:
+        multikey keys, or vartrack chains of 1..dense_hops variables); the rest is filler."""
+        per = NEEDLE_TOKENS[task]
+        q_hi = max(1, min(self.dense_questions, (length - 2 * per) // (QA_TOKENS + per)))
+        q = int(nrng.integers(1, q_hi + 1))
+        cap = self.dense_keys if task == "multikey" else self.dense_chains * self.dense_hops
+        n_max = max(2, min(cap, (length - q * QA_TOKENS) // per))
+        n_target = int(nrng.integers(min(max(2, q), n_max), n_max + 1))
+        if task == "multikey":
+            variant = dict(keys=n_target)
+        else:
+            hops = []
+            while sum(hops) < n_target and len(hops) < self.dense_chains:
+                hops.append(int(nrng.integers(1, self.dense_hops + 1)))
+            while sum(hops) > n_target and max(hops) > 1:
+                hops[hops.index(max(hops))] -= 1
+            if len(hops) < 2:
+                hops.append(1)
+            variant = dict(hops=hops)
+        n = variant.get("keys") or sum(variant["hops"])
+        return variant, min(q, n)
+
+    def varied(self, task, nrng):
+        if task == "multikey":
+            return dict(keys=int(nrng.integers(self.vary_keys[0], self.vary_keys[1] + 1)))
+        chains = int(nrng.integers(self.vary_chains[0], self.vary_chains[1] + 1))
+        return dict(hops=[int(h) for h in nrng.integers(self.vary_hops[0], self.vary_hops[1] + 1, size=chains)])
+
+
+def make_batch(builder, curriculum, p, batch_tokens, nrng, align=16, other_questions=0, repeats=0, mix=None):
     """A padded batch: ids int32 [B, W], cls int8 [B, W] (the loss class of each token as a prediction target:
     CONTEXT for prompt tokens after BOS, ANSWER for the answer and its <|eos|>, OTHER_ANSWER for the answers of the
-    further questions, COPY for repeated filler after its first token), the task index of each row int64 [B], and
-    the batch length L."""
-    length = curriculum.draw(p, nrng)
-    rows = max(1, batch_tokens // length)
+    further questions, COPY for repeated filler after its first token), the kind of each row (index in KINDS)
+    int64 [B], and the batch length L. mix: a Mix (None: the three tasks in the evaluation format, evenly, each row's
+    prompt about L tokens; with a Mix each row's whole length, further questions included, is about L: less padding)."""
     cases = []
-    tasks = nrng.integers(0, len(TASKS), size=rows)
-    for r in range(rows):
-        target = int(nrng.integers(max(curriculum.min_len, int(0.85 * length)), length + 1))
-        cases.append(builder.case(TASKS[int(tasks[r])], target, int(nrng.integers(0, TRAIN_SEED_LIMIT)), nrng,
-                                  other_questions=other_questions, repeats=repeats, grow=True))
+    if mix is not None and nrng.random() < mix.dense_frac(p):
+        lo, hi = mix.dense_len
+        length = int(round(math.exp(nrng.uniform(math.log(lo), math.log(hi)))))
+        rows = max(1, batch_tokens // length)
+        kinds = nrng.integers(5, 7, size=rows)
+        for r in range(rows):
+            task = KIND_TASK[int(kinds[r])]
+            target = int(nrng.integers(int(0.95 * length), length + 1))
+            variant, questions = mix.dense_case(task, target, nrng)
+            cases.append(builder.case(task, target, int(nrng.integers(0, TRAIN_SEED_LIMIT)), nrng,
+                                      other_questions=questions - 1, grow=True, variant=variant, total=True))
+    else:
+        length = curriculum.draw(p, nrng)
+        rows = max(1, batch_tokens // length)
+        if mix is None:
+            kinds = nrng.integers(0, len(TASKS), size=rows)
+        else:
+            kinds = nrng.choice(len(TASKS), size=rows, p=mix.task_p)
+            kinds = np.where((kinds > 0) & (nrng.random(rows) < mix.vary), kinds + 2, kinds)
+        for r in range(rows):
+            kind = int(kinds[r])
+            task = KIND_TASK[kind]
+            variant = mix.varied(task, nrng) if kind in (3, 4) else None
+            target = int(nrng.integers(max(curriculum.min_len, int(0.85 * length)), length + 1))
+            cases.append(builder.case(task, target, int(nrng.integers(0, TRAIN_SEED_LIMIT)), nrng,
+                                      other_questions=other_questions, repeats=repeats, grow=True, variant=variant,
+                                      total=mix is not None))
     width = max(len(c["ids"]) for c in cases)
     width = (width + align - 1) // align * align
     ids = np.full((rows, width), builder.pad, dtype=np.int32)
@@ -223,7 +372,7 @@ def make_batch(builder, curriculum, p, batch_tokens, nrng, align=64, other_quest
             cls[r, a:b] = OTHER_ANSWER
         for a, b in c["copies"]:
             cls[r, a:b] = COPY
-    return ids, cls, tasks.astype(np.int64), length
+    return ids, cls, kinds.astype(np.int64), length
 
 
 def bench(builder, lengths=(512, 2048, 4096, 8192), seconds=3.0):
@@ -249,6 +398,7 @@ def main():
     ap.add_argument("--bench", action="store_true")
     ap.add_argument("--workers", type=int, default=0, help="with --bench: also measure a DataLoader with workers")
     a = ap.parse_args()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # as in the training's worker processes
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(a.tokenizer)
     t0 = time.time()
@@ -265,14 +415,18 @@ def main():
     if a.bench:
         for length, rate in bench(b).items():
             print("one process, context %5d: %.2fM tokens/s" % (length, rate / 1e6))
-        cur = Curriculum(256, 4096)
-        nrng = np.random.default_rng(0)
-        n, t0 = 0, time.time()
-        while time.time() - t0 < 3:
-            ids, cls, _, _ = make_batch(b, cur, 1.0, 131072, nrng, other_questions=5, repeats=2)
-            n += int((ids != b.pad).sum())
-        print("one process, whole batches (131072 tokens, final curriculum): %.2fM tokens/s"
-              % (n / (time.time() - t0) / 1e6))
+        cur = Curriculum(128, 4096, 512, 0.3, 0.65)
+        for name, mix, p in (("dense", Mix(dense=(1, 1)), 0.0), ("normal, curriculum start", Mix(dense=(0, 0)), 0.0),
+                             ("normal, curriculum end", Mix(dense=(0, 0)), 1.0)):
+            nrng = np.random.default_rng(0)
+            n, padded, t0 = 0, 0, time.time()
+            while time.time() - t0 < 3:
+                ids, cls, _, _ = make_batch(b, cur, p, 131072, nrng, other_questions=5, repeats=2, mix=mix)
+                n += int((ids != b.pad).sum())
+                padded += ids.size
+            dt = time.time() - t0
+            print("one process, whole batches of 131072 tokens, %s: %.2fM tokens/s (%.2fM with padding)"
+                  % (name, n / dt / 1e6, padded / dt / 1e6))
 
 
 if __name__ == "__main__":

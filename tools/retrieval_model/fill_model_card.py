@@ -45,6 +45,23 @@ def command(meta, a):
     return re.sub(r" --deadline [0-9.]+", "", c)
 
 
+def mix_text(args):
+    """The data mix in words, from train.py's arguments (older runs: the three tasks evenly)."""
+    if "dense" not in args:
+        return "the three tasks mixed evenly"
+    w = [float(x) for x in args["task_weights"].split(",")]
+    w = ["%.0f %%" % (100 * x / sum(w)) for x in w]
+    d = [float(x) for x in args["dense"].split(",")]
+    return ("the tasks weighted passkey %s, multikey %s, vartrack %s (%.0f %% of the multikey / vartrack cases with "
+            "%s keys or %s chains of %s variables instead of 4 keys / 2 chains of 3); besides, dense batches "
+            "(%.0f %% of the batches at the start, %.0f %% at the end): %s-token cases packed with needles (up to %d "
+            "keys, or chains of up to %d variables) and ending in up to %d questions"
+            % (w[0], w[1], w[2], 100 * args["vary"], args["vary_keys"].replace(",", "-"),
+               args["vary_chains"].replace(",", "-"), args["vary_hops"].replace(",", "-"), 100 * d[0], 100 * d[1],
+               args["dense_len"].replace(",", "-"), args["dense_keys"], args["dense_hops"],
+               args["dense_questions"]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--template", required=True)
@@ -75,7 +92,10 @@ def main():
         WARMUP=args["warmup_steps"], BATCH_TOKENS=args["batch_tokens"], CTX_LOSS_WEIGHT=args["ctx_loss_weight"],
         TORCH=meta.get("torch", "?"), TRANSFORMERS=meta.get("transformers", "?"),
         EVAL_CASES=ev["cases_per_cell"] if ev else "-", EVAL_DTYPE=ev["dtype"] if ev else "-",
-        ACCURACY_TABLE=accuracy_table(ev), SHA256_SHORT=h.hexdigest()[:12])
+        ACCURACY_TABLE=accuracy_table(ev), SHA256_SHORT=h.hexdigest()[:12], MIX=mix_text(args),
+        INIT_FROM=(", continuing from the weights of `%s`" % args["init_from"]) if args.get("init_from") else "",
+        OTHER_LOSS=(" plus %g x cross-entropy on the answers of further questions after the first answer (training "
+                    "only)" % args["other_loss_weight"]) if args.get("other_questions") else "")
     with open(a.template) as f:
         text = f.read()
 

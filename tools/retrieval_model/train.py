@@ -7,19 +7,27 @@ theta 500000, tied embeddings, vocab = the tokenizer's rounded up to 64: 4.98M p
 Attention through transformers' "sdpa" (flash on the GPU; no mask: rows are right-padded, so padding never feeds a
 real token). bf16 autocast on CUDA, fp32 master weights, fused AdamW.
 
-Data (fastdata.py): the tasks of tasks.py (passkey, multikey, vartrack, uniformly mixed), assembled from a pool of
-pre-tokenized filler sentences by DataLoader worker processes; every batch has one length L (the rows' targets
-are uniform in [0.85 L, L]) and --batch-tokens tokens. After each answer's <|eos|> come up to --other-questions
-further "Question: ... Answer: value<|eos|>" blocks about the other keys / variables of the same needles, and
---repeats filler sentences are replaced by copies of earlier ones (spans an induction head can predict).
-Curriculum over training progress p (elapsed / budget): the longest L is --start-len until p = 0.15, then grows
-geometrically to --max-len at p = 0.5 (--ramp); half the batches are in [longest/2, longest], the rest log-uniform
-from --min-len.
+Data (fastdata.py): the tasks of tasks.py (passkey, multikey, vartrack), assembled from a pool of pre-tokenized
+filler sentences by DataLoader worker processes; every batch has one length L (the rows' whole lengths are uniform in
+[0.85 L, L], dense rows [0.95 L, L]) and --batch-tokens tokens, and is one of two kinds (fastdata.Mix):
+- dense (share --dense, from its first value at the start to its second at the end): L in --dense-len, rows half
+  multikey, half vartrack, packed with needles (up to --dense-keys keys, or up to --dense-chains chains of 1 to
+  --dense-hops variables), a little filler and up to --dense-questions questions at the end: the associative-recall
+  drill that makes the model match the asked key / follow the chain rather than copy any value;
+- normal: L from the curriculum; tasks drawn with --task-weights; a --vary share of the multikey / vartrack rows have
+  other numbers of keys (--vary-keys) or chains (--vary-chains) of --vary-hops variables, the others are in the
+  evaluation format. After each answer's <|eos|> come up to --other-questions further "Question: ... Answer:
+  value<|eos|>" blocks about the other keys / variables of the same needles, and --repeats filler sentences are
+  replaced by copies of earlier ones (spans an induction head can predict).
+Curriculum over training progress p (elapsed / budget, or step / --steps): the longest L is --start-len until
+p = 0.3, then grows geometrically to --max-len at p = 0.65 (--ramp); half the batches are in [longest/2, longest],
+the rest log-uniform from --min-len. --init-from starts from an exported model's weights.
 
 Loss: mean cross-entropy over the answer tokens (" " + digits + <|eos|>) + --ctx-loss-weight x mean cross-entropy
 over the prompt tokens + --other-loss-weight x mean cross-entropy over the further answers + --copy-loss-weight x
-mean cross-entropy over the copied sentences (after their first token). Learning rate: linear
-warmup (--warmup-steps), then cosine in p down to --min-lr-frac x --lr. Training stops when the budget is spent
+mean cross-entropy over the copied sentences (after their first token). The log's train-exact is the first
+answer's teacher-forced exact match per row kind (pass, mult, vart: the evaluation format; -v varied, -d dense).
+Learning rate: linear warmup (--warmup-steps), then cosine in p down to --min-lr-frac x --lr. Training stops when the budget is spent
 (--minutes, or earlier at --deadline, a Unix time); the model is exported every --export-every seconds and at the
 end to --export (config.json, model.safetensors in bf16, generation_config.json, tokenizer.json,
 tokenizer_config.json), and the run's record to --meta. A non-finite loss restores the last good weights and
@@ -36,10 +44,11 @@ import time
 
 import numpy as np
 
-from fastdata import ANSWER, CONTEXT, COPY, OTHER_ANSWER, Builder, Curriculum, SentencePool, make_batch
-from tasks import TASKS, RetrievalTasks
+from fastdata import ANSWER, CONTEXT, COPY, KINDS, OTHER_ANSWER, Builder, Curriculum, Mix, SentencePool, make_batch
+from tasks import RetrievalTasks
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SHORT = ["pass", "mult", "vart", "mult-v", "vart-v", "mult-d", "vart-d"]  # KINDS in the log
 
 
 def log(*a):
@@ -110,8 +119,8 @@ def write_json(path, obj):
 class Stream:
     """Endless batches for one DataLoader worker (or the main process); reads training progress from shared memory."""
 
-    def __init__(self, builder, curriculum, batch_tokens, seed, progress, other_questions, repeats):
-        self.builder, self.curriculum = builder, curriculum
+    def __init__(self, builder, curriculum, batch_tokens, seed, progress, other_questions, repeats, mix):
+        self.builder, self.curriculum, self.mix = builder, curriculum, mix
         self.batch_tokens, self.seed, self.progress = batch_tokens, seed, progress
         self.other_questions, self.repeats = other_questions, repeats
 
@@ -126,7 +135,7 @@ class Stream:
         while True:
             ids, cls, task, length = make_batch(self.builder, self.curriculum, self.progress.value,
                                                 self.batch_tokens, nrng, other_questions=self.other_questions,
-                                                repeats=self.repeats)
+                                                repeats=self.repeats, mix=self.mix)
             yield torch.from_numpy(ids), torch.from_numpy(cls), torch.from_numpy(task), length
 
 
@@ -161,11 +170,31 @@ def main():
     ap.add_argument("--minutes", type=float, default=6.5, help="training time budget")
     ap.add_argument("--deadline", type=float, default=0, help="Unix time by which training must have stopped")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps too (0: no limit)")
+    ap.add_argument("--steps", type=int, default=0,
+                    help="a budget in steps instead of time: progress p = step / steps (curriculum, mix, learning "
+                         "rate), stop at that step (--minutes and --deadline still stop it); for comparisons on a "
+                         "busy CPU")
     ap.add_argument("--batch-tokens", type=int, default=131072)
     ap.add_argument("--min-len", type=int, default=128)
     ap.add_argument("--start-len", type=int, default=512)
     ap.add_argument("--max-len", type=int, default=4096)
-    ap.add_argument("--ramp", default="0.15,0.5", help="progress at which the longest length starts / ends growing")
+    ap.add_argument("--ramp", default="0.3,0.65", help="progress at which the longest length starts / ends growing")
+    ap.add_argument("--task-weights", default="0.2,0.4,0.4", help="passkey, multikey, vartrack share of normal rows")
+    ap.add_argument("--vary", type=float, default=0.5,
+                    help="share of normal multikey / vartrack rows with another number of keys / chains / hops")
+    ap.add_argument("--vary-keys", default="2,8", help="multikey keys of varied rows (inclusive range)")
+    ap.add_argument("--vary-chains", default="2,4", help="vartrack chains of varied rows")
+    ap.add_argument("--vary-hops", default="1,4", help="variables per chain of varied rows")
+    ap.add_argument("--dense", default="0.5,0.15",
+                    help="share of dense batches at the start, at the end of training (linear in between)")
+    ap.add_argument("--dense-len", default="96,512", help="dense batches' lengths (log-uniform)")
+    ap.add_argument("--dense-keys", type=int, default=32, help="most multikey keys of a dense case")
+    ap.add_argument("--dense-chains", type=int, default=12, help="most vartrack chains of a dense case")
+    ap.add_argument("--dense-hops", type=int, default=3, help="most variables per chain of a dense case")
+    ap.add_argument("--dense-questions", type=int, default=8, help="most questions of a dense case")
+    ap.add_argument("--init-from", default="",
+                    help="a Hugging Face folder (an earlier export) to start from: its weights and architecture "
+                         "(the architecture flags are ignored); the optimizer starts fresh")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--min-lr-frac", type=float, default=0.1)
     ap.add_argument("--warmup-steps", type=int, default=100)
@@ -173,7 +202,7 @@ def main():
     ap.add_argument("--ctx-loss-weight", type=float, default=0.1)
     ap.add_argument("--other-questions", type=int, default=5,
                     help="further questions after the answer (other keys / variables; training only)")
-    ap.add_argument("--other-loss-weight", type=float, default=0.5)
+    ap.add_argument("--other-loss-weight", type=float, default=1.0)
     ap.add_argument("--repeats", type=int, default=2,
                     help="filler sentences replaced by copies of earlier ones per case (training only)")
     ap.add_argument("--copy-loss-weight", type=float, default=0.5)
@@ -209,13 +238,40 @@ def main():
     ramp = [float(x) for x in args.ramp.split(",")]
     curriculum = Curriculum(args.min_len, args.max_len, start=args.start_len, ramp_from=ramp[0], ramp_to=ramp[1])
     progress = multiprocessing.Value("d", 0.0, lock=False)
-    stream = Stream(builder, curriculum, args.batch_tokens, args.seed, progress, args.other_questions, args.repeats)
+    pair = lambda v: tuple(int(x) for x in v.split(","))  # noqa: E731
+    mix = Mix(task_weights=[float(x) for x in args.task_weights.split(",")], vary=args.vary,
+              vary_keys=pair(args.vary_keys), vary_chains=pair(args.vary_chains), vary_hops=pair(args.vary_hops),
+              dense=tuple(float(x) for x in args.dense.split(",")), dense_len=pair(args.dense_len),
+              dense_keys=args.dense_keys, dense_chains=args.dense_chains, dense_hops=args.dense_hops,
+              dense_questions=args.dense_questions)
+    stream = Stream(builder, curriculum, args.batch_tokens, args.seed, progress, args.other_questions, args.repeats,
+                    mix)
     it = batches(stream, workers, pin=cuda)  # forks the workers before CUDA is touched
 
     torch.manual_seed(args.seed)
     vocab = (tok.get_vocab_size() + 63) // 64 * 64
-    cfg = model_config(vocab, args)
-    model = build_model(cfg).to(device)
+    if args.init_from:
+        from transformers import LlamaForCausalLM
+        model = LlamaForCausalLM.from_pretrained(args.init_from, dtype=torch.float32, attn_implementation="sdpa")
+        cfg = model.config
+        if cfg.vocab_size != vocab:
+            raise SystemExit("--init-from %s: vocab %d, the tokenizer's (rounded) is %d"
+                             % (args.init_from, cfg.vocab_size, vocab))
+        with open(args.tokenizer) as f1, open(os.path.join(args.init_from, "tokenizer.json")) as f2:
+            if json.load(f1)["model"] != json.load(f2)["model"]:
+                raise SystemExit("--init-from %s: its tokenizer.json differs from %s" % (args.init_from, args.tokenizer))
+        for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                  "num_key_value_heads", "head_dim", "max_position_embeddings"):
+            setattr(args, {"hidden_size": "hidden", "intermediate_size": "intermediate", "num_hidden_layers": "layers",
+                           "num_attention_heads": "heads", "num_key_value_heads": "kv_heads", "head_dim": "head_dim",
+                           "max_position_embeddings": "max_positions"}[k], getattr(cfg, k))
+        rp = getattr(cfg, "rope_parameters", None)
+        args.rope_theta = float(rp["rope_theta"]) if rp else float(cfg.rope_theta)
+        log("weights and architecture from %s" % args.init_from)
+        model = model.to(device)
+    else:
+        cfg = model_config(vocab, args)
+        model = build_model(cfg).to(device)
     n_params = sum(p.numel() for p in model.parameters())
     log("model: %d layers, hidden %d, mlp %d, heads %d/%d x %d, vocab %d, rope_theta %g: %.3fM parameters "
         "(%.1f MB bf16), attention %s" % (args.layers, args.hidden, args.intermediate, args.heads, args.kv_heads,
@@ -256,8 +312,8 @@ def main():
     acc_loss = torch.zeros((), device=device)
     acc_parts = torch.zeros(4, device=device)
     weights = torch.tensor([1.0, args.ctx_loss_weight, args.other_loss_weight, args.copy_loss_weight], device=device)
-    acc_ok = torch.zeros(len(TASKS), device=device)
-    acc_n = torch.zeros(len(TASKS), device=device)
+    acc_ok = torch.zeros(len(KINDS), device=device)
+    acc_n = torch.zeros(len(KINDS), device=device)
     n_acc, wait, t_log, tok_log, lengths = 0, 0.0, None, 0, []
     micro = 1  # parts each batch is split into (doubled on out-of-memory; gradients accumulate)
 
@@ -305,10 +361,11 @@ def main():
             log("training for %.0fs (startup took %.0fs)" % (budget, t_train - t_start))
         else:
             wait += time.time() - tw
-        p = min(1.0, (time.time() - t_train) / max(budget, 1e-9))
+        p_time = min(1.0, (time.time() - t_train) / max(budget, 1e-9))
+        p = min(1.0, step / args.steps) if args.steps else p_time
         progress.value = p
-        if p >= 1.0 or (args.max_steps and step >= args.max_steps):
-            stop_reason = "budget" if p >= 1.0 else "max-steps"
+        if p_time >= 1.0 or p >= 1.0 or (args.max_steps and step >= args.max_steps):
+            stop_reason = "budget" if p_time >= 1.0 or p >= 1.0 else "max-steps"
             break
         warm = min(1.0, (step + 1) / max(1, args.warmup_steps))
         lr = args.lr * lr_scale * warm * (args.min_lr_frac + (1 - args.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * p)))
@@ -354,12 +411,14 @@ def main():
             log("step %5d  p %.3f  len<=%5d  lr %.2e  loss %.3f  answer %.3f  others %.3f  copies %.3f  context %.3f"
                 "  train-exact %s  %.2fM tok/s  data-wait %.0f%%%s"
                 % (step, p, max(lengths), lr, l, a, o, cp, c,
-                   " ".join("%s %.2f" % (t[:4], x) for t, x in zip(TASKS, accs)),
+                   " ".join("%s %s" % (SHORT[i], "%.2f" % x if n else "-")
+                            for i, (x, n) in enumerate(zip(accs, acc_n.tolist()))),
                    tok_log / max(1e-9, now - t_log) / 1e6, 100 * wait / max(1e-9, now - t_log),
                    ("  mem %.1fGB" % (torch.cuda.max_memory_allocated() / 2**30)) if cuda else ""))
             hist.append(dict(step=step, p=round(p, 4), max_len=max(lengths), loss=l, answer_loss=a, context_loss=c,
                              other_answers_loss=o, copies_loss=cp,
-                             train_exact=dict(zip(TASKS, accs)), seconds=round(now - t_train, 1)))
+                             train_exact={k: x for k, x, n in zip(KINDS, accs, acc_n.tolist()) if n},
+                             seconds=round(now - t_train, 1)))
             if not finite:
                 if good_state is None:
                     raise RuntimeError("loss is not finite before any good state")
