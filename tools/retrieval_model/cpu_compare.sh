@@ -4,7 +4,7 @@
 # current defaults (dense associative-recall batches, varied cases, weighted toward multikey / vartrack), then both
 # evaluated on the same held-out cases (exact match and answer-token accuracy):
 #
-#   PYTHON=/tmp/venv/bin/python bash tools/retrieval_model/cpu_compare.sh [OUT_DIR]     # ~25 min on 2 busy cores
+#   PYTHON=python3 bash tools/retrieval_model/cpu_compare.sh [OUT_DIR]     # ~25 min on 2 busy cores
 #
 # Settings (environment): STEPS (3000; the budget is in steps, so a busy CPU changes the time, not the result),
 # CONTEXTS (256: evaluation contexts), CASES (100 per task and context).

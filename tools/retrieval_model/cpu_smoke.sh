@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole GPU run at toy scale on a CPU (a few minutes), then the Java side on its output:
 #
-#   PYTHON=/tmp/venv/bin/python bash tools/retrieval_model/cpu_smoke.sh [OUT_DIR]
+#   PYTHON=python3 bash tools/retrieval_model/cpu_smoke.sh [OUT_DIR]
 #
 # 1. gpu_run.sh with a 2-layer, 64-wide model, 1 minute of training on 128..512-token prompts, a 3 x 3 evaluation
 #    of 8 cases per cell and the parity data (the same scripts and steps as the real run, only smaller);
