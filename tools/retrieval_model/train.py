@@ -13,7 +13,9 @@ filler sentences by DataLoader worker processes; every batch has one length L (t
 - dense (share --dense, from its first value at the start to its second at the end): L in --dense-len, rows half
   multikey, half vartrack, packed with needles (up to --dense-keys keys, or up to --dense-chains chains of 1 to
   --dense-hops variables), a little filler and up to --dense-questions questions at the end: the associative-recall
-  drill that makes the model match the asked key / follow the chain rather than copy any value;
+  drill that makes the model match the asked key / follow the chain rather than copy any value (--dense-fill 1:
+  2..--dense-keys needles and the rest of the row questions, drawn with replacement; --dense-reverse 1: multikey
+  rows also ask value -> key questions, training only);
 - normal: L from the curriculum; tasks drawn with --task-weights; a --vary share of the multikey / vartrack rows have
   other numbers of keys (--vary-keys) or chains (--vary-chains) of --vary-hops variables, the others are in the
   evaluation format. After each answer's <|eos|> come up to --other-questions further "Question: ... Answer:
@@ -25,7 +27,8 @@ the rest log-uniform from --min-len. --init-from starts from an exported model's
 
 Loss: mean cross-entropy over the answer tokens (" " + digits + <|eos|>) + --ctx-loss-weight x mean cross-entropy
 over the prompt tokens + --other-loss-weight x mean cross-entropy over the further answers + --copy-loss-weight x
-mean cross-entropy over the copied sentences (after their first token). The log's train-exact is the first
+mean cross-entropy over the copied sentences (after their first token) + --first-digit-weight x mean cross-entropy
+over the first digit of every answer (0 by default; the token that decides which needle is copied). The log's train-exact is the first
 answer's teacher-forced exact match per row kind (pass, mult, vart: the evaluation format; -v varied, -d dense).
 Learning rate: linear warmup (--warmup-steps), then cosine in p down to --min-lr-frac x --lr. Training stops when the budget is spent
 (--minutes, or earlier at --deadline, a Unix time); the model is exported every --export-every seconds and at the
