@@ -115,7 +115,7 @@ def main():
         for task in tasks:
             cell_cases = [c for c in cases if c["task"] == task and c["context"] == ctx]
             done, correct, gen_checked, gen_agree, failures, prompt_tokens = 0, 0, 0, 0, [], 0
-            tok_right, tok_all = 0, 0  # teacher-forced answer tokens right (a finer signal than exact match)
+            tok_right, tok_all, first_right = 0, 0, 0  # teacher-forced answer tokens right (a finer signal than exact match)
             rows = max(1, a.batch_tokens // (ctx + 16))
             for b in range(0, len(cell_cases), rows):
                 if time.time() > deadline:
@@ -155,16 +155,19 @@ def main():
                     correct += ok
                     tok_right += sum(x == y for x, y in zip(p[:n], c["answer_ids"]))
                     tok_all += n
+                    first_right += n > 1 and p[1] == c["answer_ids"][1]  # the first digit, given " "
                     done += 1
                     prompt_tokens += len(c["prompt"])
             acc = correct / done if done else None
             tok_acc = tok_right / tok_all if tok_all else None
             cells.append(dict(task=task, context=ctx, cases=done, correct=correct, accuracy=acc, answer_token_accuracy=tok_acc,
+                              first_digit_accuracy=first_right / done if done else None,
                               mean_prompt_tokens=prompt_tokens / done if done else None,
                               generate_checked=gen_checked, generate_agree=gen_agree, failures=failures))
-            print("eval %-9s %5d: %s (%d/%d)  answer tokens %s  generate agrees %d/%d  %.0fs"
+            print("eval %-9s %5d: %s (%d/%d)  answer tokens %s  first digit %s  generate agrees %d/%d  %.0fs"
                   % (task, ctx, "-" if acc is None else "%.3f" % acc, correct, done,
-                     "-" if tok_acc is None else "%.3f" % tok_acc, gen_agree, gen_checked,
+                     "-" if tok_acc is None else "%.3f" % tok_acc,
+                     "-" if not done else "%.3f" % (first_right / done), gen_agree, gen_checked,
                      time.time() - t0), flush=True)
     table = {t: {str(c["context"]): c["accuracy"] for c in cells if c["task"] == t} for t in tasks}
     result = dict(model=os.path.abspath(a.model), method=__doc__.split("\n\n")[2].replace("\n", " "),

@@ -25,7 +25,8 @@ import numpy as np
 
 from tasks import TASKS, RetrievalTasks
 
-TRAIN_SEED_LIMIT = 1 << 40  # training case seeds stay below it (evaluation seeds start there)
+TRAIN_SEED_LIMIT = 1 << 40
+REVERSE_QUESTION = "Which key has the special magic number {value}?"  # training only (Mix dense_reverse)  # training case seeds stay below it (evaluation seeds start there)
 
 
 class SentencePool:
@@ -83,7 +84,11 @@ class Builder:
             needles = [t["needle"].replace("{key}", k).replace("{value}", str(v)) for k, v in zip(keys, values)]
             target = r.randrange(n)
             qa = [(t["question"].replace("{key}", k), str(v)) for k, v in zip(keys, values)]
-            return needles, qa[target][0], qa[target][1], qa[:target] + qa[target + 1:]
+            others = qa[:target] + qa[target + 1:]
+            if variant.get("reverse"):
+                # training only: value -> key questions, so that the needle's value positions learn to carry its key
+                others += [(REVERSE_QUESTION.replace("{value}", str(v)), k) for k, v in zip(keys, values)]
+            return needles, qa[target][0], qa[target][1], others
         if task != "vartrack":
             raise ValueError("no training variant of task %s" % task)
         hops = variant["hops"]
@@ -135,7 +140,11 @@ class Builder:
             needles, question, answer, others = self.variant_needles(task, r, variant)
         tail = self.tail_template.replace("{question}", question)
         extra_q = []
-        if other_questions and others:
+        if other_questions and variant is not None and variant.get("replace"):
+            # drawn with replacement from all the case's questions (the first one's included): any number of them
+            everything = [(question, answer)] + list(others)
+            extra_q = [everything[i] for i in nrng.integers(0, len(everything), size=other_questions)]
+        elif other_questions and others:
             order = nrng.permutation(len(others))[:other_questions]
             extra_q = [others[i] for i in order]
         extra_texts = []
@@ -283,13 +292,15 @@ class Mix:
 
     def __init__(self, task_weights=(0.2, 0.4, 0.4), vary=0.5, vary_keys=(2, 8), vary_chains=(2, 4),
                  vary_hops=(1, 4), dense=(0.5, 0.15), dense_len=(96, 512), dense_keys=32, dense_chains=12,
-                 dense_hops=3, dense_questions=8):
+                 dense_hops=3, dense_questions=8, dense_fill=False, dense_reverse=False):
         w = np.asarray(task_weights, dtype=np.float64)
         self.task_p = w / w.sum()
         self.vary, self.vary_keys, self.vary_chains, self.vary_hops = vary, vary_keys, vary_chains, vary_hops
         self.dense, self.dense_len = dense, dense_len
         self.dense_keys, self.dense_chains, self.dense_hops = dense_keys, dense_chains, dense_hops
         self.dense_questions = dense_questions
+        self.dense_fill = dense_fill
+        self.dense_reverse = dense_reverse
 
     def dense_frac(self, p):
         return self.dense[0] + (self.dense[1] - self.dense[0]) * min(1.0, max(0.0, p))
@@ -299,11 +310,22 @@ class Mix:
         questions (1..dense_questions, as room allows), then the needles (uniform from that many up to what fits:
         multikey keys, or vartrack chains of 1..dense_hops variables); the rest is filler."""
         per = NEEDLE_TOKENS[task]
+        if self.dense_fill:
+            # few needles, the rest of the row filled with questions (drawn with replacement): many decisions per token
+            cap = self.dense_keys if task == "multikey" else self.dense_chains * self.dense_hops
+            n_target = int(nrng.integers(2, max(2, min(cap, (length - QA_TOKENS) // per)) + 1))
+            q = max(1, min(self.dense_questions, (length - n_target * per) // QA_TOKENS))
+            return self._variant(task, n_target, nrng, replace=True), q
         q_hi = max(1, min(self.dense_questions, (length - 2 * per) // (QA_TOKENS + per)))
         q = int(nrng.integers(1, q_hi + 1))
         cap = self.dense_keys if task == "multikey" else self.dense_chains * self.dense_hops
         n_max = max(2, min(cap, (length - q * QA_TOKENS) // per))
         n_target = int(nrng.integers(min(max(2, q), n_max), n_max + 1))
+        variant = self._variant(task, n_target, nrng)
+        n = variant.get("keys") or sum(variant["hops"])
+        return variant, min(q, n)
+
+    def _variant(self, task, n_target, nrng, replace=False):
         if task == "multikey":
             variant = dict(keys=n_target)
         else:
@@ -315,8 +337,11 @@ class Mix:
             if len(hops) < 2:
                 hops.append(1)
             variant = dict(hops=hops)
-        n = variant.get("keys") or sum(variant["hops"])
-        return variant, min(q, n)
+        if replace:
+            variant["replace"] = True
+        if self.dense_reverse and task == "multikey":
+            variant["reverse"] = True
+        return variant
 
     def varied(self, task, nrng):
         if task == "multikey":

@@ -13,7 +13,9 @@ filler sentences by DataLoader worker processes; every batch has one length L (t
 - dense (share --dense, from its first value at the start to its second at the end): L in --dense-len, rows half
   multikey, half vartrack, packed with needles (up to --dense-keys keys, or up to --dense-chains chains of 1 to
   --dense-hops variables), a little filler and up to --dense-questions questions at the end: the associative-recall
-  drill that makes the model match the asked key / follow the chain rather than copy any value;
+  drill that makes the model match the asked key / follow the chain rather than copy any value (--dense-fill 1:
+  2..--dense-keys needles and the rest of the row questions, drawn with replacement; --dense-reverse 1: multikey
+  rows also ask value -> key questions, training only);
 - normal: L from the curriculum; tasks drawn with --task-weights; a --vary share of the multikey / vartrack rows have
   other numbers of keys (--vary-keys) or chains (--vary-chains) of --vary-hops variables, the others are in the
   evaluation format. After each answer's <|eos|> come up to --other-questions further "Question: ... Answer:
@@ -25,7 +27,8 @@ the rest log-uniform from --min-len. --init-from starts from an exported model's
 
 Loss: mean cross-entropy over the answer tokens (" " + digits + <|eos|>) + --ctx-loss-weight x mean cross-entropy
 over the prompt tokens + --other-loss-weight x mean cross-entropy over the further answers + --copy-loss-weight x
-mean cross-entropy over the copied sentences (after their first token). The log's train-exact is the first
+mean cross-entropy over the copied sentences (after their first token) + --first-digit-weight x mean cross-entropy
+over the first digit of every answer (0 by default; the token that decides which needle is copied). The log's train-exact is the first
 answer's teacher-forced exact match per row kind (pass, mult, vart: the evaluation format; -v varied, -d dense).
 Learning rate: linear warmup (--warmup-steps), then cosine in p down to --min-lr-frac x --lr. Training stops when the budget is spent
 (--minutes, or earlier at --deadline, a Unix time); the model is exported every --export-every seconds and at the
@@ -192,6 +195,12 @@ def main():
     ap.add_argument("--dense-chains", type=int, default=12, help="most vartrack chains of a dense case")
     ap.add_argument("--dense-hops", type=int, default=3, help="most variables per chain of a dense case")
     ap.add_argument("--dense-questions", type=int, default=8, help="most questions of a dense case")
+    ap.add_argument("--dense-fill", type=int, default=0,
+                    help="1: dense rows have 2..--dense-keys needles and the rest of the row is questions (up to "
+                         "--dense-questions, drawn with replacement), instead of about one question per needle")
+    ap.add_argument("--dense-reverse", type=int, default=0,
+                    help="1: dense multikey rows also ask value -> key questions ('Which key has the special magic "
+                         "number V?' answered ' K'; training only)")
     ap.add_argument("--init-from", default="",
                     help="a Hugging Face folder (an earlier export) to start from: its weights and architecture "
                          "(the architecture flags are ignored); the optimizer starts fresh")
@@ -206,6 +215,9 @@ def main():
     ap.add_argument("--repeats", type=int, default=2,
                     help="filler sentences replaced by copies of earlier ones per case (training only)")
     ap.add_argument("--copy-loss-weight", type=float, default=0.5)
+    ap.add_argument("--first-digit-weight", type=float, default=0.0,
+                    help="extra weight x mean cross-entropy on the first digit of every answer (first and further): "
+                         "the token that carries the choice of needle")
     ap.add_argument("--pool", type=int, default=100000, help="filler sentences tokenized up front")
     ap.add_argument("--workers", type=int, default=-1, help="data worker processes (-1: min(8, cpus - 2))")
     ap.add_argument("--seed", type=int, default=0)
@@ -243,7 +255,8 @@ def main():
               vary_keys=pair(args.vary_keys), vary_chains=pair(args.vary_chains), vary_hops=pair(args.vary_hops),
               dense=tuple(float(x) for x in args.dense.split(",")), dense_len=pair(args.dense_len),
               dense_keys=args.dense_keys, dense_chains=args.dense_chains, dense_hops=args.dense_hops,
-              dense_questions=args.dense_questions)
+              dense_questions=args.dense_questions, dense_fill=bool(args.dense_fill),
+              dense_reverse=bool(args.dense_reverse))
     stream = Stream(builder, curriculum, args.batch_tokens, args.seed, progress, args.other_questions, args.repeats,
                     mix)
     it = batches(stream, workers, pin=cuda)  # forks the workers before CUDA is touched
@@ -310,8 +323,9 @@ def main():
     good_state = None
     hist = []
     acc_loss = torch.zeros((), device=device)
-    acc_parts = torch.zeros(4, device=device)
-    weights = torch.tensor([1.0, args.ctx_loss_weight, args.other_loss_weight, args.copy_loss_weight], device=device)
+    acc_parts = torch.zeros(5, device=device)
+    weights = torch.tensor([1.0, args.ctx_loss_weight, args.other_loss_weight, args.copy_loss_weight,
+                            args.first_digit_weight], device=device)
     acc_ok = torch.zeros(len(KINDS), device=device)
     acc_n = torch.zeros(len(KINDS), device=device)
     n_acc, wait, t_log, tok_log, lengths = 0, 0.0, None, 0, []
@@ -327,10 +341,15 @@ def main():
                                                reduction="none").view(b, w - 1)
         c = cls[:, 1:]
         ans = c == ANSWER
+        # the first digit of each answer: the second token of an answer span (" " + digits + <|eos|>)
+        any_ans = ans | (c == OTHER_ANSWER)
+        first = torch.zeros_like(any_ans)
+        first[:, 2:] = any_ans[:, 2:] & any_ans[:, 1:-1] & ~any_ans[:, :-2]
         # per-token mean losses of the answer, the prompt, the further answers and the copied sentences
         parts = torch.stack([(lp * ans).sum() / n_ans, (lp * (c == CONTEXT)).sum() / max(n_ctx, 1.0),
                              (lp * (c == OTHER_ANSWER)).sum() / max(n_other, 1.0),
-                             (lp * (c == COPY)).sum() / max(n_copy, 1.0)])
+                             (lp * (c == COPY)).sum() / max(n_copy, 1.0),
+                             (lp * first).sum() / first.sum().clamp(min=1)])
         loss = (parts * weights).sum()
         loss.backward()
         with torch.no_grad():
@@ -404,19 +423,19 @@ def main():
         lengths.append(length)
         if step % args.log_every == 0 or step == 1:
             l = acc_loss.item() / n_acc
-            a, c, o, cp = (acc_parts / n_acc).tolist()
+            a, c, o, cp, fd = (acc_parts / n_acc).tolist()
             accs = (acc_ok / acc_n.clamp(min=1)).tolist()
             now = time.time()
             finite = math.isfinite(l)
-            log("step %5d  p %.3f  len<=%5d  lr %.2e  loss %.3f  answer %.3f  others %.3f  copies %.3f  context %.3f"
+            log("step %5d  p %.3f  len<=%5d  lr %.2e  loss %.3f  answer %.3f  others %.3f  copies %.3f  context %.3f  first-digit %.3f"
                 "  train-exact %s  %.2fM tok/s  data-wait %.0f%%%s"
-                % (step, p, max(lengths), lr, l, a, o, cp, c,
+                % (step, p, max(lengths), lr, l, a, o, cp, c, fd,
                    " ".join("%s %s" % (SHORT[i], "%.2f" % x if n else "-")
                             for i, (x, n) in enumerate(zip(accs, acc_n.tolist()))),
                    tok_log / max(1e-9, now - t_log) / 1e6, 100 * wait / max(1e-9, now - t_log),
                    ("  mem %.1fGB" % (torch.cuda.max_memory_allocated() / 2**30)) if cuda else ""))
             hist.append(dict(step=step, p=round(p, 4), max_len=max(lengths), loss=l, answer_loss=a, context_loss=c,
-                             other_answers_loss=o, copies_loss=cp,
+                             other_answers_loss=o, copies_loss=cp, first_digit_loss=fd,
                              train_exact={k: x for k, x, n in zip(KINDS, accs, acc_n.tolist()) if n},
                              seconds=round(now - t_train, 1)))
             if not finite:
