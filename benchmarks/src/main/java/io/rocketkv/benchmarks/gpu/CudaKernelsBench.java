@@ -125,17 +125,7 @@ public final class CudaKernelsBench {
         AttentionShape shape = AttentionShape.of(H, HKV, D, TPB);
         int blocksPerSeq = ctxLen / TPB;
         int blocks = blocksPerSeq * batch;
-        List<Integer> ids = new ArrayList<>();
-        for (int i = 0; i < blocks; i++) {
-            ids.add(i);
-        }
-        Collections.shuffle(ids, new Random(7));
-        int[][] tables = new int[batch][blocksPerSeq];
-        for (int s = 0; s < batch; s++) {
-            for (int j = 0; j < blocksPerSeq; j++) {
-                tables[s][j] = ids.get(s * blocksPerSeq + j);
-            }
-        }
+        int[][] tables = shuffledTables(batch, blocksPerSeq, 7);
         int[] qStart = new int[batch + 1];
         int[] kvLens = new int[batch];
         int[] rows = new int[batch];
@@ -213,7 +203,8 @@ public final class CudaKernelsBench {
         }
     }
 
-    private static int[][] shuffledTables(int batch, int blocksPerSeq, long seed) {
+    /** Each sequence's blocks drawn at random (seeded) from the pool, as after many requests came and went. */
+    static int[][] shuffledTables(int batch, int blocksPerSeq, long seed) {
         List<Integer> ids = new ArrayList<>();
         for (int i = 0; i < batch * blocksPerSeq; i++) {
             ids.add(i);

@@ -16,7 +16,6 @@ import io.rocketkv.cuda.CudaEvent;
 import io.rocketkv.cuda.CudaKernels;
 import io.rocketkv.cuda.CudaStream;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 
@@ -68,7 +67,7 @@ final class DecodeStepHarness {
         int cacheTokens = cacheTokens(a, context);
         int blocksPerSeq = cost.attention().blocksFor(cacheTokens + 1);
         int numBlocks = Math.multiplyExact(blocksPerSeq, batch);
-        int[][] tables = shuffledTables(batch, blocksPerSeq);
+        int[][] tables = CudaKernelsBench.shuffledTables(batch, blocksPerSeq, 7);
         List<AutoCloseable> held = new ArrayList<>();
         try {
             Tensor[] caches = new Tensor[layers];
@@ -223,22 +222,6 @@ final class DecodeStepHarness {
             rows[s] = s;
         }
         return new StepBatch(false, ids, pos, slots, qStart, lens, tables, rows);
-    }
-
-    /** Each sequence's blocks drawn at random from the pool, as after many requests came and went. */
-    private static int[][] shuffledTables(int batch, int blocksPerSeq) {
-        List<Integer> ids = new ArrayList<>(batch * blocksPerSeq);
-        for (int i = 0; i < batch * blocksPerSeq; i++) {
-            ids.add(i);
-        }
-        Collections.shuffle(ids, new Random(7));
-        int[][] tables = new int[batch][blocksPerSeq];
-        for (int s = 0; s < batch; s++) {
-            for (int j = 0; j < blocksPerSeq; j++) {
-                tables[s][j] = ids.get(s * blocksPerSeq + j);
-            }
-        }
-        return tables;
     }
 
     private static <T extends AutoCloseable> T hold(List<AutoCloseable> held, T t) {
