@@ -345,7 +345,6 @@ public final class CudaKernels implements Kernels {
         // through one reused page-locked buffer: a decode step's logits (batch x vocabulary floats, 131 MB at
         // batch 256 with a 128k vocabulary) would otherwise need a fresh zeroed native buffer, a pageable copy
         // and its page faults on every step
-        float[] out = new float[n];
         synchronized (downloadLock) {
             if (downloadStaging == null || downloadStaging.byteSize() < bytes) {
                 if (downloadStaging != null) {
@@ -363,9 +362,10 @@ public final class CudaKernels implements Kernels {
             }
             MemorySegment staged = downloadStaging.segment().asSlice(0, bytes);
             s.buffer().copyTo(staged);
+            float[] out = new float[n];
             MemorySegment.copy(staged, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, out, 0, n);
+            return out;
         }
-        return out;
     }
 
     // ---- ops --------------------------------------------------------------------------------------
