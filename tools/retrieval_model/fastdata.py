@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from tasks import TASKS, RetrievalTasks
+from tasks import TASKS, RetrievalTasks, load_grammar
 
 TRAIN_SEED_LIMIT = 1 << 40
 REVERSE_QUESTION = "Which key has the special magic number {value}?"  # training only (Mix dense_reverse)  # training case seeds stay below it (evaluation seeds start there)
@@ -87,7 +87,8 @@ class Builder:
             others = qa[:target] + qa[target + 1:]
             if variant.get("reverse"):
                 # training only: value -> key questions, so that the needle's value positions learn to carry its key
-                others += [(REVERSE_QUESTION.replace("{value}", str(v)), k) for k, v in zip(keys, values)]
+                rq = t.get("reverse_question", REVERSE_QUESTION)
+                others += [(rq.replace("{value}", str(v)), k) for k, v in zip(keys, values)]
             return needles, qa[target][0], qa[target][1], others
         if task != "vartrack":
             raise ValueError("no training variant of task %s" % task)
@@ -274,7 +275,7 @@ CONTEXT, ANSWER, OTHER_ANSWER, COPY = 1, 2, 3, 4  # token classes of make_batch 
 KINDS = ["passkey", "multikey", "vartrack", "multikey-varied", "vartrack-varied", "multikey-dense", "vartrack-dense"]
 KIND_TASK = ["passkey", "multikey", "vartrack", "multikey", "vartrack", "multikey", "vartrack"]
 NEEDLE_TOKENS = {"multikey": 19, "vartrack": 12}  # about (" " + needle) in tokens
-QA_TOKENS = 25  # about "\n\nQuestion: ...\nAnswer:" + " value" + <|eos|>
+QA_TOKENS = 25 if load_grammar()["prompt"].endswith("Answer:") else 40  # about "\n\nQuestion: ...\nAnswer:[ lead]" + " value" + <|eos|>
 
 
 class Mix:

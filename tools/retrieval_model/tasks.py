@@ -13,8 +13,9 @@ import os
 import random
 import re
 
-GRAMMAR_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "src", "main",
-                            "resources", "io", "rocketkv", "examples", "eval", "retrieval_grammar.json")
+GRAMMAR_PATH = os.environ.get("RETRIEVAL_GRAMMAR") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "src", "main", "resources", "io", "rocketkv",
+    "examples", "eval", "retrieval_grammar.json")  # RETRIEVAL_GRAMMAR: another grammar file (format experiments)
 TASKS = ["passkey", "multikey", "vartrack"]
 EVAL_SEED_BASE = 1 << 40
 _SLOT = re.compile(r"\{([a-z_]+)\}")
