@@ -105,6 +105,36 @@ class RetrievalEvalTest {
     }
 
     @Test
+    void baselinesFalseLeavesOnlyDenseAndRocketKvSettings() throws Exception {
+        Path json = dir.resolve("nobaselines.json");
+        PrintStream old = System.out;
+        PrintStream oldErr = System.err;
+        int rc;
+        try {
+            System.setOut(new PrintStream(new ByteArrayOutputStream()));
+            System.setErr(new PrintStream(new ByteArrayOutputStream()));
+            rc = Cli.run(new RetrievalEvalCommand(), new String[] {"--model", MODEL.toString(), "--tasks", "passkey",
+                    "--contexts", "520", "--cases", "1", "--max-new-tokens", "2", "--window-size", "8",
+                    "--kernel-size", "7", "--baselines", "false", "--output-json", json.toString()});
+        } finally {
+            System.setOut(old);
+            System.setErr(oldErr);
+        }
+        assertEquals(0, rc);
+        JsonNode r = new ObjectMapper().readTree(json.toFile());
+        int rocket = 0;
+        for (JsonNode s : r.get("settings")) {
+            String kind = s.get("kind").asText();
+            assertTrue(kind.equals("dense") || kind.equals("rocket"), s.toString());
+            rocket += s.get("name").asText().startsWith("rocket") ? 1 : 0;
+        }
+        // the default grid less its 8 baselines: dense and 10 RocketKV settings
+        assertEquals(11, r.get("settings").size(), r.toString());
+        assertEquals(10, rocket);
+        assertEquals(11, r.get("results").size());
+    }
+
+    @Test
     void baselinesNeedRocketKvAndTheCpuBackend() {
         var e = assertThrows(IllegalArgumentException.class, () -> LLM.builder().model(MODEL).backend(Backend.CPU)
                 .evaluationStage1Policy(Stage1Policy.SLIDING_WINDOW).build());
