@@ -615,6 +615,17 @@ public final class CudaKernels implements Kernels {
         rocket.sparseDecode(cuda(q), cuda(k), cuda(kvCache), cuda(ktCache), batch, shape, plan, cuda(out));
     }
 
+    /**
+     * {@link #rocketDecodeAttention} with only one of its two launches, for benchmarks that time them apart:
+     * {@code selection} true launches the fused KT update + page selection alone; false launches the sparse
+     * attention alone, over the pages that a previous full call with the same shapes and batch selected.
+     */
+    public void rocketDecodePart(Tensor q, Tensor k, Tensor kvCache, Tensor ktCache, StepBatch batch,
+                                 AttentionShape shape, RocketKvPlan plan, Tensor out, boolean selection) {
+        rocket.sparseDecode(cuda(q), cuda(k), cuda(kvCache), cuda(ktCache), batch, shape, plan, cuda(out), selection,
+                !selection);
+    }
+
     /** The RocketKV ops (package-private, for their tests). */
     CudaRocketKv rocket() {
         return rocket;

@@ -129,7 +129,21 @@ final class CudaRocketKv implements AutoCloseable {
      */
     void sparseDecode(CudaTensor q, CudaTensor k, CudaTensor cache, CudaTensor kt, StepBatch batch,
                       AttentionShape shape, RocketKvPlan plan, CudaTensor out) {
-        Selection sel = select(q, k, cache, kt, batch, shape, plan);
+        sparseDecode(q, k, cache, kt, batch, shape, plan, out, true, true);
+    }
+
+    /**
+     * {@link #sparseDecode} with either launch left out (for timing them apart): without the selection launch the
+     * attention reads the pages the previous selection of the same shapes left in scratch; without the attention
+     * launch {@code out} is not written.
+     */
+    void sparseDecode(CudaTensor q, CudaTensor k, CudaTensor cache, CudaTensor kt, StepBatch batch,
+                      AttentionShape shape, RocketKvPlan plan, CudaTensor out, boolean launchSelection,
+                      boolean launchAttention) {
+        Selection sel = select(q, k, cache, kt, batch, shape, plan, launchSelection);
+        if (!launchAttention) {
+            return;
+        }
         int seqs = batch.numSeqs();
         int h = shape.numHeads();
         int hkv = shape.numKvHeads();
@@ -176,7 +190,7 @@ final class CudaRocketKv implements AutoCloseable {
      */
     int[][][] selectedPages(CudaTensor q, CudaTensor cache, CudaTensor kt, StepBatch batch, AttentionShape shape,
                             RocketKvPlan plan) {
-        Selection sel = select(q, null, cache, kt, batch, shape, plan);
+        Selection sel = select(q, null, cache, kt, batch, shape, plan, true);
         int seqs = batch.numSeqs();
         int hkv = shape.numKvHeads();
         int topk = plan.params().topk();
@@ -201,7 +215,7 @@ final class CudaRocketKv implements AutoCloseable {
     }
 
     private Selection select(CudaTensor q, CudaTensor k, CudaTensor cache, CudaTensor kt, StepBatch batch,
-                             AttentionShape shape, RocketKvPlan plan) {
+                             AttentionShape shape, RocketKvPlan plan, boolean launch) {
         if (batch.prefill() || batch.numTokens() != batch.numSeqs()) {
             throw new IllegalArgumentException("RocketKV sparse decode takes a decode step (one query per sequence), got "
                     + batch.numTokens() + " tokens for " + batch.numSeqs() + " sequences");
@@ -264,6 +278,9 @@ final class CudaRocketKv implements AutoCloseable {
             counters.memset((byte) 0); // the kernels leave them at zero from here on
         }
         int smemPages = Math.min(maxPages, TAIL_SMEM_BYTES / Float.BYTES / (g + 1));
+        if (!launch) {
+            return new Selection(pages, phys, counts, counters.slice(selectCounterBytes, attnCounterBytes), dp);
+        }
         function("rocket_select_" + suffix(p) + "_d" + d).launch(new Dim3(seqs * hkv, (int) logitBlocks, 1),
                 Dim3.of(LOGIT_THREADS), (g + 1) * smemPages * Float.BYTES, owner.stream(), q.buffer(),
                 k == null ? java.lang.foreign.MemorySegment.NULL : k.buffer(), dp.slots(), kt.buffer(), dp.kvLens(),

@@ -486,6 +486,14 @@ class CudaRocketKvGpuTest {
                 gpu.writeKv(gkd, gvd, dec, shape, cache);
                 gpu.rocketDecodeAttention(gq, gkd, cache, gkt, dec, shape, plan, gout);
                 assertArrayEquals(ktF, decodeDevice(gkt), "KT pages after the fused update");
+                // the two launches apart (as the benchmark times them) give the same output; the KT fold is idempotent
+                try (Tensor parts = gpu.allocate(DType.F32, batch, heads * d)) {
+                    gpu.upload(nan, parts);
+                    gpu.rocketDecodePart(gq, gkd, cache, gkt, dec, shape, plan, parts, true);
+                    gpu.rocketDecodePart(gq, gkd, cache, gkt, dec, shape, plan, parts, false);
+                    assertArrayEquals(gpu.download(gout), gpu.download(parts), "selection and attention launched apart");
+                    assertArrayEquals(ktF, decodeDevice(gkt), "KT pages after folding the step's key twice");
+                }
                 got = gpu.rocket().selectedPages((CudaTensor) gq, (CudaTensor) cache, (CudaTensor) gkt, dec, shape, plan);
             } else {
                 got = gpu.rocket().selectedPages((CudaTensor) gq, (CudaTensor) cache, (CudaTensor) gkt, dec, shape, plan);

@@ -181,8 +181,10 @@ public final class CudaKernelsBench {
         int[] batches = java.util.Arrays.stream(System.getProperty("rocketkv.bench.batches", "1,8,32").split(","))
                 .mapToInt(x -> Integer.parseInt(x.trim())).toArray();
         boolean withDense = !Boolean.getBoolean("rocketkv.bench.rocketOnly");
+        List<String> parts = new ArrayList<>();
         for (int batch : batches) {
-            double[] rk = rocketDecode(k, batch);
+            double[] rk = rocketDecode(k, batch, RK_BUDGET, RK_TOPK, RK_PAGE, true);
+            parts.add(String.format("%6d %10.1f %12.1f %12.1f %10.1f", batch, rk[0], rk[2], rk[3], rk[2] + rk[3]));
             if (!withDense) {
                 double gbs = rk[1] / (rk[0] / 1e6) / 1e9;
                 System.out.printf("%6d %10.1f %10.2f %10.0f %7.1f%%%n", batch, rk[0], rk[1] / 1e6, gbs, 100 * gbs / copy);
@@ -198,6 +200,10 @@ public final class CudaKernelsBench {
         }
         System.out.println("targets: <= 10 us/layer at batch 1; >= 60% of copy bandwidth at batch 32; >= 5x dense at 32k"
                 + " and >= 15x at 128k, batch 1");
+        System.out.println("\nthe two launches timed apart (each alone in its own graph of the same layers; their sum"
+                + " is more than the step's when one launch's tail overlaps the next one's start)");
+        System.out.printf("%6s %10s %12s %12s %10s%n", "batch", "step us", "selection us", "attention us", "sum us");
+        parts.forEach(System.out::println);
         if (withDense) {
             stage1VsPrefill(k, 32768);
         }
@@ -228,11 +234,6 @@ public final class CudaKernelsBench {
         return a;
     }
 
-    /** {µs per layer, bytes read per layer} of the graph-replayed RocketKV decode step at this file's settings. */
-    private static double[] rocketDecode(CudaKernels k, int batch) {
-        return rocketDecode(k, batch, RK_BUDGET, RK_TOPK, RK_PAGE);
-    }
-
     /** Tokens per sequence in the cache when RocketKV decode is timed: the budget plus 64 decode steps. */
     static int rocketCacheTokens(int budget) {
         return budget + 64;
@@ -243,6 +244,15 @@ public final class CudaKernelsBench {
      * the cache holds {@link #rocketCacheTokens} tokens per sequence, as after stage 1 and 64 decode steps.
      */
     static double[] rocketDecode(CudaKernels k, int batch, int budget, int topk, int page) {
+        return rocketDecode(k, batch, budget, topk, page, false);
+    }
+
+    /**
+     * As {@link #rocketDecode(CudaKernels, int, int, int, int)}; with {@code parts}, also µs per layer of the
+     * selection launch alone and of the attention launch alone (elements 2 and 3), each replayed in a graph of
+     * its own over the same layers.
+     */
+    static double[] rocketDecode(CudaKernels k, int batch, int budget, int topk, int page, boolean parts) {
         int cacheTokens = rocketCacheTokens(budget);
         AttentionShape shape = AttentionShape.of(H, HKV, D, TPB);
         int blocksPerSeq = (cacheTokens + 1 + TPB - 1) / TPB;
@@ -271,6 +281,8 @@ public final class CudaKernelsBench {
             k.upload(gaussian(t * HKV * D, 1), kf);
             k.upload(gaussian(t * HKV * D, 2), vf);
             Runnable[] steps = new Runnable[layers];
+            Runnable[] selection = new Runnable[layers];
+            Runnable[] attention = new Runnable[layers];
             for (int l = 0; l < layers; l++) {
                 Tensor cache = hold(held, k.allocate(DType.BF16, blocks, 2, HKV, TPB, D));
                 Tensor kt = hold(held, k.allocate(k.ktCacheDtype(p), plan.kt().numPages(), 2, HKV, D));
@@ -282,8 +294,14 @@ public final class CudaKernelsBench {
                 k.writeKv(kf, vf, fill, shape, cache);
                 k.ktBuild(cache, fill, shape, plan, kt);
                 steps[l] = () -> k.rocketDecodeAttention(q, kNew, cache, kt, dec, shape, plan, out);
+                selection[l] = () -> k.rocketDecodePart(q, kNew, cache, kt, dec, shape, plan, out, true);
+                attention[l] = () -> k.rocketDecodePart(q, kNew, cache, kt, dec, shape, plan, out, false);
             }
-            return new double[] {perLayer(k, steps), bytes};
+            double step = perLayer(k, steps);
+            if (!parts) {
+                return new double[] {step, bytes};
+            }
+            return new double[] {step, bytes, perLayer(k, selection), perLayer(k, attention)};
         } finally {
             closeAll(held);
         }
@@ -351,6 +369,8 @@ public final class CudaKernelsBench {
         List<Tensor> held = new ArrayList<>();
         try {
             Runnable[] steps = new Runnable[layers];
+            Runnable[] selection = new Runnable[layers];
+            Runnable[] attention = new Runnable[layers];
             for (int l = 0; l < layers; l++) {
                 Tensor cache = hold(held, k.allocate(DType.BF16, blocksPerSeq * batch, 2, HKV, TPB, D));
                 Tensor q = hold(held, k.allocate(DType.F32, batch, H * D));
