@@ -1,91 +1,128 @@
 """Toy check of how fast a small Llama learns key matching on pure key-value token lists (no filler, no tokenizer).
 
-    python3 mqar_toy.py FORMAT LAYERS STEPS [ROPE_THETA [HEAD_DIM [LR]]]
+    python3 mqar_toy.py --format adj --layers 2 --steps 100000 --seconds 540 [--pairs 8 --queries 4 ...]
 
-Runs on the GPU when there is one; MQAR_SECONDS (environment) stops it after that many seconds.
+Formats (k: key, v: value, s: separator, Q: query marker, ;: pair end):
+  adj     "k v" pairs, then queries "Q k" -> v (the value follows its key: the classic induction circuit)
+  gap3    "k s s s v ;" pairs, then "Q k s s s" -> v (three tokens between key and value, as the retrieval
+          grammar's "K is: V" puts the key four tokens before the value's first digit)
+  vfirst  "v s s k ;" pairs, then "Q k s" -> v (the value before its key)
+  filler  as gap3 with 0-5 random filler tokens after each pair
+Each row has --pairs pairs of distinct keys (200 keys, 100 values) and --queries queries about distinct pairs,
+in random order; the loss is on the queried values only. With --curriculum the number of pairs starts at 2 and
+doubles (up to --pairs) each time the query accuracy of the last 250 steps reaches 0.9. Runs on the GPU when
+there is one. Prints the loss and the query accuracy (mean of the last 250 steps) every 250 steps, and at the end
+the first step at which that accuracy reached 0.9 with the full number of pairs (or "never").
 
-FORMAT: adj    "k v" pairs, then queries "Q k" -> v (the value follows its key: the classic induction circuit)
-        gap3   "k s s s v ;" pairs, then "Q k s s s" -> v (three separator tokens between key and value, as the
-               retrieval grammar's "K is: V" puts the key four tokens before the value's first digit)
-        vfirst "v s s k ;" pairs, then "Q k s" -> v (the value before its key)
-        filler as gap3 with 0-5 random filler tokens after each pair
-8 pairs of 200 keys / 100 values, 4 queries per row, 64 rows per step, AdamW, loss on the queried values only;
-prints the loss and the query accuracy (mean of the last 250 steps) every 250 steps. Copying a random one of the
-row's 8 values scores about 0.13; matching the key scores 1.
+Reading the accuracy: copying a random one of the row's P values scores about 1/P (a little more, values repeat);
+with several queries per row a model can also answer the last ones by elimination (2 pairs, 2 queries: 0.75), so
+use --queries 1 when the pairs are few. Matching the key scores 1.
 """
+import argparse
 import random
-import sys
 import time
 
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-fmt, layers, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-theta = float(sys.argv[4]) if len(sys.argv) > 4 else 10000.0
-hd = int(sys.argv[5]) if len(sys.argv) > 5 else 16
-lr = float(sys.argv[6]) if len(sys.argv) > 6 else 1e-3
-torch.manual_seed(0)
-random.seed(0)
-torch.set_num_threads(1)
-NP, NQ, B = 8, 4, 64
-DEV = "cuda" if torch.cuda.is_available() else "cpu"
-LIMIT = float(__import__("os").environ.get("MQAR_SECONDS", "inf"))
-KEYS, VALS, Q = list(range(100, 300)), list(range(300, 400)), 8
+KEYS, VALS = list(range(100, 300)), list(range(300, 400))
+Q, SEP, END, BOS = 8, (5, 6, 7), 9, 1
 
 
-def row():
-    ks = random.sample(KEYS, NP)
-    vs = [random.choice(VALS) for _ in ks]
-    seq, tgt = [1], []
+def row(fmt, pairs, queries, rng):
+    ks = rng.sample(KEYS, pairs)
+    vs = [rng.choice(VALS) for _ in ks]
+    seq, tgt = [BOS], []
     for k, v in zip(ks, vs):
         if fmt == "adj":
             seq += [k, v]
         elif fmt == "gap3":
-            seq += [k, 5, 6, 7, v, 9]
+            seq += [k, *SEP, v, END]
         elif fmt == "vfirst":
-            seq += [v, 5, 6, k, 9]
-        elif fmt == "filler":
-            seq += [k, 5, 6, 7, v, 9] + [random.randrange(10, 100) for _ in range(random.randrange(0, 6))]
-        else:
-            raise SystemExit("unknown format " + fmt)
-    for i in random.sample(range(NP), NQ):
-        seq += {"adj": [Q, ks[i]], "vfirst": [Q, ks[i], 5]}.get(fmt, [Q, ks[i], 5, 6, 7])
+            seq += [v, SEP[0], SEP[1], k, END]
+        else:  # filler
+            seq += [k, *SEP, v, END] + [rng.randrange(10, 100) for _ in range(rng.randrange(0, 6))]
+    for i in rng.sample(range(pairs), queries):
+        seq += {"adj": [Q, ks[i]], "vfirst": [Q, ks[i], SEP[0]]}.get(fmt, [Q, ks[i], *SEP])
         tgt.append(len(seq) - 1)
         seq += [vs[i]]
     return seq, tgt
 
 
-def batch():
-    rows = [row() for _ in range(B)]
-    n = max(len(s) for s, _ in rows)
-    x = torch.zeros(B, n, dtype=torch.long)
-    m = torch.zeros(B, n, dtype=torch.bool)
-    for b, (s, t) in enumerate(rows):
+def batch(fmt, pairs, queries, rows, rng, device):
+    made = [row(fmt, pairs, queries, rng) for _ in range(rows)]
+    n = max(len(s) for s, _ in made)
+    x = torch.zeros(rows, n, dtype=torch.long)
+    m = torch.zeros(rows, n, dtype=torch.bool)
+    for b, (s, t) in enumerate(made):
         x[b, :len(s)] = torch.tensor(s)
         m[b, t] = True
-    return x, m
+    return x.to(device), m.to(device)
 
 
-cfg = LlamaConfig(vocab_size=512, hidden_size=4 * hd, intermediate_size=8 * hd, num_hidden_layers=layers,
-                  num_attention_heads=4, num_key_value_heads=4, head_dim=hd, rope_theta=theta,
-                  max_position_embeddings=512, tie_word_embeddings=True)
-model = LlamaForCausalLM(cfg).to(DEV)
-opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.1)
-t0, acc = time.time(), []
-for step in range(1, steps + 1):
-    x, m = batch()
-    x, m = x.to(DEV), m.to(DEV)
-    logits = model(x).logits
-    pred, gold = logits[m], x[:, 1:][m[:, :-1]]  # the logits at each query's last token, and the value after it
-    loss = torch.nn.functional.cross_entropy(pred, gold)
-    opt.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    opt.step()
-    acc.append((pred.argmax(-1) == gold).float().mean().item())
-    if time.time() - t0 > LIMIT:
-        print("%s: stopped after %d steps (%.0fs)" % (fmt, step, time.time() - t0), flush=True)
-        break
-    if step % 250 == 0:
-        print("%s layers %d theta %g head_dim %d lr %g step %d loss %.3f acc %.3f (%.0fs)"
-              % (fmt, layers, theta, hd, lr, step, loss.item(), sum(acc[-250:]) / 250, time.time() - t0), flush=True)
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--format", default="adj", choices=["adj", "gap3", "vfirst", "filler"])
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--head-dim", type=int, default=32)
+    ap.add_argument("--rope-theta", type=float, default=10000.0)
+    ap.add_argument("--pairs", type=int, default=8)
+    ap.add_argument("--queries", type=int, default=4)
+    ap.add_argument("--rows", type=int, default=64, help="rows per step")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--weight-decay", type=float, default=0.1)
+    ap.add_argument("--warmup", type=int, default=0, help="linear warm-up steps")
+    ap.add_argument("--curriculum", action="store_true", help="start at 2 pairs, double at 0.9 accuracy")
+    ap.add_argument("--steps", type=int, default=100000)
+    ap.add_argument("--seconds", type=float, default=float("inf"), help="stop after this long")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    if a.queries > a.pairs:
+        raise SystemExit("--queries (%d) must be <= --pairs (%d)" % (a.queries, a.pairs))
+    torch.manual_seed(a.seed)
+    rng = random.Random(a.seed)
+    torch.set_num_threads(1)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    cfg = LlamaConfig(vocab_size=512, hidden_size=a.heads * a.head_dim, intermediate_size=2 * a.heads * a.head_dim,
+                      num_hidden_layers=a.layers, num_attention_heads=a.heads, num_key_value_heads=a.heads,
+                      head_dim=a.head_dim, rope_theta=a.rope_theta, max_position_embeddings=1024,
+                      tie_word_embeddings=True)
+    model = LlamaForCausalLM(cfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+    pairs = 2 if a.curriculum else a.pairs
+    t0, acc, reached = time.time(), [], None
+    name = "%s layers %d heads %dx%d theta %g lr %g wd %g rows %d pairs %d%s queries %d" % (
+        a.format, a.layers, a.heads, a.head_dim, a.rope_theta, a.lr, a.weight_decay, a.rows, a.pairs,
+        " (curriculum)" if a.curriculum else "", a.queries)
+    step = 0
+    for step in range(1, a.steps + 1):
+        for g in opt.param_groups:
+            g["lr"] = a.lr * min(1.0, step / a.warmup) if a.warmup else a.lr
+        x, m = batch(a.format, pairs, min(a.queries, pairs), a.rows, rng, device)
+        logits = model(x).logits
+        pred, gold = logits[m], x[:, 1:][m[:, :-1]]  # the logits at each query's last token, the value after it
+        loss = torch.nn.functional.cross_entropy(pred, gold)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        acc.append((pred.argmax(-1) == gold).float().mean().item())
+        if step % 250 == 0:
+            recent = sum(acc[-250:]) / 250
+            print("%s: step %d pairs %d loss %.3f acc %.3f (%.0fs)" % (name, step, pairs, loss.item(), recent,
+                                                                      time.time() - t0), flush=True)
+            if recent >= 0.9:
+                if pairs < a.pairs:
+                    pairs = min(a.pairs, pairs * 2)
+                    acc.clear()
+                elif reached is None:
+                    reached = step
+        if time.time() - t0 > a.seconds:
+            break
+    print("%s: %d steps in %.0fs; accuracy 0.9 with %d pairs first at step %s"
+          % (name, step, time.time() - t0, a.pairs, reached if reached is not None else "never"), flush=True)
+
+
+if __name__ == "__main__":
+    main()
