@@ -25,10 +25,11 @@ public final class RetrievalEvalCommand implements Callable<Integer> {
     @Option(names = "--grid", defaultValue = "default", description = "default or full (default ${DEFAULT-VALUE})")
     String grid;
 
-    @Option(names = "--baselines", defaultValue = "true", arity = "1",
-            description = "true or false: include the sliding-window and random-subset baselines, which run on the CPU "
-                    + "whatever --backend says (default ${DEFAULT-VALUE}); false keeps a CUDA run on the device")
-    boolean baselines;
+    @Option(names = "--baselines", defaultValue = "with",
+            description = "with, without or only: the sliding-window and random-subset baselines (which run on the CPU "
+                    + "whatever --backend says) beside the other settings, left out (a quick CUDA run), or alone "
+                    + "(default ${DEFAULT-VALUE})")
+    String baselines;
 
     @Option(names = "--tasks", split = ",", defaultValue = "passkey,multikey,vartrack", description = "tasks (default ${DEFAULT-VALUE})")
     List<String> tasks;
@@ -64,9 +65,13 @@ public final class RetrievalEvalCommand implements Callable<Integer> {
             case "full" -> EvalSetting.fullGrid(base);
             default -> throw new IllegalArgumentException("--grid must be default or full, got '" + grid + "'");
         };
-        if (!baselines) {
-            settings = settings.stream().filter(s -> !s.baseline()).toList();
-        }
+        settings = switch (baselines) {
+            case "with" -> settings;
+            case "without" -> settings.stream().filter(s -> !s.baseline()).toList();
+            case "only" -> settings.stream().filter(EvalSetting::baseline).toList();
+            default -> throw new IllegalArgumentException("--baselines must be with, without or only, got '" + baselines
+                    + "'");
+        };
         var options = new RetrievalEval.Options(model, args, tasks, contexts, cases, seed, maxNewTokens);
         RetrievalEval.Result r = RetrievalEval.run(options, settings, System.err);
         System.out.print(EvalReport.table(r));

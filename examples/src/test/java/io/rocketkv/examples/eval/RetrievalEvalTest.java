@@ -105,33 +105,47 @@ class RetrievalEvalTest {
     }
 
     @Test
-    void baselinesFalseLeavesOnlyDenseAndRocketKvSettings() throws Exception {
-        Path json = dir.resolve("nobaselines.json");
+    void baselinesWithoutOrOnlySplitTheDefaultGrid() throws Exception {
+        JsonNode without = runGrid("without");
+        int rocket = 0;
+        for (JsonNode s : without.get("settings")) {
+            String kind = s.get("kind").asText();
+            assertTrue(kind.equals("dense") || kind.equals("rocket"), s.toString());
+            rocket += kind.equals("rocket") ? 1 : 0;
+        }
+        // the default grid less its 8 baselines: dense and 10 RocketKV settings
+        assertEquals(11, without.get("settings").size(), without.toString());
+        assertEquals(10, rocket);
+        assertEquals(11, without.get("results").size());
+        JsonNode only = runGrid("only");
+        assertEquals(8, only.get("settings").size(), only.toString());
+        for (JsonNode s : only.get("settings")) {
+            String kind = s.get("kind").asText();
+            assertTrue(kind.equals("sliding_window") || kind.equals("random"), s.toString());
+        }
+        assertEquals(2, runCommand("--baselines", "sometimes"), "an unknown --baselines value is an error");
+    }
+
+    private JsonNode runGrid(String baselines) throws Exception {
+        Path json = dir.resolve("grid-" + baselines + ".json");
+        assertEquals(0, runCommand("--baselines", baselines, "--output-json", json.toString()));
+        return new ObjectMapper().readTree(json.toFile());
+    }
+
+    private int runCommand(String... extra) {
+        List<String> args = new java.util.ArrayList<>(List.of("--model", MODEL.toString(), "--tasks", "passkey",
+                "--contexts", "520", "--cases", "1", "--max-new-tokens", "2", "--window-size", "8", "--kernel-size", "7"));
+        args.addAll(List.of(extra));
         PrintStream old = System.out;
         PrintStream oldErr = System.err;
-        int rc;
         try {
             System.setOut(new PrintStream(new ByteArrayOutputStream()));
             System.setErr(new PrintStream(new ByteArrayOutputStream()));
-            rc = Cli.run(new RetrievalEvalCommand(), new String[] {"--model", MODEL.toString(), "--tasks", "passkey",
-                    "--contexts", "520", "--cases", "1", "--max-new-tokens", "2", "--window-size", "8",
-                    "--kernel-size", "7", "--baselines", "false", "--output-json", json.toString()});
+            return Cli.run(new RetrievalEvalCommand(), args.toArray(String[]::new));
         } finally {
             System.setOut(old);
             System.setErr(oldErr);
         }
-        assertEquals(0, rc);
-        JsonNode r = new ObjectMapper().readTree(json.toFile());
-        int rocket = 0;
-        for (JsonNode s : r.get("settings")) {
-            String kind = s.get("kind").asText();
-            assertTrue(kind.equals("dense") || kind.equals("rocket"), s.toString());
-            rocket += s.get("name").asText().startsWith("rocket") ? 1 : 0;
-        }
-        // the default grid less its 8 baselines: dense and 10 RocketKV settings
-        assertEquals(11, r.get("settings").size(), r.toString());
-        assertEquals(10, rocket);
-        assertEquals(11, r.get("results").size());
     }
 
     @Test
