@@ -4,11 +4,12 @@
 
 Formats (k: key, v: value, s: separator, Q: query marker, ;: pair end):
   adj     "k v" pairs, then queries "Q k" -> v (the value follows its key: the classic induction circuit)
+  gap1    "k s v ;" pairs, then "Q k s" -> v (one token between key and value)
   gap3    "k s s s v ;" pairs, then "Q k s s s" -> v (three tokens between key and value, as the retrieval
           grammar's "K is: V" puts the key four tokens before the value's first digit)
   vfirst  "v s s k ;" pairs, then "Q k s" -> v (the value before its key)
   filler  as gap3 with 0-5 random filler tokens after each pair
-Each row has --pairs pairs of distinct keys (200 keys, 100 values) and --queries queries about distinct pairs,
+Each row has --pairs pairs of distinct keys (from --keys key tokens, values from --values value tokens) and --queries queries about distinct pairs,
 in random order; the loss is on the queried values only. With --curriculum the number of pairs starts at 2 and
 doubles (up to --pairs) each time the query accuracy of the last 250 steps reaches 0.9. Runs on the GPU when
 there is one. Prints the loss and the query accuracy (mean of the last 250 steps) every 250 steps, and at the end
@@ -25,17 +26,19 @@ import time
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-KEYS, VALS = list(range(100, 300)), list(range(300, 400))
 Q, SEP, END, BOS = 8, (5, 6, 7), 9, 1
+KEY0, VAL0 = 100, 300  # keys are ids KEY0.., values VAL0.. (filler tokens 10..99)
 
 
-def row(fmt, pairs, queries, rng):
-    ks = rng.sample(KEYS, pairs)
-    vs = [rng.choice(VALS) for _ in ks]
+def row(fmt, pairs, queries, rng, keys, values):
+    ks = rng.sample(range(KEY0, KEY0 + keys), pairs)
+    vs = [rng.randrange(VAL0, VAL0 + values) for _ in ks]
     seq, tgt = [BOS], []
     for k, v in zip(ks, vs):
         if fmt == "adj":
             seq += [k, v]
+        elif fmt == "gap1":
+            seq += [k, SEP[0], v, END]
         elif fmt == "gap3":
             seq += [k, *SEP, v, END]
         elif fmt == "vfirst":
@@ -43,14 +46,14 @@ def row(fmt, pairs, queries, rng):
         else:  # filler
             seq += [k, *SEP, v, END] + [rng.randrange(10, 100) for _ in range(rng.randrange(0, 6))]
     for i in rng.sample(range(pairs), queries):
-        seq += {"adj": [Q, ks[i]], "vfirst": [Q, ks[i], SEP[0]]}.get(fmt, [Q, ks[i], *SEP])
+        seq += {"adj": [Q, ks[i]], "vfirst": [Q, ks[i], SEP[0]], "gap1": [Q, ks[i], SEP[0]]}.get(fmt, [Q, ks[i], *SEP])
         tgt.append(len(seq) - 1)
         seq += [vs[i]]
     return seq, tgt
 
 
-def batch(fmt, pairs, queries, rows, rng, device):
-    made = [row(fmt, pairs, queries, rng) for _ in range(rows)]
+def batch(fmt, pairs, queries, rows, rng, device, keys, values):
+    made = [row(fmt, pairs, queries, rng, keys, values) for _ in range(rows)]
     n = max(len(s) for s, _ in made)
     x = torch.zeros(rows, n, dtype=torch.long)
     m = torch.zeros(rows, n, dtype=torch.bool)
@@ -62,11 +65,13 @@ def batch(fmt, pairs, queries, rows, rng, device):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--format", default="adj", choices=["adj", "gap3", "vfirst", "filler"])
+    ap.add_argument("--format", default="adj", choices=["adj", "gap1", "gap3", "vfirst", "filler"])
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--head-dim", type=int, default=32)
     ap.add_argument("--rope-theta", type=float, default=10000.0)
+    ap.add_argument("--keys", type=int, default=200, help="distinct key tokens (at most 200)")
+    ap.add_argument("--values", type=int, default=100, help="distinct value tokens (at most 200)")
     ap.add_argument("--pairs", type=int, default=8)
     ap.add_argument("--queries", type=int, default=4)
     ap.add_argument("--rows", type=int, default=64, help="rows per step")
@@ -80,6 +85,8 @@ def main():
     a = ap.parse_args()
     if a.queries > a.pairs:
         raise SystemExit("--queries (%d) must be <= --pairs (%d)" % (a.queries, a.pairs))
+    if not (a.pairs <= a.keys <= 200 and 1 <= a.values <= 200):
+        raise SystemExit("need --pairs <= --keys <= 200 and 1 <= --values <= 200")
     torch.manual_seed(a.seed)
     rng = random.Random(a.seed)
     torch.set_num_threads(1)
@@ -92,14 +99,14 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
     pairs = 2 if a.curriculum else a.pairs
     t0, acc, reached = time.time(), [], None
-    name = "%s layers %d heads %dx%d theta %g lr %g wd %g rows %d pairs %d%s queries %d" % (
-        a.format, a.layers, a.heads, a.head_dim, a.rope_theta, a.lr, a.weight_decay, a.rows, a.pairs,
-        " (curriculum)" if a.curriculum else "", a.queries)
+    name = "%s layers %d heads %dx%d theta %g lr %g wd %g rows %d keys %d values %d pairs %d%s queries %d" % (
+        a.format, a.layers, a.heads, a.head_dim, a.rope_theta, a.lr, a.weight_decay, a.rows, a.keys, a.values,
+        a.pairs, " (curriculum)" if a.curriculum else "", a.queries)
     step = 0
     for step in range(1, a.steps + 1):
         for g in opt.param_groups:
             g["lr"] = a.lr * min(1.0, step / a.warmup) if a.warmup else a.lr
-        x, m = batch(a.format, pairs, min(a.queries, pairs), a.rows, rng, device)
+        x, m = batch(a.format, pairs, min(a.queries, pairs), a.rows, rng, device, a.keys, a.values)
         logits = model(x).logits
         pred, gold = logits[m], x[:, 1:][m[:, :-1]]  # the logits at each query's last token, the value after it
         loss = torch.nn.functional.cross_entropy(pred, gold)
