@@ -74,12 +74,7 @@ class Builder:
         t = self.gen.g["tasks"][task]
         if task == "multikey":
             n = variant["keys"]
-            keys = []
-            while len(keys) < n:
-                k = t["key"].replace("{key_adjective}", r.choice(t["key_adjective"])).replace(
-                    "{key_noun}", r.choice(t["key_noun"]))
-                if k not in keys:
-                    keys.append(k)
+            keys = self.gen._distinct_keys(r, n)
             values = self.gen._distinct_values(r, n)
             needles = [t["needle"].replace("{key}", k).replace("{value}", str(v)) for k, v in zip(keys, values)]
             target = r.randrange(n)

@@ -57,6 +57,17 @@ class RetrievalTasks:
                 out.append(v)
         return out
 
+    def _distinct_keys(self, rng, n):
+        """n distinct multikey keys ("adjective-noun"), each drawn adjective then noun, repeats redrawn."""
+        t = self.g["tasks"]["multikey"]
+        out = []
+        while len(out) < n:
+            k = t["key"].replace("{key_adjective}", rng.choice(t["key_adjective"])).replace(
+                "{key_noun}", rng.choice(t["key_noun"]))
+            if k not in out:
+                out.append(k)
+        return out
+
     def prompt(self, context, question):
         return self.g["prompt"].replace("{context}", context).replace("{question}", question)
 
@@ -84,12 +95,7 @@ class RetrievalTasks:
             others = []
         elif task == "multikey":
             n = t["num_keys"]
-            keys = []
-            while len(keys) < n:
-                k = t["key"].replace("{key_adjective}", rng.choice(t["key_adjective"])).replace(
-                    "{key_noun}", rng.choice(t["key_noun"]))
-                if k not in keys:
-                    keys.append(k)
+            keys = self._distinct_keys(rng, n)
             values = self._distinct_values(rng, n)
             for k, v in zip(keys, values):
                 needles.append(t["needle"].replace("{key}", k).replace("{value}", str(v)))

@@ -80,9 +80,10 @@ public final class CudaKernels implements Kernels {
     private final Map<CudaFunction, Integer> residentBlocks = new java.util.HashMap<>();
     private final Set<CudaTensor> live = Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
 
-    // scratch, grown lazily
     /** Downloads to Java arrays up to this size go through {@link #downloadStaging}; larger ones stage per call. */
     private static final long MAX_DOWNLOAD_STAGING = 512L << 20;
+
+    // scratch, grown lazily
     private final Object downloadLock = new Object();
     private PinnedHostBuffer downloadStaging; // page-locked, reused by download(); null until the first one
     private volatile boolean downloadStagingRefused; // the driver refused the page-locked buffer once

@@ -369,8 +369,6 @@ public final class CudaKernelsBench {
         List<Tensor> held = new ArrayList<>();
         try {
             Runnable[] steps = new Runnable[layers];
-            Runnable[] selection = new Runnable[layers];
-            Runnable[] attention = new Runnable[layers];
             for (int l = 0; l < layers; l++) {
                 Tensor cache = hold(held, k.allocate(DType.BF16, blocksPerSeq * batch, 2, HKV, TPB, D));
                 Tensor q = hold(held, k.allocate(DType.F32, batch, H * D));
