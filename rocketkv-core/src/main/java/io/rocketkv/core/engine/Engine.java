@@ -1,6 +1,7 @@
 package io.rocketkv.core.engine;
 
 import io.rocketkv.core.kernels.AttentionShape;
+import io.rocketkv.core.kernels.Collective;
 import io.rocketkv.core.kernels.Kernels;
 import io.rocketkv.core.kernels.OutOfDeviceMemoryException;
 import io.rocketkv.core.kernels.RecordedStep;
@@ -20,6 +21,12 @@ import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorCompletionService;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.Function;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -34,25 +41,29 @@ import org.slf4j.LoggerFactory;
  * <p>Cancelling a request's future ({@code future.cancel(...)}, from any thread) stops it: before its next
  * step the engine thread removes the sequence from the queue or the running batch and frees its KV blocks;
  * its listener is not called again.
+ *
+ * <p>Tensor parallelism: an engine over the shards of one model ({@link #Engine(List, List, EngineConfig,
+ * Detokenizer)}) keeps one block table per sequence for all ranks (every rank caches the same token slots, for
+ * its own KV heads) and runs each step on every rank at once, each on its own thread; rank 0's logits are
+ * sampled. A failure on one rank aborts the group's collectives (the others would wait for it forever), fails
+ * the step's requests and leaves the engine refusing further steps.
  */
 public final class Engine implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Engine.class);
 
-    private final LlamaModel model;
+    private final LlamaModel model; // rank 0's
     private final EngineConfig config;
     private final Detokenizer detokenizer;
     private final KvCacheManager kv;
     private final Scheduler scheduler;
-    private final Tensor[] kvCaches; // per layer [numBlocks, 2, Hkv, tokensPerBlock, D]
-    private final RocketKvPlan plan; // null for dense attention
-    private final Tensor[] ktCaches; // per layer [numBlocks · pagesPerBlock, 2, Hkv, D] in kernels.ktCacheDtype; null for dense
-    private final long kvBytesPerBlock;
-    private final StepWorkspace workspace; // the step's activations, reused by every step (engine thread only)
-    private final Kernels kernels;
+    private final RocketKvPlan plan; // null for dense attention; the same block-to-page mapping on every rank
+    private final long kvBytesPerBlock; // over all layers and ranks
+    private final List<Rank> ranks; // one per device (tensor parallelism), else one
+    private final ExecutorService rankThreads; // one thread per rank when there are several, else null
+    private volatile String groupFailure; // why the tensor-parallel group was aborted; null while it works
     private final int tableWidth; // widest block table: blocks of max_seq_len tokens
-    private final Map<Long, RecordedStep> graphs = new HashMap<>(); // (bucket, table width) -> recorded step
-    private boolean graphsOff; // the backend does not record, or a recording failed
+    private volatile boolean graphsOff; // the backend does not record, or a recording failed
     private final AtomicLong graphReplays = new AtomicLong();
     private final AtomicLong graphRecords = new AtomicLong();
     private final LinkedBlockingQueue<Sequence> incoming = new LinkedBlockingQueue<>();
@@ -64,12 +75,39 @@ public final class Engine implements AutoCloseable {
     private volatile boolean closed;
 
     public Engine(LlamaModel model, Kernels kernels, EngineConfig config, Detokenizer detokenizer) {
-        this.model = model;
-        this.kernels = kernels;
+        this(List.of(model), List.of(kernels), config, detokenizer);
+    }
+
+    /**
+     * An engine over the tensor-parallel shards {@code models} (rank r's model and backend at index r; one of
+     * each for a model on one device). Each rank gets its own KV (and KT) caches of {@code config.numBlocks()}
+     * blocks for its KV heads and its own step workspace.
+     */
+    public Engine(List<LlamaModel> models, List<Kernels> kernels, EngineConfig config, Detokenizer detokenizer) {
+        if (models.isEmpty() || models.size() != kernels.size()) {
+            throw new IllegalArgumentException("one backend per model shard, got " + models.size() + " models and "
+                    + kernels.size() + " backends");
+        }
+        for (int r = 0; r < models.size(); r++) {
+            var tp = models.get(r).tensorParallelPlan();
+            if (models.size() > 1 && (tp == null || tp.rank() != r || tp.size() != models.size())) {
+                throw new IllegalArgumentException("model " + r + " of " + models.size()
+                        + " must be the shard of rank " + r + " of " + models.size() + ", got " + tp);
+            }
+            if (models.size() == 1 && tp != null && tp.size() != 1) {
+                throw new IllegalArgumentException("one model was given, the shard of rank " + tp.rank() + " of "
+                        + tp.size() + "; give the shards of every rank, or load the whole model");
+            }
+        }
+        this.model = models.get(0);
         this.config = config;
         this.detokenizer = detokenizer;
         this.tableWidth = (config.maxSeqLen() + config.tokensPerBlock() - 1) / config.tokensPerBlock();
-        this.graphsOff = config.graphBatchSizes().isEmpty() || !kernels.recordsSteps();
+        boolean allRecord = true;
+        for (Kernels k : kernels) {
+            allRecord &= k.recordsSteps();
+        }
+        this.graphsOff = config.graphBatchSizes().isEmpty() || !allRecord;
         AttentionShape shape = model.attentionShape();
         if (shape.tokensPerBlock() != config.tokensPerBlock()) {
             throw new IllegalArgumentException("model bound for " + shape.tokensPerBlock() + " tokens per block, engine "
@@ -77,59 +115,147 @@ public final class Engine implements AutoCloseable {
         }
         this.kv = new KvCacheManager(config.numBlocks(), config.tokensPerBlock());
         this.scheduler = new Scheduler(config, kv);
-        this.kvCaches = new Tensor[model.numLayers()];
-        this.kvBytesPerBlock = (long) shape.blockElements() * kernels.kvCacheDtype().byteSize() * model.numLayers();
-        try {
-            for (int l = 0; l < kvCaches.length; l++) {
-                kvCaches[l] = kernels.allocate(kernels.kvCacheDtype(), config.numBlocks(), 2, shape.numKvHeads(),
-                        config.tokensPerBlock(), shape.headDim());
-            }
-        } catch (OutOfDeviceMemoryException e) {
-            closeAll(kvCaches);
-            throw e.naming("the KV cache (" + config.numBlocks() + " blocks of " + config.tokensPerBlock() + " tokens, "
-                    + (config.numBlocks() * kvBytesPerBlock >> 20) + " MiB over " + model.numLayers() + " layers)",
-                    "lower kv_cache_config.free_gpu_memory_fraction or kv_cache_config.max_tokens");
-        }
         RocketKvParams rk = config.rocketKv();
         if (rk != null) {
             rk.validateAgainst(shape.headDim(), config.tokensPerBlock());
-            DType ktDtype = kernels.ktCacheDtype(rk); // what the backend stores (CPU: F32 of rounded values)
+            DType ktDtype = kernels.get(0).ktCacheDtype(rk); // what the backend stores (CPU: F32 of rounded values)
             var kt = new KtCacheManager(config.numBlocks(), config.tokensPerBlock(), rk.pageSize(), model.numLayers(),
                     shape.numKvHeads(), shape.headDim(), ktDtype.byteSize());
             this.plan = new RocketKvPlan(rk, kt);
-            this.ktCaches = new Tensor[model.numLayers()];
-            try {
-                for (int l = 0; l < ktCaches.length; l++) {
-                    ktCaches[l] = kernels.allocate(ktDtype, kt.numPages(), 2, shape.numKvHeads(), shape.headDim());
-                }
-            } catch (OutOfDeviceMemoryException e) {
-                closeAll(ktCaches);
-                closeAll(kvCaches);
-                throw e.naming("the KT cache (" + kt.numPages() + " pages per layer)",
-                        "lower kv_cache_config.free_gpu_memory_fraction or kv_cache_config.max_tokens");
-            }
         } else {
             this.plan = null;
-            this.ktCaches = null;
         }
-        // A step has at most max(max_num_tokens, max_batch_size) tokens (a prefill batch stops at
-        // max_num_tokens, a decode step has one token per running sequence) and at most max_batch_size
-        // logit rows. The one exception is a preempted sequence recomputed alone from its prompt and
-        // outputs: up to max_seq_len − 1 tokens, possibly more than max_num_tokens. Sizing every engine for
-        // that rare step would hold max_seq_len tokens of activations for good, so the workspace starts at
-        // the common bound and step() grows it (once, straight to max_seq_len) when such a step comes.
+        List<Rank> made = new ArrayList<>();
+        long bytesPerBlock = 0;
         try {
-            this.workspace = model.newWorkspace(initialWorkspaceTokens(config), config.maxBatchSize());
-        } catch (OutOfDeviceMemoryException e) {
+            for (int r = 0; r < models.size(); r++) {
+                Rank rank = new Rank(r, models.get(r), kernels.get(r), config, plan);
+                made.add(rank);
+                bytesPerBlock += rank.kvBytesPerBlock;
+            }
+        } catch (RuntimeException | Error e) {
+            for (Rank rank : made) {
+                rank.close();
+            }
+            throw e;
+        }
+        this.ranks = List.copyOf(made);
+        this.kvBytesPerBlock = bytesPerBlock;
+        if (ranks.size() > 1) {
+            AtomicLong n = new AtomicLong();
+            this.rankThreads = Executors.newFixedThreadPool(ranks.size(), r -> Thread.ofPlatform()
+                    .name("rocketkv-rank-" + n.getAndIncrement()).daemon().unstarted(r));
+        } else {
+            this.rankThreads = null;
+        }
+        this.thread = Thread.ofPlatform().name("rocketkv-engine").daemon().unstarted(this::loop);
+        thread.start();
+    }
+
+    /**
+     * One rank's model, backend, caches, workspace and recorded decode steps. Everything here is touched by
+     * one thread at a time (the engine thread, or during a step the rank's thread).
+     */
+    private static final class Rank {
+        final int index;
+        final LlamaModel model;
+        final Kernels kernels;
+        final Tensor[] kvCaches; // per layer [numBlocks, 2, Hkv, tokensPerBlock, D]
+        final Tensor[] ktCaches; // per layer [numBlocks · pagesPerBlock, 2, Hkv, D] in kernels.ktCacheDtype; null for dense
+        final long kvBytesPerBlock;
+        final StepWorkspace workspace; // the step's activations, reused by every step
+        final Map<Long, RecordedStep> graphs = new HashMap<>(); // (bucket, table width) -> recorded step
+
+        Rank(int index, LlamaModel model, Kernels kernels, EngineConfig config, RocketKvPlan plan) {
+            this.index = index;
+            this.model = model;
+            this.kernels = kernels;
+            AttentionShape shape = model.attentionShape();
+            String where = index == 0 && model.tensorParallelPlan() == null ? "" : " on rank " + index;
+            this.kvCaches = new Tensor[model.numLayers()];
+            this.kvBytesPerBlock = (long) shape.blockElements() * kernels.kvCacheDtype().byteSize() * model.numLayers();
+            try {
+                for (int l = 0; l < kvCaches.length; l++) {
+                    kvCaches[l] = kernels.allocate(kernels.kvCacheDtype(), config.numBlocks(), 2, shape.numKvHeads(),
+                            config.tokensPerBlock(), shape.headDim());
+                }
+            } catch (OutOfDeviceMemoryException e) {
+                closeAll(kvCaches);
+                throw e.naming("the KV cache" + where + " (" + config.numBlocks() + " blocks of "
+                        + config.tokensPerBlock() + " tokens, " + (config.numBlocks() * kvBytesPerBlock >> 20)
+                        + " MiB over " + model.numLayers() + " layers)",
+                        "lower kv_cache_config.free_gpu_memory_fraction or kv_cache_config.max_tokens");
+            }
+            if (plan != null) {
+                DType ktDtype = kernels.ktCacheDtype(plan.params());
+                this.ktCaches = new Tensor[model.numLayers()];
+                try {
+                    for (int l = 0; l < ktCaches.length; l++) {
+                        ktCaches[l] = kernels.allocate(ktDtype, plan.kt().numPages(), 2, shape.numKvHeads(),
+                                shape.headDim());
+                    }
+                } catch (OutOfDeviceMemoryException e) {
+                    closeAll(ktCaches);
+                    closeAll(kvCaches);
+                    throw e.naming("the KT cache" + where + " (" + plan.kt().numPages() + " pages per layer)",
+                            "lower kv_cache_config.free_gpu_memory_fraction or kv_cache_config.max_tokens");
+                }
+            } else {
+                this.ktCaches = null;
+            }
+            // A step has at most max(max_num_tokens, max_batch_size) tokens (a prefill batch stops at
+            // max_num_tokens, a decode step has one token per running sequence) and at most max_batch_size
+            // logit rows. The one exception is a preempted sequence recomputed alone from its prompt and
+            // outputs: up to max_seq_len − 1 tokens, possibly more than max_num_tokens. Sizing every engine for
+            // that rare step would hold max_seq_len tokens of activations for good, so the workspace starts at
+            // the common bound and step() grows it (once, straight to max_seq_len) when such a step comes.
+            try {
+                this.workspace = model.newWorkspace(initialWorkspaceTokens(config), config.maxBatchSize());
+            } catch (OutOfDeviceMemoryException e) {
+                closeAll(kvCaches);
+                if (ktCaches != null) {
+                    closeAll(ktCaches);
+                }
+                throw e.naming("the step workspace" + where + " (activations of " + initialWorkspaceTokens(config)
+                        + " tokens)", "lower max_num_tokens or kv_cache_config.free_gpu_memory_fraction");
+            }
+        }
+
+        /** Runs the step; the logits on rank 0 (or the only rank), null on the others. */
+        float[] forward(StepBatch step, RocketKvPlan plan) {
+            if (index == 0) {
+                return model.forward(step, kvCaches, ktCaches, plan, workspace);
+            }
+            model.run(step, kvCaches, ktCaches, plan, workspace);
+            return null;
+        }
+
+        void closeGraphs() {
+            for (RecordedStep g : graphs.values()) {
+                try {
+                    g.close();
+                } catch (RuntimeException e) {
+                    log.warn("closing a recorded decode step failed", e);
+                }
+            }
+            graphs.clear();
+        }
+
+        /** Frees the caches, and (when {@code withSteps}) the recordings and the workspace. */
+        void close(boolean withSteps) {
+            if (withSteps) {
+                closeGraphs();
+                workspace.close();
+            }
             closeAll(kvCaches);
             if (ktCaches != null) {
                 closeAll(ktCaches);
             }
-            throw e.naming("the step workspace (activations of " + initialWorkspaceTokens(config) + " tokens)",
-                    "lower max_num_tokens or kv_cache_config.free_gpu_memory_fraction");
         }
-        this.thread = Thread.ofPlatform().name("rocketkv-engine").daemon().unstarted(this::loop);
-        thread.start();
+
+        void close() {
+            close(true);
+        }
     }
 
     /** Queues a request; the future completes when it finishes (or fails with the reason). */
@@ -243,15 +369,16 @@ public final class Engine implements AutoCloseable {
         float[] logits;
         try {
             StepBatch step = buildStep(batch);
-            if (workspace.ensureCapacity(step.numTokens() > workspace.maxTokens()
-                    ? Math.max(step.numTokens(), config.maxSeqLen()) : step.numTokens(), step.logitRows().length)) {
-                log.debug("step workspace grown to {} tokens, {} rows (a recomputed sequence longer than"
-                        + " max_num_tokens)", workspace.maxTokens(), workspace.maxRows());
-                closeGraphs(); // they point at the old buffers
+            for (Rank r : ranks) {
+                if (r.workspace.ensureCapacity(step.numTokens() > r.workspace.maxTokens()
+                        ? Math.max(step.numTokens(), config.maxSeqLen()) : step.numTokens(), step.logitRows().length)) {
+                    log.debug("step workspace grown to {} tokens, {} rows (a recomputed sequence longer than"
+                            + " max_num_tokens)", r.workspace.maxTokens(), r.workspace.maxRows());
+                    r.closeGraphs(); // they point at the old buffers
+                }
             }
             int bucket = batch.prefill() || graphsOff ? -1 : config.graphBucket(seqs.size());
-            logits = bucket > 0 ? decodeWithGraph(step, bucket)
-                    : model.forward(step, kvCaches, ktCaches, plan, workspace);
+            logits = onEveryRank(r -> bucket > 0 ? decodeWithGraph(r, step, bucket) : r.forward(step, plan));
             if (plan != null && batch.prefill()) {
                 for (Sequence s : seqs) {
                     int kept = plan.params().keptTokens(s.numTokens());
@@ -328,15 +455,92 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
-     * A decode step through the recording of its bucket: the step is padded to {@code bucket} sequences
-     * (padding rows are skipped by every op) and the bucket's recording replayed; the first step of a bucket
-     * (or the first after its recording went stale) runs the ops and records them. A recording failure turns
-     * graphs off for this engine and the step runs again without one (every op of a step is idempotent: the
-     * same K/V and KT values are written again and the activations recomputed).
+     * Runs {@code work} on every rank (on the engine thread when there is one rank, else on each rank's thread,
+     * all at once) and returns rank 0's result. The first failure aborts the group's collectives, so that the
+     * other ranks stop waiting for the failed one, and is rethrown (the others' failures suppressed in it).
      */
-    private float[] decodeWithGraph(StepBatch step, int bucket) {
+    private float[] onEveryRank(Function<Rank, float[]> work) {
+        if (ranks.size() == 1) {
+            return work.apply(ranks.get(0));
+        }
+        if (groupFailure != null) {
+            throw new IllegalStateException("the tensor-parallel group was aborted after a failure (" + groupFailure
+                    + "); close this LLM and create a new one");
+        }
+        List<Future<float[]>> futures = new ArrayList<>();
+        var completion = new ExecutorCompletionService<float[]>(rankThreads);
+        for (Rank r : ranks) {
+            futures.add(completion.submit(() -> work.apply(r)));
+        }
+        Throwable failure = null;
+        for (int i = 0; i < ranks.size(); i++) {
+            try {
+                completion.take().get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                abortGroup("interrupted while the ranks ran a step", ranks.size());
+                throw new IllegalStateException("interrupted while the tensor-parallel ranks ran a step", e);
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause();
+                if (failure == null) {
+                    failure = cause;
+                    abortGroup(String.valueOf(cause), rankOf(futures, cause));
+                } else if (cause != failure) {
+                    failure.addSuppressed(cause);
+                }
+            }
+        }
+        if (failure instanceof RuntimeException re) {
+            throw re;
+        }
+        if (failure instanceof Error err) {
+            throw err;
+        }
+        if (failure != null) {
+            throw new IllegalStateException(failure);
+        }
+        return futures.get(0).resultNow();
+    }
+
+    /** The rank whose future failed with {@code cause}, or the number of ranks when none is known. */
+    private static int rankOf(List<Future<float[]>> futures, Throwable cause) {
+        for (int r = 0; r < futures.size(); r++) {
+            Future<float[]> f = futures.get(r);
+            if (f.isDone() && f.state() == Future.State.FAILED && f.exceptionNow() == cause) {
+                return r;
+            }
+        }
+        return futures.size();
+    }
+
+    private void abortGroup(String why, int rank) {
+        groupFailure = (rank < ranks.size() ? "rank " + rank + ": " : "") + why;
+        log.error("tensor-parallel group aborted: {}", groupFailure);
+        for (Rank r : ranks) {
+            Collective c = r.model.collective();
+            if (c != null) {
+                try {
+                    c.abort();
+                } catch (RuntimeException e) {
+                    log.warn("aborting the collective of rank {} failed", r.index, e);
+                }
+            }
+        }
+    }
+
+    /**
+     * A decode step through the recording of its bucket, on one rank: the step is padded to {@code bucket}
+     * sequences (padding rows are skipped by every op) and the bucket's recording replayed; the first step of
+     * a bucket (or the first after its recording went stale) runs the ops and records them. On one device a
+     * recording failure turns graphs off for this engine and the step runs again without one (every op of a
+     * step is idempotent: the same K/V and KT values are written again and the activations recomputed); with
+     * several ranks it fails the step (the ranks' collectives must stay in step). Returns the logits on rank
+     * 0, null on the others.
+     */
+    private float[] decodeWithGraph(Rank rank, StepBatch step, int bucket) {
+        StepWorkspace workspace = rank.workspace;
         if (workspace.ensureCapacity(bucket, bucket)) {
-            closeGraphs();
+            rank.closeGraphs();
         }
         // Tables are padded to a power-of-two width (at least 16 blocks): few recordings per bucket, and a
         // step's index upload and its attention launch sized for the lengths at hand, not max_seq_len.
@@ -348,45 +552,43 @@ public final class Engine implements AutoCloseable {
         width = Math.max(width, blocks);
         StepBatch padded = step.padDecode(bucket, width);
         long key = ((long) bucket << 32) | width;
-        RecordedStep g = graphs.get(key);
+        RecordedStep g = rank.graphs.get(key);
         if (g != null && g.isStale()) {
             g.close();
-            graphs.remove(key);
+            rank.graphs.remove(key);
             g = null;
         }
         if (g != null) {
             g.replay(padded);
-            graphReplays.incrementAndGet();
+            if (rank.index == 0) {
+                graphReplays.incrementAndGet();
+            }
         } else {
             try {
                 int kvBound = (int) Math.min(Integer.MAX_VALUE, (long) width * config.tokensPerBlock());
-                g = kernels.record(padded, kvBound, () -> model.run(padded, kvCaches, ktCaches, plan, workspace));
+                g = rank.kernels.record(padded, kvBound,
+                        () -> rank.model.run(padded, rank.kvCaches, rank.ktCaches, plan, workspace));
             } catch (RuntimeException e) {
+                if (ranks.size() > 1) {
+                    throw e;
+                }
                 log.warn("recording the decode step of batch size {} failed; running without CUDA graphs", bucket, e);
                 graphsOff = true;
-                closeGraphs();
-                return model.forward(step, kvCaches, ktCaches, plan, workspace);
+                rank.closeGraphs();
+                return rank.forward(step, plan);
             }
             if (g == null) {
                 graphsOff = true; // the backend runs ops eagerly (the step above already ran)
             } else {
-                graphs.put(key, g);
-                graphRecords.incrementAndGet();
-                log.debug("recorded the decode step for batch size {}, block tables of {}", bucket, width);
+                rank.graphs.put(key, g);
+                if (rank.index == 0) {
+                    graphRecords.incrementAndGet();
+                }
+                log.debug("recorded the decode step for batch size {}, block tables of {} (rank {})", bucket, width,
+                        rank.index);
             }
         }
-        return model.readLogits(workspace, step.numSeqs());
-    }
-
-    private void closeGraphs() {
-        for (RecordedStep g : graphs.values()) {
-            try {
-                g.close();
-            } catch (RuntimeException e) {
-                log.warn("closing a recorded decode step failed", e);
-            }
-        }
-        graphs.clear();
+        return rank.index == 0 ? rank.model.readLogits(workspace, step.numSeqs()) : null;
     }
 
     /** Decode steps replayed from a recording (CUDA graph) so far. */
@@ -474,17 +676,12 @@ public final class Engine implements AutoCloseable {
         for (Sequence s : pending) {
             s.result.completeExceptionally(new IllegalStateException("the engine was closed"));
         }
-        if (!thread.isAlive()) {
-            closeGraphs();
-            workspace.close(); // a step still running (join timed out) keeps it; the backend frees it on close
+        if (rankThreads != null) {
+            rankThreads.shutdownNow();
         }
-        for (Tensor c : kvCaches) {
-            c.close();
-        }
-        if (ktCaches != null) {
-            for (Tensor c : ktCaches) {
-                c.close();
-            }
+        // a step still running (join timed out) keeps its workspace and recordings; the backend frees them on close
+        for (Rank r : ranks) {
+            r.close(!thread.isAlive());
         }
     }
 }

@@ -1,6 +1,7 @@
 package io.rocketkv.core.model;
 
 import io.rocketkv.core.kernels.AttentionShape;
+import io.rocketkv.core.kernels.Collective;
 import io.rocketkv.core.kernels.Kernels;
 import io.rocketkv.core.kernels.RopeTable;
 import io.rocketkv.core.kernels.StepBatch;
@@ -10,6 +11,8 @@ import io.rocketkv.core.sparse.RocketKvPlan;
 import io.rocketkv.core.weights.CheckpointFormatException;
 import io.rocketkv.core.weights.SafeTensors;
 import io.rocketkv.core.weights.TensorInfo;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
@@ -19,6 +22,12 @@ import java.util.Arrays;
  *
  * <p>Per layer: rmsnorm → q/k/v projections → rope → write K,V to the paged cache → attention (dense
  * causal in prefill, paged in decode) → o_proj → residual → rmsnorm → SiLU-gated MLP → residual.
+ *
+ * <p>Tensor parallelism: a model loaded with a {@link TensorParallelPlan} holds one rank's shard (its query and
+ * KV heads, its slice of the MLP; embeddings, norms and lm_head whole) and its {@link Collective} all-reduces
+ * the row-parallel outputs of {@code o_proj} and {@code down_proj}; the attention, its KV and KT caches and
+ * RocketKV's two stages run over the rank's own KV heads. Every rank runs {@link #run} for every step, each on
+ * its own thread; only rank 0 computes logits.
  */
 public final class LlamaModel implements AutoCloseable {
 
@@ -30,6 +39,9 @@ public final class LlamaModel implements AutoCloseable {
     private final Layer[] layers;
     private final Tensor finalNorm;   // [hidden]
     private final Tensor lmHead;      // [vocab, hidden]; the embedding table when tied
+    private final int intermediate;   // this rank's MLP width
+    private final TensorParallelPlan tp; // null on one device
+    private final Collective collective; // null on one device
 
     /** One decoder layer's weights in the Hugging Face layout [out_features, in_features]. */
     private record Layer(Tensor inputNorm, Tensor qProj, Tensor kProj, Tensor vProj,
@@ -39,8 +51,12 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     private LlamaModel(ModelConfig config, Kernels kernels, AttentionShape shape, Tensor embedTokens,
-                       Layer[] layers, Tensor finalNorm, Tensor lmHead) {
+                       Layer[] layers, Tensor finalNorm, Tensor lmHead, int intermediate, TensorParallelPlan tp,
+                       Collective collective) {
         this.config = config;
+        this.intermediate = intermediate;
+        this.tp = tp;
+        this.collective = collective;
         this.kernels = kernels;
         this.shape = shape;
         this.rope = new RopeTable(config.ropeInvFreq());
@@ -62,12 +78,40 @@ public final class LlamaModel implements AutoCloseable {
     /** As {@link #load(ModelConfig, SafeTensors, Kernels, int)}, reporting each tensor to {@code progress}. */
     public static LlamaModel load(ModelConfig config, SafeTensors weights, Kernels kernels, int tokensPerBlock,
                                   LoadProgress progress) {
+        return load(config, weights, kernels, tokensPerBlock, progress, null, null);
+    }
+
+    /**
+     * Loads the shard of rank {@code tp.rank()} (the whole model when {@code tp} is null): q/k/v_proj rows of
+     * the rank's heads, o_proj columns of its query heads, gate/up_proj rows and down_proj columns of its MLP
+     * slice; row-parallel biases ({@code o_proj}, {@code down_proj}) on rank 0 only, so that the all-reduce
+     * adds them once. {@code collective} must be the same rank of a group of {@code tp.size()} ranks.
+     *
+     * @throws CheckpointFormatException when a tensor is missing or has the wrong shape
+     */
+    public static LlamaModel load(ModelConfig config, SafeTensors weights, Kernels kernels, int tokensPerBlock,
+                                  LoadProgress progress, TensorParallelPlan tp, Collective collective) {
+        if ((tp == null) != (collective == null) || (tp != null
+                && (tp.rank() != collective.rank() || tp.size() != collective.size()))) {
+            throw new IllegalArgumentException("a tensor-parallel shard needs its plan and its collective of the same "
+                    + "rank and size, got " + tp + " and " + (collective == null ? "none"
+                    : "rank " + collective.rank() + " of " + collective.size()));
+        }
+        if (tp != null && (tp.numHeads() != config.numAttentionHeads() || tp.numKvHeads() != config.numKeyValueHeads()
+                || tp.intermediateSize() != config.intermediateSize() || tp.headDim() != config.headDim())) {
+            throw new IllegalArgumentException("tensor-parallel plan " + tp + " was made for another model");
+        }
         int h = config.hiddenSize();
         int d = config.headDim();
         int qDim = config.numAttentionHeads() * d;
         int kvDim = config.numKeyValueHeads() * d;
         int inter = config.intermediateSize();
         int vocab = config.vocabSize();
+        TensorParallelPlan.Range qRows = tp == null ? new TensorParallelPlan.Range(0, qDim) : tp.qRows();
+        TensorParallelPlan.Range kvRows = tp == null ? new TensorParallelPlan.Range(0, kvDim) : tp.kvRows();
+        TensorParallelPlan.Range oKeep = tp == null ? qRows : tp.ownedOProjColumns();
+        TensorParallelPlan.Range mlpRows = tp == null ? new TensorParallelPlan.Range(0, inter) : tp.mlpRows();
+        boolean ownsRowBias = tp == null || tp.rank() == 0;
         long total = 0;
         for (String name : weights.names()) {
             total += weights.info(name).byteSize();
@@ -81,28 +125,40 @@ public final class LlamaModel implements AutoCloseable {
             boolean mlpBias = config.mlpBias();
             layers[i] = new Layer(
                     loader.load(p + "input_layernorm.weight", h),
-                    loader.load(p + "self_attn.q_proj.weight", qDim, h),
-                    loader.load(p + "self_attn.k_proj.weight", kvDim, h),
-                    loader.load(p + "self_attn.v_proj.weight", kvDim, h),
-                    bias ? loader.load(p + "self_attn.q_proj.bias", qDim) : null,
-                    bias ? loader.load(p + "self_attn.k_proj.bias", kvDim) : null,
-                    bias ? loader.load(p + "self_attn.v_proj.bias", kvDim) : null,
-                    loader.load(p + "self_attn.o_proj.weight", h, qDim),
-                    config.oProjBias() ? loader.load(p + "self_attn.o_proj.bias", h) : null,
+                    loader.rows(p + "self_attn.q_proj.weight", qRows, qDim, h),
+                    loader.rows(p + "self_attn.k_proj.weight", kvRows, kvDim, h),
+                    loader.rows(p + "self_attn.v_proj.weight", kvRows, kvDim, h),
+                    bias ? loader.rows(p + "self_attn.q_proj.bias", qRows, qDim) : null,
+                    bias ? loader.rows(p + "self_attn.k_proj.bias", kvRows, kvDim) : null,
+                    bias ? loader.rows(p + "self_attn.v_proj.bias", kvRows, kvDim) : null,
+                    loader.columns(p + "self_attn.o_proj.weight", qRows, oKeep, h, qDim),
+                    config.oProjBias() && ownsRowBias ? loader.load(p + "self_attn.o_proj.bias", h) : null,
                     loader.load(p + "post_attention_layernorm.weight", h),
-                    loader.load(p + "mlp.gate_proj.weight", inter, h),
-                    loader.load(p + "mlp.up_proj.weight", inter, h),
-                    loader.load(p + "mlp.down_proj.weight", h, inter),
-                    mlpBias ? loader.load(p + "mlp.gate_proj.bias", inter) : null,
-                    mlpBias ? loader.load(p + "mlp.up_proj.bias", inter) : null,
-                    mlpBias ? loader.load(p + "mlp.down_proj.bias", h) : null);
+                    loader.rows(p + "mlp.gate_proj.weight", mlpRows, inter, h),
+                    loader.rows(p + "mlp.up_proj.weight", mlpRows, inter, h),
+                    loader.columns(p + "mlp.down_proj.weight", mlpRows, mlpRows, h, inter),
+                    mlpBias ? loader.rows(p + "mlp.gate_proj.bias", mlpRows, inter) : null,
+                    mlpBias ? loader.rows(p + "mlp.up_proj.bias", mlpRows, inter) : null,
+                    mlpBias && ownsRowBias ? loader.load(p + "mlp.down_proj.bias", h) : null);
         }
         Tensor norm = loader.load("model.norm.weight", h);
         Tensor head = config.tieWordEmbeddings() && !weights.contains("lm_head.weight")
                 ? embed
                 : loader.load("lm_head.weight", vocab, h);
-        AttentionShape shape = AttentionShape.of(config.numAttentionHeads(), config.numKeyValueHeads(), d, tokensPerBlock);
-        return new LlamaModel(config, kernels, shape, embed, layers, norm, head);
+        int heads = tp == null ? config.numAttentionHeads() : tp.attendedHeads().length();
+        int kvHeads = tp == null ? config.numKeyValueHeads() : tp.kvHeads().length();
+        AttentionShape shape = AttentionShape.of(heads, kvHeads, d, tokensPerBlock);
+        return new LlamaModel(config, kernels, shape, embed, layers, norm, head, mlpRows.length(), tp, collective);
+    }
+
+    /** The collective of this shard's tensor-parallel group, or null when the model is whole on one device. */
+    public Collective collective() {
+        return collective;
+    }
+
+    /** The tensor-parallel plan of this shard, or null when the model is whole on one device. */
+    public TensorParallelPlan tensorParallelPlan() {
+        return tp;
     }
 
     public ModelConfig config() {
@@ -123,13 +179,13 @@ public final class LlamaModel implements AutoCloseable {
      */
     public StepWorkspace newWorkspace(int maxTokens, int maxRows) {
         return new StepWorkspace(kernels, config.hiddenSize(), shape.numHeads() * shape.headDim(),
-                shape.numKvHeads() * shape.headDim(), config.intermediateSize(), config.vocabSize(), maxTokens, maxRows);
+                shape.numKvHeads() * shape.headDim(), intermediate, config.vocabSize(), maxTokens, maxRows);
     }
 
     /** Bytes {@link #newWorkspace newWorkspace(maxTokens, maxRows)} allocates in the backend. */
     public long workspaceBytes(int maxTokens, int maxRows) {
         return StepWorkspace.byteSize(config.hiddenSize(), shape.numHeads() * shape.headDim(),
-                shape.numKvHeads() * shape.headDim(), config.intermediateSize(), config.vocabSize(),
+                shape.numKvHeads() * shape.headDim(), intermediate, config.vocabSize(),
                 kernels.gemmInputDtype(), maxTokens, maxRows);
     }
 
@@ -241,13 +297,22 @@ public final class LlamaModel implements AutoCloseable {
                 k.decodeAttention(q, kvCaches[l], batch, shape, attn);
             }
             k.matmul(attn, w.oProj(), w.oBias(), proj);
+            if (collective != null) {
+                collective.allReduceSum(proj);
+            }
             k.add(x, proj);
             k.rmsNorm(x, w.postNorm(), eps, xn);
             k.matmul(xn, w.gateProj(), w.gateBias(), gate);
             k.matmul(xn, w.upProj(), w.upBias(), up);
             k.siluMul(gate, up, act);
             k.matmul(act, w.downProj(), w.downBias(), proj);
+            if (collective != null) {
+                collective.allReduceSum(proj);
+            }
             k.add(x, proj);
+        }
+        if (tp != null && tp.rank() != 0) {
+            return; // lm_head is replicated: rank 0's logits are the step's
         }
         Tensor last = k.view(ws.last(), rows.length);
         Tensor lastNormed = k.view(ws.lastNormed(), rows.length);
@@ -265,6 +330,48 @@ public final class LlamaModel implements AutoCloseable {
     /** Looks up tensors by name and checks their shapes against the config. */
     private record WeightLoader(SafeTensors weights, Kernels kernels, LoadProgress progress, long total, long[] done) {
         Tensor load(String name, int... expectedShape) {
+            TensorInfo info = check(name, expectedShape);
+            return bind(name, info, expectedShape, weights.data(name));
+        }
+
+        /**
+         * Rows {@code r} of {@code name} ([rows, cols], or a vector of {@code rows} when {@code cols} is absent):
+         * a contiguous slice of the checkpoint, bound in place where the backend reads the mapping.
+         */
+        Tensor rows(String name, TensorParallelPlan.Range r, int rows, int... cols) {
+            int[] shape = cols.length == 0 ? new int[] {rows} : new int[] {rows, cols[0]};
+            TensorInfo info = check(name, shape);
+            if (r.start() == 0 && r.end() == rows) {
+                return bind(name, info, shape, weights.data(name));
+            }
+            long rowBytes = (long) (cols.length == 0 ? 1 : cols[0]) * info.dtype().byteSize();
+            int[] sliced = cols.length == 0 ? new int[] {r.length()} : new int[] {r.length(), cols[0]};
+            return bind(name, info, sliced, weights.data(name).asSlice(r.start() * rowBytes, r.length() * rowBytes));
+        }
+
+        /**
+         * Columns {@code c} of {@code name} ([rows, cols]), those outside {@code keep} zeroed: gathered into a
+         * new host buffer, then bound.
+         */
+        Tensor columns(String name, TensorParallelPlan.Range c, TensorParallelPlan.Range keep, int rows, int cols) {
+            TensorInfo info = check(name, rows, cols);
+            if (c.start() == 0 && c.end() == cols && keep.equals(c)) {
+                return bind(name, info, new int[] {rows, cols}, weights.data(name));
+            }
+            long es = info.dtype().byteSize();
+            MemorySegment src = weights.data(name);
+            // an automatic arena: the CPU backend keeps reading the buffer for as long as the weight lives
+            MemorySegment dst = Arena.ofAuto().allocate((long) rows * c.length() * es, 8);
+            int from = Math.max(c.start(), keep.start());
+            int to = Math.min(c.end(), keep.end());
+            for (long i = 0; i < rows && to > from; i++) { // the allocation is zeroed; copy the kept columns
+                MemorySegment.copy(src, (i * cols + from) * es, dst, (i * c.length() + from - c.start()) * es,
+                        (long) (to - from) * es);
+            }
+            return bind(name, info, new int[] {rows, c.length()}, dst);
+        }
+
+        private TensorInfo check(String name, int... expectedShape) {
             TensorInfo info = weights.require(name);
             long[] actual = info.shape();
             long[] expected = Arrays.stream(expectedShape).asLongStream().toArray();
@@ -278,9 +385,14 @@ public final class LlamaModel implements AutoCloseable {
                 throw new CheckpointFormatException("tensor " + name + " in " + info.file() + " is " + dt
                         + "; weights must be F32, F16 or BF16 (quantized checkpoints are not supported)");
             }
+            return info;
+        }
+
+        private Tensor bind(String name, TensorInfo info, int[] shape, MemorySegment data) {
+            DType dt = info.dtype();
             Tensor t;
             try {
-                t = kernels.weight(dt, expectedShape, weights.data(name));
+                t = kernels.weight(dt, shape, data);
             } catch (io.rocketkv.core.kernels.OutOfDeviceMemoryException e) {
                 throw e.naming("weight " + name + " (after " + (done[0] >> 20) + " of " + (total >> 20)
                         + " MiB of weights were loaded)", "the model needs a device with more free memory");

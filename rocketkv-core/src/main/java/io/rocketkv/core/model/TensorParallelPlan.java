@@ -5,12 +5,16 @@ package io.rocketkv.core.model;
  * of each Hugging Face weight ({@code [out_features, in_features]}, row-major) the rank holds.
  *
  * <ul>
- * <li>q/k/v_proj: column-parallel (rows of the weight) by whole heads. Rank r holds query heads
+ * <li>q/k/v_proj: column-parallel (rows of the weight) by whole heads. Rank r owns query heads
  *     {@code [r·H/n, (r+1)·H/n)}. With at least as many KV heads as ranks it holds KV heads
- *     {@code [r·KV/n, (r+1)·KV/n)}; with fewer, the one KV head its query heads attend with
- *     ({@code r·KV/n}), replicated on {@code n/KV} ranks.</li>
- * <li>o_proj: row-parallel (columns of the weight): the rank's query-head slice; its output is a partial sum
- *     over ranks, all-reduced.</li>
+ *     {@code [r·KV/n, (r+1)·KV/n)} and attends for its own query heads. With fewer KV heads it holds the one
+ *     KV head its query heads attend with ({@code r·KV/n}), replicated on {@code n/KV} ranks, and attends for
+ *     that head's whole query group ({@link #attendedHeads()}): RocketKV's scores (stage 1 and stage 2) are
+ *     sums over a group's query heads, so every rank holding a replica scores the whole group and keeps the
+ *     tokens and pages one device would keep, without communicating.</li>
+ * <li>o_proj: row-parallel (columns of the weight): the columns of the rank's attended heads, those of heads
+ *     it does not own zeroed ({@link #ownedOProjColumns()}), so that the all-reduce of the ranks' partial
+ *     sums counts every head once.</li>
  * <li>gate/up_proj: column-parallel over {@code intermediate_size}; down_proj: row-parallel over the same
  *     slice, its output all-reduced.</li>
  * <li>lm_head: replicated, or vocab-parallel (rows split, logits all-gathered).</li>
@@ -97,9 +101,22 @@ public record TensorParallelPlan(int rank, int size, int numHeads, int numKvHead
         return numKvHeads < size;
     }
 
-    /** Rows of q_proj (and of its bias); also the columns of o_proj. */
+    /**
+     * Query heads this rank attends for: its own ({@link #queryHeads()}), or, when its KV head is replicated,
+     * the whole query group of that KV head.
+     */
+    public Range attendedHeads() {
+        if (!kvReplicated()) {
+            return queryHeads();
+        }
+        int group = numHeads / numKvHeads;
+        int kv = kvHeads().start();
+        return new Range(kv * group, (kv + 1) * group);
+    }
+
+    /** Rows of q_proj (and of its bias): the attended heads. */
     public Range qRows() {
-        return queryHeads().times(headDim);
+        return attendedHeads().times(headDim);
     }
 
     /** Rows of k_proj and v_proj (and of their biases). */
@@ -107,9 +124,17 @@ public record TensorParallelPlan(int rank, int size, int numHeads, int numKvHead
         return kvHeads().times(headDim);
     }
 
-    /** Columns of o_proj: the attention output of this rank's query heads. */
+    /** Columns of o_proj this rank holds: the attention output of its attended heads. */
     public Range oProjColumns() {
         return qRows();
+    }
+
+    /**
+     * Columns of o_proj whose values this rank keeps: its own query heads. The other columns of
+     * {@link #oProjColumns()} (heads another replica owns) are zero in the rank's shard.
+     */
+    public Range ownedOProjColumns() {
+        return queryHeads().times(headDim);
     }
 
     /** Rows of gate_proj and up_proj; also the columns of down_proj. */
@@ -152,6 +177,23 @@ public record TensorParallelPlan(int rank, int size, int numHeads, int numKvHead
         float[] out = new float[rows * c.length()];
         for (int i = 0; i < rows; i++) {
             System.arraycopy(w, i * cols + c.start(), out, i * c.length(), c.length());
+        }
+        return out;
+    }
+
+    /**
+     * As {@link #sliceColumns(float[], int, int, Range)}, with the columns outside {@code keep} (absolute
+     * column indices within {@code c}) set to zero.
+     */
+    public static float[] sliceColumns(float[] w, int rows, int cols, Range c, Range keep) {
+        float[] out = sliceColumns(w, rows, cols, c);
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < c.length(); j++) {
+                int col = c.start() + j;
+                if (col < keep.start() || col >= keep.end()) {
+                    out[i * c.length() + j] = 0;
+                }
+            }
         }
         return out;
     }

@@ -74,8 +74,9 @@ class TensorParallelPlanTest {
             float[] q = TensorParallelPlan.sliceRows(wq, qDim, hidden, plan.qRows());
             float[] k = TensorParallelPlan.sliceRows(wk, kvDim, hidden, plan.kvRows());
             float[] v = TensorParallelPlan.sliceRows(wv, kvDim, hidden, plan.kvRows());
-            float[] attn = attention(x, q, k, v, plan.queryHeads().length(), plan.kvHeads().length());
-            float[] o = TensorParallelPlan.sliceColumns(wo, hidden, qDim, plan.oProjColumns());
+            float[] attn = attention(x, q, k, v, plan.attendedHeads().length(), plan.kvHeads().length());
+            float[] o = TensorParallelPlan.sliceColumns(wo, hidden, qDim, plan.oProjColumns(),
+                    plan.ownedOProjColumns());
             accumulate(sumO, matmul(attn, o, T, plan.qRows().length(), hidden));
 
             Range m = plan.mlpRows();
@@ -111,6 +112,10 @@ class TensorParallelPlanTest {
             assertTrue(p.kvReplicated());
             assertEquals(1, p.kvHeads().length());
             kvOf[r] = p.kvHeads().start();
+            // a replica attends for its KV head's whole group and keeps the o_proj columns of its own head
+            assertEquals(new Range(kvOf[r] * 2, kvOf[r] * 2 + 2), p.attendedHeads());
+            assertEquals(new Range(r * 16, r * 16 + 16), p.ownedOProjColumns());
+            assertEquals(new Range(kvOf[r] * 32, kvOf[r] * 32 + 32), p.oProjColumns());
             assertEquals(new Range(r * 80, r * 80 + 80), p.lmHeadRows());
         }
         assertArrayEquals(new int[] {0, 0, 1, 1}, kvOf);
@@ -127,6 +132,8 @@ class TensorParallelPlanTest {
                 () -> TensorParallelPlan.sliceRows(new float[6], 2, 3, new Range(1, 3)));
         assertArrayEquals(new float[] {1, 2, 4, 5}, TensorParallelPlan.sliceColumns(
                 new float[] {0, 1, 2, 3, 4, 5}, 2, 3, new Range(1, 3)));
+        assertArrayEquals(new float[] {0, 2, 0, 5}, TensorParallelPlan.sliceColumns(
+                new float[] {0, 1, 2, 3, 4, 5}, 2, 3, new Range(1, 3), new Range(2, 3)));
     }
 
     // ---- the reference math, plain loops ----
