@@ -8,17 +8,21 @@ import io.rocketkv.core.engine.SampledToken;
 import io.rocketkv.core.engine.SamplingOptions;
 import io.rocketkv.core.engine.StopCriteria;
 import io.rocketkv.core.engine.TokenLogprob;
+import io.rocketkv.core.kernels.Collective;
 import io.rocketkv.core.kernels.CpuKernels;
 import io.rocketkv.core.kernels.Kernels;
 import io.rocketkv.core.model.LlamaModel;
 import io.rocketkv.core.model.LoadProgress;
 import io.rocketkv.core.model.ModelConfig;
+import io.rocketkv.core.model.TensorParallelPlan;
 import io.rocketkv.core.sparse.RocketKvParams;
 import io.rocketkv.core.sparse.Stage1Policy;
 import io.rocketkv.core.tokenizer.Tokenizer;
 import io.rocketkv.core.weights.SafeTensors;
 import io.rocketkv.cuda.CudaDriver;
 import io.rocketkv.cuda.CudaKernels;
+import io.rocketkv.cuda.Nccl;
+import io.rocketkv.cuda.NcclCollective;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -57,7 +61,9 @@ public final class LLM implements AutoCloseable {
     private final ModelConfig config;
     private final Tokenizer tokenizer;
     private final SafeTensors weights;
-    private final Kernels kernels;
+    private final Kernels kernels; // rank 0's with tensor parallelism
+    private final List<Kernels> rankKernels; // one per rank (just kernels on one device)
+    private final List<Collective> collectives; // the tensor-parallel group; empty on one device
     private final Engine engine;
     private final List<Integer> eosIds;
 
@@ -86,31 +92,39 @@ public final class LLM implements AutoCloseable {
             throw new IllegalArgumentException("evaluationStage1Policy " + stage1Policy.label()
                     + " is implemented by the CPU backend only; set backend(Backend.CPU), got " + args.backend());
         }
-        this.kernels = selectKernels(args.backend(), rocketKv != null);
-        SafeTensors opened;
+        int tp = args.tensorParallelSize();
+        this.rankKernels = tp == 1 ? List.of(selectKernels(args.backend(), rocketKv != null)) : cudaRanks(tp);
+        this.kernels = rankKernels.get(0);
+        List<Collective> group = List.of();
+        SafeTensors opened = null;
         try {
+            if (tp > 1) {
+                group = NcclCollective.group(rankKernels.stream().map(k -> (CudaKernels) k).toList());
+                log.info("tensor parallelism over {} GPUs (NCCL)", tp);
+            }
             opened = SafeTensors.open(modelDir);
+            int maxSeqLen = args.maxSeqLen() != null ? args.maxSeqLen() : config.maxPositionEmbeddings();
+            List<LlamaModel> models = new ArrayList<>();
+            for (int r = 0; r < tp; r++) {
+                models.add(tp == 1
+                        ? LlamaModel.load(config, opened, kernels, args.tokensPerBlock(), progress)
+                        : LlamaModel.load(config, opened, rankKernels.get(r), args.tokensPerBlock(), progress,
+                                TensorParallelPlan.of(config, r, tp, false), group.get(r)));
+            }
+            EngineConfig ec = new EngineConfig(args.maxBatchSize(), Math.max(args.maxNumTokens(), 1), maxSeqLen,
+                    args.tokensPerBlock(), numBlocks(maxSeqLen, models, rocketKv), rocketKv,
+                    args.cudaGraphBatchSizes(), args.cudaGraphConfig().enablePadding());
+            this.engine = new Engine(models, rankKernels, ec, this::detokenize);
         } catch (RuntimeException e) {
-            kernels.close();
+            closeQuietly(group, e);
+            closeQuietly(rankKernels, e); // frees the weights already on the devices (the CPU backend holds nothing)
+            if (opened != null) {
+                opened.close();
+            }
             throw e;
         }
         this.weights = opened;
-        try {
-            int maxSeqLen = args.maxSeqLen() != null ? args.maxSeqLen() : config.maxPositionEmbeddings();
-            LlamaModel model = LlamaModel.load(config, weights, kernels, args.tokensPerBlock(), progress);
-            EngineConfig ec = new EngineConfig(args.maxBatchSize(), Math.max(args.maxNumTokens(), 1), maxSeqLen,
-                    args.tokensPerBlock(), numBlocks(maxSeqLen, model, rocketKv), rocketKv,
-                    args.cudaGraphBatchSizes(), args.cudaGraphConfig().enablePadding());
-            this.engine = new Engine(model, kernels, ec, this::detokenize);
-        } catch (RuntimeException e) {
-            try {
-                kernels.close(); // frees the weights already on the device (the CPU backend holds nothing)
-            } catch (RuntimeException suppressed) {
-                e.addSuppressed(suppressed);
-            }
-            weights.close();
-            throw e;
-        }
+        this.collectives = group;
         this.eosIds = config.eosTokenIds().isEmpty() ? eosFromTokenizer(tokenizer) : config.eosTokenIds();
     }
 
@@ -356,9 +370,15 @@ public final class LLM implements AutoCloseable {
     }
 
     /** KV pool size in blocks; called after the weights are loaded (the CUDA pool takes a share of what is left). */
-    private int numBlocks(int maxSeqLen, LlamaModel model, RocketKvParams rocketKv) {
-        if (kernels instanceof CudaKernels cuda) {
-            return cudaNumBlocks(cuda, maxSeqLen, model, rocketKv);
+    private int numBlocks(int maxSeqLen, List<LlamaModel> models, RocketKvParams rocketKv) {
+        if (kernels instanceof CudaKernels) {
+            // every rank holds the same blocks (for its KV heads): the device with the least room decides
+            int blocks = Integer.MAX_VALUE;
+            for (int r = 0; r < models.size(); r++) {
+                blocks = Math.min(blocks, cudaNumBlocks((CudaKernels) rankKernels.get(r), maxSeqLen, models.get(r),
+                        rocketKv));
+            }
+            return blocks;
         }
         int p = args.tokensPerBlock();
         long bytesPerToken = 2L * config.numHiddenLayers() * config.kvDim() * Float.BYTES; // CPU cache is fp32
@@ -388,9 +408,10 @@ public final class LLM implements AutoCloseable {
      */
     private int cudaNumBlocks(CudaKernels cuda, int maxSeqLen, LlamaModel model, RocketKvParams rocketKv) {
         int p = args.tokensPerBlock();
-        long bytesPerToken = 2L * config.numHiddenLayers() * config.kvDim() * cuda.kvCacheDtype().byteSize();
+        long kvDim = (long) model.attentionShape().numKvHeads() * model.attentionShape().headDim(); // this rank's
+        long bytesPerToken = 2L * config.numHiddenLayers() * kvDim * cuda.kvCacheDtype().byteSize();
         if (rocketKv != null) {
-            long ktPerPage = 2L * config.numHiddenLayers() * config.kvDim() * cuda.ktCacheDtype(rocketKv).byteSize();
+            long ktPerPage = 2L * config.numHiddenLayers() * kvDim * cuda.ktCacheDtype(rocketKv).byteSize();
             bytesPerToken += (ktPerPage + rocketKv.pageSize() - 1) / rocketKv.pageSize();
         }
         long workspace = model.workspaceBytes(Math.max(Math.max(args.maxNumTokens(), 1), args.maxBatchSize()),
@@ -402,47 +423,81 @@ public final class LLM implements AutoCloseable {
             tokens = Math.min(tokens, args.kvCacheConfig().maxTokens());
         }
         long blocks = Math.max(1, Math.min(Integer.MAX_VALUE, (tokens + p - 1) / p));
-        log.info("CUDA KV cache: {} blocks of {} tokens ({} MiB, bf16)", blocks, p,
+        log.info("CUDA KV cache on {}: {} blocks of {} tokens ({} MiB, bf16)", cuda.context().device(), blocks, p,
                 blocks * p * bytesPerToken >> 20);
         return (int) blocks;
     }
 
     /**
      * The rules for {@code tensor_parallel_size} that need the model and the machine: it divides the query
-     * heads, it needs the CUDA backend and that many devices, and, for now, anything above 1 is refused
-     * because tensor parallelism is not implemented yet (TensorParallelPlan and the NCCL bindings are its
-     * groundwork).
+     * heads, the MLP width and (or is a multiple of) the KV heads; it needs the CUDA backend (AUTO counts when
+     * CUDA is usable), that many visible devices and NCCL.
      */
     static void checkTensorParallel(LlmArgs args, ModelConfig config) {
         int tp = args.tensorParallelSize();
         if (tp == 1) {
             return;
         }
+        String name = "tensor_parallel_size (tensorParallelSize) " + tp;
         if (config.numAttentionHeads() % tp != 0) {
             throw new ConfigException("tensor_parallel_size", "tensor_parallel_size (tensorParallelSize) must divide "
                     + "the model's " + config.numAttentionHeads() + " query heads (num_attention_heads), got " + tp
                     + "; use a divisor of " + config.numAttentionHeads());
         }
+        int kv = config.numKeyValueHeads();
+        if (kv >= tp ? kv % tp != 0 : tp % kv != 0) {
+            throw new ConfigException("tensor_parallel_size", name + " and the model's " + kv + " KV heads "
+                    + "(num_key_value_heads) must divide one another: KV heads are split over the ranks, or "
+                    + "replicated when fewer than the ranks; use a divisor or a multiple of " + kv);
+        }
+        if (config.intermediateSize() % tp != 0) {
+            throw new ConfigException("tensor_parallel_size", name + " must divide the model's intermediate_size "
+                    + config.intermediateSize() + " (the MLP is split over the ranks)");
+        }
         if (args.backend() == Backend.CPU) {
-            throw new ConfigException("tensor_parallel_size", "tensor_parallel_size (tensorParallelSize) " + tp
-                    + " needs the CUDA backend, got backend " + args.backend() + "; set backend: cuda or "
-                    + "tensor_parallel_size: 1");
+            throw new ConfigException("tensor_parallel_size", name + " needs the CUDA backend, got backend "
+                    + args.backend() + "; set backend: cuda or tensor_parallel_size: 1");
         }
         int devices = CudaDriver.deviceCount();
         if (devices < tp) {
-            throw new ConfigException("tensor_parallel_size", "tensor_parallel_size (tensorParallelSize) " + tp
-                    + " needs " + tp + " visible CUDA devices, " + devices + " visible"
-                    + (CudaDriver.isAvailable() ? "" : " (" + CudaDriver.unavailableReason() + ")")
+            throw new ConfigException("tensor_parallel_size", name + " needs " + tp + " visible CUDA devices, "
+                    + devices + " visible" + (CudaDriver.isAvailable() ? "" : " (" + CudaDriver.unavailableReason() + ")")
                     + "; lower tensor_parallel_size or set CUDA_VISIBLE_DEVICES");
         }
-        throw new ConfigException("tensor_parallel_size", "tensor_parallel_size (tensorParallelSize) " + tp
-                + " is not implemented yet: this version runs a model on one GPU; set tensor_parallel_size: 1");
+        if (!Nccl.isAvailable()) {
+            throw new ConfigException("tensor_parallel_size", name + " needs NCCL (libnccl.so.2), which is "
+                    + "unavailable: " + Nccl.unavailableReason() + "; install NCCL or set tensor_parallel_size: 1");
+        }
     }
 
     /**
      * CPU or CUDA. {@code AUTO} takes CUDA when a device is usable (dense attention and RocketKV both run
      * there), else the CPU; the choice is logged.
      */
+    /** One CUDA backend per device 0..n-1 (the devices were counted by {@link #checkTensorParallel}). */
+    private static List<Kernels> cudaRanks(int n) {
+        List<Kernels> out = new ArrayList<>();
+        try {
+            for (int r = 0; r < n; r++) {
+                out.add(new CudaKernels(r));
+            }
+        } catch (RuntimeException e) {
+            closeQuietly(out, e);
+            throw e;
+        }
+        return List.copyOf(out);
+    }
+
+    private static void closeQuietly(List<? extends AutoCloseable> all, RuntimeException into) {
+        for (int i = all.size() - 1; i >= 0; i--) {
+            try {
+                all.get(i).close();
+            } catch (Exception suppressed) {
+                into.addSuppressed(suppressed);
+            }
+        }
+    }
+
     private static Kernels selectKernels(Backend backend, boolean sparse) {
         return switch (backend) {
             case CPU -> new CpuKernels();
@@ -475,7 +530,16 @@ public final class LLM implements AutoCloseable {
     @Override
     public void close() {
         engine.close();
-        kernels.close();
+        for (Collective c : collectives) {
+            try {
+                c.close();
+            } catch (RuntimeException e) {
+                log.warn("closing the NCCL communicator of rank {} failed", c.rank(), e);
+            }
+        }
+        for (Kernels k : rankKernels) {
+            k.close();
+        }
         weights.close();
     }
 

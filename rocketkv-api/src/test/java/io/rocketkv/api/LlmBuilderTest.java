@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.rocketkv.core.testing.RandomCheckpoint;
 import io.rocketkv.cuda.CudaDriver;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Assumptions;
@@ -78,17 +79,28 @@ class LlmBuilderTest {
     }
 
     @Test
-    void tensorParallelNeedsThatManyDevicesThenIsNotImplementedYet() {
+    void tensorParallelNeedsThatManyDevices() {
         int devices = CudaDriver.deviceCount();
-        if (devices < 4) {
-            ConfigAssertions.assertConfigError("tensor_parallel_size",
-                    () -> LLM.builder().model(tiny).backend(Backend.CUDA).tensorParallelSize(4).build(),
-                    "tensor_parallel_size", "needs 4 visible CUDA devices, " + devices + " visible");
-        }
-        Assumptions.assumeTrue(devices >= 2, "needs 2 CUDA devices to reach the not-implemented check");
+        Assumptions.assumeTrue(devices < 4, () -> devices + " CUDA devices here: tensor_parallel_size 4 would build");
         ConfigAssertions.assertConfigError("tensor_parallel_size",
-                () -> LLM.builder().model(tiny).backend(Backend.CUDA).tensorParallelSize(2).build(),
-                "not implemented yet", "tensor_parallel_size: 1");
+                () -> LLM.builder().model(tiny).backend(Backend.CUDA).tensorParallelSize(4).build(),
+                "tensor_parallel_size", "needs 4 visible CUDA devices, " + devices + " visible");
+    }
+
+    @Test
+    void tensorParallelSizeMustDivideTheKvHeadsOrBeAMultipleAndDivideTheMlp(@TempDir Path tmp) throws IOException {
+        // 6 query heads, 3 KV heads: 2 ranks would split 3 KV heads unevenly
+        Path odd = RandomCheckpoint.builder().numHeads(6).numKvHeads(3).headDim(8).hiddenSize(48)
+                .intermediateSize(96).seed(3).build().write(tmp.resolve("kv3"));
+        ConfigAssertions.assertConfigError("tensor_parallel_size",
+                () -> LLM.builder().model(odd).backend(Backend.CUDA).tensorParallelSize(2).build(),
+                "tensor_parallel_size", "3 KV heads", "divisor or a multiple of 3");
+        // intermediate_size 90 is not a multiple of 4
+        Path mlp = RandomCheckpoint.builder().numHeads(4).numKvHeads(2).headDim(8).hiddenSize(32)
+                .intermediateSize(90).seed(3).build().write(tmp.resolve("mlp90"));
+        ConfigAssertions.assertConfigError("tensor_parallel_size",
+                () -> LLM.builder().model(mlp).backend(Backend.CUDA).tensorParallelSize(4).build(),
+                "tensor_parallel_size", "intermediate_size 90");
     }
 
     @Test

@@ -47,7 +47,7 @@ public final class CudaGraph implements AutoCloseable {
             throw new IllegalArgumentException("the legacy default stream cannot be captured; use a created stream");
         }
         stream.context().ensureCurrent();
-        CudaDriver.check(cuda_h.cuStreamBeginCapture_v2(stream.handle(), cuda_h.CU_STREAM_CAPTURE_MODE_GLOBAL),
+        CudaDriver.check(cuda_h.cuStreamBeginCapture_v2(stream.handle(), cuda_h.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
                 "cuStreamBeginCapture_v2");
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(cuda_h.C_POINTER);

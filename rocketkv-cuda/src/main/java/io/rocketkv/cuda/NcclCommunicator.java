@@ -19,7 +19,7 @@ public final class NcclCommunicator implements AutoCloseable {
     private final MemorySegment handle; // ncclComm_t
     private final int rank;
     private final int size;
-    private boolean closed;
+    private volatile boolean closed;
 
     private NcclCommunicator(CudaContext context, MemorySegment handle, int rank, int size) {
         this.context = context;
