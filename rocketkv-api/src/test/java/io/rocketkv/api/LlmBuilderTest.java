@@ -131,7 +131,8 @@ class LlmBuilderTest {
         LlmArgs args = LlmArgs.fromYaml(yaml);
         try (LLM llm = LLM.builder().model(model).args(args).build()) {
             assertEquals(args, llm.args());
-            assertEquals("cpu", llm.backendName());
+            // the seed config leaves the backend AUTO: CUDA where a device is usable, else the CPU
+            assertEquals(CudaDriver.isAvailable() ? "cuda" : "cpu", llm.backendName());
             RequestOutput out = llm.generate("the cat and the hat",
                     SamplingParams.builder().temperature(0.0).maxTokens(6).ignoreEos(true).build());
             assertEquals(6, out.output().tokenIds().length);
