@@ -16,7 +16,7 @@
 #
 # Settings (environment): PYTHON (python3), TOTAL_S (570: the whole run), RESERVE_S (140: kept for steps 3-5),
 # TRAIN_MINUTES (7: the training budget when the deadline allows it), EVAL_S (60), VOCAB (2048),
-# TRAIN_ARGS / EVAL_ARGS / PARITY_ARGS (extra flags; the CPU smoke test uses them to make everything tiny).
+# TOKENIZER_ARGS / TRAIN_ARGS / EVAL_ARGS / PARITY_ARGS (extra flags; the CPU smoke test uses them to make everything tiny).
 set -u -o pipefail
 
 OUT=${1:?usage: bash tools/retrieval_model/gpu_run.sh OUT_DIR}
@@ -55,7 +55,7 @@ done
 "$PY" -c "import sys, torch, transformers, tokenizers, numpy; print(sys.executable, sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'transformers', transformers.__version__, 'tokenizers', tokenizers.__version__, 'numpy', numpy.__version__)"
 
 say "1/5 tokenizer"
-"$PY" "$HERE/train_tokenizer.py" --out "$OUT/tokenizer" --vocab-size "$VOCAB" || { say "FAILED: tokenizer"; exit 2; }
+"$PY" "$HERE/train_tokenizer.py" --out "$OUT/tokenizer" --vocab-size "$VOCAB" ${TOKENIZER_ARGS:-} || { say "FAILED: tokenizer"; exit 2; }
 
 DEADLINE=$(( START + TOTAL_S - RESERVE_S ))
 say "2/5 training (at most ${TRAIN_MINUTES} min, ending by +$(( TOTAL_S - RESERVE_S ))s)"

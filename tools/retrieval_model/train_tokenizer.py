@@ -30,12 +30,19 @@ def main():
     ap.add_argument("--vocab-size", type=int, default=2048)
     ap.add_argument("--cases", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=900_000_000, help="corpus seeds (below 2**40, as all training)")
+    ap.add_argument("--space-digit", action="store_true",
+                    help="keep a number's leading space with its first digit (' 4', '8', '2', ...) instead of alone")
     a = ap.parse_args()
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
-                                                 pre_tokenizers.ByteLevel(add_prefix_space=False)])
+    if a.space_digit:
+        # " 48213" -> " 4", "8", "2", "1", "3": the first digit's token also marks the start of the number, and
+        # the token before it is the word before the number (the adjacent-key grammar puts the key there)
+        split = pre_tokenizers.Split(Regex(" ?[0-9]"), behavior="isolated")
+    else:
+        split = pre_tokenizers.Digits(individual_digits=True)
+    tok.pre_tokenizer = pre_tokenizers.Sequence([split, pre_tokenizers.ByteLevel(add_prefix_space=False)])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=a.vocab_size, special_tokens=SPECIALS,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
