@@ -14,7 +14,9 @@ all match but whose next token is something else is decided by real decoding. Th
 every cell are also decoded with model.generate (greedy, 12 new tokens, cut at the first newline, trimmed) and the
 agreement is reported. Cells run shortest context first; the run stops adding batches after --seconds, and cells
 then report the cases done. Each cell also reports answer_token_accuracy, the share of answer tokens (" " and the
-digits) whose teacher-forced argmax is right: a finer signal than exact match while a model is still weak.
+digits) whose teacher-forced argmax is right: a finer signal than exact match while a model is still weak, and
+first_digit_accuracy, the share of cases whose first answer token holding a digit (" 4" when the tokenizer keeps the
+space with the first digit, else "4" after " ") is right: the token that decides which needle is copied.
 """
 import argparse
 import json
@@ -46,8 +48,13 @@ def _make(job):
     gen, tok = _worker["gen"], _worker["tok"]
     c = gen.generate(task, ctx, seed)
     prompt = tok.encode(c["prompt"], add_special_tokens=True).ids
-    answer = tok.encode(gen.g.get("answer_prefix", " ") + c["answer"], add_special_tokens=False).ids
-    return dict(task=task, context=ctx, seed=seed, prompt=prompt, answer_ids=answer, answer=c["answer"])
+    text = gen.g.get("answer_prefix", " ") + c["answer"]
+    enc = tok.encode(text, add_special_tokens=False)
+    answer = enc.ids
+    # the first answer token that holds a digit (by its character offsets in the answer text)
+    first_digit = next((j for j, (s, e) in enumerate(enc.offsets) if any(ch.isdigit() for ch in text[s:e])), 0)
+    return dict(task=task, context=ctx, seed=seed, prompt=prompt, answer_ids=answer, answer=c["answer"],
+                first_digit=first_digit)
 
 
 def make_cases(tokenizer_path, tasks, contexts, n, run_seed, procs):
@@ -155,7 +162,7 @@ def main():
                     correct += ok
                     tok_right += sum(x == y for x, y in zip(p[:n], c["answer_ids"]))
                     tok_all += n
-                    first_right += n > 1 and p[1] == c["answer_ids"][1]  # the first digit, given " "
+                    first_right += p[c["first_digit"]] == c["answer_ids"][c["first_digit"]]  # given what precedes it
                     done += 1
                     prompt_tokens += len(c["prompt"])
             acc = correct / done if done else None

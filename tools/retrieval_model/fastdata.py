@@ -7,10 +7,10 @@ insertion indices uniform in 0..m. Only the filler sentences come from a pool ma
 grammar sentences, each tokenized once with and without its leading space) instead of being drawn fresh.
 
 Token ids are the concatenation of the pieces' ids: [bos] + ids(first sentence) + ids(" " + sentence)... +
-ids("\\n\\nQuestion: ...\\nAnswer:"). With the ByteLevel pre-tokenizer every piece boundary is a pre-token boundary
-(" word" starts a new pre-token; "\\n\\n" is split from the text before it), so this equals tokenizing the whole
-prompt; `check` verifies it on generated cases (Builder.exact is set from that check; when it is False the ids are
-made by tokenizing the whole text instead, slower but still exact).
+ids(the prompt's tail after {context}, e.g. "\\n\\nQuestion: ...\\nAnswer: key"). With the ByteLevel pre-tokenizer
+every piece boundary is a pre-token boundary (" word" starts a new pre-token; "\\n\\n" is split from the text before
+it), so this equals tokenizing the whole prompt; `check` verifies it on generated cases (Builder.exact is set from
+that check; when it is False the ids are made by tokenizing the whole text instead, slower but still exact).
 
     python3 fastdata.py --tokenizer out/tokenizer.json --check 300     # assembled ids == tokenizer(prompt)
     python3 fastdata.py --tokenizer out/tokenizer.json --bench         # tokens/s, one process and workers
@@ -23,10 +23,13 @@ import time
 
 import numpy as np
 
-from tasks import TASKS, RetrievalTasks, load_grammar
+from tasks import TASKS, RetrievalTasks
 
-TRAIN_SEED_LIMIT = 1 << 40
-REVERSE_QUESTION = "Which key has the special magic number {value}?"  # training only (Mix dense_reverse)  # training case seeds stay below it (evaluation seeds start there)
+TRAIN_SEED_LIMIT = 1 << 40  # training case seeds stay below it (evaluation seeds start there)
+# training only (Mix dense_reverse), when the grammar's multikey task has no "reverse_question"; ANSWER_LINE is added
+# when the grammar's prompt template does not end with it (in the current grammar each question carries its own)
+REVERSE_QUESTION = "Which key has the special magic number {value}?"
+ANSWER_LINE = "\nAnswer:"
 
 
 class SentencePool:
@@ -62,7 +65,29 @@ class Builder:
             raise ValueError("retrieval_grammar.json: the prompt must start with {context}")
         self.tail_template = tail
         self.answer_prefix = self.gen.g.get("answer_prefix", " ")
+        mk = self.gen.g["tasks"]["multikey"]
+        self.reverse_question = mk.get("reverse_question") or (
+            REVERSE_QUESTION if tail.endswith(ANSWER_LINE) else REVERSE_QUESTION + ANSWER_LINE)
+        self.capacity = dict(multikey=self.gen.key_capacity(), vartrack=self.gen.name_capacity())
         self.exact = True
+        self.sizes = self._sizes()
+
+    def _sizes(self, samples=64):
+        """Mean token counts of this grammar and tokenizer that Mix sizes dense cases with: needle = " " + needle,
+        qa = one question block (the prompt's tail with a question, answer_prefix + value, <|eos|>); per task."""
+        r = random.Random(0)
+        needle, qa = {}, {}
+        for task in ("multikey", "vartrack"):
+            texts_n, texts_q = [], []
+            for _ in range(samples):
+                needles, question, answer, _ = self.gen.needles_and_other_questions(task, r)
+                texts_n += [" " + n for n in needles]
+                texts_q.append(self.tail_template.replace("{question}", question) + self.answer_prefix + answer)
+            enc_n = self.tok.encode_batch(texts_n, add_special_tokens=False)
+            enc_q = self.tok.encode_batch(texts_q, add_special_tokens=False)
+            needle[task] = max(1, round(sum(len(e.ids) for e in enc_n) / len(enc_n)))
+            qa[task] = round(sum(len(e.ids) for e in enc_q) / len(enc_q)) + 1
+        return dict(needle=needle, qa=qa, capacity=dict(self.capacity))
 
     def variant_needles(self, task, r, variant):
         """Training only: needles, question, answer and the other (question, answer) pairs of a case that differs
@@ -74,7 +99,7 @@ class Builder:
         t = self.gen.g["tasks"][task]
         if task == "multikey":
             n = variant["keys"]
-            keys = self.gen._distinct_keys(r, n)
+            keys = self.gen._distinct_keys(r, n)  # at most key_capacity() (else ValueError)
             values = self.gen._distinct_values(r, n)
             needles = [t["needle"].replace("{key}", k).replace("{value}", str(v)) for k, v in zip(keys, values)]
             target = r.randrange(n)
@@ -82,12 +107,15 @@ class Builder:
             others = qa[:target] + qa[target + 1:]
             if variant.get("reverse"):
                 # training only: value -> key questions, so that the needle's value positions learn to carry its key
-                rq = t.get("reverse_question", REVERSE_QUESTION)
+                rq = self.reverse_question
                 others += [(rq.replace("{value}", str(v)), k) for k, v in zip(keys, values)]
             return needles, qa[target][0], qa[target][1], others
         if task != "vartrack":
             raise ValueError("no training variant of task %s" % task)
         hops = variant["hops"]
+        if sum(hops) > self.capacity["vartrack"]:
+            raise ValueError("the grammar has %d distinct vartrack names; %d asked for"
+                             % (self.capacity["vartrack"], sum(hops)))
         names = []
         while len(names) < sum(hops):
             name = "".join(r.choice(t["name_letters"]) for _ in range(t["name_length"]))
@@ -118,9 +146,9 @@ class Builder:
         """One case: dict(ids=int32 prompt+answer+eos, prompt_len, answer, [text], [extra]). nrng: numpy Generator.
 
         other_questions > 0 (training only) appends up to that many further question blocks after the <|eos|>:
-        "\n\nQuestion: ...\nAnswer:" + " value" + <|eos|> for other keys / variables of the same needles, in random
-        order; extra = [(start, end)] of their answer tokens (" value" + <|eos|>) in ids. The prompt and the first
-        answer are unchanged.
+        the prompt's tail with another question ("\n\nQuestion: ...\nAnswer: key") + answer_prefix + value + <|eos|>
+        for other keys / variables of the same needles, in random order; extra = [(start, end)] of their answer
+        tokens (answer_prefix + value + <|eos|>) in ids. The prompt and the first answer are unchanged.
 
         repeats > 0 (training only) replaces up to that many filler sentences by copies of earlier ones (dropping
         trailing filler if the copy is longer), so the context has spans an induction head can predict;
@@ -269,8 +297,11 @@ CONTEXT, ANSWER, OTHER_ANSWER, COPY = 1, 2, 3, 4  # token classes of make_batch 
 # "-dense": short cases packed with needles and ending in several questions (Mix).
 KINDS = ["passkey", "multikey", "vartrack", "multikey-varied", "vartrack-varied", "multikey-dense", "vartrack-dense"]
 KIND_TASK = ["passkey", "multikey", "vartrack", "multikey", "vartrack", "multikey", "vartrack"]
-NEEDLE_TOKENS = {"multikey": 19, "vartrack": 12}  # about (" " + needle) in tokens
-QA_TOKENS = 25 if load_grammar()["prompt"].endswith("Answer:") else 40  # about "\n\nQuestion: ...\nAnswer:[ lead]" + " value" + <|eos|>
+# Sizes Mix assumes when it is given none (Builder.sizes measures them for its grammar and tokenizer): tokens of
+# " " + needle and of one question block (the prompt's tail with a question + answer_prefix + value + <|eos|>), and
+# the most distinct keys / names
+DEFAULT_SIZES = dict(needle={"multikey": 19, "vartrack": 12}, qa={"multikey": 25, "vartrack": 25},
+                     capacity={"multikey": 256, "vartrack": 26 ** 5})
 
 
 class Mix:
@@ -301,21 +332,23 @@ class Mix:
     def dense_frac(self, p):
         return self.dense[0] + (self.dense[1] - self.dense[0]) * min(1.0, max(0.0, p))
 
-    def dense_case(self, task, length, nrng):
+    def dense_case(self, task, length, nrng, sizes=None):
         """(variant, number of question blocks) of one dense case about `length` tokens long in all: first the
         questions (1..dense_questions, as room allows), then the needles (uniform from that many up to what fits:
-        multikey keys, or vartrack chains of 1..dense_hops variables); the rest is filler."""
-        per = NEEDLE_TOKENS[task]
+        multikey keys, or vartrack chains of 1..dense_hops variables, never more than the grammar has distinct
+        keys / names); the rest is filler. sizes: Builder.sizes (DEFAULT_SIZES when None)."""
+        sizes = sizes or DEFAULT_SIZES
+        per, qa = sizes["needle"][task], sizes["qa"][task]
+        cap = self.dense_keys if task == "multikey" else self.dense_chains * self.dense_hops
+        cap = min(cap, sizes["capacity"][task])
         if self.dense_fill:
             # few needles, the rest of the row filled with questions (drawn with replacement): many decisions per token
-            cap = self.dense_keys if task == "multikey" else self.dense_chains * self.dense_hops
-            n_target = int(nrng.integers(2, max(2, min(cap, (length - QA_TOKENS) // per)) + 1))
-            q = max(1, min(self.dense_questions, (length - n_target * per) // QA_TOKENS))
+            n_target = int(nrng.integers(2, max(2, min(cap, (length - qa) // per)) + 1))
+            q = max(1, min(self.dense_questions, (length - n_target * per) // qa))
             return self._variant(task, n_target, nrng, replace=True), q
-        q_hi = max(1, min(self.dense_questions, (length - 2 * per) // (QA_TOKENS + per)))
+        q_hi = max(1, min(self.dense_questions, (length - 2 * per) // (qa + per)))
         q = int(nrng.integers(1, q_hi + 1))
-        cap = self.dense_keys if task == "multikey" else self.dense_chains * self.dense_hops
-        n_max = max(2, min(cap, (length - q * QA_TOKENS) // per))
+        n_max = max(2, min(cap, (length - q * qa) // per))
         n_target = int(nrng.integers(min(max(2, q), n_max), n_max + 1))
         variant = self._variant(task, n_target, nrng)
         n = variant.get("keys") or sum(variant["hops"])
@@ -339,11 +372,21 @@ class Mix:
             variant["reverse"] = True
         return variant
 
-    def varied(self, task, nrng):
+    def varied(self, task, nrng, capacity=None):
+        """A varied case's variant; capacity: the most distinct keys / names of the grammar (Builder.capacity[task];
+        a longer draw is cut down to it: fewer keys, or the longest chains shortened)."""
         if task == "multikey":
-            return dict(keys=int(nrng.integers(self.vary_keys[0], self.vary_keys[1] + 1)))
+            keys = int(nrng.integers(self.vary_keys[0], self.vary_keys[1] + 1))
+            return dict(keys=keys if capacity is None else min(keys, capacity))
         chains = int(nrng.integers(self.vary_chains[0], self.vary_chains[1] + 1))
-        return dict(hops=[int(h) for h in nrng.integers(self.vary_hops[0], self.vary_hops[1] + 1, size=chains)])
+        hops = [int(h) for h in nrng.integers(self.vary_hops[0], self.vary_hops[1] + 1, size=chains)]
+        while capacity is not None and sum(hops) > capacity:
+            i = hops.index(max(hops))
+            if hops[i] > 1:
+                hops[i] -= 1
+            else:
+                hops.pop()
+        return dict(hops=hops)
 
 
 def make_batch(builder, curriculum, p, batch_tokens, nrng, align=16, other_questions=0, repeats=0, mix=None):
@@ -361,7 +404,7 @@ def make_batch(builder, curriculum, p, batch_tokens, nrng, align=16, other_quest
         for r in range(rows):
             task = KIND_TASK[int(kinds[r])]
             target = int(nrng.integers(int(0.95 * length), length + 1))
-            variant, questions = mix.dense_case(task, target, nrng)
+            variant, questions = mix.dense_case(task, target, nrng, builder.sizes)
             cases.append(builder.case(task, target, int(nrng.integers(0, TRAIN_SEED_LIMIT)), nrng,
                                       other_questions=questions - 1, grow=True, variant=variant, total=True))
     else:
@@ -375,7 +418,7 @@ def make_batch(builder, curriculum, p, batch_tokens, nrng, align=16, other_quest
         for r in range(rows):
             kind = int(kinds[r])
             task = KIND_TASK[kind]
-            variant = mix.varied(task, nrng) if kind in (3, 4) else None
+            variant = mix.varied(task, nrng, builder.capacity[task]) if kind in (3, 4) else None
             target = int(nrng.integers(max(curriculum.min_len, int(0.85 * length)), length + 1))
             cases.append(builder.case(task, target, int(nrng.integers(0, TRAIN_SEED_LIMIT)), nrng,
                                       other_questions=other_questions, repeats=repeats, grow=True, variant=variant,

@@ -3,7 +3,8 @@
 #
 #   bash tools/retrieval_model/gpu_run.sh "$OUT"
 #
-# 1. tokenizer   -> $OUT/tokenizer/{tokenizer.json,tokenizer_config.json}   (train_tokenizer.py, ~5 s)
+# 1. tokenizer   -> $OUT/tokenizer/{tokenizer.json,tokenizer_config.json}   (train_tokenizer.py, ~5 s; its defaults
+#                   are the ones the grammar needs: a number's space kept with its first digit)
 # 2. training    -> $OUT/model/ (Hugging Face folder, exported every 90 s and at the end) + $OUT/train_meta.json;
 #                   stops by itself RESERVE_S seconds before the end of the budget (train.py --deadline)
 # 3. evaluation  -> $OUT/eval.json (dense exact match per task x context, transformers; evaluate.py, <= EVAL_S s)
@@ -16,7 +17,8 @@
 #
 # Settings (environment): PYTHON (python3), TOTAL_S (570: the whole run), RESERVE_S (140: kept for steps 3-5),
 # TRAIN_MINUTES (7: the training budget when the deadline allows it), EVAL_S (60), VOCAB (2048),
-# TOKENIZER_ARGS / TRAIN_ARGS / EVAL_ARGS / PARITY_ARGS (extra flags; the CPU smoke test uses them to make everything tiny).
+# TOKENIZER_ARGS / TRAIN_ARGS / EVAL_ARGS / PARITY_ARGS (extra flags; the CPU smoke test uses them to make everything tiny;
+# none is needed for the shared grammar; TOKENIZER_ARGS=--no-space-digit makes a tokenizer as before grammar version 2).
 set -u -o pipefail
 
 OUT=${1:?usage: bash tools/retrieval_model/gpu_run.sh OUT_DIR}

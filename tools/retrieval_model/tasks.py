@@ -33,6 +33,7 @@ class RetrievalTasks:
         self.g = grammar or load_grammar()
         self.count = count
         self.prompt_count = prompt_count
+        self._key_capacity = None
 
     def sentence(self, rng):
         template = rng.choice(self.g["sentences"])
@@ -58,8 +59,11 @@ class RetrievalTasks:
         return out
 
     def _distinct_keys(self, rng, n):
-        """n distinct multikey keys ("adjective-noun"), each drawn adjective then noun, repeats redrawn."""
+        """n distinct multikey keys (the key template filled), each drawn adjective then noun (both drawn even when
+        the template has no {key_adjective}), repeats redrawn."""
         t = self.g["tasks"]["multikey"]
+        if n > self.key_capacity():
+            raise ValueError("the grammar has %d distinct multikey keys; %d asked for" % (self.key_capacity(), n))
         out = []
         while len(out) < n:
             k = t["key"].replace("{key_adjective}", rng.choice(t["key_adjective"])).replace(
@@ -67,6 +71,19 @@ class RetrievalTasks:
             if k not in out:
                 out.append(k)
         return out
+
+    def key_capacity(self):
+        """How many distinct multikey keys the grammar can make."""
+        if self._key_capacity is None:
+            t = self.g["tasks"]["multikey"]
+            self._key_capacity = len({t["key"].replace("{key_adjective}", a).replace("{key_noun}", b)
+                                      for a in t["key_adjective"] for b in t["key_noun"]})
+        return self._key_capacity
+
+    def name_capacity(self):
+        """How many distinct vartrack names the grammar can make."""
+        t = self.g["tasks"]["vartrack"]
+        return len(set(t["name_letters"])) ** t["name_length"]
 
     def prompt(self, context, question):
         return self.g["prompt"].replace("{context}", context).replace("{question}", question)
@@ -177,7 +194,7 @@ def main():
     else:
         gen = RetrievalTasks(lambda s: len(s.split()), lambda s: len(s.split()) + 1)
     case = gen.generate(a.task, a.context, a.seed)
-    print(case["prompt"] + " " + case["answer"])
+    print(case["prompt"] + gen.g.get("answer_prefix", " ") + case["answer"])
     print("--- answer: %s, needles at %s" % (case["answer"], case["needle_offsets"]))
 
 

@@ -133,8 +133,8 @@ public final class LlmSparseAttention implements Callable<Integer> {
             for (RequestOutput o : outs) {
                 System.out.printf("Prompt: %s%nOutput: %s%n[%s, %d tokens]%n%n", quote(abbreviate(o.prompt())),
                         quote(o.output().text()), o.output().finishReason(), o.output().tokenIds().length);
-                if (needle != null) {
-                    String got = o.output().text().trim();
+                if (needle != null) { // judged as the evaluation judges: the first line, trimmed
+                    String got = o.output().text().split("\n", 2)[0].trim();
                     System.out.printf("Answer: %s (expected %s: %s)%n%n", got, needle.answer(),
                             got.equals(needle.answer()) ? "correct" : "wrong");
                 }

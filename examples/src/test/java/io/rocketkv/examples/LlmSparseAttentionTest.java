@@ -63,6 +63,23 @@ class LlmSparseAttentionTest {
     }
 
     @Test
+    void aMultikeyHaystackEndsWithTheAnswerLineAndChecksTheAskedKeysValue() {
+        // the bundled model was trained on grammar version 1, so only the case and the verdict are checked here
+        Run r = run("--model_path", MODEL.toString(), "--config", CONFIG.toString(), "--backend", "cpu",
+                "--haystack", "multikey:512", "--max_new_tokens", "6");
+        assertEquals(0, r.rc(), r.out() + r.err());
+        Matcher q = Pattern.compile("needles: (.*)\\RQuestion: What is the special magic number for ([a-z]+)\\?"
+                + "\\RAnswer: ([a-z]+)\\R").matcher(r.out());
+        assertTrue(q.find(), r.out());
+        assertEquals(q.group(2), q.group(3), "the answer line repeats the asked key");
+        Matcher m = Pattern.compile("Answer: (.*) \\(expected (\\d+): (correct|wrong)\\)").matcher(r.out());
+        assertTrue(m.find(), r.out());
+        assertTrue(q.group(1).contains("One of the special magic numbers is " + q.group(2) + " " + m.group(2) + "."),
+                "the expected answer is the asked key's value: " + q.group(1));
+        assertEquals(m.group(1).equals(m.group(2)) ? "correct" : "wrong", m.group(3), r.out());
+    }
+
+    @Test
     void badHaystackValuesAreRefusedNamingTheFlag() {
         for (String bad : new String[] {"passkey", "passkey:lots", "needle:512", "passkey:10"}) {
             Run r = run("--model_path", MODEL.toString(), "--config", CONFIG.toString(), "--backend", "cpu",

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
@@ -27,6 +28,12 @@ import java.util.regex.Pattern;
  * <p>Tasks: {@code passkey} (one pass key), {@code multikey} (several key → value needles, one asked for) and
  * {@code vartrack} (a value passed along a chain of variables, with a distractor chain; the last variable of the
  * target chain is asked for).
+ *
+ * <p>The prompt is the grammar's {@code prompt} template with {@code {context}} and {@code {question}} filled in.
+ * The answer line is part of the grammar's phrasing, not of this class: in the current grammar (version 2) each
+ * task's question ends with {@code "\nAnswer:"} and, for multikey and vartrack, the asked key or variable as an
+ * answer lead ({@code "...for bison?\nAnswer: bison"}); in version 1 the prompt template added {@code "\nAnswer:"}
+ * after the question. Either way the model must generate {@link #answerPrefix()} + {@link Case#answer()}.
  */
 public final class RetrievalTasks {
 
@@ -49,9 +56,11 @@ public final class RetrievalTasks {
      * @param task          the task name
      * @param targetTokens  the requested prompt length in tokens (special tokens included)
      * @param seed          the case seed
-     * @param prompt        the whole prompt: context, blank line, question, {@code "\nAnswer:"}
-     * @param question      the question line's text (after {@code "Question: "})
-     * @param answer        the exact answer (the model should generate {@code " " + answer})
+     * @param prompt        the whole prompt: the grammar's {@code prompt} template filled with the context (filler
+     *                      and needles) and the question
+     * @param question      the question as filled into the prompt (after {@code "Question: "}; in the current
+     *                      grammar it ends with the answer line, {@code "\nAnswer:"} and any answer lead)
+     * @param answer        the exact answer (the model should generate {@link #answerPrefix()} + answer)
      * @param needles       the needle sentences, in context order
      * @param needleOffsets the character offset of each needle in {@link #prompt}
      */
@@ -64,7 +73,23 @@ public final class RetrievalTasks {
      * @param promptTokenCount tokens of a whole prompt as the model sees it (special tokens included)
      */
     public RetrievalTasks(ToIntFunction<String> tokenCount, ToIntFunction<String> promptTokenCount) {
-        this.grammar = loadGrammar();
+        this(loadGrammar(), tokenCount, promptTokenCount);
+    }
+
+    /**
+     * A generator for another grammar file's contents (e.g. an earlier version, {@link #loadGrammar(Path)}).
+     *
+     * @param grammar          a parsed grammar in the format of {@code retrieval_grammar.json}
+     * @param tokenCount       tokens of a piece of text without special tokens (used per filler sentence)
+     * @param promptTokenCount tokens of a whole prompt as the model sees it (special tokens included)
+     */
+    public RetrievalTasks(JsonNode grammar, ToIntFunction<String> tokenCount, ToIntFunction<String> promptTokenCount) {
+        String prompt = grammar.path("prompt").asText("");
+        if (!prompt.contains("{context}") || !prompt.contains("{question}")) {
+            throw new IllegalArgumentException("retrieval grammar: the prompt template must contain {context} and "
+                    + "{question}, got '" + prompt + "'");
+        }
+        this.grammar = grammar;
         this.tokenCount = tokenCount;
         this.promptTokenCount = promptTokenCount;
     }
@@ -79,6 +104,20 @@ public final class RetrievalTasks {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** A grammar file, parsed (the format of {@code retrieval_grammar.json}). */
+    public static JsonNode loadGrammar(Path file) {
+        try {
+            return new ObjectMapper().readTree(file.toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** What the model generates before the answer ({@code answer_prefix}; {@code " "} when the grammar has none). */
+    public String answerPrefix() {
+        return grammar.path("answer_prefix").asText(" ");
     }
 
     /** The seed of evaluation case {@code index} of a task and context length under a run seed. */
