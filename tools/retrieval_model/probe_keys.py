@@ -29,6 +29,9 @@ def main():
     torch.manual_seed(0)
     gen, tok = from_tokenizer_file(a.model + "/tokenizer.json")
     t = gen.g["tasks"]["multikey"]
+    if "{key_adjective}-" not in t["key"] or "for {key} is: {value}" not in t["needle"]:
+        raise SystemExit("probe_keys.py probes the version-1 format (adjective-noun keys, 'for K is: V'); run it on "
+                         "a model trained on it with RETRIEVAL_GRAMMAR=tools/retrieval_model/experiments/grammar_v1.json")
     adjs, nouns = t["key_adjective"], t["key_noun"]
     model = AutoModelForCausalLM.from_pretrained(a.model, dtype=torch.float32).eval()
     space = tok.encode(gen.g.get("answer_prefix", " "), add_special_tokens=False).ids

@@ -48,6 +48,7 @@ import time
 import numpy as np
 
 from fastdata import ANSWER, CONTEXT, COPY, KINDS, OTHER_ANSWER, Builder, Curriculum, Mix, SentencePool, make_batch
+from tasks import load_grammar
 from tasks import RetrievalTasks
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -239,6 +240,10 @@ def main():
     log("torch %s, device %s, %d data workers" % (torch.__version__, device, workers))
 
     tok = Tokenizer.from_file(args.tokenizer)
+    # the answer's first digit is its first token when the tokenizer keeps a number's space with its first digit
+    # (" 4", "8", ...), its second when the space is a token of its own (" ", "4", "8", ...)
+    first_digit_at = 0 if len(tok.encode(load_grammar().get("answer_prefix", " ") + "5",
+                                          add_special_tokens=False).ids) == 1 else 1
     gen = RetrievalTasks(None, None)
     t0 = time.time()
     pool = SentencePool(gen, tok, args.pool, seed=args.seed + 1)
@@ -341,10 +346,13 @@ def main():
                                                reduction="none").view(b, w - 1)
         c = cls[:, 1:]
         ans = c == ANSWER
-        # the first digit of each answer: the second token of an answer span (" " + digits + <|eos|>)
+        # the first digit of each answer: the first or second token of an answer span (first_digit_at)
         any_ans = ans | (c == OTHER_ANSWER)
         first = torch.zeros_like(any_ans)
-        first[:, 2:] = any_ans[:, 2:] & any_ans[:, 1:-1] & ~any_ans[:, :-2]
+        if first_digit_at == 0:
+            first[:, 1:] = any_ans[:, 1:] & ~any_ans[:, :-1]
+        else:
+            first[:, 2:] = any_ans[:, 2:] & any_ans[:, 1:-1] & ~any_ans[:, :-2]
         # per-token mean losses of the answer, the prompt, the further answers and the copied sentences
         parts = torch.stack([(lp * ans).sum() / n_ans, (lp * (c == CONTEXT)).sum() / max(n_ctx, 1.0),
                              (lp * (c == OTHER_ANSWER)).sum() / max(n_other, 1.0),
