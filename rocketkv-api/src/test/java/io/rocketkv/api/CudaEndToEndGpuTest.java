@@ -85,14 +85,16 @@ class CudaEndToEndGpuTest {
             List<String> prompts = prompts(cpuLlm);
             // batch 1
             for (int i = 0; i < prompts.size(); i++) {
-                compare(name + " batch1 prompt" + i, cpuLlm.generate(prompts.get(i), greedy()),
-                        gpuLlm.generate(prompts.get(i), greedy()));
+                GreedyComparison.compare(name + " batch1 prompt" + i, "cpu", "gpu",
+                        cpuLlm.generate(prompts.get(i), greedy()), gpuLlm.generate(prompts.get(i), greedy()), TOKENS,
+                        GAP, LOGPROB_TOL);
             }
             // batch 3
             List<RequestOutput> c = cpuLlm.generate(prompts, greedy());
             List<RequestOutput> g = gpuLlm.generate(prompts, greedy());
             for (int i = 0; i < prompts.size(); i++) {
-                compare(name + " batch3 prompt" + i, c.get(i), g.get(i));
+                GreedyComparison.compare(name + " batch3 prompt" + i, "cpu", "gpu", c.get(i), g.get(i), TOKENS, GAP,
+                        LOGPROB_TOL);
             }
             long[] stats = gpuLlm.cudaGraphStats();
             System.out.printf("%s graphs %s: %d decode steps replayed, %d recorded%n", name, graphs, stats[0], stats[1]);
@@ -153,31 +155,6 @@ class CudaEndToEndGpuTest {
             }
             assertTrue(Math.abs(ctx.memoryInfo().free() - before) <= 16L << 20, "memory back to the start");
         }
-    }
-
-    private static void compare(String what, RequestOutput cpu, RequestOutput gpu) {
-        CompletionOutput c = cpu.outputs().get(0);
-        CompletionOutput g = gpu.outputs().get(0);
-        assertEquals(TOKENS, c.tokenIds().length, what);
-        assertEquals(TOKENS, g.tokenIds().length, what);
-        double worst = 0;
-        for (int i = 0; i < TOKENS; i++) {
-            var cl = c.logprobs().get(i);
-            var gl = g.logprobs().get(i);
-            if (c.tokenIds()[i] != g.tokenIds()[i]) {
-                double gap = cl.top().get(0).logprob() - cl.top().get(1).logprob();
-                System.out.printf("%s: diverges at step %d (cpu %d, gpu %d), CPU top-2 gap %.4f%n", what, i,
-                        c.tokenIds()[i], g.tokenIds()[i], gap);
-                assertTrue(gap < GAP, what + ": token " + i + " differs (cpu " + c.tokenIds()[i] + ", gpu "
-                        + g.tokenIds()[i] + ") although the CPU's top-2 gap is " + gap + " >= " + GAP);
-                break;
-            }
-            double diff = Math.abs(cl.logprob() - gl.logprob());
-            worst = Math.max(worst, diff);
-            assertTrue(diff <= LOGPROB_TOL, what + ": step " + i + " logprob cpu " + cl.logprob() + " gpu "
-                    + gl.logprob());
-        }
-        System.out.printf("%s: max |logprob difference| %.2e%n", what, worst);
     }
 
     /** build → generate → close gives back all device memory (after one warm-up cycle), three times. */

@@ -106,13 +106,15 @@ class CudaRocketKvEndToEndGpuTest {
             double gap = kt == KtCacheDtype.FLOAT8_E5M2 ? GAP_FP8 : GAP;
             double tol = LOGPROB_TOL_SPARSE;
             for (int i = 0; i < prompts.size(); i++) {
-                compare(name + " " + kt + " batch1 prompt" + i, cpuLlm.generate(prompts.get(i), greedy()),
-                        gpuLlm.generate(prompts.get(i), greedy()), gap, tol);
+                GreedyComparison.compare(name + " " + kt + " batch1 prompt" + i, "cpu", "gpu",
+                        cpuLlm.generate(prompts.get(i), greedy()), gpuLlm.generate(prompts.get(i), greedy()), TOKENS,
+                        gap, tol);
             }
             List<RequestOutput> c = cpuLlm.generate(prompts, greedy());
             List<RequestOutput> g = gpuLlm.generate(prompts, greedy());
             for (int i = 0; i < prompts.size(); i++) {
-                compare(name + " " + kt + " batch3 prompt" + i, c.get(i), g.get(i), gap, tol);
+                GreedyComparison.compare(name + " " + kt + " batch3 prompt" + i, "cpu", "gpu", c.get(i), g.get(i),
+                        TOKENS, gap, tol);
             }
             assertEquals(0, gpuLlm.kvCacheBytesInUse(), "every block is back in the pool");
         }
@@ -127,7 +129,8 @@ class CudaRocketKvEndToEndGpuTest {
             List<RequestOutput> d = dense.generate(prompts, greedy());
             List<RequestOutput> s = sparse.generate(prompts, greedy());
             for (int i = 0; i < prompts.size(); i++) {
-                compare(name + " covering prompt" + i, d.get(i), s.get(i), GAP, LOGPROB_TOL);
+                GreedyComparison.compare(name + " covering prompt" + i, "dense", "rocketkv", d.get(i), s.get(i),
+                        TOKENS, GAP, LOGPROB_TOL);
             }
         }
     }
@@ -149,31 +152,5 @@ class CudaRocketKvEndToEndGpuTest {
             }
             assertEquals(0, llm.kvCacheBytesInUse(), "every block is back in the pool");
         }
-    }
-
-    /** The CudaEndToEndGpuTest rule: identical greedy ids up to a step whose top-2 gap (reference side) is < maxGap. */
-    private static void compare(String what, RequestOutput ref, RequestOutput got, double maxGap, double logprobTol) {
-        CompletionOutput c = ref.outputs().get(0);
-        CompletionOutput g = got.outputs().get(0);
-        assertEquals(TOKENS, c.tokenIds().length, what);
-        assertEquals(TOKENS, g.tokenIds().length, what);
-        double worst = 0;
-        for (int i = 0; i < TOKENS; i++) {
-            var cl = c.logprobs().get(i);
-            var gl = g.logprobs().get(i);
-            if (c.tokenIds()[i] != g.tokenIds()[i]) {
-                double gap = cl.top().get(0).logprob() - cl.top().get(1).logprob();
-                System.out.printf("%s: diverges at step %d (ref %d, got %d), reference top-2 gap %.4f%n", what, i,
-                        c.tokenIds()[i], g.tokenIds()[i], gap);
-                assertTrue(gap < maxGap, what + ": token " + i + " differs (ref " + c.tokenIds()[i] + ", got "
-                        + g.tokenIds()[i] + ") although the reference's top-2 gap is " + gap + " >= " + maxGap);
-                break;
-            }
-            double diff = Math.abs(cl.logprob() - gl.logprob());
-            worst = Math.max(worst, diff);
-            assertTrue(diff <= logprobTol, what + ": step " + i + " logprob ref " + cl.logprob() + " got "
-                    + gl.logprob());
-        }
-        System.out.printf("%s: max |logprob difference| %.2e%n", what, worst);
     }
 }

@@ -99,13 +99,15 @@ class TensorParallelGpuTest {
         try (LLM one = open(model, 1, attention, true); LLM two = open(model, 2, attention, true)) {
             List<String> prompts = prompts(one);
             for (int i = 0; i < prompts.size(); i++) {
-                compare(name + " " + attention + " batch1 prompt" + i, one.generate(prompts.get(i), greedy()),
-                        two.generate(prompts.get(i), greedy()), tol);
+                GreedyComparison.compare(name + " " + attention + " batch1 prompt" + i, "tp1", "tp2",
+                        one.generate(prompts.get(i), greedy()), two.generate(prompts.get(i), greedy()), TOKENS, GAP,
+                        tol);
             }
             List<RequestOutput> a = one.generate(prompts, greedy());
             List<RequestOutput> b = two.generate(prompts, greedy());
             for (int i = 0; i < prompts.size(); i++) {
-                compare(name + " " + attention + " batch3 prompt" + i, a.get(i), b.get(i), tol);
+                GreedyComparison.compare(name + " " + attention + " batch3 prompt" + i, "tp1", "tp2", a.get(i),
+                        b.get(i), TOKENS, GAP, tol);
             }
             assertTrue(two.cudaGraphStats()[0] > 0, "decode steps replayed CUDA graphs on the two ranks");
             assertEquals(0, two.kvCacheBytesInUse(), "every block is back in the pool");
@@ -121,7 +123,8 @@ class TensorParallelGpuTest {
             List<RequestOutput> a = one.generate(prompts, greedy());
             List<RequestOutput> b = two.generate(prompts, greedy());
             for (int i = 0; i < prompts.size(); i++) {
-                compare("graphs off, prompt" + i, a.get(i), b.get(i), LOGPROB_TOL_SPARSE);
+                GreedyComparison.compare("graphs off, prompt" + i, "tp1", "tp2", a.get(i), b.get(i), TOKENS, GAP,
+                        LOGPROB_TOL_SPARSE);
             }
             assertEquals(0, two.cudaGraphStats()[1], "no recordings when graphs are disabled");
         }
@@ -144,32 +147,5 @@ class TensorParallelGpuTest {
             }
             assertEquals(0, llm.kvCacheBytesInUse(), "every block is back in the pool");
         }
-    }
-
-    /** Identical greedy ids up to a step whose top-2 gap (one-device side) is below {@link #GAP}. */
-    private static void compare(String what, RequestOutput ref, RequestOutput got, double logprobTol) {
-        CompletionOutput c = ref.outputs().get(0);
-        CompletionOutput g = got.outputs().get(0);
-        assertEquals(TOKENS, c.tokenIds().length, what);
-        assertEquals(TOKENS, g.tokenIds().length, what);
-        double worst = 0;
-        for (int i = 0; i < TOKENS; i++) {
-            var cl = c.logprobs().get(i);
-            var gl = g.logprobs().get(i);
-            if (c.tokenIds()[i] != g.tokenIds()[i]) {
-                double gap = cl.top().get(0).logprob() - cl.top().get(1).logprob();
-                System.out.printf("%s: diverges at step %d (tp1 %d, tp2 %d), tp1 top-2 gap %.4f%n", what, i,
-                        c.tokenIds()[i], g.tokenIds()[i], gap);
-                assertTrue(gap < GAP, what + ": token " + i + " differs (tp1 " + c.tokenIds()[i] + ", tp2 "
-                        + g.tokenIds()[i] + ") although the top-2 gap is " + gap + " >= " + GAP);
-                break;
-            }
-            double diff = Math.abs(cl.logprob() - gl.logprob());
-            worst = Math.max(worst, diff);
-            assertTrue(diff <= logprobTol, what + ": step " + i + " logprob tp1 " + cl.logprob() + " tp2 "
-                    + gl.logprob());
-        }
-        System.out.printf("%s: %s, max |logprob difference| %.2e%n", what,
-                java.util.Arrays.equals(c.tokenIds(), g.tokenIds()) ? "ids equal" : "ids differ after a near-tie", worst);
     }
 }
