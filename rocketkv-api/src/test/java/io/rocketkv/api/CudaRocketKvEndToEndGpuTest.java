@@ -1,7 +1,6 @@
 package io.rocketkv.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.rocketkv.core.testing.ParityCheckpoints;
 import io.rocketkv.core.testing.RandomCheckpoint;
