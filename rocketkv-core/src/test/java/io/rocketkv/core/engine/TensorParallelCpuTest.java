@@ -146,6 +146,33 @@ class TensorParallelCpuTest {
     }
 
     @Test
+    void aTightPoolPreemptsAndRecomputesOnEveryRankWithTheIdsOfOneDevice() throws Exception {
+        // 6 requests of 57 and 10 tokens + 16 new, max_num_tokens 64 (so a recompute longer than it grows every
+        // rank's workspace) and a pool of 16 blocks of 16: the prompts fit at once (15 blocks), their growth
+        // does not (21)
+        Path ckptDir = ParityCheckpoints.LLAMA.write(dir.resolve("tight"));
+        List<int[]> base = ParityCheckpoints.prompts();
+        List<int[]> prompts = List.of(base.get(1), base.get(0), base.get(1), base.get(0), base.get(1), base.get(0));
+        EngineConfig cfg = new EngineConfig(8, 64, 1024, 16, 16);
+        List<GenerationResult> whole;
+        try (Shards s = Shards.load(ckptDir, 1, r -> null);
+             Engine engine = new Engine(s.models(), s.kernels(), new EngineConfig(8, 4096, 1024, 16, 96), ids -> "")) {
+            whole = runAll(engine, prompts);
+        }
+        try (Shards s = Shards.load(ckptDir, 2, CpuCollective.group(2)::get);
+             Engine engine = new Engine(s.models(), s.kernels(), cfg, ids -> "")) {
+            List<GenerationResult> sharded = runAll(engine, prompts);
+            int preemptions = 0;
+            for (int i = 0; i < prompts.size(); i++) {
+                assertArrayEquals(whole.get(i).outputIds(), sharded.get(i).outputIds(), "request " + i + ": greedy ids");
+                preemptions += sharded.get(i).metrics().preemptions();
+            }
+            assertTrue(preemptions > 0, "the pool of 16 blocks must force at least one preemption");
+            assertEquals(0, engine.usedKvBlocks(), "every block returns to the pool");
+        }
+    }
+
+    @Test
     void aRankThatFailsFailsTheStepWithoutHangingTheOthersAndTheEngineRefusesLaterSteps() throws Exception {
         Path ckptDir = ParityCheckpoints.LLAMA.write(dir.resolve("failing"));
         List<Collective> group = CpuCollective.group(2);
