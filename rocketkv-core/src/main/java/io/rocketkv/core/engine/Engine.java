@@ -27,6 +27,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.Function;
+import java.util.function.IntConsumer;
+import java.util.stream.IntStream;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -396,6 +398,7 @@ public final class Engine implements AutoCloseable {
         }
         long elapsed = System.nanoTime() - t0;
         int vocab = model.config().vocabSize();
+        Object[] sampled = sampleRows(seqs, logits, vocab);
         for (int i = 0; i < seqs.size(); i++) {
             Sequence s = seqs.get(i);
             if (batch.prefill()) {
@@ -409,7 +412,10 @@ public final class Engine implements AutoCloseable {
                 s.ktBytesPeak = Math.max(s.ktBytesPeak, plan.kt().bytesFor(s.cacheTokens));
             }
             try {
-                postprocess(s, s.sampler.sample(logits, i * vocab, vocab));
+                if (sampled[i] instanceof RuntimeException e) {
+                    throw e;
+                }
+                postprocess(s, (SampledToken) sampled[i]);
             } catch (RuntimeException e) {
                 // a failure of one request (sampling, detokenizing) ends that request only
                 log.warn("request {} failed after {} tokens", s.id, s.numOutputs(), e);
@@ -417,6 +423,29 @@ public final class Engine implements AutoCloseable {
                 s.result.completeExceptionally(e);
             }
         }
+    }
+
+    /**
+     * Each row's sampled token, or the exception its sampling threw. Rows are sampled in parallel (the common
+     * fork-join pool) when there are several: a greedy draw over a large vocabulary costs about a millisecond of
+     * log-sum-exp, once per sequence per step. Each sequence has its own sampler and random stream, so the
+     * draws do not depend on the threads.
+     */
+    private static Object[] sampleRows(List<Sequence> seqs, float[] logits, int vocab) {
+        Object[] out = new Object[seqs.size()];
+        IntConsumer one = i -> {
+            try {
+                out[i] = seqs.get(i).sampler.sample(logits, i * vocab, vocab);
+            } catch (RuntimeException e) {
+                out[i] = e;
+            }
+        };
+        if (seqs.size() > 1) {
+            IntStream.range(0, seqs.size()).parallel().forEach(one);
+        } else if (!seqs.isEmpty()) {
+            one.accept(0);
+        }
+        return out;
     }
 
     private void postprocess(Sequence s, SampledToken token) {
