@@ -63,18 +63,7 @@ class CudaEndToEndGpuTest {
                         Arguments.of(e.getKey(), e.getValue(), false)));
     }
 
-    private static SamplingParams greedy() {
-        return SamplingParams.builder().temperature(0.0).maxTokens(TOKENS).ignoreEos(true).logprobs(2).build();
-    }
-
     /** ParityCheckpoints.prompts() (10, 57 and 300 tokens) as text, so LLM.generate takes them. */
-    private static List<String> prompts(LLM llm) {
-        List<String> out = new ArrayList<>();
-        for (int[] ids : ParityCheckpoints.prompts()) {
-            out.add(llm.tokenizer().decode(ids, true));
-        }
-        return out;
-    }
 
     @ParameterizedTest(name = "{0} cuda graphs {2}")
     @MethodSource("checkpointsWithGraphs")
@@ -82,18 +71,18 @@ class CudaEndToEndGpuTest {
         Path model = ckpt.write(dir.resolve(name + "-" + graphs));
         try (LLM cpuLlm = open(model, Backend.CPU); LLM gpuLlm = open(model, Backend.CUDA, graphs)) {
             assertEquals("cuda", gpuLlm.backendName());
-            List<String> prompts = prompts(cpuLlm);
+            List<String> prompts = GpuEndToEnd.parityPrompts(cpuLlm);
             // batch 1
             for (int i = 0; i < prompts.size(); i++) {
-                GreedyComparison.compare(name + " batch1 prompt" + i, "cpu", "gpu",
-                        cpuLlm.generate(prompts.get(i), greedy()), gpuLlm.generate(prompts.get(i), greedy()), TOKENS,
+                GpuEndToEnd.compare(name + " batch1 prompt" + i, "cpu", "gpu",
+                        cpuLlm.generate(prompts.get(i), GpuEndToEnd.greedy(TOKENS)), gpuLlm.generate(prompts.get(i), GpuEndToEnd.greedy(TOKENS)), TOKENS,
                         GAP, LOGPROB_TOL);
             }
             // batch 3
-            List<RequestOutput> c = cpuLlm.generate(prompts, greedy());
-            List<RequestOutput> g = gpuLlm.generate(prompts, greedy());
+            List<RequestOutput> c = cpuLlm.generate(prompts, GpuEndToEnd.greedy(TOKENS));
+            List<RequestOutput> g = gpuLlm.generate(prompts, GpuEndToEnd.greedy(TOKENS));
             for (int i = 0; i < prompts.size(); i++) {
-                GreedyComparison.compare(name + " batch3 prompt" + i, "cpu", "gpu", c.get(i), g.get(i), TOKENS, GAP,
+                GpuEndToEnd.compare(name + " batch3 prompt" + i, "cpu", "gpu", c.get(i), g.get(i), TOKENS, GAP,
                         LOGPROB_TOL);
             }
             long[] stats = gpuLlm.cudaGraphStats();

@@ -7,7 +7,6 @@ import io.rocketkv.core.testing.RandomCheckpoint;
 import io.rocketkv.cuda.CudaDriver;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
@@ -83,36 +82,24 @@ class CudaRocketKvEndToEndGpuTest {
         return b.build();
     }
 
-    private static SamplingParams greedy() {
-        return SamplingParams.builder().temperature(0.0).maxTokens(TOKENS).ignoreEos(true).logprobs(2).build();
-    }
-
-    private static List<String> prompts(LLM llm) {
-        List<String> out = new ArrayList<>();
-        for (int[] ids : ParityCheckpoints.prompts()) {
-            out.add(llm.tokenizer().decode(ids, true));
-        }
-        return out;
-    }
-
     @ParameterizedTest(name = "{0} {2}")
     @MethodSource("checkpoints")
     void rocketKvOnCudaMatchesRocketKvOnCpu(String name, RandomCheckpoint ckpt, KtCacheDtype kt) throws IOException {
         Path model = ckpt.write(dir.resolve(name + "-" + kt));
         try (LLM cpuLlm = open(model, Backend.CPU, small(kt)); LLM gpuLlm = open(model, Backend.CUDA, small(kt))) {
             assertEquals("cuda", gpuLlm.backendName());
-            List<String> prompts = prompts(cpuLlm);
+            List<String> prompts = GpuEndToEnd.parityPrompts(cpuLlm);
             double gap = kt == KtCacheDtype.FLOAT8_E5M2 ? GAP_FP8 : GAP;
             double tol = LOGPROB_TOL_SPARSE;
             for (int i = 0; i < prompts.size(); i++) {
-                GreedyComparison.compare(name + " " + kt + " batch1 prompt" + i, "cpu", "gpu",
-                        cpuLlm.generate(prompts.get(i), greedy()), gpuLlm.generate(prompts.get(i), greedy()), TOKENS,
+                GpuEndToEnd.compare(name + " " + kt + " batch1 prompt" + i, "cpu", "gpu",
+                        cpuLlm.generate(prompts.get(i), GpuEndToEnd.greedy(TOKENS)), gpuLlm.generate(prompts.get(i), GpuEndToEnd.greedy(TOKENS)), TOKENS,
                         gap, tol);
             }
-            List<RequestOutput> c = cpuLlm.generate(prompts, greedy());
-            List<RequestOutput> g = gpuLlm.generate(prompts, greedy());
+            List<RequestOutput> c = cpuLlm.generate(prompts, GpuEndToEnd.greedy(TOKENS));
+            List<RequestOutput> g = gpuLlm.generate(prompts, GpuEndToEnd.greedy(TOKENS));
             for (int i = 0; i < prompts.size(); i++) {
-                GreedyComparison.compare(name + " " + kt + " batch3 prompt" + i, "cpu", "gpu", c.get(i), g.get(i),
+                GpuEndToEnd.compare(name + " " + kt + " batch3 prompt" + i, "cpu", "gpu", c.get(i), g.get(i),
                         TOKENS, gap, tol);
             }
             assertEquals(0, gpuLlm.kvCacheBytesInUse(), "every block is back in the pool");
@@ -124,11 +111,11 @@ class CudaRocketKvEndToEndGpuTest {
     void coveringBudgetsEqualDenseCuda(String name, RandomCheckpoint ckpt) throws IOException {
         Path model = ckpt.write(dir.resolve(name + "-covering"));
         try (LLM dense = open(model, Backend.CUDA, null); LLM sparse = open(model, Backend.CUDA, covering())) {
-            List<String> prompts = prompts(dense);
-            List<RequestOutput> d = dense.generate(prompts, greedy());
-            List<RequestOutput> s = sparse.generate(prompts, greedy());
+            List<String> prompts = GpuEndToEnd.parityPrompts(dense);
+            List<RequestOutput> d = dense.generate(prompts, GpuEndToEnd.greedy(TOKENS));
+            List<RequestOutput> s = sparse.generate(prompts, GpuEndToEnd.greedy(TOKENS));
             for (int i = 0; i < prompts.size(); i++) {
-                GreedyComparison.compare(name + " covering prompt" + i, "dense", "rocketkv", d.get(i), s.get(i),
+                GpuEndToEnd.compare(name + " covering prompt" + i, "dense", "rocketkv", d.get(i), s.get(i),
                         TOKENS, GAP, LOGPROB_TOL);
             }
         }
@@ -138,18 +125,7 @@ class CudaRocketKvEndToEndGpuTest {
     void manyConcurrentRequestsLeaveThePoolEmpty() throws IOException {
         Path model = ParityCheckpoints.LLAMA.write(dir.resolve("concurrent"));
         try (LLM llm = open(model, Backend.CUDA, small(KtCacheDtype.FLOAT8_E5M2))) {
-            List<String> base = prompts(llm);
-            List<String> many = new ArrayList<>();
-            for (int i = 0; i < 24; i++) {
-                many.add(base.get(i % base.size()) + " " + i);
-            }
-            List<RequestOutput> outs = llm.generate(many, SamplingParams.builder().temperature(0.0).maxTokens(16)
-                    .ignoreEos(true).build());
-            assertEquals(many.size(), outs.size());
-            for (RequestOutput o : outs) {
-                assertEquals(16, o.outputs().get(0).tokenIds().length);
-            }
-            assertEquals(0, llm.kvCacheBytesInUse(), "every block is back in the pool");
+            GpuEndToEnd.manyConcurrentRequestsLeaveThePoolEmpty(llm);
         }
     }
 }

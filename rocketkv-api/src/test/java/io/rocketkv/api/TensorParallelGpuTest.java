@@ -79,34 +79,22 @@ class TensorParallelGpuTest {
         return b.build();
     }
 
-    private static SamplingParams greedy() {
-        return SamplingParams.builder().temperature(0.0).maxTokens(TOKENS).ignoreEos(true).logprobs(2).build();
-    }
-
-    private static List<String> prompts(LLM llm) {
-        List<String> out = new ArrayList<>();
-        for (int[] ids : ParityCheckpoints.prompts()) {
-            out.add(llm.tokenizer().decode(ids, true));
-        }
-        return out;
-    }
-
     @ParameterizedTest(name = "{0} {2}")
     @MethodSource("cases")
     void twoRanksGiveTheGreedyIdsOfOne(String name, RandomCheckpoint ckpt, Attention attention) throws IOException {
         Path model = ckpt.write(dir.resolve(name + "-" + attention));
         double tol = attention == Attention.DENSE ? LOGPROB_TOL : LOGPROB_TOL_SPARSE;
         try (LLM one = open(model, 1, attention, true); LLM two = open(model, 2, attention, true)) {
-            List<String> prompts = prompts(one);
+            List<String> prompts = GpuEndToEnd.parityPrompts(one);
             for (int i = 0; i < prompts.size(); i++) {
-                GreedyComparison.compare(name + " " + attention + " batch1 prompt" + i, "tp1", "tp2",
-                        one.generate(prompts.get(i), greedy()), two.generate(prompts.get(i), greedy()), TOKENS, GAP,
+                GpuEndToEnd.compare(name + " " + attention + " batch1 prompt" + i, "tp1", "tp2",
+                        one.generate(prompts.get(i), GpuEndToEnd.greedy(TOKENS)), two.generate(prompts.get(i), GpuEndToEnd.greedy(TOKENS)), TOKENS, GAP,
                         tol);
             }
-            List<RequestOutput> a = one.generate(prompts, greedy());
-            List<RequestOutput> b = two.generate(prompts, greedy());
+            List<RequestOutput> a = one.generate(prompts, GpuEndToEnd.greedy(TOKENS));
+            List<RequestOutput> b = two.generate(prompts, GpuEndToEnd.greedy(TOKENS));
             for (int i = 0; i < prompts.size(); i++) {
-                GreedyComparison.compare(name + " " + attention + " batch3 prompt" + i, "tp1", "tp2", a.get(i),
+                GpuEndToEnd.compare(name + " " + attention + " batch3 prompt" + i, "tp1", "tp2", a.get(i),
                         b.get(i), TOKENS, GAP, tol);
             }
             assertTrue(two.cudaGraphStats()[0] > 0, "decode steps replayed CUDA graphs on the two ranks");
@@ -119,11 +107,11 @@ class TensorParallelGpuTest {
         Path model = ParityCheckpoints.LLAMA.write(dir.resolve("graphs-off"));
         try (LLM one = open(model, 1, Attention.ROCKETKV_FP8, false);
              LLM two = open(model, 2, Attention.ROCKETKV_FP8, false)) {
-            List<String> prompts = prompts(one);
-            List<RequestOutput> a = one.generate(prompts, greedy());
-            List<RequestOutput> b = two.generate(prompts, greedy());
+            List<String> prompts = GpuEndToEnd.parityPrompts(one);
+            List<RequestOutput> a = one.generate(prompts, GpuEndToEnd.greedy(TOKENS));
+            List<RequestOutput> b = two.generate(prompts, GpuEndToEnd.greedy(TOKENS));
             for (int i = 0; i < prompts.size(); i++) {
-                GreedyComparison.compare("graphs off, prompt" + i, "tp1", "tp2", a.get(i), b.get(i), TOKENS, GAP,
+                GpuEndToEnd.compare("graphs off, prompt" + i, "tp1", "tp2", a.get(i), b.get(i), TOKENS, GAP,
                         LOGPROB_TOL_SPARSE);
             }
             assertEquals(0, two.cudaGraphStats()[1], "no recordings when graphs are disabled");
@@ -134,18 +122,7 @@ class TensorParallelGpuTest {
     void manyConcurrentRequestsOnTwoRanksLeaveThePoolEmpty() throws IOException {
         Path model = ParityCheckpoints.MISTRAL.write(dir.resolve("concurrent"));
         try (LLM llm = open(model, 2, Attention.ROCKETKV_FP8, true)) {
-            List<String> base = prompts(llm);
-            List<String> many = new ArrayList<>();
-            for (int i = 0; i < 24; i++) {
-                many.add(base.get(i % base.size()) + " " + i);
-            }
-            List<RequestOutput> outs = llm.generate(many, SamplingParams.builder().temperature(0.0).maxTokens(16)
-                    .ignoreEos(true).build());
-            assertEquals(many.size(), outs.size());
-            for (RequestOutput o : outs) {
-                assertEquals(16, o.outputs().get(0).tokenIds().length);
-            }
-            assertEquals(0, llm.kvCacheBytesInUse(), "every block is back in the pool");
+            GpuEndToEnd.manyConcurrentRequestsLeaveThePoolEmpty(llm);
         }
     }
 }

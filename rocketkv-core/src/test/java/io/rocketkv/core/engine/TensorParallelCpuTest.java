@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rocketkv.core.kernels.Collective;
 import io.rocketkv.core.kernels.CpuCollective;
 import io.rocketkv.core.kernels.CpuKernels;
@@ -22,7 +21,6 @@ import io.rocketkv.core.testing.ParityCheckpoints;
 import io.rocketkv.core.testing.RandomCheckpoint;
 import io.rocketkv.core.weights.SafeTensors;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -86,7 +84,7 @@ class TensorParallelCpuTest {
     @ParameterizedTest(name = "{0} tp={2}")
     @MethodSource("cases")
     void shardedGreedyIdsAndLogprobsMatchTransformers(String name, RandomCheckpoint ckpt, int tp) throws Exception {
-        JsonNode expected = expected().path("checkpoints").path(name);
+        JsonNode expected = TransformersParityTest.expected().path("checkpoints").path(name);
         Path ckptDir = ckpt.write(dir.resolve(name + "-" + tp));
         List<int[]> prompts = ParityCheckpoints.prompts();
         List<Collective> group = CpuCollective.group(tp);
@@ -104,7 +102,7 @@ class TensorParallelCpuTest {
             for (int p = 0; p < prompts.size(); p++) {
                 JsonNode c = expected.path("cases").get(p);
                 GenerationResult r = futures.get(p).get(60, TimeUnit.SECONDS);
-                int[] ids = toInts(c.path("ids"));
+                int[] ids = TransformersParityTest.toInts(c.path("ids"));
                 assertArrayEquals(ids, r.outputIds(), name + " tp=" + tp + " prompt " + p + ": greedy ids");
                 for (int i = 0; i < ids.length; i++) {
                     double exp = c.path("logprobs").get(i).asDouble();
@@ -244,19 +242,5 @@ class TensorParallelCpuTest {
     private static GenerationRequest request(int[] prompt, int maxTokens) {
         return new GenerationRequest(prompt, new SamplingOptions(0, -1, 1.0, null, 0),
                 new StopCriteria(List.of(), List.of(), List.of(), maxTokens, true), null);
-    }
-
-    private static int[] toInts(JsonNode array) {
-        int[] a = new int[array.size()];
-        for (int i = 0; i < a.length; i++) {
-            a[i] = array.get(i).asInt();
-        }
-        return a;
-    }
-
-    private static JsonNode expected() throws IOException {
-        try (InputStream in = TensorParallelCpuTest.class.getResourceAsStream("/parity/expected.json")) {
-            return new ObjectMapper().readTree(in);
-        }
     }
 }

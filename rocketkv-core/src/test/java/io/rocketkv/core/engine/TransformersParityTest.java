@@ -95,7 +95,7 @@ class TransformersParityTest {
         System.out.printf("%s: %d ids equal, max |logprob diff| %.2e%n", what, ids.length, maxDiff);
     }
 
-    private static int[] toInts(JsonNode array) {
+    static int[] toInts(JsonNode array) {
         int[] a = new int[array.size()];
         for (int i = 0; i < a.length; i++) {
             a[i] = array.get(i).asInt();
@@ -103,7 +103,8 @@ class TransformersParityTest {
         return a;
     }
 
-    private static JsonNode expected() throws IOException {
+    /** The transformers reference (tools/hf_reference) for the parity checkpoints. */
+    static JsonNode expected() throws IOException {
         try (InputStream in = TransformersParityTest.class.getResourceAsStream("/parity/expected.json")) {
             return new ObjectMapper().readTree(in);
         }
