@@ -429,9 +429,10 @@ public final class LLM implements AutoCloseable {
     }
 
     /**
-     * The rules for {@code tensor_parallel_size} that need the model and the machine: it divides the query
-     * heads, the MLP width and (or is a multiple of) the KV heads; it needs the CUDA backend (AUTO counts when
-     * CUDA is usable), that many visible devices and NCCL.
+     * The rules for {@code tensor_parallel_size} that need the model and the machine: the model's shapes must
+     * shard ({@link TensorParallelPlan}: it divides the query heads and the MLP width, and divides or is a
+     * multiple of the KV heads); it needs the CUDA backend (AUTO counts when CUDA is usable), that many visible
+     * devices and NCCL.
      */
     static void checkTensorParallel(LlmArgs args, ModelConfig config) {
         int tp = args.tensorParallelSize();
@@ -439,20 +440,10 @@ public final class LLM implements AutoCloseable {
             return;
         }
         String name = "tensor_parallel_size (tensorParallelSize) " + tp;
-        if (config.numAttentionHeads() % tp != 0) {
-            throw new ConfigException("tensor_parallel_size", "tensor_parallel_size (tensorParallelSize) must divide "
-                    + "the model's " + config.numAttentionHeads() + " query heads (num_attention_heads), got " + tp
-                    + "; use a divisor of " + config.numAttentionHeads());
-        }
-        int kv = config.numKeyValueHeads();
-        if (kv >= tp ? kv % tp != 0 : tp % kv != 0) {
-            throw new ConfigException("tensor_parallel_size", name + " and the model's " + kv + " KV heads "
-                    + "(num_key_value_heads) must divide one another: KV heads are split over the ranks, or "
-                    + "replicated when fewer than the ranks; use a divisor or a multiple of " + kv);
-        }
-        if (config.intermediateSize() % tp != 0) {
-            throw new ConfigException("tensor_parallel_size", name + " must divide the model's intermediate_size "
-                    + config.intermediateSize() + " (the MLP is split over the ranks)");
+        try {
+            TensorParallelPlan.of(config, 0, tp, false); // the shape rules live in the plan
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("tensor_parallel_size", name + " does not fit the model: " + e.getMessage());
         }
         if (args.backend() == Backend.CPU) {
             throw new ConfigException("tensor_parallel_size", name + " needs the CUDA backend, got backend "

@@ -68,7 +68,7 @@ class LlmBuilderTest {
         // the tiny Llama has 4 query heads
         ConfigAssertions.assertConfigError("tensor_parallel_size",
                 () -> LLM.builder().model(tiny).backend(Backend.CUDA).tensorParallelSize(3).build(),
-                "tensor_parallel_size", "4 query heads", "got 3");
+                "tensor_parallel_size", "4 query heads", "size 3", "use a divisor of 4");
     }
 
     @Test

@@ -58,15 +58,16 @@ public record TensorParallelPlan(int rank, int size, int numHeads, int numKvHead
         }
         if (numHeads % size != 0) {
             throw new IllegalArgumentException("tensor-parallel size " + size + " must divide the " + numHeads
-                    + " query heads");
+                    + " query heads (num_attention_heads); use a divisor of " + numHeads);
         }
         if (numKvHeads >= size ? numKvHeads % size != 0 : size % numKvHeads != 0) {
             throw new IllegalArgumentException("tensor-parallel size " + size + " and the " + numKvHeads
-                    + " KV heads must divide one another (KV heads are split, or replicated when fewer than ranks)");
+                    + " KV heads (num_key_value_heads) must divide one another: KV heads are split over the ranks, or"
+                    + " replicated when fewer than the ranks; use a divisor or a multiple of " + numKvHeads);
         }
         if (intermediateSize % size != 0) {
             throw new IllegalArgumentException("tensor-parallel size " + size + " must divide intermediate_size "
-                    + intermediateSize);
+                    + intermediateSize + " (the MLP is split over the ranks)");
         }
         if (vocabParallelLmHead && vocabSize % size != 0) {
             throw new IllegalArgumentException("a vocab-parallel lm_head needs tensor-parallel size " + size
