@@ -128,7 +128,8 @@ class Builder:
             for i in range(1, h):
                 chain.append(t["copy"].replace("{name}", names[at + i]).replace("{source}", names[at + i - 1]))
             chains.append(chain)
-            qa += [(t["question"].replace("{name}", names[at + i]), str(values[c])) for i in range(h)]
+            qa += [(t["question"].replace("{name}", names[at + i]),
+                    self.gen.vartrack_answer(names[at:at + h], i, values[c])) for i in range(h)]
             at += h
         nxt, needles = [0] * len(hops), []
         while True:

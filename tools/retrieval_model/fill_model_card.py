@@ -94,6 +94,10 @@ def main():
         EVAL_CASES=ev["cases_per_cell"] if ev else "-", EVAL_DTYPE=ev["dtype"] if ev else "-",
         ACCURACY_TABLE=accuracy_table(ev), SHA256_SHORT=h.hexdigest()[:12], MIX=mix_text(args),
         INIT_FROM=(", continuing from the weights of `%s`" % args["init_from"]) if args.get("init_from") else "",
+        TRAINED=("in %.1f minutes on one %s, continuing from earlier weights (below)" if args.get("init_from")
+                 else "from scratch, in %.1f minutes on one %s") % (meta.get("seconds", 0) / 60, meta.get("device", "?")),
+        TOKENIZER_NOTE=("The tokenizer is that of the weights it continues from (train.py checks they are equal)."
+                        if args.get("init_from") else "The tokenizer was trained on 3000 generated cases."),
         OTHER_LOSS=(" plus %g x cross-entropy on the answers of further questions after the first answer (training "
                     "only)" % args["other_loss_weight"]) if args.get("other_questions") else "")
     with open(a.template) as f:

@@ -3,7 +3,7 @@
 #
 #   bash tools/retrieval_model/gpu_run.sh "$OUT"
 #
-# 1. tokenizer   -> $OUT/tokenizer/{tokenizer.json,tokenizer_config.json}   (train_tokenizer.py, ~5 s; its defaults
+# 1. tokenizer   -> $OUT/tokenizer/{tokenizer.json,tokenizer_config.json}   (train_tokenizer.py, ~5 s, or TOKENIZER_FROM; its defaults
 #                   are the ones the grammar needs: a number's space kept with its first digit)
 # 2. training    -> $OUT/model/ (Hugging Face folder, exported every 90 s and at the end) + $OUT/train_meta.json;
 #                   stops by itself RESERVE_S seconds before the end of the budget (train.py --deadline)
@@ -18,7 +18,10 @@
 # Settings (environment): PYTHON (python3), TOTAL_S (570: the whole run), RESERVE_S (140: kept for steps 3-5),
 # TRAIN_MINUTES (7: the training budget when the deadline allows it), EVAL_S (60), VOCAB (2048),
 # TOKENIZER_ARGS / TRAIN_ARGS / EVAL_ARGS / PARITY_ARGS (extra flags; the CPU smoke test uses them to make everything tiny;
-# none is needed for the shared grammar; TOKENIZER_ARGS=--no-space-digit makes a tokenizer as before grammar version 2).
+# none is needed for the shared grammar; TOKENIZER_ARGS=--no-space-digit makes a tokenizer as before grammar version 2),
+# TOKENIZER_FROM (a model folder whose tokenizer.json / tokenizer_config.json are used instead of training one: set it to
+# the --init-from folder when continuing a model, since a tokenizer trained on another grammar version's text has the
+# same tokens under other ids).
 set -u -o pipefail
 
 OUT=${1:?usage: bash tools/retrieval_model/gpu_run.sh OUT_DIR}
@@ -56,8 +59,14 @@ done
 [[ -n $PY ]] || { say "FAILED: no python with torch, transformers, tokenizers, numpy and safetensors (set PYTHON)"; exit 2; }
 "$PY" -c "import sys, torch, transformers, tokenizers, numpy; print(sys.executable, sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'transformers', transformers.__version__, 'tokenizers', tokenizers.__version__, 'numpy', numpy.__version__)"
 
-say "1/5 tokenizer"
-"$PY" "$HERE/train_tokenizer.py" --out "$OUT/tokenizer" --vocab-size "$VOCAB" ${TOKENIZER_ARGS:-} || { say "FAILED: tokenizer"; exit 2; }
+if [[ -n ${TOKENIZER_FROM:-} ]]; then  # continuing a model: its own tokenizer (a new one may number tokens otherwise)
+  say "1/5 tokenizer: copied from $TOKENIZER_FROM"
+  mkdir -p "$OUT/tokenizer" && cp "$TOKENIZER_FROM/tokenizer.json" "$TOKENIZER_FROM/tokenizer_config.json" "$OUT/tokenizer/" \
+    || { say "FAILED: tokenizer"; exit 2; }
+else
+  say "1/5 tokenizer"
+  "$PY" "$HERE/train_tokenizer.py" --out "$OUT/tokenizer" --vocab-size "$VOCAB" ${TOKENIZER_ARGS:-} || { say "FAILED: tokenizer"; exit 2; }
+fi
 
 DEADLINE=$(( START + TOTAL_S - RESERVE_S ))
 say "2/5 training (at most ${TRAIN_MINUTES} min, ending by +$(( TOTAL_S - RESERVE_S ))s)"

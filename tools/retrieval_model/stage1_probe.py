@@ -8,7 +8,8 @@ last window_size queries over the prefix keys, summed over the window and the qu
 max-pooled with kernel_size, the budget − window largest kept plus the window; ties aside) and prints, per layer
 and KV head, the share of cases in which at least one whole copy of the needle's value (its digit tokens) is
 kept. A layer/head whose attention copies the answer but loses the value is where RocketKV's accuracy goes.
-Multikey and vartrack use the asked needle (the first chain's assignment for vartrack).
+Multikey uses the asked needle; vartrack reports each hop of the asked chain (the definition's right-hand side:
+the source name, or the value's digits), since each answer token is looked up from one of them.
 """
 import argparse
 import sys
@@ -66,29 +67,62 @@ def main():
     for i, layer in enumerate(model.model.layers):
         layer.self_attn.register_forward_pre_hook(hook(i), with_kwargs=True)
     for ctx in (int(c) for c in a.contexts.split(",")):
-        share = np.zeros((cfg.num_hidden_layers, kv))
+        share, labels = None, None
         for n in range(a.cases):
             c = gen.generate(a.task, ctx, EVAL_SEED_BASE + 1_000_003 * ctx + n)
             enc = tok.encode(c["prompt"])
-            needle = c["needles"][0] if a.task != "multikey" else next(
-                x for x in c["needles"] if c["answer"] in x)
-            at = c["prompt"].index(needle)
-            value_tokens = [i for i, (s, e) in enumerate(enc.offsets)
-                            if at <= s and e <= at + len(needle) and any(ch.isdigit() for ch in tok.id_to_token(enc.ids[i]))]
-            width = len(tok.encode(" " + c["answer"], add_special_tokens=False).ids)
-            copies = [value_tokens[j:j + width] for j in range(0, len(value_tokens), width)]
+            items = needed_tokens(a.task, c, enc)
+            if share is None:
+                labels = [label for label, _ in items]
+                share = np.zeros((len(items), cfg.num_hidden_layers, kv))
             with torch.no_grad():
                 model(torch.tensor([enc.ids]))
             for layer in range(cfg.num_hidden_layers):
                 q, k = caught[layer]
                 for g, s in enumerate(kept_sets(q, k, h // kv, a.window, a.budget, a.kernel)):
-                    share[layer, g] += any(cp and all(i in s for i in cp) for cp in copies)
-        print("%s %d tokens, budget %d: share of %d cases keeping a whole copy of the value" % (
-            a.task, ctx, a.budget, a.cases))
-        for layer in range(cfg.num_hidden_layers):
-            print("  layer %d: %s" % (layer, "  ".join("kv%d %.2f" % (g, share[layer, g] / a.cases) for g in range(kv))))
+                    for j, (_, copies) in enumerate(items):
+                        share[j, layer, g] += any(cp and all(i in s for i in cp) for cp in copies)
+        for j, label in enumerate(labels):
+            print("%s %d tokens, budget %d: share of %d cases keeping %s" % (a.task, ctx, a.budget, a.cases, label))
+            for layer in range(cfg.num_hidden_layers):
+                print("  layer %d: %s" % (layer, "  ".join("kv%d %.2f" % (g, share[j, layer, g] / a.cases)
+                                                          for g in range(kv))))
         sys.stdout.flush()
 
+
+def needed_tokens(task, c, enc):
+    """What answering needs from the prompt, as [(label, copies)], each copy a list of token positions that must all
+    be kept: passkey / multikey the asked needle's value (any of its copies); vartrack one item per hop of the asked
+    chain, the right-hand side (source name, or the value's digits) of each definition from the asked variable back
+    to the assignment: the token each generated answer token is looked up from."""
+    def rhs_tokens(needle, digits):
+        at = c["prompt"].index(needle)
+        body = at + needle.index(" ", len("VAR ") if needle.startswith("VAR ") else 0) if task == "vartrack" else at
+        return [i for i, (s, e) in enumerate(enc.offsets) if body <= s and e <= at + len(needle)
+                and (any(ch.isdigit() for ch in c["prompt"][s:e]) if digits else c["prompt"][s:e].strip(" .") != "")]
+
+    if task != "vartrack":
+        needle = c["needles"][0] if task == "passkey" else next(x for x in c["needles"] if c["answer"] in x)
+        value_tokens = rhs_tokens(needle, True)
+        width = len(tok_width(c["answer"], enc))
+        return [("a whole copy of the value", [value_tokens[j:j + width] for j in range(0, len(value_tokens), width)])]
+    defs = {x.split()[1]: x for x in c["needles"]}  # "VAR D C." -> D
+    name = c["question"].split()[-1]
+    items, hop = [], 1
+    while True:
+        needle = defs[name]
+        rhs = needle.split()[2].rstrip(".")
+        digits = rhs.isdigit()
+        what = "the value's digits" if digits else "the source name"
+        items.append(("hop %d (%s of %s)" % (hop, what, "the asked variable's definition" if hop == 1 else
+                                             "the definition %d back" % (hop - 1)), [rhs_tokens(needle, digits)]))
+        if digits:
+            return items
+        name, hop = rhs, hop + 1
+
+
+def tok_width(answer, enc):
+    return [ch for ch in answer if ch.isdigit()]
 
 if __name__ == "__main__":
     main()

@@ -80,6 +80,15 @@ class RetrievalTasks:
                                       for a in t["key_adjective"] for b in t["key_noun"]})
         return self._key_capacity
 
+    def vartrack_answer(self, chain, i, value):
+        """The answer for vartrack variable chain[i] of a chain assigned `value` (chain[0] holds the value, chain[k]
+        copies chain[k - 1]): with the grammar's "answer_spells_chain" (version 3) the variable's sources, nearest
+        first, then the value, separated by spaces ("C B 48213" for VAR D); without it (versions 1 and 2) the value
+        alone."""
+        if self.g["tasks"]["vartrack"].get("answer_spells_chain"):
+            return " ".join([chain[k] for k in range(i - 1, -1, -1)] + [str(value)])
+        return str(value)
+
     def name_capacity(self):
         """How many distinct vartrack names the grammar can make."""
         t = self.g["tasks"]["vartrack"]
@@ -141,10 +150,11 @@ class RetrievalTasks:
                 c = 1 if nxt[0] == hops else 0 if nxt[1] == hops else rng.randrange(2)
                 needles.append(chains[c][nxt[c]])
                 nxt[c] += 1
-            answer = str(values[0])
+            answer = self.vartrack_answer(names[:hops], hops - 1, values[0])
             question = t["question"].replace("{name}", names[hops - 1])
-            others = [(t["question"].replace("{name}", name), str(values[i // hops])) for i, name in enumerate(names)
-                      if i != hops - 1]
+            others = [(t["question"].replace("{name}", name),
+                       self.vartrack_answer(names[i // hops * hops:(i // hops + 1) * hops], i % hops, values[i // hops]))
+                      for i, name in enumerate(names) if i != hops - 1]
         return needles, question, answer, others
 
     def _assemble(self, task, target_tokens, seed, rng, needles, question, answer):

@@ -33,7 +33,9 @@ public final class RetrievalEval {
      * @param contexts     prompt lengths in tokens
      * @param cases        cases per task and context
      * @param seed         the run seed ({@link RetrievalTasks#caseSeed})
-     * @param maxNewTokens tokens generated per case (the answer is a few tokens)
+     * @param maxNewTokens tokens generated per case; enough for the answer and EOS (with the bundled retrieval
+     *                     model's tokenizer a passkey or multikey value is 5 tokens, a vartrack answer of grammar
+     *                     version 3, {@code " C B 48213"}, 7; the commands' default is 12)
      */
     public record Options(Path model, LlmArgs baseArgs, List<String> tasks, List<Integer> contexts, int cases,
                           long seed, int maxNewTokens) {

@@ -30,10 +30,18 @@ import java.util.regex.Pattern;
  * target chain is asked for).
  *
  * <p>The prompt is the grammar's {@code prompt} template with {@code {context}} and {@code {question}} filled in.
- * The answer line is part of the grammar's phrasing, not of this class: in the current grammar (version 2) each
- * task's question ends with {@code "\nAnswer:"} and, for multikey and vartrack, the asked key or variable as an
- * answer lead ({@code "...for bison?\nAnswer: bison"}); in version 1 the prompt template added {@code "\nAnswer:"}
- * after the question. Either way the model must generate {@link #answerPrefix()} + {@link Case#answer()}.
+ * The answer line is part of the grammar's phrasing, not of this class: in the current grammar (version 3, as in
+ * version 2) each task's question ends with {@code "\nAnswer:"} and, for multikey and vartrack, the asked key or
+ * variable as an answer lead ({@code "...for bison?\nAnswer: bison"}); in version 1 the prompt template added
+ * {@code "\nAnswer:"} after the question. Either way the model must generate {@link #answerPrefix()} +
+ * {@link Case#answer()}.
+ *
+ * <p>The answer: the value (a 5-digit number) for passkey and multikey. For vartrack it depends on the grammar's
+ * {@code tasks.vartrack.answer_spells_chain} ({@code vartrackAnswer}): with it (version 3) the answer spells out
+ * the chain, the asked variable's sources, nearest first, then the value, separated by single spaces — for the
+ * needles {@code VAR B 48213.}, {@code VAR C B.}, {@code VAR D C.} and the question about {@code VAR D} the answer
+ * is {@code "C B 48213"} (a variable holding the value directly answers the value alone); without it (versions 1
+ * and 2) the answer is the value alone, {@code "48213"}. The random draws are the same either way.
  */
 public final class RetrievalTasks {
 
@@ -60,7 +68,9 @@ public final class RetrievalTasks {
      *                      and needles) and the question
      * @param question      the question as filled into the prompt (after {@code "Question: "}; in the current
      *                      grammar it ends with the answer line, {@code "\nAnswer:"} and any answer lead)
-     * @param answer        the exact answer (the model should generate {@link #answerPrefix()} + answer)
+     * @param answer        the exact answer (the model should generate {@link #answerPrefix()} + answer): a value,
+     *                      or for vartrack under grammar version 3 the chain's sources then the value
+     *                      ({@code "C B 48213"}, {@code vartrackAnswer})
      * @param needles       the needle sentences, in context order
      * @param needleOffsets the character offset of each needle in {@link #prompt}
      */
@@ -194,11 +204,29 @@ public final class RetrievalTasks {
                     int c = next[0] == hops ? 1 : next[1] == hops ? 0 : rng.nextInt(2);
                     needles.add(chains.get(c).get(next[c]++));
                 }
-                answer = Integer.toString(values[0]);
+                answer = vartrackAnswer(nameList.subList(0, hops), hops - 1, values[0]);
                 question = t.get("question").asText().replace("{name}", nameList.get(hops - 1));
             }
         }
         return assemble(task, targetTokens, seed, rng, needles, question, answer);
+    }
+
+    /**
+     * The answer for vartrack variable {@code chain.get(i)} of a chain assigned {@code value} ({@code chain.get(0)}
+     * holds the value, {@code chain.get(k)} copies {@code chain.get(k - 1)}); mirrors {@code vartrack_answer} of
+     * {@code tasks.py}. With the grammar's {@code "answer_spells_chain": true} (version 3): the variable's sources,
+     * nearest first, then the value, separated by single spaces ({@code "C B 48213"} for {@code D} of the chain
+     * {@code B, C, D} assigned 48213; {@code "48213"} for {@code B}). Without it (versions 1 and 2): the value alone.
+     */
+    String vartrackAnswer(List<String> chain, int i, int value) {
+        if (!grammar.path("tasks").path("vartrack").path("answer_spells_chain").asBoolean(false)) {
+            return Integer.toString(value);
+        }
+        StringBuilder sb = new StringBuilder();
+        for (int k = i - 1; k >= 0; k--) {
+            sb.append(chain.get(k)).append(' ');
+        }
+        return sb.append(value).toString();
     }
 
     private Case assemble(String task, int targetTokens, long seed, SplittableRandom rng, List<String> needles,

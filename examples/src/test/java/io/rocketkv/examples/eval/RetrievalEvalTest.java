@@ -10,8 +10,10 @@ import io.rocketkv.api.Backend;
 import io.rocketkv.api.LLM;
 import io.rocketkv.api.RocketSparseAttentionConfig;
 import io.rocketkv.core.sparse.Stage1Policy;
+import io.rocketkv.core.tokenizer.Tokenizer;
 import io.rocketkv.examples.Cli;
 import io.rocketkv.examples.LlmEval;
+import io.rocketkv.examples.LlmSparseAttention;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -20,6 +22,7 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 /**
  * RetrievalEval and LlmEval end to end on the bundled random model (accuracy means nothing there): the table and
@@ -145,6 +148,30 @@ class RetrievalEvalTest {
         } finally {
             System.setOut(old);
             System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void theDefaultMaxNewTokensHoldsTheLongestAnswerAndEos() {
+        // with the bundled retrieval model's tokenizer a pass key or multi-key answer is 5 tokens (" 4", "8", "2",
+        // "1", "3"); a vartrack answer spells the chain (grammar version 3), " C B 48213": 2 names and 5 digits
+        Tokenizer tok = Tokenizer.load(Path.of("../models/rocketkv-retrieval-tiny"));
+        RetrievalTasks gen = new RetrievalTasks(s -> tok.encode(s, false).length, s -> tok.encode(s, true).length);
+        int longest = 0;
+        for (String task : RetrievalTasks.TASKS) {
+            for (int i = 0; i < 10; i++) {
+                var c = gen.generate(task, 1024, RetrievalTasks.caseSeed(0, task, 1024, i));
+                longest = Math.max(longest, tok.encode(gen.answerPrefix() + c.answer(), false).length);
+            }
+        }
+        assertTrue(longest >= 7, "a vartrack answer names the chain's sources: " + longest + " tokens");
+        for (var command : List.of(new CommandLine(new RetrievalEvalCommand()).getCommandSpec()
+                        .findOption("--max-new-tokens"), new CommandLine(new LlmEval()).getCommandSpec()
+                        .findOption("--max-new-tokens"), new CommandLine(new LlmSparseAttention()).getCommandSpec()
+                        .findOption("--max_new_tokens"))) {
+            int defaultTokens = Integer.parseInt(command.defaultValue());
+            assertTrue(defaultTokens >= longest + 1, command.longestName() + " defaults to " + defaultTokens
+                    + " tokens; the longest answer is " + longest + " tokens and EOS");
         }
     }
 
