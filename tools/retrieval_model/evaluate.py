@@ -16,7 +16,9 @@ agreement is reported. Cells run shortest context first; the run stops adding ba
 then report the cases done. Each cell also reports answer_token_accuracy, the share of answer tokens (" " and the
 digits) whose teacher-forced argmax is right: a finer signal than exact match while a model is still weak, and
 first_digit_accuracy, the share of cases whose first answer token holding a digit (" 4" when the tokenizer keeps the
-space with the first digit, else "4" after " ") is right: the token that decides which needle is copied.
+space with the first digit, else "4" after " ") is right: for pass key and multi-key the token that decides which
+needle is copied (for grammar version 3's vartrack answers, " C B 48213", the chain's names come first and
+decide it; the first digit then checks that the chain reached the right value).
 """
 import argparse
 import json

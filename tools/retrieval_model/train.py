@@ -25,10 +25,11 @@ Curriculum over training progress p (elapsed / budget, or step / --steps): the l
 p = 0.3, then grows geometrically to --max-len at p = 0.65 (--ramp); half the batches are in [longest/2, longest],
 the rest log-uniform from --min-len. --init-from starts from an exported model's weights.
 
-Loss: mean cross-entropy over the answer tokens (" " + digits + <|eos|>) + --ctx-loss-weight x mean cross-entropy
+Loss: mean cross-entropy over the answer tokens (" 48213<|eos|>"; vartrack " C B 48213<|eos|>") + --ctx-loss-weight x mean cross-entropy
 over the prompt tokens + --other-loss-weight x mean cross-entropy over the further answers + --copy-loss-weight x
 mean cross-entropy over the copied sentences (after their first token) + --first-digit-weight x mean cross-entropy
-over the first digit of every answer (0 by default; the token that decides which needle is copied). The log's train-exact is the first
+over the first token of every answer (0 by default; the token that decides which needle is copied: the first digit, or
+for vartrack the first name of the chain). The log's train-exact is the first
 answer's teacher-forced exact match per row kind (pass, mult, vart: the evaluation format; -v varied, -d dense).
 Learning rate: linear warmup (--warmup-steps), then cosine in p down to --min-lr-frac x --lr. Training stops when the budget is spent
 (--minutes, or earlier at --deadline, a Unix time); the model is exported every --export-every seconds and at the
