@@ -3,6 +3,7 @@ package io.rocketkv.benchmarks;
 import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.CpuKernels;
 import io.rocketkv.core.kernels.StepBatch;
+import io.rocketkv.core.kernels.StepPlan;
 import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.numeric.DType;
 import java.util.SplittableRandom;
@@ -59,7 +60,7 @@ public class CpuDecodeAttentionBenchmark {
 
     private CpuKernels kernels;
     private AttentionShape shape;
-    private StepBatch step;
+    private StepPlan step;
     private Tensor q;        // [batch, Hq·D]
     private Tensor out;      // [batch, Hq·D]
     private Tensor[] caches; // copies of [numBlocks, 2, Hkv, tokensPerBlock, D]
@@ -99,7 +100,7 @@ public class CpuDecodeAttentionBenchmark {
             slots[s] = -1; // the benchmark reads the cache; writeKv is not timed
             logitRows[s] = s;
         }
-        step = new StepBatch(false, tokenIds, positions, slots, queryStart, kvLens, tables, logitRows);
+        step = kernels.plan(new StepBatch(false, tokenIds, positions, slots, queryStart, kvLens, tables, logitRows));
 
         q = kernels.allocate(DType.F32, batch, HEADS * HEAD_DIM);
         kernels.upload(CpuMatmulBenchmark.randomFloats(rnd, batch * HEADS * HEAD_DIM, 1f), q);

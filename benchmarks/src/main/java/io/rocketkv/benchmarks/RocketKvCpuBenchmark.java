@@ -3,6 +3,7 @@ package io.rocketkv.benchmarks;
 import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.CpuKernels;
 import io.rocketkv.core.kernels.StepBatch;
+import io.rocketkv.core.kernels.StepPlan;
 import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.kvcache.KtCacheManager;
 import io.rocketkv.core.numeric.DType;
@@ -61,7 +62,7 @@ public class RocketKvCpuBenchmark {
     private Tensor cache;     // [blocks, 2, Hkv, TPB, D]
     private Tensor kt;        // [pages, 2, Hkv, D]
     private Tensor out;
-    private StepBatch decode;
+    private StepPlan decode;
     private RocketKvPlan plan;
 
     @Setup(Level.Trial)
@@ -87,8 +88,8 @@ public class RocketKvCpuBenchmark {
         for (int i = 0; i < blocks; i++) {
             table[i] = i;
         }
-        decode = new StepBatch(false, new int[1], new int[] {context - 1}, new int[] {-1}, new int[] {0, 1},
-                new int[] {context}, new int[][] {table}, new int[] {0});
+        decode = kernels.plan(new StepBatch(false, new int[1], new int[] {context - 1}, new int[] {-1}, new int[] {0, 1},
+                new int[] {context}, new int[][] {table}, new int[] {0}));
     }
 
     private static float[] gaussian(SplittableRandom r, int n) {

@@ -4,6 +4,7 @@ import io.rocketkv.core.engine.Engine;
 import io.rocketkv.core.engine.EngineConfig;
 import io.rocketkv.core.engine.GenerationRequest;
 import io.rocketkv.core.engine.GenerationResult;
+import io.rocketkv.core.engine.KvPoolSizer;
 import io.rocketkv.core.engine.SampledToken;
 import io.rocketkv.core.engine.SamplingOptions;
 import io.rocketkv.core.engine.StopCriteria;
@@ -11,8 +12,8 @@ import io.rocketkv.core.engine.TokenLogprob;
 import io.rocketkv.core.kernels.Collective;
 import io.rocketkv.core.kernels.CpuKernels;
 import io.rocketkv.core.kernels.Kernels;
-import io.rocketkv.core.model.LlamaModel;
 import io.rocketkv.core.model.LoadProgress;
+import io.rocketkv.core.model.Model;
 import io.rocketkv.core.model.ModelConfig;
 import io.rocketkv.core.model.TensorParallelPlan;
 import io.rocketkv.core.sparse.RocketKvParams;
@@ -53,9 +54,6 @@ public final class LLM implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(LLM.class);
 
-    /** CPU KV pool default: at most this fraction of the JVM's maximum heap. */
-    private static final double CPU_KV_HEAP_FRACTION = 0.25;
-
     private final Path modelDir;
     private final LlmArgs args;
     private final ModelConfig config;
@@ -93,27 +91,30 @@ public final class LLM implements AutoCloseable {
                     + " is implemented by the CPU backend only; set backend(Backend.CPU), got " + args.backend());
         }
         int tp = args.tensorParallelSize();
-        this.rankKernels = tp == 1 ? List.of(selectKernels(args.backend(), rocketKv != null)) : cudaRanks(tp);
+        List<CudaKernels> devices = tp == 1 ? List.of() : cudaRanks(tp); // one backend per GPU
+        this.rankKernels = tp == 1 ? List.of(selectKernels(args.backend(), rocketKv != null)) : List.copyOf(devices);
         this.kernels = rankKernels.get(0);
         List<Collective> group = List.of();
         SafeTensors opened = null;
         try {
             if (tp > 1) {
-                group = NcclCollective.group(rankKernels.stream().map(k -> (CudaKernels) k).toList());
+                group = NcclCollective.group(devices);
                 log.info("tensor parallelism over {} GPUs (NCCL)", tp);
             }
             opened = SafeTensors.open(modelDir);
             int maxSeqLen = args.maxSeqLen() != null ? args.maxSeqLen() : config.maxPositionEmbeddings();
-            List<LlamaModel> models = new ArrayList<>();
+            List<Model> models = new ArrayList<>();
             for (int r = 0; r < tp; r++) {
-                models.add(tp == 1
-                        ? LlamaModel.load(config, opened, kernels, args.tokensPerBlock(), progress)
-                        : LlamaModel.load(config, opened, rankKernels.get(r), args.tokensPerBlock(), progress,
-                                TensorParallelPlan.of(config, r, tp, false), group.get(r)));
+                models.add(Model.load(config, opened, rankKernels.get(r), args.tokensPerBlock(), progress,
+                        tp == 1 ? null : TensorParallelPlan.of(config, r, tp, false), tp == 1 ? null : group.get(r)));
             }
+            // the pool takes a share of what the weights left (every rank holds the same blocks)
+            int numBlocks = KvPoolSizer.numBlocks(models, rankKernels, new KvPoolSizer.Request(maxSeqLen,
+                    args.maxBatchSize(), Math.max(args.maxNumTokens(), 1), args.tokensPerBlock(),
+                    args.kvCacheConfig().maxTokens(), args.kvCacheConfig().freeGpuMemoryFraction(), rocketKv));
             EngineConfig ec = new EngineConfig(args.maxBatchSize(), Math.max(args.maxNumTokens(), 1), maxSeqLen,
-                    args.tokensPerBlock(), numBlocks(maxSeqLen, models, rocketKv), rocketKv,
-                    args.cudaGraphBatchSizes(), args.cudaGraphConfig().enablePadding());
+                    args.tokensPerBlock(), numBlocks, rocketKv, args.cudaGraphBatchSizes(),
+                    args.cudaGraphConfig().enablePadding());
             this.engine = new Engine(models, rankKernels, ec, this::detokenize);
         } catch (RuntimeException e) {
             closeQuietly(group, e);
@@ -369,65 +370,6 @@ public final class LLM implements AutoCloseable {
         }
     }
 
-    /** KV pool size in blocks; called after the weights are loaded (the CUDA pool takes a share of what is left). */
-    private int numBlocks(int maxSeqLen, List<LlamaModel> models, RocketKvParams rocketKv) {
-        if (kernels instanceof CudaKernels) {
-            // every rank holds the same blocks (for its KV heads): the device with the least room decides
-            int blocks = Integer.MAX_VALUE;
-            for (int r = 0; r < models.size(); r++) {
-                blocks = Math.min(blocks, cudaNumBlocks((CudaKernels) rankKernels.get(r), maxSeqLen, models.get(r),
-                        rocketKv));
-            }
-            return blocks;
-        }
-        int p = args.tokensPerBlock();
-        long bytesPerToken = 2L * config.numHiddenLayers() * config.kvDim() * Float.BYTES; // CPU cache is fp32
-        long tokens;
-        if (args.kvCacheConfig().maxTokens() != null) {
-            tokens = args.kvCacheConfig().maxTokens();
-        } else {
-            long byHeap = (long) (Runtime.getRuntime().maxMemory() * CPU_KV_HEAP_FRACTION) / bytesPerToken;
-            tokens = Math.min(byHeap, (long) maxSeqLen * args.maxBatchSize());
-            tokens = Math.max(tokens, Math.min(maxSeqLen, byHeap));
-        }
-        long blocks = Math.max(1, (tokens + p - 1) / p);
-        long perLayerFloats = blocks * 2L * config.kvDim() * p;
-        if (perLayerFloats > Integer.MAX_VALUE - 8) {
-            blocks = (Integer.MAX_VALUE - 8) / (2L * config.kvDim() * p);
-            log.warn("the CPU KV cache is capped at {} tokens per layer (one Java array)", blocks * p);
-        }
-        return (int) blocks;
-    }
-
-    /**
-     * The CUDA pool: {@code kv_cache_config.max_tokens} when set, else {@code free_gpu_memory_fraction} of the
-     * device memory free after the weights and the step workspace, capped at {@code max_seq_len ×
-     * max_batch_size} tokens (when both apply, the smaller wins). The cache is bf16; with RocketKV each
-     * token also carries its share of the KT cache (min and max per channel, one page per page_size tokens,
-     * in the KT dtype).
-     */
-    private int cudaNumBlocks(CudaKernels cuda, int maxSeqLen, LlamaModel model, RocketKvParams rocketKv) {
-        int p = args.tokensPerBlock();
-        long kvDim = (long) model.attentionShape().numKvHeads() * model.attentionShape().headDim(); // this rank's
-        long bytesPerToken = 2L * config.numHiddenLayers() * kvDim * cuda.kvCacheDtype().byteSize();
-        if (rocketKv != null) {
-            long ktPerPage = 2L * config.numHiddenLayers() * kvDim * cuda.ktCacheDtype(rocketKv).byteSize();
-            bytesPerToken += (ktPerPage + rocketKv.pageSize() - 1) / rocketKv.pageSize();
-        }
-        long workspace = model.workspaceBytes(Math.max(Math.max(args.maxNumTokens(), 1), args.maxBatchSize()),
-                args.maxBatchSize());
-        long free = Math.max(0, cuda.memoryInfo().free() - workspace);
-        long byMemory = (long) (free * args.kvCacheConfig().freeGpuMemoryFraction()) / bytesPerToken;
-        long tokens = Math.min(byMemory, (long) maxSeqLen * args.maxBatchSize());
-        if (args.kvCacheConfig().maxTokens() != null) {
-            tokens = Math.min(tokens, args.kvCacheConfig().maxTokens());
-        }
-        long blocks = Math.max(1, Math.min(Integer.MAX_VALUE, (tokens + p - 1) / p));
-        log.info("CUDA KV cache on {}: {} blocks of {} tokens ({} MiB, bf16)", cuda.context().device(), blocks, p,
-                blocks * p * bytesPerToken >> 20);
-        return (int) blocks;
-    }
-
     /**
      * The rules for {@code tensor_parallel_size} that need the model and the machine: the model's shapes must
      * shard ({@link TensorParallelPlan}: it divides the query heads and the MLP width, and divides or is a
@@ -466,8 +408,8 @@ public final class LLM implements AutoCloseable {
      * there), else the CPU; the choice is logged.
      */
     /** One CUDA backend per device 0..n-1 (the devices were counted by {@link #checkTensorParallel}). */
-    private static List<Kernels> cudaRanks(int n) {
-        List<Kernels> out = new ArrayList<>();
+    private static List<CudaKernels> cudaRanks(int n) {
+        List<CudaKernels> out = new ArrayList<>();
         try {
             for (int r = 0; r < n; r++) {
                 out.add(new CudaKernels(r));

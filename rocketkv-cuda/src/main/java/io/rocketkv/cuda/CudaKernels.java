@@ -1,11 +1,15 @@
 package io.rocketkv.cuda;
 
+import static io.rocketkv.cuda.CudaChecks.checkCache;
+import static io.rocketkv.cuda.CudaChecks.requireFloats;
+
 import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.Kernels;
-import io.rocketkv.core.kernels.OutOfDeviceMemoryException;
+import io.rocketkv.core.kernels.MemoryInfo;
 import io.rocketkv.core.kernels.RecordedStep;
 import io.rocketkv.core.kernels.RopeTable;
 import io.rocketkv.core.kernels.StepBatch;
+import io.rocketkv.core.kernels.StepPlan;
 import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.numeric.Bf16;
 import io.rocketkv.core.numeric.DType;
@@ -15,12 +19,8 @@ import io.rocketkv.core.sparse.RocketKvPlan;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.Collections;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.ArrayList;
-import java.util.Map;
-import java.util.Set;
 
 /**
  * The CUDA backend of {@link Kernels}: dense attention here, RocketKV's four sparse ops in
@@ -35,12 +35,12 @@ import java.util.Set;
  *
  * <p>Everything runs in order on one created stream with the default (blocking) flag: it can be captured
  * into a CUDA graph, and the synchronous copies of {@link #upload} and {@link #download} (which go on the
- * legacy stream) still wait for the work queued before them and are waited for by the work after them. Per step ("plan once"), the
- * index arrays of a {@link StepBatch} (token ids, positions, slot mapping, query starts, KV lengths and the
- * block tables flattened to {@code [numSeqs][maxBlocks]}, padded with −1) go to the device in one copy,
- * the first time an op sees that batch object; every layer reuses them. Scratch memory (the bf16 copy of a
- * GEMM's activations, the split-KV decode workspace, the step plan) is owned here and grown lazily when a
- * larger step needs more — the kernels themselves never allocate.
+ * legacy stream) still wait for the work queued before them and are waited for by the work after them. Once per
+ * step, {@link #plan} uploads the index arrays of a {@link StepBatch} in one copy ({@link CudaStepPlanner}); every op
+ * of every layer reads them from the plan. Dense attention lives in {@link CudaAttention}, RocketKV's ops in
+ * {@link CudaRocketKv}, CUDA-graph recording in {@link CudaStepRecorder}; scratch memory (the bf16 copy of a GEMM's
+ * activations, split-KV partials, the step plan) is grown lazily through one {@link CudaScratch} — the kernels
+ * themselves never allocate.
  *
  * <p>Not thread-safe: one thread runs the ops (the engine's); {@link #close()} frees every tensor still
  * open, the scratch buffers, the modules, the cuBLAS handle and releases the context.
@@ -48,15 +48,8 @@ import java.util.Set;
 public final class CudaKernels implements Kernels {
 
     private static final int ROW_BLOCK = 256;
-    /** Fewest keys one split of split-KV decode attention takes. */
-    private static final int MIN_KV_PER_SPLIT = 256;
     /** cuBLAS's workspace, given to it up front so that no GEMM allocates (NVIDIA suggests 32 MiB on Hopper). */
     private static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
-    private static final int PREFILL_TILE = 64;
-    private static final int[] PREFILL_DIMS = {16, 32, 64, 128};
-    private static final int[] DECODE_DIMS = {16, 32, 64, 128, 256};
-    private static final int[] DECODE_GROUPS = {1, 2, 4, 8};
-
     private final CudaContext context;
     private final CudaStream stream;
     private final Cublas cublas;
@@ -65,20 +58,18 @@ public final class CudaKernels implements Kernels {
     private final CudaModule ropeModule;
     private final CudaModule rowsModule;
     private final CudaModule kvModule;
-    private final CudaModule prefillModule;
-    private final CudaModule decodeModule;
     private final CudaFunction ropeF32;
     private final CudaFunction gatherRows;
     private final CudaFunction f32ToBf16;
     private final CudaFunction addBias;
     private final CudaFunction kvWrite;
-    private final CudaFunction prefillNaive;
-    private final CudaFunction decodeNaive;
-    private final CudaFunction decodeMerge;
+    private final CudaScratch scratch;
+    private final CudaStepPlanner planner;
+    private final CudaStepRecorder recorder;
+    private final CudaAttention attention;
     private final CudaRocketKv rocket;
-    private final Map<String, CudaFunction> functions = new java.util.HashMap<>();
-    private final Map<CudaFunction, Integer> residentBlocks = new java.util.HashMap<>();
-    private final Set<CudaTensor> live = Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
+    private final java.util.Set<CudaTensor> live = java.util.Collections.synchronizedSet(
+            java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>()));
 
     /** Downloads to Java arrays up to this size go through {@link #downloadStaging}; larger ones stage per call. */
     private static final long MAX_DOWNLOAD_STAGING = 512L << 20;
@@ -88,45 +79,13 @@ public final class CudaKernels implements Kernels {
     private PinnedHostBuffer downloadStaging; // page-locked, reused by download(); null until the first one
     private volatile boolean downloadStagingRefused; // the driver refused the page-locked buffer once
     private DeviceBuffer xBf16;
-    private DeviceBuffer decodeWorkspace;
-    private DeviceBuffer planBuffer;
     private DeviceBuffer rowsBuffer;
     private DeviceBuffer ropeBuffer;
     private RopeTable ropeFor;
 
-    // the step plan of the last batch seen
-    private StepBatch planFor;
-    private Plan plan;
-
     private boolean closed;
-    private boolean capturing;
     private boolean sawF32Matrix;
     private boolean sawBf16Matrix;
-    private long scratchEpoch;
-    private final Set<CudaRecordedStep> recordings = Collections.newSetFromMap(new IdentityHashMap<>());
-    private int kvLenBound; // while recording: the longest KV length a replay may have (else 0)
-
-    /**
-     * The device copies of one step's index arrays, for kernel families that live in their own classes:
-     * {@code tokenIds}, {@code positions}, {@code slots} [T]; {@code queryStart} [S+1]; {@code kvLens} [S];
-     * {@code tables} [S][maxBlocks] padded with −1. Valid until the next step is planned.
-     */
-    record DevicePlan(DeviceBuffer tokenIds, DeviceBuffer positions, DeviceBuffer slots, DeviceBuffer queryStart,
-                      DeviceBuffer kvLens, DeviceBuffer tables, int maxBlocks, int maxQueryLen, int maxKvLen) {
-    }
-
-    /** Offsets (in ints) of one step's index arrays inside {@link #planBuffer}. */
-    private record Plan(int tokenIds, int positions, int slots, int queryStart, int kvLens, int tables, int rows,
-                        int maxBlocks, int maxQueryLen, int maxKvLen, int total) {
-
-        /** Same offsets (so a recorded step reads this plan where it read the recorded one). */
-        boolean sameLayout(Plan o) {
-            return tokenIds == o.tokenIds && positions == o.positions && slots == o.slots && queryStart == o.queryStart
-                    && kvLens == o.kvLens && tables == o.tables && rows == o.rows && maxBlocks == o.maxBlocks
-                    && total == o.total;
-        }
-    }
-
     /** Backend on device 0. */
     public CudaKernels() {
         this(0);
@@ -154,27 +113,19 @@ public final class CudaKernels implements Kernels {
             made.add(rowsModule);
             this.kvModule = KernelImages.load(context, "kv_cache");
             made.add(kvModule);
-            this.prefillModule = KernelImages.load(context, "attention_prefill");
-            made.add(prefillModule);
-            this.decodeModule = KernelImages.load(context, "attention_decode");
-            made.add(decodeModule);
             this.ropeF32 = ropeModule.function("rope_f32");
             this.gatherRows = rowsModule.function("gather_rows_f32");
             this.f32ToBf16 = rowsModule.function("f32_to_bf16");
             this.addBias = rowsModule.function("add_bias_f32");
             this.kvWrite = kvModule.function("kv_cache_write_bf16");
-            this.prefillNaive = prefillModule.function("attention_prefill_naive");
-            this.decodeNaive = decodeModule.function("attention_decode_naive");
-            this.decodeMerge = decodeModule.function("attention_decode_merge");
-            for (int d : PREFILL_DIMS) {
-                CudaFunction f = prefillModule.function("attention_prefill_d" + d);
-                int smem = prefillSharedBytes(d);
-                if (smem > 48 * 1024) {
-                    f.setMaxDynamicSharedMemory(smem);
-                }
-                functions.put("attention_prefill_d" + d, f);
-            }
-            this.rocket = new CudaRocketKv(this, context);
+            this.scratch = new CudaScratch(context);
+            this.planner = new CudaStepPlanner(scratch);
+            made.add(planner);
+            this.recorder = new CudaStepRecorder(stream, scratch, planner);
+            made.add(recorder);
+            this.attention = new CudaAttention(context, stream, scratch);
+            made.add(attention);
+            this.rocket = new CudaRocketKv(context, stream, scratch);
             made.add(rocket);
         } catch (RuntimeException e) {
             for (int i = made.size() - 1; i >= 0; i--) {
@@ -195,8 +146,10 @@ public final class CudaKernels implements Kernels {
     }
 
     /** Free and total device memory now. */
-    public CudaContext.MemoryInfo memoryInfo() {
-        return context.memoryInfo();
+    @Override
+    public MemoryInfo memoryInfo() {
+        CudaContext.MemoryInfo m = context.memoryInfo();
+        return new MemoryInfo(m.free(), m.total(), false, Long.MAX_VALUE);
     }
 
     @Override
@@ -224,7 +177,7 @@ public final class CudaKernels implements Kernels {
                     + " (KT cache), got " + dtype);
         }
         long bytes = CudaTensor.numel(shape) * dtype.byteSize();
-        DeviceBuffer b = deviceAlloc(Math.max(bytes, 16), dtype + java.util.Arrays.toString(shape));
+        DeviceBuffer b = scratch.allocate(Math.max(bytes, 16), dtype + java.util.Arrays.toString(shape));
         b.memset((byte) 0);
         return track(new CudaTensor(dtype, shape, b, live::remove));
     }
@@ -263,7 +216,7 @@ public final class CudaKernels implements Kernels {
             sawF32Matrix |= target == DType.F32;
             sawBf16Matrix |= target == DType.BF16;
         }
-        DeviceBuffer b = deviceAlloc(Math.max(n * target.byteSize(), 16), "weight " + target
+        DeviceBuffer b = scratch.allocate(Math.max(n * target.byteSize(), 16), "weight " + target
                 + java.util.Arrays.toString(shape));
         try {
             if (target == dtype) {
@@ -295,29 +248,6 @@ public final class CudaKernels implements Kernels {
                 }
                 dst.copyFrom(part, i * to.byteSize());
             }
-        }
-    }
-
-    /**
-     * cuMemAlloc, with CUDA_ERROR_OUT_OF_MEMORY turned into an {@link OutOfDeviceMemoryException} that says
-     * how much was asked for and how much is free.
-     */
-    private DeviceBuffer deviceAlloc(long bytes, String what) {
-        try {
-            return context.allocate(bytes);
-        } catch (CudaException e) {
-            if (e.status() != io.rocketkv.cuda.bindings.cuda_h.CUDA_ERROR_OUT_OF_MEMORY) {
-                throw e;
-            }
-            String free;
-            try {
-                CudaContext.MemoryInfo m = context.memoryInfo();
-                free = (m.free() >> 20) + " MiB free of " + (m.total() >> 20) + " MiB";
-            } catch (RuntimeException ignored) {
-                free = "free memory unknown";
-            }
-            throw new OutOfDeviceMemoryException(what + " needs " + (bytes >> 20) + " MiB (" + bytes + " bytes), "
-                    + free + " on " + context.device(), bytes, e);
         }
     }
 
@@ -372,14 +302,15 @@ public final class CudaKernels implements Kernels {
     // ---- ops --------------------------------------------------------------------------------------
 
     @Override
-    public void embedding(Tensor table, StepBatch batch, Tensor out) {
+    public void embedding(Tensor table, StepPlan step, Tensor out) {
+        CudaStepPlan p = planner.current(step);
+        StepBatch batch = p.batch();
         CudaTensor tab = cuda(table);
         int vocab = table.dim(0);
         int hidden = table.dim(1);
         ElementwiseKernels.checkTokenIds(batch.tokenIds(), vocab);
-        Plan p = plan(batch);
         int t = batch.numTokens();
-        DeviceBuffer ids = ints(p.tokenIds(), t);
+        DeviceBuffer ids = p.tokenIds();
         requireFloats(out, (long) t * hidden, "embedding out");
         switch (tab.dtype()) {
             case BF16 -> elementwise.embedding(tab.buffer(), vocab, hidden, ids, t, cuda(out).buffer(), stream);
@@ -430,7 +361,7 @@ public final class CudaKernels implements Kernels {
                     break;
                 }
                 long elems = (long) rows * k;
-                DeviceBuffer xb = xBf16 = grow(xBf16, elems * 2);
+                DeviceBuffer xb = xBf16 = scratch.grow(xBf16, elems * 2);
                 f32ToBf16.launch(Dim3.of(blocks(elems)), Dim3.of(ROW_BLOCK), 0, stream, xb, xs, elems);
                 cublas.gemmBf16(xb, wt.buffer(), os, rows, n, k, DType.F32);
             }
@@ -446,22 +377,22 @@ public final class CudaKernels implements Kernels {
     }
 
     @Override
-    public void rope(Tensor q, Tensor k, StepBatch batch, RopeTable rope, AttentionShape shape) {
+    public void rope(Tensor q, Tensor k, StepPlan step, RopeTable rope, AttentionShape shape) {
+        CudaStepPlan p = planner.current(step);
         int d = shape.headDim();
         if (rope.headDim() != d) {
             throw new IllegalArgumentException("rope table for head dim " + rope.headDim() + ", attention head dim " + d);
         }
-        int t = batch.numTokens();
+        int t = p.batch().numTokens();
         requireFloats(q, (long) t * shape.numHeads() * d, "rope q");
         requireFloats(k, (long) t * shape.numKvHeads() * d, "rope k");
         if (ropeFor != rope) {
             float[] inv = rope.invFreq();
-            ropeBuffer = grow(ropeBuffer, (long) inv.length * Float.BYTES);
+            ropeBuffer = scratch.grow(ropeBuffer, (long) inv.length * Float.BYTES);
             ropeBuffer.copyFrom(MemorySegment.ofArray(inv), 0);
             ropeFor = rope;
         }
-        Plan p = plan(batch);
-        ropeF32.launch(Dim3.of(t), Dim3.of(128), 0, stream, cuda(q).buffer(), cuda(k).buffer(), ints(p.positions(), t),
+        ropeF32.launch(Dim3.of(t), Dim3.of(128), 0, stream, cuda(q).buffer(), cuda(k).buffer(), p.positions(),
                 ropeBuffer, shape.numHeads(), shape.numKvHeads(), d);
     }
 
@@ -484,152 +415,67 @@ public final class CudaKernels implements Kernels {
     }
 
     @Override
-    public void writeKv(Tensor k, Tensor v, StepBatch batch, AttentionShape shape, Tensor kvCache) {
+    public void writeKv(Tensor k, Tensor v, StepPlan step, AttentionShape shape, Tensor kvCache) {
+        CudaStepPlan p = planner.current(step);
+        StepBatch batch = p.batch();
         int numBlocks = checkCache(kvCache, shape);
         int t = batch.numTokens();
         long rowFloats = (long) shape.numKvHeads() * shape.headDim();
         requireFloats(k, t * rowFloats, "writeKv k");
         requireFloats(v, t * rowFloats, "writeKv v");
-        long slots = (long) numBlocks * shape.tokensPerBlock();
-        for (int s : batch.slotMapping()) {
-            if (s >= slots) {
-                throw new IllegalArgumentException("slot " + s + " is past the cache's " + numBlocks + " blocks");
-            }
-        }
-        Plan p = plan(batch);
-        kvWrite.launch(Dim3.of(t), Dim3.of(128), 0, stream, cuda(k).buffer(), cuda(v).buffer(), ints(p.slots(), t),
+        CudaChecks.checkSlots(batch, numBlocks, shape.tokensPerBlock(), "cache");
+        kvWrite.launch(Dim3.of(t), Dim3.of(128), 0, stream, cuda(k).buffer(), cuda(v).buffer(), p.slots(),
                 cuda(kvCache).buffer(), t, shape.numKvHeads(), shape.headDim(), shape.tokensPerBlock(), numBlocks);
     }
 
     @Override
-    public void prefillAttention(Tensor q, Tensor k, Tensor v, Tensor kvCache, StepBatch batch, AttentionShape shape,
+    public void prefillAttention(Tensor q, Tensor k, Tensor v, Tensor kvCache, StepPlan step, AttentionShape shape,
                                  Tensor out) {
-        int numBlocks = checkCache(kvCache, shape);
-        int t = batch.numTokens();
-        int d = shape.headDim();
-        requireFloats(q, (long) t * shape.numHeads() * d, "prefill q");
-        requireFloats(out, (long) t * shape.numHeads() * d, "prefill out");
-        checkTables(batch, shape, numBlocks);
-        Plan p = plan(batch);
-        int seqs = batch.numSeqs();
-        checkGrid(seqs, shape.numHeads());
-        Object[] args = {cuda(q).buffer(), cuda(kvCache).buffer(), ints(p.queryStart(), seqs + 1),
-                ints(p.kvLens(), seqs), ints(p.tables(), seqs * p.maxBlocks()), cuda(out).buffer(), shape.numHeads(),
-                shape.numKvHeads(), d, shape.tokensPerBlock(), p.maxBlocks(), shape.scale()};
-        CudaFunction v2 = d % 4 == 0 ? functions.get("attention_prefill_d" + d) : null;
-        if (v2 != null) {
-            v2.launch(new Dim3(ceilDiv(p.maxQueryLen(), PREFILL_TILE), shape.numHeads(), seqs), Dim3.of(128),
-                    prefillSharedBytes(d), stream, args);
-        } else if (d <= 256) {
-            prefillNaive.launch(new Dim3(ceilDiv(p.maxQueryLen(), 4), shape.numHeads(), seqs), Dim3.of(128), 0, stream,
-                    args);
-        } else {
-            throw new IllegalArgumentException("CUDA prefill attention supports head dims up to 256, got " + d);
-        }
+        attention.prefill(cuda(q), cuda(kvCache), planner.current(step), shape, cuda(out));
     }
 
     @Override
-    public void decodeAttention(Tensor q, Tensor kvCache, StepBatch batch, AttentionShape shape, Tensor out) {
-        int numBlocks = checkCache(kvCache, shape);
-        int seqs = batch.numSeqs();
-        int h = shape.numHeads();
-        int hkv = shape.numKvHeads();
-        int d = shape.headDim();
-        if (batch.numTokens() != seqs) {
-            throw new IllegalArgumentException("decode attention takes one query per sequence, got " + batch.numTokens()
-                    + " tokens for " + seqs + " sequences");
-        }
-        requireFloats(q, (long) seqs * h * d, "decode q");
-        requireFloats(out, (long) seqs * h * d, "decode out");
-        checkTables(batch, shape, numBlocks);
-        checkGrid(seqs, h);
-        Plan p = plan(batch);
-        DeviceBuffer kvLens = ints(p.kvLens(), seqs);
-        DeviceBuffer tables = ints(p.tables(), seqs * p.maxBlocks());
-        DeviceBuffer qb = cuda(q).buffer();
-        DeviceBuffer ob = cuda(out).buffer();
-        DeviceBuffer cache = cuda(kvCache).buffer();
-        int g = shape.groupSize();
-        if (!contains(DECODE_DIMS, d)) {
-            if (d > 256) {
-                throw new IllegalArgumentException("CUDA decode attention supports head dims up to 256, got " + d);
-            }
-            decodeNaive.launch(Dim3.of(seqs, h), Dim3.of(32), 0, stream, qb, cache, kvLens, tables, ob, h, hkv, d,
-                    shape.tokensPerBlock(), p.maxBlocks(), shape.scale());
-            return;
-        }
-        int gt = 8;
-        for (int c : DECODE_GROUPS) {
-            if (c >= g) {
-                gt = c;
-                break;
-            }
-        }
-        int headChunks = ceilDiv(g, gt);
-        String fname = "attention_decode_d" + d + "_g" + gt;
-        CudaFunction split = functions.computeIfAbsent(fname, decodeModule::function);
-        int resident = residentBlocks.computeIfAbsent(split, f -> Math.max(1,
-                f.maxActiveBlocksPerMultiprocessor(128, 0) * context.device().multiprocessorCount()));
-        long base = (long) seqs * hkv * headChunks;
-        // the launch depends on the lengths only through this bound (each sequence's split length is
-        // computed on the device), so a recorded step replays for any lengths up to the bound
-        int maxKv = Math.max(p.maxKvLen(), kvLenBound);
-        int numSplits = (int) Math.max(1, Math.min(2L * resident / base, ceilDiv(maxKv, MIN_KV_PER_SPLIT)));
-        int kvPerSplit = MIN_KV_PER_SPLIT;
-        DeviceBuffer ws = ob;
-        if (numSplits > 1) {
-            long floats = (long) seqs * h * numSplits * (d + 2);
-            ws = decodeWorkspace = grow(decodeWorkspace, floats * Float.BYTES);
-        }
-        split.launch(new Dim3(seqs, hkv * headChunks, numSplits), Dim3.of(128), 0, stream, qb, cache, kvLens, tables,
-                ob, ws, h, hkv, d, shape.tokensPerBlock(), p.maxBlocks(), kvPerSplit, shape.scale());
-        if (numSplits > 1) {
-            decodeMerge.launch(Dim3.of(seqs, h), Dim3.of(128), 0, stream, ws, kvLens, ob, h, d, kvPerSplit, numSplits);
-        }
+    public void decodeAttention(Tensor q, Tensor kvCache, StepPlan step, AttentionShape shape, Tensor out) {
+        attention.decode(cuda(q), cuda(kvCache), planner.current(step), shape, cuda(out));
     }
 
     @Override
-    public void rocketStage1(Tensor q, Tensor k, StepBatch batch, AttentionShape shape, RocketKvParams params,
+    public void rocketStage1(Tensor q, Tensor k, StepPlan step, AttentionShape shape, RocketKvParams params,
                              Tensor kvCache) {
-        rocket.stage1(cuda(q), cuda(k), batch, shape, params, cuda(kvCache));
+        rocket.stage1(cuda(q), cuda(k), planner.current(step), shape, params, cuda(kvCache));
     }
 
     @Override
-    public void ktBuild(Tensor kvCache, StepBatch batch, AttentionShape shape, RocketKvPlan plan, Tensor ktCache) {
-        rocket.ktBuild(cuda(kvCache), batch, shape, plan, cuda(ktCache));
+    public void ktBuild(Tensor kvCache, StepPlan step, AttentionShape shape, RocketKvPlan plan, Tensor ktCache) {
+        rocket.ktBuild(cuda(kvCache), planner.current(step), shape, plan, cuda(ktCache));
     }
 
     @Override
-    public void ktUpdate(Tensor k, StepBatch batch, AttentionShape shape, RocketKvPlan plan, Tensor ktCache) {
-        rocket.ktUpdate(cuda(k), batch, shape, plan, cuda(ktCache));
+    public void ktUpdate(Tensor k, StepPlan step, AttentionShape shape, RocketKvPlan plan, Tensor ktCache) {
+        rocket.ktUpdate(cuda(k), planner.current(step), shape, plan, cuda(ktCache));
     }
 
     @Override
-    public void sparseDecodeAttention(Tensor q, Tensor kvCache, Tensor ktCache, StepBatch batch, AttentionShape shape,
+    public void sparseDecodeAttention(Tensor q, Tensor kvCache, Tensor ktCache, StepPlan step, AttentionShape shape,
                                       RocketKvPlan plan, Tensor out) {
-        rocket.sparseDecode(cuda(q), null, cuda(kvCache), cuda(ktCache), batch, shape, plan, cuda(out));
+        rocket.sparseDecode(cuda(q), null, cuda(kvCache), cuda(ktCache), planner.current(step), shape, plan, cuda(out));
     }
 
     @Override
-    public void rocketDecodeAttention(Tensor q, Tensor k, Tensor kvCache, Tensor ktCache, StepBatch batch,
+    public void rocketDecodeAttention(Tensor q, Tensor k, Tensor kvCache, Tensor ktCache, StepPlan step,
                                       AttentionShape shape, RocketKvPlan plan, Tensor out) {
-        rocket.sparseDecode(cuda(q), cuda(k), cuda(kvCache), cuda(ktCache), batch, shape, plan, cuda(out));
+        rocket.sparseDecode(cuda(q), cuda(k), cuda(kvCache), cuda(ktCache), planner.current(step), shape, plan,
+                cuda(out));
     }
 
-    /**
-     * {@link #rocketDecodeAttention} with only one of its two launches, for benchmarks that time them apart:
-     * {@code selection} true launches the fused KT update + page selection alone; false launches the sparse
-     * attention alone, over the pages that a previous full call with the same shapes and batch selected.
-     */
-    public void rocketDecodePart(Tensor q, Tensor k, Tensor kvCache, Tensor ktCache, StepBatch batch,
-                                 AttentionShape shape, RocketKvPlan plan, Tensor out, boolean selection) {
-        rocket.sparseDecode(cuda(q), cuda(k), cuda(kvCache), cuda(ktCache), batch, shape, plan, cuda(out), selection,
-                !selection);
-    }
-
-    /** The RocketKV ops (package-private, for their tests). */
+    /** The RocketKV ops (for test probes). */
     CudaRocketKv rocket() {
         return rocket;
+    }
+
+    /** {@code step} on the device (for test probes). */
+    CudaStepPlan devicePlan(StepPlan step) {
+        return planner.current(step);
     }
 
     @Override
@@ -646,136 +492,59 @@ public final class CudaKernels implements Kernels {
         if (rows.length == 0) {
             return;
         }
-        DeviceBuffer rowsOnDevice;
-        if (planFor != null && rows == planFor.logitRows()) {
-            rowsOnDevice = ints(plan.rows(), rows.length); // the planned step's logit rows are on the device already
-        } else {
-            rowsOnDevice = rowsBuffer = grow(rowsBuffer, (long) rows.length * Integer.BYTES);
-            rowsBuffer.copyFrom(MemorySegment.ofArray(rows), 0);
-        }
+        rowsBuffer = scratch.grow(rowsBuffer, (long) rows.length * Integer.BYTES);
+        rowsBuffer.copyFrom(MemorySegment.ofArray(rows), 0); // synchronous: not for recorded steps
         gatherRows.launch(Dim3.of(rows.length), Dim3.of(ROW_BLOCK), 0, stream, cuda(out).buffer(), cuda(x).buffer(),
-                rowsOnDevice, w);
+                rowsBuffer, w);
     }
 
-    // ---- recorded steps (CUDA graphs) ----------------------------------------------------------------
+    /** The step's logit rows from its plan (already on the device: recordable). */
+    @Override
+    public void gatherLogitRows(Tensor x, StepPlan step, Tensor out) {
+        CudaStepPlan p = planner.current(step);
+        int[] rows = p.batch().logitRows();
+        int r = x.dim(0);
+        int w = x.dim(1);
+        for (int row : rows) {
+            if (row < 0 || row >= r) {
+                throw new IllegalArgumentException("row " + row + " outside [0, " + r + ")");
+            }
+        }
+        requireFloats(out, (long) rows.length * w, "gatherLogitRows out");
+        f32(x, "gatherLogitRows x");
+        if (rows.length > 0) {
+            gatherRows.launch(Dim3.of(rows.length), Dim3.of(ROW_BLOCK), 0, stream, cuda(out).buffer(),
+                    cuda(x).buffer(), p.logitRows(), w);
+        }
+    }
+
+    // ---- the step plan and recorded steps (CUDA graphs) -------------------------------------------------
+
+    @Override
+    public StepPlan plan(StepBatch batch, int kvLenBound) {
+        if (closed) {
+            throw new IllegalStateException("CudaKernels is closed");
+        }
+        return planner.plan(batch, kvLenBound);
+    }
 
     @Override
     public boolean recordsSteps() {
         return true;
     }
 
-    /**
-     * Runs {@code work} once eagerly (with split-KV attention sized for {@code kvLenBound}, so that every
-     * scratch buffer the replays need is allocated now), then captures the ops it queues into a CUDA graph
-     * (global capture mode: nothing may allocate or synchronise meanwhile; an op that would grow scratch
-     * memory throws). The batch's index arrays are uploaded before the capture; a replay uploads its own
-     * batch's arrays to the same offsets and launches the graph.
-     */
+    /** See {@link CudaStepRecorder#record}. */
     @Override
-    public RecordedStep record(StepBatch batch, int kvLenBound, Runnable work) {
+    public RecordedStep record(StepPlan step, Runnable work) {
         if (closed) {
             throw new IllegalStateException("CudaKernels is closed");
         }
-        if (kvLenBound < 1) {
-            throw new IllegalArgumentException("kvLenBound must be >= 1, got " + kvLenBound);
-        }
-        int savedBound = this.kvLenBound;
-        this.kvLenBound = kvLenBound;
-        try {
-            planFor = null; // upload now, outside the capture
-            plan(batch);
-            work.run();
-            Plan recorded = plan(batch);
-            long epoch = scratchEpoch;
-            CudaGraph graph;
-            capturing = true;
-            try {
-                graph = CudaGraph.capture(stream, work);
-            } finally {
-                capturing = false;
-            }
-            CudaRecordedStep step = new CudaRecordedStep(graph, recorded, batch.numSeqs(), batch.numTokens(), epoch);
-            recordings.add(step);
-            return step;
-        } finally {
-            this.kvLenBound = savedBound;
-        }
-    }
-
-    /** A decode step captured by {@link #record}. */
-    private final class CudaRecordedStep implements RecordedStep {
-        private final CudaGraph graph;
-        private final Plan layout;
-        private final int seqs;
-        private final int tokens;
-        private final long epoch;
-        private boolean released;
-
-        CudaRecordedStep(CudaGraph graph, Plan layout, int seqs, int tokens, long epoch) {
-            this.graph = graph;
-            this.layout = layout;
-            this.seqs = seqs;
-            this.tokens = tokens;
-            this.epoch = epoch;
-        }
-
-        @Override
-        public void replay(StepBatch batch) {
-            if (released) {
-                throw new IllegalStateException("the recorded step is closed");
-            }
-            if (isStale()) {
-                throw new IllegalStateException("the recorded step is stale (scratch memory moved); record it again");
-            }
-            if (batch.numSeqs() != seqs || batch.numTokens() != tokens) {
-                throw new IllegalArgumentException("recorded for " + seqs + " sequences and " + tokens + " tokens, got "
-                        + batch.numSeqs() + " and " + batch.numTokens());
-            }
-            planFor = null;
-            Plan p = plan(batch);
-            if (!p.sameLayout(layout)) {
-                throw new IllegalArgumentException("the step's index layout differs from the recorded one (block-table"
-                        + " width " + p.maxBlocks() + ", recorded " + layout.maxBlocks() + "); pad it the same way");
-            }
-            if (scratchEpoch != epoch) {
-                throw new IllegalStateException("uploading the step moved scratch memory; record it again");
-            }
-            graph.launch(stream);
-        }
-
-        @Override
-        public boolean isStale() {
-            return closed || scratchEpoch != epoch;
-        }
-
-        @Override
-        public void close() {
-            if (released) {
-                return;
-            }
-            released = true;
-            recordings.remove(this);
-            if (!closed) {
-                graph.close();
-            }
-        }
-    }
-
-    // ---- the step plan ------------------------------------------------------------------------------
-
-    /** The step's index arrays on the device (uploaded once per batch object; see {@link DevicePlan}). */
-    DevicePlan devicePlan(StepBatch batch) {
-        Plan p = plan(batch);
-        int t = batch.numTokens();
-        int s = batch.numSeqs();
-        return new DevicePlan(ints(p.tokenIds(), t), ints(p.positions(), t), ints(p.slots(), t),
-                ints(p.queryStart(), s + 1), ints(p.kvLens(), s), ints(p.tables(), s * p.maxBlocks()), p.maxBlocks(),
-                p.maxQueryLen(), p.maxKvLen());
+        return recorder.record(step, work);
     }
 
     /** How many times scratch memory was reallocated; a graph captured at an older epoch is stale. */
     long scratchEpoch() {
-        return scratchEpoch;
+        return scratch.epoch();
     }
 
     /** The stream every op of this backend runs on (events recorded on it time the ops). */
@@ -783,148 +552,10 @@ public final class CudaKernels implements Kernels {
         return stream;
     }
 
-    /**
-     * Scratch memory for a kernel family: returns {@code b} when it holds {@code bytes}, else frees it and
-     * allocates a larger buffer. Reallocation changes device addresses, so it advances {@link #scratchEpoch()}
-     * (graphs captured before must be re-captured) and is refused while a graph is being captured.
-     */
-    DeviceBuffer growScratch(DeviceBuffer b, long bytes) {
-        return grow(b, bytes);
-    }
-
-    /** Uploads the batch's index arrays once (the first op to see this batch object); later calls reuse them. */
-    private Plan plan(StepBatch batch) {
-        if (batch == planFor) {
-            return plan;
-        }
-        int t = batch.numTokens();
-        int s = batch.numSeqs();
-        int maxBlocks = 1;
-        int maxQ = 1;
-        int maxKv = 1;
-        for (int i = 0; i < s; i++) {
-            maxBlocks = Math.max(maxBlocks, batch.blockTables()[i].length);
-            maxQ = Math.max(maxQ, batch.queryLen(i));
-            maxKv = Math.max(maxKv, batch.kvLens()[i]);
-        }
-        int tokenIds = 0;
-        int positions = align(tokenIds + t);
-        int slots = align(positions + t);
-        int queryStart = align(slots + t);
-        int kvLens = align(queryStart + s + 1);
-        int tables = align(kvLens + s);
-        int rows = align(tables + s * maxBlocks);
-        int total = align(rows + batch.logitRows().length);
-        int[] host = new int[total];
-        System.arraycopy(batch.tokenIds(), 0, host, tokenIds, t);
-        System.arraycopy(batch.positions(), 0, host, positions, t);
-        System.arraycopy(batch.slotMapping(), 0, host, slots, t);
-        System.arraycopy(batch.queryStart(), 0, host, queryStart, s + 1);
-        System.arraycopy(batch.kvLens(), 0, host, kvLens, s);
-        java.util.Arrays.fill(host, tables, tables + s * maxBlocks, -1);
-        for (int i = 0; i < s; i++) {
-            int[] row = batch.blockTables()[i];
-            System.arraycopy(row, 0, host, tables + i * maxBlocks, row.length);
-        }
-        System.arraycopy(batch.logitRows(), 0, host, rows, batch.logitRows().length);
-        planBuffer = grow(planBuffer, (long) total * Integer.BYTES);
-        planBuffer.copyFrom(MemorySegment.ofArray(host), 0);
-        plan = new Plan(tokenIds, positions, slots, queryStart, kvLens, tables, rows, maxBlocks, maxQ, maxKv, total);
-        planFor = batch;
-        return plan;
-    }
-
-    private static int align(int ints) {
-        return (ints + 3) & ~3;
-    }
-
-    private DeviceBuffer ints(int offset, int count) {
-        return planBuffer.slice((long) offset * Integer.BYTES, (long) Math.max(count, 1) * Integer.BYTES);
-    }
-
     // ---- checks and helpers -------------------------------------------------------------------------
-
-    private static int checkCache(Tensor kvCache, AttentionShape shape) {
-        int[] sh = kvCache.shape();
-        if (kvCache.dtype() != DType.BF16 || sh.length != 5 || sh[1] != 2 || sh[2] != shape.numKvHeads()
-                || sh[3] != shape.tokensPerBlock() || sh[4] != shape.headDim()) {
-            throw new IllegalArgumentException("the CUDA KV cache must be BF16 [numBlocks, 2, " + shape.numKvHeads() + ", "
-                    + shape.tokensPerBlock() + ", " + shape.headDim() + "], got " + Tensor.describe(kvCache));
-        }
-        return sh[0];
-    }
-
-    private static void checkTables(StepBatch batch, AttentionShape shape, int numBlocks) {
-        int p = shape.tokensPerBlock();
-        for (int s = 0; s < batch.numSeqs(); s++) {
-            int len = batch.kvLens()[s];
-            int[] table = batch.blockTables()[s];
-            int need = (len + p - 1) / p;
-            if (need > table.length) {
-                throw new IllegalArgumentException("sequence " + s + " holds " + len + " tokens but its block table has "
-                        + table.length + " blocks of " + p);
-            }
-            for (int j = 0; j < need; j++) {
-                if (table[j] < 0 || table[j] >= numBlocks) {
-                    throw new IllegalArgumentException("sequence " + s + " block " + j + " is " + table[j]
-                            + ", outside the cache's [0, " + numBlocks + ")");
-                }
-            }
-        }
-    }
-
-    private static void checkGrid(int seqs, int heads) {
-        if (seqs > 65535 || heads > 65535) {
-            throw new IllegalArgumentException("at most 65535 sequences and heads per launch, got " + seqs + " and "
-                    + heads);
-        }
-    }
-
-    static int prefillSharedBytes(int d) {
-        return 2 * 192 * (d + 8) + 256 * (Math.max(d, 64) + 4) + 9216;
-    }
-
-    private DeviceBuffer grow(DeviceBuffer b, long bytes) {
-        if (b != null && b.byteSize() >= bytes) {
-            return b;
-        }
-        if (capturing) {
-            throw new IllegalStateException("scratch memory of " + bytes + " bytes would be allocated while a CUDA graph"
-                    + " is being captured; run the step once without capture first");
-        }
-        scratchEpoch++;
-        if (b != null) {
-            b.close(); // cuMemFree waits for the work queued before it
-        }
-        long size = Math.max(bytes, 256);
-        if (b != null) {
-            size = Math.max(size, b.byteSize() + b.byteSize() / 2);
-        }
-        return deviceAlloc(size, "scratch memory");
-    }
 
     private static int blocks(long n) {
         return (int) Math.min(65535L * 16, Math.max(1, (n + ROW_BLOCK - 1) / ROW_BLOCK));
-    }
-
-    private static int ceilDiv(long a, long b) {
-        return (int) ((a + b - 1) / b);
-    }
-
-    private static boolean contains(int[] a, int v) {
-        for (int x : a) {
-            if (x == v) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static void requireFloats(Tensor t, long count, String what) {
-        if (t.dtype() != DType.F32 || t.numel() < count) {
-            throw new IllegalArgumentException(what + " must be F32 with at least " + count + " elements, got "
-                    + Tensor.describe(t));
-        }
     }
 
     /** An F32 or BF16 tensor (an activation that may be in {@link #gemmInputDtype()}). */
@@ -962,9 +593,7 @@ public final class CudaKernels implements Kernels {
         }
         RuntimeException failure = null;
         List<AutoCloseable> all = new ArrayList<>();
-        for (CudaRecordedStep r : List.copyOf(recordings)) {
-            all.add(r); // before the modules and buffers they point at
-        }
+        all.add(recorder); // the recordings, before the modules and buffers they point at
         synchronized (live) {
             all.addAll(live);
         }
@@ -973,8 +602,7 @@ public final class CudaKernels implements Kernels {
             downloadStaging = null;
         }
         all.add(xBf16);
-        all.add(decodeWorkspace);
-        all.add(planBuffer);
+        all.add(planner);
         all.add(rowsBuffer);
         all.add(ropeBuffer);
         all.add(cublas);
@@ -983,8 +611,7 @@ public final class CudaKernels implements Kernels {
         all.add(ropeModule);
         all.add(rowsModule);
         all.add(kvModule);
-        all.add(prefillModule);
-        all.add(decodeModule);
+        all.add(attention);
         all.add(rocket);
         all.add(stream);
         try {
@@ -994,7 +621,6 @@ public final class CudaKernels implements Kernels {
         }
         failure = Closeables.closeAll(failure, all);
         closed = true;
-        planFor = null;
         ropeFor = null;
         try {
             context.close();

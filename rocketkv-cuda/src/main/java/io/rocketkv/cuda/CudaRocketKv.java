@@ -1,5 +1,10 @@
 package io.rocketkv.cuda;
 
+import static io.rocketkv.cuda.CudaChecks.ceilDiv;
+import static io.rocketkv.cuda.CudaChecks.checkCache;
+import static io.rocketkv.cuda.CudaChecks.checkTables;
+import static io.rocketkv.cuda.CudaChecks.contains;
+
 import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.kernels.Tensor;
@@ -17,7 +22,7 @@ import java.util.Map;
  * <p>The KT cache is stored in the KT dtype itself ({@link DType#F8_E5M2} bytes or {@link DType#BF16}), layout
  * {@code [numKtPages][min|max][Hkv][D]} as on the CPU. {@link #ktUpdate} and {@link #sparseDecode} are
  * graph-capturable: no host synchronisation, no device reads, scratch only through
- * {@link CudaKernels#growScratch}, and launch sizes and arguments derived from the number of sequences, the
+ * {@link CudaScratch#grow}, and launch sizes and arguments derived from the number of sequences, the
  * shapes, the RocketKV parameters, the pool sizes and the padded block-table width only — per-step lengths are
  * read on the device.
  */
@@ -30,8 +35,9 @@ final class CudaRocketKv implements AutoCloseable {
     private static final int TAIL_SMEM_BYTES = 16 * 1024; // with the kernels' static shared memory, under 48 KiB
     private static final int MIN_SPLIT_TOKENS = 32;
 
-    private final CudaKernels owner;
     private final CudaContext context;
+    private final CudaStream stream;
+    private final CudaScratch scratch;
     private final CudaModule ktModule;
     private final CudaModule decodeModule;
     private final CudaRocketStage1 stage1;
@@ -43,15 +49,16 @@ final class CudaRocketKv implements AutoCloseable {
     private DeviceBuffer attnWorkspace;  // split partials when numSplits > 1
     private DeviceBuffer counters;       // i32 "blocks done" per (sequence, KV head [, head chunk]); zero between launches
 
-    CudaRocketKv(CudaKernels owner, CudaContext context) {
-        this.owner = owner;
+    CudaRocketKv(CudaContext context, CudaStream stream, CudaScratch scratch) {
         this.context = context;
+        this.stream = stream;
+        this.scratch = scratch;
         CudaModule kt = null;
         CudaModule dec = null;
         try {
             kt = KernelImages.load(context, "rocket_kt");
             dec = KernelImages.load(context, "rocket_decode");
-            this.stage1 = new CudaRocketStage1(owner, context);
+            this.stage1 = new CudaRocketStage1(context, stream, scratch);
         } catch (RuntimeException e) {
             if (dec != null) {
                 dec.close();
@@ -67,7 +74,8 @@ final class CudaRocketKv implements AutoCloseable {
 
     // ---- the four ops -------------------------------------------------------------------------------
 
-    void stage1(CudaTensor q, CudaTensor k, StepBatch batch, AttentionShape shape, RocketKvParams p, CudaTensor cache) {
+    void stage1(CudaTensor q, CudaTensor k, CudaStepPlan dp, AttentionShape shape, RocketKvParams p, CudaTensor cache) {
+        StepBatch batch = dp.batch();
         if (!batch.prefill()) {
             throw new IllegalArgumentException("RocketKV stage 1 runs after a prefill step");
         }
@@ -80,10 +88,11 @@ final class CudaRocketKv implements AutoCloseable {
         int t = batch.numTokens();
         requireF32(q, (long) t * shape.numHeads() * shape.headDim(), "rocketStage1 q");
         requireF32(k, (long) t * shape.numKvHeads() * shape.headDim(), "rocketStage1 k");
-        stage1.run(q.buffer(), k.buffer(), batch, shape, p, cache.buffer(), numBlocks);
+        stage1.run(q.buffer(), k.buffer(), dp, shape, p, cache.buffer(), numBlocks);
     }
 
-    void ktBuild(CudaTensor cache, StepBatch batch, AttentionShape shape, RocketKvPlan plan, CudaTensor kt) {
+    void ktBuild(CudaTensor cache, CudaStepPlan dp, AttentionShape shape, RocketKvPlan plan, CudaTensor kt) {
+        StepBatch batch = dp.batch();
         int numBlocks = checkCache(cache, shape);
         RocketKvParams p = plan.params();
         checkKt(kt, shape, p, numBlocks);
@@ -95,30 +104,28 @@ final class CudaRocketKv implements AutoCloseable {
             return;
         }
         checkTables(batch, shape.tokensPerBlock(), numBlocks);
-        CudaKernels.DevicePlan dp = owner.devicePlan(batch);
-        function("kt_build_" + suffix(p)).launch(Dim3.of(maxPages, batch.numSeqs()), Dim3.of(128), 0, owner.stream(),
+        function("kt_build_" + suffix(p)).launch(Dim3.of(maxPages, batch.numSeqs()), Dim3.of(128), 0, stream,
                 cache.buffer(), dp.kvLens(), dp.tables(), kt.buffer(), shape.numKvHeads(), shape.headDim(),
                 shape.tokensPerBlock(), dp.maxBlocks(), p.pageSize(), p.promptBudget());
     }
 
-    void ktUpdate(CudaTensor k, StepBatch batch, AttentionShape shape, RocketKvPlan plan, CudaTensor kt) {
+    void ktUpdate(CudaTensor k, CudaStepPlan dp, AttentionShape shape, RocketKvPlan plan, CudaTensor kt) {
+        StepBatch batch = dp.batch();
         RocketKvParams p = plan.params();
         int t = batch.numTokens();
         requireF32(k, (long) t * shape.numKvHeads() * shape.headDim(), "ktUpdate k");
         int tpb = shape.tokensPerBlock();
-        if (p.pageSize() > tpb || tpb % p.pageSize() != 0 || kt.shape().length != 4) {
-            throw new IllegalArgumentException("page_size (" + p.pageSize() + ") must divide tokens_per_block (" + tpb
-                    + ") and the KT cache must be [pages, 2, Hkv, D], got " + Tensor.describe(kt));
+        if (kt.shape().length != 4) {
+            throw new IllegalArgumentException("the KT cache must be [pages, 2, Hkv, D], got " + Tensor.describe(kt));
         }
-        int numBlocks = kt.dim(0) / (tpb / p.pageSize());
+        int numBlocks = kt.dim(0) / (tpb / p.pageSize()); // RocketKvParams.validateAgainst: page_size divides tpb
         checkKt(kt, shape, p, numBlocks);
-        checkSlots(batch, numBlocks, tpb);
+        CudaChecks.checkSlots(batch, numBlocks, tpb, "KT cache");
         if (t == 0) {
             return;
         }
-        CudaKernels.DevicePlan dp = owner.devicePlan(batch);
         function("kt_update_" + suffix(p)).launch(Dim3.of(t, ceilDiv((long) shape.numKvHeads() * shape.headDim(), 128)),
-                Dim3.of(128), 0, owner.stream(), k.buffer(), dp.slots(),
+                Dim3.of(128), 0, stream, k.buffer(), dp.slots(),
                 kt.buffer(), shape.numKvHeads(), shape.headDim(), shape.tokensPerBlock(), p.pageSize());
     }
 
@@ -127,20 +134,21 @@ final class CudaRocketKv implements AutoCloseable {
      * step's keys {@code k} folded in when k is not null, see {@link CudaKernels#rocketDecodeAttention}) and the
      * split-KV attention over the selected pages, whose last split merges the others.
      */
-    void sparseDecode(CudaTensor q, CudaTensor k, CudaTensor cache, CudaTensor kt, StepBatch batch,
+    void sparseDecode(CudaTensor q, CudaTensor k, CudaTensor cache, CudaTensor kt, CudaStepPlan dp,
                       AttentionShape shape, RocketKvPlan plan, CudaTensor out) {
-        sparseDecode(q, k, cache, kt, batch, shape, plan, out, true, true);
+        sparseDecode(q, k, cache, kt, dp, shape, plan, out, true, true);
     }
 
     /**
-     * {@link #sparseDecode} with either launch left out (for timing them apart): without the selection launch the
+     * {@link #sparseDecode} with either launch left out (test probes time them apart): without the selection launch the
      * attention reads the pages the previous selection of the same shapes left in scratch; without the attention
      * launch {@code out} is not written.
      */
-    void sparseDecode(CudaTensor q, CudaTensor k, CudaTensor cache, CudaTensor kt, StepBatch batch,
+    void sparseDecode(CudaTensor q, CudaTensor k, CudaTensor cache, CudaTensor kt, CudaStepPlan dp,
                       AttentionShape shape, RocketKvPlan plan, CudaTensor out, boolean launchSelection,
                       boolean launchAttention) {
-        Selection sel = select(q, k, cache, kt, batch, shape, plan, launchSelection);
+        StepBatch batch = dp.batch();
+        Selection sel = select(q, k, cache, kt, dp, shape, plan, launchSelection);
         if (!launchAttention) {
             return;
         }
@@ -170,52 +178,32 @@ final class CudaRocketKv implements AutoCloseable {
         numSplits = ceilDiv(p.topk(), pagesPerSplit);
         DeviceBuffer ws = out.buffer();
         if (numSplits > 1) {
-            ws = attnWorkspace = owner.growScratch(attnWorkspace, (long) seqs * h * numSplits * (d + 2) * Float.BYTES);
+            ws = attnWorkspace = scratch.grow(attnWorkspace, (long) seqs * h * numSplits * (d + 2) * Float.BYTES);
         }
-        CudaKernels.DevicePlan dp = sel.plan();
-        attn.launch(new Dim3(seqs, hkv * chunks, numSplits), Dim3.of(128), 0, owner.stream(), q.buffer(),
+        attn.launch(new Dim3(seqs, hkv * chunks, numSplits), Dim3.of(128), 0, stream, q.buffer(),
                 cache.buffer(), dp.kvLens(), dp.tables(), sel.pages(), sel.phys(), sel.counts(), out.buffer(), ws,
                 sel.attnCounters(), h, hkv, shape.tokensPerBlock(), dp.maxBlocks(), p.pageSize(), p.topk(),
                 pagesPerSplit, shape.scale());
     }
 
-    /** Stage 1's kept indices [Hkv][budget] of the last sequence it compacted (synchronises; for tests). */
-    int[][] lastStage1Kept() {
-        return stage1.lastKept();
-    }
-
-    /**
-     * Stage 2's selection alone (for tests): the selected logical pages [S][Hkv][count], ascending, as
-     * {@link #sparseDecode} would attend to them. Synchronises.
-     */
-    int[][][] selectedPages(CudaTensor q, CudaTensor cache, CudaTensor kt, StepBatch batch, AttentionShape shape,
-                            RocketKvPlan plan) {
-        Selection sel = select(q, null, cache, kt, batch, shape, plan, true);
-        int seqs = batch.numSeqs();
-        int hkv = shape.numKvHeads();
-        int topk = plan.params().topk();
-        int[] pages = new int[seqs * hkv * topk];
-        int[] counts = new int[seqs * hkv];
-        sel.pages().slice(0, (long) pages.length * Integer.BYTES).copyTo(pages);
-        sel.counts().slice(0, (long) counts.length * Integer.BYTES).copyTo(counts);
-        int[][][] out = new int[seqs][hkv][];
-        for (int s = 0; s < seqs; s++) {
-            for (int g = 0; g < hkv; g++) {
-                int i = s * hkv + g;
-                out[s][g] = java.util.Arrays.copyOfRange(pages, i * topk, i * topk + counts[i]);
-            }
-        }
-        return out;
+    /** Stage 1's scratch region of the last sequence it compacted (for test probes). */
+    CudaRocketStage1.KeptRegion lastStage1Kept() {
+        return stage1.lastKeptRegion();
     }
 
     // ---- stage 2 selection ------------------------------------------------------------------------------
 
-    private record Selection(DeviceBuffer pages, DeviceBuffer phys, DeviceBuffer counts, DeviceBuffer attnCounters,
-                             CudaKernels.DevicePlan plan) {
+    /**
+     * Where stage 2's selection lies in scratch: the selected logical pages [S][Hkv][topk] (ascending) and their
+     * physical pages, the counts [S][Hkv], and the attention launch's counters.
+     */
+    record Selection(DeviceBuffer pages, DeviceBuffer phys, DeviceBuffer counts, DeviceBuffer attnCounters) {
     }
 
-    private Selection select(CudaTensor q, CudaTensor k, CudaTensor cache, CudaTensor kt, StepBatch batch,
-                             AttentionShape shape, RocketKvPlan plan, boolean launch) {
+    /** Stage 2's page selection (with the KT update of {@code k} folded in when not null), launched when {@code launch}. */
+    Selection select(CudaTensor q, CudaTensor k, CudaTensor cache, CudaTensor kt, CudaStepPlan dp,
+                     AttentionShape shape, RocketKvPlan plan, boolean launch) {
+        StepBatch batch = dp.batch();
         if (batch.prefill() || batch.numTokens() != batch.numSeqs()) {
             throw new IllegalArgumentException("RocketKV sparse decode takes a decode step (one query per sequence), got "
                     + batch.numTokens() + " tokens for " + batch.numSeqs() + " sequences");
@@ -236,19 +224,15 @@ final class CudaRocketKv implements AutoCloseable {
             throw new IllegalArgumentException("CUDA RocketKV page selection supports GQA groups up to 16 query heads per "
                     + "KV head, got " + g);
         }
-        if (p.topr() > d) {
-            throw new IllegalArgumentException("topr (" + p.topr() + ") must be <= head_dim (" + d + ")");
-        }
         if (seqs > 65535 || hkv > 65535) {
             throw new IllegalArgumentException("at most 65535 sequences per launch, got " + seqs);
         }
         requireF32(q, (long) seqs * h * d, "sparseDecodeAttention q");
         if (k != null) {
             requireF32(k, (long) seqs * hkv * d, "rocketDecodeAttention k");
-            checkSlots(batch, numBlocks, shape.tokensPerBlock());
+            CudaChecks.checkSlots(batch, numBlocks, shape.tokensPerBlock(), "KT cache");
         }
         checkTables(batch, shape.tokensPerBlock(), numBlocks);
-        CudaKernels.DevicePlan dp = owner.devicePlan(batch);
         int maxPages = dp.maxBlocks() * (shape.tokensPerBlock() / p.pageSize());
         // one launch: KT update, every page's logits spread over many blocks (head dims up to 128 with fewer than 4
         // query heads per KV head: one thread per (page, head); otherwise one thread per page for all heads), then
@@ -265,7 +249,7 @@ final class CudaRocketKv implements AutoCloseable {
         long pagesBytes = align((long) seqs * hkv * p.topk() * Integer.BYTES);
         long countBytes = align((long) seqs * hkv * Integer.BYTES);
         long workBytes = (long) seqs * hkv * (g + 1) * maxPages * Float.BYTES;
-        selectScratch = owner.growScratch(selectScratch, 2 * pagesBytes + countBytes + workBytes);
+        selectScratch = scratch.grow(selectScratch, 2 * pagesBytes + countBytes + workBytes);
         DeviceBuffer pages = selectScratch.slice(0, pagesBytes);
         DeviceBuffer phys = selectScratch.slice(pagesBytes, pagesBytes);
         DeviceBuffer counts = selectScratch.slice(2 * pagesBytes, countBytes);
@@ -273,30 +257,20 @@ final class CudaRocketKv implements AutoCloseable {
         long selectCounterBytes = align((long) seqs * hkv * Integer.BYTES);
         long attnCounterBytes = align((long) seqs * hkv * g * Integer.BYTES); // head chunks <= g
         DeviceBuffer before = counters;
-        counters = owner.growScratch(counters, selectCounterBytes + attnCounterBytes);
+        counters = scratch.grow(counters, selectCounterBytes + attnCounterBytes);
         if (counters != before) {
             counters.memset((byte) 0); // the kernels leave them at zero from here on
         }
         int smemPages = Math.min(maxPages, TAIL_SMEM_BYTES / Float.BYTES / (g + 1));
         if (!launch) {
-            return new Selection(pages, phys, counts, counters.slice(selectCounterBytes, attnCounterBytes), dp);
+            return new Selection(pages, phys, counts, counters.slice(selectCounterBytes, attnCounterBytes));
         }
         function("rocket_select_" + suffix(p) + "_d" + d).launch(new Dim3(seqs * hkv, (int) logitBlocks, 1),
-                Dim3.of(LOGIT_THREADS), (g + 1) * smemPages * Float.BYTES, owner.stream(), q.buffer(),
+                Dim3.of(LOGIT_THREADS), (g + 1) * smemPages * Float.BYTES, stream, q.buffer(),
                 k == null ? java.lang.foreign.MemorySegment.NULL : k.buffer(), dp.slots(), kt.buffer(), dp.kvLens(),
                 dp.tables(), work, pages, phys, counts, counters.slice(0, selectCounterBytes), h, hkv, p.pageSize(),
                 shape.tokensPerBlock(), dp.maxBlocks(), p.topk(), p.topr(), selectionScale(d), smemPages);
-        return new Selection(pages, phys, counts, counters.slice(selectCounterBytes, attnCounterBytes), dp);
-    }
-
-    /** Every slot of the step lies in the cache (or is −1, a padding token). */
-    private static void checkSlots(StepBatch batch, int numBlocks, int tokensPerBlock) {
-        long slots = (long) numBlocks * tokensPerBlock;
-        for (int s : batch.slotMapping()) {
-            if (s >= slots) {
-                throw new IllegalArgumentException("slot " + s + " is past the KT cache's " + numBlocks + " blocks");
-            }
-        }
+        return new Selection(pages, phys, counts, counters.slice(selectCounterBytes, attnCounterBytes));
     }
 
     // ---- checks and helpers ---------------------------------------------------------------------------
@@ -314,25 +288,11 @@ final class CudaRocketKv implements AutoCloseable {
         return p.ktDtype() == DType.F8_E5M2 ? "fp8" : "bf16";
     }
 
-    static int checkCache(Tensor kvCache, AttentionShape shape) {
-        int[] sh = kvCache.shape();
-        if (kvCache.dtype() != DType.BF16 || sh.length != 5 || sh[1] != 2 || sh[2] != shape.numKvHeads()
-                || sh[3] != shape.tokensPerBlock() || sh[4] != shape.headDim()) {
-            throw new IllegalArgumentException("the CUDA KV cache must be BF16 [numBlocks, 2, " + shape.numKvHeads() + ", "
-                    + shape.tokensPerBlock() + ", " + shape.headDim() + "], got " + Tensor.describe(kvCache));
-        }
-        return sh[0];
-    }
-
     /** The KT tensor: the KT dtype, [numBlocks · pagesPerBlock, 2, Hkv, D]. */
     private static void checkKt(Tensor kt, AttentionShape shape, RocketKvParams p, int numBlocks) {
         int[] sh = kt.shape();
         int tpb = shape.tokensPerBlock();
-        if (p.pageSize() > tpb || tpb % p.pageSize() != 0) {
-            throw new IllegalArgumentException("page_size (" + p.pageSize() + ") must divide tokens_per_block (" + tpb
-                    + ")");
-        }
-        long pages = (long) numBlocks * (tpb / p.pageSize());
+        long pages = (long) numBlocks * (tpb / p.pageSize()); // RocketKvParams.validateAgainst: page_size divides it
         if (kt.dtype() != p.ktDtype() || sh.length != 4 || sh[0] != pages || sh[1] != 2 || sh[2] != shape.numKvHeads()
                 || sh[3] != shape.headDim()) {
             throw new IllegalArgumentException("the CUDA KT cache must be " + p.ktDtype() + " [" + pages + ", 2, "
@@ -344,25 +304,6 @@ final class CudaRocketKv implements AutoCloseable {
         }
     }
 
-    /** Every sequence's first ceil(kvLen / tokensPerBlock) table entries are valid block ids. */
-    static void checkTables(StepBatch batch, int tokensPerBlock, int numBlocks) {
-        for (int s = 0; s < batch.numSeqs(); s++) {
-            int len = batch.kvLens()[s];
-            int[] table = batch.blockTables()[s];
-            int need = (len + tokensPerBlock - 1) / tokensPerBlock;
-            if (need > table.length) {
-                throw new IllegalArgumentException("sequence " + s + " holds " + len + " tokens but its block table has "
-                        + table.length + " blocks of " + tokensPerBlock);
-            }
-            for (int j = 0; j < need; j++) {
-                if (table[j] < 0 || table[j] >= numBlocks) {
-                    throw new IllegalArgumentException("sequence " + s + " block " + j + " is " + table[j]
-                            + ", outside the cache's [0, " + numBlocks + ")");
-                }
-            }
-        }
-    }
-
     private static void requireF32(CudaTensor t, long count, String what) {
         if (t.dtype() != DType.F32 || t.numel() < count) {
             throw new IllegalArgumentException(what + " must be F32 with at least " + count + " elements, got "
@@ -370,21 +311,8 @@ final class CudaRocketKv implements AutoCloseable {
         }
     }
 
-    private static boolean contains(int[] a, int v) {
-        for (int x : a) {
-            if (x == v) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     private static long align(long bytes) {
         return Math.max(256, (bytes + 255) & ~255L);
-    }
-
-    private static int ceilDiv(long a, long b) {
-        return (int) ((a + b - 1) / b);
     }
 
     @Override

@@ -16,7 +16,8 @@ final class CudaRocketStage1 implements AutoCloseable {
     static final int ROW_CHUNK = 16;   // query rows per shared-memory chunk (S1_RB)
     static final int MAX_HEAD_DIM = 256;
 
-    private final CudaKernels owner;
+    private final CudaStream stream;
+    private final CudaScratch scratchPool;
     private final CudaModule module;
     private final CudaFunction pass;
     private final CudaFunction reduce;
@@ -26,7 +27,7 @@ final class CudaRocketStage1 implements AutoCloseable {
     private final CudaFunction scatter;
     private int passSmemAllowed = 48 * 1024;
     private DeviceBuffer scratch;
-    private Layout last;                // layout of the last sequence processed (for lastKept)
+    private Layout last;                // layout of the last sequence processed (for lastKeptRegion)
 
     /** Byte offsets of one sequence's scratch regions (each 256-aligned). */
     private record Layout(int numKvHeads, int budget, long rowMax, long rowInv, long tileMax, long tileSum,
@@ -58,8 +59,9 @@ final class CudaRocketStage1 implements AutoCloseable {
         }
     }
 
-    CudaRocketStage1(CudaKernels owner, CudaContext context) {
-        this.owner = owner;
+    CudaRocketStage1(CudaContext context, CudaStream stream, CudaScratch scratchPool) {
+        this.stream = stream;
+        this.scratchPool = scratchPool;
         this.module = KernelImages.load(context, "rocket_stage1");
         try {
             this.pass = module.function("rocket_stage1_pass");
@@ -82,8 +84,9 @@ final class CudaRocketStage1 implements AutoCloseable {
      * Stage 1 of every sequence of the prefill {@code batch} longer than the budget. The caller has checked the
      * tensors' dtypes and shapes; this checks what is particular to stage 1.
      */
-    void run(DeviceBuffer q, DeviceBuffer k, StepBatch batch, AttentionShape shape, RocketKvParams p,
+    void run(DeviceBuffer q, DeviceBuffer k, CudaStepPlan dp, AttentionShape shape, RocketKvParams p,
              DeviceBuffer cache, int numBlocks) {
+        StepBatch batch = dp.batch();
         int hkv = shape.numKvHeads();
         int d = shape.headDim();
         int w = p.windowSize();
@@ -109,15 +112,13 @@ final class CudaRocketStage1 implements AutoCloseable {
         if (need == 0) {
             return;
         }
-        CudaRocketKv.checkTables(batch, shape.tokensPerBlock(), numBlocks);
+        CudaChecks.checkTables(batch, shape.tokensPerBlock(), numBlocks);
         int smem = passSharedBytes(d);
         if (smem > passSmemAllowed) {
             pass.setMaxDynamicSharedMemory(smem);
             passSmemAllowed = smem;
         }
-        scratch = owner.growScratch(scratch, need);
-        CudaKernels.DevicePlan dp = owner.devicePlan(batch);
-        CudaStream stream = owner.stream();
+        scratch = scratchPool.grow(scratch, need);
         int h = shape.numHeads();
         float scale = CudaRocketKv.selectionScale(d);
         for (int s = 0; s < batch.numSeqs(); s++) {
@@ -160,18 +161,14 @@ final class CudaRocketStage1 implements AutoCloseable {
         }
     }
 
-    /** The kept indices [Hkv][budget] of the last sequence {@link #run} processed (synchronises; for tests). */
-    int[][] lastKept() {
-        if (last == null) {
-            throw new IllegalStateException("no sequence went through stage 1 yet");
-        }
-        int[] flat = new int[last.numKvHeads() * last.budget()];
-        scratch.slice(last.kept(), (long) flat.length * Integer.BYTES).copyTo(flat);
-        int[][] out = new int[last.numKvHeads()][];
-        for (int g = 0; g < out.length; g++) {
-            out[g] = java.util.Arrays.copyOfRange(flat, g * last.budget(), (g + 1) * last.budget());
-        }
-        return out;
+    /** The kept token indices [Hkv][budget] (i32) of the last sequence {@link #run} processed, in scratch. */
+    record KeptRegion(DeviceBuffer indices, int numKvHeads, int budget) {
+    }
+
+    /** Where the last sequence's kept indices lie (valid until the next stage 1), for test probes; null before any. */
+    KeptRegion lastKeptRegion() {
+        return last == null ? null : new KeptRegion(scratch.slice(last.kept(), 4L * last.numKvHeads() * last.budget()),
+                last.numKvHeads(), last.budget());
     }
 
     private DeviceBuffer region(long offset) {

@@ -122,9 +122,9 @@ class CudaKernelsGpuTest {
         float[] k = Gpu.gaussian(rnd, tokens * kvHeads * d, 1f);
         Tensor cq = act(cpu, q, tokens, heads * d);
         Tensor ck = act(cpu, k, tokens, kvHeads * d);
-        cpu.rope(cq, ck, b, rope, shape);
+        cpu.rope(cq, ck, cpu.plan(b), rope, shape);
         try (Tensor gq = act(gpu, q, tokens, heads * d); Tensor gk = act(gpu, k, tokens, kvHeads * d)) {
-            gpu.rope(gq, gk, b, rope, shape);
+            gpu.rope(gq, gk, gpu.plan(b), rope, shape);
             Gpu.assertClose("rope q", cpu.download(cq), gpu.download(gq), 1e-5, 2e-6);
             Gpu.assertClose("rope k", cpu.download(ck), gpu.download(gk), 1e-5, 2e-6);
         }
@@ -149,10 +149,10 @@ class CudaKernelsGpuTest {
             StepBatch b = new StepBatch(true, pick, new int[pick.length], filled(pick.length, -1),
                     new int[] {0, pick.length}, new int[] {pick.length}, new int[][] {{0}}, new int[] {0});
             Tensor ce = cpu.allocate(DType.F32, pick.length, width);
-            cpu.embedding(ctab, b, ce);
+            cpu.embedding(ctab, cpu.plan(b), ce);
             try (Tensor gtab = gpu.weight(dt, new int[] {rows, width}, bytes(dt, x));
                  Tensor ge = gpu.allocate(DType.F32, pick.length, width)) {
-                gpu.embedding(gtab, b, ge);
+                gpu.embedding(gtab, gpu.plan(b), ge);
                 // F16 is converted to bf16 on upload
                 float[] want = dt == DType.F16 ? bf16Round(cpu.download(ce)) : cpu.download(ce);
                 assertArrayEquals(want, gpu.download(ge), "embedding " + dt);
@@ -377,12 +377,12 @@ class CudaKernelsGpuTest {
         Tensor co = cpu.allocate(DType.F32, t, heads * d);
         Tensor ccache = cpu.allocate(DType.F32, layout.numBlocks(), 2, kvHeads, p, d);
         cpu.prefillAttention(act(cpu, q, t, heads * d), act(cpu, bf16Round(k), t, kvHeads * d),
-                act(cpu, bf16Round(v), t, kvHeads * d), ccache, b, shape, co);
+                act(cpu, bf16Round(v), t, kvHeads * d), ccache, cpu.plan(b), shape, co);
         try (Tensor gq = act(gpu, q, t, heads * d); Tensor gk = act(gpu, k, t, kvHeads * d);
              Tensor gv = act(gpu, v, t, kvHeads * d); Tensor go = gpu.allocate(DType.F32, t, heads * d);
              Tensor cache = gpu.allocate(DType.BF16, layout.numBlocks(), 2, kvHeads, p, d)) {
-            gpu.writeKv(gk, gv, b, shape, cache);
-            gpu.prefillAttention(gq, gk, gv, cache, b, shape, go);
+            gpu.writeKv(gk, gv, gpu.plan(b), shape, cache);
+            gpu.prefillAttention(gq, gk, gv, cache, gpu.plan(b), shape, go);
             Gpu.assertClose("prefill d=" + d + " lengths " + java.util.Arrays.toString(lens), cpu.download(co),
                     gpu.download(go), 2e-2, 2e-3);
         }
@@ -416,14 +416,14 @@ class CudaKernelsGpuTest {
         StepBatch decode = new StepBatch(false, new int[s], pos, filled(s, -1), qStart, lens.clone(), layout.tables(),
                 rows);
         Tensor ccache = cpu.allocate(DType.F32, layout.numBlocks(), 2, kvHeads, p, d);
-        cpu.writeKv(act(cpu, bf16Round(k), t, kvHeads * d), act(cpu, bf16Round(v), t, kvHeads * d), fill, shape, ccache);
+        cpu.writeKv(act(cpu, bf16Round(k), t, kvHeads * d), act(cpu, bf16Round(v), t, kvHeads * d), cpu.plan(fill), shape, ccache);
         Tensor co = cpu.allocate(DType.F32, s, heads * d);
-        cpu.decodeAttention(act(cpu, q, s, heads * d), ccache, decode, shape, co);
+        cpu.decodeAttention(act(cpu, q, s, heads * d), ccache, cpu.plan(decode), shape, co);
         try (Tensor gk = act(gpu, k, t, kvHeads * d); Tensor gv = act(gpu, v, t, kvHeads * d);
              Tensor gq = act(gpu, q, s, heads * d); Tensor go = gpu.allocate(DType.F32, s, heads * d);
              Tensor cache = gpu.allocate(DType.BF16, layout.numBlocks(), 2, kvHeads, p, d)) {
-            gpu.writeKv(gk, gv, fill, shape, cache);
-            gpu.decodeAttention(gq, cache, decode, shape, go);
+            gpu.writeKv(gk, gv, gpu.plan(fill), shape, cache);
+            gpu.decodeAttention(gq, cache, gpu.plan(decode), shape, go);
             Gpu.assertClose("decode d=" + d + " heads " + heads + "/" + kvHeads + " batch " + s, cpu.download(co),
                     gpu.download(go), 2e-2, 2e-3);
         }

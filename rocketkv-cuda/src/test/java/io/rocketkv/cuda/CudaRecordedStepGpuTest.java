@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.RecordedStep;
 import io.rocketkv.core.kernels.StepBatch;
+import io.rocketkv.core.kernels.StepPlan;
 import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.model.LlamaModel;
 import io.rocketkv.core.model.ModelConfig;
@@ -71,10 +72,9 @@ class CudaRecordedStepGpuTest {
                     }
                     StepBatch decode = decode(lens, tables, alive, vocab, rnd);
                     float[] expected = model.forward(decode, eager, null, null, wsA);
-                    StepBatch padded = decode.padDecode(BUCKET, WIDTH);
+                    StepPlan padded = gpu.plan(decode.padDecode(BUCKET, WIDTH), WIDTH * TPB);
                     if (recorded == null) {
-                        recorded = gpu.record(padded, WIDTH * TPB,
-                                () -> model.run(padded, graphed, null, null, wsB));
+                        recorded = gpu.record(padded, () -> model.run(padded, graphed, null, null, wsB));
                         assertNotNull(recorded);
                     } else {
                         assertFalse(recorded.isStale());
@@ -88,7 +88,8 @@ class CudaRecordedStepGpuTest {
                                 "greedy token of row " + r + " at step " + step);
                     }
                 }
-                StepBatch wider = decode(lens, tables, alive, vocab, rnd).padDecode(BUCKET, 2 * WIDTH);
+                StepPlan wider = gpu.plan(decode(lens, tables, alive, vocab, rnd).padDecode(BUCKET, 2 * WIDTH),
+                        2 * WIDTH * TPB);
                 RecordedStep r = recorded;
                 assertThrows(IllegalArgumentException.class, () -> r.replay(wider), "another table width");
                 // a prefill larger than any before grows the scratch memory: the recording goes stale

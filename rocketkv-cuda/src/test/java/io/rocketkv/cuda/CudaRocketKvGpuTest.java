@@ -8,6 +8,7 @@ import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.CpuKernels;
 import io.rocketkv.core.kernels.Kernels;
 import io.rocketkv.core.kernels.StepBatch;
+import io.rocketkv.core.kernels.StepPlan;
 import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.kvcache.KtCacheManager;
 import io.rocketkv.core.numeric.Bf16;
@@ -185,14 +186,14 @@ class CudaRocketKvGpuTest {
         k[5] = 1e-7f; // rounds to ±0 in fp8: the sign rules of min/max matter
         k[6] = -1e-7f;
         Tensor ccache = cpu.allocate(DType.F32, nb[0], 2, kvHeads, tpb, d);
-        cpu.writeKv(act(cpu, bf16Round(k), t, kvHeads * d), act(cpu, bf16Round(v), t, kvHeads * d), fill, shape, ccache);
+        cpu.writeKv(act(cpu, bf16Round(k), t, kvHeads * d), act(cpu, bf16Round(v), t, kvHeads * d), cpu.plan(fill), shape, ccache);
         Tensor ckt = cpu.allocate(cpu.ktCacheDtype(p), plan.kt().numPages(), 2, kvHeads, d);
-        cpu.ktBuild(ccache, fill, shape, plan, ckt);
+        cpu.ktBuild(ccache, cpu.plan(fill), shape, plan, ckt);
         try (Tensor gk = act(gpu, k, t, kvHeads * d); Tensor gv = act(gpu, v, t, kvHeads * d);
              Tensor cache = gpu.allocate(DType.BF16, nb[0], 2, kvHeads, tpb, d);
              Tensor gkt = gpu.allocate(gpu.ktCacheDtype(p), plan.kt().numPages(), 2, kvHeads, d)) {
-            gpu.writeKv(gk, gv, fill, shape, cache);
-            gpu.ktBuild(cache, fill, shape, plan, gkt);
+            gpu.writeKv(gk, gv, gpu.plan(fill), shape, cache);
+            gpu.ktBuild(cache, gpu.plan(fill), shape, plan, gkt);
             assertArrayEquals(cpu.download(ckt), decodeDevice(gkt), "KT after build, " + ktName + " P=" + pageSize);
             int[] cur = new int[lens.length];
             for (int s = 0; s < lens.length; s++) {
@@ -208,9 +209,9 @@ class CudaRocketKvGpuTest {
                 StepBatch dec = decode(l, tb, tpb);
                 float[] kd = Gpu.gaussian(rnd, l.length * kvHeads * d, 2f);
                 kd[step] = step % 2 == 0 ? 1e6f : -7e4f;   // past e5m2's 57344: saturates, never inf
-                cpu.ktUpdate(act(cpu, kd, l.length, kvHeads * d), dec, shape, plan, ckt);
+                cpu.ktUpdate(act(cpu, kd, l.length, kvHeads * d), cpu.plan(dec), shape, plan, ckt);
                 try (Tensor gkd = act(gpu, kd, l.length, kvHeads * d)) {
-                    gpu.ktUpdate(gkd, dec, shape, plan, gkt);
+                    gpu.ktUpdate(gkd, gpu.plan(dec), shape, plan, gkt);
                     assertArrayEquals(cpu.download(ckt), decodeDevice(gkt), "KT after update " + step + ", " + ktName
                             + " P=" + pageSize);
                 }
@@ -277,19 +278,19 @@ class CudaRocketKvGpuTest {
         int d = shape.headDim();
         int tpb = shape.tokensPerBlock();
         Tensor ccache = cpu.allocate(DType.F32, numBlocks, 2, hkv, tpb, d);
-        cpu.writeKv(act(cpu, bf16Round(k), t, hkv * d), act(cpu, bf16Round(v), t, hkv * d), fill, shape, ccache);
+        cpu.writeKv(act(cpu, bf16Round(k), t, hkv * d), act(cpu, bf16Round(v), t, hkv * d), cpu.plan(fill), shape, ccache);
         float[] original = cpu.download(ccache);
         Tensor cq = act(cpu, q, t, h * d);
         Tensor ck = act(cpu, k, t, hkv * d);
-        cpu.rocketStage1(cq, ck, fill, shape, p, ccache);
+        cpu.rocketStage1(cq, ck, cpu.plan(fill), shape, p, ccache);
         try (Tensor gq = act(gpu, q, t, h * d); Tensor gk = act(gpu, k, t, hkv * d); Tensor gv = act(gpu, v, t, hkv * d);
              Tensor cache = gpu.allocate(DType.BF16, numBlocks, 2, hkv, tpb, d)) {
-            gpu.writeKv(gk, gv, fill, shape, cache);
+            gpu.writeKv(gk, gv, gpu.plan(fill), shape, cache);
             long t0 = System.nanoTime();
-            gpu.rocketStage1(gq, gk, fill, shape, p, cache);
+            gpu.rocketStage1(gq, gk, gpu.plan(fill), shape, p, cache);
             boolean same = true;
             if (singleLen > 0) {
-                int[][] kept = gpu.rocket().lastStage1Kept();
+                int[][] kept = CudaRocketKvProbe.lastStage1Kept(gpu);
                 System.out.printf("stage 1, prompt %d, budget %d: %.1f ms (incl. sync)%n", singleLen, p.promptBudget(),
                         (System.nanoTime() - t0) / 1e6);
                 int w = p.windowSize();
@@ -451,21 +452,21 @@ class CudaRocketKvGpuTest {
         }
         float[] q = Gpu.gaussian(rnd, batch * heads * d, 1f);
         Tensor ccache = cpu.allocate(DType.F32, nb[0], 2, kvHeads, tpb, d);
-        cpu.writeKv(act(cpu, bf16Round(k), t, kvHeads * d), act(cpu, bf16Round(v), t, kvHeads * d), fill, shape, ccache);
+        cpu.writeKv(act(cpu, bf16Round(k), t, kvHeads * d), act(cpu, bf16Round(v), t, kvHeads * d), cpu.plan(fill), shape, ccache);
         Tensor ckt = cpu.allocate(cpu.ktCacheDtype(p), plan.kt().numPages(), 2, kvHeads, d);
-        cpu.ktBuild(ccache, fill, shape, plan, ckt);
+        cpu.ktBuild(ccache, cpu.plan(fill), shape, plan, ckt);
         StepBatch dec = decode(lens, tables, tpb);
         Tensor cout = cpu.allocate(DType.F32, batch, heads * d);
         float[] kd = Gpu.gaussian(rnd, batch * kvHeads * d, 1f);
         float[] vd = Gpu.gaussian(rnd, batch * kvHeads * d, 1f);
         float[] ktBuilt = cpu.download(ckt);
         if (fused) {
-            cpu.writeKv(act(cpu, bf16Round(kd), batch, kvHeads * d), act(cpu, bf16Round(vd), batch, kvHeads * d), dec,
+            cpu.writeKv(act(cpu, bf16Round(kd), batch, kvHeads * d), act(cpu, bf16Round(vd), batch, kvHeads * d), cpu.plan(dec),
                     shape, ccache);
-            cpu.rocketDecodeAttention(act(cpu, q, batch, heads * d), act(cpu, kd, batch, kvHeads * d), ccache, ckt, dec,
+            cpu.rocketDecodeAttention(act(cpu, q, batch, heads * d), act(cpu, kd, batch, kvHeads * d), ccache, ckt, cpu.plan(dec),
                     shape, plan, cout);
         } else {
-            cpu.sparseDecodeAttention(act(cpu, q, batch, heads * d), ccache, ckt, dec, shape, plan, cout);
+            cpu.sparseDecodeAttention(act(cpu, q, batch, heads * d), ccache, ckt, cpu.plan(dec), shape, plan, cout);
         }
         float[] cacheF = cpu.download(ccache);
         float[] ktF = cpu.download(ckt);
@@ -475,29 +476,31 @@ class CudaRocketKvGpuTest {
              Tensor gkt = gpu.allocate(gpu.ktCacheDtype(p), plan.kt().numPages(), 2, kvHeads, d);
              Tensor gkd = act(gpu, kd, batch, kvHeads * d); Tensor gvd = act(gpu, vd, batch, kvHeads * d);
              Tensor gout = gpu.allocate(DType.F32, batch, heads * d)) {
-            gpu.writeKv(gk, gv, fill, shape, cache);
-            gpu.ktBuild(cache, fill, shape, plan, gkt);
+            gpu.writeKv(gk, gv, gpu.plan(fill), shape, cache);
+            gpu.ktBuild(cache, gpu.plan(fill), shape, plan, gkt);
             assertArrayEquals(ktBuilt, decodeDevice(gkt), "KT pages after the build");
             float[] nan = new float[batch * heads * d];
             Arrays.fill(nan, Float.NaN);
             gpu.upload(nan, gout);
             int[][][] got;
             if (fused) {
-                gpu.writeKv(gkd, gvd, dec, shape, cache);
-                gpu.rocketDecodeAttention(gq, gkd, cache, gkt, dec, shape, plan, gout);
+                StepPlan dp = gpu.plan(dec);
+                gpu.writeKv(gkd, gvd, dp, shape, cache);
+                gpu.rocketDecodeAttention(gq, gkd, cache, gkt, dp, shape, plan, gout);
                 assertArrayEquals(ktF, decodeDevice(gkt), "KT pages after the fused update");
                 // the two launches apart (as the benchmark times them) give the same output; the KT fold is idempotent
                 try (Tensor parts = gpu.allocate(DType.F32, batch, heads * d)) {
                     gpu.upload(nan, parts);
-                    gpu.rocketDecodePart(gq, gkd, cache, gkt, dec, shape, plan, parts, true);
-                    gpu.rocketDecodePart(gq, gkd, cache, gkt, dec, shape, plan, parts, false);
+                    CudaRocketKvProbe.decodePart(gpu, gq, gkd, cache, gkt, dp, shape, plan, parts, true);
+                    CudaRocketKvProbe.decodePart(gpu, gq, gkd, cache, gkt, dp, shape, plan, parts, false);
                     assertArrayEquals(gpu.download(gout), gpu.download(parts), "selection and attention launched apart");
                     assertArrayEquals(ktF, decodeDevice(gkt), "KT pages after folding the step's key twice");
                 }
-                got = gpu.rocket().selectedPages((CudaTensor) gq, (CudaTensor) cache, (CudaTensor) gkt, dec, shape, plan);
+                got = CudaRocketKvProbe.selectedPages(gpu, gq, cache, gkt, dp, shape, plan);
             } else {
-                got = gpu.rocket().selectedPages((CudaTensor) gq, (CudaTensor) cache, (CudaTensor) gkt, dec, shape, plan);
-                gpu.sparseDecodeAttention(gq, cache, gkt, dec, shape, plan, gout);
+                StepPlan dp = gpu.plan(dec);
+                got = CudaRocketKvProbe.selectedPages(gpu, gq, cache, gkt, dp, shape, plan);
+                gpu.sparseDecodeAttention(gq, cache, gkt, dp, shape, plan, gout);
             }
             float[] out = gpu.download(gout);
             float[] cpuOut = cpu.download(cout);
@@ -710,26 +713,28 @@ class CudaRocketKvGpuTest {
              Tensor sparse = gpu.allocate(DType.F32, s, heads * d);
              Tensor replayed = gpu.allocate(DType.F32, s, heads * d);
              Tensor dense = gpu.allocate(DType.F32, s, heads * d)) {
-            gpu.writeKv(gk, gv, fill, shape, cache);
-            gpu.ktBuild(cache, fill, shape, plan, gkt);
-            gpu.writeKv(kNew, vNew, dec, shape, cache);
-            gpu.ktUpdate(kNew, dec, shape, plan, gkt);
-            gpu.sparseDecodeAttention(gq, cache, gkt, dec, shape, plan, sparse);
+            StepPlan fillPlan = gpu.plan(fill);
+            gpu.writeKv(gk, gv, fillPlan, shape, cache);
+            gpu.ktBuild(cache, fillPlan, shape, plan, gkt);
+            StepPlan decPlan = gpu.plan(dec);
+            gpu.writeKv(kNew, vNew, decPlan, shape, cache);
+            gpu.ktUpdate(kNew, decPlan, shape, plan, gkt);
+            gpu.sparseDecodeAttention(gq, cache, gkt, decPlan, shape, plan, sparse);
             StepBatch denseBatch = decode(new int[] {300, 4096, 17}, Arrays.copyOf(tables, 3), tpb);
             try (Tensor dq = act(gpu, Arrays.copyOf(q, 3 * heads * d), 3, heads * d)) {
-                gpu.decodeAttention(dq, cache, denseBatch, shape, gpu.view(dense, 3));
+                gpu.decodeAttention(dq, cache, gpu.plan(denseBatch), shape, gpu.view(dense, 3));
             }
             float[] sp = gpu.download(sparse);
             float[] de = gpu.download(dense);
             Gpu.assertClose("topk covering the cache = dense", Arrays.copyOf(de, 3 * heads * d),
                     Arrays.copyOf(sp, 3 * heads * d), 1e-3, 1e-4);
             // the decode-step ops capture into a graph (no sync, no allocation, no host reads) and replay; an
-            // eager ktUpdate (idempotent: the same key folded again) first makes dec the planned step again
-            gpu.ktUpdate(kNew, dec, shape, plan, gkt);
+            // eager ktUpdate (idempotent: the same key folded again) first puts dec's plan on the device again
+            gpu.ktUpdate(kNew, decPlan, shape, plan, gkt);
             long epoch = gpu.scratchEpoch();
             try (CudaGraph graph = CudaGraph.capture(gpu.stream(), () -> {
-                gpu.ktUpdate(kNew, dec, shape, plan, gkt);
-                gpu.sparseDecodeAttention(gq, cache, gkt, dec, shape, plan, replayed);
+                gpu.ktUpdate(kNew, decPlan, shape, plan, gkt);
+                gpu.sparseDecodeAttention(gq, cache, gkt, decPlan, shape, plan, replayed);
             })) {
                 graph.launch(gpu.stream());
                 gpu.stream().synchronize();

@@ -155,7 +155,7 @@ class ElementwiseKernelsGpuTest {
             gi.copyFrom(ids);
             gpu.embedding(gt, vocab, hidden, gi, tokens, out, ctx.defaultStream());
             Tensor expected = cpu.allocate(DType.F32, tokens, hidden);
-            cpu.embedding(cpu.weight(DType.BF16, new int[] {vocab, hidden}, tb), batchOf(ids), expected);
+            cpu.embedding(cpu.weight(DType.BF16, new int[] {vocab, hidden}, tb), cpu.plan(batchOf(ids)), expected);
             assertArrayEquals(cpu.download(expected), out.toFloatArray(), "bf16 widening is exact");
         }
     }

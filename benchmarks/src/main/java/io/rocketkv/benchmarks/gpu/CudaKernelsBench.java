@@ -2,6 +2,7 @@ package io.rocketkv.benchmarks.gpu;
 
 import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.StepBatch;
+import io.rocketkv.core.kernels.StepPlan;
 import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.numeric.Bf16;
 import io.rocketkv.core.numeric.DType;
@@ -14,6 +15,7 @@ import io.rocketkv.cuda.CudaDriver;
 import io.rocketkv.cuda.CudaEvent;
 import io.rocketkv.cuda.CudaGraph;
 import io.rocketkv.cuda.CudaKernels;
+import io.rocketkv.cuda.CudaRocketKvProbe;
 import io.rocketkv.cuda.CudaStream;
 import io.rocketkv.cuda.CudaTensor;
 import io.rocketkv.cuda.DeviceBuffer;
@@ -136,7 +138,7 @@ public final class CudaKernelsBench {
             rows[s] = s;
             neg[s] = -1;
         }
-        StepBatch b = new StepBatch(false, new int[batch], new int[batch], neg, qStart, kvLens, tables, rows);
+        StepPlan b = k.plan(new StepBatch(false, new int[batch], new int[batch], neg, qStart, kvLens, tables, rows));
         try (Tensor cache = k.allocate(DType.BF16, blocks, 2, HKV, TPB, D);
              Tensor q = k.allocate(DType.F32, batch, H * D);
              Tensor out = k.allocate(DType.F32, batch, H * D);
@@ -261,7 +263,7 @@ public final class CudaKernelsBench {
         RocketKvParams p = new RocketKvParams(32, 63, budget, topk, D, page, DType.F8_E5M2);
         RocketKvPlan plan = new RocketKvPlan(p, new KtCacheManager(blocks, TPB, page, 1, HKV, D, 1));
         int t = cacheTokens * batch;
-        StepBatch fill = DecodeStepHarness.prefillShaped(tables, cacheTokens, TPB);
+        StepPlan fill = k.plan(DecodeStepHarness.prefillShaped(tables, cacheTokens, TPB));
         int[] dq = new int[batch + 1];
         int[] dLens = new int[batch];
         int[] dSlots = new int[batch];
@@ -272,7 +274,7 @@ public final class CudaKernelsBench {
             dSlots[s] = tables[s][cacheTokens / TPB] * TPB + cacheTokens % TPB;
             rows[s] = s;
         }
-        StepBatch dec = new StepBatch(false, new int[batch], dLens.clone(), dSlots, dq, dLens, tables, rows);
+        StepPlan dec = k.plan(new StepBatch(false, new int[batch], dLens.clone(), dSlots, dq, dLens, tables, rows));
         int pages = p.numPages(cacheTokens + 1);
         double bytes = AttentionCost.LLAMA_8B.rocketDecodeBytes(batch, pages, topk, page);
         int layers = layersFor(k, bytes, (long) blocks * 2 * HKV * TPB * D * 2 * 2);
@@ -294,8 +296,8 @@ public final class CudaKernelsBench {
                 k.writeKv(kf, vf, fill, shape, cache);
                 k.ktBuild(cache, fill, shape, plan, kt);
                 steps[l] = () -> k.rocketDecodeAttention(q, kNew, cache, kt, dec, shape, plan, out);
-                selection[l] = () -> k.rocketDecodePart(q, kNew, cache, kt, dec, shape, plan, out, true);
-                attention[l] = () -> k.rocketDecodePart(q, kNew, cache, kt, dec, shape, plan, out, false);
+                selection[l] = () -> CudaRocketKvProbe.decodePart(k, q, kNew, cache, kt, dec, shape, plan, out, true);
+                attention[l] = () -> CudaRocketKvProbe.decodePart(k, q, kNew, cache, kt, dec, shape, plan, out, false);
             }
             double step = perLayer(k, steps);
             if (!parts) {
@@ -364,7 +366,7 @@ public final class CudaKernelsBench {
             rows[s] = s;
             neg[s] = -1;
         }
-        StepBatch b = new StepBatch(false, new int[batch], new int[batch], neg, qStart, kvLens, tables, rows);
+        StepPlan b = k.plan(new StepBatch(false, new int[batch], new int[batch], neg, qStart, kvLens, tables, rows));
         int layers = layersFor(k, 2.0 * HKV * D * 2 * ctxLen * batch, (long) blocksPerSeq * batch * 2 * HKV * TPB * D * 2);
         List<Tensor> held = new ArrayList<>();
         try {
@@ -413,8 +415,8 @@ public final class CudaKernelsBench {
             pos[j] = j;
             slots[j] = tables[0][j / TPB] * TPB + j % TPB;
         }
-        StepBatch b = new StepBatch(true, new int[len], pos, slots, new int[] {0, len}, new int[] {len}, tables,
-                new int[] {len - 1});
+        StepPlan b = k.plan(new StepBatch(true, new int[len], pos, slots, new int[] {0, len}, new int[] {len}, tables,
+                new int[] {len - 1}));
         RocketKvParams p = new RocketKvParams(32, 63, RK_BUDGET, RK_TOPK, D, RK_PAGE, DType.F8_E5M2);
         CudaStream stream = k.stream();
         try (Tensor cache = k.allocate(DType.BF16, blocks, 2, HKV, TPB, D);

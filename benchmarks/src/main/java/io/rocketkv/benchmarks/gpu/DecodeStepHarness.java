@@ -5,6 +5,7 @@ import io.rocketkv.benchmarks.gpu.GpuReport.Algo;
 import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.RecordedStep;
 import io.rocketkv.core.kernels.StepBatch;
+import io.rocketkv.core.kernels.StepPlan;
 import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.kvcache.KtCacheManager;
 import io.rocketkv.core.model.LlamaModel;
@@ -83,7 +84,7 @@ final class DecodeStepHarness {
                 plan = new RocketKvPlan(p, new KtCacheManager(numBlocks, tpb, a.page(), layers, shape.numKvHeads(),
                         shape.headDim(), ktDtype.byteSize()));
                 kts = new Tensor[layers];
-                StepBatch all = prefillShaped(tables, cacheTokens, tpb);
+                StepPlan all = k.plan(prefillShaped(tables, cacheTokens, tpb));
                 for (int l = 0; l < layers; l++) {
                     kts[l] = hold(held, k.allocate(ktDtype, plan.kt().numPages(), 2, shape.numKvHeads(), shape.headDim()));
                     k.ktBuild(caches[l], all, shape, plan, kts[l]);
@@ -93,27 +94,29 @@ final class DecodeStepHarness {
             StepWorkspace ws = hold(held, model.newWorkspace(batch, batch));
             RocketKvPlan fplan = plan;
             Tensor[] fkts = kts;
-            RecordedStep g = k.record(step, blocksPerSeq * tpb, () -> model.run(step, caches, fkts, fplan, ws));
+            int bound = blocksPerSeq * tpb;
+            StepPlan first = k.plan(step, bound);
+            RecordedStep g = k.record(first, () -> model.run(first, caches, fkts, fplan, ws));
             if (g == null) {
                 throw new IllegalStateException("the CUDA backend did not record the decode step");
             }
             held.add(g);
             for (int i = 0; i < 3; i++) {
-                g.replay(step);
+                g.replay(k.plan(step, bound));
                 model.readLogits(ws, batch);
             }
             long t0 = System.nanoTime();
-            g.replay(step);
+            g.replay(k.plan(step, bound));
             model.readLogits(ws, batch);
             double firstMs = (System.nanoTime() - t0) / 1e6;
             int iters = (int) Math.max(5, Math.min(50, 1500 / Math.max(firstMs, 0.01)));
             t0 = System.nanoTime();
             for (int i = 0; i < iters; i++) {
-                g.replay(step);
+                g.replay(k.plan(step, bound));
                 model.readLogits(ws, batch);
             }
             double stepMs = (System.nanoTime() - t0) / 1e6 / iters;
-            double gpuMs = gpuMillis(g, step, iters);
+            double gpuMs = gpuMillis(g, step, bound, iters);
             double bytes = a.isDense() ? cost.denseStepBytes(cacheTokens + 1, batch)
                     : cost.rocketStepBytes(cacheTokens + 1, batch, a.topk(), a.page());
             double floorMs = DecodeCost.floorSeconds(bytes, copyGbs) * 1e3;
@@ -130,12 +133,12 @@ final class DecodeStepHarness {
         }
     }
 
-    private double gpuMillis(RecordedStep g, StepBatch step, int iters) {
+    private double gpuMillis(RecordedStep g, StepBatch step, int bound, int iters) {
         CudaStream stream = k.stream();
         try (CudaEvent start = k.context().createEvent(); CudaEvent end = k.context().createEvent()) {
             start.record(stream);
             for (int i = 0; i < iters; i++) {
-                g.replay(step);
+                g.replay(k.plan(step, bound));
             }
             end.record(stream);
             end.synchronize();
@@ -178,7 +181,7 @@ final class DecodeStepHarness {
         for (Tensor cache : caches) {
             for (StepBatch piece : pieces) {
                 int n = piece.numTokens();
-                k.writeKv(k.view(kf, n), k.view(vf, n), piece, shape, cache);
+                k.writeKv(k.view(kf, n), k.view(vf, n), k.plan(piece), shape, cache);
             }
         }
     }

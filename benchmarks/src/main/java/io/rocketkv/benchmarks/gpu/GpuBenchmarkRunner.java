@@ -8,6 +8,7 @@ import io.rocketkv.benchmarks.gpu.GpuReport.PrefillRow;
 import io.rocketkv.benchmarks.gpu.GpuReport.Skipped;
 import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.StepBatch;
+import io.rocketkv.core.kernels.StepPlan;
 import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.numeric.DType;
 import io.rocketkv.cuda.Cublas;
@@ -189,8 +190,8 @@ public final class GpuBenchmarkRunner {
             pos[j] = j;
             slots[j] = j; // blocks in order: slot = block * tpb + offset = j
         }
-        StepBatch b = new StepBatch(true, new int[len], pos, slots, new int[] {0, len}, new int[] {len}, table,
-                new int[] {len - 1});
+        StepPlan b = k.plan(new StepBatch(true, new int[len], pos, slots, new int[] {0, len}, new int[] {len}, table,
+                new int[] {len - 1}));
         try (Tensor cache = k.allocate(DType.BF16, blocks, 2, COST.hkv(), COST.tpb(), COST.d());
              Tensor q = k.allocate(DType.F32, len, COST.hq() * COST.d());
              Tensor kf = k.allocate(DType.F32, len, COST.hkv() * COST.d());

@@ -69,7 +69,8 @@ public final class CpuKernels implements Kernels {
     }
 
     @Override
-    public void embedding(Tensor table, StepBatch batch, Tensor out) {
+    public void embedding(Tensor table, StepPlan step, Tensor out) {
+        StepBatch batch = step.batch();
         CpuTensor tab = cpu(table);
         int vocab = table.dim(0);
         int hidden = table.dim(1);
@@ -133,7 +134,8 @@ public final class CpuKernels implements Kernels {
     }
 
     @Override
-    public void rope(Tensor q, Tensor k, StepBatch batch, RopeTable rope, AttentionShape shape) {
+    public void rope(Tensor q, Tensor k, StepPlan step, RopeTable rope, AttentionShape shape) {
+        StepBatch batch = step.batch();
         int d = shape.headDim();
         if (rope.headDim() != d) {
             throw new IllegalArgumentException("rope table for head dim " + rope.headDim() + ", attention head dim " + d);
@@ -198,7 +200,8 @@ public final class CpuKernels implements Kernels {
     }
 
     @Override
-    public void writeKv(Tensor k, Tensor v, StepBatch batch, AttentionShape shape, Tensor kvCache) {
+    public void writeKv(Tensor k, Tensor v, StepPlan step, AttentionShape shape, Tensor kvCache) {
+        StepBatch batch = step.batch();
         float[] ks = cpu(k).floats();
         float[] vs = cpu(v).floats();
         float[] cache = cpu(kvCache).floats();
@@ -234,8 +237,9 @@ public final class CpuKernels implements Kernels {
     }
 
     @Override
-    public void prefillAttention(Tensor q, Tensor k, Tensor v, Tensor kvCache, StepBatch batch, AttentionShape shape,
+    public void prefillAttention(Tensor q, Tensor k, Tensor v, Tensor kvCache, StepPlan step, AttentionShape shape,
                                  Tensor out) {
+        StepBatch batch = step.batch();
         // reads the step's K/V from k and v; kvCache (already written) is not needed here
         float[] qs = cpu(q).floats();
         float[] ks = cpu(k).floats();
@@ -288,7 +292,8 @@ public final class CpuKernels implements Kernels {
     }
 
     @Override
-    public void decodeAttention(Tensor q, Tensor kvCache, StepBatch batch, AttentionShape shape, Tensor out) {
+    public void decodeAttention(Tensor q, Tensor kvCache, StepPlan step, AttentionShape shape, Tensor out) {
+        StepBatch batch = step.batch();
         float[] qs = cpu(q).floats();
         float[] cache = cpu(kvCache).floats();
         float[] os = cpu(out).floats();
@@ -346,7 +351,8 @@ public final class CpuKernels implements Kernels {
     }
 
     @Override
-    public void rocketStage1(Tensor q, Tensor k, StepBatch batch, AttentionShape shape, RocketKvParams params, Tensor kvCache) {
+    public void rocketStage1(Tensor q, Tensor k, StepPlan step, AttentionShape shape, RocketKvParams params, Tensor kvCache) {
+        StepBatch batch = step.batch();
         if (!batch.prefill()) {
             throw new IllegalArgumentException("RocketKV stage 1 runs after a prefill step");
         }
@@ -354,20 +360,42 @@ public final class CpuKernels implements Kernels {
     }
 
     @Override
-    public void ktBuild(Tensor kvCache, StepBatch batch, AttentionShape shape, RocketKvPlan plan, Tensor ktCache) {
+    public void ktBuild(Tensor kvCache, StepPlan step, AttentionShape shape, RocketKvPlan plan, Tensor ktCache) {
+        StepBatch batch = step.batch();
         CpuRocketKv.ktBuild(cpu(kvCache).floats(), batch, shape, plan, cpu(ktCache).floats());
     }
 
     @Override
-    public void ktUpdate(Tensor k, StepBatch batch, AttentionShape shape, RocketKvPlan plan, Tensor ktCache) {
+    public void ktUpdate(Tensor k, StepPlan step, AttentionShape shape, RocketKvPlan plan, Tensor ktCache) {
+        StepBatch batch = step.batch();
         CpuRocketKv.ktUpdate(cpu(k).floats(), batch, shape, plan, cpu(ktCache).floats());
     }
 
     @Override
-    public void sparseDecodeAttention(Tensor q, Tensor kvCache, Tensor ktCache, StepBatch batch, AttentionShape shape,
+    public void sparseDecodeAttention(Tensor q, Tensor kvCache, Tensor ktCache, StepPlan step, AttentionShape shape,
                                       RocketKvPlan plan, Tensor out) {
+        StepBatch batch = step.batch();
         CpuRocketKv.sparseDecode(cpu(q).floats(), cpu(kvCache).floats(), cpu(ktCache).floats(), batch, shape, plan,
                 cpu(out).floats(), parallel);
+    }
+
+    @Override
+    public StepPlan plan(StepBatch batch, int kvLenBound) {
+        return HostStepPlan.of(batch, kvLenBound);
+    }
+
+    /** The JVM heap: tensors are float arrays (at most {@link Integer#MAX_VALUE} − 8 elements each). */
+    @Override
+    public MemoryInfo memoryInfo() {
+        Runtime rt = Runtime.getRuntime();
+        long used = rt.totalMemory() - rt.freeMemory();
+        return new MemoryInfo(Math.max(0, rt.maxMemory() - used), rt.maxMemory(), true,
+                (Integer.MAX_VALUE - 8L) * Float.BYTES);
+    }
+
+    @Override
+    public void gatherLogitRows(Tensor x, StepPlan step, Tensor out) {
+        gatherRows(x, step.batch().logitRows(), out);
     }
 
     @Override

@@ -73,7 +73,7 @@ public interface Kernels extends AutoCloseable {
     float[] download(Tensor src);
 
     /** {@code out[t, :] = table[tokenIds[t], :]}; table [V, H], out [T, H] F32. */
-    void embedding(Tensor table, StepBatch batch, Tensor out);
+    void embedding(Tensor table, StepPlan step, Tensor out);
 
     /** {@code out = x / sqrt(mean(x²) + eps) * weight} per row; x, out [R, H], weight [H]. */
     void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out);
@@ -81,8 +81,8 @@ public interface Kernels extends AutoCloseable {
     /** {@code out = x · wᵀ (+ bias)}; x [R, K] F32, w [N, K], bias [N] or null, out [R, N] F32. */
     void matmul(Tensor x, Tensor w, Tensor bias, Tensor out);
 
-    /** Rotates q [T, Hq·D] and k [T, Hkv·D] in place at {@code batch.positions()}. */
-    void rope(Tensor q, Tensor k, StepBatch batch, RopeTable rope, AttentionShape shape);
+    /** Rotates q [T, Hq·D] and k [T, Hkv·D] in place at the step's positions. */
+    void rope(Tensor q, Tensor k, StepPlan step, RopeTable rope, AttentionShape shape);
 
     /** {@code out = silu(gate) * up}; all [R, I]. */
     void siluMul(Tensor gate, Tensor up, Tensor out);
@@ -92,9 +92,9 @@ public interface Kernels extends AutoCloseable {
 
     /**
      * Writes each new token's K and V [T, Hkv·D] into the paged cache [numBlocks, 2, Hkv, tokensPerBlock, D]
-     * at {@code batch.slotMapping()} (slot −1 is skipped).
+     * at the step's slot mapping (slot −1 is skipped).
      */
-    void writeKv(Tensor k, Tensor v, StepBatch batch, AttentionShape shape, Tensor kvCache);
+    void writeKv(Tensor k, Tensor v, StepPlan step, AttentionShape shape, Tensor kvCache);
 
     /**
      * Causal attention of a prefill step over the step's own keys and values: q [T, Hq·D], k and v
@@ -102,14 +102,14 @@ public interface Kernels extends AutoCloseable {
      * K/V have already been written to {@code kvCache} by {@link #writeKv}: a backend may read them from
      * there (CUDA's paged prefill kernel does) or from {@code k} and {@code v} (the CPU does).
      */
-    void prefillAttention(Tensor q, Tensor k, Tensor v, Tensor kvCache, StepBatch batch, AttentionShape shape,
+    void prefillAttention(Tensor q, Tensor k, Tensor v, Tensor kvCache, StepPlan step, AttentionShape shape,
                           Tensor out);
 
     /**
      * Decode attention over the paged cache: q [S, Hq·D] (one token per sequence), each sequence reads its
      * {@code kvLens[s]} cached tokens through its block table; out [S, Hq·D].
      */
-    void decodeAttention(Tensor q, Tensor kvCache, StepBatch batch, AttentionShape shape, Tensor out);
+    void decodeAttention(Tensor q, Tensor kvCache, StepPlan step, AttentionShape shape, Tensor out);
 
     /**
      * RocketKV stage 1, after a prefill's dense attention: for every sequence whose prompt is longer than
@@ -117,26 +117,26 @@ public interface Kernels extends AutoCloseable {
      * (q [T, Hq·D], k [T, Hkv·D], both post-RoPE) and compacts each KV head's kept K/V, in order, into
      * cache slots {@code 0 … budget−1} of the sequence. The caller then frees the surplus blocks.
      */
-    void rocketStage1(Tensor q, Tensor k, StepBatch batch, AttentionShape shape, RocketKvParams params, Tensor kvCache);
+    void rocketStage1(Tensor q, Tensor k, StepPlan step, AttentionShape shape, RocketKvParams params, Tensor kvCache);
 
     /**
      * Builds the KT pages (per-channel key min and max, rounded to the KT dtype) over each prefilled
      * sequence's kept slots {@code [0, min(kvLen, prompt_budget))}; ktCache [pages, 2, Hkv, D].
      */
-    void ktBuild(Tensor kvCache, StepBatch batch, AttentionShape shape, RocketKvPlan plan, Tensor ktCache);
+    void ktBuild(Tensor kvCache, StepPlan step, AttentionShape shape, RocketKvPlan plan, Tensor ktCache);
 
     /**
      * Folds each decode token's key k [S, Hkv·D] into its KT page (a fresh page at its first slot); a token
      * with slot −1 (a padding sequence) is skipped.
      */
-    void ktUpdate(Tensor k, StepBatch batch, AttentionShape shape, RocketKvPlan plan, Tensor ktCache);
+    void ktUpdate(Tensor k, StepPlan step, AttentionShape shape, RocketKvPlan plan, Tensor ktCache);
 
     /**
      * RocketKV stage 2 and sparse attention of a decode step: per sequence and KV head, selects
      * {@code min(topk, pages)} KT pages from q [S, Hq·D] and the KT cache, then attends exactly over the
      * selected pages' existing slots; out [S, Hq·D]. A sequence with kvLen 0 (padding) gets zero rows.
      */
-    void sparseDecodeAttention(Tensor q, Tensor kvCache, Tensor ktCache, StepBatch batch, AttentionShape shape,
+    void sparseDecodeAttention(Tensor q, Tensor kvCache, Tensor ktCache, StepPlan step, AttentionShape shape,
                                RocketKvPlan plan, Tensor out);
 
     /**
@@ -144,21 +144,35 @@ public interface Kernels extends AutoCloseable {
      * {@link #sparseDecodeAttention}. Same results as those two calls; a backend may fuse them (the CUDA backend
      * folds the KT update into its page-selection launch).
      */
-    default void rocketDecodeAttention(Tensor q, Tensor k, Tensor kvCache, Tensor ktCache, StepBatch batch,
+    default void rocketDecodeAttention(Tensor q, Tensor k, Tensor kvCache, Tensor ktCache, StepPlan step,
                                        AttentionShape shape, RocketKvPlan plan, Tensor out) {
-        ktUpdate(k, batch, shape, plan, ktCache);
-        sparseDecodeAttention(q, kvCache, ktCache, batch, shape, plan, out);
+        ktUpdate(k, step, shape, plan, ktCache);
+        sparseDecodeAttention(q, kvCache, ktCache, step, shape, plan, out);
     }
 
     /**
-     * Runs {@code work} (ops on this backend for {@code batch}) once, now, and records the ops it queued for
+     * Prepares one step for this backend's ops: the CPU keeps the batch's arrays; CUDA uploads them in one copy
+     * into a buffer it owns. Called once per step; the plan is passed to every op of the step and supersedes the
+     * plan made before (an op given an older plan throws).
+     */
+    default StepPlan plan(StepBatch batch) {
+        return plan(batch, 0);
+    }
+
+    /**
+     * As {@link #plan(StepBatch)} for a step whose ops may be {@link #record recorded} and replayed for steps of
+     * the same layout with KV lengths up to {@code kvLenBound}: launches that depend on the lengths are sized for
+     * {@code max(kvLenBound, the batch's longest)} ({@link StepPlan#kvLenBound()}).
+     */
+    StepPlan plan(StepBatch batch, int kvLenBound);
+
+    /**
+     * Runs {@code work} (ops on this backend for {@code step}) once, now, and records the ops it queued for
      * replay on later steps of the same layout ({@link RecordedStep}); returns null when this backend does
      * not record (the CPU), having still run {@code work}. Recording needs every op of {@code work} to take
-     * its per-step data from {@code batch} and to use only tensors that stay allocated.
-     *
-     * @param kvLenBound the longest KV length any replayed step may have (sizes split-KV attention)
+     * its per-step data from {@code step} and to use only tensors that stay allocated.
      */
-    default RecordedStep record(StepBatch batch, int kvLenBound, Runnable work) {
+    default RecordedStep record(StepPlan step, Runnable work) {
         work.run();
         return null;
     }
@@ -167,6 +181,15 @@ public interface Kernels extends AutoCloseable {
     default boolean recordsSteps() {
         return false;
     }
+
+    /** The memory this backend's tensors come from, now (sizes the KV pool). */
+    MemoryInfo memoryInfo();
+
+    /**
+     * {@code out[i, :] = x[step.batch().logitRows()[i], :]}: the rows whose logits the step wants; x [T, H],
+     * out [rows, H].
+     */
+    void gatherLogitRows(Tensor x, StepPlan step, Tensor out);
 
     /** {@code out[i, :] = x[rows[i], :]}; x [R, H], out [rows.length, H]. */
     void gatherRows(Tensor x, int[] rows, Tensor out);

@@ -9,12 +9,12 @@ package io.rocketkv.core.kernels;
 public interface RecordedStep extends AutoCloseable {
 
     /**
-     * Runs the recorded ops for {@code batch}.
+     * Runs the recorded ops for {@code step}, the backend's current plan.
      *
-     * @throws IllegalArgumentException when the batch's layout differs from the recorded one
+     * @throws IllegalArgumentException when the step's layout differs from the recorded one
      * @throws IllegalStateException    when the recording is {@link #isStale() stale} or closed
      */
-    void replay(StepBatch batch);
+    void replay(StepPlan step);
 
     /**
      * True once memory the recording points at has moved (the backend's scratch was reallocated): the step

@@ -5,6 +5,7 @@ import io.rocketkv.core.kernels.Collective;
 import io.rocketkv.core.kernels.Kernels;
 import io.rocketkv.core.kernels.RopeTable;
 import io.rocketkv.core.kernels.StepBatch;
+import io.rocketkv.core.kernels.StepPlan;
 import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.sparse.RocketKvPlan;
@@ -29,7 +30,7 @@ import java.util.Arrays;
  * RocketKV's two stages run over the rank's own KV heads. Every rank runs {@link #run} for every step, each on
  * its own thread; only rank 0 computes logits.
  */
-public final class LlamaModel implements AutoCloseable {
+public final class LlamaModel implements Model {
 
     private final ModelConfig config;
     private final Kernels kernels;
@@ -152,23 +153,28 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /** The collective of this shard's tensor-parallel group, or null when the model is whole on one device. */
+    @Override
     public Collective collective() {
         return collective;
     }
 
     /** The tensor-parallel plan of this shard, or null when the model is whole on one device. */
+    @Override
     public TensorParallelPlan tensorParallelPlan() {
         return tp;
     }
 
+    @Override
     public ModelConfig config() {
         return config;
     }
 
+    @Override
     public AttentionShape attentionShape() {
         return shape;
     }
 
+    @Override
     public int numLayers() {
         return layers.length;
     }
@@ -177,12 +183,14 @@ public final class LlamaModel implements AutoCloseable {
      * A workspace for steps of at most {@code maxTokens} tokens and {@code maxRows} logit rows, in this
      * model's backend memory; the caller closes it.
      */
+    @Override
     public StepWorkspace newWorkspace(int maxTokens, int maxRows) {
         return new StepWorkspace(kernels, config.hiddenSize(), shape.numHeads() * shape.headDim(),
                 shape.numKvHeads() * shape.headDim(), intermediate, config.vocabSize(), maxTokens, maxRows);
     }
 
     /** Bytes {@link #newWorkspace newWorkspace(maxTokens, maxRows)} allocates in the backend. */
+    @Override
     public long workspaceBytes(int maxTokens, int maxRows) {
         return StepWorkspace.byteSize(config.hiddenSize(), shape.numHeads() * shape.headDim(),
                 shape.numKvHeads() * shape.headDim(), intermediate, config.vocabSize(),
@@ -223,7 +231,7 @@ public final class LlamaModel implements AutoCloseable {
      * @throws IllegalArgumentException when the step has more tokens or logit rows than {@code ws} holds
      */
     public float[] forward(StepBatch batch, Tensor[] kvCaches, Tensor[] ktCaches, RocketKvPlan plan, StepWorkspace ws) {
-        run(batch, kvCaches, ktCaches, plan, ws);
+        run(kernels.plan(batch), kvCaches, ktCaches, plan, ws);
         return readLogits(ws, batch.logitRows().length);
     }
 
@@ -231,6 +239,7 @@ public final class LlamaModel implements AutoCloseable {
      * The first {@code rows} rows of the logits that the last {@link #run} left in {@code ws}, row-major
      * [rows, vocab].
      */
+    @Override
     public float[] readLogits(StepWorkspace ws, int rows) {
         ws.checkOpen();
         if (rows < 0 || rows > ws.maxRows()) {
@@ -245,7 +254,9 @@ public final class LlamaModel implements AutoCloseable {
      * host: every op it queues takes its sizes from the batch and its memory from {@code ws} and the caches,
      * so a backend can record it ({@link Kernels#record}).
      */
-    public void run(StepBatch batch, Tensor[] kvCaches, Tensor[] ktCaches, RocketKvPlan plan, StepWorkspace ws) {
+    @Override
+    public void run(StepPlan step, Tensor[] kvCaches, Tensor[] ktCaches, RocketKvPlan plan, StepWorkspace ws) {
+        StepBatch batch = step.batch();
         if (plan != null && (ktCaches == null || ktCaches.length != layers.length)) {
             throw new IllegalArgumentException("RocketKV needs one KT cache per layer (" + layers.length + ")");
         }
@@ -276,25 +287,25 @@ public final class LlamaModel implements AutoCloseable {
         Tensor gate = k.view(ws.gate(), t);
         Tensor up = k.view(ws.up(), t);
         Tensor act = k.view(ws.act(), t);      // SiLU product (gemm input type; the gate buffer on the CPU)
-        k.embedding(embedTokens, batch, x);
+        k.embedding(embedTokens, step, x);
         for (int l = 0; l < layers.length; l++) {
             Layer w = layers[l];
             k.rmsNorm(x, w.inputNorm(), eps, xn);
             k.matmul(xn, w.qProj(), w.qBias(), q);
             k.matmul(xn, w.kProj(), w.kBias(), kk);
             k.matmul(xn, w.vProj(), w.vBias(), v);
-            k.rope(q, kk, batch, rope, shape);
-            k.writeKv(kk, v, batch, shape, kvCaches[l]);
+            k.rope(q, kk, step, rope, shape);
+            k.writeKv(kk, v, step, shape, kvCaches[l]);
             if (batch.prefill()) {
-                k.prefillAttention(q, kk, v, kvCaches[l], batch, shape, attn);
+                k.prefillAttention(q, kk, v, kvCaches[l], step, shape, attn);
                 if (plan != null) {
-                    k.rocketStage1(q, kk, batch, shape, plan.params(), kvCaches[l]);
-                    k.ktBuild(kvCaches[l], batch, shape, plan, ktCaches[l]);
+                    k.rocketStage1(q, kk, step, shape, plan.params(), kvCaches[l]);
+                    k.ktBuild(kvCaches[l], step, shape, plan, ktCaches[l]);
                 }
             } else if (plan != null) {
-                k.rocketDecodeAttention(q, kk, kvCaches[l], ktCaches[l], batch, shape, plan, attn);
+                k.rocketDecodeAttention(q, kk, kvCaches[l], ktCaches[l], step, shape, plan, attn);
             } else {
-                k.decodeAttention(q, kvCaches[l], batch, shape, attn);
+                k.decodeAttention(q, kvCaches[l], step, shape, attn);
             }
             k.matmul(attn, w.oProj(), w.oBias(), proj);
             if (collective != null) {
@@ -317,7 +328,7 @@ public final class LlamaModel implements AutoCloseable {
         Tensor last = k.view(ws.last(), rows.length);
         Tensor lastNormed = k.view(ws.lastNormed(), rows.length);
         Tensor logits = k.view(ws.logits(), rows.length);
-        k.gatherRows(x, rows, last);
+        k.gatherLogitRows(x, step, last);
         k.rmsNorm(last, finalNorm, eps, lastNormed);
         k.matmul(lastNormed, lmHead, null, logits);
     }

@@ -127,7 +127,7 @@ class CpuKernelsTest {
         Tensor kt = act(kk, t, kvHeads * d);
         StepBatch b = new StepBatch(true, new int[t], pos, new int[] {-1, -1, -1, -1}, new int[] {0, t}, new int[] {t},
                 new int[][] {{}}, new int[] {t - 1});
-        k.rope(qt, kt, b, new RopeTable(inv), shape);
+        k.rope(qt, kt, k.plan(b), new RopeTable(inv), shape);
         float[] gotQ = k.download(qt);
         for (int tok = 0; tok < t; tok++) {
             for (int hh = 0; hh < heads; hh++) {
@@ -220,9 +220,9 @@ class CpuKernelsTest {
         Tensor cache = k.allocate(DType.F32, numBlocks, 2, kvHeads, blockSize, d);
         Tensor kt = act(kk, t, kvHeads * d);
         Tensor vt = act(v, t, kvHeads * d);
-        k.writeKv(kt, vt, prefill, s, cache);
+        k.writeKv(kt, vt, k.plan(prefill), s, cache);
         Tensor out = k.allocate(DType.F32, t, heads * d);
-        k.prefillAttention(act(q, t, heads * d), kt, vt, cache, prefill, s, out);
+        k.prefillAttention(act(q, t, heads * d), kt, vt, cache, k.plan(prefill), s, out);
         float[] got = k.download(out);
         for (int sIdx = 0; sIdx < lens.length; sIdx++) {
             for (int i = 0; i < lens[sIdx]; i++) {
@@ -247,7 +247,7 @@ class CpuKernelsTest {
         StepBatch decode = new StepBatch(false, new int[lens.length], new int[lens.length], new int[lens.length],
                 decQStart, lens, tables, new int[] {0, 1, 2});
         Tensor dout = k.allocate(DType.F32, lens.length, heads * d);
-        k.decodeAttention(act(qLast, lens.length, heads * d), cache, decode, s, dout);
+        k.decodeAttention(act(qLast, lens.length, heads * d), cache, k.plan(decode), s, dout);
         float[] dgot = k.download(dout);
         for (int sIdx = 0; sIdx < lens.length; sIdx++) {
             float[] exp = new float[heads * d];
@@ -277,10 +277,10 @@ class CpuKernelsTest {
         StepBatch b = new StepBatch(true, new int[] {2, 1}, new int[2], new int[] {-1, -1}, new int[] {0, 2},
                 new int[] {2}, new int[][] {{}}, new int[] {1});
         Tensor e = k.allocate(DType.F32, 2, 2);
-        k.embedding(table, b, e);
+        k.embedding(table, k.plan(b), e);
         assertArrayEquals(new float[] {20, 21, 10, 11}, k.download(e));
         StepBatch bad = new StepBatch(true, new int[] {3}, new int[1], new int[] {-1}, new int[] {0, 1},
                 new int[] {1}, new int[][] {{}}, new int[] {0});
-        assertThrows(IllegalArgumentException.class, () -> k.embedding(table, bad, k.allocate(DType.F32, 1, 2)));
+        assertThrows(IllegalArgumentException.class, () -> k.embedding(table, k.plan(bad), k.allocate(DType.F32, 1, 2)));
     }
 }

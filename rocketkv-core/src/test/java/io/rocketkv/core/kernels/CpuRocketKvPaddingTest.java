@@ -42,7 +42,7 @@ class CpuRocketKvPaddingTest {
         StepBatch fill = new StepBatch(true, new int[len], new int[len], new int[len], new int[] {0, len},
                 new int[] {len}, new int[][] {table}, new int[] {len - 1});
         Tensor kt = cpu.allocate(DType.F32, plan.kt().numPages(), 2, hkv, d);
-        cpu.ktBuild(cache, fill, shape, plan, kt);
+        cpu.ktBuild(cache, cpu.plan(fill), shape, plan, kt);
 
         float[] q1 = gaussian(rnd, h * d);
         float[] k1 = gaussian(rnd, hkv * d);
@@ -55,22 +55,22 @@ class CpuRocketKvPaddingTest {
 
         Tensor ktAlone = cpu.allocate(DType.F32, plan.kt().numPages(), 2, hkv, d);
         cpu.upload(cpu.download(kt), ktAlone);
-        cpu.ktUpdate(tensor(k1, 1, hkv * d), alone, shape, plan, ktAlone);
+        cpu.ktUpdate(tensor(k1, 1, hkv * d), cpu.plan(alone), shape, plan, ktAlone);
         float[] kPadded = new float[3 * hkv * d];
         Arrays.fill(kPadded, 1e9f);                      // would show up in the KT cache if folded
         System.arraycopy(k1, 0, kPadded, hkv * d, hkv * d);
-        cpu.ktUpdate(tensor(kPadded, 3, hkv * d), padded, shape, plan, kt);
+        cpu.ktUpdate(tensor(kPadded, 3, hkv * d), cpu.plan(padded), shape, plan, kt);
         assertArrayEquals(cpu.download(ktAlone), cpu.download(kt));
 
         Tensor outAlone = cpu.allocate(DType.F32, 1, h * d);
-        cpu.sparseDecodeAttention(tensor(q1, 1, h * d), cache, kt, alone, shape, plan, outAlone);
+        cpu.sparseDecodeAttention(tensor(q1, 1, h * d), cache, kt, cpu.plan(alone), shape, plan, outAlone);
         float[] qPadded = gaussian(rnd, 3 * h * d);
         System.arraycopy(q1, 0, qPadded, h * d, h * d);
         Tensor out = cpu.allocate(DType.F32, 3, h * d);
         float[] nan = new float[3 * h * d];
         Arrays.fill(nan, Float.NaN);
         cpu.upload(nan, out);
-        cpu.sparseDecodeAttention(tensor(qPadded, 3, h * d), cache, kt, padded, shape, plan, out);
+        cpu.sparseDecodeAttention(tensor(qPadded, 3, h * d), cache, kt, cpu.plan(padded), shape, plan, out);
         float[] o = cpu.download(out);
         assertArrayEquals(new float[h * d], Arrays.copyOfRange(o, 0, h * d), "padding row 0");
         assertArrayEquals(cpu.download(outAlone), Arrays.copyOfRange(o, h * d, 2 * h * d), "the real sequence");

@@ -1,0 +1,97 @@
+package io.rocketkv.core.engine;
+
+import io.rocketkv.core.kernels.Kernels;
+import io.rocketkv.core.kernels.MemoryInfo;
+import io.rocketkv.core.model.Model;
+import io.rocketkv.core.sparse.RocketKvParams;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * How many KV blocks the pool gets, from each rank's {@link Kernels#memoryInfo()} once the weights are loaded:
+ * every rank holds the same blocks (for its own KV heads), so the rank with the least room decides.
+ *
+ * <p>Device memory: {@code kv_cache_config.max_tokens} when set, else {@code free_gpu_memory_fraction} of the
+ * memory free after the weights and the step workspace, capped at {@code max_seq_len × max_batch_size} tokens (when
+ * both apply, the smaller wins); with RocketKV each token also carries its share of the KT cache (min and max per
+ * channel, one page per page_size tokens, in the KT dtype).
+ *
+ * <p>The JVM heap (the CPU backend): {@code max_tokens} when set, else a quarter of the maximum heap capped at
+ * {@code max_seq_len × max_batch_size} tokens but never below one {@code max_seq_len} sequence that fits that
+ * quarter; one layer's cache is one tensor, so the pool is capped at what one tensor may hold.
+ */
+public final class KvPoolSizer {
+
+    private static final Logger log = LoggerFactory.getLogger(KvPoolSizer.class);
+
+    /** Heap pool default: at most this fraction of the JVM's maximum heap. */
+    static final double HEAP_FRACTION = 0.25;
+
+    /**
+     * What the pool is sized for.
+     *
+     * @param maxSeqLen          longest sequence
+     * @param maxBatchSize       most sequences in a step
+     * @param maxNumTokens       most tokens in a prefill step (sizes the workspace)
+     * @param tokensPerBlock     slots per block
+     * @param maxTokens          {@code kv_cache_config.max_tokens}, or null
+     * @param freeMemoryFraction {@code kv_cache_config.free_gpu_memory_fraction}
+     * @param rocketKv           RocketKV settings (the KT cache's share), or null for dense attention
+     */
+    public record Request(int maxSeqLen, int maxBatchSize, int maxNumTokens, int tokensPerBlock, Integer maxTokens,
+                          double freeMemoryFraction, RocketKvParams rocketKv) {
+    }
+
+    private KvPoolSizer() {
+    }
+
+    /** Blocks in the pool for the ranks' models (index r is rank r's model on {@code kernels.get(r)}). */
+    public static int numBlocks(List<? extends Model> models, List<? extends Kernels> kernels, Request r) {
+        int blocks = Integer.MAX_VALUE;
+        for (int i = 0; i < models.size(); i++) {
+            blocks = Math.min(blocks, numBlocks(models.get(i), kernels.get(i), r));
+        }
+        return blocks;
+    }
+
+    private static int numBlocks(Model model, Kernels kernels, Request r) {
+        int p = r.tokensPerBlock();
+        int layers = model.numLayers();
+        long kvDim = (long) model.attentionShape().numKvHeads() * model.attentionShape().headDim(); // this rank's
+        long bytesPerToken = 2L * layers * kvDim * kernels.kvCacheDtype().byteSize();
+        MemoryInfo m = kernels.memoryInfo();
+        long seqTokens = (long) r.maxSeqLen() * r.maxBatchSize();
+        long tokens;
+        if (m.heap()) {
+            if (r.maxTokens() != null) {
+                tokens = r.maxTokens();
+            } else {
+                long byHeap = (long) (m.total() * HEAP_FRACTION) / bytesPerToken;
+                tokens = Math.max(Math.min(byHeap, seqTokens), Math.min(r.maxSeqLen(), byHeap));
+            }
+        } else {
+            if (r.rocketKv() != null) {
+                long ktPerPage = 2L * layers * kvDim * kernels.ktCacheDtype(r.rocketKv()).byteSize();
+                bytesPerToken += (ktPerPage + r.rocketKv().pageSize() - 1) / r.rocketKv().pageSize();
+            }
+            long workspace = model.workspaceBytes(Math.max(Math.max(r.maxNumTokens(), 1), r.maxBatchSize()),
+                    r.maxBatchSize());
+            long free = Math.max(0, m.free() - workspace);
+            tokens = Math.min((long) (free * r.freeMemoryFraction()) / bytesPerToken, seqTokens);
+            if (r.maxTokens() != null) {
+                tokens = Math.min(tokens, r.maxTokens());
+            }
+        }
+        long blocks = Math.max(1, Math.min(Integer.MAX_VALUE, (tokens + p - 1) / p));
+        if (m.heap() && blocks * (2L * kvDim * p) * kernels.kvCacheDtype().byteSize() > m.maxTensorBytes()) {
+            blocks = m.maxTensorBytes() / (2L * kvDim * p * kernels.kvCacheDtype().byteSize());
+            log.warn("the {} KV cache is capped at {} tokens per layer (one tensor)", kernels.name(), blocks * p);
+        }
+        if (!m.heap()) {
+            log.info("{} KV cache: {} blocks of {} tokens ({} MiB)", kernels.name(), blocks, p,
+                    blocks * p * bytesPerToken >> 20);
+        }
+        return (int) blocks;
+    }
+}

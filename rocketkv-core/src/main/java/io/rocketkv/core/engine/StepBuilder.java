@@ -1,0 +1,63 @@
+package io.rocketkv.core.engine;
+
+import io.rocketkv.core.kernels.StepBatch;
+import io.rocketkv.core.kvcache.KvCacheManager;
+import java.util.List;
+
+/**
+ * Turns a scheduled batch into the step's flat index arrays ({@link StepBatch}: token ids, positions, slots, query
+ * starts, KV lengths, block tables, logit rows), once per step for every rank (the ranks share the block tables).
+ */
+final class StepBuilder {
+
+    private StepBuilder() {
+    }
+
+    /**
+     * A prefill step takes each sequence's whole token list (prompt and, for a recomputed sequence, its outputs); a
+     * decode step the last token of each. Logits are wanted for the last token of each sequence.
+     */
+    static StepBatch build(Scheduler.Batch batch, KvCacheManager kv) {
+        List<Sequence> seqs = batch.seqs();
+        int n = seqs.size();
+        int total = 0;
+        for (Sequence s : seqs) {
+            total += batch.prefill() ? s.numTokens() : 1;
+        }
+        int[] ids = new int[total];
+        int[] pos = new int[total];
+        int[] slots = new int[total];
+        int[] qStart = new int[n + 1];
+        int[] kvLens = new int[n];
+        int[][] tables = new int[n][];
+        int[] logitRows = new int[n];
+        int t = 0;
+        for (int i = 0; i < n; i++) {
+            Sequence s = seqs.get(i);
+            qStart[i] = t;
+            int len = s.numTokens();
+            if (batch.prefill()) {
+                System.arraycopy(s.allTokens(), 0, ids, t, len);
+                kv.slotMapping(s.id, 0, len, slots, t);
+                for (int j = 0; j < len; j++) {
+                    pos[t + j] = j;
+                }
+                t += len;
+            } else {
+                // with RocketKV the cache holds fewer slots than the sequence has tokens: the new token goes to the
+                // next cache slot but keeps its true position
+                int cacheLen = kv.numTokens(s.id);
+                ids[t] = s.lastToken();
+                pos[t] = len - 1;
+                kv.slotMapping(s.id, cacheLen - 1, cacheLen, slots, t);
+                len = cacheLen;
+                t++;
+            }
+            kvLens[i] = len;
+            tables[i] = kv.blockTable(s.id).blockIds();
+            logitRows[i] = t - 1;
+        }
+        qStart[n] = t;
+        return new StepBatch(batch.prefill(), ids, pos, slots, qStart, kvLens, tables, logitRows);
+    }
+}

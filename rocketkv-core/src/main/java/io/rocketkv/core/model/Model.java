@@ -1,0 +1,72 @@
+package io.rocketkv.core.model;
+
+import io.rocketkv.core.kernels.AttentionShape;
+import io.rocketkv.core.kernels.Collective;
+import io.rocketkv.core.kernels.Kernels;
+import io.rocketkv.core.kernels.StepPlan;
+import io.rocketkv.core.kernels.Tensor;
+import io.rocketkv.core.sparse.RocketKvPlan;
+import io.rocketkv.core.weights.CheckpointFormatException;
+import io.rocketkv.core.weights.SafeTensors;
+
+/**
+ * A decoder bound to one backend (or one tensor-parallel rank's shard): what the engine's {@code ModelRunner}
+ * needs to run a step. An architecture is one implementation plus its config ({@link #load} picks it from
+ * {@link ModelConfig#architecture()}); weight names and per-architecture differences stay inside it.
+ *
+ * <p>A step: {@link #run} over the step's plan, the per-layer caches and a workspace from {@link #newWorkspace},
+ * then {@link #readLogits} (rank 0 only under tensor parallelism).
+ */
+public interface Model extends AutoCloseable {
+
+    /**
+     * Loads the shard of rank {@code tp.rank()} (the whole model when {@code tp} is null) of the checkpoint's
+     * architecture onto {@code kernels}.
+     *
+     * @throws CheckpointFormatException when a tensor is missing or has the wrong shape
+     */
+    static Model load(ModelConfig config, SafeTensors weights, Kernels kernels, int tokensPerBlock,
+                      LoadProgress progress, TensorParallelPlan tp, Collective collective) {
+        return switch (config.architecture()) {
+            case LLAMA, MISTRAL, QWEN2 -> LlamaModel.load(config, weights, kernels, tokensPerBlock, progress, tp,
+                    collective);
+        };
+    }
+
+    ModelConfig config();
+
+    /** This model's (or shard's) attention heads, KV heads, head dim and cache block size. */
+    AttentionShape attentionShape();
+
+    int numLayers();
+
+    /** The tensor-parallel plan of this shard, or null when the model is whole on one device. */
+    TensorParallelPlan tensorParallelPlan();
+
+    /** The collective of this shard's tensor-parallel group, or null when the model is whole on one device. */
+    Collective collective();
+
+    /** A workspace for steps of at most {@code maxTokens} tokens and {@code maxRows} logit rows; the caller closes it. */
+    StepWorkspace newWorkspace(int maxTokens, int maxRows);
+
+    /** Bytes {@link #newWorkspace newWorkspace(maxTokens, maxRows)} allocates in the backend. */
+    long workspaceBytes(int maxTokens, int maxRows);
+
+    /**
+     * Runs one step, leaving the logits of the step's logit rows in {@code ws} ({@link #readLogits}); with RocketKV
+     * ({@code rocket} not null) a prefill runs stage 1 and builds the KT pages, a decode step attends over the
+     * pages stage 2 selects. Every op takes its sizes from {@code step} and its memory from {@code ws} and the
+     * caches, so a backend can record the step ({@link Kernels#record}).
+     *
+     * @param kvCaches one paged cache per layer, [numBlocks, 2, Hkv, tokensPerBlock, D]
+     * @param ktCaches one KT cache per layer, [numKtPages, 2, Hkv, D]; null for dense attention
+     * @throws IllegalArgumentException when the step does not fit {@code ws} or the caches do not match the model
+     */
+    void run(StepPlan step, Tensor[] kvCaches, Tensor[] ktCaches, RocketKvPlan rocket, StepWorkspace ws);
+
+    /** The first {@code rows} rows of the logits the last {@link #run} left in {@code ws}, row-major [rows, vocab]. */
+    float[] readLogits(StepWorkspace ws, int rows);
+
+    @Override
+    void close();
+}

@@ -1,0 +1,169 @@
+package io.rocketkv.cuda;
+
+import static io.rocketkv.cuda.CudaChecks.ceilDiv;
+import static io.rocketkv.cuda.CudaChecks.checkCache;
+import static io.rocketkv.cuda.CudaChecks.checkGrid;
+import static io.rocketkv.cuda.CudaChecks.checkTables;
+import static io.rocketkv.cuda.CudaChecks.contains;
+import static io.rocketkv.cuda.CudaChecks.requireFloats;
+
+import io.rocketkv.core.kernels.AttentionShape;
+import io.rocketkv.core.kernels.StepBatch;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Dense attention over the paged KV cache, for {@link CudaKernels}: the prefill kernels of
+ * {@code attention_prefill.cu} (causal, each sequence over its own cached tokens) and the split-KV decode kernels of
+ * {@code attention_decode.cu} (one query per sequence; partials merged by {@code attention_decode_merge}). CPU twins:
+ * {@code CpuKernels.prefillAttention} and {@code CpuKernels.decodeAttention}. Both read the step's lengths and block
+ * tables from its {@link CudaStepPlan}; the decode launch depends on the lengths only through the plan's
+ * {@link CudaStepPlan#launchKvLen()}, so a recorded step replays for any lengths up to it.
+ */
+final class CudaAttention implements AutoCloseable {
+
+    /** Fewest keys one split of split-KV decode attention takes. */
+    private static final int MIN_KV_PER_SPLIT = 256;
+    private static final int PREFILL_TILE = 64;
+    private static final int[] PREFILL_DIMS = {16, 32, 64, 128};
+    private static final int[] DECODE_DIMS = {16, 32, 64, 128, 256};
+    private static final int[] DECODE_GROUPS = {1, 2, 4, 8};
+
+    private final CudaContext context;
+    private final CudaStream stream;
+    private final CudaScratch scratch;
+    private final CudaModule prefillModule;
+    private final CudaModule decodeModule;
+    private final CudaFunction prefillNaive;
+    private final CudaFunction decodeNaive;
+    private final CudaFunction decodeMerge;
+    private final Map<String, CudaFunction> functions = new HashMap<>();
+    private final Map<CudaFunction, Integer> residentBlocks = new HashMap<>();
+    private DeviceBuffer decodeWorkspace; // split partials [S][Hq][splits][D + 2] f32
+
+    CudaAttention(CudaContext context, CudaStream stream, CudaScratch scratch) {
+        this.context = context;
+        this.stream = stream;
+        this.scratch = scratch;
+        CudaModule prefill = KernelImages.load(context, "attention_prefill");
+        try {
+            this.decodeModule = KernelImages.load(context, "attention_decode");
+        } catch (RuntimeException e) {
+            prefill.close();
+            throw e;
+        }
+        this.prefillModule = prefill;
+        try {
+            this.prefillNaive = prefillModule.function("attention_prefill_naive");
+            this.decodeNaive = decodeModule.function("attention_decode_naive");
+            this.decodeMerge = decodeModule.function("attention_decode_merge");
+            for (int d : PREFILL_DIMS) {
+                CudaFunction f = prefillModule.function("attention_prefill_d" + d);
+                int smem = prefillSharedBytes(d);
+                if (smem > 48 * 1024) {
+                    f.setMaxDynamicSharedMemory(smem);
+                }
+                functions.put("attention_prefill_d" + d, f);
+            }
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    static int prefillSharedBytes(int d) {
+        return 2 * 192 * (d + 8) + 256 * (Math.max(d, 64) + 4) + 9216;
+    }
+
+    /** Causal prefill attention: q, out [T, Hq·D] F32; the step's K/V already in {@code kvCache}. */
+    void prefill(CudaTensor q, CudaTensor kvCache, CudaStepPlan p, AttentionShape shape, CudaTensor out) {
+        StepBatch batch = p.batch();
+        int numBlocks = checkCache(kvCache, shape);
+        int t = batch.numTokens();
+        int d = shape.headDim();
+        requireFloats(q, (long) t * shape.numHeads() * d, "prefill q");
+        requireFloats(out, (long) t * shape.numHeads() * d, "prefill out");
+        checkTables(batch, shape.tokensPerBlock(), numBlocks);
+        int seqs = batch.numSeqs();
+        checkGrid(seqs, shape.numHeads());
+        Object[] args = {q.buffer(), kvCache.buffer(), p.queryStart(), p.kvLens(), p.tables(), out.buffer(),
+                shape.numHeads(), shape.numKvHeads(), d, shape.tokensPerBlock(), p.maxBlocks(), shape.scale()};
+        CudaFunction v2 = d % 4 == 0 ? functions.get("attention_prefill_d" + d) : null;
+        if (v2 != null) {
+            v2.launch(new Dim3(ceilDiv(p.maxQueryLen(), PREFILL_TILE), shape.numHeads(), seqs), Dim3.of(128),
+                    prefillSharedBytes(d), stream, args);
+        } else if (d <= 256) {
+            prefillNaive.launch(new Dim3(ceilDiv(p.maxQueryLen(), 4), shape.numHeads(), seqs), Dim3.of(128), 0, stream,
+                    args);
+        } else {
+            throw new IllegalArgumentException("CUDA prefill attention supports head dims up to 256, got " + d);
+        }
+    }
+
+    /** Split-KV decode attention: q, out [S, Hq·D] F32, one query per sequence over its cached tokens. */
+    void decode(CudaTensor q, CudaTensor kvCache, CudaStepPlan p, AttentionShape shape, CudaTensor out) {
+        StepBatch batch = p.batch();
+        int numBlocks = checkCache(kvCache, shape);
+        int seqs = batch.numSeqs();
+        int h = shape.numHeads();
+        int hkv = shape.numKvHeads();
+        int d = shape.headDim();
+        if (batch.numTokens() != seqs) {
+            throw new IllegalArgumentException("decode attention takes one query per sequence, got " + batch.numTokens()
+                    + " tokens for " + seqs + " sequences");
+        }
+        requireFloats(q, (long) seqs * h * d, "decode q");
+        requireFloats(out, (long) seqs * h * d, "decode out");
+        checkTables(batch, shape.tokensPerBlock(), numBlocks);
+        checkGrid(seqs, h);
+        DeviceBuffer kvLens = p.kvLens();
+        DeviceBuffer tables = p.tables();
+        DeviceBuffer qb = q.buffer();
+        DeviceBuffer ob = out.buffer();
+        DeviceBuffer cache = kvCache.buffer();
+        int g = shape.groupSize();
+        if (!contains(DECODE_DIMS, d)) {
+            if (d > 256) {
+                throw new IllegalArgumentException("CUDA decode attention supports head dims up to 256, got " + d);
+            }
+            decodeNaive.launch(Dim3.of(seqs, h), Dim3.of(32), 0, stream, qb, cache, kvLens, tables, ob, h, hkv, d,
+                    shape.tokensPerBlock(), p.maxBlocks(), shape.scale());
+            return;
+        }
+        int gt = 8;
+        for (int c : DECODE_GROUPS) {
+            if (c >= g) {
+                gt = c;
+                break;
+            }
+        }
+        int headChunks = ceilDiv(g, gt);
+        CudaFunction split = functions.computeIfAbsent("attention_decode_d" + d + "_g" + gt, decodeModule::function);
+        int resident = residentBlocks.computeIfAbsent(split, f -> Math.max(1,
+                f.maxActiveBlocksPerMultiprocessor(128, 0) * context.device().multiprocessorCount()));
+        long base = (long) seqs * hkv * headChunks;
+        int maxKv = p.launchKvLen();
+        int numSplits = (int) Math.max(1, Math.min(2L * resident / base, ceilDiv(maxKv, MIN_KV_PER_SPLIT)));
+        int kvPerSplit = MIN_KV_PER_SPLIT;
+        DeviceBuffer ws = ob;
+        if (numSplits > 1) {
+            long floats = (long) seqs * h * numSplits * (d + 2);
+            ws = decodeWorkspace = scratch.grow(decodeWorkspace, floats * Float.BYTES);
+        }
+        split.launch(new Dim3(seqs, hkv * headChunks, numSplits), Dim3.of(128), 0, stream, qb, cache, kvLens, tables,
+                ob, ws, h, hkv, d, shape.tokensPerBlock(), p.maxBlocks(), kvPerSplit, shape.scale());
+        if (numSplits > 1) {
+            decodeMerge.launch(Dim3.of(seqs, h), Dim3.of(128), 0, stream, ws, kvLens, ob, h, d, kvPerSplit, numSplits);
+        }
+    }
+
+    @Override
+    public void close() {
+        RuntimeException failure = Closeables.closeAll(null,
+                java.util.Arrays.asList(decodeWorkspace, prefillModule, decodeModule));
+        decodeWorkspace = null;
+        if (failure != null) {
+            throw failure;
+        }
+    }
+}
