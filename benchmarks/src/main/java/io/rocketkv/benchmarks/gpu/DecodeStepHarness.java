@@ -8,7 +8,7 @@ import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.kernels.StepPlan;
 import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.kvcache.KtCacheManager;
-import io.rocketkv.core.model.LlamaModel;
+import io.rocketkv.core.model.Model;
 import io.rocketkv.core.model.StepWorkspace;
 import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.sparse.RocketKvParams;
@@ -37,10 +37,10 @@ final class DecodeStepHarness {
     private static final int FILL_CHUNK = 4096;
 
     private final CudaKernels k;
-    private final LlamaModel model;
+    private final Model model;
     private final DecodeCost cost;
 
-    DecodeStepHarness(CudaKernels k, LlamaModel model, DecodeCost cost) {
+    DecodeStepHarness(CudaKernels k, Model model, DecodeCost cost) {
         this.k = k;
         this.model = model;
         this.cost = cost;

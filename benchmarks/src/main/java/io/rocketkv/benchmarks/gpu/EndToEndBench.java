@@ -6,7 +6,8 @@ import io.rocketkv.benchmarks.gpu.EndToEndReport.StepRow;
 import io.rocketkv.benchmarks.gpu.GpuReport.Algo;
 import io.rocketkv.benchmarks.gpu.GpuReport.Metadata;
 import io.rocketkv.benchmarks.gpu.GpuReport.Skipped;
-import io.rocketkv.core.model.LlamaModel;
+import io.rocketkv.core.model.LoadProgress;
+import io.rocketkv.core.model.Model;
 import io.rocketkv.core.model.ModelConfig;
 import io.rocketkv.core.testing.TinyBpeTokenizer;
 import io.rocketkv.core.weights.SafeTensors;
@@ -131,7 +132,7 @@ public final class EndToEndBench {
         try (SafeTensors w = SafeTensors.open(o.model)) {
             ModelConfig cfg = ModelConfig.load(o.model);
             long t0 = System.nanoTime();
-            try (LlamaModel model = LlamaModel.load(cfg, w, k, AttentionCost.LLAMA_8B.tpb())) {
+            try (Model model = Model.load(cfg, w, k, AttentionCost.LLAMA_8B.tpb(), LoadProgress.NONE, null, null)) {
                 double load = (System.nanoTime() - t0) / 1e9;
                 EndToEndReport.Model m = s.model;
                 s.model = new EndToEndReport.Model(m.name(), m.parameters(), m.weightBytes(), m.weightBytesPerStep(),

@@ -5,7 +5,7 @@ import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.numeric.DType;
 
 /**
- * The activation tensors of {@link LlamaModel#forward}, allocated once for at most {@link #maxTokens()} tokens
+ * The activation tensors of {@link Model#run}, allocated once for at most {@link #maxTokens()} tokens
  * and {@link #maxRows()} logit rows and reused by every step: kernels never allocate, the caller owns the
  * workspace (a prerequisite for CUDA graphs, whose captured pointers must not change between steps). A
  * step uses {@link Kernels#view row-views} of the first T (or R) rows of each buffer.
@@ -18,7 +18,7 @@ import io.rocketkv.core.numeric.DType;
  * preserved between steps: every op of a step overwrites the rows it later reads.
  *
  * <p>{@link #ensureCapacity} grows the buffers (freeing the old ones) when a step needs more than they
- * hold; the engine sizes the workspace so that this happens at most once (see {@code Engine}). Growing
+ * hold; the model runner sizes the workspace so that this happens at most once (see {@code ModelRunner}). Growing
  * changes the device addresses, so anything captured against the old buffers (a CUDA graph) must be
  * re-captured. Not thread-safe: one workspace serves one step at a time.
  */
