@@ -68,6 +68,8 @@ public final class LLM implements AutoCloseable {
         this.args = args;
         this.config = ModelConfig.load(modelDir);
         checkTensorParallel(args, config);
+        int maxSeqLen = args.maxSeqLen() != null ? args.maxSeqLen() : config.maxPositionEmbeddings();
+        ConfigException.check("max_seq_len", () -> config.checkSlidingWindow(maxSeqLen));
         RocketKvParams rocketKv = null;
         RocketSparseAttentionConfig sparse = args.sparseAttentionConfig();
         if (sparse != null) {
@@ -92,7 +94,6 @@ public final class LLM implements AutoCloseable {
                 log.info("tensor parallelism over {} GPUs (NCCL)", tp);
             }
             opened = SafeTensors.open(modelDir);
-            int maxSeqLen = args.maxSeqLen() != null ? args.maxSeqLen() : config.maxPositionEmbeddings();
             List<LlamaModel> models = new ArrayList<>();
             for (int r = 0; r < tp; r++) {
                 models.add(tp == 1
