@@ -570,9 +570,9 @@ public final class LLM implements AutoCloseable {
         }
 
         /**
-         * GPUs to split the model over (YAML {@code tensor_parallel_size}); default 1. Must divide the model's
-         * query heads and needs the CUDA backend with that many devices; above 1 is refused for now (not
-         * implemented yet).
+         * GPUs to split the model over (YAML {@code tensor_parallel_size}); default 1. Above 1 it needs the CUDA
+         * backend, that many visible devices and NCCL, and must fit the model's shapes (it divides the query heads
+         * and the MLP width, and divides or is a multiple of the KV heads); see {@link LlmArgs}.
          */
         public Builder tensorParallelSize(int tensorParallelSize) {
             args.tensorParallelSize(tensorParallelSize);
