@@ -55,7 +55,8 @@ public class RocketKvCpuBenchmark {
 
     private final CpuKernels kernels = new CpuKernels();
     private final AttentionShape shape = AttentionShape.of(H, HKV, D, TPB);
-    private final RocketKvParams params = new RocketKvParams(32, 63, 2048, 64, D, 4, DType.F8_E5M2);
+    private final RocketKvParams params = RocketKvParams.builder().windowSize(32).kernelSize(63).promptBudget(2048)
+            .topk(64).topr(D).pageSize(4).ktDtype(DType.F8_E5M2).build();
     private float[] qWindow;  // [H][W][D]
     private float[] keys;     // [Hkv][L][D]
     private Tensor q;         // [1, H·D]

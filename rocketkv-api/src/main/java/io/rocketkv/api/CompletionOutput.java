@@ -1,5 +1,9 @@
 package io.rocketkv.api;
 
+import io.rocketkv.core.engine.GenerationResult;
+import io.rocketkv.core.engine.SampledToken;
+import io.rocketkv.core.engine.TokenLogprob;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -19,9 +23,35 @@ public record CompletionOutput(int index, String text, int[] tokenIds, List<Toke
         logprobs = List.copyOf(logprobs);
     }
 
+    /** The engine's result as the first completion, field by field; per-token logprobs when asked for. */
+    static CompletionOutput from(GenerationResult r, boolean withLogprobs) {
+        List<TokenLogprobs> perToken = new ArrayList<>();
+        if (withLogprobs) {
+            for (SampledToken t : r.tokens()) {
+                perToken.add(TokenLogprobs.from(t));
+            }
+        }
+        Fields f = new Fields();
+        f.index = 0;
+        f.text = r.text();
+        f.tokenIds = r.outputIds();
+        f.logprobs = perToken;
+        f.finishReason = r.finishReason().wireName();
+        return f.build();
+    }
+
     @Override
     public int[] tokenIds() {
         return tokenIds.clone();
+    }
+
+    /** A sampled token's alternatives as the api's, most likely first (empty when none were asked for). */
+    static List<Alternative> alternatives(SampledToken t) {
+        List<Alternative> top = new ArrayList<>(t.topLogprobs().size());
+        for (TokenLogprob a : t.topLogprobs()) {
+            top.add(new Alternative(a.tokenId(), a.logprob()));
+        }
+        return top;
     }
 
     /**
@@ -36,9 +66,26 @@ public record CompletionOutput(int index, String text, int[] tokenIds, List<Toke
         public TokenLogprobs {
             top = List.copyOf(top);
         }
+
+        static TokenLogprobs from(SampledToken t) {
+            return new TokenLogprobs(t.tokenId(), t.logprob(), alternatives(t));
+        }
     }
 
     /** One alternative token and its log-probability. */
     public record Alternative(int tokenId, float logprob) {
+    }
+
+    /** The fields, set by name; {@link #build} is the one call of the canonical constructor here. */
+    private static final class Fields {
+        int index;
+        String text;
+        int[] tokenIds;
+        List<TokenLogprobs> logprobs;
+        String finishReason;
+
+        CompletionOutput build() {
+            return new CompletionOutput(index, text, tokenIds, logprobs, finishReason);
+        }
     }
 }

@@ -40,6 +40,18 @@ public class ConfigException extends IllegalArgumentException {
         return new ConfigException(key, key + " (" + javaName + ") must be " + requirement + ", got " + show(value));
     }
 
+    /**
+     * Runs a rule of the engine's (core's messages name the YAML keys, the values and the fix) and reports its
+     * {@link IllegalArgumentException} as a ConfigException for {@code key}, with the same message.
+     */
+    static void check(String key, Runnable rule) {
+        try {
+            rule.run();
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(key, e.getMessage(), e);
+        }
+    }
+
     /** This error with {@code source + ": "} in front of its message (the file the value came from). */
     ConfigException inSource(String source) {
         return new ConfigException(key, source + ": " + getMessage(), this);

@@ -5,10 +5,6 @@ import io.rocketkv.core.engine.EngineConfig;
 import io.rocketkv.core.engine.GenerationRequest;
 import io.rocketkv.core.engine.GenerationResult;
 import io.rocketkv.core.engine.KvPoolSizer;
-import io.rocketkv.core.engine.SampledToken;
-import io.rocketkv.core.engine.SamplingOptions;
-import io.rocketkv.core.engine.StopCriteria;
-import io.rocketkv.core.engine.TokenLogprob;
 import io.rocketkv.core.kernels.Collective;
 import io.rocketkv.core.kernels.CpuKernels;
 import io.rocketkv.core.kernels.Kernels;
@@ -70,17 +66,12 @@ public final class LLM implements AutoCloseable {
         this.args = args;
         this.config = ModelConfig.load(modelDir);
         checkTensorParallel(args, config);
+        int maxSeqLen = args.maxSeqLen() != null ? args.maxSeqLen() : config.maxPositionEmbeddings();
+        ConfigException.check("max_seq_len", () -> config.checkSlidingWindow(maxSeqLen));
         RocketKvParams rocketKv = null;
         RocketSparseAttentionConfig sparse = args.sparseAttentionConfig();
         if (sparse != null) {
-            sparse.validateAgainst(config.headDim());
-            if (sparse.pageSize() > args.tokensPerBlock() || args.tokensPerBlock() % sparse.pageSize() != 0) {
-                throw new ConfigException("sparse_attention_config.page_size", "sparse_attention_config.page_size ("
-                        + sparse.pageSize() + ") must divide tokens_per_block (" + args.tokensPerBlock()
-                        + "): KT pages live inside KV-cache blocks; lower page_size or raise tokens_per_block");
-            }
-            rocketKv = new RocketKvParams(sparse.windowSize(), sparse.kernelSize(), sparse.promptBudget(), sparse.topk(),
-                    sparse.topr(), sparse.pageSize(), sparse.ktCacheDtype().dtype(), stage1Policy);
+            rocketKv = sparse.toRocketKvParams(config.headDim(), args.tokensPerBlock(), stage1Policy);
         } else if (!stage1Policy.isRocket()) {
             throw new IllegalArgumentException("evaluationStage1Policy " + stage1Policy.label()
                     + " needs RocketKV: set a sparseAttentionConfig (its prompt_budget is the number of tokens kept)");
@@ -102,7 +93,6 @@ public final class LLM implements AutoCloseable {
                 log.info("tensor parallelism over {} GPUs (NCCL)", tp);
             }
             opened = SafeTensors.open(modelDir);
-            int maxSeqLen = args.maxSeqLen() != null ? args.maxSeqLen() : config.maxPositionEmbeddings();
             List<Model> models = new ArrayList<>();
             for (int r = 0; r < tp; r++) {
                 models.add(Model.load(config, opened, rankKernels.get(r), args.tokensPerBlock(), progress,
@@ -317,46 +307,18 @@ public final class LLM implements AutoCloseable {
             return CompletableFuture.failedFuture(new IllegalArgumentException(
                     "the prompt encodes to no tokens; give a non-empty prompt"));
         }
-        var sampling = new SamplingOptions(params.temperature(), params.topK() == 0 ? -1 : params.topK(),
-                params.topP(), params.seed(), params.logprobs());
-        var stop = new StopCriteria(eosIds, params.stopTokenIds(), params.stop(), params.maxTokens(), params.ignoreEos());
-        Consumer<GenerationRequest.TokenEvent> listener = onToken == null ? null : ev -> onToken.accept(
-                new StreamChunk(ev.token().tokenId(), ev.textDelta(), ev.token().logprob(),
-                        ev.finished() == null ? null : ev.finished().wireName(), alternatives(ev.token())));
-        CompletableFuture<GenerationResult> result = engine.submit(new GenerationRequest(ids, sampling, stop, listener));
-        CompletableFuture<RequestOutput> out = result.thenApply(r -> toOutput(prompt, r, params.logprobs() != null));
+        Consumer<GenerationRequest.TokenEvent> listener = onToken == null ? null
+                : ev -> onToken.accept(StreamChunk.from(ev));
+        CompletableFuture<GenerationResult> result = engine.submit(new GenerationRequest(ids,
+                params.toSamplingOptions(), params.toStopCriteria(eosIds), listener));
+        CompletableFuture<RequestOutput> out = result.thenApply(
+                r -> RequestOutput.from(prompt, r, params.logprobs() != null));
         out.whenComplete((r, e) -> {
             if (out.isCancelled()) {
                 result.cancel(false); // tells the engine to drop the request and free its blocks
             }
         });
         return out;
-    }
-
-    private static RequestOutput toOutput(String prompt, GenerationResult r, boolean withLogprobs) {
-        List<CompletionOutput.TokenLogprobs> lps = new ArrayList<>();
-        if (withLogprobs) {
-            for (SampledToken t : r.tokens()) {
-                lps.add(new CompletionOutput.TokenLogprobs(t.tokenId(), t.logprob(), alternatives(t)));
-            }
-        }
-        var m = r.metrics();
-        var metrics = new RequestOutput.Metrics(m.promptTokens(), m.generatedTokens(), m.prefillNanos() / 1e9,
-                m.decodeNanos() / 1e9, m.timeToFirstNanos() / 1e9, m.kvCacheBytesPeak(), m.cacheTokens(),
-                m.ktCacheBytesPeak(), m.denseKvCacheBytes(), m.preemptions());
-        var completion = new CompletionOutput(0, r.text(), r.outputIds(), lps, r.finishReason().wireName());
-        return new RequestOutput(prompt, r.promptIds(), List.of(completion), metrics);
-    }
-
-    private static List<CompletionOutput.Alternative> alternatives(SampledToken t) {
-        if (t.topLogprobs().isEmpty()) {
-            return List.of();
-        }
-        List<CompletionOutput.Alternative> top = new ArrayList<>(t.topLogprobs().size());
-        for (TokenLogprob a : t.topLogprobs()) {
-            top.add(new CompletionOutput.Alternative(a.tokenId(), a.logprob()));
-        }
-        return top;
     }
 
     private static RequestOutput join(CompletableFuture<RequestOutput> f) {
@@ -550,9 +512,9 @@ public final class LLM implements AutoCloseable {
         }
 
         /**
-         * GPUs to split the model over (YAML {@code tensor_parallel_size}); default 1. Must divide the model's
-         * query heads and needs the CUDA backend with that many devices; above 1 is refused for now (not
-         * implemented yet).
+         * GPUs to split the model over (YAML {@code tensor_parallel_size}); default 1. Above 1 it needs the CUDA
+         * backend, that many visible devices and NCCL, and must fit the model's shapes (it divides the query heads
+         * and the MLP width, and divides or is a multiple of the KV heads); see {@link LlmArgs}.
          */
         public Builder tensorParallelSize(int tensorParallelSize) {
             args.tensorParallelSize(tensorParallelSize);

@@ -32,8 +32,9 @@ import java.util.Locale;
  * <tr><td>{@code cuda_graph_config}</td><td>{@link CudaGraphConfig#defaults()} (on)</td><td>see
  *     {@link CudaGraphConfig}; {@code null} turns CUDA graphs off</td></tr>
  * <tr><td>{@code tensor_parallel_size}</td><td>1</td><td>&ge; 1; GPUs one model is split over (TensorRT-LLM's
- *     key). At build time it must divide the model's query heads and needs the CUDA backend with that many
- *     devices; values above 1 are refused for now (tensor parallelism is not implemented yet)</td></tr>
+ *     key). Above 1, building the LLM checks that it fits the model's shapes (it divides the query heads and
+ *     {@code intermediate_size}, and divides or is a multiple of the KV heads) and that the CUDA backend, that
+ *     many visible devices and NCCL are there</td></tr>
  * </table>
  *
  * <p>Rules across fields (ROCKETKV.md, "Engine rules"), reported, never silently fixed: with RocketKV
@@ -273,7 +274,10 @@ public record LlmArgs(
             return this;
         }
 
-        /** GPUs to split the model over; &ge; 1, default 1. Above 1 is refused when the LLM is built (not implemented yet). */
+        /**
+         * GPUs to split the model over; &ge; 1, default 1. Above 1 it needs CUDA, that many devices and NCCL, and
+         * must fit the model's shapes (checked when the LLM is built).
+         */
         public Builder tensorParallelSize(int tensorParallelSize) {
             this.tensorParallelSize = tensorParallelSize;
             return this;

@@ -1,5 +1,6 @@
 package io.rocketkv.api;
 
+import io.rocketkv.core.engine.GenerationResult;
 import java.util.List;
 
 /**
@@ -15,6 +16,12 @@ public record RequestOutput(String prompt, int[] promptTokenIds, List<Completion
     public RequestOutput {
         promptTokenIds = promptTokenIds.clone();
         outputs = List.copyOf(outputs);
+    }
+
+    /** The engine's result as the api's, field by field; per-token logprobs only when they were asked for. */
+    static RequestOutput from(String prompt, GenerationResult r, boolean withLogprobs) {
+        return new RequestOutput(prompt, r.promptIds(), List.of(CompletionOutput.from(r, withLogprobs)),
+                Metrics.from(r.metrics()));
     }
 
     @Override
@@ -43,5 +50,43 @@ public record RequestOutput(String prompt, int[] promptTokenIds, List<Completion
     public record Metrics(int promptTokens, int generatedTokens, double prefillSeconds, double decodeSeconds,
                           double timeToFirstTokenSeconds, long kvCacheBytes, int cacheTokens, long ktCacheBytes,
                           long denseKvCacheBytes, int preemptions) {
+
+        private static final double NANOS_PER_SECOND = 1e9;
+
+        /** The engine's metrics, field by field, times in seconds. */
+        static Metrics from(GenerationResult.Metrics m) {
+            Fields f = new Fields();
+            f.promptTokens = m.promptTokens();
+            f.generatedTokens = m.generatedTokens();
+            f.prefillSeconds = m.prefillNanos() / NANOS_PER_SECOND;
+            f.decodeSeconds = m.decodeNanos() / NANOS_PER_SECOND;
+            f.timeToFirstTokenSeconds = m.timeToFirstNanos() / NANOS_PER_SECOND;
+            f.kvCacheBytes = m.kvCacheBytesPeak();
+            f.cacheTokens = m.cacheTokens();
+            f.ktCacheBytes = m.ktCacheBytesPeak();
+            f.denseKvCacheBytes = m.denseKvCacheBytes();
+            f.preemptions = m.preemptions();
+            return f.build();
+        }
+
+        /** The fields, set by name; {@link #build} is the one call of the canonical constructor here. */
+        private static final class Fields {
+            int promptTokens;
+            int generatedTokens;
+            double prefillSeconds;
+            double decodeSeconds;
+            double timeToFirstTokenSeconds;
+            long kvCacheBytes;
+            int cacheTokens;
+            long ktCacheBytes;
+            long denseKvCacheBytes;
+            int preemptions;
+
+            Metrics build() {
+                return new Metrics(promptTokens, generatedTokens, prefillSeconds, decodeSeconds,
+                        timeToFirstTokenSeconds, kvCacheBytes, cacheTokens, ktCacheBytes, denseKvCacheBytes,
+                        preemptions);
+            }
+        }
     }
 }

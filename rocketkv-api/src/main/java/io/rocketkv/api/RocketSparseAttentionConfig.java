@@ -1,5 +1,8 @@
 package io.rocketkv.api;
 
+import io.rocketkv.core.sparse.RocketKvParams;
+import io.rocketkv.core.sparse.Stage1Policy;
+
 /**
  * RocketKV sparse attention settings: the {@code sparse_attention_config} of {@code extra_config.yaml}
  * ({@code algorithm: rocket}), with the fields, defaults and rules of TensorRT-LLM's
@@ -21,7 +24,9 @@ package io.rocketkv.api;
  * </table>
  *
  * <p>The engine also requires {@code kv_cache_config.enable_block_reuse: false} and
- * {@code enable_chunked_prefill: false} with RocketKV; {@link LlmArgs} checks that.
+ * {@code enable_chunked_prefill: false} with RocketKV; {@link LlmArgs} checks that. When the LLM is built,
+ * {@code page_size} must divide {@code tokens_per_block} and {@code topr} may not exceed the model's
+ * {@code head_dim}: the engine's rules ({@code RocketKvParams}), reported as {@link ConfigException}s.
  *
  * @param windowSize   W, the recent prompt tokens always kept (YAML {@code window_size})
  * @param kernelSize   max-pool width over the stage-1 scores (YAML {@code kernel_size})
@@ -104,7 +109,8 @@ public record RocketSparseAttentionConfig(
     }
 
     /**
-     * Checks the rule that needs the model: {@code 1 <= topr <= headDim}.
+     * Checks the rule that needs the model: {@code 1 <= topr <= headDim} (the engine's rule,
+     * {@code RocketKvParams.checkTopr}).
      *
      * @param headDim the model's head dimension D
      * @return this config, for chaining
@@ -114,12 +120,29 @@ public record RocketSparseAttentionConfig(
         if (headDim < 1) {
             throw new IllegalArgumentException("headDim must be >= 1, got " + headDim);
         }
-        if (topr > headDim) {
-            throw ConfigException.invalid(PREFIX + "topr", "topr",
-                    "<= the model's head_dim " + headDim + " (1 <= topr <= " + headDim
-                            + "; topr = head_dim skips the channel filter)", topr);
-        }
+        ConfigException.check(PREFIX + "topr", () -> RocketKvParams.checkTopr(topr, headDim));
         return this;
+    }
+
+    /**
+     * The engine's settings, field by field, once the rules that need the model and the KV cache hold:
+     * {@link #validateAgainst(int) topr <= head_dim} and page_size dividing tokens_per_block.
+     *
+     * @throws ConfigException naming {@code sparse_attention_config.topr} or {@code sparse_attention_config.page_size}
+     */
+    RocketKvParams toRocketKvParams(int headDim, int tokensPerBlock, Stage1Policy stage1Policy) {
+        validateAgainst(headDim);
+        ConfigException.check(PREFIX + "page_size", () -> RocketKvParams.checkPageSize(pageSize, tokensPerBlock));
+        return RocketKvParams.builder()
+                .windowSize(windowSize)
+                .kernelSize(kernelSize)
+                .promptBudget(promptBudget)
+                .topk(topk)
+                .topr(topr)
+                .pageSize(pageSize)
+                .ktDtype(ktCacheDtype.dtype())
+                .stage1Policy(stage1Policy)
+                .build();
     }
 
     static boolean isPowerOfTwo(int v) {

@@ -1,5 +1,7 @@
 package io.rocketkv.api;
 
+import io.rocketkv.core.engine.SamplingOptions;
+import io.rocketkv.core.engine.StopCriteria;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -101,6 +103,28 @@ public record SamplingParams(
     /** True when decoding is greedy: {@code temperature == 0} or {@code topK == 1} (TensorRT-LLM's rule). */
     public boolean isGreedy() {
         return temperature == 0.0 || topK == 1;
+    }
+
+    /** The engine's sampling options: the same fields, by name (top_k 0 disables top-k in both). */
+    SamplingOptions toSamplingOptions() {
+        return SamplingOptions.builder()
+                .temperature(temperature)
+                .topK(topK)
+                .topP(topP)
+                .seed(seed)
+                .logprobs(logprobs)
+                .build();
+    }
+
+    /** The engine's stop criteria: these params' stop fields, by name, and the model's end-of-sequence ids. */
+    StopCriteria toStopCriteria(List<Integer> eosTokenIds) {
+        return StopCriteria.builder()
+                .eosTokenIds(eosTokenIds)
+                .stopTokenIds(stopTokenIds)
+                .stopStrings(stop)
+                .maxTokens(maxTokens)
+                .ignoreEos(ignoreEos)
+                .build();
     }
 
     /** A builder holding the defaults. */

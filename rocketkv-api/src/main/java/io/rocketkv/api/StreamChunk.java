@@ -1,5 +1,6 @@
 package io.rocketkv.api;
 
+import io.rocketkv.core.engine.GenerationRequest;
 import java.util.List;
 
 /**
@@ -27,7 +28,31 @@ public record StreamChunk(int tokenId, String textDelta, float logprob, String f
         this(tokenId, textDelta, logprob, finishReason, List.of());
     }
 
+    /** The engine's token event as the api's, field by field. */
+    static StreamChunk from(GenerationRequest.TokenEvent ev) {
+        Fields f = new Fields();
+        f.tokenId = ev.token().tokenId();
+        f.textDelta = ev.textDelta();
+        f.logprob = ev.token().logprob();
+        f.finishReason = ev.finished() == null ? null : ev.finished().wireName();
+        f.top = CompletionOutput.alternatives(ev.token());
+        return f.build();
+    }
+
     public boolean isLast() {
         return finishReason != null;
+    }
+
+    /** The fields, set by name; {@link #build} is the one call of the canonical constructor here. */
+    private static final class Fields {
+        int tokenId;
+        String textDelta;
+        float logprob;
+        String finishReason;
+        List<CompletionOutput.Alternative> top;
+
+        StreamChunk build() {
+            return new StreamChunk(tokenId, textDelta, logprob, finishReason, top);
+        }
     }
 }

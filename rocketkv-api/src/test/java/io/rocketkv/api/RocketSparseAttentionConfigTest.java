@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.rocketkv.core.numeric.DType;
+import io.rocketkv.core.sparse.RocketKvParams;
+import io.rocketkv.core.sparse.Stage1Policy;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -109,6 +111,23 @@ class RocketSparseAttentionConfigTest {
         assertConfigError("sparse_attention_config.topr", () -> c.validateAgainst(64),
                 "sparse_attention_config.topr (topr)", "head_dim 64", "got 128");
         assertThrows(IllegalArgumentException.class, () -> c.validateAgainst(0));
+    }
+
+    @Test
+    void mapsToTheEngineParamsByNameOnceTheModelRulesHold() {
+        RocketSparseAttentionConfig c = RocketSparseAttentionConfig.builder().windowSize(3).kernelSize(5)
+                .promptBudget(7).topk(11).topr(13).pageSize(16).ktCacheDtype(KtCacheDtype.BFLOAT16).build();
+        RocketKvParams p = c.toRocketKvParams(16, 32, Stage1Policy.SLIDING_WINDOW);
+        assertEquals(RocketKvParams.builder().windowSize(3).kernelSize(5).promptBudget(7).topk(11).topr(13)
+                .pageSize(16).ktDtype(DType.BF16).stage1Policy(Stage1Policy.SLIDING_WINDOW).build(), p);
+        assertEquals(RocketKvParams.builder().build(),
+                RocketSparseAttentionConfig.defaults().toRocketKvParams(128, 32, Stage1Policy.ROCKET),
+                "the api's defaults are the engine's");
+        assertConfigError("sparse_attention_config.topr", () -> c.toRocketKvParams(12, 32, Stage1Policy.ROCKET),
+                "sparse_attention_config.topr (topr)", "head_dim 12", "got 13", "set topr to at most 12");
+        assertConfigError("sparse_attention_config.page_size", () -> c.toRocketKvParams(16, 8, Stage1Policy.ROCKET),
+                "sparse_attention_config.page_size (pageSize) 16", "tokens_per_block (tokensPerBlock) 8",
+                "lower page_size or raise tokens_per_block");
     }
 
     @Test

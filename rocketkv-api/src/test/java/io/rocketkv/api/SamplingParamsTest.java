@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.rocketkv.core.engine.SamplingOptions;
+import io.rocketkv.core.engine.StopCriteria;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -124,6 +126,23 @@ class SamplingParamsTest {
     void logprobsMustBeZeroToTwenty(int bad) {
         assertConfigError("sampling_params.logprobs", () -> SamplingParams.builder().logprobs(bad).build(),
                 "sampling_params.logprobs (logprobs)", "0..20", "got " + bad);
+    }
+
+    @Test
+    void mapsToTheEngineByName() {
+        SamplingParams p = SamplingParams.builder().maxTokens(100).temperature(0.7).topK(40).topP(0.95)
+                .seed(42L).stop("\n\n", "</s>").stopTokenIds(128001, 128009).ignoreEos(true).logprobs(5).build();
+        assertEquals(SamplingOptions.builder().temperature(0.7).topK(40).topP(0.95).seed(42L).logprobs(5).build(),
+                p.toSamplingOptions());
+        assertEquals(StopCriteria.builder().eosTokenIds(List.of(2, 7)).stopTokenIds(List.of(128001, 128009))
+                .stopStrings(List.of("\n\n", "</s>")).maxTokens(100).ignoreEos(true).build(),
+                p.toStopCriteria(List.of(2, 7)));
+        // top_k 0 disables top-k in the api and the engine alike: the same value crosses
+        SamplingOptions defaults = SamplingParams.defaults().toSamplingOptions();
+        assertEquals(0, defaults.topK());
+        assertFalse(defaults.topKEnabled());
+        assertEquals(SamplingOptions.defaults(), defaults, "the api's defaults are the engine's");
+        assertEquals(32, SamplingParams.defaults().toStopCriteria(List.of()).maxTokens());
     }
 
     @Test

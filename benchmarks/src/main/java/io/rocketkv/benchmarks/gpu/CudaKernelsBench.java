@@ -260,7 +260,8 @@ public final class CudaKernelsBench {
         int blocksPerSeq = (cacheTokens + 1 + TPB - 1) / TPB;
         int blocks = blocksPerSeq * batch;
         int[][] tables = shuffledTables(batch, blocksPerSeq, 11);
-        RocketKvParams p = new RocketKvParams(32, 63, budget, topk, D, page, DType.F8_E5M2);
+        RocketKvParams p = RocketKvParams.builder().windowSize(32).kernelSize(63).promptBudget(budget).topk(topk)
+                .topr(D).pageSize(page).ktDtype(DType.F8_E5M2).build();
         RocketKvPlan plan = new RocketKvPlan(p, new KtCacheManager(blocks, TPB, page, 1, HKV, D, 1));
         int t = cacheTokens * batch;
         StepPlan fill = k.plan(DecodeStepHarness.prefillShaped(tables, cacheTokens, TPB));
@@ -417,7 +418,8 @@ public final class CudaKernelsBench {
         }
         StepPlan b = k.plan(new StepBatch(true, new int[len], pos, slots, new int[] {0, len}, new int[] {len}, tables,
                 new int[] {len - 1}));
-        RocketKvParams p = new RocketKvParams(32, 63, RK_BUDGET, RK_TOPK, D, RK_PAGE, DType.F8_E5M2);
+        RocketKvParams p = RocketKvParams.builder().windowSize(32).kernelSize(63).promptBudget(RK_BUDGET).topk(RK_TOPK)
+                .topr(D).pageSize(RK_PAGE).ktDtype(DType.F8_E5M2).build();
         CudaStream stream = k.stream();
         try (Tensor cache = k.allocate(DType.BF16, blocks, 2, HKV, TPB, D);
              Tensor q = k.allocate(DType.F32, len, H * D);

@@ -79,7 +79,8 @@ final class DecodeStepHarness {
             RocketKvPlan plan = null;
             Tensor[] kts = null;
             if (!a.isDense()) {
-                RocketKvParams p = new RocketKvParams(32, 63, a.budget(), a.topk(), shape.headDim(), a.page(), DType.F8_E5M2);
+                RocketKvParams p = RocketKvParams.builder().windowSize(32).kernelSize(63).promptBudget(a.budget())
+                        .topk(a.topk()).topr(shape.headDim()).pageSize(a.page()).ktDtype(DType.F8_E5M2).build();
                 DType ktDtype = k.ktCacheDtype(p);
                 plan = new RocketKvPlan(p, new KtCacheManager(numBlocks, tpb, a.page(), layers, shape.numKvHeads(),
                         shape.headDim(), ktDtype.byteSize()));

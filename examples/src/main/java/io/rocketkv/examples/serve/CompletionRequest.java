@@ -77,7 +77,7 @@ public record CompletionRequest(boolean chat, String prompt, List<Message> messa
         }
         Integer topK = integer(body, "top_k");
         if (topK != null) {
-            b.topK(topK == -1 ? 0 : topK); // -1 disables top-k as in vLLM
+            b.topK(topK == -1 ? 0 : topK); // vLLM's -1 disables top-k: the api's (and the engine's) 0
         }
         if (body.has("seed") && !body.get("seed").isNull()) {
             JsonNode s = body.get("seed");

@@ -17,6 +17,8 @@ public record GenerationResult(int[] promptIds, int[] outputIds, String text, Li
                                FinishReason finishReason, Metrics metrics) {
 
     /**
+     * Counts and timings of one request; build with {@link #builder()}, which names every field.
+     *
      * @param promptTokens     tokens in the prompt
      * @param generatedTokens  tokens generated
      * @param prefillNanos     time of the prefill step(s) that included this request
@@ -32,5 +34,82 @@ public record GenerationResult(int[] promptIds, int[] outputIds, String text, Li
     public record Metrics(int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos,
                           long timeToFirstNanos, long kvCacheBytesPeak, int preemptions, int cacheTokens,
                           long ktCacheBytesPeak, long denseKvCacheBytes) {
+
+        /** A builder with every count and time 0. */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Mutable builder; every field starts at 0. */
+        public static final class Builder {
+            private int promptTokens;
+            private int generatedTokens;
+            private long prefillNanos;
+            private long decodeNanos;
+            private long timeToFirstNanos;
+            private long kvCacheBytesPeak;
+            private int preemptions;
+            private int cacheTokens;
+            private long ktCacheBytesPeak;
+            private long denseKvCacheBytes;
+
+            private Builder() {
+            }
+
+            public Builder promptTokens(int promptTokens) {
+                this.promptTokens = promptTokens;
+                return this;
+            }
+
+            public Builder generatedTokens(int generatedTokens) {
+                this.generatedTokens = generatedTokens;
+                return this;
+            }
+
+            public Builder prefillNanos(long prefillNanos) {
+                this.prefillNanos = prefillNanos;
+                return this;
+            }
+
+            public Builder decodeNanos(long decodeNanos) {
+                this.decodeNanos = decodeNanos;
+                return this;
+            }
+
+            public Builder timeToFirstNanos(long timeToFirstNanos) {
+                this.timeToFirstNanos = timeToFirstNanos;
+                return this;
+            }
+
+            public Builder kvCacheBytesPeak(long kvCacheBytesPeak) {
+                this.kvCacheBytesPeak = kvCacheBytesPeak;
+                return this;
+            }
+
+            public Builder preemptions(int preemptions) {
+                this.preemptions = preemptions;
+                return this;
+            }
+
+            public Builder cacheTokens(int cacheTokens) {
+                this.cacheTokens = cacheTokens;
+                return this;
+            }
+
+            public Builder ktCacheBytesPeak(long ktCacheBytesPeak) {
+                this.ktCacheBytesPeak = ktCacheBytesPeak;
+                return this;
+            }
+
+            public Builder denseKvCacheBytes(long denseKvCacheBytes) {
+                this.denseKvCacheBytes = denseKvCacheBytes;
+                return this;
+            }
+
+            public Metrics build() {
+                return new Metrics(promptTokens, generatedTokens, prefillNanos, decodeNanos, timeToFirstNanos,
+                        kvCacheBytesPeak, preemptions, cacheTokens, ktCacheBytesPeak, denseKvCacheBytes);
+            }
+        }
     }
 }

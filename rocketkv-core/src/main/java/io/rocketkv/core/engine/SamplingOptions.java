@@ -1,12 +1,14 @@
 package io.rocketkv.core.engine;
 
 /**
- * How one request picks its next token (the engine-side twin of the api's {@code SamplingParams}).
+ * How one request picks its next token (the engine-side twin of the api's {@code SamplingParams}, which maps
+ * onto it by name through {@link #builder()}).
  *
  * <p>The filters apply in vLLM's order: temperature, then top-k, then top-p over the top-k survivors renormalised.
+ * Build one with {@link #builder()}: every field is set by name, unset fields keep vLLM's defaults.
  *
  * @param temperature ≥ 0 and finite; 0 = greedy (argmax, lowest id on ties; top-k, top-p and seed are then moot)
- * @param topK        0 or −1 = disabled, else ≥ 1: keep the k most probable tokens
+ * @param topK        0 = disabled, else ≥ 1: keep the k most probable tokens
  * @param topP        0 &lt; p ≤ 1: keep the smallest set of most probable tokens whose probability sums to ≥ p;
  *                    1 = disabled
  * @param seed        seed of the request's random generator; null = a fresh random seed per request
@@ -16,15 +18,20 @@ package io.rocketkv.core.engine;
  */
 public record SamplingOptions(double temperature, int topK, double topP, Long seed, Integer logprobs) {
 
+    public static final double DEFAULT_TEMPERATURE = 1.0;
+    /** {@code topK} value that disables top-k (the only one: negative values are refused). */
+    public static final int TOP_K_DISABLED = 0;
+    public static final double DEFAULT_TOP_P = 1.0;
+
     /** Greedy decoding, no alternatives. */
-    public static final SamplingOptions GREEDY = new SamplingOptions(0.0, -1, 1.0, null, null);
+    public static final SamplingOptions GREEDY = builder().temperature(0.0).build();
 
     public SamplingOptions {
         if (!(temperature >= 0.0) || Double.isInfinite(temperature)) {
             throw new IllegalArgumentException("temperature must be >= 0 and finite (0 = greedy), got " + temperature);
         }
-        if (topK < -1) {
-            throw new IllegalArgumentException("topK must be 0 or -1 (disabled) or >= 1, got " + topK);
+        if (topK < 0) {
+            throw new IllegalArgumentException("topK must be 0 (disabled) or >= 1, got " + topK);
         }
         if (!(topP > 0.0 && topP <= 1.0)) {
             throw new IllegalArgumentException("topP must be in (0, 1] (1 = disabled), got " + topP);
@@ -36,7 +43,17 @@ public record SamplingOptions(double temperature, int topK, double topP, Long se
 
     /** Plain sampling at temperature 1 with no filters, random seed, no alternatives (vLLM's defaults). */
     public static SamplingOptions defaults() {
-        return new SamplingOptions(1.0, -1, 1.0, null, null);
+        return builder().build();
+    }
+
+    /** A builder holding {@link #defaults()}. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder holding these options. */
+    public Builder toBuilder() {
+        return new Builder().temperature(temperature).topK(topK).topP(topP).seed(seed).logprobs(logprobs);
     }
 
     public boolean isGreedy() {
@@ -57,10 +74,57 @@ public record SamplingOptions(double temperature, int topK, double topP, Long se
     }
 
     public SamplingOptions withSeed(Long newSeed) {
-        return new SamplingOptions(temperature, topK, topP, newSeed, logprobs);
+        return toBuilder().seed(newSeed).build();
     }
 
     public SamplingOptions withLogprobs(Integer n) {
-        return new SamplingOptions(temperature, topK, topP, seed, n);
+        return toBuilder().logprobs(n).build();
+    }
+
+    /** Mutable builder; {@link #build} validates. Starts from {@link #defaults()}. */
+    public static final class Builder {
+        private double temperature = DEFAULT_TEMPERATURE;
+        private int topK = TOP_K_DISABLED;
+        private double topP = DEFAULT_TOP_P;
+        private Long seed;
+        private Integer logprobs;
+
+        private Builder() {
+        }
+
+        /** 0 = greedy. */
+        public Builder temperature(double temperature) {
+            this.temperature = temperature;
+            return this;
+        }
+
+        /** 0 = disabled ({@link #TOP_K_DISABLED}). */
+        public Builder topK(int topK) {
+            this.topK = topK;
+            return this;
+        }
+
+        /** 1 = disabled. */
+        public Builder topP(double topP) {
+            this.topP = topP;
+            return this;
+        }
+
+        /** null = a fresh random seed per request. */
+        public Builder seed(Long seed) {
+            this.seed = seed;
+            return this;
+        }
+
+        /** null = no alternatives. */
+        public Builder logprobs(Integer logprobs) {
+            this.logprobs = logprobs;
+            return this;
+        }
+
+        /** @throws IllegalArgumentException when a value is out of range */
+        public SamplingOptions build() {
+            return new SamplingOptions(temperature, topK, topP, seed, logprobs);
+        }
     }
 }

@@ -125,9 +125,18 @@ final class Sequence {
     }
 
     GenerationResult toResult(long kvBytesPerToken) {
-        var m = new GenerationResult.Metrics(promptLength(), numOutputs(), prefillNanos, decodeNanos,
-                firstTokenNanos == 0 ? 0 : firstTokenNanos - submittedNanos, kvBytesPeak, preemptions, cacheTokens,
-                ktBytesPeak, (long) numTokens * kvBytesPerToken);
+        var m = GenerationResult.Metrics.builder()
+                .promptTokens(promptLength())
+                .generatedTokens(numOutputs())
+                .prefillNanos(prefillNanos)
+                .decodeNanos(decodeNanos)
+                .timeToFirstNanos(firstTokenNanos == 0 ? 0 : firstTokenNanos - submittedNanos)
+                .kvCacheBytesPeak(kvBytesPeak)
+                .preemptions(preemptions)
+                .cacheTokens(cacheTokens)
+                .ktCacheBytesPeak(ktBytesPeak)
+                .denseKvCacheBytes((long) numTokens * kvBytesPerToken)
+                .build();
         return new GenerationResult(request.promptIds(), outputIds(), text, List.copyOf(sampled), finishReason, m);
     }
 

@@ -7,7 +7,8 @@ import java.util.List;
  *
  * <p>Order of the checks after each token (vLLM's): EOS (unless {@code ignoreEos}), stop token ids, stop strings,
  * then {@code maxTokens}. {@code ignoreEos} only silences {@code eosTokenIds}: an id that is also in
- * {@code stopTokenIds} still stops. A null list means an empty one.
+ * {@code stopTokenIds} still stops. A null list means an empty one. Build one with {@link #builder()}, which
+ * names every field.
  *
  * @param eosTokenIds  the model's end-of-sequence ids (a generation config may list several), each ≥ 0
  * @param stopTokenIds further ids that stop generation, each ≥ 0
@@ -38,7 +39,12 @@ public record StopCriteria(List<Integer> eosTokenIds, List<Integer> stopTokenIds
 
     /** Stop at any of {@code eosTokenIds} or after {@code maxTokens} tokens. */
     public static StopCriteria of(int maxTokens, List<Integer> eosTokenIds) {
-        return new StopCriteria(eosTokenIds, List.of(), List.of(), maxTokens, false);
+        return builder().eosTokenIds(eosTokenIds).maxTokens(maxTokens).build();
+    }
+
+    /** A builder with no stop ids or strings, EOS honoured, and {@code maxTokens} still to set. */
+    public static Builder builder() {
+        return new Builder();
     }
 
     /** Length of the longest stop string (0 when there is none). */
@@ -61,5 +67,47 @@ public record StopCriteria(List<Integer> eosTokenIds, List<Integer> stopTokenIds
             }
         }
         return List.copyOf(ids);
+    }
+
+    /** Mutable builder; {@link #build} validates ({@code maxTokens} must be set to &ge; 1). */
+    public static final class Builder {
+        private List<Integer> eosTokenIds = List.of();
+        private List<Integer> stopTokenIds = List.of();
+        private List<String> stopStrings = List.of();
+        private int maxTokens;
+        private boolean ignoreEos;
+
+        private Builder() {
+        }
+
+        public Builder eosTokenIds(List<Integer> eosTokenIds) {
+            this.eosTokenIds = eosTokenIds;
+            return this;
+        }
+
+        public Builder stopTokenIds(List<Integer> stopTokenIds) {
+            this.stopTokenIds = stopTokenIds;
+            return this;
+        }
+
+        public Builder stopStrings(List<String> stopStrings) {
+            this.stopStrings = stopStrings;
+            return this;
+        }
+
+        public Builder maxTokens(int maxTokens) {
+            this.maxTokens = maxTokens;
+            return this;
+        }
+
+        public Builder ignoreEos(boolean ignoreEos) {
+            this.ignoreEos = ignoreEos;
+            return this;
+        }
+
+        /** @throws IllegalArgumentException when a value is out of range */
+        public StopCriteria build() {
+            return new StopCriteria(eosTokenIds, stopTokenIds, stopStrings, maxTokens, ignoreEos);
+        }
     }
 }

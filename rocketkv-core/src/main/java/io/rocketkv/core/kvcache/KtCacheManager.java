@@ -21,14 +21,12 @@ public final class KtCacheManager {
     private final long bytesPerPage; // all layers, all KV heads, min and max
 
     /**
+     * @param pageSize        divides {@code tokensPerBlock}: a rule of the configuration, checked once where it is
+     *                        built ({@code RocketKvParams.checkPageSize}), not again here
      * @param bytesPerElement bytes of one stored KT element: 1 for fp8 e5m2, 2 for bf16, 4 for the CPU's F32
      */
     public KtCacheManager(int numBlocks, int tokensPerBlock, int pageSize, int numLayers, int numKvHeads, int headDim,
                           int bytesPerElement) {
-        if (pageSize < 1 || tokensPerBlock % pageSize != 0) {
-            throw new IllegalArgumentException("page_size (" + pageSize + ") must divide tokens_per_block ("
-                    + tokensPerBlock + ")");
-        }
         this.tokensPerBlock = tokensPerBlock;
         this.pageSize = pageSize;
         this.pagesPerBlock = tokensPerBlock / pageSize;

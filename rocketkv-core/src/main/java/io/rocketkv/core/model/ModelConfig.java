@@ -29,7 +29,9 @@ import java.util.Optional;
  * @param bosTokenId            beginning-of-sequence token, or {@code null}
  * @param eosTokenIds           end-of-sequence tokens (generation_config.json wins over config.json); may be empty
  * @param torchDtype            dtype the weights were saved in ({@code dtype} / {@code torch_dtype}), or {@code null}
- * @param slidingWindow         attention window (Mistral; Qwen2 when {@code use_sliding_window}), or {@code null}
+ * @param slidingWindow         attention window (Mistral; Qwen2 when {@code use_sliding_window}), or {@code null};
+ *                              attention is always full, so {@link #checkSlidingWindow} refuses a longer
+ *                              {@code max_seq_len}
  */
 public record ModelConfig(
         Architecture architecture,
@@ -100,6 +102,22 @@ public record ModelConfig(
      */
     public static ModelConfig parse(String configJson, String generationConfigJson) {
         return ModelConfigParser.parse(configJson, generationConfigJson);
+    }
+
+    /**
+     * Refuses a {@code max_seq_len} that would need sliding-window attention, which is not implemented: with a
+     * {@code sliding_window} at least {@code maxSeqLen} long every query's whole prefix lies inside its window,
+     * so full attention computes the same thing and the model runs.
+     *
+     * @throws IllegalArgumentException naming {@code sliding_window}, {@code max_seq_len} and the fix
+     */
+    public void checkSlidingWindow(int maxSeqLen) {
+        if (slidingWindow != null && slidingWindow < maxSeqLen) {
+            throw new IllegalArgumentException("the model's sliding_window (config.json) is " + slidingWindow
+                    + ", shorter than max_seq_len " + maxSeqLen + (maxSeqLen == maxPositionEmbeddings
+                            ? " (max_seq_len is unset or equal to the model's max_position_embeddings)" : "")
+                    + ": set max_seq_len <= " + slidingWindow + "; sliding-window attention is not implemented yet");
+        }
     }
 
     /** {@code ropeScaling} as an Optional. */

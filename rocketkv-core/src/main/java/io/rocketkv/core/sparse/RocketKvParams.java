@@ -1,10 +1,13 @@
 package io.rocketkv.core.sparse;
 
+import io.rocketkv.core.numeric.Bf16;
 import io.rocketkv.core.numeric.DType;
+import io.rocketkv.core.numeric.Fp8E5M2;
 
 /**
  * RocketKV's settings as the engine and kernels use them (the API's {@code RocketSparseAttentionConfig},
- * checked against the model and the KV-cache block size).
+ * which maps onto them by name through {@link #builder()}). The rules that need the model and the KV cache
+ * ({@link #checkTopr}, {@link #checkPageSize}) live here too, once; {@link #validateAgainst} applies both.
  *
  * @param windowSize   W: the last W prompt tokens are always kept
  * @param kernelSize   max-pool width over the stage-1 scores (odd)
@@ -19,7 +22,10 @@ import io.rocketkv.core.numeric.DType;
 public record RocketKvParams(int windowSize, int kernelSize, int promptBudget, int topk, int topr, int pageSize,
                              DType ktDtype, Stage1Policy stage1Policy) {
 
-    /** RocketKV's settings with its own stage-1 selection ({@link Stage1Policy#ROCKET}). */
+    /**
+     * RocketKV's settings with its own stage-1 selection ({@link Stage1Policy#ROCKET}), by position; prefer
+     * {@link #builder()}, which names each field.
+     */
     public RocketKvParams(int windowSize, int kernelSize, int promptBudget, int topk, int topr, int pageSize,
                           DType ktDtype) {
         this(windowSize, kernelSize, promptBudget, topk, topr, pageSize, ktDtype, Stage1Policy.ROCKET);
@@ -52,29 +58,67 @@ public record RocketKvParams(int windowSize, int kernelSize, int promptBudget, i
         }
     }
 
-    /** The same settings with another stage-1 policy (evaluation baselines). */
-    public RocketKvParams withStage1Policy(Stage1Policy policy) {
-        return new RocketKvParams(windowSize, kernelSize, promptBudget, topk, topr, pageSize, ktDtype, policy);
+    /** A builder holding RocketKV's defaults (TensorRT-LLM's): W 32, kernel 63, B 2048, topk 64, topr 128, P 4, fp8. */
+    public static Builder builder() {
+        return new Builder();
     }
 
-    /** Checks the settings against a model's head dim and the cache's block size. */
+    /** A builder holding these settings. */
+    public Builder toBuilder() {
+        return new Builder().windowSize(windowSize).kernelSize(kernelSize).promptBudget(promptBudget).topk(topk)
+                .topr(topr).pageSize(pageSize).ktDtype(ktDtype).stage1Policy(stage1Policy);
+    }
+
+    /** The same settings with another stage-1 policy (evaluation baselines). */
+    public RocketKvParams withStage1Policy(Stage1Policy policy) {
+        return toBuilder().stage1Policy(policy).build();
+    }
+
+    /**
+     * Checks the settings against a model's head dim and the cache's block size: {@link #checkTopr} and
+     * {@link #checkPageSize}.
+     *
+     * @return this, for chaining
+     */
     public RocketKvParams validateAgainst(int headDim, int tokensPerBlock) {
-        if (topr > headDim) {
-            throw new IllegalArgumentException("sparse_attention_config.topr (" + topr + ") must be <= the model's head_dim ("
-                    + headDim + ")");
-        }
-        if (pageSize > tokensPerBlock || tokensPerBlock % pageSize != 0) {
-            throw new IllegalArgumentException("sparse_attention_config.page_size (" + pageSize
-                    + ") must divide tokens_per_block (" + tokensPerBlock + "): KT pages are laid out inside KV blocks");
-        }
+        checkTopr(topr, headDim);
+        checkPageSize(pageSize, tokensPerBlock);
         return this;
+    }
+
+    /**
+     * The rule {@code topr <= head_dim}: page scoring keeps topr of the head's channels.
+     *
+     * @throws IllegalArgumentException naming {@code sparse_attention_config.topr}, the model's head_dim and the fix
+     */
+    public static void checkTopr(int topr, int headDim) {
+        if (headDim < 1) {
+            throw new IllegalArgumentException("headDim must be >= 1, got " + headDim);
+        }
+        if (topr > headDim) {
+            throw new IllegalArgumentException("sparse_attention_config.topr (topr) must be <= the model's head_dim "
+                    + headDim + " (config.json), got " + topr + "; set topr to at most " + headDim
+                    + " (topr = head_dim skips the channel filter)");
+        }
+    }
+
+    /**
+     * The rule "{@code page_size} divides {@code tokens_per_block}": KT pages are laid out inside KV-cache blocks.
+     *
+     * @throws IllegalArgumentException naming {@code sparse_attention_config.page_size}, {@code tokens_per_block}
+     *                                  and the fix
+     */
+    public static void checkPageSize(int pageSize, int tokensPerBlock) {
+        if (pageSize < 1 || tokensPerBlock < 1 || tokensPerBlock % pageSize != 0) {
+            throw new IllegalArgumentException("sparse_attention_config.page_size (pageSize) " + pageSize
+                    + " must divide tokens_per_block (tokensPerBlock) " + tokensPerBlock
+                    + ": KT pages live inside KV-cache blocks; lower page_size or raise tokens_per_block");
+        }
     }
 
     /** Rounds a value to the KT dtype and back (round to nearest even, saturating). */
     public float roundToKt(float x) {
-        return ktDtype == DType.BF16
-                ? io.rocketkv.core.numeric.Bf16.decode(io.rocketkv.core.numeric.Bf16.encode(x))
-                : io.rocketkv.core.numeric.Fp8E5M2.decode(io.rocketkv.core.numeric.Fp8E5M2.encode(x));
+        return ktDtype == DType.BF16 ? Bf16.decode(Bf16.encode(x)) : Fp8E5M2.decode(Fp8E5M2.encode(x));
     }
 
     /** Tokens a KV head keeps after stage 1 of a prompt of {@code promptLen} tokens. */
@@ -85,5 +129,66 @@ public record RocketKvParams(int windowSize, int kernelSize, int promptBudget, i
     /** KT pages covering {@code cacheLen} slots (a partial last page counts). */
     public int numPages(int cacheLen) {
         return (cacheLen + pageSize - 1) / pageSize;
+    }
+
+    /** Mutable builder; {@link #build} validates. Starts from RocketKV's defaults. */
+    public static final class Builder {
+        private int windowSize = 32;
+        private int kernelSize = 63;
+        private int promptBudget = 2048;
+        private int topk = 64;
+        private int topr = 128;
+        private int pageSize = 4;
+        private DType ktDtype = DType.F8_E5M2;
+        private Stage1Policy stage1Policy = Stage1Policy.ROCKET;
+
+        private Builder() {
+        }
+
+        public Builder windowSize(int windowSize) {
+            this.windowSize = windowSize;
+            return this;
+        }
+
+        public Builder kernelSize(int kernelSize) {
+            this.kernelSize = kernelSize;
+            return this;
+        }
+
+        public Builder promptBudget(int promptBudget) {
+            this.promptBudget = promptBudget;
+            return this;
+        }
+
+        public Builder topk(int topk) {
+            this.topk = topk;
+            return this;
+        }
+
+        public Builder topr(int topr) {
+            this.topr = topr;
+            return this;
+        }
+
+        public Builder pageSize(int pageSize) {
+            this.pageSize = pageSize;
+            return this;
+        }
+
+        public Builder ktDtype(DType ktDtype) {
+            this.ktDtype = ktDtype;
+            return this;
+        }
+
+        public Builder stage1Policy(Stage1Policy stage1Policy) {
+            this.stage1Policy = stage1Policy;
+            return this;
+        }
+
+        /** @throws IllegalArgumentException when a value is out of range */
+        public RocketKvParams build() {
+            return new RocketKvParams(windowSize, kernelSize, promptBudget, topk, topr, pageSize, ktDtype,
+                    stage1Policy);
+        }
     }
 }

@@ -17,6 +17,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -90,8 +91,9 @@ class EngineTest {
         List<int[]> prompts = prompts(12, 6, 9, 7);
         List<GenerationRequest> requests = new ArrayList<>();
         for (int i = 0; i < prompts.size(); i++) {
-            requests.add(new GenerationRequest(prompts.get(i), new SamplingOptions(0.8, -1, 0.9, 100L + i, null),
-                    new StopCriteria(List.of(), List.of(), List.of(), 20, true), null));
+            SamplingOptions seeded = SamplingOptions.builder().temperature(0.8).topP(0.9).seed(100L + i).build();
+            requests.add(new GenerationRequest(prompts.get(i), seeded,
+                    StopCriteria.builder().maxTokens(20).ignoreEos(true).build(), null));
         }
         List<GenerationResult> expected = engines.oneAtATime(requests);
         try (Engine engine = engines.start(new EngineConfig(8, 4096, 1024, 4, 12))) {
@@ -319,14 +321,15 @@ class EngineTest {
                 String text = full.text();
                 int[] ids = full.outputIds();
                 List<StopCriteria> stops = new ArrayList<>();
-                stops.add(new StopCriteria(List.of(), List.of(), List.of(), 30, true));           // length
-                stops.add(new StopCriteria(List.of(), List.of(ids[10]), List.of(), 30, true));    // a stop token
+                Supplier<StopCriteria.Builder> upTo30 = () -> StopCriteria.builder().maxTokens(30).ignoreEos(true);
+                stops.add(upTo30.get().build());                                    // length
+                stops.add(upTo30.get().stopTokenIds(List.of(ids[10])).build());     // a stop token
                 // stop strings (a U+FFFD that an incomplete UTF-8 tail decodes to is no text to match yet)
                 String early = window(text, 8, 3);
                 String late = window(text, text.length() - 8, 2);
                 if (early != null && late != null) {
-                    stops.add(new StopCriteria(List.of(), List.of(), List.of(early), 30, true));
-                    stops.add(new StopCriteria(List.of(), List.of(), List.of("\u0000\u0000\u0000\u0000", late), 30, true));
+                    stops.add(upTo30.get().stopStrings(List.of(early)).build());
+                    stops.add(upTo30.get().stopStrings(List.of("\u0000\u0000\u0000\u0000", late)).build());
                 }
                 for (StopCriteria stop : stops) {
                     StringBuilder streamed = new StringBuilder();

@@ -98,8 +98,8 @@ class RetrievalModelParityTest {
     }
 
     private static GenerationRequest request(int[] prompt) {
-        return new GenerationRequest(prompt, new SamplingOptions(0, -1, 1.0, null, TOP),
-                new StopCriteria(List.of(), List.of(), List.of(), 24, true), null);
+        return new GenerationRequest(prompt, SamplingOptions.builder().temperature(0).logprobs(TOP).build(),
+                StopCriteria.builder().maxTokens(24).ignoreEos(true).build(), null);
     }
 
     private static void check(String what, JsonNode expected, GenerationResult r) {

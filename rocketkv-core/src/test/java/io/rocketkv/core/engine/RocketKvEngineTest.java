@@ -39,8 +39,8 @@ class RocketKvEngineTest {
     }
 
     private static GenerationRequest greedy(int[] prompt, int maxTokens) {
-        return new GenerationRequest(prompt, new SamplingOptions(0, -1, 1.0, null, 0),
-                new StopCriteria(List.of(), List.of(), List.of(), maxTokens, true), null);
+        return new GenerationRequest(prompt, SamplingOptions.builder().temperature(0).logprobs(0).build(),
+                StopCriteria.builder().maxTokens(maxTokens).ignoreEos(true).build(), null);
     }
 
     private record Loaded(ModelConfig config, SafeTensors weights, LlamaModel model, CpuKernels kernels) {
@@ -79,7 +79,8 @@ class RocketKvEngineTest {
         try (SafeTensors w = m.weights()) {
             List<int[]> prompts = ParityCheckpoints.prompts(); // 10, 57, 300 tokens, 24 new: cache <= 324 slots
             // budget >= every prompt and topk * page_size >= every cache length: stage 1 keeps all, stage 2 selects all
-            var rk = new RocketKvParams(32, 63, 512, 96, ckpt.headDim(), 4, DType.F8_E5M2);
+            var rk = RocketKvParams.builder().windowSize(32).kernelSize(63).promptBudget(512).topk(96)
+                    .topr(ckpt.headDim()).pageSize(4).ktDtype(DType.F8_E5M2).build();
             List<GenerationResult> dense = run(m, new EngineConfig(8, 4096, 1024, TOKENS_PER_BLOCK, 96), prompts, 24);
             List<GenerationResult> sparse = run(m, new EngineConfig(8, 4096, 1024, TOKENS_PER_BLOCK, 96, rk), prompts, 24);
             for (int i = 0; i < prompts.size(); i++) {
@@ -101,7 +102,8 @@ class RocketKvEngineTest {
             SplittableRandom r = new SplittableRandom(5);
             List<int[]> prompts = List.of(r.ints(300, 0, 296).toArray(), r.ints(300, 0, 296).toArray(),
                     r.ints(300, 0, 296).toArray());
-            var rk = new RocketKvParams(8, 7, 64, 4, 16, 4, DType.F8_E5M2);
+            var rk = RocketKvParams.builder().windowSize(8).kernelSize(7).promptBudget(64).topk(4).topr(16)
+                    .pageSize(4).ktDtype(DType.F8_E5M2).build();
             // 28 blocks of 16 = 448 slots: two 300-token prompts (19 blocks each) never fit at once, so without
             // eviction the second would wait for the first to finish
             EngineConfig cfg = new EngineConfig(8, 4096, 1024, TOKENS_PER_BLOCK, 28, rk);
@@ -113,8 +115,8 @@ class RocketKvEngineTest {
                 for (int i = 0; i < 3; i++) {
                     int me = i;
                     AtomicInteger n = new AtomicInteger();
-                    fs.add(engine.submit(new GenerationRequest(prompts.get(i), new SamplingOptions(0, -1, 1.0, null, null),
-                            new StopCriteria(List.of(), List.of(), List.of(), maxTokens, true), ev -> {
+                    fs.add(engine.submit(new GenerationRequest(prompts.get(i), SamplingOptions.GREEDY,
+                            StopCriteria.builder().maxTokens(maxTokens).ignoreEos(true).build(), ev -> {
                                 if (n.getAndIncrement() == 0) {
                                     usedAtFirstToken[me] = engine.usedKvBlocks();
                                     for (int j = 0; j < 3; j++) {
@@ -153,7 +155,8 @@ class RocketKvEngineTest {
             for (int i = 0; i < 16; i++) {
                 prompts.add(r.ints(20 + r.nextInt(200), 0, 296).toArray()); // around the budget of 96
             }
-            var rk = new RocketKvParams(16, 15, 96, 8, 8, 8, DType.BF16);
+            var rk = RocketKvParams.builder().windowSize(16).kernelSize(15).promptBudget(96).topk(8).topr(8)
+                    .pageSize(8).ktDtype(DType.BF16).build();
             // a small pool (640 slots): requests queue and get preempted, in both engines
             EngineConfig sparse = new EngineConfig(6, 1024, 1024, TOKENS_PER_BLOCK, 40, rk);
             EngineConfig dense = new EngineConfig(6, 1024, 1024, TOKENS_PER_BLOCK, 40);

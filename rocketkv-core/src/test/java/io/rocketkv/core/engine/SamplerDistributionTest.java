@@ -21,14 +21,14 @@ class SamplerDistributionTest {
     @ParameterizedTest(name = "T={0} topK={1} topP={2} keeps {3}")
     @CsvSource({
         "0.7,  5, 0.9,  4",   // the combination: top-5 then the 0.9 nucleus of those five (4 tokens)
-        "1.0, -1, 1.0, 10",   // plain softmax, no ranking
+        "1.0,  0, 1.0, 10",   // plain softmax, no ranking
         "1.3,  0, 0.8,  5",   // top-p alone (cumulative 0.7075 after 4, 0.8089 after 5)
         "0.5,  3, 1.0,  3",   // top-k alone, the tie 1/7 inside the kept set
         "2.0,  6, 1.0,  6",   // top-k boundary splits the tie 3/4: 3 is kept, 4 is not
     })
     void empiricalFrequenciesMatchExactProbabilities(double t, int k, double p, int expectedKept) {
         double[] exact = SamplerReference.probabilities(LOGITS, t, k, p);
-        Sampler sampler = new Sampler(new SamplingOptions(t, k, p, 20240501L, null));
+        Sampler sampler = new Sampler(SamplingOptions.builder().temperature(t).topK(k).topP(p).seed(20240501L).build());
         assertEquals(expectedKept, sampler.keptTokenIds(LOGITS, LOGITS.length).length);
         assertArrayEquals(SamplerReference.kept(LOGITS, t, k, p), sampler.keptTokenIds(LOGITS, LOGITS.length));
 

@@ -13,8 +13,13 @@ import org.junit.jupiter.api.Test;
 
 class SamplerTest {
 
-    private static SamplingOptions opts(double t, int k, double p, Long seed) {
-        return new SamplingOptions(t, k, p, seed, null);
+    /** Options seeded with 1; the kept set does not depend on the seed. */
+    private static SamplingOptions.Builder seed1() {
+        return SamplingOptions.builder().seed(1L);
+    }
+
+    private static int[] kept(SamplingOptions.Builder options, float[] logits) {
+        return new Sampler(options.build()).keptTokenIds(logits, logits.length);
     }
 
     private static float[] randomLogits(long seed, int v, double scale) {
@@ -44,7 +49,7 @@ class SamplerTest {
     @Test
     void sameSeedSameTokensDifferentSeedsDiffer() {
         float[] logits = randomLogits(3, 50, 2);
-        SamplingOptions o = new SamplingOptions(1.0, -1, 0.95, 1234L, null);
+        SamplingOptions o = SamplingOptions.builder().temperature(1.0).topP(0.95).seed(1234L).build();
         int[] a = draws(new Sampler(o), logits, 1000);
         int[] b = draws(new Sampler(o), logits, 1000);
         int[] c = draws(new Sampler(o.withSeed(1235L)), logits, 1000);
@@ -68,28 +73,28 @@ class SamplerTest {
     @Test
     void topKKeepsLowestIdsAtABoundaryTie() {
         float[] logits = {1f, 3f, 3f, 3f, 0f, 3.5f};
-        assertArrayEquals(new int[] {5, 1}, new Sampler(opts(1, 2, 1, 1L)).keptTokenIds(logits, 6));
-        assertArrayEquals(new int[] {5, 1, 2}, new Sampler(opts(1, 3, 1, 1L)).keptTokenIds(logits, 6));
-        assertArrayEquals(new int[] {5, 1, 2, 3, 0, 4}, new Sampler(opts(1, 6, 1, 1L)).keptTokenIds(logits, 6));
-        assertArrayEquals(new int[] {5, 1, 2, 3, 0, 4}, new Sampler(opts(1, 99, 1, 1L)).keptTokenIds(logits, 6));
+        assertArrayEquals(new int[] {5, 1}, kept(seed1().topK(2), logits));
+        assertArrayEquals(new int[] {5, 1, 2}, kept(seed1().topK(3), logits));
+        assertArrayEquals(new int[] {5, 1, 2, 3, 0, 4}, kept(seed1().topK(6), logits));
+        assertArrayEquals(new int[] {5, 1, 2, 3, 0, 4}, kept(seed1().topK(99), logits));
     }
 
     @Test
     void topPEdgeCases() {
         float[] logits = {0.5f, 2f, 2f, -1f, 1f};
         // p = 1 keeps everything.
-        assertEquals(5, new Sampler(opts(1, -1, 1.0, 1L)).keptTokenIds(logits, 5).length);
-        assertEquals(5, new Sampler(opts(1, 0, 1.0, 1L)).keptTokenIds(logits, 5).length);
+        assertEquals(5, kept(seed1(), logits).length);
+        assertEquals(5, kept(seed1().topK(0), logits).length);
         // A tiny p keeps only the best token (the lower id of the tied pair), and always at least one.
-        Sampler tiny = new Sampler(opts(1, -1, 1e-9, 1L));
+        Sampler tiny = new Sampler(seed1().topP(1e-9).build());
         assertArrayEquals(new int[] {1}, tiny.keptTokenIds(logits, 5));
         for (int i = 0; i < 1000; i++) {
             assertEquals(1, tiny.sample(logits, 5).tokenId());
         }
         // p just above the top token's probability needs the second one too.
         double top = Math.exp(SamplerReference.logSoftmax(logits)[1]);
-        assertArrayEquals(new int[] {1, 2}, new Sampler(opts(1, -1, top + 1e-6, 1L)).keptTokenIds(logits, 5));
-        assertArrayEquals(new int[] {1}, new Sampler(opts(1, -1, top - 1e-6, 1L)).keptTokenIds(logits, 5));
+        assertArrayEquals(new int[] {1, 2}, kept(seed1().topP(top + 1e-6), logits));
+        assertArrayEquals(new int[] {1}, kept(seed1().topP(top - 1e-6), logits));
     }
 
     @Test
@@ -101,10 +106,10 @@ class SamplerTest {
             logits[1000] = Float.NEGATIVE_INFINITY;
             int[] order = SamplerReference.rankOrder(logits);
             for (double p : new double[] {0.3, 0.9, 0.999}) {
-                for (int k : new int[] {-1, 50, 20_000}) {
+                for (int k : new int[] {0, 50, 20_000}) {
                     for (double t : new double[] {0.7, 1.0}) {
                         int[] expected = SamplerReference.kept(logits, order, t, k, p);
-                        int[] got = new Sampler(opts(t, k, p, 1L)).keptTokenIds(logits, logits.length);
+                        int[] got = kept(seed1().temperature(t).topK(k).topP(p), logits);
                         assertArrayEquals(expected, got, "scale=" + scale + " p=" + p + " k=" + k + " T=" + t
                                 + " (expected " + expected.length + " tokens, got " + got.length + ")");
                     }
@@ -119,8 +124,10 @@ class SamplerTest {
             float[] logits = randomLogits(v, v, 20);
             double[] expected = SamplerReference.logSoftmax(logits);
             int[] order = SamplerReference.rankOrder(logits);
-            for (SamplingOptions o : List.of(new SamplingOptions(0.7, 5, 0.9, 9L, 8),
-                    new SamplingOptions(0, -1, 1, null, 3), new SamplingOptions(1.5, -1, 1, 9L, 0))) {
+            for (SamplingOptions o : List.of(
+                    SamplingOptions.builder().temperature(0.7).topK(5).topP(0.9).seed(9L).logprobs(8).build(),
+                    SamplingOptions.builder().temperature(0).logprobs(3).build(),
+                    SamplingOptions.builder().temperature(1.5).seed(9L).logprobs(0).build())) {
                 Sampler s = new Sampler(o);
                 for (int rep = 0; rep < 5; rep++) {
                     SampledToken t = s.sample(logits, v);
@@ -139,7 +146,7 @@ class SamplerTest {
 
     @Test
     void topLogprobTiesListLowerIdsFirst() {
-        SampledToken t = new Sampler(new SamplingOptions(0, -1, 1, null, 3))
+        SampledToken t = new Sampler(SamplingOptions.builder().temperature(0).logprobs(3).build())
                 .sample(new float[] {0f, 1f, 0f, 1f, Float.NEGATIVE_INFINITY}, 5);
         assertEquals(List.of(1, 3, 0), t.topLogprobs().stream().map(TokenLogprob::tokenId).toList());
         assertEquals(Math.log(Math.E / (2 * Math.E + 2)), t.logprob(), 1e-6);
@@ -152,8 +159,9 @@ class SamplerTest {
         logits[17] = -3f;
         logits[42] = -3.5f;
         logits[99] = 2f;
-        for (SamplingOptions o : List.of(opts(2, -1, 1, 5L), opts(2, 10, 1, 5L), opts(2, -1, 0.999, 5L),
-                opts(2, 50, 0.9999, 5L))) {
+        SamplingOptions hot = SamplingOptions.builder().temperature(2).seed(5L).build();
+        for (SamplingOptions o : List.of(hot, hot.toBuilder().topK(10).build(), hot.toBuilder().topP(0.999).build(),
+                hot.toBuilder().topK(50).topP(0.9999).build())) {
             Sampler s = new Sampler(o);
             int[] counts = new int[100];
             for (int i = 0; i < 20_000; i++) {

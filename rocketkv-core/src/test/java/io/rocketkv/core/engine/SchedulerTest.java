@@ -29,7 +29,7 @@ class SchedulerTest {
     private Sequence seq(int promptLength, int maxTokens) {
         int[] prompt = new int[promptLength];
         return new Sequence(nextId++, new GenerationRequest(prompt, SamplingOptions.GREEDY,
-                new StopCriteria(List.of(), List.of(), List.of(), maxTokens, true), null), System.nanoTime());
+                StopCriteria.builder().maxTokens(maxTokens).ignoreEos(true).build(), null), System.nanoTime());
     }
 
     /** Drives scheduler and KV manager like the engine, checking invariants at every step. */

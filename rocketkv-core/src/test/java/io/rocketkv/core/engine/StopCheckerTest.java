@@ -17,7 +17,8 @@ class StopCheckerTest {
     private static final int EOS = 2;
 
     private static StopChecker checker(List<String> stops, List<Integer> stopIds, int maxTokens, boolean ignoreEos) {
-        return new StopChecker(new StopCriteria(List.of(EOS, 128_009), stopIds, stops, maxTokens, ignoreEos));
+        return new StopChecker(StopCriteria.builder().eosTokenIds(List.of(EOS, 128_009)).stopTokenIds(stopIds)
+                .stopStrings(stops).maxTokens(maxTokens).ignoreEos(ignoreEos).build());
     }
 
     /** Feeds pieces as tokens 100, 101, ...; returns the decision for each. */
@@ -150,19 +151,29 @@ class StopCheckerTest {
     @Test
     void criteriaValidation() {
         assertEquals("maxTokens must be >= 1, got 0", assertThrows(IllegalArgumentException.class,
-                () -> new StopCriteria(List.of(), List.of(), List.of(), 0, false)).getMessage());
+                () -> StopCriteria.builder().maxTokens(0).build()).getMessage());
+        assertEquals("maxTokens must be >= 1, got 0", assertThrows(IllegalArgumentException.class,
+                () -> StopCriteria.builder().build()).getMessage()); // maxTokens has no default
         assertEquals("stopStrings[1] must be a non-empty string, got \"\"", assertThrows(IllegalArgumentException.class,
-                () -> new StopCriteria(List.of(), List.of(), List.of("a", ""), 5, false)).getMessage());
+                () -> StopCriteria.builder().stopStrings(List.of("a", "")).maxTokens(5).build()).getMessage());
         assertEquals("stopStrings[0] must be a non-empty string, got null", assertThrows(IllegalArgumentException.class,
-                () -> new StopCriteria(null, null, Arrays.asList((String) null), 5, false)).getMessage());
+                () -> StopCriteria.builder().eosTokenIds(null).stopTokenIds(null)
+                        .stopStrings(Arrays.asList((String) null)).maxTokens(5).build()).getMessage());
         assertEquals("eosTokenIds[1] must be a token id >= 0, got -4", assertThrows(IllegalArgumentException.class,
-                () -> new StopCriteria(List.of(1, -4), List.of(), List.of(), 5, false)).getMessage());
+                () -> StopCriteria.builder().eosTokenIds(List.of(1, -4)).maxTokens(5).build()).getMessage());
         assertEquals("stopTokenIds[0] must be a token id >= 0, got null", assertThrows(IllegalArgumentException.class,
-                () -> new StopCriteria(List.of(), Arrays.asList((Integer) null), List.of(), 5, false)).getMessage());
-        StopCriteria defaults = new StopCriteria(null, null, null, 5, false);
+                () -> StopCriteria.builder().stopTokenIds(Arrays.asList((Integer) null)).maxTokens(5).build())
+                        .getMessage());
+        StopCriteria defaults = StopCriteria.builder().eosTokenIds(null).stopTokenIds(null).stopStrings(null)
+                .maxTokens(5).build();
         assertEquals(List.of(), defaults.eosTokenIds());
+        assertEquals(List.of(), defaults.stopTokenIds());
+        assertEquals(List.of(), defaults.stopStrings());
+        assertFalse(defaults.ignoreEos());
+        assertEquals(defaults, StopCriteria.builder().maxTokens(5).build());
         assertEquals(0, defaults.longestStopString());
-        assertEquals(5, new StopCriteria(null, null, List.of("ab", "abcde"), 5, false).longestStopString());
+        assertEquals(5, StopCriteria.builder().stopStrings(List.of("ab", "abcde")).maxTokens(5).build()
+                .longestStopString());
         assertEquals(List.of(2), StopCriteria.of(16, List.of(2)).eosTokenIds());
         assertThrows(IllegalArgumentException.class, () -> new StopChecker(null));
         assertThrows(IllegalArgumentException.class, () -> new StopDecision(Kind.CONTINUE, 3, -1, null));

@@ -120,7 +120,8 @@ class TensorParallelCpuTest {
     void shardedRocketKvGivesTheIdsOfRocketKvOnOneDevice(String name, RandomCheckpoint ckpt, int tp) throws Exception {
         Path ckptDir = ckpt.write(dir.resolve("rocket-" + name + "-" + tp));
         // budget 64 of prompts up to 300 tokens, 4 pages of 4 tokens per step: eviction and selection both act
-        var rk = new RocketKvParams(8, 7, 64, 4, ckpt.headDim(), 4, DType.F8_E5M2);
+        var rk = RocketKvParams.builder().windowSize(8).kernelSize(7).promptBudget(64).topk(4).topr(ckpt.headDim())
+                .pageSize(4).ktDtype(DType.F8_E5M2).build();
         EngineConfig cfg = new EngineConfig(8, 4096, 1024, 16, 96, rk);
         List<int[]> prompts = ParityCheckpoints.prompts();
         List<GenerationResult> whole;
@@ -240,7 +241,7 @@ class TensorParallelCpuTest {
     }
 
     private static GenerationRequest request(int[] prompt, int maxTokens) {
-        return new GenerationRequest(prompt, new SamplingOptions(0, -1, 1.0, null, 0),
-                new StopCriteria(List.of(), List.of(), List.of(), maxTokens, true), null);
+        return new GenerationRequest(prompt, SamplingOptions.builder().temperature(0).logprobs(0).build(),
+                StopCriteria.builder().maxTokens(maxTokens).ignoreEos(true).build(), null);
     }
 }

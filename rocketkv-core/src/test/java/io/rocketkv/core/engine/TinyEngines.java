@@ -78,8 +78,9 @@ final class TinyEngines implements AutoCloseable {
 
     /** Greedy, EOS ignored (so the length is exactly maxTokens unless max_seq_len cuts it), logprobs on. */
     static GenerationRequest greedy(int[] prompt, int maxTokens, Consumer<GenerationRequest.TokenEvent> listener) {
-        return new GenerationRequest(prompt, new SamplingOptions(0, -1, 1.0, null, 0),
-                new StopCriteria(List.of(297), List.of(), List.of(), maxTokens, true), listener);
+        return new GenerationRequest(prompt, SamplingOptions.builder().temperature(0).logprobs(0).build(),
+                StopCriteria.builder().eosTokenIds(List.of(297)).maxTokens(maxTokens).ignoreEos(true).build(),
+                listener);
     }
 
     static GenerationResult get(CompletableFuture<GenerationResult> f) throws Exception {

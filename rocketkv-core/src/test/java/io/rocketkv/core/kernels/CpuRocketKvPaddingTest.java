@@ -28,7 +28,8 @@ class CpuRocketKvPaddingTest {
         int d = 8;
         int tpb = 8;
         AttentionShape shape = AttentionShape.of(h, hkv, d, tpb);
-        RocketKvParams p = new RocketKvParams(2, 3, 64, 2, d, 2, DType.F8_E5M2);
+        RocketKvParams p = RocketKvParams.builder().windowSize(2).kernelSize(3).promptBudget(64).topk(2).topr(d)
+                .pageSize(2).ktDtype(DType.F8_E5M2).build();
         int numBlocks = 4;
         RocketKvPlan plan = new RocketKvPlan(p, new KtCacheManager(numBlocks, tpb, 2, 1, hkv, d, 4));
         Tensor cache = cpu.allocate(DType.F32, numBlocks, 2, hkv, tpb, d);

@@ -260,6 +260,26 @@ class ModelConfigTest {
     }
 
     @Test
+    void aSlidingWindowShorterThanMaxSeqLenIsRefused() {
+        ModelConfig c = ModelConfig.parse(MISTRAL_7B_V01, null); // sliding_window 4096, max_position_embeddings 32768
+        c.checkSlidingWindow(1);
+        c.checkSlidingWindow(4096); // the window covers every query's whole prefix: full attention is the same
+        String beyond = assertThrows(IllegalArgumentException.class, () -> c.checkSlidingWindow(4097)).getMessage();
+        assertEquals("the model's sliding_window (config.json) is 4096, shorter than max_seq_len 4097: set "
+                + "max_seq_len <= 4096; sliding-window attention is not implemented yet", beyond);
+        String unset = assertThrows(IllegalArgumentException.class, () -> c.checkSlidingWindow(32768)).getMessage();
+        assertTrue(unset.contains("max_seq_len 32768 (max_seq_len is unset or equal to the model's "
+                + "max_position_embeddings)"), unset);
+        // no window (Mistral-Nemo's null; Qwen2 without use_sliding_window): any length
+        ModelConfig.parse(MISTRAL_NEMO, null).checkSlidingWindow(1 << 20);
+        ModelConfig.parse(QWEN2_7B, null).checkSlidingWindow(1 << 20);
+        ModelConfig qwenWindowed = ModelConfig.parse(QWEN2_7B.replace("\"use_sliding_window\": false",
+                "\"use_sliding_window\": true"), null); // sliding_window 131072
+        qwenWindowed.checkSlidingWindow(131072);
+        assertThrows(IllegalArgumentException.class, () -> qwenWindowed.checkSlidingWindow(131073));
+    }
+
+    @Test
     void explicitHeadDimDifferentFromHiddenOverHeads() {
         ModelConfig c = ModelConfig.parse(MISTRAL_NEMO, null);
         assertEquals(128, c.headDim());

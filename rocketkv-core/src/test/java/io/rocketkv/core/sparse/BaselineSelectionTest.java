@@ -89,7 +89,8 @@ class BaselineSelectionTest {
 
     @Test
     void paramsDefaultToRocketAndCarryThePolicy() {
-        var p = new RocketKvParams(8, 7, 64, 4, 16, 4, DType.F8_E5M2);
+        var p = RocketKvParams.builder().windowSize(8).kernelSize(7).promptBudget(64).topk(4).topr(16)
+                .pageSize(4).ktDtype(DType.F8_E5M2).build();
         assertEquals(Stage1Policy.ROCKET, p.stage1Policy());
         var q = p.withStage1Policy(Stage1Policy.random(9));
         assertEquals(Stage1Policy.random(9), q.stage1Policy());
