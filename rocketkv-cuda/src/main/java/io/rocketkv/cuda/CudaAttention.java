@@ -27,7 +27,6 @@ final class CudaAttention implements AutoCloseable {
     private static final int PREFILL_TILE = 64;
     private static final int[] PREFILL_DIMS = {16, 32, 64, 128};
     private static final int[] DECODE_DIMS = {16, 32, 64, 128, 256};
-    private static final int[] DECODE_GROUPS = {1, 2, 4, 8};
 
     private final CudaContext context;
     private final CudaStream stream;
@@ -38,13 +37,14 @@ final class CudaAttention implements AutoCloseable {
     private final CudaFunction decodeNaive;
     private final CudaFunction decodeMerge;
     private final Map<String, CudaFunction> functions = new HashMap<>();
-    private final Map<CudaFunction, Integer> residentBlocks = new HashMap<>();
+    private final SplitKvLaunch launch;
     private DeviceBuffer decodeWorkspace; // split partials [S][Hq][splits][D + 2] f32
 
     CudaAttention(CudaContext context, CudaStream stream, CudaScratch scratch) {
         this.context = context;
         this.stream = stream;
         this.scratch = scratch;
+        this.launch = new SplitKvLaunch(context);
         CudaModule prefill = KernelImages.load(context, "attention_prefill");
         try {
             this.decodeModule = KernelImages.load(context, "attention_decode");
@@ -130,17 +130,10 @@ final class CudaAttention implements AutoCloseable {
                     shape.tokensPerBlock(), p.maxBlocks(), shape.scale());
             return;
         }
-        int gt = 8;
-        for (int c : DECODE_GROUPS) {
-            if (c >= g) {
-                gt = c;
-                break;
-            }
-        }
+        int gt = SplitKvLaunch.groupTile(g);
         int headChunks = ceilDiv(g, gt);
         CudaFunction split = functions.computeIfAbsent("attention_decode_d" + d + "_g" + gt, decodeModule::function);
-        int resident = residentBlocks.computeIfAbsent(split, f -> Math.max(1,
-                f.maxActiveBlocksPerMultiprocessor(128, 0) * context.device().multiprocessorCount()));
+        int resident = launch.residentBlocks(split);
         long base = (long) seqs * hkv * headChunks;
         int maxKv = p.launchKvLen();
         int numSplits = (int) Math.max(1, Math.min(2L * resident / base, ceilDiv(maxKv, MIN_KV_PER_SPLIT)));
@@ -150,7 +143,7 @@ final class CudaAttention implements AutoCloseable {
             long floats = (long) seqs * h * numSplits * (d + 2);
             ws = decodeWorkspace = scratch.grow(decodeWorkspace, floats * Float.BYTES);
         }
-        split.launch(new Dim3(seqs, hkv * headChunks, numSplits), Dim3.of(128), 0, stream, qb, cache, kvLens, tables,
+        split.launch(new Dim3(seqs, hkv * headChunks, numSplits), Dim3.of(SplitKvLaunch.THREADS), 0, stream, qb, cache, kvLens, tables,
                 ob, ws, h, hkv, d, shape.tokensPerBlock(), p.maxBlocks(), kvPerSplit, shape.scale());
         if (numSplits > 1) {
             decodeMerge.launch(Dim3.of(seqs, h), Dim3.of(128), 0, stream, ws, kvLens, ob, h, d, kvPerSplit, numSplits);

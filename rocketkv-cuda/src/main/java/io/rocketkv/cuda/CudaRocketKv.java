@@ -4,6 +4,7 @@ import static io.rocketkv.cuda.CudaChecks.ceilDiv;
 import static io.rocketkv.cuda.CudaChecks.checkCache;
 import static io.rocketkv.cuda.CudaChecks.checkTables;
 import static io.rocketkv.cuda.CudaChecks.contains;
+import static io.rocketkv.cuda.CudaChecks.requireFloats;
 
 import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.StepBatch;
@@ -29,7 +30,6 @@ import java.util.Map;
 final class CudaRocketKv implements AutoCloseable {
 
     private static final int[] ATTN_DIMS = {16, 32, 64, 128, 256};
-    private static final int[] ATTN_GROUPS = {1, 2, 4, 8};
     private static final int LOGIT_THREADS = 256;   // RKV_LOGIT_THREADS in rocket_decode.cu
     /** Dynamic shared memory the selection's last block may use for the logits and scores of its pages. */
     private static final int TAIL_SMEM_BYTES = 16 * 1024; // with the kernels' static shared memory, under 48 KiB
@@ -42,7 +42,7 @@ final class CudaRocketKv implements AutoCloseable {
     private final CudaModule decodeModule;
     private final CudaRocketStage1 stage1;
     private final Map<String, CudaFunction> functions = new HashMap<>();
-    private final Map<CudaFunction, Integer> resident = new HashMap<>();
+    private final SplitKvLaunch launch;
 
     // scratch, grown through the owner (sizes fixed per batch bucket)
     private DeviceBuffer selectScratch;  // selPages [S][Hkv][topk] i32, selCount [S][Hkv] i32, pageWork f32
@@ -53,6 +53,7 @@ final class CudaRocketKv implements AutoCloseable {
         this.context = context;
         this.stream = stream;
         this.scratch = scratch;
+        this.launch = new SplitKvLaunch(context);
         CudaModule kt = null;
         CudaModule dec = null;
         try {
@@ -86,8 +87,8 @@ final class CudaRocketKv implements AutoCloseable {
         }
         int numBlocks = checkCache(cache, shape);
         int t = batch.numTokens();
-        requireF32(q, (long) t * shape.numHeads() * shape.headDim(), "rocketStage1 q");
-        requireF32(k, (long) t * shape.numKvHeads() * shape.headDim(), "rocketStage1 k");
+        requireFloats(q, (long) t * shape.numHeads() * shape.headDim(), "rocketStage1 q");
+        requireFloats(k, (long) t * shape.numKvHeads() * shape.headDim(), "rocketStage1 k");
         stage1.run(q.buffer(), k.buffer(), dp, shape, p, cache.buffer(), numBlocks);
     }
 
@@ -113,7 +114,7 @@ final class CudaRocketKv implements AutoCloseable {
         StepBatch batch = dp.batch();
         RocketKvParams p = plan.params();
         int t = batch.numTokens();
-        requireF32(k, (long) t * shape.numKvHeads() * shape.headDim(), "ktUpdate k");
+        requireFloats(k, (long) t * shape.numKvHeads() * shape.headDim(), "ktUpdate k");
         int tpb = shape.tokensPerBlock();
         if (kt.shape().length != 4) {
             throw new IllegalArgumentException("the KT cache must be [pages, 2, Hkv, D], got " + Tensor.describe(kt));
@@ -157,19 +158,12 @@ final class CudaRocketKv implements AutoCloseable {
         int hkv = shape.numKvHeads();
         int d = shape.headDim();
         RocketKvParams p = plan.params();
-        requireF32(out, (long) seqs * h * d, "sparseDecodeAttention out");
+        requireFloats(out, (long) seqs * h * d, "sparseDecodeAttention out");
         int g = shape.groupSize();
-        int gt = 8;
-        for (int c : ATTN_GROUPS) {
-            if (c >= g) {
-                gt = c;
-                break;
-            }
-        }
+        int gt = SplitKvLaunch.groupTile(g);
         int chunks = ceilDiv(g, gt);
         CudaFunction attn = function("rocket_sparse_attn_d" + d + "_g" + gt);
-        int res = resident.computeIfAbsent(attn, f -> Math.max(1,
-                f.maxActiveBlocksPerMultiprocessor(128, 0) * context.device().multiprocessorCount()));
+        int res = launch.residentBlocks(attn);
         long base = (long) seqs * hkv * chunks;
         int minPagesPerSplit = Math.max(1, ceilDiv(MIN_SPLIT_TOKENS, p.pageSize()));
         int maxSplits = Math.max(1, ceilDiv(p.topk(), minPagesPerSplit));
@@ -180,7 +174,7 @@ final class CudaRocketKv implements AutoCloseable {
         if (numSplits > 1) {
             ws = attnWorkspace = scratch.grow(attnWorkspace, (long) seqs * h * numSplits * (d + 2) * Float.BYTES);
         }
-        attn.launch(new Dim3(seqs, hkv * chunks, numSplits), Dim3.of(128), 0, stream, q.buffer(),
+        attn.launch(new Dim3(seqs, hkv * chunks, numSplits), Dim3.of(SplitKvLaunch.THREADS), 0, stream, q.buffer(),
                 cache.buffer(), dp.kvLens(), dp.tables(), sel.pages(), sel.phys(), sel.counts(), out.buffer(), ws,
                 sel.attnCounters(), h, hkv, shape.tokensPerBlock(), dp.maxBlocks(), p.pageSize(), p.topk(),
                 pagesPerSplit, shape.scale());
@@ -227,9 +221,9 @@ final class CudaRocketKv implements AutoCloseable {
         if (seqs > 65535 || hkv > 65535) {
             throw new IllegalArgumentException("at most 65535 sequences per launch, got " + seqs);
         }
-        requireF32(q, (long) seqs * h * d, "sparseDecodeAttention q");
+        requireFloats(q, (long) seqs * h * d, "sparseDecodeAttention q");
         if (k != null) {
-            requireF32(k, (long) seqs * hkv * d, "rocketDecodeAttention k");
+            requireFloats(k, (long) seqs * hkv * d, "rocketDecodeAttention k");
             CudaChecks.checkSlots(batch, numBlocks, shape.tokensPerBlock(), "KT cache");
         }
         checkTables(batch, shape.tokensPerBlock(), numBlocks);
@@ -304,12 +298,6 @@ final class CudaRocketKv implements AutoCloseable {
         }
     }
 
-    private static void requireF32(CudaTensor t, long count, String what) {
-        if (t.dtype() != DType.F32 || t.numel() < count) {
-            throw new IllegalArgumentException(what + " must be F32 with at least " + count + " elements, got "
-                    + Tensor.describe(t));
-        }
-    }
 
     private static long align(long bytes) {
         return Math.max(256, (bytes + 255) & ~255L);
