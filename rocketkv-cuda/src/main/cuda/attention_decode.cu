@@ -20,7 +20,7 @@
 //   v1 attention_decode_naive    one warp per (sequence, query head), keys one by one, online
 //                                softmax (any headDim <= 256, any G); reads each K/V element G
 //                                times: 22 ms, 48 GB/s.
-//   v2 (commit a7eabc4; PIPE = 0, TR = false below) direct 16-byte loads into registers
+//   v2 (commit a7eabc4; PIPE = 0, TR = false) direct 16-byte loads into registers
 //                                (K and V of 4 keys per lane issued before use) and full butterfly
 //                                reductions: 332 us, 3231 GB/s, 75.7% of copy bandwidth.
 //   v3 attention_decode_d{D}_g{GT} + attention_decode_merge  (the exported kernels; D in 16, 32,
@@ -31,12 +31,10 @@
 //                                instead of N log2(D/8)): 280 us, 3836 GB/s, 90% of copy bandwidth.
 //
 //   Structure of v2/v3: a thread block owns one (sequence, KV head, chunk of GT query heads of the
-//   group, split of kvPerSplit keys) and keeps its GT queries in registers, so each K/V element is
-//   read from memory once per group. A key row (D bf16) is read by D/8 lanes, 16 bytes each (a
-//   page's rows of one KV head are contiguous: for D = 128 a warp reads 512 contiguous bytes per
-//   instruction); each lane group takes 4 consecutive keys per step. Softmax is online per lane
-//   group (running max m, sum l, acc in fp32; exp2 of log2(e)-prescaled scores); groups, then
-//   warps, merge at the end. A split writes its unnormalised (acc, m, l) to the workspace and
+//   group, split of kvPerSplit keys). Its body is rkv_split_attention (split_attention.cuh, shared
+//   with RocketKV's sparse attention, which describes the lane layout, the online softmax, PIPE and
+//   TR); this file gives it DenseKeys: index t of a split is key t of the sequence, through the
+//   block table. A split writes its unnormalised (acc, m, l) to the workspace and
 //   attention_decode_merge combines the splits of each (sequence, head); with numSplits == 1 the
 //   split kernel writes `out` itself and no merge is launched.
 //   Precision: everything in fp32 on the bf16 cache values; error vs an fp64 reference < 4e-6.
@@ -54,9 +52,9 @@
 //   Blocks whose split starts at or past their sequence's kvLen exit at once, so one launch serves
 //   a batch of mixed lengths; the merge reads only the ceil(kvLen / kvPerSplit) splits that exist.
 // Launch v1: grid (numSeqs, numHeads), block 32, no smem, no workspace.
-#include "attention_common.cuh"
+#include "split_attention.cuh"
 
-// Default v2 tuning (see the header); the test harness benchmarks the other combinations.
+// Default v3 tuning (see the header); the test harness benchmarks the other combinations.
 #ifndef RKV_DECODE_PIPE
 #define RKV_DECODE_PIPE 2
 #endif
@@ -90,7 +88,7 @@ extern "C" __global__ void __launch_bounds__(32) attention_decode_naive(
 }
 
 // ---------------------------------------------------------------------------------------------
-// v2: split-KV, GQA-grouped, 16-byte loads
+// v2/v3: split-KV, GQA-grouped, 16-byte loads (the split body: split_attention.cuh)
 // ---------------------------------------------------------------------------------------------
 namespace rkv_decode {
 
@@ -109,346 +107,73 @@ static __device__ __forceinline__ int rkv_split_len(int kvLen, int numSplits, in
 
 namespace rkv_decode {
 
-// Transpose-reduce of N partial sums over the TG lanes of a lane group (TG, N powers of two):
-// each step sends half of the values still held to the partner lane and keeps the other half, so
-// it costs N/2 + N/4 + ... shuffles instead of N * log2(TG). Afterwards lane tl holds the complete
-// sums of the flattened indices (tl * N) / TG + i, i < max(1, N / TG) (lanes share them when N < TG).
-template <int O, int N, int NN>
-__device__ __forceinline__ void transpose_reduce(float (&v)[NN], int tl) {
-    if constexpr (O >= 1) {
-        if constexpr (N > 1) {
-            constexpr int H = N / 2;
-            const bool upper = (tl & O) != 0;
+// Dense keys of one split: index t is key t of the sequence, in block table[t / tokensPerBlock], slot
+// t % tokensPerBlock; every index in [begin, end) is a key.
+template <int D>
+struct DenseKeys {
+    static constexpr bool CONTIGUOUS = true;
+    int begin, end;                    // keys [begin, end) of the sequence, begin < end
+    const unsigned short* kBase;       // K[block 0][kvHead][slot 0][tl * 8]: this lane's slice of the KV head
+    const unsigned short* kvCache;     // the address handed out for indices past end (not read)
+    const int* table;                  // the sequence's block table
+    size_t blockStride;                // 2 * numKvHeads * tokensPerBlock * D
+    size_t vDelta;                     // numKvHeads * tokensPerBlock * D: from a K row to its V row
+    int tokensPerBlock;
+
+    template <int U, class F>
+    __device__ __forceinline__ void rows(int t0, F&& f) const {
+        int pg = t0 / tokensPerBlock;
+        int off = t0 - pg * tokensPerBlock;
 #pragma unroll
-            for (int i = 0; i < H; i++) {
-                const float send = upper ? v[i] : v[i + H];
-                const float keep = upper ? v[i + H] : v[i];
-                v[i] = keep + __shfl_xor_sync(0xffffffffu, send, O);
+        for (int u = 0; u < U; u++) {
+            const bool ok = t0 + u < end;
+            const unsigned short* k = ok ? kBase + (size_t) table[pg] * blockStride + (size_t) off * D : kvCache;
+            f(u, k, ok ? k + vDelta : kvCache, ok);
+            if (++off == tokensPerBlock) {
+                off = 0;
+                pg++;
             }
-            transpose_reduce<O / 2, H, NN>(v, tl);
-        } else {
-            v[0] += __shfl_xor_sync(0xffffffffu, v[0], O);
-            transpose_reduce<O / 2, 1, NN>(v, tl);
         }
     }
-}
+    __device__ __forceinline__ bool valid(int t) const { return t < end; }
+};
 
-// 16-byte asynchronous global -> shared copy (LDGSTS, L1 bypassed); src_size 0 writes zeros and
-// reads nothing.
-static __device__ __forceinline__ void rkv_cp_async16(void* smem, const void* gmem, bool valid) {
-    const unsigned s = (unsigned) __cvta_generic_to_shared(smem);
-    asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16, %2;" ::"r"(s), "l"(gmem), "r"(valid ? 16 : 0));
-}
-static __device__ __forceinline__ void rkv_cp_async_commit() {
-    asm volatile("cp.async.commit_group;");
-}
-template <int N>
-static __device__ __forceinline__ void rkv_cp_async_wait() {
-    asm volatile("cp.async.wait_group %0;" ::"n"(N));
-}
-
-// D: head dim; GT: query heads per block; U: keys per lane group per step; NW: warps;
-// PIPE: 0 = each step loads its K/V straight into registers; S >= 2 = an S-stage cp.async
-//       pipeline per lane in shared memory (S - 1 steps in flight ahead of the one computed; every
-//       lane reads back only the 16-byte chunks it copied itself, so no barrier is needed);
-// TR: reduce scores by transpose-reduce + a shared-memory exchange instead of full butterflies.
+// One split of a sequence's keys; see split_attention.cuh for PIPE and TR. Blocks of padding sequences
+// (kvLen 0) write zeros when numSplits == 1; blocks whose split starts at or past kvLen exit at once.
 template <int D, int GT, int U, int NW, int PIPE, bool TR>
 __device__ __forceinline__ void decode_split(
         const float* __restrict__ q, const unsigned short* __restrict__ kvCache,
         const int* __restrict__ kvLens, const int* __restrict__ blockTables,
         float* __restrict__ out, float* __restrict__ workspace,
         int numHeads, int numKvHeads, int tokensPerBlock, int maxBlocks, int kvPerSplit, float scale) {
-    constexpr int TG = D / 8;            // lanes per key row, 8 channels (16 bytes) each
-    constexpr int GPW = 32 / TG;         // key rows (lane groups) per warp
-    constexpr int NGRP = NW * GPW;       // lane groups per block
-    constexpr int N = U * GT;            // scores per lane group per step
-    constexpr int STRIDE = NGRP * U;     // keys per block per step
-    static_assert(D % 8 == 0 && TG >= 2 && TG <= 32 && (TG & (TG - 1)) == 0, "D/8 must be a power of two in 2..32");
-    static_assert(N % 4 == 0 && (N & (N - 1)) == 0, "U * GT must be a power of two >= 4");
-
-    // Per warp, one slice serves the cp.async ring during the loop and the warp's partial acc after.
-    constexpr int PIPE_BYTES = PIPE * 2 * U * 32 * 16;      // [stage][K|V][u][lane] uint4
-    constexpr int ACC_BYTES = GT * D * 4;                   // [g][d] float
-    constexpr int SLICE = PIPE_BYTES > ACC_BYTES ? PIPE_BYTES : ACC_BYTES;
-    __shared__ float smM[NW][GT];
-    __shared__ float smL[NW][GT];
-    __shared__ __align__(16) unsigned char smSlice[NW][SLICE];
-    __shared__ __align__(16) float smS[TR ? NW * GPW : 1][TR ? N : 4];
-
-    const int seq = blockIdx.x;
-    const int G = numHeads / numKvHeads;
-    const int chunks = (G + GT - 1) / GT;
-    const int kvHead = blockIdx.y / chunks;
-    const int chunk = blockIdx.y - kvHead * chunks;
-    const int split = blockIdx.z;
-    const int numSplits = gridDim.z;
-    const int kvLen = kvLens[seq];
-    const int headBase = kvHead * G + chunk * GT;
-    const int nHeads = min(GT, G - chunk * GT);
+    const RkvSplitBlock<GT> at = rkv_split_block<GT>(numHeads, numKvHeads);
+    const int kvLen = kvLens[at.seq];
+    const int headBase = at.headBase();
+    const int nHeads = at.nHeads();
     if (kvLen <= 0) {   // a padding sequence: zeros (the merge writes them when numSplits > 1)
-        if (numSplits == 1) {
+        if (at.numSplits == 1) {
             for (int i = threadIdx.x; i < nHeads * D; i += blockDim.x) {
-                out[((size_t) seq * numHeads + headBase) * D + i] = 0.f;
+                out[((size_t) at.seq * numHeads + headBase) * D + i] = 0.f;
             }
         }
         return;
     }
-    kvPerSplit = rkv_split_len(kvLen, numSplits, kvPerSplit);
-    const int start = split * kvPerSplit;
+    kvPerSplit = rkv_split_len(kvLen, at.numSplits, kvPerSplit);
+    const int start = at.split * kvPerSplit;
     if (start >= kvLen) return;
     const int end = min(kvLen, start + kvPerSplit);
 
-    const int lane = threadIdx.x & 31;
-    const int warp = threadIdx.x >> 5;
-    const int tl = lane & (TG - 1);            // lane within its group: channels tl*8 .. tl*8+7
-    const int gw = lane / TG;                  // group within the warp
-
-    // Queries, pre-multiplied by scale * log2(e) so that softmax uses exp2.
-    const float sl2 = scale * RKV_LOG2E;
-    float qr[GT][8];
-#pragma unroll
-    for (int g = 0; g < GT; g++) {
-        float4 a = make_float4(0.f, 0.f, 0.f, 0.f), b = a;
-        if (g < nHeads) {
-            const float4* qp = reinterpret_cast<const float4*>(
-                    q + ((size_t) seq * numHeads + headBase + g) * D + tl * 8);
-            a = qp[0];
-            b = qp[1];
-        }
-        qr[g][0] = a.x * sl2; qr[g][1] = a.y * sl2; qr[g][2] = a.z * sl2; qr[g][3] = a.w * sl2;
-        qr[g][4] = b.x * sl2; qr[g][5] = b.y * sl2; qr[g][6] = b.z * sl2; qr[g][7] = b.w * sl2;
-    }
-
-    float m[GT], l[GT], acc[GT][8];
-#pragma unroll
-    for (int g = 0; g < GT; g++) {
-        m[g] = -INFINITY;
-        l[g] = 0.f;
-#pragma unroll
-        for (int e = 0; e < 8; e++) acc[g][e] = 0.f;
-    }
-
-    const int* table = blockTables + (size_t) seq * maxBlocks;
     const size_t headStride = (size_t) tokensPerBlock * D;
-    const size_t blockStride = 2 * (size_t) numKvHeads * headStride;
-    const size_t vDelta = (size_t) numKvHeads * headStride;
-    const unsigned short* kBase = kvCache + (size_t) kvHead * headStride + tl * 8;
-
-    // Steps: warp w covers keys tw .. tw + GPW*U - 1 with tw = start + w*GPW*U + k*STRIDE, its lane
-    // group gw the U keys from t0 = tw + gw*U. Steps run while the WARP has keys (shuffles and
-    // __syncwarp need all 32 lanes); a group whose keys all lie past `end` loads nothing and skips
-    // the softmax update.
-    auto load = [&](int tw, uint4 (&kx)[U], uint4 (&vx)[U]) {
-        const int t0 = tw + gw * U;
-        int pg = t0 / tokensPerBlock;
-        int off = t0 - pg * tokensPerBlock;
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            if (t0 + u < end) {
-                const unsigned short* p = kBase + (size_t) table[pg] * blockStride + (size_t) off * D;
-                kx[u] = rkv_ld_stream16(p);
-                vx[u] = rkv_ld_stream16(p + vDelta);
-            } else {
-                kx[u] = make_uint4(0u, 0u, 0u, 0u);
-                vx[u] = kx[u];
-            }
-            if (++off == tokensPerBlock) {
-                off = 0;
-                pg++;
-            }
-        }
-    };
-
-    auto step = [&](int tw, const uint4 (&kx)[U], const uint4 (&vx)[U]) {
-        const int t0 = tw + gw * U;
-        // Partial dot products over this lane's 8 channels.
-        float s[U][GT];
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            float kf[8];
-            rkv_unpack8(kx[u], kf);
-#pragma unroll
-            for (int g = 0; g < GT; g++) {
-                float a = 0.f;
-#pragma unroll
-                for (int e = 0; e < 8; e++) a = fmaf(qr[g][e], kf[e], a);
-                s[u][g] = a;
-            }
-        }
-        // Sum over the TG lanes of the group; afterwards every lane holds all N scores.
-        if constexpr (TR) {
-            float v[N];
-#pragma unroll
-            for (int u = 0; u < U; u++) {
-#pragma unroll
-                for (int g = 0; g < GT; g++) v[u * GT + g] = s[u][g];
-            }
-            transpose_reduce<TG / 2, N, N>(v, tl);
-            constexpr int NF = N >= TG ? N / TG : 1;
-            float* sc = &smS[warp * GPW + gw][0];
-            if (N >= TG || (tl % (N >= TG ? 1 : TG / N)) == 0) {
-#pragma unroll
-                for (int i = 0; i < NF; i++) sc[(tl * N) / TG + i] = v[i];
-            }
-            __syncwarp();
-#pragma unroll
-            for (int i = 0; i < N / 4; i++) {
-                const float4 x = *reinterpret_cast<const float4*>(sc + 4 * i);
-                const float xs[4] = {x.x, x.y, x.z, x.w};
-#pragma unroll
-                for (int j = 0; j < 4; j++) s[(4 * i + j) / GT][(4 * i + j) % GT] = xs[j];
-            }
-            __syncwarp();   // all reads done before the next step's writes
-        } else {
-#pragma unroll
-            for (int o = TG / 2; o >= 1; o >>= 1) {
-#pragma unroll
-                for (int u = 0; u < U; u++) {
-#pragma unroll
-                    for (int g = 0; g < GT; g++) s[u][g] += __shfl_xor_sync(0xffffffffu, s[u][g], o);
-                }
-            }
-        }
-        if (t0 >= end) return;   // no shuffles or barriers below this point
-        // Online softmax update (key t0 is valid, so the new max is finite).
-        float p[U][GT];
-#pragma unroll
-        for (int g = 0; g < GT; g++) {
-            float mx = s[0][g];
-#pragma unroll
-            for (int u = 1; u < U; u++) {
-                if (t0 + u < end) mx = fmaxf(mx, s[u][g]);
-            }
-            const float mNew = fmaxf(m[g], mx);
-            const float alpha = rkv_exp2(m[g] - mNew);   // 0 on the first update (m = -inf)
-            float ps = 0.f;
-#pragma unroll
-            for (int u = 0; u < U; u++) {
-                p[u][g] = (t0 + u < end) ? rkv_exp2(s[u][g] - mNew) : 0.f;
-                ps += p[u][g];
-            }
-            l[g] = l[g] * alpha + ps;
-            m[g] = mNew;
-#pragma unroll
-            for (int e = 0; e < 8; e++) acc[g][e] *= alpha;
-        }
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            float vf[8];
-            rkv_unpack8(vx[u], vf);
-#pragma unroll
-            for (int g = 0; g < GT; g++) {
-#pragma unroll
-                for (int e = 0; e < 8; e++) acc[g][e] = fmaf(p[u][g], vf[e], acc[g][e]);
-            }
-        }
-    };
-
-    int tw = start + warp * GPW * U;
-    if constexpr (PIPE >= 2) {
-        uint4* ring = reinterpret_cast<uint4*>(&smSlice[warp][0]);   // [PIPE][2][U][32]
-        auto issue = [&](int twi, int stage) {
-            const int t0 = twi + gw * U;
-            int pg = t0 / tokensPerBlock;
-            int off = t0 - pg * tokensPerBlock;
-#pragma unroll
-            for (int u = 0; u < U; u++) {
-                const bool valid = t0 + u < end;
-                const unsigned short* p = valid ? kBase + (size_t) table[pg] * blockStride + (size_t) off * D : kvCache;
-                rkv_cp_async16(ring + ((stage * 2 + 0) * U + u) * 32 + lane, p, valid);
-                rkv_cp_async16(ring + ((stage * 2 + 1) * U + u) * 32 + lane, valid ? p + vDelta : kvCache, valid);
-                if (++off == tokensPerBlock) {
-                    off = 0;
-                    pg++;
-                }
-            }
-            rkv_cp_async_commit();
-        };
-#pragma unroll
-        for (int i = 0; i < PIPE - 1; i++) issue(tw + i * STRIDE, i);
-        int stage = 0;
-        for (; tw < end; tw += STRIDE) {
-            issue(tw + (PIPE - 1) * STRIDE, stage == 0 ? PIPE - 1 : stage - 1);
-            rkv_cp_async_wait<PIPE - 1>();
-            uint4 kx[U], vx[U];
-#pragma unroll
-            for (int u = 0; u < U; u++) {
-                kx[u] = ring[((stage * 2 + 0) * U + u) * 32 + lane];
-                vx[u] = ring[((stage * 2 + 1) * U + u) * 32 + lane];
-            }
-            step(tw, kx, vx);
-            stage = stage == PIPE - 1 ? 0 : stage + 1;
-        }
-        rkv_cp_async_wait<0>();   // the slice becomes this warp's acc below
-    } else {
-        for (; tw < end; tw += STRIDE) {
-            uint4 kx[U], vx[U];
-            load(tw, kx, vx);
-            step(tw, kx, vx);
-        }
-    }
-
-    // Merge the lane groups of a warp (a group that saw no key has m = -inf, l = 0, acc = 0).
-#pragma unroll
-    for (int o = TG; o < 32; o <<= 1) {
-#pragma unroll
-        for (int g = 0; g < GT; g++) {
-            const float mo = __shfl_xor_sync(0xffffffffu, m[g], o);
-            const float lo = __shfl_xor_sync(0xffffffffu, l[g], o);
-            const float mn = fmaxf(m[g], mo);
-            const float a = m[g] == -INFINITY ? 0.f : rkv_exp2(m[g] - mn);
-            const float b = mo == -INFINITY ? 0.f : rkv_exp2(mo - mn);
-            l[g] = l[g] * a + lo * b;
-#pragma unroll
-            for (int e = 0; e < 8; e++) {
-                const float ao = __shfl_xor_sync(0xffffffffu, acc[g][e], o);
-                acc[g][e] = acc[g][e] * a + ao * b;
-            }
-            m[g] = mn;
-        }
-    }
-    if (lane < TG) {
-#pragma unroll
-        for (int g = 0; g < GT; g++) {
-            if (lane == 0) {
-                smM[warp][g] = m[g];
-                smL[warp][g] = l[g];
-            }
-            float* sa = reinterpret_cast<float*>(&smSlice[warp][0]) + g * D + tl * 8;
-            *reinterpret_cast<float4*>(sa) = make_float4(acc[g][0], acc[g][1], acc[g][2], acc[g][3]);
-            *reinterpret_cast<float4*>(sa + 4) = make_float4(acc[g][4], acc[g][5], acc[g][6], acc[g][7]);
-        }
-    }
-    __syncthreads();
-
-    // Merge the warps; write the split's result.
-    for (int i = threadIdx.x; i < GT * D; i += NW * 32) {
-        const int g = i / D;
-        const int d = i - g * D;
-        if (g >= nHeads) break;
-        float M = -INFINITY;
-#pragma unroll
-        for (int w = 0; w < NW; w++) M = fmaxf(M, smM[w][g]);
-        float Lsum = 0.f, A = 0.f;
-#pragma unroll
-        for (int w = 0; w < NW; w++) {
-            const float wt = smM[w][g] == -INFINITY ? 0.f : rkv_exp2(smM[w][g] - M);
-            Lsum += smL[w][g] * wt;
-            A += reinterpret_cast<const float*>(&smSlice[w][0])[g * D + d] * wt;
-        }
-        const size_t row = (size_t) seq * numHeads + headBase + g;
-        if (numSplits == 1) {
-            out[row * D + d] = A / Lsum;
-        } else {
-            const size_t idx = row * numSplits + split;
-            workspace[idx * D + d] = A;
-            if (d == 0) {
-                float* ml = workspace + (size_t) gridDim.x * numHeads * numSplits * D;
-                ml[2 * idx] = M;
-                ml[2 * idx + 1] = Lsum;
-            }
-        }
-    }
+    DenseKeys<D> keys;
+    keys.begin = start;
+    keys.end = end;
+    keys.kBase = kvCache + (size_t) at.kvHead * headStride + (threadIdx.x & (D / 8 - 1)) * 8;
+    keys.kvCache = kvCache;
+    keys.table = blockTables + (size_t) at.seq * maxBlocks;
+    keys.blockStride = 2 * (size_t) numKvHeads * headStride;
+    keys.vDelta = (size_t) numKvHeads * headStride;
+    keys.tokensPerBlock = tokensPerBlock;
+    rkv_split_attention<D, GT, U, NW, PIPE, TR>(q, keys, at, numHeads, scale, out, workspace);
 }
 
 }  // namespace rkv_decode

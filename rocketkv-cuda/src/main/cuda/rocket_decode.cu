@@ -33,18 +33,21 @@
 //       else one per page for all its heads (CudaRocketKv sizes the grid the same way). topk >= pages
 //       selects every page without scoring.
 //   rocket_sparse_attn_d{16,32,64,128,256}_g{1,2,4,8}  grid (numSeqs, numKvHeads * headChunks,
-//       numSplits), block 128, static smem. The split-KV structure of attention_decode.cu v2 over a
-//       gathered token list: split z takes selected entries [z * pagesPerSplit, (z+1) * pagesPerSplit)
-//       of its (sequence, KV head); token t of the split is slot sel[t / P] * P + t % P, skipped
-//       past kvLen (the partial last page). D/8 lanes read a 16-byte slice of one token's K and V;
-//       4 tokens per lane group per step, loads issued before use; GT query heads of the group per
-//       block (each K/V element read once per block); online softmax in fp32 (exp2 of prescaled
-//       scores). An empty split (fewer pages, or a padding sequence) writes m = -inf, l = 0. With
-//       several splits, the last one to finish merges them (no separate merge launch).
+//       numSplits), block 128, static smem. The split body is rkv_split_attention (split_attention.cuh,
+//       the same body as attention_decode.cu's split kernels, here with direct loads and butterfly
+//       reductions: PIPE 0, TR false) over a gathered token list, SelectedKeys below: split z takes
+//       selected entries [z * pagesPerSplit, (z+1) * pagesPerSplit) of its (sequence, KV head); token
+//       t of the split is slot sel[t / P] * P + t % P, skipped past kvLen (the partial last page).
+//       D/8 lanes read a 16-byte slice of one token's K and V; 4 tokens per lane group per step, loads
+//       issued before use; GT query heads of the group per block (each K/V element read once per
+//       block); online softmax in fp32 (exp2 of prescaled scores). An empty split (fewer pages, or a
+//       padding sequence) writes m = -inf, l = 0. With several splits, the last one to finish merges
+//       them (no separate merge launch).
 //
 // Launch parameters depend only on numSeqs, the shapes, the RocketKV parameters, the KV pool and
 // maxBlocks (never on kvLens): the step can be captured in a CUDA graph and replayed.
 #include "rocket_common.cuh"
+#include "split_attention.cuh"
 #include <cuda_fp16.h>
 
 #define RKV_SEL_MAX_D 256
@@ -553,6 +556,52 @@ constexpr int NW = NTHREADS / 32;
 constexpr int U = 4;   // tokens per lane group per step
 constexpr int SEL_CACHE = 256;   // selected pages of a split kept in shared memory
 
+// Selected keys of one split: index t of the split's gathered list is slot sel[t / P] * P + t % P of
+// the sequence (P = pageSize), a key only while that slot is below kvLen (the last page may be
+// partial); its K row is found from the physical page phys[t / P], without the block table.
+template <int D>
+struct SelectedKeys {
+    static constexpr bool CONTIGUOUS = false;
+    int begin, end;                    // [e0 * P, e1 * P): the tokens of the split's entries [e0, e1)
+    int e0, len, pageSize, pagesPerBlock;
+    bool cached;                       // entries e0 .. e1-1 are in smSel / smPhys
+    const int* smSel;                  // [e1 - e0] shared copies of sel / phys
+    const int* smPhys;
+    const int* sel;                    // [topk] logical pages, ascending
+    const int* phys;                   // [topk] their physical KT pages (block * pagesPerBlock + page in block)
+    const unsigned short* kvCache;     // [numBlocks][2][numKvHeads][tokensPerBlock][D]
+    int kvHead, numKvHeads, tokensPerBlock, lane8;   // lane8: this lane's first channel (tl * 8)
+    size_t vDelta;                     // numKvHeads * tokensPerBlock * D: from a K row to its V row
+
+    // Whether index t is a key; if so, k becomes its K row slice (this lane's 8 channels), else k is left as is.
+    __device__ __forceinline__ bool key(int t, const unsigned short*& k) const {
+        if (t >= end) return false;
+        const int e = t / pageSize;
+        const int j = t - e * pageSize;
+        // the physical page, loaded beside the logical one: no block-table lookup on the way to K/V
+        const int pp = cached ? smPhys[e - e0] : phys[e];
+        const int slot = (cached ? smSel[e - e0] : sel[e]) * pageSize + j;
+        if (slot >= len) return false;
+        const int blk = pp / pagesPerBlock;
+        k = kvCache + rkv_k_offset(blk, kvHead, (pp - blk * pagesPerBlock) * pageSize + j, numKvHeads,
+                                   tokensPerBlock, D) + lane8;
+        return true;
+    }
+    template <int U, class F>
+    __device__ __forceinline__ void rows(int t0, F&& f) const {
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const unsigned short* k = kvCache;
+            const bool ok = key(t0 + u, k);
+            f(u, k, ok ? k + vDelta : k, ok);
+        }
+    }
+    __device__ __forceinline__ bool valid(int t) const {
+        const unsigned short* k;
+        return key(t, k);
+    }
+};
+
 template <int D, int GT>
 __device__ __forceinline__ void sparse_attn(
         const float* __restrict__ q, const unsigned short* __restrict__ kvCache, const int* __restrict__ kvLens,
@@ -560,31 +609,13 @@ __device__ __forceinline__ void sparse_attn(
         const int* __restrict__ selCount, float* __restrict__ out, float* __restrict__ workspace,
         int* __restrict__ counters, int numHeads,
         int numKvHeads, int tokensPerBlock, int maxBlocks, int pageSize, int topk, int pagesPerSplit, float scale) {
-    constexpr int TG = D / 8;            // lanes per token row, 8 channels (16 bytes) each
-    constexpr int GPW = 32 / TG;         // tokens (lane groups) per warp
-    constexpr int NGRP = NW * GPW;
-    constexpr int STRIDE = NGRP * U;     // tokens per block per step
-    static_assert(D % 8 == 0 && TG >= 2 && TG <= 32 && (TG & (TG - 1)) == 0, "D/8 must be a power of two in 2..32");
-    __shared__ float smM[NW][GT];
-    __shared__ float smL[NW][GT];
-    __shared__ __align__(16) float smAcc[NW][GT * D];
-
-    const int seq = blockIdx.x;
-    const int G = numHeads / numKvHeads;
-    const int chunks = (G + GT - 1) / GT;
-    const int kvHead = blockIdx.y / chunks;
-    const int chunk = blockIdx.y - kvHead * chunks;
-    const int split = blockIdx.z;
-    const int numSplits = gridDim.z;
-    const int len = kvLens[seq];
-    const int count = len > 0 ? selCount[(size_t) seq * numKvHeads + kvHead] : 0;
-    const int e0 = split * pagesPerSplit;
+    const RkvSplitBlock<GT> at = rkv_split_block<GT>(numHeads, numKvHeads);
+    const int len = kvLens[at.seq];
+    const int count = len > 0 ? selCount[(size_t) at.seq * numKvHeads + at.kvHead] : 0;
+    const int e0 = at.split * pagesPerSplit;
     const int e1 = min(count, e0 + pagesPerSplit);
-    const int t0 = e0 * pageSize;             // the split's tokens: [t0, t1) of the gathered list
-    const int t1 = e1 > e0 ? e1 * pageSize : t0;
-    const int* sel = selPages + ((size_t) seq * numKvHeads + kvHead) * topk;
-    const int* phys = selPhys + ((size_t) seq * numKvHeads + kvHead) * topk;
-    const int pagesPerBlock = tokensPerBlock / pageSize;
+    const int* sel = selPages + ((size_t) at.seq * numKvHeads + at.kvHead) * topk;
+    const int* phys = selPhys + ((size_t) at.seq * numKvHeads + at.kvHead) * topk;
     // the split's selected pages in shared memory (when they fit): the token loop then waits on one
     // memory round trip per step (K/V), not two (page list, then K/V)
     __shared__ int smSel[SEL_CACHE];
@@ -596,185 +627,40 @@ __device__ __forceinline__ void sparse_attn(
             smPhys[i] = phys[e0 + i];
         }
     }
-
-    const int lane = threadIdx.x & 31;
-    const int warp = threadIdx.x >> 5;
-    const int tl = lane & (TG - 1);
-    const int gw = lane / TG;
-    const int headBase = kvHead * G + chunk * GT;
-    const int nHeads = min(GT, G - chunk * GT);
-
-    const float sl2 = scale * RKV_LOG2E;
-    float qr[GT][8];
-#pragma unroll
-    for (int g = 0; g < GT; g++) {
-        float4 a = make_float4(0.f, 0.f, 0.f, 0.f), b = a;
-        if (g < nHeads) {
-            const float4* qp = reinterpret_cast<const float4*>(q + ((size_t) seq * numHeads + headBase + g) * D + tl * 8);
-            a = qp[0];
-            b = qp[1];
-        }
-        qr[g][0] = a.x * sl2; qr[g][1] = a.y * sl2; qr[g][2] = a.z * sl2; qr[g][3] = a.w * sl2;
-        qr[g][4] = b.x * sl2; qr[g][5] = b.y * sl2; qr[g][6] = b.z * sl2; qr[g][7] = b.w * sl2;
-    }
-    float m[GT], l[GT], acc[GT][8];
-#pragma unroll
-    for (int g = 0; g < GT; g++) {
-        m[g] = -INFINITY;
-        l[g] = 0.f;
-#pragma unroll
-        for (int e = 0; e < 8; e++) acc[g][e] = 0.f;
-    }
-
     __syncthreads();   // smSel / smPhys
-    const size_t vDelta = (size_t) numKvHeads * tokensPerBlock * D;
-    // the warp's steps are uniform over its lanes (shuffles need all 32)
-    for (int tw = t0 + warp * GPW * U; tw < t1; tw += STRIDE) {
-        const int tb = tw + gw * U;
-        uint4 kx[U], vx[U];
-        bool ok[U];
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            const int t = tb + u;
-            ok[u] = false;
-            kx[u] = make_uint4(0u, 0u, 0u, 0u);
-            vx[u] = kx[u];
-            if (t < t1) {
-                const int e = t / pageSize;
-                const int j = t - e * pageSize;
-                // the physical page, loaded beside the logical one: no block-table lookup on the way to K/V
-                const int pp = cached ? smPhys[e - e0] : phys[e];
-                const int slot = (cached ? smSel[e - e0] : sel[e]) * pageSize + j;
-                if (slot < len) {
-                    ok[u] = true;
-                    const int blk = pp / pagesPerBlock;
-                    const unsigned short* p = kvCache + rkv_k_offset(blk, kvHead,
-                            (pp - blk * pagesPerBlock) * pageSize + j, numKvHeads, tokensPerBlock, D) + tl * 8;
-                    kx[u] = rkv_ld_stream16(p);
-                    vx[u] = rkv_ld_stream16(p + vDelta);
-                }
-            }
-        }
-        float s[U][GT];
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            float kf[8];
-            rkv_unpack8(kx[u], kf);
-#pragma unroll
-            for (int g = 0; g < GT; g++) {
-                float a = 0.f;
-#pragma unroll
-                for (int e = 0; e < 8; e++) a = fmaf(qr[g][e], kf[e], a);
-                s[u][g] = a;
-            }
-        }
-#pragma unroll
-        for (int o = TG / 2; o >= 1; o >>= 1) {
-#pragma unroll
-            for (int u = 0; u < U; u++) {
-#pragma unroll
-                for (int g = 0; g < GT; g++) s[u][g] += __shfl_xor_sync(0xffffffffu, s[u][g], o);
-            }
-        }
-        if (!ok[0] && !ok[1] && !ok[2] && !ok[3]) continue;   // no shuffles below
-#pragma unroll
-        for (int g = 0; g < GT; g++) {
-            float mx = -INFINITY;
-#pragma unroll
-            for (int u = 0; u < U; u++) {
-                if (ok[u]) mx = fmaxf(mx, s[u][g]);
-            }
-            const float mNew = fmaxf(m[g], mx);
-            const float alpha = rkv_exp2(m[g] - mNew);   // 0 on the first update (m = -inf)
-            float ps = 0.f;
-            float p[U];
-#pragma unroll
-            for (int u = 0; u < U; u++) {
-                p[u] = ok[u] ? rkv_exp2(s[u][g] - mNew) : 0.f;
-                ps += p[u];
-            }
-            l[g] = l[g] * alpha + ps;
-            m[g] = mNew;
-#pragma unroll
-            for (int e = 0; e < 8; e++) acc[g][e] *= alpha;
-#pragma unroll
-            for (int u = 0; u < U; u++) {
-                float vf[8];
-                rkv_unpack8(vx[u], vf);
-#pragma unroll
-                for (int e = 0; e < 8; e++) acc[g][e] = fmaf(p[u], vf[e], acc[g][e]);
-            }
-        }
-    }
 
-    // merge the lane groups of a warp (a group that saw no token has m = -inf, l = 0, acc = 0)
-#pragma unroll
-    for (int o = TG; o < 32; o <<= 1) {
-#pragma unroll
-        for (int g = 0; g < GT; g++) {
-            const float mo = __shfl_xor_sync(0xffffffffu, m[g], o);
-            const float lo = __shfl_xor_sync(0xffffffffu, l[g], o);
-            const float mn = fmaxf(m[g], mo);
-            const float a = m[g] == -INFINITY ? 0.f : rkv_exp2(m[g] - mn);
-            const float b = mo == -INFINITY ? 0.f : rkv_exp2(mo - mn);
-            l[g] = l[g] * a + lo * b;
-#pragma unroll
-            for (int e = 0; e < 8; e++) {
-                const float ao = __shfl_xor_sync(0xffffffffu, acc[g][e], o);
-                acc[g][e] = acc[g][e] * a + ao * b;
-            }
-            m[g] = mn;
-        }
-    }
-    if (lane < TG) {
-#pragma unroll
-        for (int g = 0; g < GT; g++) {
-            if (lane == 0) {
-                smM[warp][g] = m[g];
-                smL[warp][g] = l[g];
-            }
-            float* sa = &smAcc[warp][g * D + tl * 8];
-            *reinterpret_cast<float4*>(sa) = make_float4(acc[g][0], acc[g][1], acc[g][2], acc[g][3]);
-            *reinterpret_cast<float4*>(sa + 4) = make_float4(acc[g][4], acc[g][5], acc[g][6], acc[g][7]);
-        }
-    }
-    __syncthreads();
-    // merge the warps; write the split's result
-    for (int i = threadIdx.x; i < GT * D; i += NTHREADS) {
-        const int g = i / D;
-        const int d = i - g * D;
-        if (g >= nHeads) break;
-        float M = -INFINITY;
-#pragma unroll
-        for (int w = 0; w < NW; w++) M = fmaxf(M, smM[w][g]);
-        float Lsum = 0.f, A = 0.f;
-#pragma unroll
-        for (int w = 0; w < NW; w++) {
-            const float wt = smM[w][g] == -INFINITY ? 0.f : rkv_exp2(smM[w][g] - M);
-            Lsum += smL[w][g] * wt;
-            A += smAcc[w][g * D + d] * wt;
-        }
-        const size_t rowIdx = (size_t) seq * numHeads + headBase + g;
-        if (numSplits == 1) {
-            out[rowIdx * D + d] = Lsum > 0.f ? A / Lsum : 0.f;
-        } else {
-            const size_t idx = rowIdx * numSplits + split;
-            workspace[idx * D + d] = A;
-            if (d == 0) {
-                float* ml = workspace + (size_t) gridDim.x * numHeads * numSplits * D;
-                ml[2 * idx] = M;
-                ml[2 * idx + 1] = Lsum;
-            }
-        }
-    }
-    if (numSplits == 1) return;
+    SelectedKeys<D> keys;
+    keys.begin = e0 * pageSize;
+    keys.end = e1 > e0 ? e1 * pageSize : keys.begin;   // an empty split (fewer pages, or padding): no index
+    keys.e0 = e0;
+    keys.len = len;
+    keys.pageSize = pageSize;
+    keys.pagesPerBlock = tokensPerBlock / pageSize;
+    keys.cached = cached;
+    keys.smSel = smSel;
+    keys.smPhys = smPhys;
+    keys.sel = sel;
+    keys.phys = phys;
+    keys.kvCache = kvCache;
+    keys.kvHead = at.kvHead;
+    keys.numKvHeads = numKvHeads;
+    keys.tokensPerBlock = tokensPerBlock;
+    keys.lane8 = (threadIdx.x & (D / 8 - 1)) * 8;
+    keys.vDelta = (size_t) numKvHeads * tokensPerBlock * D;
+    // direct loads, butterfly reductions (PIPE 0, TR false)
+    rkv_split_attention<D, GT, U, NW, 0, false>(q, keys, at, numHeads, scale, out, workspace);
+
+    if (at.numSplits == 1) return;
     // the last split to finish (a counter per (sequence, KV head, head chunk), reset by that block so
     // replays start from zero) combines all of them for its heads; a row whose splits are all empty
     // gets zeros
+    const int numSplits = at.numSplits;
+    const int headBase = at.headBase();
+    const int nHeads = at.nHeads();
     __shared__ int isLast;
     __threadfence();
     __syncthreads();
-    const int pairIdx = seq * gridDim.y + blockIdx.y;
+    const int pairIdx = at.seq * gridDim.y + blockIdx.y;
     if (threadIdx.x == 0) isLast = atomicAdd(counters + pairIdx, 1) == numSplits - 1;
     __syncthreads();
     if (!isLast) return;
@@ -784,7 +670,7 @@ __device__ __forceinline__ void sparse_attn(
     for (int i = threadIdx.x; i < nHeads * D; i += NTHREADS) {
         const int g = i / D;
         const int d = i - g * D;
-        const size_t base = ((size_t) seq * numHeads + headBase + g) * numSplits;
+        const size_t base = ((size_t) at.seq * numHeads + headBase + g) * numSplits;
         float M = -INFINITY;
         for (int z = 0; z < numSplits; z++) M = fmaxf(M, __ldcg(ml + 2 * (base + z)));
         float Lsum = 0.f, A = 0.f;
@@ -796,7 +682,7 @@ __device__ __forceinline__ void sparse_attn(
                 A += __ldcg(workspace + (base + z) * D + d) * w;
             }
         }
-        out[((size_t) seq * numHeads + headBase + g) * D + d] = Lsum > 0.f ? A / Lsum : 0.f;
+        out[((size_t) at.seq * numHeads + headBase + g) * D + d] = Lsum > 0.f ? A / Lsum : 0.f;
     }
 }
 
