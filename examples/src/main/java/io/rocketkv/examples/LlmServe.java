@@ -50,7 +50,8 @@ public final class LlmServe implements Callable<Integer> {
         String name = servedModelName != null ? servedModelName : model.toAbsolutePath().normalize().getFileName().toString();
         var options = new OpenAiServer.Options(host, port, name, maxBodyBytes, maxWaiting);
         LLM llm = LLM.builder().model(model).args(args).build();
-        OpenAiServer server = OpenAiServer.start(llm, ChatTemplate.load(model), options);
+        OpenAiServer server = OpenAiServer.start(llm,
+                ChatTemplate.load(model, ChatTemplate.Limits.forBodyBytes(maxBodyBytes)), options);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
