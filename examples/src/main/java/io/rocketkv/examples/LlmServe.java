@@ -5,6 +5,7 @@ import io.rocketkv.api.LlmArgs;
 import io.rocketkv.examples.serve.ChatTemplate;
 import io.rocketkv.examples.serve.OpenAiServer;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -44,20 +45,34 @@ public final class LlmServe implements Callable<Integer> {
         }
     }
 
+    @Option(names = "--drain-timeout", defaultValue = "30",
+            description = "on SIGTERM / Ctrl-C, seconds to let running requests finish before they are cancelled"
+                    + " (default ${DEFAULT-VALUE})")
+    long drainTimeoutSeconds;
+
     @Override
     public Integer call() throws Exception {
+        if (drainTimeoutSeconds < 0) {
+            throw new IllegalArgumentException("--drain-timeout must be >= 0 seconds; got " + drainTimeoutSeconds);
+        }
         LlmArgs args = config != null ? LlmArgs.fromYaml(config) : LlmArgs.builder().build();
         String name = servedModelName != null ? servedModelName : model.toAbsolutePath().normalize().getFileName().toString();
         var options = new OpenAiServer.Options(host, port, name, maxBodyBytes, maxWaiting);
         LLM llm = LLM.builder().model(model).args(args).build();
-        OpenAiServer server = OpenAiServer.start(llm,
-                ChatTemplate.load(model, ChatTemplate.Limits.forBodyBytes(maxBodyBytes)), options);
+        OpenAiServer server;
+        try {
+            server = OpenAiServer.start(llm, ChatTemplate.load(model, ChatTemplate.Limits.forBodyBytes(maxBodyBytes)),
+                    options);
+        } catch (RuntimeException e) {
+            llm.close();
+            throw e;
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
+            server.shutdown(Duration.ofSeconds(drainTimeoutSeconds)); // running requests finish first
             llm.close();
             stopped.countDown();
-        }));
+        }, "LlmServe-shutdown"));
         System.out.println("LlmServe: serving '" + name + "' (" + llm.backendName() + ") on http://" + host + ":"
                 + server.port());
         System.out.flush();
