@@ -1,5 +1,6 @@
 package io.rocketkv.api;
 
+import io.rocketkv.core.engine.SamplingOptions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -23,7 +24,8 @@ import java.util.List;
  * </ul>
  *
  * <p>Decoding is greedy (argmax, deterministic) when {@code temperature == 0} or {@code topK == 1}, as in
- * TensorRT-LLM; see {@link #isGreedy()}.
+ * TensorRT-LLM, and also for a temperature below {@code 1e-5} (vLLM's rule: so small a temperature only
+ * sharpens onto the argmax, and a subnormal one would overflow {@code 1 / T}); see {@link #isGreedy()}.
  *
  * @param maxTokens    YAML/Python {@code max_tokens}
  * @param temperature  {@code temperature}
@@ -98,9 +100,12 @@ public record SamplingParams(
         return ids;
     }
 
-    /** True when decoding is greedy: {@code temperature == 0} or {@code topK == 1} (TensorRT-LLM's rule). */
+    /**
+     * True when decoding is greedy: {@code temperature} below {@code 1e-5} (0 included) or {@code topK == 1}
+     * (TensorRT-LLM's rule, with vLLM's threshold).
+     */
     public boolean isGreedy() {
-        return temperature == 0.0 || topK == 1;
+        return temperature < SamplingOptions.GREEDY_BELOW_TEMPERATURE || topK == 1;
     }
 
     /** A builder holding the defaults. */

@@ -42,6 +42,23 @@ class SamplerTest {
     }
 
     @Test
+    void temperaturesTooSmallToDivideByAreGreedy() {
+        // the argmax is not token 0: at T = 5e-324, 1/T overflows and sampling would fall back to token 0
+        float[] logits = randomLogits(5, 1000, 3);
+        int argmax = SamplerReference.rankOrder(logits)[0];
+        assertNotEquals(0, argmax);
+        for (double t : new double[] {Double.MIN_VALUE, 1e-300, 1e-10, 9.99e-6}) {
+            SamplingOptions o = opts(t, -1, 1.0, 7L);
+            assertTrue(o.isGreedy(), "T = " + t);
+            Sampler s = new Sampler(o);
+            for (int i = 0; i < 20; i++) {
+                assertEquals(argmax, s.sample(logits, logits.length).tokenId(), "T = " + t);
+            }
+        }
+        assertTrue(!opts(SamplingOptions.GREEDY_BELOW_TEMPERATURE, -1, 1.0, 7L).isGreedy(), "1e-5 itself samples");
+    }
+
+    @Test
     void sameSeedSameTokensDifferentSeedsDiffer() {
         float[] logits = randomLogits(3, 50, 2);
         SamplingOptions o = new SamplingOptions(1.0, -1, 0.95, 1234L, null);
