@@ -18,6 +18,7 @@ import io.rocketkv.core.model.TensorParallelPlan;
 import io.rocketkv.core.sparse.RocketKvParams;
 import io.rocketkv.core.sparse.Stage1Policy;
 import io.rocketkv.core.tokenizer.Tokenizer;
+import io.rocketkv.core.weights.FiniteWeights;
 import io.rocketkv.core.weights.SafeTensors;
 import io.rocketkv.cuda.CudaDriver;
 import io.rocketkv.cuda.CudaKernels;
@@ -652,7 +653,34 @@ public final class LLM implements AutoCloseable {
                 throw new ConfigException("enable_chunked_prefill",
                         "enable_chunked_prefill (enableChunkedPrefill) is not supported by this engine yet; set it to false");
             }
+            checkMaxSeqLen(ModelConfig.load(model), built);
+            if (built.checkWeights()) {
+                try (SafeTensors weights = SafeTensors.open(model)) {
+                    FiniteWeights.check(weights); // a corrupt tensor is named now, not found as NaN logits later
+                }
+            }
             return new LLM(model, built, progress, stage1Policy);
         }
+    }
+
+    /**
+     * {@code max_seq_len} above the model's {@code max_position_embeddings} would run positions the model was
+     * never trained for, with no sign of it: refused, unless {@code allow_long_max_seq_len} asks for it (then
+     * logged).
+     */
+    static void checkMaxSeqLen(ModelConfig config, LlmArgs args) {
+        Integer asked = args.maxSeqLen();
+        int positions = config.maxPositionEmbeddings();
+        if (asked == null || asked <= positions) {
+            return;
+        }
+        if (!args.allowLongMaxSeqLen()) {
+            throw new ConfigException("max_seq_len", "max_seq_len (maxSeqLen) " + asked + " is more than the model's"
+                    + " max_position_embeddings " + positions + " (config.json): positions past it are outside the"
+                    + " range the model was trained for. Lower max_seq_len to at most " + positions + ", or set"
+                    + " allow_long_max_seq_len: true (allowLongMaxSeqLen(true)) to run them anyway");
+        }
+        log.warn("max_seq_len {} is more than the model's max_position_embeddings {}: allow_long_max_seq_len is set,"
+                + " so positions past {} run, outside the range the model was trained for", asked, positions, positions);
     }
 }

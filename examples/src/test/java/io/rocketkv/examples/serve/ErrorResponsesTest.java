@@ -66,6 +66,9 @@ class ErrorResponsesTest {
             message extra field | {"messages": [{"role": "user", "content": "x", "tool": 1}]}    | messages[0].tool    | unknown_field
             prompt on chat      | {"prompt": "x", "messages": [{"role": "user", "content": "x"}]} | prompt            | unknown_field
             top_logprobs alone  | {"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2} | top_logprobs  | invalid_value
+            unknown role        | {"messages": [{"role": "user", "content": "x"}, {"role": "{{ 7*7 }}", "content": "x"}]} | messages[1].role | invalid_value
+            role wrong case     | {"messages": [{"role": "User", "content": "x"}]}              | messages[0].role    | invalid_value
+            role wrong type     | {"messages": [{"role": 1, "content": "x"}]}                   | messages[0].role    | invalid_type
             """)
     void chatBadRequests(String name, String body, String param, String code) throws Exception {
         assertError(f.post("/v1/chat/completions", body), 400, param, code);

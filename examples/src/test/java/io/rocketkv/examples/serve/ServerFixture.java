@@ -45,7 +45,7 @@ final class ServerFixture implements AutoCloseable {
 
     static ServerFixture start(Path dir, String chatTemplate, long maxBodyBytes, int maxWaiting, int maxSeqLen)
             throws IOException {
-        RandomCheckpoint.tiny().write(dir);
+        RandomCheckpoint.builder().maxPositions(Math.max(256, maxSeqLen)).build().write(dir); // tiny(), long enough
         if (chatTemplate != null) {
             Path tc = dir.resolve("tokenizer_config.json");
             ObjectNode c = (ObjectNode) JSON.readTree(tc.toFile());

@@ -54,6 +54,11 @@ final class TokenizerLoader {
         if (!type.equals("BPE")) {
             throw TokenizerFormatException.unsupported("model", type, "BPE");
         }
+        if (vocab.size() == 0) {
+            // every piece of text would be dropped (or become unk): prompts would encode to nothing
+            throw new TokenizerFormatException("BPE model: the vocab (model.vocab) is empty, so no text can be "
+                    + "encoded; download the tokenizer again");
+        }
         JsonNode dropout = options.get("dropout");
         if (dropout != null && !dropout.isNull() && dropout.asDouble() != 0.0) {
             throw new TokenizerFormatException("BPE model: dropout " + dropout + " is not supported (must be null)");
