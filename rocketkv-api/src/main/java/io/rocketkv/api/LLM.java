@@ -24,16 +24,18 @@ import io.rocketkv.cuda.CudaDriver;
 import io.rocketkv.cuda.CudaKernels;
 import io.rocketkv.cuda.Nccl;
 import io.rocketkv.cuda.NcclCollective;
+import java.lang.ref.Cleaner;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -158,17 +160,27 @@ public final class LLM implements AutoCloseable {
         return new Builder();
     }
 
-    /** Generates one completion per prompt, batched together; blocks until all finish. */
+    /**
+     * Generates one completion per prompt, batched together; blocks until all finish. If one fails, the others
+     * are cancelled and its exception is thrown. A thread interrupted while it waits here cancels every request
+     * of the call and gets a {@link CancellationException} (its interrupt flag set again).
+     */
     public List<RequestOutput> generate(List<String> prompts, SamplingParams params) {
         List<CompletableFuture<RequestOutput>> futures = new ArrayList<>();
-        for (String p : prompts) {
-            futures.add(submit(p, params, null));
+        try {
+            for (String p : prompts) {
+                futures.add(submit(p, params, null));
+            }
+            List<RequestOutput> out = new ArrayList<>(futures.size());
+            for (var f : futures) {
+                out.add(await(f));
+            }
+            return out;
+        } finally {
+            for (var f : futures) {
+                f.cancel(true); // no-op for the finished ones; frees the rest after a failure or an interrupt
+            }
         }
-        List<RequestOutput> out = new ArrayList<>(futures.size());
-        for (var f : futures) {
-            out.add(join(f));
-        }
-        return out;
     }
 
     public RequestOutput generate(String prompt, SamplingParams params) {
@@ -196,8 +208,11 @@ public final class LLM implements AutoCloseable {
         return submitIds(tokenizer.decode(promptTokenIds, false), promptTokenIds, params, onToken);
     }
 
-    /** Streams a completion as an iterator of tokens; the last chunk carries the finish reason. */
-    public Iterator<StreamChunk> generateStream(String prompt, SamplingParams params) {
+    /**
+     * Streams a completion as an iterator of tokens; the last chunk carries the finish reason. Close the stream
+     * (try-with-resources) to stop early: that cancels the request and frees its KV blocks (see {@link TokenStream}).
+     */
+    public TokenStream generateStream(String prompt, SamplingParams params) {
         BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
         CompletableFuture<RequestOutput> f = submit(prompt, params, queue::add);
         f.whenComplete((r, e) -> {
@@ -205,43 +220,86 @@ public final class LLM implements AutoCloseable {
                 queue.add(e);
             }
         });
-        return new Iterator<>() {
-            private StreamChunk next;
-            private boolean done;
+        return new QueueTokenStream(queue, f);
+    }
 
-            @Override
-            public boolean hasNext() {
-                if (next != null) {
-                    return true;
-                }
-                if (done) {
-                    return false;
-                }
-                try {
-                    Object o = queue.take();
-                    if (o instanceof Throwable t) {
-                        done = true;
-                        throw new CompletionException(t instanceof CompletionException c ? c.getCause() : t);
-                    }
-                    next = (StreamChunk) o;
-                    done = next.isLast();
-                    return true;
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new CompletionException(e);
-                }
-            }
+    /** Cancels abandoned streams' requests; its thread is a daemon and runs only the cancel actions. */
+    private static final Cleaner STREAM_CLEANER = Cleaner.create();
 
+    /**
+     * {@link TokenStream} over the chunks the engine queues. The cleaning action holds the future only, never
+     * the stream, so that the stream can become unreachable and be cleaned.
+     */
+    private static final class QueueTokenStream implements TokenStream {
+        private final BlockingQueue<Object> queue;
+        private final CompletableFuture<RequestOutput> future;
+        private final Cleaner.Cleanable cancelOnGc;
+        private StreamChunk next;
+        private boolean done;
+
+        QueueTokenStream(BlockingQueue<Object> queue, CompletableFuture<RequestOutput> future) {
+            this.queue = queue;
+            this.future = future;
+            this.cancelOnGc = STREAM_CLEANER.register(this, new Cancel(future));
+        }
+
+        private record Cancel(CompletableFuture<?> future) implements Runnable {
             @Override
-            public StreamChunk next() {
-                if (!hasNext()) {
-                    throw new NoSuchElementException();
-                }
-                StreamChunk c = next;
-                next = null;
-                return c;
+            public void run() {
+                future.cancel(true); // no-op once the request has finished
             }
-        };
+        }
+
+        @Override
+        public boolean hasNext() {
+            if (next != null) {
+                return true;
+            }
+            if (done) {
+                return false;
+            }
+            try {
+                Object o = queue.take();
+                if (o instanceof Throwable t) {
+                    finish();
+                    throw new CompletionException(t instanceof CompletionException c ? c.getCause() : t);
+                }
+                next = (StreamChunk) o;
+                if (next.isLast()) {
+                    finish();
+                }
+                return true;
+            } catch (InterruptedException e) {
+                close();
+                Thread.currentThread().interrupt();
+                CancellationException c = new CancellationException("interrupted while waiting for the next token;"
+                        + " the request was cancelled");
+                c.initCause(e);
+                throw c;
+            }
+        }
+
+        @Override
+        public StreamChunk next() {
+            if (!hasNext()) {
+                throw new NoSuchElementException();
+            }
+            StreamChunk c = next;
+            next = null;
+            return c;
+        }
+
+        private void finish() {
+            done = true;
+            cancelOnGc.clean(); // the request is over: cancelling it is a no-op, and the stream is deregistered
+        }
+
+        @Override
+        public void close() {
+            done = true;
+            next = null;
+            cancelOnGc.clean(); // cancels a running request, at most once
+        }
     }
 
     public Tokenizer tokenizer() {
@@ -320,7 +378,8 @@ public final class LLM implements AutoCloseable {
         var sampling = new SamplingOptions(params.temperature(), params.topK() == 0 ? -1 : params.topK(),
                 params.topP(), params.seed(), params.logprobs());
         var stop = new StopCriteria(eosIds, params.stopTokenIds(), params.stop(), params.maxTokens(), params.ignoreEos());
-        Consumer<GenerationRequest.TokenEvent> listener = onToken == null ? null : ev -> onToken.accept(
+        Consumer<StreamChunk> guarded = onToken == null ? null : new GuardedListener(onToken);
+        Consumer<GenerationRequest.TokenEvent> listener = guarded == null ? null : ev -> guarded.accept(
                 new StreamChunk(ev.token().tokenId(), ev.textDelta(), ev.token().logprob(),
                         ev.finished() == null ? null : ev.finished().wireName(), alternatives(ev.token())));
         CompletableFuture<GenerationResult> result = engine.submit(new GenerationRequest(ids, sampling, stop, listener));
@@ -359,14 +418,21 @@ public final class LLM implements AutoCloseable {
         return top;
     }
 
-    private static RequestOutput join(CompletableFuture<RequestOutput> f) {
+    /** The output of {@code f}; interruptible, unlike {@code join()}. */
+    private static RequestOutput await(CompletableFuture<RequestOutput> f) {
         try {
-            return f.join();
-        } catch (CompletionException e) {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            CancellationException c = new CancellationException("interrupted while waiting in generate; its"
+                    + " requests were cancelled");
+            c.initCause(e);
+            throw c;
+        } catch (ExecutionException e) {
             if (e.getCause() instanceof RuntimeException re) {
                 throw re;
             }
-            throw e;
+            throw new CompletionException(e.getCause());
         }
     }
 
