@@ -375,6 +375,10 @@ public final class LLM implements AutoCloseable {
             return CompletableFuture.failedFuture(new IllegalArgumentException(
                     "the prompt encodes to no tokens; give a non-empty prompt"));
         }
+        String tooBig = neverFits(ids.length, params.maxTokens());
+        if (tooBig != null) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException(tooBig));
+        }
         var sampling = new SamplingOptions(params.temperature(), params.topK() == 0 ? -1 : params.topK(),
                 params.topP(), params.seed(), params.logprobs());
         var stop = new StopCriteria(eosIds, params.stopTokenIds(), params.stop(), params.maxTokens(), params.ignoreEos());
@@ -390,6 +394,30 @@ public final class LLM implements AutoCloseable {
             }
         });
         return out;
+    }
+
+    /**
+     * Why a request of {@code prompt} tokens and up to {@code maxTokens} outputs could never fit in the whole KV
+     * pool, or null when it can. At its longest it holds its prompt (all of it while it is prefilled; with
+     * RocketKV then the kept tokens) plus one slot per output but the last, outputs ending at max_seq_len.
+     * Refused up front, such a request does not run until the pool is full and then fail.
+     */
+    private String neverFits(int prompt, int maxTokens) {
+        long pool = engine.config().poolTokens();
+        long total = Math.min((long) prompt + maxTokens, engine.config().maxSeqLen());
+        RocketSparseAttentionConfig sparse = args.sparseAttentionConfig();
+        long kept = sparse == null ? prompt : Math.min(prompt, sparse.promptBudget());
+        long need = Math.max(prompt, kept + (total - prompt) - 1);
+        if (need <= pool) {
+            return null;
+        }
+        long maxOutputs = pool - kept + 1;
+        return "the prompt (" + prompt + " tokens) with max_tokens " + maxTokens + " needs " + need
+                + " KV-cache slots, more than the whole pool holds (" + pool + " tokens: " + engine.config().numBlocks()
+                + " blocks of " + engine.config().tokensPerBlock() + "); "
+                + (prompt > pool || maxOutputs < 1 ? "shorten the prompt"
+                        : "lower max_tokens to at most " + maxOutputs + " or shorten the prompt")
+                + ", or give the pool more room (kv_cache_config.max_tokens, free_gpu_memory_fraction)";
     }
 
     private static RequestOutput toOutput(String prompt, GenerationResult r, boolean withLogprobs) {

@@ -79,8 +79,10 @@ final class CompletionHandler {
             throw ApiError.badRequest(field, "context_length_exceeded", "the " + field + " has " + ids.length
                     + " tokens, more than the model's max_seq_len of " + llm.maxSeqLen() + "; shorten it");
         }
+        // chat's default: what is left of max_seq_len, or of the whole KV pool when that is smaller
         int maxTokens = cr.maxTokens() != null ? cr.maxTokens()
-                : chat ? Math.max(1, llm.maxSeqLen() - ids.length) : DEFAULT_COMPLETION_MAX_TOKENS;
+                : chat ? (int) Math.max(1, Math.min(llm.maxSeqLen(), llm.kvCacheCapacityTokens()) - ids.length)
+                : DEFAULT_COMPLETION_MAX_TOKENS;
         SamplingParams params = cr.samplingParams(maxTokens);
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
         long created = System.currentTimeMillis() / 1000;

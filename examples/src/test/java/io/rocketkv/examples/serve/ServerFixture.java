@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rocketkv.api.Backend;
+import io.rocketkv.api.KvCacheConfig;
 import io.rocketkv.api.LLM;
 import io.rocketkv.core.testing.RandomCheckpoint;
 import java.io.BufferedReader;
@@ -45,6 +46,12 @@ final class ServerFixture implements AutoCloseable {
 
     static ServerFixture start(Path dir, String chatTemplate, long maxBodyBytes, int maxWaiting, int maxSeqLen)
             throws IOException {
+        return start(dir, chatTemplate, maxBodyBytes, maxWaiting, maxSeqLen, null);
+    }
+
+    /** As above, with a KV pool of {@code poolTokens} tokens (null: the default size). */
+    static ServerFixture start(Path dir, String chatTemplate, long maxBodyBytes, int maxWaiting, int maxSeqLen,
+                               Integer poolTokens) throws IOException {
         RandomCheckpoint.builder().maxPositions(Math.max(256, maxSeqLen)).build().write(dir); // tiny(), long enough
         if (chatTemplate != null) {
             Path tc = dir.resolve("tokenizer_config.json");
@@ -52,7 +59,8 @@ final class ServerFixture implements AutoCloseable {
             c.put("chat_template", chatTemplate);
             JSON.writeValue(tc.toFile(), c);
         }
-        LLM llm = LLM.builder().model(dir).backend(Backend.CPU).maxSeqLen(maxSeqLen).maxBatchSize(64).build();
+        LLM llm = LLM.builder().model(dir).backend(Backend.CPU).maxSeqLen(maxSeqLen).maxBatchSize(64)
+                .kvCacheConfig(KvCacheConfig.builder().maxTokens(poolTokens).build()).build();
         var options = new OpenAiServer.Options("127.0.0.1", 0, NAME, maxBodyBytes, maxWaiting);
         return new ServerFixture(llm, OpenAiServer.start(llm, ChatTemplate.load(dir), options));
     }
