@@ -45,10 +45,26 @@ public final class LlmServe implements Callable<Integer> {
         }
     }
 
+    @Option(names = "--read-timeout", defaultValue = "30",
+            description = "seconds a request's header (after its request line) and its body may take to arrive;"
+                    + " then the connection is closed (default ${DEFAULT-VALUE})")
+    long readTimeoutSeconds;
+
+    @Option(names = "--idle-timeout", defaultValue = "30",
+            description = "seconds a keep-alive connection may wait for its next request (default ${DEFAULT-VALUE})")
+    long idleTimeoutSeconds;
+
     @Option(names = "--drain-timeout", defaultValue = "30",
             description = "on SIGTERM / Ctrl-C, seconds to let running requests finish before they are cancelled"
                     + " (default ${DEFAULT-VALUE})")
     long drainTimeoutSeconds;
+
+    private static Duration seconds(String flag, long s) {
+        if (s < 1) {
+            throw new IllegalArgumentException(flag + " must be >= 1 second; got " + s);
+        }
+        return Duration.ofSeconds(s);
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -57,7 +73,8 @@ public final class LlmServe implements Callable<Integer> {
         }
         LlmArgs args = config != null ? LlmArgs.fromYaml(config) : LlmArgs.builder().build();
         String name = servedModelName != null ? servedModelName : model.toAbsolutePath().normalize().getFileName().toString();
-        var options = new OpenAiServer.Options(host, port, name, maxBodyBytes, maxWaiting);
+        var options = new OpenAiServer.Options(host, port, name, maxBodyBytes, maxWaiting,
+                seconds("--read-timeout", readTimeoutSeconds), seconds("--idle-timeout", idleTimeoutSeconds));
         LLM llm = LLM.builder().model(model).args(args).build();
         OpenAiServer server;
         try {

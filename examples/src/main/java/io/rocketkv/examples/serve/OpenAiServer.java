@@ -48,9 +48,29 @@ public final class OpenAiServer implements AutoCloseable {
      * @param servedModel  the name clients pass as {@code model}
      * @param maxBodyBytes larger request bodies get 413
      * @param maxWaiting   with this many requests already waiting, new ones get 503 with Retry-After
+     * @param readTimeout  a request's header must arrive within this of its request line, its body within this
+     *                     of the handler starting to read it; else the connection is closed
+     * @param idleTimeout  a keep-alive connection waiting longer than this for its next request is closed
      */
-    public record Options(String host, int port, String servedModel, long maxBodyBytes, int maxWaiting) {
+    public record Options(String host, int port, String servedModel, long maxBodyBytes, int maxWaiting,
+                          Duration readTimeout, Duration idleTimeout) {
+        public static final Duration DEFAULT_READ_TIMEOUT = Duration.ofSeconds(30);
+        public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(30);
+
+        /** With the default read and idle timeouts. */
+        public Options(String host, int port, String servedModel, long maxBodyBytes, int maxWaiting) {
+            this(host, port, servedModel, maxBodyBytes, maxWaiting, DEFAULT_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT);
+        }
+
         public Options {
+            Objects.requireNonNull(readTimeout, "readTimeout");
+            Objects.requireNonNull(idleTimeout, "idleTimeout");
+            if (readTimeout.toMillis() < 1) {
+                throw new IllegalArgumentException("--read-timeout must be > 0; got " + readTimeout);
+            }
+            if (idleTimeout.toMillis() < 1) {
+                throw new IllegalArgumentException("--idle-timeout must be > 0; got " + idleTimeout);
+            }
             Objects.requireNonNull(host, "host");
             Objects.requireNonNull(servedModel, "servedModel");
             if (port < 0 || port > 65535) {
@@ -69,6 +89,7 @@ public final class OpenAiServer implements AutoCloseable {
     private final Options options;
     private final ServerMetrics metrics = new ServerMetrics();
     private final InFlightRequests inFlight = new InFlightRequests();
+    private final RequestDeadlines deadlines;
     private final CompletionHandler completions;
     private final WebServer server;
     private final int port; // the bound one
@@ -77,12 +98,15 @@ public final class OpenAiServer implements AutoCloseable {
         this.llm = llm;
         this.options = options;
         this.completions = new CompletionHandler(llm, template, options, metrics, inFlight);
+        this.deadlines = new RequestDeadlines(options.readTimeout(), options.idleTimeout());
         var builder = WebServer.builder()
                 .host(options.host())
                 .port(options.port())
                 .shutdownHook(false) // the owner stops the server (after draining), not Helidon's own hook
                 .routing(this::routes);
-        ClientConnections.configure(builder); // so that a client leaving a non-streaming request is noticed
+        // so that a client leaving a non-streaming request is noticed, and half-sent requests and idle
+        // connections are closed
+        ClientConnections.configure(builder, deadlines, options.idleTimeout());
         this.server = builder.build().start();
         if (!server.isRunning()) {
             String why = bindFailure(options.host(), options.port());
@@ -205,10 +229,19 @@ public final class OpenAiServer implements AutoCloseable {
             throw tooLarge(declared.getAsLong());
         }
         byte[] body;
-        try (InputStream in = req.content().inputStream()) {
-            body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        try {
+            body = deadlines.readBody(ClientConnections.context(req), () -> {
+                try (InputStream in = req.content().inputStream()) {
+                    return in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
+                }
+            });
+        } catch (IOException | RuntimeException e) {
+            // the client closed the connection, or sent too little within the read timeout (already logged)
+            if (!RequestDeadlines.closedByDeadline()) {
+                log.info("a client closed its connection before sending the whole request body ({})",
+                        e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+            }
+            throw new CloseConnectionException("the request body did not arrive");
         }
         if (body.length > limit) {
             throw tooLarge(-1);

@@ -52,6 +52,13 @@ final class ServerFixture implements AutoCloseable {
     /** As above, with a KV pool of {@code poolTokens} tokens (null: the default size). */
     static ServerFixture start(Path dir, String chatTemplate, long maxBodyBytes, int maxWaiting, int maxSeqLen,
                                Integer poolTokens) throws IOException {
+        return start(dir, chatTemplate, maxSeqLen, poolTokens, new OpenAiServer.Options("127.0.0.1", 0, NAME,
+                maxBodyBytes, maxWaiting));
+    }
+
+    /** The tiny checkpoint served with {@code options} (its port should be 0). */
+    static ServerFixture start(Path dir, String chatTemplate, int maxSeqLen, Integer poolTokens,
+                               OpenAiServer.Options options) throws IOException {
         RandomCheckpoint.builder().maxPositions(Math.max(256, maxSeqLen)).build().write(dir); // tiny(), long enough
         if (chatTemplate != null) {
             Path tc = dir.resolve("tokenizer_config.json");
@@ -61,7 +68,6 @@ final class ServerFixture implements AutoCloseable {
         }
         LLM llm = LLM.builder().model(dir).backend(Backend.CPU).maxSeqLen(maxSeqLen).maxBatchSize(64)
                 .kvCacheConfig(KvCacheConfig.builder().maxTokens(poolTokens).build()).build();
-        var options = new OpenAiServer.Options("127.0.0.1", 0, NAME, maxBodyBytes, maxWaiting);
         return new ServerFixture(llm, OpenAiServer.start(llm, ChatTemplate.load(dir), options));
     }
 
