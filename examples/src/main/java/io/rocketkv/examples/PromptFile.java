@@ -1,5 +1,6 @@
 package io.rocketkv.examples;
 
+import io.rocketkv.core.weights.CheckpointFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
@@ -7,7 +8,6 @@ import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,12 +27,13 @@ final class PromptFile {
      */
     static List<String> read(String flag, Path file) throws IOException {
         String where = flag + " " + file;
+        String kind = CheckpointFiles.nonRegularKind(file);
+        if (kind != null) {
+            throw new IllegalArgumentException(where + " is " + kind + ", not a regular file; give a text file"
+                    + " with one prompt per line");
+        }
         if (!Files.exists(file)) {
             throw new IllegalArgumentException(where + " does not exist");
-        }
-        if (!Files.isRegularFile(file)) {
-            throw new IllegalArgumentException(where + " is " + kind(file) + ", not a regular file; give a text file"
-                    + " with one prompt per line");
         }
         byte[] bytes = Files.readAllBytes(file);
         String text = decodeUtf8(bytes, where);
@@ -47,29 +48,6 @@ final class PromptFile {
                     : "every line is blank") + "); put one prompt per line");
         }
         return prompts;
-    }
-
-    private static String kind(Path file) {
-        if (Files.isDirectory(file)) {
-            return "a directory";
-        }
-        if (Files.isSymbolicLink(file) && !Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
-            return "a broken link";
-        }
-        try {
-            Object type = Files.getAttribute(file, "unix:mode");
-            if (type instanceof Integer mode) {
-                return switch (mode & 0xF000) {
-                    case 0x1000 -> "a FIFO (named pipe)";
-                    case 0xC000 -> "a socket";
-                    case 0x2000, 0x6000 -> "a device";
-                    default -> "not a regular file";
-                };
-            }
-        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
-            // no unix view: say no more than that it is not a regular file
-        }
-        return "a special file";
     }
 
     /** Strict UTF-8: malformed input is an error naming the byte offset and line, not a replacement character. */

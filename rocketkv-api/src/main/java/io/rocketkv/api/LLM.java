@@ -18,6 +18,7 @@ import io.rocketkv.core.model.TensorParallelPlan;
 import io.rocketkv.core.sparse.RocketKvParams;
 import io.rocketkv.core.sparse.Stage1Policy;
 import io.rocketkv.core.tokenizer.Tokenizer;
+import io.rocketkv.core.weights.CheckpointFiles;
 import io.rocketkv.core.weights.FiniteWeights;
 import io.rocketkv.core.weights.SafeTensors;
 import io.rocketkv.cuda.CudaDriver;
@@ -740,7 +741,16 @@ public final class LLM implements AutoCloseable {
                 throw new IllegalArgumentException("no model given: call model(Path) with a checkpoint directory");
             }
             if (!Files.isDirectory(model)) {
-                throw new IllegalArgumentException("model directory " + model.toAbsolutePath() + " does not exist");
+                Path abs = model.toAbsolutePath();
+                if (Files.isRegularFile(model)) {
+                    throw new IllegalArgumentException("model " + abs + " is a file, not a directory: pass the"
+                            + " checkpoint folder that holds config.json, the *.safetensors weights and"
+                            + " tokenizer.json" + (abs.getParent() == null ? "" : " (perhaps " + abs.getParent() + ")"));
+                }
+                String kind = CheckpointFiles.nonRegularKind(model);
+                throw new IllegalArgumentException("model directory " + abs + (kind == null ? " does not exist"
+                        : " is " + kind + ", not a directory") + ": pass the checkpoint folder that holds"
+                        + " config.json");
             }
             LlmArgs built = args.build();
             if (built.enableChunkedPrefill()) {

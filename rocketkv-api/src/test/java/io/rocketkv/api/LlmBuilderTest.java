@@ -49,6 +49,14 @@ class LlmBuilderTest {
     }
 
     @Test
+    void aFileGivenAsTheModelIsNamedAsAFile() throws Exception {
+        Path file = tiny.resolve("config.json");
+        var e = assertThrows(IllegalArgumentException.class, () -> LLM.builder().model(file).build());
+        assertTrue(e.getMessage().contains(file.toAbsolutePath() + " is a file, not a directory")
+                && e.getMessage().contains("perhaps " + tiny.toAbsolutePath()), e.getMessage());
+    }
+
+    @Test
     void rocketKvWithDefaultKvCacheConfigNamesEnableBlockReuse() {
         var e = assertThrows(ConfigException.class, () -> LLM.builder().model(tiny).backend(Backend.CPU)
                 .sparseAttentionConfig(RocketSparseAttentionConfig.builder().topr(16).build()).build());

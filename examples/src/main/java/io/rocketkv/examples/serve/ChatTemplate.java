@@ -9,6 +9,7 @@ import com.hubspot.jinjava.interpret.Context;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import io.rocketkv.core.weights.CheckpointFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -115,6 +116,7 @@ public final class ChatTemplate {
     /** As {@link #load(Path)}, with {@code limits} on each render. */
     public static ChatTemplate load(Path modelDir, Limits limits) {
         Path file = modelDir.resolve("tokenizer_config.json");
+        CheckpointFiles.requireRegularIfPresent(file, "the tokenizer config");
         if (!Files.isRegularFile(file)) {
             return new ChatTemplate(null, null, null, limits);
         }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rocketkv.core.numeric.DType;
+import io.rocketkv.core.weights.CheckpointFiles;
 import io.rocketkv.core.weights.CheckpointFormatException;
 
 import java.io.IOException;
@@ -31,11 +32,13 @@ final class ModelConfigParser {
             folder = folder.getParent();
         }
         Path config = folder.resolve(ModelConfig.CONFIG_FILE);
+        CheckpointFiles.requireRegularIfPresent(config, "the model config");
         if (!Files.isRegularFile(config)) {
             throw new CheckpointFormatException("model folder " + folder + " has no " + ModelConfig.CONFIG_FILE
                     + ": point to a Hugging Face model folder (the one holding config.json and the weights).");
         }
         Path generation = folder.resolve(ModelConfig.GENERATION_CONFIG_FILE);
+        CheckpointFiles.requireRegularIfPresent(generation, "the generation config");
         JsonNode generationRoot = Files.isRegularFile(generation) ? readTree(generation) : null;
         return new ModelConfigParser(config.toString()).build(readTree(config), generationRoot,
                 generation.toString());

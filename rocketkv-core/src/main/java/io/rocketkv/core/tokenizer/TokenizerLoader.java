@@ -3,6 +3,7 @@ package io.rocketkv.core.tokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rocketkv.core.weights.CheckpointFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,6 +26,11 @@ final class TokenizerLoader {
 
     static Tokenizer load(Path path) {
         Path file = Files.isDirectory(path) ? path.resolve("tokenizer.json") : path;
+        String kind = CheckpointFiles.nonRegularKind(file);
+        if (kind != null) {
+            throw new TokenizerFormatException("the tokenizer file " + file.toAbsolutePath() + " is " + kind
+                    + ", not a regular file: replace it with the file itself (download the tokenizer again)");
+        }
         if (!Files.isRegularFile(file)) {
             throw new TokenizerFormatException("no tokenizer file at " + file);
         }
