@@ -68,6 +68,11 @@ final class ServerFixture implements AutoCloseable {
         }
         LLM llm = LLM.builder().model(dir).backend(Backend.CPU).maxSeqLen(maxSeqLen).maxBatchSize(64)
                 .kvCacheConfig(KvCacheConfig.builder().maxTokens(poolTokens).build()).build();
+        return serve(llm, dir, options);
+    }
+
+    /** Serves {@code llm} (closed with the fixture), with the chat template of {@code dir}. */
+    static ServerFixture serve(LLM llm, Path dir, OpenAiServer.Options options) {
         return new ServerFixture(llm, OpenAiServer.start(llm, ChatTemplate.load(dir), options));
     }
 
