@@ -5,6 +5,7 @@ import io.rocketkv.api.LlmArgs;
 import io.rocketkv.examples.serve.ChatTemplate;
 import io.rocketkv.examples.serve.OpenAiServer;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -44,19 +45,51 @@ public final class LlmServe implements Callable<Integer> {
         }
     }
 
+    @Option(names = "--read-timeout", defaultValue = "30",
+            description = "seconds a request's header (after its request line) and its body may take to arrive;"
+                    + " then the connection is closed (default ${DEFAULT-VALUE})")
+    long readTimeoutSeconds;
+
+    @Option(names = "--idle-timeout", defaultValue = "30",
+            description = "seconds a keep-alive connection may wait for its next request (default ${DEFAULT-VALUE})")
+    long idleTimeoutSeconds;
+
+    @Option(names = "--drain-timeout", defaultValue = "30",
+            description = "on SIGTERM / Ctrl-C, seconds to let running requests finish before they are cancelled"
+                    + " (default ${DEFAULT-VALUE})")
+    long drainTimeoutSeconds;
+
+    private static Duration seconds(String flag, long s) {
+        if (s < 1) {
+            throw new IllegalArgumentException(flag + " must be >= 1 second; got " + s);
+        }
+        return Duration.ofSeconds(s);
+    }
+
     @Override
     public Integer call() throws Exception {
+        if (drainTimeoutSeconds < 0) {
+            throw new IllegalArgumentException("--drain-timeout must be >= 0 seconds; got " + drainTimeoutSeconds);
+        }
         LlmArgs args = config != null ? LlmArgs.fromYaml(config) : LlmArgs.builder().build();
         String name = servedModelName != null ? servedModelName : model.toAbsolutePath().normalize().getFileName().toString();
-        var options = new OpenAiServer.Options(host, port, name, maxBodyBytes, maxWaiting);
+        var options = new OpenAiServer.Options(host, port, name, maxBodyBytes, maxWaiting,
+                seconds("--read-timeout", readTimeoutSeconds), seconds("--idle-timeout", idleTimeoutSeconds));
         LLM llm = LLM.builder().model(model).args(args).build();
-        OpenAiServer server = OpenAiServer.start(llm, ChatTemplate.load(model), options);
+        OpenAiServer server;
+        try {
+            server = OpenAiServer.start(llm, ChatTemplate.load(model, ChatTemplate.Limits.forBodyBytes(maxBodyBytes)),
+                    options);
+        } catch (RuntimeException e) {
+            llm.close();
+            throw e;
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
+            server.shutdown(Duration.ofSeconds(drainTimeoutSeconds)); // running requests finish first
             llm.close();
             stopped.countDown();
-        }));
+        }, "LlmServe-shutdown"));
         System.out.println("LlmServe: serving '" + name + "' (" + llm.backendName() + ") on http://" + host + ":"
                 + server.port());
         System.out.flush();

@@ -9,8 +9,6 @@ import io.rocketkv.api.RequestOutput;
 import io.rocketkv.api.RocketSparseAttentionConfig;
 import io.rocketkv.api.SamplingParams;
 import io.rocketkv.examples.eval.RetrievalTasks;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -91,11 +89,7 @@ public final class LlmSparseAttention implements Callable<Integer> {
     public Integer call() throws Exception {
         List<String> inputs = new ArrayList<>(prompts);
         if (inputFile != null) {
-            for (String line : Files.readAllLines(inputFile, StandardCharsets.UTF_8)) {
-                if (!line.isBlank()) {
-                    inputs.add(line);
-                }
-            }
+            inputs.addAll(PromptFile.read("--input_file", inputFile)); // an empty file is an error, not the default
         }
         if (haystack != null && !inputs.isEmpty()) {
             throw new IllegalArgumentException("--haystack generates the prompt; leave out --prompt and --input_file");

@@ -15,6 +15,8 @@ import io.rocketkv.core.model.TensorParallelPlan;
 import io.rocketkv.core.sparse.RocketKvParams;
 import io.rocketkv.core.sparse.Stage1Policy;
 import io.rocketkv.core.tokenizer.Tokenizer;
+import io.rocketkv.core.weights.CheckpointFiles;
+import io.rocketkv.core.weights.FiniteWeights;
 import io.rocketkv.core.weights.SafeTensors;
 import io.rocketkv.cuda.CudaDriver;
 import io.rocketkv.cuda.CudaKernels;
@@ -23,13 +25,13 @@ import io.rocketkv.cuda.NcclCollective;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -148,17 +150,27 @@ public final class LLM implements AutoCloseable {
         return new Builder();
     }
 
-    /** Generates one completion per prompt, batched together; blocks until all finish. */
+    /**
+     * Generates one completion per prompt, batched together; blocks until all finish. If one fails, the others
+     * are cancelled and its exception is thrown. A thread interrupted while it waits here cancels every request
+     * of the call and gets a {@link CancellationException} (its interrupt flag set again).
+     */
     public List<RequestOutput> generate(List<String> prompts, SamplingParams params) {
         List<CompletableFuture<RequestOutput>> futures = new ArrayList<>();
-        for (String p : prompts) {
-            futures.add(submit(p, params, null));
+        try {
+            for (String p : prompts) {
+                futures.add(submit(p, params, null));
+            }
+            List<RequestOutput> out = new ArrayList<>(futures.size());
+            for (var f : futures) {
+                out.add(await(f));
+            }
+            return out;
+        } finally {
+            for (var f : futures) {
+                f.cancel(true); // no-op for the finished ones; frees the rest after a failure or an interrupt
+            }
         }
-        List<RequestOutput> out = new ArrayList<>(futures.size());
-        for (var f : futures) {
-            out.add(join(f));
-        }
-        return out;
     }
 
     public RequestOutput generate(String prompt, SamplingParams params) {
@@ -186,8 +198,11 @@ public final class LLM implements AutoCloseable {
         return submitIds(tokenizer.decode(promptTokenIds, false), promptTokenIds, params, onToken);
     }
 
-    /** Streams a completion as an iterator of tokens; the last chunk carries the finish reason. */
-    public Iterator<StreamChunk> generateStream(String prompt, SamplingParams params) {
+    /**
+     * Streams a completion as an iterator of tokens; the last chunk carries the finish reason. Close the stream
+     * (try-with-resources) to stop early: that cancels the request and frees its KV blocks (see {@link TokenStream}).
+     */
+    public TokenStream generateStream(String prompt, SamplingParams params) {
         BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
         CompletableFuture<RequestOutput> f = submit(prompt, params, queue::add);
         f.whenComplete((r, e) -> {
@@ -195,43 +210,7 @@ public final class LLM implements AutoCloseable {
                 queue.add(e);
             }
         });
-        return new Iterator<>() {
-            private StreamChunk next;
-            private boolean done;
-
-            @Override
-            public boolean hasNext() {
-                if (next != null) {
-                    return true;
-                }
-                if (done) {
-                    return false;
-                }
-                try {
-                    Object o = queue.take();
-                    if (o instanceof Throwable t) {
-                        done = true;
-                        throw new CompletionException(t instanceof CompletionException c ? c.getCause() : t);
-                    }
-                    next = (StreamChunk) o;
-                    done = next.isLast();
-                    return true;
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new CompletionException(e);
-                }
-            }
-
-            @Override
-            public StreamChunk next() {
-                if (!hasNext()) {
-                    throw new NoSuchElementException();
-                }
-                StreamChunk c = next;
-                next = null;
-                return c;
-            }
-        };
+        return new QueueTokenStream(queue, f);
     }
 
     public Tokenizer tokenizer() {
@@ -307,8 +286,13 @@ public final class LLM implements AutoCloseable {
             return CompletableFuture.failedFuture(new IllegalArgumentException(
                     "the prompt encodes to no tokens; give a non-empty prompt"));
         }
-        Consumer<GenerationRequest.TokenEvent> listener = onToken == null ? null
-                : ev -> onToken.accept(StreamChunk.from(ev));
+        String tooBig = neverFits(ids.length, params.maxTokens());
+        if (tooBig != null) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException(tooBig));
+        }
+        Consumer<StreamChunk> guarded = onToken == null ? null : new GuardedListener(onToken);
+        Consumer<GenerationRequest.TokenEvent> listener = guarded == null ? null
+                : ev -> guarded.accept(StreamChunk.from(ev));
         CompletableFuture<GenerationResult> result = engine.submit(new GenerationRequest(ids,
                 params.toSamplingOptions(), params.toStopCriteria(eosIds), listener));
         CompletableFuture<RequestOutput> out = result.thenApply(
@@ -321,14 +305,45 @@ public final class LLM implements AutoCloseable {
         return out;
     }
 
-    private static RequestOutput join(CompletableFuture<RequestOutput> f) {
+    /**
+     * Why a request of {@code prompt} tokens and up to {@code maxTokens} outputs could never fit in the whole KV
+     * pool, or null when it can. At its longest it holds its prompt (all of it while it is prefilled; with
+     * RocketKV then the kept tokens) plus one slot per output but the last, outputs ending at max_seq_len.
+     * Refused up front, such a request does not run until the pool is full and then fail.
+     */
+    private String neverFits(int prompt, int maxTokens) {
+        long pool = engine.config().poolTokens();
+        long total = Math.min((long) prompt + maxTokens, engine.config().maxSeqLen());
+        RocketSparseAttentionConfig sparse = args.sparseAttentionConfig();
+        long kept = sparse == null ? prompt : Math.min(prompt, sparse.promptBudget());
+        long need = Math.max(prompt, kept + (total - prompt) - 1);
+        if (need <= pool) {
+            return null;
+        }
+        long maxOutputs = pool - kept + 1;
+        return "the prompt (" + prompt + " tokens) with max_tokens " + maxTokens + " needs " + need
+                + " KV-cache slots, more than the whole pool holds (" + pool + " tokens: " + engine.config().numBlocks()
+                + " blocks of " + engine.config().tokensPerBlock() + "); "
+                + (prompt > pool || maxOutputs < 1 ? "shorten the prompt"
+                        : "lower max_tokens to at most " + maxOutputs + " or shorten the prompt")
+                + ", or give the pool more room (kv_cache_config.max_tokens, free_gpu_memory_fraction)";
+    }
+
+    /** The output of {@code f}; interruptible, unlike {@code join()}. */
+    private static RequestOutput await(CompletableFuture<RequestOutput> f) {
         try {
-            return f.join();
-        } catch (CompletionException e) {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            CancellationException c = new CancellationException("interrupted while waiting in generate; its"
+                    + " requests were cancelled");
+            c.initCause(e);
+            throw c;
+        } catch (ExecutionException e) {
             if (e.getCause() instanceof RuntimeException re) {
                 throw re;
             }
-            throw e;
+            throw new CompletionException(e.getCause());
         }
     }
 
@@ -549,14 +564,50 @@ public final class LLM implements AutoCloseable {
                 throw new IllegalArgumentException("no model given: call model(Path) with a checkpoint directory");
             }
             if (!Files.isDirectory(model)) {
-                throw new IllegalArgumentException("model directory " + model.toAbsolutePath() + " does not exist");
+                Path abs = model.toAbsolutePath();
+                if (Files.isRegularFile(model)) {
+                    throw new IllegalArgumentException("model " + abs + " is a file, not a directory: pass the"
+                            + " checkpoint folder that holds config.json, the *.safetensors weights and"
+                            + " tokenizer.json" + (abs.getParent() == null ? "" : " (perhaps " + abs.getParent() + ")"));
+                }
+                String kind = CheckpointFiles.nonRegularKind(model);
+                throw new IllegalArgumentException("model directory " + abs + (kind == null ? " does not exist"
+                        : " is " + kind + ", not a directory") + ": pass the checkpoint folder that holds"
+                        + " config.json");
             }
             LlmArgs built = args.build();
             if (built.enableChunkedPrefill()) {
                 throw new ConfigException("enable_chunked_prefill",
                         "enable_chunked_prefill (enableChunkedPrefill) is not supported by this engine yet; set it to false");
             }
+            checkMaxSeqLen(ModelConfig.load(model), built);
+            if (built.checkWeights()) {
+                try (SafeTensors weights = SafeTensors.open(model)) {
+                    FiniteWeights.check(weights); // a corrupt tensor is named now, not found as NaN logits later
+                }
+            }
             return new LLM(model, built, progress, stage1Policy);
         }
+    }
+
+    /**
+     * {@code max_seq_len} above the model's {@code max_position_embeddings} would run positions the model was
+     * never trained for, with no sign of it: refused, unless {@code allow_long_max_seq_len} asks for it (then
+     * logged).
+     */
+    static void checkMaxSeqLen(ModelConfig config, LlmArgs args) {
+        Integer asked = args.maxSeqLen();
+        int positions = config.maxPositionEmbeddings();
+        if (asked == null || asked <= positions) {
+            return;
+        }
+        if (!args.allowLongMaxSeqLen()) {
+            throw new ConfigException("max_seq_len", "max_seq_len (maxSeqLen) " + asked + " is more than the model's"
+                    + " max_position_embeddings " + positions + " (config.json): positions past it are outside the"
+                    + " range the model was trained for. Lower max_seq_len to at most " + positions + ", or set"
+                    + " allow_long_max_seq_len: true (allowLongMaxSeqLen(true)) to run them anyway");
+        }
+        log.warn("max_seq_len {} is more than the model's max_position_embeddings {}: allow_long_max_seq_len is set,"
+                + " so positions past {} run, outside the range the model was trained for", asked, positions, positions);
     }
 }

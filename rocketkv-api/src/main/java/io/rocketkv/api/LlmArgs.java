@@ -22,7 +22,14 @@ import java.util.Locale;
  *     {@link KvCacheConfig}</td></tr>
  * <tr><td>{@code enable_chunked_prefill}</td><td>false</td><td>split long prompts over several steps</td></tr>
  * <tr><td>{@code max_seq_len}</td><td>unset (the model's limit)</td><td>&ge; 1 when set; prompt plus
- *     output tokens of one request</td></tr>
+ *     output tokens of one request. Above the model's {@code max_position_embeddings} it is refused when the
+ *     LLM is built, unless {@code allow_long_max_seq_len} is true</td></tr>
+ * <tr><td>{@code allow_long_max_seq_len}</td><td>false</td><td>true lets {@code max_seq_len} exceed the
+ *     model's {@code max_position_embeddings} (positions past the model's range, logged as a warning; vLLM's
+ *     {@code VLLM_ALLOW_LONG_MAX_MODEL_LEN})</td></tr>
+ * <tr><td>{@code check_weights}</td><td>true</td><td>scan every floating-point weight for NaN and
+ *     infinity when the LLM is built (one extra read of the weights, from the page cache); a hit is a
+ *     {@code CheckpointFormatException} naming the tensor and element. False skips the scan</td></tr>
  * <tr><td>{@code max_batch_size}</td><td>64</td><td>&ge; 1; requests decoded together. TensorRT-LLM
  *     defaults to 2048; 64 suits a single-GPU Java engine and bounds the CUDA graph buckets</td></tr>
  * <tr><td>{@code max_num_tokens}</td><td>8192</td><td>&ge; 1; tokens (prefill plus decode) in one
@@ -53,6 +60,8 @@ import java.util.Locale;
  * @param tokensPerBlock        YAML {@code tokens_per_block}
  * @param cudaGraphConfig       YAML {@code cuda_graph_config}; never null ({@link CudaGraphConfig#disabled()} for off)
  * @param tensorParallelSize    YAML {@code tensor_parallel_size}
+ * @param allowLongMaxSeqLen    YAML {@code allow_long_max_seq_len}
+ * @param checkWeights          YAML {@code check_weights}
  */
 public record LlmArgs(
         Backend backend,
@@ -65,7 +74,9 @@ public record LlmArgs(
         int maxNumTokens,
         int tokensPerBlock,
         CudaGraphConfig cudaGraphConfig,
-        int tensorParallelSize) {
+        int tensorParallelSize,
+        boolean allowLongMaxSeqLen,
+        boolean checkWeights) {
 
     public static final Backend DEFAULT_BACKEND = Backend.AUTO;
     public static final String DEFAULT_ATTN_BACKEND = "TRTLLM";
@@ -189,7 +200,9 @@ public record LlmArgs(
                 .maxNumTokens(maxNumTokens)
                 .tokensPerBlock(tokensPerBlock)
                 .cudaGraphConfig(cudaGraphConfig)
-                .tensorParallelSize(tensorParallelSize);
+                .tensorParallelSize(tensorParallelSize)
+                .allowLongMaxSeqLen(allowLongMaxSeqLen)
+                .checkWeights(checkWeights);
     }
 
     /** The decode batch sizes recorded as CUDA graphs (empty when off). */
@@ -210,6 +223,8 @@ public record LlmArgs(
         private int tokensPerBlock = DEFAULT_TOKENS_PER_BLOCK;
         private CudaGraphConfig cudaGraphConfig = CudaGraphConfig.defaults();
         private int tensorParallelSize = DEFAULT_TENSOR_PARALLEL_SIZE;
+        private boolean allowLongMaxSeqLen;
+        private boolean checkWeights = true;
 
         private Builder() {
         }
@@ -283,10 +298,26 @@ public record LlmArgs(
             return this;
         }
 
+        /**
+         * Lets {@code maxSeqLen} exceed the model's {@code max_position_embeddings} (default false: refused when
+         * the LLM is built). Positions past the range the model was trained for usually give poor output.
+         */
+        public Builder allowLongMaxSeqLen(boolean allow) {
+            this.allowLongMaxSeqLen = allow;
+            return this;
+        }
+
+        /** Whether the weights are scanned for NaN and infinity when the LLM is built (default true). */
+        public Builder checkWeights(boolean check) {
+            this.checkWeights = check;
+            return this;
+        }
+
         /** @throws ConfigException when a value is out of range or the cross-field rules fail */
         public LlmArgs build() {
             return new LlmArgs(backend, attnBackend, sparseAttentionConfig, kvCacheConfig, enableChunkedPrefill,
-                    maxSeqLen, maxBatchSize, maxNumTokens, tokensPerBlock, cudaGraphConfig, tensorParallelSize);
+                    maxSeqLen, maxBatchSize, maxNumTokens, tokensPerBlock, cudaGraphConfig, tensorParallelSize,
+                    allowLongMaxSeqLen, checkWeights);
         }
     }
 }

@@ -41,7 +41,7 @@ final class LlmArgsYaml {
 
     static final List<String> TOP_LEVEL_KEYS = List.of("backend", "attn_backend", "sparse_attention_config",
             "kv_cache_config", "enable_chunked_prefill", "max_seq_len", "max_batch_size", "max_num_tokens",
-            "tokens_per_block", "cuda_graph_config", "tensor_parallel_size");
+            "tokens_per_block", "cuda_graph_config", "tensor_parallel_size", "allow_long_max_seq_len", "check_weights");
     static final List<String> CUDA_GRAPH_KEYS = List.of("batch_sizes", "max_batch_size", "enable_padding");
     static final List<String> SPARSE_KEYS = List.of("algorithm", "window_size", "kernel_size", "prompt_budget",
             "topk", "topr", "page_size", "kt_cache_dtype");
@@ -121,6 +121,8 @@ final class LlmArgsYaml {
                 case "kv_cache_config" -> b.kvCacheConfig(v.isNull() ? null : toKvCache(v));
                 case "enable_chunked_prefill" -> b.enableChunkedPrefill(bool(v, key));
                 case "max_seq_len" -> b.maxSeqLen(nullableInt(v, key));
+                case "allow_long_max_seq_len" -> b.allowLongMaxSeqLen(bool(v, key));
+                case "check_weights" -> b.checkWeights(bool(v, key));
                 case "max_batch_size" -> b.maxBatchSize(integer(v, key));
                 case "max_num_tokens" -> b.maxNumTokens(integer(v, key));
                 case "tokens_per_block" -> b.tokensPerBlock(integer(v, key));
@@ -241,6 +243,12 @@ final class LlmArgsYaml {
         root.put("enable_chunked_prefill", args.enableChunkedPrefill());
         if (args.maxSeqLen() != null) {
             root.put("max_seq_len", args.maxSeqLen());
+        }
+        if (args.allowLongMaxSeqLen()) {
+            root.put("allow_long_max_seq_len", true);
+        }
+        if (!args.checkWeights()) {
+            root.put("check_weights", false);
         }
         root.put("max_batch_size", args.maxBatchSize());
         root.put("max_num_tokens", args.maxNumTokens());

@@ -25,7 +25,8 @@ import java.util.List;
  * </ul>
  *
  * <p>Decoding is greedy (argmax, deterministic) when {@code temperature == 0} or {@code topK == 1}, as in
- * TensorRT-LLM; see {@link #isGreedy()}.
+ * TensorRT-LLM, and also for a temperature below {@code 1e-5} (vLLM's rule: so small a temperature only
+ * sharpens onto the argmax, and a subnormal one would overflow {@code 1 / T}); see {@link #isGreedy()}.
  *
  * @param maxTokens    YAML/Python {@code max_tokens}
  * @param temperature  {@code temperature}
@@ -100,9 +101,12 @@ public record SamplingParams(
         return ids;
     }
 
-    /** True when decoding is greedy: {@code temperature == 0} or {@code topK == 1} (TensorRT-LLM's rule). */
+    /**
+     * True when decoding is greedy: {@code temperature} below {@code 1e-5} (0 included) or {@code topK == 1}
+     * (TensorRT-LLM's rule, with vLLM's threshold).
+     */
     public boolean isGreedy() {
-        return temperature == 0.0 || topK == 1;
+        return temperature < SamplingOptions.GREEDY_BELOW_TEMPERATURE || topK == 1;
     }
 
     /** The engine's sampling options: the same fields, by name (top_k 0 disables top-k in both). */

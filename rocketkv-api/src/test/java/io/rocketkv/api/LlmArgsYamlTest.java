@@ -123,8 +123,9 @@ class LlmArgsYamlTest {
         LlmArgs full = seed.toBuilder().backend(Backend.CUDA).attnBackend("vanilla").maxSeqLen(65536)
                 .kvCacheConfig(new KvCacheConfig(false, 123456, 0.85))
                 .sparseAttentionConfig(new RocketSparseAttentionConfig(8, 1, 8, 1, 1, 1, KtCacheDtype.BFLOAT16))
-                .maxBatchSize(1).maxNumTokens(1).tokensPerBlock(1).build();
+                .maxBatchSize(1).maxNumTokens(1).tokensPerBlock(1).allowLongMaxSeqLen(true).build();
         assertEquals(full, LlmArgs.fromYaml(full.toYaml()));
+        assertTrue(full.toYaml().contains("allow_long_max_seq_len: true"), full.toYaml());
         assertEquals(LlmArgs.defaults(), LlmArgs.fromYaml(LlmArgs.defaults().toYaml()));
     }
 

@@ -4,9 +4,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.rocketkv.core.model.ModelConfig;
+import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.testing.RandomCheckpoint;
+import io.rocketkv.core.weights.CheckpointFormatException;
+import io.rocketkv.core.weights.SafeTensors;
 import io.rocketkv.cuda.CudaDriver;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Assumptions;
@@ -41,6 +49,14 @@ class LlmBuilderTest {
     }
 
     @Test
+    void aFileGivenAsTheModelIsNamedAsAFile() throws Exception {
+        Path file = tiny.resolve("config.json");
+        var e = assertThrows(IllegalArgumentException.class, () -> LLM.builder().model(file).build());
+        assertTrue(e.getMessage().contains(file.toAbsolutePath() + " is a file, not a directory")
+                && e.getMessage().contains("perhaps " + tiny.toAbsolutePath()), e.getMessage());
+    }
+
+    @Test
     void rocketKvWithDefaultKvCacheConfigNamesEnableBlockReuse() {
         var e = assertThrows(ConfigException.class, () -> LLM.builder().model(tiny).backend(Backend.CPU)
                 .sparseAttentionConfig(RocketSparseAttentionConfig.builder().topr(16).build()).build());
@@ -53,6 +69,47 @@ class LlmBuilderTest {
         var e = assertThrows(ConfigException.class,
                 () -> LLM.builder().model(tiny).enableChunkedPrefill(true).build());
         assertTrue(e.getMessage().contains("enable_chunked_prefill"), e.getMessage());
+    }
+
+    @Test
+    void maxSeqLenPastTheModelsPositionsNeedsTheOverride() throws Exception {
+        int positions = ModelConfig.load(tiny).maxPositionEmbeddings();
+        var e = assertThrows(ConfigException.class,
+                () -> LLM.builder().model(tiny).backend(Backend.CPU).maxSeqLen(positions + 1).build());
+        assertEquals("max_seq_len", e.key());
+        assertTrue(e.getMessage().contains("max_seq_len (maxSeqLen) " + (positions + 1))
+                && e.getMessage().contains("max_position_embeddings " + positions)
+                && e.getMessage().contains("allow_long_max_seq_len: true"), e.getMessage());
+        try (LLM at = LLM.builder().model(tiny).backend(Backend.CPU).maxSeqLen(positions).build()) {
+            assertEquals(positions, at.maxSeqLen());
+        }
+        LlmArgs allowed = LlmArgs.fromYaml("backend: cpu\nmax_seq_len: " + (positions + 1)
+                + "\nallow_long_max_seq_len: true\n");
+        try (LLM past = LLM.builder().model(tiny).args(allowed).build()) {
+            assertEquals(positions + 1, past.maxSeqLen());
+        }
+    }
+
+    @Test
+    void aNanWeightIsNamedWhenTheModelIsBuilt() throws Exception {
+        Path corrupt = RandomCheckpoint.tiny().write(dir.resolve("nan-weight"));
+        String name = "model.layers.1.mlp.down_proj.weight";
+        long offset;
+        try (SafeTensors w = SafeTensors.open(corrupt)) {
+            assertEquals(DType.F32, w.info(name).dtype());
+            offset = w.info(name).fileOffset() + 5 * 4; // element 5
+        }
+        try (FileChannel ch = FileChannel.open(corrupt.resolve("model.safetensors"), StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(0, Float.NaN), offset);
+        }
+        var e = assertThrows(CheckpointFormatException.class,
+                () -> LLM.builder().model(corrupt).backend(Backend.CPU).build());
+        assertTrue(e.getMessage().contains("tensor '" + name + "'") && e.getMessage().contains("NaN at element 5"),
+                e.getMessage());
+        try (LLM unchecked = LLM.builder().model(corrupt).args(LlmArgs.fromYaml("backend: cpu\ncheck_weights: false\n"))
+                .build()) {
+            assertEquals("cpu", unchecked.backendName()); // built: the scan was skipped
+        }
     }
 
     @Test

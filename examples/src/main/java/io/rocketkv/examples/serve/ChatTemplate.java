@@ -4,17 +4,22 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.el.JinjavaProcessors;
+import com.hubspot.jinjava.interpret.Context;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import io.rocketkv.core.weights.CheckpointFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Renders chat messages into a prompt with the checkpoint's {@code chat_template} (the Jinja template in
@@ -23,31 +28,97 @@ import java.util.Map;
  * {@code messages} (each with {@code role} and {@code content}), {@code bos_token}, {@code eos_token} and
  * {@code add_generation_prompt = true}.
  *
+ * <p>Message values are data, never template source. Jinjava by default renders an expression's value again
+ * when it contains {@code {{} or {@code {%} ("nested interpretation"), which would run a client's text as
+ * template code; that is turned off, so {@code {{ 7*7 }}} in a message comes out as those nine characters, as
+ * in Python's jinja2. The template itself (it comes with the checkpoint) is sandboxed too: it cannot load
+ * other files ({@code include}, {@code import}, {@code from}, {@code extends} and the {@code render} filter are
+ * disabled, and the resource loader refuses every name), and one render is capped by {@link Limits}: output
+ * length, loop iterations and time. A render that reaches a cap stops there and is a 400.
+ *
  * <p>A checkpoint without a chat template gets the fallback format: each message as
  * {@code "<role>: <content>\n"}, then {@code "assistant:"}; the tokenizer adds its special tokens (BOS)
  * to that text, while a rendered template is tokenized as is (templates write BOS themselves).
  */
 public final class ChatTemplate {
 
+    /**
+     * Caps on one render of the template.
+     *
+     * @param maxOutputChars    the longest prompt text the template may produce
+     * @param maxLoopIterations the most {@code for}-loop iterations in one render (summed over all loops, nested
+     *                          ones included; a loop is charged its full length when it starts)
+     * @param maxRenderTime     the longest one render may take
+     */
+    public record Limits(long maxOutputChars, long maxLoopIterations, Duration maxRenderTime) {
+        public Limits {
+            if (maxOutputChars < 1 || maxLoopIterations < 1 || maxRenderTime == null || maxRenderTime.isNegative()
+                    || maxRenderTime.isZero()) {
+                throw new IllegalArgumentException("chat template limits must be positive; got " + maxOutputChars
+                        + " chars, " + maxLoopIterations + " loop iterations, " + maxRenderTime);
+            }
+        }
+
+        /** The server's limits for request bodies of up to {@code maxBodyBytes}. */
+        public static Limits forBodyBytes(long maxBodyBytes) {
+            // every character of the messages may come out, plus the template's own text around each message
+            long out = Math.min(Integer.MAX_VALUE - 8, 4 * maxBodyBytes + (1 << 20));
+            return new Limits(out, 1_000_000, Duration.ofSeconds(5));
+        }
+    }
+
+    /** Tags and filters that would load or run other template text. */
+    private static final Set<String> DISABLED_TAGS = Set.of("include", "import", "from", "extends");
+    private static final Set<String> DISABLED_FILTERS = Set.of("render");
+
     private final String template; // null: the fallback format
     private final String bosToken;
     private final String eosToken;
+    private final Limits limits;
     private final Jinjava jinjava;
 
     public ChatTemplate(String template, String bosToken, String eosToken) {
+        this(template, bosToken, eosToken, Limits.forBodyBytes(1 << 20));
+    }
+
+    public ChatTemplate(String template, String bosToken, String eosToken, Limits limits) {
         this.template = template;
         this.bosToken = bosToken == null ? "" : bosToken;
         this.eosToken = eosToken == null ? "" : eosToken;
-        this.jinjava = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(true).withLstripBlocks(true).build());
+        this.limits = limits;
+        JinjavaConfig config = JinjavaConfig.newBuilder()
+                .withTrimBlocks(true)
+                .withLstripBlocks(true)
+                .withNestedInterpretationEnabled(false) // values are data: never rendered again as template text
+                .withDisabled(Map.of(Context.Library.TAG, DISABLED_TAGS, Context.Library.FILTER, DISABLED_FILTERS))
+                .withMaxOutputSize(limits.maxOutputChars())
+                .withMaxStringLength(limits.maxOutputChars())
+                .withMaxListSize((int) Math.min(Integer.MAX_VALUE, limits.maxLoopIterations()))
+                .withMaxMapSize((int) Math.min(Integer.MAX_VALUE, limits.maxLoopIterations()))
+                .withProcessors(JinjavaProcessors.newBuilder()
+                        .withNodePreProcessor((node, interpreter) -> RenderBudget.current().step())
+                        .build())
+                .build();
+        this.jinjava = new Jinjava(config);
+        jinjava.setResourceLocator((name, charset, interpreter) -> {
+            throw new IOException("chat templates may not load other files (asked for '" + name + "')");
+        });
+        jinjava.getGlobalContext().registerTag(new RenderBudget.CountingForTag());
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",
                 ChatTemplate.class, "raiseException", String.class));
     }
 
     /** Reads {@code chat_template}, {@code bos_token} and {@code eos_token} from the checkpoint's tokenizer_config.json. */
     public static ChatTemplate load(Path modelDir) {
+        return load(modelDir, Limits.forBodyBytes(1 << 20));
+    }
+
+    /** As {@link #load(Path)}, with {@code limits} on each render. */
+    public static ChatTemplate load(Path modelDir, Limits limits) {
         Path file = modelDir.resolve("tokenizer_config.json");
+        CheckpointFiles.requireRegularIfPresent(file, "the tokenizer config");
         if (!Files.isRegularFile(file)) {
-            return new ChatTemplate(null, null, null);
+            return new ChatTemplate(null, null, null, limits);
         }
         try {
             JsonNode c = new ObjectMapper().readTree(file.toFile());
@@ -60,7 +131,7 @@ public final class ChatTemplate {
                     }
                 }
             }
-            return new ChatTemplate(template, special(c.get("bos_token")), special(c.get("eos_token")));
+            return new ChatTemplate(template, special(c.get("bos_token")), special(c.get("eos_token")), limits);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
         }
@@ -78,7 +149,14 @@ public final class ChatTemplate {
         return template != null;
     }
 
-    /** The prompt text for {@code messages}; a template error is a 400 naming {@code messages}. */
+    public Limits limits() {
+        return limits;
+    }
+
+    /**
+     * The prompt text for {@code messages}; a template error, or a render that reaches one of the
+     * {@link Limits}, is a 400 naming {@code messages}.
+     */
     public String render(List<CompletionRequest.Message> messages) {
         if (template == null) {
             StringBuilder sb = new StringBuilder();
@@ -99,10 +177,22 @@ public final class ChatTemplate {
         vars.put("bos_token", bosToken);
         vars.put("eos_token", eosToken);
         vars.put("add_generation_prompt", true);
-        RenderResult r = jinjava.renderForResult(template, vars);
+        RenderBudget budget = new RenderBudget(limits);
+        RenderResult r = budget.run(() -> jinjava.renderForResult(template, vars));
+        if (budget.exceeded() != null) {
+            throw limitReached(budget.exceeded());
+        }
+        for (TemplateError e : r.getErrors()) {
+            if (e.getReason() == TemplateError.ErrorReason.OUTPUT_TOO_BIG) {
+                throw limitReached("the prompt it renders is longer than " + limits.maxOutputChars() + " characters");
+            }
+        }
         for (TemplateError e : r.getErrors()) {
             if (e.getSeverity() == TemplateError.ErrorType.FATAL) {
                 String why = e.getMessage();
+                if (e.getReason() == TemplateError.ErrorReason.DISABLED) {
+                    why += " (this server does not let chat templates load other files or render text as templates)";
+                }
                 for (Throwable c = e.getException(); c != null; c = c.getCause()) {
                     if (c instanceof TemplateRaised raised) {
                         why = raised.getMessage(); // the template's own raise_exception message
@@ -113,6 +203,11 @@ public final class ChatTemplate {
             }
         }
         return r.getOutput();
+    }
+
+    private static ApiError limitReached(String what) {
+        return ApiError.badRequest("messages", "chat_template_limit", "the chat template was stopped: " + what
+                + "; send fewer or shorter messages, or fix the checkpoint's chat_template (tokenizer_config.json)");
     }
 
     /** The template's {@code raise_exception(message)}. */

@@ -2,6 +2,7 @@ package io.rocketkv.examples.serve;
 
 import io.helidon.common.socket.HelidonSocket;
 import io.helidon.common.socket.SocketOptions;
+import io.helidon.http.Headers;
 import io.helidon.http.HttpPrologue;
 import io.helidon.webserver.ConnectionContext;
 import io.helidon.webserver.WebServerConfig;
@@ -47,12 +48,19 @@ final class ClientConnections {
 
     private static final ThreadLocal<ConnectionContext> CURRENT = new ThreadLocal<>();
 
-    private static final Http1ConnectionListener PROLOGUE_LISTENER = new Http1ConnectionListener() {
+    /** Keeps each request's context for {@link #watch} and arms and disarms the header deadline. */
+    private record ReceiveListener(RequestDeadlines deadlines) implements Http1ConnectionListener {
         @Override
         public void prologue(ConnectionContext ctx, HttpPrologue prologue) {
             CURRENT.set(ctx);
+            deadlines.prologueRead(ctx);
         }
-    };
+
+        @Override
+        public void headers(ConnectionContext ctx, Headers headers) {
+            deadlines.headersRead();
+        }
+    }
 
     private ClientConnections() {
     }
@@ -64,11 +72,32 @@ final class ClientConnections {
 
     private static final Watch UNWATCHED = () -> true;
 
-    /** Sets up the server so that {@link #watch} works. */
-    static void configure(WebServerConfig.Builder server) {
+    /**
+     * Sets up the server so that {@link #watch} works, with {@code deadlines} on reading each request and
+     * connections that wait longer than {@code idleTimeout} for their next request closed.
+     */
+    static void configure(WebServerConfig.Builder server, RequestDeadlines deadlines, Duration idleTimeout) {
         server.useNio(false)
-                .connectionOptions(new WithReadTimeout(SocketOptions.create()))
-                .addProtocol(Http1Config.builder().addReceiveListener(PROLOGUE_LISTENER).build());
+                .connectionOptions(new WithReadTimeout(SocketOptions.create(), deadlines))
+                .idleConnectionTimeout(idleTimeout)
+                .idleConnectionPeriod(idlePeriod(idleTimeout))
+                .addProtocol(Http1Config.builder().addReceiveListener(new ReceiveListener(deadlines)).build());
+    }
+
+    /** How often idle connections are looked for: a fifth of the timeout, between 100 ms and 5 s. */
+    private static Duration idlePeriod(Duration idleTimeout) {
+        long ms = Math.clamp(idleTimeout.toMillis() / 5, 100, 5000);
+        return Duration.ofMillis(ms);
+    }
+
+    /** The connection of {@code req}, on the handler's thread; null where it is not known. */
+    static ConnectionContext context(ServerRequest req) {
+        ConnectionContext ctx = CURRENT.get();
+        if (ctx == null || !ctx.childSocketId().equals(req.socketId())
+                || !ctx.socketId().equals(req.serverSocketId())) {
+            return null;
+        }
+        return ctx;
     }
 
     /**
@@ -76,9 +105,8 @@ final class ClientConnections {
      * read. Where the connection cannot be watched (another transport), the answer is always "connected".
      */
     static Watch watch(ServerRequest req) {
-        ConnectionContext ctx = CURRENT.get();
-        if (ctx == null || !ctx.childSocketId().equals(req.socketId())
-                || !ctx.socketId().equals(req.serverSocketId())) {
+        ConnectionContext ctx = context(req);
+        if (ctx == null) {
             return UNWATCHED;
         }
         HelidonSocket socket = ctx.serverSocket();
@@ -86,11 +114,15 @@ final class ClientConnections {
         return socket::isConnected;
     }
 
-    /** Helidon's default socket options, plus an (in effect unbounded) read timeout on accepted sockets. */
-    private record WithReadTimeout(SocketOptions d) implements SocketOptions {
+    /**
+     * Helidon's default socket options, plus an (in effect unbounded) read timeout on accepted sockets; each
+     * accepted socket is handed to the deadlines.
+     */
+    private record WithReadTimeout(SocketOptions d, RequestDeadlines deadlines) implements SocketOptions {
         @Override
         public void configureSocket(SocketChannel channel) {
             d.configureSocket(channel);
+            deadlines.accepted(channel);
             try {
                 channel.socket().setSoTimeout(Integer.MAX_VALUE);
             } catch (IOException e) {

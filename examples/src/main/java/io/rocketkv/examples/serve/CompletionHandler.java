@@ -33,6 +33,8 @@ final class CompletionHandler {
     private static final int DEFAULT_COMPLETION_MAX_TOKENS = 16; // OpenAI's default for /v1/completions
     /** How often a non-streaming request looks whether its client is still there. */
     private static final long PROBE_MILLIS = 20;
+    /** How long a stream waits for a token before it looks at the request and the client. */
+    private static final long STREAM_POLL_MILLIS = 50;
     /** nginx's status for a request whose client closed the connection before the answer. */
     private static final int CLIENT_CLOSED_REQUEST = 499;
 
@@ -40,15 +42,30 @@ final class CompletionHandler {
     private final ChatTemplate template;
     private final OpenAiServer.Options options;
     private final ServerMetrics metrics;
+    private final InFlightRequests inFlight;
 
-    CompletionHandler(LLM llm, ChatTemplate template, OpenAiServer.Options options, ServerMetrics metrics) {
+    CompletionHandler(LLM llm, ChatTemplate template, OpenAiServer.Options options, ServerMetrics metrics,
+                      InFlightRequests inFlight) {
         this.llm = llm;
         this.template = template;
         this.options = options;
         this.metrics = metrics;
+        this.inFlight = inFlight;
     }
 
     void handle(JsonNode body, ServerRequest req, ServerResponse res, boolean chat) {
+        if (!inFlight.enter()) {
+            throw new ApiError(503, "server_error", null, "shutting_down",
+                    "the server is shutting down and takes no new requests; retry on another instance");
+        }
+        try {
+            handleEntered(body, req, res, chat);
+        } finally {
+            inFlight.exit();
+        }
+    }
+
+    private void handleEntered(JsonNode body, ServerRequest req, ServerResponse res, boolean chat) {
         CompletionRequest cr = CompletionRequest.parse(body, chat, options.servedModel());
         if (llm.numWaitingRequests() >= options.maxWaiting()) {
             throw new ApiError(503, "server_error", null, "overloaded", llm.numWaitingRequests()
@@ -62,15 +79,18 @@ final class CompletionHandler {
             throw ApiError.badRequest(field, "context_length_exceeded", "the " + field + " has " + ids.length
                     + " tokens, more than the model's max_seq_len of " + llm.maxSeqLen() + "; shorten it");
         }
+        // chat's default: what is left of max_seq_len, or of the whole KV pool when that is smaller
         int maxTokens = cr.maxTokens() != null ? cr.maxTokens()
-                : chat ? Math.max(1, llm.maxSeqLen() - ids.length) : DEFAULT_COMPLETION_MAX_TOKENS;
+                : chat ? (int) Math.max(1, Math.min(llm.maxSeqLen(), llm.kvCacheCapacityTokens()) - ids.length)
+                : DEFAULT_COMPLETION_MAX_TOKENS;
         SamplingParams params = cr.samplingParams(maxTokens);
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
         long created = System.currentTimeMillis() / 1000;
         if (cr.stream()) {
-            stream(cr, ids, params, res, id, created, field);
+            stream(cr, ids, params, req, res, id, created, field);
         } else {
             CompletableFuture<RequestOutput> f = llm.generateStream(ids, params, null);
+            inFlight.track(f);
             RequestOutput out = awaitWhileConnected(f, req, res, field);
             metrics.tokens(out.metrics().promptTokens(), out.metrics().generatedTokens());
             OpenAiServer.sendJson(res, 200, whole(cr, out, id, created));
@@ -103,7 +123,8 @@ final class CompletionHandler {
         } catch (ExecutionException e) {
             throw failure(e.getCause(), field);
         } catch (CancellationException e) {
-            throw new ApiError(503, "server_error", null, "cancelled", "the request was cancelled");
+            throw inFlight.aborted() ? shutDown() : new ApiError(503, "server_error", null, "cancelled",
+                    "the request was cancelled");
         } catch (InterruptedException e) {
             f.cancel(true);
             Thread.currentThread().interrupt();
@@ -111,11 +132,17 @@ final class CompletionHandler {
         }
     }
 
-    private void stream(CompletionRequest cr, int[] ids, SamplingParams params, ServerResponse res, String id,
-                        long created, String field) {
+    /**
+     * Streams the answer as server-sent events. While no token comes (the request is queued, or its prompt is
+     * prefilled) the client's connection is watched as for a non-streaming request, so a client that leaves
+     * a queued request cancels it at once rather than at the first failed write.
+     */
+    private void stream(CompletionRequest cr, int[] ids, SamplingParams params, ServerRequest req,
+                        ServerResponse res, String id, long created, String field) {
         BlockingQueue<StreamChunk> queue = new LinkedBlockingQueue<>();
         CompletableFuture<RequestOutput> f = llm.generateStream(ids, params, queue::add);
-        if (f.isCompletedExceptionally()) { // refused at submission: still an ordinary error response
+        inFlight.track(f);
+        if (f.isCompletedExceptionally() && !f.isCancelled()) { // refused at submission: an ordinary error response
             try {
                 f.join();
             } catch (CompletionException e) {
@@ -124,17 +151,30 @@ final class CompletionHandler {
         }
         res.header("Cache-Control", "no-cache");
         SseSink sink = res.sink(SseSink.TYPE);
+        ClientConnections.Watch client = null;
+        boolean clientGone = false;
         try {
             if (cr.chat()) {
                 ObjectNode delta = JSON.createObjectNode().put("role", "assistant").put("content", "");
                 emit(sink, chunk(cr, id, created, delta, null, null));
             }
             while (true) {
-                StreamChunk c = queue.poll(50, TimeUnit.MILLISECONDS);
+                StreamChunk c = queue.poll(STREAM_POLL_MILLIS, TimeUnit.MILLISECONDS);
                 if (c == null) {
+                    if (f.isCancelled()) { // by the server's shutdown
+                        emit(sink, OpenAiServer.errorBody(inFlight.aborted() ? shutDown()
+                                : new ApiError(503, "server_error", null, "cancelled", "the request was cancelled")));
+                        break;
+                    }
                     if (f.isCompletedExceptionally()) {
                         ApiError e = failure(f.exceptionNow(), field);
                         emit(sink, OpenAiServer.errorBody(e));
+                        break;
+                    }
+                    if (client == null) {
+                        client = ClientConnections.watch(req);
+                    } else if (!client.connected()) {
+                        clientGone = true;
                         break;
                     }
                     continue;
@@ -146,16 +186,22 @@ final class CompletionHandler {
                     break;
                 }
             }
-            sink.emit(SseEvent.create("[DONE]"));
-            sink.close();
+            if (!clientGone) {
+                sink.emit(SseEvent.create("[DONE]"));
+                sink.close();
+            }
         } catch (InterruptedException e) {
             f.cancel(true);
             Thread.currentThread().interrupt();
         } catch (Exception e) {
-            // the client went away (a write failed): stop the request and free its KV blocks
+            clientGone = true; // a write failed: the client went away
+        }
+        if (clientGone) {
+            // stop the request and free its KV blocks; the connection is closed without finishing the stream
             if (f.cancel(true)) {
                 metrics.cancelled();
             }
+            throw new CloseConnectionException("the client closed the connection; request cancelled");
         }
     }
 
@@ -268,6 +314,11 @@ final class CompletionHandler {
         o.put("created", created);
         o.put("model", options.servedModel());
         return o;
+    }
+
+    private static ApiError shutDown() {
+        return new ApiError(503, "server_error", null, "shutting_down", "the server shut down before this request"
+                + " finished (its drain timeout ran out); retry on another instance");
     }
 
     /** Maps an engine failure to an error response. */

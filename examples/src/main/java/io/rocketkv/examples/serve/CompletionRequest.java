@@ -33,6 +33,8 @@ public record CompletionRequest(boolean chat, String prompt, List<Message> messa
             "stop", "logprobs", "n", "ignore_eos", "stream");
     private static final Set<String> COMPLETION_ONLY = Set.of("prompt");
     private static final Set<String> CHAT_ONLY = Set.of("messages", "top_logprobs");
+    /** The chat roles chat templates know; anything else would reach the template as text of unknown meaning. */
+    static final List<String> ROLES = List.of("system", "user", "assistant", "tool");
 
     /** Parses and checks a body; {@code servedModel} is the only accepted {@code model}. */
     public static CompletionRequest parse(JsonNode body, boolean chat, String servedModel) {
@@ -175,7 +177,12 @@ public record CompletionRequest(boolean chat, String prompt, List<Message> messa
             JsonNode role = e.get("role");
             JsonNode content = e.get("content");
             if (role == null || !role.isTextual()) {
-                throw wrongType(at + ".role", "a string (system, user, assistant)", role);
+                throw wrongType(at + ".role", "a string (" + String.join(", ", ROLES) + ")", role);
+            }
+            if (!ROLES.contains(role.asText())) {
+                String shown = role.asText().length() > 40 ? role.asText().substring(0, 40) + "…" : role.asText();
+                throw ApiError.badRequest(at + ".role", "invalid_value", "'" + at + ".role' must be one of "
+                        + String.join(", ", ROLES) + "; got '" + shown + "'");
             }
             if (content == null || !content.isTextual()) {
                 throw wrongType(at + ".content", "a string", content);

@@ -14,7 +14,13 @@ import io.rocketkv.api.LLM;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.net.BindException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -29,6 +35,8 @@ public final class OpenAiServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(OpenAiServer.class);
     static final ObjectMapper JSON = new ObjectMapper();
+    /** How long cancelled requests have to write their error answer before the listener closes. */
+    private static final Duration ABORT_GRACE = Duration.ofSeconds(5);
     private static final Set<String> ENDPOINTS = Set.of("/v1/completions", "/v1/chat/completions", "/v1/models",
             "/health", "/metrics");
 
@@ -40,9 +48,29 @@ public final class OpenAiServer implements AutoCloseable {
      * @param servedModel  the name clients pass as {@code model}
      * @param maxBodyBytes larger request bodies get 413
      * @param maxWaiting   with this many requests already waiting, new ones get 503 with Retry-After
+     * @param readTimeout  a request's header must arrive within this of its request line, its body within this
+     *                     of the handler starting to read it; else the connection is closed
+     * @param idleTimeout  a keep-alive connection waiting longer than this for its next request is closed
      */
-    public record Options(String host, int port, String servedModel, long maxBodyBytes, int maxWaiting) {
+    public record Options(String host, int port, String servedModel, long maxBodyBytes, int maxWaiting,
+                          Duration readTimeout, Duration idleTimeout) {
+        public static final Duration DEFAULT_READ_TIMEOUT = Duration.ofSeconds(30);
+        public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(30);
+
+        /** With the default read and idle timeouts. */
+        public Options(String host, int port, String servedModel, long maxBodyBytes, int maxWaiting) {
+            this(host, port, servedModel, maxBodyBytes, maxWaiting, DEFAULT_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT);
+        }
+
         public Options {
+            Objects.requireNonNull(readTimeout, "readTimeout");
+            Objects.requireNonNull(idleTimeout, "idleTimeout");
+            if (readTimeout.toMillis() < 1) {
+                throw new IllegalArgumentException("--read-timeout must be > 0; got " + readTimeout);
+            }
+            if (idleTimeout.toMillis() < 1) {
+                throw new IllegalArgumentException("--idle-timeout must be > 0; got " + idleTimeout);
+            }
             Objects.requireNonNull(host, "host");
             Objects.requireNonNull(servedModel, "servedModel");
             if (port < 0 || port > 65535) {
@@ -60,33 +88,73 @@ public final class OpenAiServer implements AutoCloseable {
     private final LLM llm;
     private final Options options;
     private final ServerMetrics metrics = new ServerMetrics();
+    private final InFlightRequests inFlight = new InFlightRequests();
+    private final RequestDeadlines deadlines;
     private final CompletionHandler completions;
     private final WebServer server;
+    private final int port; // the bound one
 
     private OpenAiServer(LLM llm, ChatTemplate template, Options options) {
         this.llm = llm;
         this.options = options;
-        this.completions = new CompletionHandler(llm, template, options, metrics);
+        this.completions = new CompletionHandler(llm, template, options, metrics, inFlight);
+        this.deadlines = new RequestDeadlines(options.readTimeout(), options.idleTimeout());
         var builder = WebServer.builder()
                 .host(options.host())
                 .port(options.port())
+                .shutdownHook(false) // the owner stops the server (after draining), not Helidon's own hook
                 .routing(this::routes);
-        ClientConnections.configure(builder); // so that a client leaving a non-streaming request is noticed
+        // so that a client leaving a non-streaming request is noticed, and half-sent requests and idle
+        // connections are closed
+        ClientConnections.configure(builder, deadlines, options.idleTimeout());
         this.server = builder.build().start();
+        if (!server.isRunning()) {
+            String why = bindFailure(options.host(), options.port());
+            throw new UncheckedIOException(why, new BindException(why));
+        }
+        this.port = server.port();
     }
 
-    /** Starts serving {@code llm}; the chat template comes from {@code modelDir}'s tokenizer_config.json. */
+    /**
+     * Starts serving {@code llm} with the checkpoint's chat template.
+     *
+     * @throws UncheckedIOException (a {@link BindException}) when the address cannot be listened on, e.g. the
+     *                              port is taken; the message names the address and the reason
+     */
     public static OpenAiServer start(LLM llm, ChatTemplate template, Options options) {
         return new OpenAiServer(llm, template, options);
     }
 
+    /**
+     * Why Helidon could not listen on {@code host:port}. Helidon logs the bind error and returns a server that is
+     * not running; binding a plain socket the same way gives the reason in a form that can be reported.
+     */
+    private static String bindFailure(String host, int port) {
+        String where = "cannot listen on " + host + ":" + port;
+        try (ServerSocket probe = new ServerSocket()) {
+            probe.setReuseAddress(true);
+            probe.bind(new InetSocketAddress(InetAddress.getByName(host), port));
+        } catch (IOException e) {
+            String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            return where + ": " + why + (why.toLowerCase(Locale.ROOT).contains("in use")
+                    ? "; another process holds the port: stop it, or pass another --port (0 picks a free one)"
+                    : "; check --host and --port");
+        }
+        return where + ": the web server did not start (see the log above); check --host and --port";
+    }
+
     /** The bound port (the chosen one when started with port 0). */
     public int port() {
-        return server.port();
+        return port;
     }
 
     public ServerMetrics metrics() {
         return metrics;
+    }
+
+    /** Generation requests being handled now (parsed, queued, running or writing their answer). */
+    public int requestsInFlight() {
+        return inFlight.handlers();
     }
 
     private void routes(HttpRouting.Builder r) {
@@ -103,7 +171,12 @@ public final class OpenAiServer implements AutoCloseable {
         r.get("/v1/models", guarded((req, res) -> sendJson(res, 200, models())));
         r.get("/health", (req, res) -> {
             res.header("Content-Type", "application/json");
-            res.send("{\"status\":\"ok\"}");
+            if (inFlight.draining()) { // 503 takes the server out of a load balancer's rotation
+                res.status(503);
+                res.send("{\"status\":\"draining\",\"requests_in_flight\":" + inFlight.handlers() + "}");
+            } else {
+                res.send("{\"status\":\"ok\"}");
+            }
         });
         r.get("/metrics", (req, res) -> {
             res.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
@@ -156,10 +229,19 @@ public final class OpenAiServer implements AutoCloseable {
             throw tooLarge(declared.getAsLong());
         }
         byte[] body;
-        try (InputStream in = req.content().inputStream()) {
-            body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        try {
+            body = deadlines.readBody(ClientConnections.context(req), () -> {
+                try (InputStream in = req.content().inputStream()) {
+                    return in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
+                }
+            });
+        } catch (IOException | RuntimeException e) {
+            // the client closed the connection, or sent too little within the read timeout (already logged)
+            if (!RequestDeadlines.closedByDeadline()) {
+                log.info("a client closed its connection before sending the whole request body ({})",
+                        e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+            }
+            throw new CloseConnectionException("the request body did not arrive");
         }
         if (body.length > limit) {
             throw tooLarge(-1);
@@ -223,9 +305,42 @@ public final class OpenAiServer implements AutoCloseable {
         sendJson(res, e.status(), errorBody(e));
     }
 
+    /**
+     * Stops gracefully: new generation requests get 503 {@code shutting_down} and {@code /health} reports
+     * {@code draining} (503) while the requests in flight run to their end, for at most {@code drainTimeout}.
+     * Those still running then are cancelled: a stream ends with an error event and {@code [DONE]}, a
+     * non-streaming request gets 503 {@code shutting_down}. Then the listener closes.
+     */
+    public void shutdown(Duration drainTimeout) {
+        inFlight.startDraining();
+        try {
+            int running = inFlight.handlers();
+            if (running > 0) {
+                log.info("draining: {} requests in flight; waiting up to {} s", running, drainTimeout.toSeconds());
+            }
+            if (!inFlight.awaitIdle(drainTimeout.toNanos())) {
+                log.warn("drain timeout of {} s over; cancelling the {} requests still in flight",
+                        drainTimeout.toSeconds(), inFlight.handlers());
+                inFlight.abort();
+                if (!inFlight.awaitIdle(ABORT_GRACE.toNanos())) {
+                    log.warn("{} requests did not answer within {} s of being cancelled; closing their connections",
+                            inFlight.handlers(), ABORT_GRACE.toSeconds());
+                }
+            }
+        } catch (InterruptedException e) {
+            inFlight.abort();
+            Thread.currentThread().interrupt();
+        } finally {
+            if (server.isRunning()) {
+                server.stop();
+            }
+        }
+    }
+
+    /** Stops at once: requests in flight are cancelled and answered with {@code shutting_down}. */
     @Override
     public void close() {
-        server.stop();
+        shutdown(Duration.ZERO);
     }
 
     static byte[] utf8(String s) {

@@ -136,4 +136,22 @@ class ChatEndpointTest {
                 .ignoreEos(true).build(), null).join();
         assertEquals(direct.output().text(), r.get("choices").get(0).get("message").get("content").asText());
     }
+
+    @Test
+    void templateSyntaxInAMessageReachesTheModelLiterally() throws Exception {
+        String content = "{{ 7*7 }} {{ name }} {% include \"META-INF/MANIFEST.MF\" %} {% for a in range(1000) %}"
+                + "{% for b in range(1000) %}{% for c in range(1000) %}x{% endfor %}{% endfor %}{% endfor %}";
+        var body = JSON.createObjectNode().put("model", "tiny").put("max_tokens", 4).put("temperature", 0)
+                .put("ignore_eos", true);
+        body.putArray("messages").addObject().put("role", "user").put("content", content);
+        JsonNode r = f.postOk("/v1/chat/completions", body.toString());
+        String literal = TinyBpeTokenizer.BOS + "<|start_header_id|>user<|end_header_id|>\n\n" + content
+                + "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n";
+        int[] ids = f.llm.tokenizer().encode(literal, false);
+        assertEquals(ids.length, r.get("usage").get("prompt_tokens").asInt());
+        var direct = f.llm.generateStream(ids, SamplingParams.builder().maxTokens(4).temperature(0.0).ignoreEos(true)
+                .build(), null).join();
+        assertEquals(direct.output().text(), r.get("choices").get(0).get("message").get("content").asText());
+        f.awaitIdle();
+    }
 }

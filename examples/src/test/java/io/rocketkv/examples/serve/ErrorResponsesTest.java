@@ -23,19 +23,24 @@ class ErrorResponsesTest {
     static Path dir;
     @TempDir
     static Path busyDir;
+    @TempDir
+    static Path smallPoolDir;
     static ServerFixture f;
     static ServerFixture noQueue;
+    static ServerFixture smallPool;
 
     @BeforeAll
     static void start() throws Exception {
         f = ServerFixture.start(dir, null, 4096, 1024);
         noQueue = ServerFixture.start(busyDir, null, 1 << 20, 0); // every request finds the queue full
+        smallPool = ServerFixture.start(smallPoolDir, null, 1 << 20, 1024, 256, 64); // 64 KV slots
     }
 
     @AfterAll
     static void stop() {
         f.close();
         noQueue.close();
+        smallPool.close();
     }
 
     @ParameterizedTest(name = "{0}")
@@ -66,6 +71,9 @@ class ErrorResponsesTest {
             message extra field | {"messages": [{"role": "user", "content": "x", "tool": 1}]}    | messages[0].tool    | unknown_field
             prompt on chat      | {"prompt": "x", "messages": [{"role": "user", "content": "x"}]} | prompt            | unknown_field
             top_logprobs alone  | {"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2} | top_logprobs  | invalid_value
+            unknown role        | {"messages": [{"role": "user", "content": "x"}, {"role": "{{ 7*7 }}", "content": "x"}]} | messages[1].role | invalid_value
+            role wrong case     | {"messages": [{"role": "User", "content": "x"}]}              | messages[0].role    | invalid_value
+            role wrong type     | {"messages": [{"role": 1, "content": "x"}]}                   | messages[0].role    | invalid_type
             """)
     void chatBadRequests(String name, String body, String param, String code) throws Exception {
         assertError(f.post("/v1/chat/completions", body), 400, param, code);
@@ -85,6 +93,28 @@ class ErrorResponsesTest {
         JsonNode e = assertError(f.post("/v1/completions", "{\"prompt\": \"" + prompt + "\"}"), 400, "prompt",
                 "context_length_exceeded");
         assertTrue(e.get("message").asText().contains("max_seq_len of 256"), e.toString());
+    }
+
+    @Test
+    void aRequestThatCanNeverFitThePoolIsRefusedUpFront() throws Exception {
+        int prompt = smallPool.llm.tokenizer().encode("the cat", true).length;
+        int most = 64 - prompt + 1; // slots: the prompt, then one per output but the last
+        for (String stream : new String[] {"false", "true"}) {
+            JsonNode e = assertError(smallPool.post("/v1/completions", "{\"prompt\": \"the cat\", \"max_tokens\": "
+                    + (most + 1) + ", \"stream\": " + stream + "}"), 400, "prompt", "invalid_value");
+            String m = e.get("message").asText();
+            assertTrue(m.contains("needs " + 65 + " KV-cache slots") && m.contains("the whole pool holds (64 tokens")
+                    && m.contains("lower max_tokens to at most " + most), m);
+        }
+        JsonNode ok = smallPool.postOk("/v1/completions", "{\"prompt\": \"the cat\", \"max_tokens\": " + most
+                + ", \"temperature\": 0, \"ignore_eos\": true}");
+        assertEquals(most, ok.get("usage").get("completion_tokens").asInt(), "the largest request that fits runs");
+        // chat's default max_tokens is what the pool leaves, not what max_seq_len leaves
+        JsonNode chat = smallPool.postOk("/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\":"
+                + " \"hi\"}], \"temperature\": 0, \"ignore_eos\": true}");
+        int chatPrompt = chat.get("usage").get("prompt_tokens").asInt();
+        assertEquals(64 - chatPrompt, chat.get("usage").get("completion_tokens").asInt());
+        smallPool.awaitIdle();
     }
 
     @Test

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rocketkv.api.Backend;
+import io.rocketkv.api.KvCacheConfig;
 import io.rocketkv.api.LLM;
 import io.rocketkv.core.testing.RandomCheckpoint;
 import java.io.BufferedReader;
@@ -45,15 +46,33 @@ final class ServerFixture implements AutoCloseable {
 
     static ServerFixture start(Path dir, String chatTemplate, long maxBodyBytes, int maxWaiting, int maxSeqLen)
             throws IOException {
-        RandomCheckpoint.tiny().write(dir);
+        return start(dir, chatTemplate, maxBodyBytes, maxWaiting, maxSeqLen, null);
+    }
+
+    /** As above, with a KV pool of {@code poolTokens} tokens (null: the default size). */
+    static ServerFixture start(Path dir, String chatTemplate, long maxBodyBytes, int maxWaiting, int maxSeqLen,
+                               Integer poolTokens) throws IOException {
+        return start(dir, chatTemplate, maxSeqLen, poolTokens, new OpenAiServer.Options("127.0.0.1", 0, NAME,
+                maxBodyBytes, maxWaiting));
+    }
+
+    /** The tiny checkpoint served with {@code options} (its port should be 0). */
+    static ServerFixture start(Path dir, String chatTemplate, int maxSeqLen, Integer poolTokens,
+                               OpenAiServer.Options options) throws IOException {
+        RandomCheckpoint.builder().maxPositions(Math.max(256, maxSeqLen)).build().write(dir); // tiny(), long enough
         if (chatTemplate != null) {
             Path tc = dir.resolve("tokenizer_config.json");
             ObjectNode c = (ObjectNode) JSON.readTree(tc.toFile());
             c.put("chat_template", chatTemplate);
             JSON.writeValue(tc.toFile(), c);
         }
-        LLM llm = LLM.builder().model(dir).backend(Backend.CPU).maxSeqLen(maxSeqLen).maxBatchSize(64).build();
-        var options = new OpenAiServer.Options("127.0.0.1", 0, NAME, maxBodyBytes, maxWaiting);
+        LLM llm = LLM.builder().model(dir).backend(Backend.CPU).maxSeqLen(maxSeqLen).maxBatchSize(64)
+                .kvCacheConfig(KvCacheConfig.builder().maxTokens(poolTokens).build()).build();
+        return serve(llm, dir, options);
+    }
+
+    /** Serves {@code llm} (closed with the fixture), with the chat template of {@code dir}. */
+    static ServerFixture serve(LLM llm, Path dir, OpenAiServer.Options options) {
         return new ServerFixture(llm, OpenAiServer.start(llm, ChatTemplate.load(dir), options));
     }
 

@@ -7,7 +7,8 @@ package io.rocketkv.core.engine;
  * <p>The filters apply in vLLM's order: temperature, then top-k, then top-p over the top-k survivors renormalised.
  * Build one with {@link #builder()}: every field is set by name, unset fields keep vLLM's defaults.
  *
- * @param temperature ≥ 0 and finite; 0 = greedy (argmax, lowest id on ties; top-k, top-p and seed are then moot)
+ * @param temperature ≥ 0 and finite; below {@link #GREEDY_BELOW_TEMPERATURE} (0 included) = greedy (argmax, lowest
+ *                    id on ties; top-k, top-p and seed are then moot)
  * @param topK        0 = disabled, else ≥ 1: keep the k most probable tokens
  * @param topP        0 &lt; p ≤ 1: keep the smallest set of most probable tokens whose probability sums to ≥ p;
  *                    1 = disabled
@@ -22,6 +23,13 @@ public record SamplingOptions(double temperature, int topK, double topP, Long se
     /** {@code topK} value that disables top-k (the only one: negative values are refused). */
     public static final int TOP_K_DISABLED = 0;
     public static final double DEFAULT_TOP_P = 1.0;
+
+    /**
+     * Temperatures below this decode greedily, as in vLLM ({@code _SAMPLING_EPS}): dividing logits by a
+     * temperature this small only sharpens the distribution onto its argmax, and a subnormal one (5e-324)
+     * overflows {@code 1 / T} to infinity, which would turn every weight into NaN or 0.
+     */
+    public static final double GREEDY_BELOW_TEMPERATURE = 1e-5;
 
     /** Greedy decoding, no alternatives. */
     public static final SamplingOptions GREEDY = builder().temperature(0.0).build();
@@ -56,8 +64,9 @@ public record SamplingOptions(double temperature, int topK, double topP, Long se
         return new Builder().temperature(temperature).topK(topK).topP(topP).seed(seed).logprobs(logprobs);
     }
 
+    /** True when the temperature is below {@link #GREEDY_BELOW_TEMPERATURE}: the argmax is taken. */
     public boolean isGreedy() {
-        return temperature == 0.0;
+        return temperature < GREEDY_BELOW_TEMPERATURE;
     }
 
     public boolean topKEnabled() {

@@ -8,8 +8,15 @@ import java.util.Deque;
 import java.util.List;
 
 /**
- * Decides what each step runs (nano-vllm's scheduler): prefill of waiting sequences when any fit, else
- * one decode token for every running sequence.
+ * Decides what each step runs: a prefill of waiting sequences, or one decode token for every running sequence
+ * (a step is one or the other; mixed steps come with chunked prefill).
+ *
+ * <p>Fairness: never two prefill steps in a row while running sequences wait to decode. nano-vllm's rule,
+ * prefill whenever a waiting sequence fits, lets a stream of long prompts stop every running request: each
+ * arrival's prefill goes first, and with a steady queue no decode step runs at all. Here a prefill step is
+ * followed by a decode step whenever anything is running, so running requests get at least one token per two
+ * steps while prompts are queued, and a queued prompt waits at most one decode step between prefills. Each
+ * prefill step takes waiting sequences in order up to {@code max_num_tokens} tokens (at least one sequence).
  *
  * <p>KV-pool policy: a waiting request stays queued until its prompt's blocks are free. A running
  * sequence that needs a new block when none is free preempts the newest running sequence (its blocks
@@ -30,6 +37,7 @@ final class Scheduler {
     private final KvCacheManager kv;
     private final Deque<Sequence> waiting = new ArrayDeque<>();
     private final List<Sequence> running = new ArrayList<>();
+    private boolean lastWasPrefill; // the previous step prefilled: the next one decodes, if anything runs
 
     Scheduler(EngineConfig config, KvCacheManager kv) {
         this.config = config;
@@ -56,7 +64,8 @@ final class Scheduler {
         List<Sequence> failed = new ArrayList<>();
         List<Sequence> prefill = new ArrayList<>();
         int tokens = 0;
-        while (!waiting.isEmpty() && running.size() + prefill.size() < config.maxBatchSize()) {
+        boolean decodeTurn = lastWasPrefill && !running.isEmpty();
+        while (!decodeTurn && !waiting.isEmpty() && running.size() + prefill.size() < config.maxBatchSize()) {
             Sequence seq = waiting.peekFirst();
             int n = seq.numTokens();
             if (!fitsEmptyPool(n)) {
@@ -77,8 +86,10 @@ final class Scheduler {
         }
         if (!prefill.isEmpty()) {
             running.addAll(prefill);
+            lastWasPrefill = true;
             return new Batch(true, prefill, failed);
         }
+        lastWasPrefill = false;
         List<Sequence> decode = new ArrayList<>();
         List<Sequence> queue = new ArrayList<>(running);
         running.clear();

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rocketkv.core.numeric.DType;
+import io.rocketkv.core.weights.CheckpointFiles;
 import io.rocketkv.core.weights.CheckpointFormatException;
 
 import java.io.IOException;
@@ -11,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.stream.Collectors;
 
 /** Reads {@code config.json} / {@code generation_config.json} into a {@link ModelConfig}. */
@@ -30,11 +32,13 @@ final class ModelConfigParser {
             folder = folder.getParent();
         }
         Path config = folder.resolve(ModelConfig.CONFIG_FILE);
+        CheckpointFiles.requireRegularIfPresent(config, "the model config");
         if (!Files.isRegularFile(config)) {
             throw new CheckpointFormatException("model folder " + folder + " has no " + ModelConfig.CONFIG_FILE
                     + ": point to a Hugging Face model folder (the one holding config.json and the weights).");
         }
         Path generation = folder.resolve(ModelConfig.GENERATION_CONFIG_FILE);
+        CheckpointFiles.requireRegularIfPresent(generation, "the generation config");
         JsonNode generationRoot = Files.isRegularFile(generation) ? readTree(generation) : null;
         return new ModelConfigParser(config.toString()).build(readTree(config), generationRoot,
                 generation.toString());
@@ -89,12 +93,26 @@ final class ModelConfigParser {
         }
         JsonNode ropeParameters = object(c, "rope_parameters"); // transformers v5 spelling
         JsonNode ropeScalingNode = object(c, "rope_scaling");
-        if (ropeScalingNode == null) {
-            ropeScalingNode = ropeParameters;
+        RopeScaling ropeScaling = checkedRopeScaling(ropeScalingNode != null ? ropeScalingNode : ropeParameters,
+                ropeScalingNode != null ? "rope_scaling" : "rope_parameters");
+        if (ropeScalingNode != null && ropeParameters != null && hasRopeType(ropeParameters)) {
+            RopeScaling other = checkedRopeScaling(ropeParameters, "rope_parameters");
+            if (!Objects.equals(ropeScaling, other)) {
+                throw fail("has both rope_scaling " + ropeScalingNode + " and rope_parameters " + ropeParameters
+                        + ", and they describe different RoPE scaling (" + describe(ropeScaling) + " vs "
+                        + describe(other) + "); keep one of them (transformers v5 reads rope_parameters)");
+            }
         }
         Double theta = optionalDouble(c, "rope_theta");
-        if (theta == null && ropeParameters != null) {
-            theta = new ModelConfigParser(source + " rope_parameters").optionalDouble(ropeParameters, "rope_theta");
+        if (ropeParameters != null) {
+            Double v5Theta = new ModelConfigParser(source + " rope_parameters").optionalDouble(ropeParameters,
+                    "rope_theta");
+            if (theta == null) {
+                theta = v5Theta;
+            } else if (v5Theta != null && !v5Theta.equals(theta)) {
+                throw fail("has rope_theta = " + theta + " and rope_parameters.rope_theta = " + v5Theta
+                        + ", which disagree; keep one of them");
+            }
         }
         boolean attentionBias = switch (arch) {
             case LLAMA -> optionalBool(c, "attention_bias", false);
@@ -122,7 +140,7 @@ final class ModelConfigParser {
             return new ModelConfig(arch, hidden, requiredInt(c, "intermediate_size"),
                     requiredInt(c, "num_hidden_layers"), heads, kvHeads == null ? heads : kvHeads, headDim,
                     requiredDouble(c, "rms_norm_eps"), theta == null ? 10000.0 : theta,
-                    ropeScaling(ropeScalingNode), requiredInt(c, "max_position_embeddings"),
+                    ropeScaling, requiredInt(c, "max_position_embeddings"),
                     requiredInt(c, "vocab_size"), optionalBool(c, "tie_word_embeddings", false), attentionBias,
                     arch == Architecture.LLAMA && optionalBool(c, "mlp_bias", false), bos, eos, dtype(c),
                     slidingWindow);
@@ -153,11 +171,29 @@ final class ModelConfigParser {
                 + ": model_type \"" + type + "\" is not supported; supported: " + Architecture.supported()));
     }
 
-    private RopeScaling ropeScaling(JsonNode node) {
+    /** {@link #ropeScaling}, with a value out of range reported as a checkpoint fault. */
+    private RopeScaling checkedRopeScaling(JsonNode node, String field) {
+        try {
+            return ropeScaling(node, field);
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointFormatException(source + ": " + e.getMessage() + ". Fix the config or download "
+                    + "the model again.", e);
+        }
+    }
+
+    private static boolean hasRopeType(JsonNode node) {
+        return hasValue(node, "rope_type") || hasValue(node, "type");
+    }
+
+    private static String describe(RopeScaling r) {
+        return r == null ? "none" : r.toString();
+    }
+
+    private RopeScaling ropeScaling(JsonNode node, String field) {
         if (node == null) {
             return null;
         }
-        ModelConfigParser r = new ModelConfigParser(source + " rope_scaling");
+        ModelConfigParser r = new ModelConfigParser(source + " " + field);
         String type = hasValue(node, "rope_type") ? r.text(node, "rope_type") : r.text(node, "type");
         if (type == null || type.equals("default")) {
             return null;

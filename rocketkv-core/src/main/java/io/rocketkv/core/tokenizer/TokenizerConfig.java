@@ -2,6 +2,7 @@ package io.rocketkv.core.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.rocketkv.core.weights.CheckpointFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,6 +61,11 @@ public record TokenizerConfig(String bosToken, String eosToken, Boolean addBosTo
     }
 
     private static JsonNode readIfExists(ObjectMapper mapper, Path file) {
+        String kind = CheckpointFiles.nonRegularKind(file);
+        if (kind != null) {
+            throw new TokenizerFormatException(file.toAbsolutePath() + " is " + kind + ", not a regular file: replace"
+                    + " it with the file itself, or remove it");
+        }
         if (!Files.isRegularFile(file)) {
             return null;
         }

@@ -3,6 +3,7 @@ package io.rocketkv.core.tokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rocketkv.core.weights.CheckpointFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,6 +26,11 @@ final class TokenizerLoader {
 
     static Tokenizer load(Path path) {
         Path file = Files.isDirectory(path) ? path.resolve("tokenizer.json") : path;
+        String kind = CheckpointFiles.nonRegularKind(file);
+        if (kind != null) {
+            throw new TokenizerFormatException("the tokenizer file " + file.toAbsolutePath() + " is " + kind
+                    + ", not a regular file: replace it with the file itself (download the tokenizer again)");
+        }
         if (!Files.isRegularFile(file)) {
             throw new TokenizerFormatException("no tokenizer file at " + file);
         }
@@ -53,6 +59,11 @@ final class TokenizerLoader {
         String type = JsonFields.textOr(options, "type", "BPE");
         if (!type.equals("BPE")) {
             throw TokenizerFormatException.unsupported("model", type, "BPE");
+        }
+        if (vocab.size() == 0) {
+            // every piece of text would be dropped (or become unk): prompts would encode to nothing
+            throw new TokenizerFormatException("BPE model: the vocab (model.vocab) is empty, so no text can be "
+                    + "encoded; download the tokenizer again");
         }
         JsonNode dropout = options.get("dropout");
         if (dropout != null && !dropout.isNull() && dropout.asDouble() != 0.0) {

@@ -65,6 +65,8 @@ public final class SafeTensors implements AutoCloseable {
         if (Files.isDirectory(path)) {
             Path single = path.resolve(SINGLE_FILE_NAME);
             Path index = path.resolve(ShardIndex.FILE_NAME);
+            CheckpointFiles.requireRegularIfPresent(single, "the weights file");
+            CheckpointFiles.requireRegularIfPresent(index, "the shard index");
             if (Files.isRegularFile(single)) {
                 return openSingle(single);
             }
@@ -79,6 +81,7 @@ public final class SafeTensors implements AutoCloseable {
             throw new CheckpointFormatException("checkpoint " + path + " does not exist: pass a .safetensors file, "
                     + "a *.index.json shard index, or a model folder.");
         }
+        CheckpointFiles.requireRegularIfPresent(path, "checkpoint");
         return path.getFileName().toString().endsWith(".index.json") ? openSharded(path) : openSingle(path);
     }
 
@@ -109,6 +112,7 @@ public final class SafeTensors implements AutoCloseable {
             Map<String, String> metadata = new LinkedHashMap<>();
             for (Map.Entry<Path, String> e : firstTensorOfShard.entrySet()) {
                 Path shard = e.getKey();
+                CheckpointFiles.requireRegularIfPresent(shard, "shard");
                 if (!Files.isRegularFile(shard)) {
                     throw new CheckpointFormatException("shard " + shard + " named in " + indexFile
                             + " (it holds tensor '" + e.getValue() + "', among others) does not exist: the "

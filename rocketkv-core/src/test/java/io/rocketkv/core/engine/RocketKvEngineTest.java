@@ -104,9 +104,11 @@ class RocketKvEngineTest {
                     r.ints(300, 0, 296).toArray());
             var rk = RocketKvParams.builder().windowSize(8).kernelSize(7).promptBudget(64).topk(4).topr(16)
                     .pageSize(4).ktDtype(DType.F8_E5M2).build();
-            // 28 blocks of 16 = 448 slots: two 300-token prompts (19 blocks each) never fit at once, so without
-            // eviction the second would wait for the first to finish
-            EngineConfig cfg = new EngineConfig(8, 4096, 1024, TOKENS_PER_BLOCK, 28, rk);
+            // 30 blocks of 16 = 480 slots: two 300-token prompts (19 blocks each) never fit at once, so without
+            // eviction the second would wait for the first to finish. With a decode step between prefills (the
+            // scheduler's fairness rule) the first two have grown to 5 blocks each when the third is prefilled:
+            // 5 + 5 + 19 = 29 blocks
+            EngineConfig cfg = new EngineConfig(8, 4096, 1024, TOKENS_PER_BLOCK, 30, rk);
             int maxTokens = 24;
             try (Engine engine = new Engine(m.model(), m.kernels(), cfg, ids -> "")) {
                 int[] usedAtFirstToken = new int[3];

@@ -47,6 +47,24 @@ class SamplerTest {
     }
 
     @Test
+    void temperaturesTooSmallToDivideByAreGreedy() {
+        // the argmax is not token 0: at T = 5e-324, 1/T overflows and sampling would fall back to token 0
+        float[] logits = randomLogits(5, 1000, 3);
+        int argmax = SamplerReference.rankOrder(logits)[0];
+        assertNotEquals(0, argmax);
+        for (double t : new double[] {Double.MIN_VALUE, 1e-300, 1e-10, 9.99e-6}) {
+            SamplingOptions o = SamplingOptions.builder().temperature(t).seed(7L).build();
+            assertTrue(o.isGreedy(), "T = " + t);
+            Sampler s = new Sampler(o);
+            for (int i = 0; i < 20; i++) {
+                assertEquals(argmax, s.sample(logits, logits.length).tokenId(), "T = " + t);
+            }
+        }
+        assertTrue(!SamplingOptions.builder().temperature(SamplingOptions.GREEDY_BELOW_TEMPERATURE).seed(7L).build().isGreedy(),
+                "1e-5 itself samples");
+    }
+
+    @Test
     void sameSeedSameTokensDifferentSeedsDiffer() {
         float[] logits = randomLogits(3, 50, 2);
         SamplingOptions o = SamplingOptions.builder().temperature(1.0).topP(0.95).seed(1234L).build();

@@ -121,8 +121,11 @@ class SchedulerTest {
         assertTrue(first.prefill());
         assertEquals(List.of(a, b), first.seqs(), "12 tokens fit in 13, 18 do not");
         Scheduler.Batch second = h.step();
-        assertTrue(second.prefill());
-        assertEquals(List.of(c), second.seqs());
+        assertFalse(second.prefill(), "a and b decode before the next prefill");
+        assertEquals(List.of(a, b), second.seqs());
+        Scheduler.Batch third = h.step();
+        assertTrue(third.prefill());
+        assertEquals(List.of(c), third.seqs());
         h.runToEnd();
 
         // a recomputed sequence may exceed max_num_tokens; alone, it is still scheduled
@@ -131,6 +134,83 @@ class SchedulerTest {
         alone.scheduler.add(big);
         assertEquals(List.of(big), alone.step().seqs());
         alone.runToEnd();
+    }
+
+    @Test
+    void aQueueOfLongPromptsDoesNotStopTheRunningRequests() {
+        // max_num_tokens 100: one 80-token prompt per prefill step
+        Harness h = new Harness(new EngineConfig(16, 100, 1024, 4, 4096));
+        Sequence shortA = seq(5, 40);
+        Sequence shortB = seq(6, 40);
+        h.scheduler.add(shortA);
+        h.scheduler.add(shortB);
+        assertTrue(h.step().prefill()); // step 0: both short prompts
+        List<Sequence> longs = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            Sequence l = seq(80, 3);
+            longs.add(l);
+            h.scheduler.add(l);
+        }
+        int[] firstTokenStep = new int[longs.size()];
+        int[] doneStep = new int[longs.size()];
+        int[] shortTokensAtFirstToken = new int[longs.size()];
+        int shortDoneStep = -1;
+        boolean previousWasPrefill = true;
+        while (h.scheduler.hasWork()) {
+            int step = h.steps;
+            boolean anyRunning = h.scheduler.numRunning() > 0;
+            Scheduler.Batch b = h.step();
+            assertFalse(b.prefill() && previousWasPrefill && anyRunning,
+                    "step " + step + ": two prefill steps in a row while requests were running");
+            previousWasPrefill = b.prefill();
+            for (int i = 0; i < longs.size(); i++) {
+                Sequence l = longs.get(i);
+                if (b.seqs().contains(l) && b.prefill()) {
+                    firstTokenStep[i] = step;
+                    shortTokensAtFirstToken[i] = shortA.numOutputs();
+                }
+                if (b.seqs().contains(l) && l.result.isDone()) {
+                    doneStep[i] = step;
+                }
+            }
+            if (shortDoneStep < 0 && shortA.result.isDone()) {
+                shortDoneStep = step;
+            }
+            assertTrue(h.steps < 1000, "the scheduler makes progress");
+        }
+        h.runToEnd();
+        for (int i = 0; i < longs.size(); i++) {
+            // step 1 decodes the short ones; then long i is prefilled at step 2 + 2i, one decode step between
+            assertEquals(2 + 2 * i, firstTokenStep[i], "time to first token of long prompt " + i + " (in steps)");
+            // ... while the short requests got a token at every decode step: 1 from their prefill, i + 1 since
+            assertEquals(1 + (i + 1), shortTokensAtFirstToken[i], "short request's tokens when long " + i + " starts");
+            // 3 tokens: its prefill and the next two decode steps (back to back for the last: nothing waits then)
+            int expected = firstTokenStep[i] + (i < longs.size() - 1 ? 3 : 2);
+            assertEquals(expected, doneStep[i], "long prompt " + i + " finishes two decode steps later");
+        }
+        // completion order: each long request (3 tokens) finishes before the short ones (40 tokens), in arrival order
+        for (int i = 1; i < longs.size(); i++) {
+            assertTrue(doneStep[i - 1] < doneStep[i]);
+        }
+        assertTrue(doneStep[longs.size() - 1] < shortDoneStep);
+        // 11 tokens when the last long prompt was prefilled (step 20), then one per step: the 40th at step 49
+        assertEquals(20 + (40 - 11), shortDoneStep);
+    }
+
+    @Test
+    void withNothingRunningPrefillStepsFollowEachOther() {
+        // one-token requests finish at their prefill: nothing waits to decode, so no step is spent on it
+        Harness h = new Harness(new EngineConfig(16, 10, 1024, 4, 1024));
+        for (int i = 0; i < 3; i++) {
+            h.scheduler.add(seq(8, 1));
+        }
+        for (int i = 0; i < 3; i++) {
+            Scheduler.Batch b = h.step();
+            assertTrue(b.prefill(), "step " + i);
+            assertEquals(1, b.seqs().size());
+        }
+        h.runToEnd();
+        assertEquals(3, h.steps);
     }
 
     @Test

@@ -337,6 +337,35 @@ class ModelConfigTest {
     }
 
     @Test
+    void ropeScalingAndRopeParametersThatAgreeAreAccepted() {
+        String both = LLAMA_31_8B.replace("\"rope_theta\": 500000.0,", "\"rope_theta\": 500000.0, \"rope_parameters\":"
+                + " {\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0,"
+                + " \"original_max_position_embeddings\": 8192, \"rope_theta\": 500000.0},");
+        ModelConfig c = ModelConfig.parse(both, null);
+        assertEquals(RopeScaling.llama3(8, 1, 4, 8192), c.ropeScaling());
+        assertEquals(500000.0, c.ropeTheta());
+    }
+
+    @Test
+    void ropeScalingAndRopeParametersThatDisagreeAreAnError() {
+        String factor = LLAMA_31_8B.replace("\"rope_theta\": 500000.0,", "\"rope_theta\": 500000.0, \"rope_parameters\":"
+                + " {\"rope_type\": \"llama3\", \"factor\": 32.0, \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0,"
+                + " \"original_max_position_embeddings\": 8192},");
+        CheckpointFormatException e = assertThrows(CheckpointFormatException.class, () -> ModelConfig.parse(factor, null));
+        assertTrue(e.getMessage().contains("rope_scaling") && e.getMessage().contains("rope_parameters")
+                && e.getMessage().contains("factor=32.0") && e.getMessage().contains("factor=8.0"), e.getMessage());
+        String none = LLAMA_31_8B.replace("\"rope_theta\": 500000.0,", "\"rope_theta\": 500000.0, \"rope_parameters\":"
+                + " {\"rope_type\": \"default\"},");
+        e = assertThrows(CheckpointFormatException.class, () -> ModelConfig.parse(none, null));
+        assertTrue(e.getMessage().contains("none"), e.getMessage());
+        String theta = LLAMA_31_8B.replace("\"rope_theta\": 500000.0,", "\"rope_theta\": 500000.0, \"rope_parameters\":"
+                + " {\"rope_theta\": 10000.0},");
+        e = assertThrows(CheckpointFormatException.class, () -> ModelConfig.parse(theta, null));
+        assertTrue(e.getMessage().contains("rope_theta = 500000.0") && e.getMessage().contains("10000.0"),
+                e.getMessage());
+    }
+
+    @Test
     void llamaAttentionBiasCoversOProj() {
         ModelConfig c = ModelConfig.parse(LLAMA_31_8B.replace("\"attention_bias\": false", "\"attention_bias\": true")
                 .replace("\"mlp_bias\": false", "\"mlp_bias\": true"), null);

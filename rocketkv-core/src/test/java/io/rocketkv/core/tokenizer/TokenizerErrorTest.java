@@ -57,6 +57,14 @@ class TokenizerErrorTest {
     }
 
     @Test
+    void anEmptyVocabIsAnErrorAtLoad() {
+        Path file = CraftedTokenizers.write(dir, new String[0], new String[0], root -> { });
+        String error = assertThrows(TokenizerFormatException.class, () -> Tokenizer.load(file)).getMessage();
+        assertContains(error, "the vocab (model.vocab) is empty");
+        assertContains(error, file.toString());
+    }
+
+    @Test
     void mergeOfUnknownToken() {
         Path file = CraftedTokenizers.write(dir, TOKENS, new String[] {"a b", "ab c"}, root -> { });
         String error = assertThrows(TokenizerFormatException.class, () -> Tokenizer.load(file)).getMessage();
