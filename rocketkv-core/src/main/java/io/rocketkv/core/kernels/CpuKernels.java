@@ -34,12 +34,48 @@ public final class CpuKernels implements Kernels {
         return "cpu";
     }
 
+    /**
+     * A zeroed F32 heap tensor. Tensors of rank 4 and more (the paged KV cache and the KT cache) grow along their
+     * first dimension (blocks, pages) as the ops reach them, so a large pool costs heap only for the blocks in use;
+     * they read as zeros where nothing was written, like a tensor allocated whole.
+     */
     @Override
     public Tensor allocate(DType dtype, int... shape) {
         if (dtype != DType.F32) {
             throw new IllegalArgumentException("CPU activations and caches are F32, got " + dtype);
         }
-        return CpuTensor.heap(shape);
+        return shape.length >= 4 ? CpuTensor.growable(shape) : CpuTensor.heap(shape);
+    }
+
+    /** The KV cache's array with every block the step names (slots, and tables up to each kvLen) addressable. */
+    private static float[] cacheFor(Tensor kvCache, StepBatch b, AttentionShape s) {
+        CpuTensor c = cpu(kvCache);
+        c.ensureRows(Math.min(kvCache.dim(0), blocksTouched(b, s.tokensPerBlock())));
+        return c.floats();
+    }
+
+    /** The KT cache's array with the pages of every block the step names addressable. */
+    private static float[] ktFor(Tensor ktCache, StepBatch b, AttentionShape s, RocketKvPlan plan) {
+        CpuTensor c = cpu(ktCache);
+        long pages = (long) blocksTouched(b, s.tokensPerBlock()) * (s.tokensPerBlock() / plan.params().pageSize());
+        c.ensureRows((int) Math.min(ktCache.dim(0), pages));
+        return c.floats();
+    }
+
+    /** One past the highest block the step's slots and block tables (up to each sequence's kvLen) name. */
+    static int blocksTouched(StepBatch b, int tokensPerBlock) {
+        int max = -1;
+        for (int slot : b.slotMapping()) {
+            max = Math.max(max, slot / tokensPerBlock); // −1 / tpb is 0: harmless
+        }
+        for (int i = 0; i < b.numSeqs(); i++) {
+            int[] table = b.blockTables()[i];
+            int need = Math.min(table.length, (b.kvLens()[i] + tokensPerBlock - 1) / tokensPerBlock);
+            for (int j = 0; j < need; j++) {
+                max = Math.max(max, table[j]);
+            }
+        }
+        return max + 1;
     }
 
     @Override
@@ -54,7 +90,11 @@ public final class CpuKernels implements Kernels {
 
     @Override
     public void upload(float[] src, Tensor dst) {
-        float[] d = cpu(dst).floats();
+        CpuTensor t = cpu(dst);
+        if (dst.shape().length > 0) {
+            t.ensureRows(dst.dim(0));
+        }
+        float[] d = t.floats();
         if (dst.numel() != src.length) {
             throw new IllegalArgumentException("upload of " + src.length + " floats into " + Tensor.describe(dst));
         }
@@ -204,7 +244,7 @@ public final class CpuKernels implements Kernels {
         StepBatch batch = step.batch();
         float[] ks = cpu(k).floats();
         float[] vs = cpu(v).floats();
-        float[] cache = cpu(kvCache).floats();
+        float[] cache = cacheFor(kvCache, batch, shape);
         int d = shape.headDim();
         int hkv = shape.numKvHeads();
         int p = shape.tokensPerBlock();
@@ -295,7 +335,7 @@ public final class CpuKernels implements Kernels {
     public void decodeAttention(Tensor q, Tensor kvCache, StepPlan step, AttentionShape shape, Tensor out) {
         StepBatch batch = step.batch();
         float[] qs = cpu(q).floats();
-        float[] cache = cpu(kvCache).floats();
+        float[] cache = cacheFor(kvCache, batch, shape);
         float[] os = cpu(out).floats();
         int h = shape.numHeads();
         int d = shape.headDim();
@@ -356,27 +396,28 @@ public final class CpuKernels implements Kernels {
         if (!batch.prefill()) {
             throw new IllegalArgumentException("RocketKV stage 1 runs after a prefill step");
         }
-        CpuRocketKv.stage1(cpu(q).floats(), cpu(k).floats(), batch, shape, params, cpu(kvCache).floats(), parallel);
+        CpuRocketKv.stage1(cpu(q).floats(), cpu(k).floats(), batch, shape, params, cacheFor(kvCache, batch, shape),
+                parallel);
     }
 
     @Override
     public void ktBuild(Tensor kvCache, StepPlan step, AttentionShape shape, RocketKvPlan plan, Tensor ktCache) {
         StepBatch batch = step.batch();
-        CpuRocketKv.ktBuild(cpu(kvCache).floats(), batch, shape, plan, cpu(ktCache).floats());
+        CpuRocketKv.ktBuild(cacheFor(kvCache, batch, shape), batch, shape, plan, ktFor(ktCache, batch, shape, plan));
     }
 
     @Override
     public void ktUpdate(Tensor k, StepPlan step, AttentionShape shape, RocketKvPlan plan, Tensor ktCache) {
         StepBatch batch = step.batch();
-        CpuRocketKv.ktUpdate(cpu(k).floats(), batch, shape, plan, cpu(ktCache).floats());
+        CpuRocketKv.ktUpdate(cpu(k).floats(), batch, shape, plan, ktFor(ktCache, batch, shape, plan));
     }
 
     @Override
     public void sparseDecodeAttention(Tensor q, Tensor kvCache, Tensor ktCache, StepPlan step, AttentionShape shape,
                                       RocketKvPlan plan, Tensor out) {
         StepBatch batch = step.batch();
-        CpuRocketKv.sparseDecode(cpu(q).floats(), cpu(kvCache).floats(), cpu(ktCache).floats(), batch, shape, plan,
-                cpu(out).floats(), parallel);
+        CpuRocketKv.sparseDecode(cpu(q).floats(), cacheFor(kvCache, batch, shape), ktFor(ktCache, batch, shape, plan),
+                batch, shape, plan, cpu(out).floats(), parallel);
     }
 
     @Override

@@ -6,23 +6,64 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * A CPU tensor: F32 activations live in a heap {@code float[]}; weights stay in the (memory-mapped)
- * segment they were read from, in their checkpoint dtype.
+ * segment they were read from, in their checkpoint dtype. A {@link #growable} tensor (the KV and KT caches) holds
+ * its first dimension's rows only up to the highest row an op asked for ({@link #ensureRows}); the rows beyond read
+ * as zeros, as in a tensor allocated whole, so a large cache pool costs memory only for the blocks in use.
  */
 public final class CpuTensor implements Tensor {
 
     private final DType dtype;
     private final int[] shape;
-    private final float[] array;        // F32 heap tensors; null for segment-backed weights
+    private float[] array;              // F32 heap tensors; null for segment-backed weights
+    private final boolean growable;     // the array holds rows of dim 0 only up to ensureRows' highest
     private final MemorySegment segment; // segment-backed weights; null for heap tensors
 
-    private CpuTensor(DType dtype, int[] shape, float[] array, MemorySegment segment) {
+    private CpuTensor(DType dtype, int[] shape, float[] array, MemorySegment segment, boolean growable) {
         this.dtype = dtype;
         this.shape = shape.clone();
         this.array = array;
         this.segment = segment;
+        this.growable = growable;
+    }
+
+    private CpuTensor(DType dtype, int[] shape, float[] array, MemorySegment segment) {
+        this(dtype, shape, array, segment, false);
     }
 
     static CpuTensor heap(int... shape) {
+        return new CpuTensor(DType.F32, shape, new float[checkedNumel(shape)], null);
+    }
+
+    /** An F32 heap tensor whose rows along dimension 0 are allocated as ops reach them ({@link #ensureRows}). */
+    static CpuTensor growable(int... shape) {
+        checkedNumel(shape);
+        return new CpuTensor(DType.F32, shape, new float[0], null, true);
+    }
+
+    /**
+     * Makes rows {@code [0, rows)} of dimension 0 addressable in {@link #floats()} (zeros until written), growing the
+     * array geometrically and keeping what it holds; nothing for a tensor that is not {@link #growable}.
+     *
+     * @throws IllegalArgumentException when {@code rows} exceeds dimension 0
+     */
+    void ensureRows(int rows) {
+        if (!growable) {
+            return;
+        }
+        if (rows > shape[0]) {
+            throw new IllegalArgumentException("row " + (rows - 1) + " is past the " + shape[0] + " rows of "
+                    + Tensor.describe(this));
+        }
+        int rowElems = shape[0] == 0 ? 0 : checkedNumel(shape) / shape[0];
+        if ((long) rows * rowElems <= array.length) {
+            return;
+        }
+        int held = rowElems == 0 ? 0 : array.length / rowElems;
+        int grown = (int) Math.min(shape[0], Math.max(rows, 2L * held));
+        array = java.util.Arrays.copyOf(array, grown * rowElems);
+    }
+
+    private static int checkedNumel(int... shape) {
         long n = 1;
         for (int d : shape) {
             if (d < 0) {
@@ -33,7 +74,7 @@ public final class CpuTensor implements Tensor {
         if (n > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("CPU tensor of " + n + " elements exceeds one Java array");
         }
-        return new CpuTensor(DType.F32, shape, new float[(int) n], null);
+        return (int) n;
     }
 
     /** The first {@code rows} rows of this 2-D heap tensor, over the same array. */
@@ -80,7 +121,8 @@ public final class CpuTensor implements Tensor {
 
     /**
      * The backing array of an F32 heap tensor. A {@link #rows row-view} shares its base's array, so the
-     * array may be longer than {@link #numel()}: sizes come from the shape, never from the array length.
+     * array may be longer than {@link #numel()}, and a {@link #growable} tensor's may be shorter (it holds the rows
+     * {@link #ensureRows} made addressable): sizes come from the shape, never from the array length.
      */
     float[] floats() {
         if (array == null) {
