@@ -81,7 +81,7 @@ public final class CudaKernels implements Kernels {
     private DeviceBuffer xBf16;
     private DeviceBuffer rowsBuffer;
     private DeviceBuffer ropeBuffer;
-    private RopeTable ropeFor;
+    private float[] ropeOnDevice; // the inverse frequencies in ropeBuffer (compared by value)
 
     private boolean closed;
     private boolean sawF32Matrix;
@@ -386,11 +386,11 @@ public final class CudaKernels implements Kernels {
         int t = p.batch().numTokens();
         requireFloats(q, (long) t * shape.numHeads() * d, "rope q");
         requireFloats(k, (long) t * shape.numKvHeads() * d, "rope k");
-        if (ropeFor != rope) {
-            float[] inv = rope.invFreq();
+        float[] inv = rope.invFreq();
+        if (!java.util.Arrays.equals(inv, ropeOnDevice)) { // a model's table: uploaded once, outside any capture
             ropeBuffer = scratch.grow(ropeBuffer, (long) inv.length * Float.BYTES);
             ropeBuffer.copyFrom(MemorySegment.ofArray(inv), 0);
-            ropeFor = rope;
+            ropeOnDevice = inv;
         }
         ropeF32.launch(Dim3.of(t), Dim3.of(128), 0, stream, cuda(q).buffer(), cuda(k).buffer(), p.positions(),
                 ropeBuffer, shape.numHeads(), shape.numKvHeads(), d);
@@ -621,7 +621,7 @@ public final class CudaKernels implements Kernels {
         }
         failure = Closeables.closeAll(failure, all);
         closed = true;
-        ropeFor = null;
+        ropeOnDevice = null;
         try {
             context.close();
         } catch (RuntimeException e) {
