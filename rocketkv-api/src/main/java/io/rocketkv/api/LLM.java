@@ -477,6 +477,17 @@ public final class LLM implements AutoCloseable {
             return this;
         }
 
+        /**
+         * A checkpoint directory, or a Hugging Face id {@code org/name} found in the local Hugging Face cache
+         * (never downloaded; see {@link HuggingFaceModels}).
+         *
+         * @throws ModelNotFoundException when it is neither, naming every place looked in
+         */
+        public Builder model(String model) {
+            this.model = HuggingFaceModels.resolve(model);
+            return this;
+        }
+
         /** Takes every engine option from {@code args} (e.g. {@link LlmArgs#fromYaml(Path)}). */
         public Builder args(LlmArgs args) {
             this.args = args.toBuilder();
