@@ -28,8 +28,8 @@ public final class LlmSparseAttention implements Callable<Integer> {
 
     enum Algo { ROCKETKV, NONE }
 
-    @Option(names = "--model_path", required = true, description = "checkpoint directory")
-    Path modelPath;
+    @Option(names = "--model_path", required = true, description = "checkpoint directory, or a Hugging Face id org/name from the local Hugging Face cache")
+    String modelPath;
     @Option(names = "--algo", defaultValue = "ROCKETKV", description = "ROCKETKV or NONE (default ${DEFAULT-VALUE})")
     Algo algo;
     @Option(names = "--attention_backend", description = "recorded for compatibility (TRTLLM, VANILLA, FLASHINFER)")

@@ -20,6 +20,7 @@ import io.rocketkv.core.weights.FiniteWeights;
 import io.rocketkv.core.weights.SafeTensors;
 import io.rocketkv.cuda.CudaDriver;
 import io.rocketkv.cuda.CudaKernels;
+import io.rocketkv.cuda.KernelImages;
 import io.rocketkv.cuda.Nccl;
 import io.rocketkv.cuda.NcclCollective;
 import java.nio.file.Files;
@@ -412,11 +413,12 @@ public final class LLM implements AutoCloseable {
         return switch (backend) {
             case CPU -> new CpuKernels();
             case AUTO -> {
-                if (CudaDriver.isAvailable()) {
+                if (CudaDriver.isAvailable() && KernelImages.available()) {
                     log.info("backend AUTO: CUDA{}", sparse ? " (RocketKV sparse attention)" : "");
                     yield new CudaKernels();
                 }
-                log.info("backend AUTO: CPU ({})", CudaDriver.unavailableReason());
+                log.info("backend AUTO: CPU ({})", CudaDriver.isAvailable() ? KernelImages.MISSING
+                        : CudaDriver.unavailableReason());
                 yield new CpuKernels();
             }
             case CUDA -> {
@@ -424,6 +426,7 @@ public final class LLM implements AutoCloseable {
                     throw new IllegalStateException("backend CUDA was requested, but CUDA is unavailable: "
                             + CudaDriver.unavailableReason() + "; use backend AUTO or CPU");
                 }
+                KernelImages.require("backend CUDA");
                 yield new CudaKernels();
             }
         };
@@ -471,6 +474,17 @@ public final class LLM implements AutoCloseable {
         /** A Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json). */
         public Builder model(Path model) {
             this.model = model;
+            return this;
+        }
+
+        /**
+         * A checkpoint directory, or a Hugging Face id {@code org/name} found in the local Hugging Face cache
+         * (never downloaded; see {@link HuggingFaceModels}).
+         *
+         * @throws ModelNotFoundException when it is neither, naming every place looked in
+         */
+        public Builder model(String model) {
+            this.model = HuggingFaceModels.resolve(model);
             return this;
         }
 

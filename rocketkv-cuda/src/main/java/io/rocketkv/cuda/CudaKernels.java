@@ -94,6 +94,7 @@ public final class CudaKernels implements Kernels {
     /** Backend on device {@code ordinal}: retains its primary context and loads the kernels. */
     public CudaKernels(int ordinal) {
         CudaDriver.require("CudaKernels");
+        KernelImages.require("the CUDA backend (CudaKernels)");
         this.context = CudaContext.primary(ordinal);
         List<AutoCloseable> made = new ArrayList<>();
         try {

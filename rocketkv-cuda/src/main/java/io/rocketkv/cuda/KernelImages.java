@@ -28,6 +28,26 @@ public final class KernelImages {
         return "kernels-" + family + ".fatbin";
     }
 
+    /** What to say when this jar has no kernels: why, and how to get a jar that has them. */
+    public static final String MISSING = "this rocketkv-cuda jar was built without its CUDA kernels (nvcc was not"
+            + " found at build time, so " + INDEX + " is not on the class path); rebuild it with the CUDA 13"
+            + " toolkit's nvcc on PATH, in $CUDA_HOME/bin or in -Dcuda.home=DIR/bin, or use the CPU backend";
+
+    /** True when the build packed the kernels into this jar (the index is on the class path and names a fatbin). */
+    public static boolean available() {
+        if (KernelImages.class.getClassLoader().getResource(INDEX) == null) {
+            return false;
+        }
+        return !names().isEmpty();
+    }
+
+    /** Throws {@link IllegalStateException} saying the jar has no kernels unless {@link #available()}. */
+    public static void require(String what) {
+        if (!available()) {
+            throw new IllegalStateException(what + " cannot start: " + MISSING);
+        }
+    }
+
     /** The fatbin file names listed in the index. */
     public static List<String> names() {
         try (InputStream in = open(INDEX)) {
@@ -56,8 +76,7 @@ public final class KernelImages {
     private static InputStream open(String resource) {
         InputStream in = KernelImages.class.getClassLoader().getResourceAsStream(resource);
         if (in == null) {
-            throw new IllegalStateException(resource + " is not on the class path: the rocketkv-cuda jar was built"
-                    + " without its kernels (build it with the CUDA toolkit's nvcc on PATH)");
+            throw new IllegalStateException(resource + " is not on the class path: " + MISSING);
         }
         return in;
     }

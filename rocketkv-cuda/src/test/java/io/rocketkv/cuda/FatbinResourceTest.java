@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -19,8 +21,11 @@ import org.junit.jupiter.api.Test;
  */
 class FatbinResourceTest {
 
+    private static final String KERNEL_LESS = "this build packed no kernels (nvcc was not found at build time)";
+
     @Test
     void everyIndexedFatbinHasHopperAndBlackwellCode() {
+        assumeTrue(KernelImages.available(), KERNEL_LESS);
         List<String> names = KernelImages.names();
         assertTrue(names.contains(KernelImages.fatbinName(ElementwiseKernels.FAMILY)), names.toString());
         for (String name : names) {
@@ -43,7 +48,8 @@ class FatbinResourceTest {
     void everyKernelSourceIsIndexed() throws IOException {
         Path dir = Stream.of(Path.of("src/main/cuda"), Path.of("rocketkv-cuda/src/main/cuda"))
                 .filter(Files::isDirectory).findFirst().orElse(null);
-        org.junit.jupiter.api.Assumptions.assumeTrue(dir != null, "kernel sources are not beside the tests here");
+        assumeTrue(dir != null, "kernel sources are not beside the tests here");
+        assumeTrue(KernelImages.available(), KERNEL_LESS);
         List<String> names = KernelImages.names();
         try (Stream<Path> files = Files.list(dir)) {
             List<String> expected = files.map(p -> p.getFileName().toString()).filter(f -> f.endsWith(".cu"))
@@ -59,9 +65,19 @@ class FatbinResourceTest {
     }
 
     @Test
+    void kernelLessJarRefusesWithHowToGetKernels() {
+        assumeFalse(KernelImages.available(), "this build packed the kernels");
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> KernelImages.require("the test"));
+        assertTrue(e.getMessage().contains("built without its CUDA kernels"), e.getMessage());
+        assertTrue(e.getMessage().contains("CUDA 13"), e.getMessage());
+        assertThrows(IllegalStateException.class, KernelImages::names);
+    }
+
+    @Test
     void readerRejectsGarbageAndTruncation() {
         assertFalse(Fatbin.isFatbin(new byte[] {1, 2, 3}));
         assertThrows(IllegalArgumentException.class, () -> Fatbin.entries(new byte[64]));
+        assumeTrue(KernelImages.available(), KERNEL_LESS);
         byte[] image = KernelImages.read(KernelImages.fatbinName(ElementwiseKernels.FAMILY));
         for (int cut : new int[] {16, 40, 100, image.length / 2, image.length - 1}) {
             byte[] truncated = Arrays.copyOf(image, cut);
