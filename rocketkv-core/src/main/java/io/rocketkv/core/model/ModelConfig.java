@@ -161,13 +161,13 @@ public record ModelConfig(
      * low_freq_wavelen = old_context_len / low_freq_factor
      * high_freq_wavelen = old_context_len / high_freq_factor
      * wavelen = 2 * math.pi / inv_freq
-     * # wavelen < high_freq_wavelen: do nothing
-     * # wavelen > low_freq_wavelen: divide by factor
-     * inv_freq_llama = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+     * # wavelen &lt; high_freq_wavelen: do nothing
+     * # wavelen &gt; low_freq_wavelen: divide by factor
+     * inv_freq_llama = torch.where(wavelen &gt; low_freq_wavelen, inv_freq / factor, inv_freq)
      * # otherwise: interpolate between the two, using a smooth factor
      * smooth_factor = (old_context_len / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
      * smoothed_inv_freq = (1 - smooth_factor) * inv_freq_llama / factor + smooth_factor * inv_freq_llama
-     * is_medium_freq = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
+     * is_medium_freq = ~(wavelen &lt; high_freq_wavelen) * ~(wavelen &gt; low_freq_wavelen)
      * inv_freq_llama = torch.where(is_medium_freq, smoothed_inv_freq, inv_freq_llama)
      * </pre>
      * Each tensor operation is one float32 operation here, Python scalars cast to float32 as torch does;
