@@ -42,7 +42,8 @@ public final class CpuTensor implements Tensor {
 
     /**
      * Makes rows {@code [0, rows)} of dimension 0 addressable in {@link #floats()} (zeros until written), growing the
-     * array geometrically and keeping what it holds; nothing for a tensor that is not {@link #growable}.
+     * array to at least twice {@code rows} (and twice what it held) and keeping what it holds; nothing for a tensor
+     * that is not {@link #growable}.
      *
      * @throws IllegalArgumentException when {@code rows} exceeds dimension 0
      */
@@ -58,8 +59,10 @@ public final class CpuTensor implements Tensor {
         if ((long) rows * rowElems <= array.length) {
             return;
         }
+        // twice what is asked for: the block pool hands out blocks in FIFO order, so the next ones a sequence takes
+        // are the next ids; growing in doublings ahead of need keeps copies rare and out of the first decode steps
         int held = rowElems == 0 ? 0 : array.length / rowElems;
-        int grown = (int) Math.min(shape[0], Math.max(rows, 2L * held));
+        int grown = (int) Math.min(shape[0], Math.max(2L * rows, 2L * held));
         array = java.util.Arrays.copyOf(array, grown * rowElems);
     }
 
