@@ -3,14 +3,10 @@ package io.rocketkv.examples.serve;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.rocketkv.api.RequestOutput;
-import io.rocketkv.api.SamplingParams;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -38,18 +34,7 @@ class QueuedDisconnectTest {
     @Test
     void leavingAQueuedRequestCancelsItAtOnce() throws Exception {
         try (ServerFixture f = ServerFixture.start(dir)) {
-            CountDownLatch held = new CountDownLatch(1);
-            CountDownLatch release = new CountDownLatch(1);
-            CompletableFuture<RequestOutput> gate = f.llm.generateStream("a", SamplingParams.builder().maxTokens(2)
-                    .temperature(0.0).ignoreEos(true).build(), chunk -> {
-                        held.countDown();
-                        try {
-                            release.await(60, TimeUnit.SECONDS);
-                        } catch (InterruptedException e) {
-                            Thread.currentThread().interrupt();
-                        }
-                    });
-            assertTrue(held.await(30, TimeUnit.SECONDS), "the gate holds the engine");
+            EngineGate gate = new EngineGate(f.llm);
             try {
                 for (String stream : new String[] {"true", "false"}) {
                     String body = "{\"prompt\": \"the cat\", \"max_tokens\": 50, \"stream\": " + stream + "}";
@@ -71,16 +56,15 @@ class QueuedDisconnectTest {
                         Thread.sleep(5);
                     }
                     assertEquals(1, cancelled(f) - before, "stream=" + stream);
-                    assertTrue(held.getCount() == 0 && release.getCount() == 1, "the engine is still held");
+                    assertTrue(gate.holding(), "the engine is still held");
                     while (f.server.requestsInFlight() > 0) {
                         assertTrue(System.nanoTime() < deadline, "the handler ended");
                         Thread.sleep(5);
                     }
                 }
             } finally {
-                release.countDown();
+                gate.close();
             }
-            gate.get(30, TimeUnit.SECONDS);
             f.awaitIdle();
         }
     }
