@@ -13,7 +13,8 @@
 #   sweep      GpuBenchmarkRunner  -> OUT_DIR/rocketkv-gpu.json      ceilings, decode and prefill attention
 #   e2e        EndToEndBench       -> OUT_DIR/rocketkv-e2e.json      whole-model decode step, capacity, TTFT
 #   downcalls  DowncallOverhead    -> OUT_DIR/downcalls.json         FFM vs JCuda driver calls (JMH)
-#   sdpa       torch_attention.py  -> OUT_DIR/torch-attention.json   PyTorch SDPA decode, same shapes
+#   sdpa       torch_attention.py  -> OUT_DIR/torch-attention.json   PyTorch SDPA decode and causal prefill (flash,
+#                                                                    cuDNN), same shapes
 #   hf         transformers_e2e.py -> OUT_DIR/transformers-e2e.json  transformers generation, same checkpoint
 #
 # plus OUT_DIR/run.json (commit, date, driver, GPU, each part's exit status and seconds, also of earlier
@@ -23,7 +24,7 @@
 #
 # Environment: ROCKETKV_COMMIT (the commit to record where the tree has no .git);
 # PARTS (default ckpt,sweep,e2e,downcalls,sdpa,hf); budgets in seconds BUDGET_SWEEP (110),
-# BUDGET_E2E (180), BUDGET_HF (100), BUDGET_CKPT (75), BUDGET_DOWNCALLS (50), BUDGET_SDPA (40): about 9 minutes
+# BUDGET_E2E (180), BUDGET_HF (100), BUDGET_CKPT (75), BUDGET_DOWNCALLS (50), BUDGET_SDPA (60): about 9 minutes
 # at most. --quick: a 2-layer checkpoint, small grids, to check the pipeline in about 2 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -77,8 +78,9 @@ part e2e "${BUDGET_E2E:-180}" "${java[@]}" io.rocketkv.benchmarks.gpu.EndToEndBe
   --out "$out/rocketkv-e2e.json" --commit "$commit" --driver "${driver:-unknown}" --budget-s "${BUDGET_E2E:-180}" $quick
 part downcalls "${BUDGET_DOWNCALLS:-50}" "${java[@]}" io.rocketkv.benchmarks.downcall.DowncallOverhead \
   --out "$out/downcalls.json"
-part sdpa "${BUDGET_SDPA:-40}" python3 benchmarks/peers/torch_attention.py --out "$out/torch-attention.json" \
-  --contexts "$(q 4096,32768 4096,8192,16384,32768,65536,131072)" --batches "$(q 1,8 1,8,32,64)"
+part sdpa "${BUDGET_SDPA:-60}" python3 benchmarks/peers/torch_attention.py --out "$out/torch-attention.json" \
+  --contexts "$(q 4096,32768 4096,8192,16384,32768,65536,131072)" --batches "$(q 1,8 1,8,32,64)" \
+  --prefill-lengths "$(q 4096,32768 4096,8192,16384,32768,65536,131072)"
 part hf "${BUDGET_HF:-100}" python3 benchmarks/peers/transformers_e2e.py --model "$model" \
   --out "$out/transformers-e2e.json" --contexts "$(q 8192 8192,32768,131072)" --new-tokens "$(q 16 64)" \
   --budget-s "${BUDGET_HF:-100}"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch peer for the attention benchmarks: dense decode attention with scaled_dot_product_attention.
+"""PyTorch peer for the attention benchmarks: dense decode and causal prefill attention with
+scaled_dot_product_attention.
 
 A comparison point only (the library never calls it). It times, on the same GPU and in the same run as the
 Java runner, PyTorch's decode attention over Llama-3.1-8B attention shapes (32 query heads, 8 KV heads,
@@ -8,7 +9,13 @@ contiguously ([batch, 8, context, 128], PyTorch's own best case, no paging), wit
 `enable_gqa=True`. Each figure is the median of CUDA-event timings of a CUDA graph replaying the call, so
 host launch cost is excluded as in the Java runner. The ceiling is a device-to-device copy of 1 GiB.
 
+Prefill: one prompt of `length` tokens, causal, q [1, 32, L, 128] and K/V [1, 8, L, 128] repeated to 32 heads
+(so every backend takes them), bf16, with each of SDPA's flash and cuDNN backends forced in turn; TFLOP/s counts
+4 * D * Hq * L(L+1)/2 (QK^T and PV over the causal half), as the Java and CUDA benchmarks do. Each figure is the
+median of CUDA-event timings of eager calls. The ceiling beside it is torch.matmul of two 8192^2 bf16 matrices.
+
 Usage: python3 torch_attention.py [--out results.json] [--contexts 4096,8192,...] [--batches 1,8,...]
+                                  [--prefill-lengths 4096,16384,...] (empty: no prefill)
 """
 import argparse
 import json
@@ -66,11 +73,69 @@ def copy_bandwidth():
     return 2.0 * n / (us / 1e6) / 1e9
 
 
+def timed_eager(fn, iters, reps=3):
+    for _ in range(2):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        a = torch.cuda.Event(enable_timing=True)
+        b = torch.cuda.Event(enable_timing=True)
+        a.record()
+        for _ in range(iters):
+            fn()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b) / iters)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def gemm_tflops():
+    n = 8192
+    a = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    ms = timed_eager(lambda: torch.matmul(a, b), iters=20)
+    return 2.0 * n ** 3 / (ms / 1e3) / 1e12
+
+
+def prefill(lengths):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    rows = []
+    backends = [("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)]
+    print(f"prefill (causal, Hq {HQ}, Hkv {HKV} repeated, D {D}, bf16): {'length':>8} "
+          + " ".join(f"{name + ' ms':>10} {name + ' TFLOP/s':>14}" for name, _ in backends))
+    for length in lengths:
+        q = torch.randn(1, HQ, length, D, device="cuda", dtype=torch.bfloat16)
+        k = torch.randn(1, HKV, length, D, device="cuda", dtype=torch.bfloat16).repeat_interleave(HQ // HKV, dim=1)
+        v = torch.randn(1, HKV, length, D, device="cuda", dtype=torch.bfloat16).repeat_interleave(HQ // HKV, dim=1)
+        flops = 4.0 * D * HQ * length * (length + 1) / 2
+        row = {"length": length}
+        line = f"{'':>60}{length:8d}"
+        for name, backend in backends:
+            try:
+                with sdpa_kernel([backend]):
+                    ms = timed_eager(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+                                     iters=max(1, min(20, int(2000 / max(1.0, flops / 3e11)))))
+                row[name + "_ms"] = ms
+                row[name + "_tflops"] = flops / (ms / 1e3) / 1e12
+                line += f" {ms:10.2f} {row[name + '_tflops']:14.1f}"
+            except RuntimeError as e:
+                row[name + "_error"] = str(e).splitlines()[0][:200]
+                line += f" {'n/a':>10} {'n/a':>14}"
+        print(line)
+        rows.append(row)
+        del q, k, v
+        torch.cuda.empty_cache()
+    return rows
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", default=None)
     p.add_argument("--contexts", default="4096,8192,16384,32768,65536,131072")
     p.add_argument("--batches", default="1,8,32,64")
+    p.add_argument("--prefill-lengths", default="4096,8192,16384,32768,65536,131072")
     args = p.parse_args()
     dev = torch.cuda.get_device_name()
     copy = copy_bandwidth()
@@ -94,9 +159,15 @@ def main():
             rows.append({"context": ctx, "batch": batch, "us": us, "kv_gbs": gbs, "pct_copy": 100 * gbs / copy})
             del q, k, v
             torch.cuda.empty_cache()
-    result = {"peer": "torch.nn.functional.scaled_dot_product_attention (dense decode, contiguous KV, enable_gqa)",
+    result = {"peer": "torch.nn.functional.scaled_dot_product_attention (dense decode, contiguous KV, enable_gqa;"
+                      " causal prefill with the flash and cuDNN backends)",
               "device": dev, "torch": torch.__version__, "cuda": torch.version.cuda,
               "date": time.strftime("%Y-%m-%d"), "copy_gbs": copy, "decode": rows}
+    if args.prefill_lengths:
+        gemm = gemm_tflops()
+        print(f"ceiling: torch.matmul bf16 8192^3 {gemm:.1f} TFLOP/s")
+        result["gemm_tflops"] = gemm
+        result["prefill"] = prefill([int(x) for x in args.prefill_lengths.split(",")])
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f, indent=2)

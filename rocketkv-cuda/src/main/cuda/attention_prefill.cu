@@ -323,3 +323,26 @@ RKV_PREFILL_KERNEL(64)
 RKV_PREFILL_KERNEL(128)
 
 #undef RKV_PREFILL_KERNEL
+
+// ---------------------------------------------------------------------------------------------
+// v3: mma.sync, registers (prefill_mma.cuh)
+// ---------------------------------------------------------------------------------------------
+#include "prefill_mma.cuh"
+
+// The configurations the library launches (CudaAttention mirrors BM, threads and shared memory).
+typedef rkv_prefill_mma::Cfg<64, 1, 8, 64, true> RkvPrefillMmaD64;
+typedef rkv_prefill_mma::Cfg<128, 1, 8, 64, true> RkvPrefillMmaD128;
+
+#define RKV_PREFILL_MMA_KERNEL(NAME, CFG, MINB)                                                        \
+    extern "C" __global__ void __launch_bounds__(CFG::NTHREADS, MINB) NAME(                            \
+            const float* __restrict__ q, const unsigned short* __restrict__ kvCache,                   \
+            const int* __restrict__ queryStart, const int* __restrict__ kvLens,                        \
+            const int* __restrict__ blockTables, float* __restrict__ out,                              \
+            int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, float scale) { \
+        (void) headDim; /* must equal CFG::D */                                                        \
+        rkv_prefill_mma::prefill<CFG>(q, kvCache, queryStart, kvLens, blockTables, out,               \
+                                      numHeads, numKvHeads, tokensPerBlock, maxBlocks, scale);         \
+    }
+
+RKV_PREFILL_MMA_KERNEL(attention_prefill_mma_d64, RkvPrefillMmaD64, 2)
+RKV_PREFILL_MMA_KERNEL(attention_prefill_mma_d128, RkvPrefillMmaD128, 1)

@@ -3,11 +3,13 @@
 // reference mirrors CpuKernels.writeKv / prefillAttention / decodeAttention, inputs are seeded random).
 //
 // Build (no GPU needed to build):
-//   nvcc -O3 -arch=sm_90 -std=c++17 -o .gpu/attention_test rocketkv-cuda/src/test/cuda/attention_test.cu
+//   nvcc -O3 -arch=sm_90 -std=c++17 -o .gpu/attention_test rocketkv-cuda/src/test/cuda/attention_test.cu -ldl
+// (cuBLAS, for the GEMM ceiling of the prefill benchmark, is opened at run time: libcublas.so.13 or .12)
 // Run:
 //   .gpu/attention_test            tests, then benchmarks
 //   .gpu/attention_test test       tests only
 //   .gpu/attention_test bench      benchmarks only
+//   .gpu/attention_test prefill    the prefill benchmark only (v2, v3, cuBLAS GEMM ceiling)
 //   .gpu/attention_test small      tests up to 5000 keys only (e.g. under compute-sanitizer)
 //
 // Tests: every kernel is launched through cudaLaunchKernel with a void* argument array, as the Java
@@ -20,6 +22,7 @@
 #include "../../main/cuda/attention_prefill.cu"
 #include "../../main/cuda/attention_decode.cu"
 
+#include <dlfcn.h>
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -135,6 +138,57 @@ static size_t prefill_smem(int D) {
         default: return 0;
     }
 }
+// v3 configurations benchmarked beside the library's (name, Cfg<D, MT, NW, BN, QREG>, min blocks per SM).
+typedef rkv_prefill_mma::Cfg<128, 2, 4, 64, false> Cfg_pv_d128_m2w4n64;
+RKV_PREFILL_MMA_KERNEL(pv_d128_m2w4n64, Cfg_pv_d128_m2w4n64, 1)
+typedef rkv_prefill_mma::Cfg<128, 2, 4, 32, false> Cfg_pv_d128_m2w4n32;
+RKV_PREFILL_MMA_KERNEL(pv_d128_m2w4n32, Cfg_pv_d128_m2w4n32, 2)
+typedef rkv_prefill_mma::Cfg<128, 2, 8, 64, false> Cfg_pv_d128_m2w8n64;
+RKV_PREFILL_MMA_KERNEL(pv_d128_m2w8n64, Cfg_pv_d128_m2w8n64, 1)
+typedef rkv_prefill_mma::Cfg<128, 1, 4, 64, true> Cfg_pv_d128_m1w4n64;
+RKV_PREFILL_MMA_KERNEL(pv_d128_m1w4n64, Cfg_pv_d128_m1w4n64, 2)
+typedef rkv_prefill_mma::Cfg<64, 2, 4, 64, true> Cfg_pv_d64_m2w4n64;
+RKV_PREFILL_MMA_KERNEL(pv_d64_m2w4n64, Cfg_pv_d64_m2w4n64, 2)
+typedef rkv_prefill_mma::Cfg<64, 2, 8, 64, true> Cfg_pv_d64_m2w8n64;
+RKV_PREFILL_MMA_KERNEL(pv_d64_m2w8n64, Cfg_pv_d64_m2w8n64, 1)
+struct MmaVariant {
+    const char* name;
+    const void* fn;
+    int D, bm, threads;
+    size_t smem;
+};
+#define RKV_MV(NAME, ...) {#NAME, (const void*) NAME, __VA_ARGS__::D, __VA_ARGS__::BM, __VA_ARGS__::NTHREADS, __VA_ARGS__::BYTES}
+static const std::vector<MmaVariant>& mma_variants() {
+    static const std::vector<MmaVariant> v = {
+            RKV_MV(attention_prefill_mma_d128, RkvPrefillMmaD128),
+            RKV_MV(pv_d128_m2w4n64, Cfg_pv_d128_m2w4n64),
+            RKV_MV(pv_d128_m2w4n32, Cfg_pv_d128_m2w4n32),
+            RKV_MV(pv_d128_m2w8n64, Cfg_pv_d128_m2w8n64),
+            RKV_MV(pv_d128_m1w4n64, Cfg_pv_d128_m1w4n64),
+            RKV_MV(attention_prefill_mma_d64, RkvPrefillMmaD64),
+            RKV_MV(pv_d64_m2w4n64, Cfg_pv_d64_m2w4n64),
+            RKV_MV(pv_d64_m2w8n64, Cfg_pv_d64_m2w8n64),
+    };
+    return v;
+}
+static void launch_variant(const MmaVariant& v, int Hq, int maxQ, int numSeqs, std::vector<void*> args) {
+    CK(cudaFuncSetAttribute(v.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) v.smem));
+    launch(v.fn, dim3(Hq, (maxQ + v.bm - 1) / v.bm, numSeqs), dim3(v.threads), v.smem, args);
+}
+
+static const void* prefill_mma(int D) {
+    switch (D) {
+        case 64: return (const void*) attention_prefill_mma_d64;
+        case 128: return (const void*) attention_prefill_mma_d128;
+        default: return nullptr;
+    }
+}
+static void launch_prefill_mma(int D, int Hq, int maxQ, int numSeqs, std::vector<void*> args) {
+    for (const MmaVariant& v : mma_variants()) {
+        if (v.fn == prefill_mma(D)) launch_variant(v, Hq, maxQ, numSeqs, args);
+    }
+}
+
 static int group_tile(int G) { return G <= 1 ? 1 : G <= 2 ? 2 : G <= 4 ? 4 : 8; }
 #define DEC_ROW(D) {(const void*) attention_decode_d##D##_g1, (const void*) attention_decode_d##D##_g2, \
                     (const void*) attention_decode_d##D##_g4, (const void*) attention_decode_d##D##_g8}
@@ -360,6 +414,9 @@ static Stats compare(const Case& c, const Checked& ck, const std::vector<float>&
     return st;
 }
 
+// v3 rounds q to bf16 (v2 splits it into hi + lo): its logits carry q's 2^-9 relative rounding.
+static const double MMA_ATOL = 1e-2, MMA_RTOL = 2e-2;
+
 static int g_pass = 0, g_fail = 0;
 static bool g_small = false;   // "small" mode: only cases up to 5000 keys (for compute-sanitizer)
 
@@ -445,6 +502,12 @@ static void run_case(const Case& c, uint64_t seed) {
                    {&dq, &pg.dCache, &dQStart, &dKvLens, &pg.dTables, &dOut, &hq, &hkv, &dd, &p, &mb, &sc});
             std::string label = "attention_prefill_d" + std::to_string(c.D);
             report(c, label.c_str(), compare(c, ck, fetch(), atol, rtol, label.c_str()));
+        }
+        for (const MmaVariant& v : mma_variants()) {
+            if (v.D != c.D) continue;
+            launch_variant(v, c.Hq, maxQ, numSeqs,
+                           {&dq, &pg.dCache, &dQStart, &dKvLens, &pg.dTables, &dOut, &hq, &hkv, &dd, &p, &mb, &sc});
+            report(c, v.name, compare(c, ck, fetch(), MMA_ATOL, MMA_RTOL, v.name));
         }
         if (c.naive || !prefill_fast(c.D)) {
             launch((const void*) attention_prefill_naive, dim3((maxQ + 3) / 4, c.Hq, numSeqs), dim3(128), 0,
@@ -566,7 +629,7 @@ static std::vector<int> lens_mix(int n, uint64_t seed, int lo, int hi, std::vect
 }
 
 static void run_tests() {
-    printf("== tests (decode: |err| <= 2e-4 + 2e-3|ref|; prefill v2 (bf16 tensor cores): |err| <= 4e-3 + 1e-2|ref|; v1 naive: 2e-4 + 2e-3|ref|)\n");
+    printf("== tests (decode: |err| <= 2e-4 + 2e-3|ref|; prefill v2 (bf16 tensor cores): |err| <= 4e-3 + 1e-2|ref|; v3 mma (bf16 q): |err| <= %.0e + %.0e|ref|; v1 naive: 2e-4 + 2e-3|ref|)\n", MMA_ATOL, MMA_RTOL);
     test_kv_write_special();
     std::vector<Case> cases;
     auto ones = [](size_t n) { return std::vector<int>(n, 1); };
@@ -602,6 +665,14 @@ static void run_tests() {
     cases.push_back({"prefill D32 G4 P32 b3 prefix", true, 32, 8, 2, 32, {54, 97, 1}, {100, 97, 4096}, 2.f, 0, true});
     cases.push_back({"prefill D64 G8 P16 b3", true, 64, 16, 2, 16, {4096, 54, 97}, {4096, 54, 97}, 2.f, 0, true});
     cases.push_back({"prefill D128 G4 P16 b3 prefix tiles", true, 128, 8, 2, 16, {64, 65, 130}, {64, 200, 1000}, 8.f, 0, true});
+    // awkward lengths, several prompts in one batch, GQA groups 1 / 4 / 8, chunks (kvLen > queryLen)
+    {
+        std::vector<int> l = {1, 17, 64, 65, 1000, 4097};
+        cases.push_back({"prefill D128 G8 P16 b6 awkward", true, 128, 32, 4, 16, l, l, 2.f, 0, false});
+        cases.push_back({"prefill D64 G1 P32 b6 awkward", true, 64, 8, 8, 32, l, l, 2.f, 0, false});
+        cases.push_back({"prefill D128 G4 P16 b6 chunks", true, 128, 16, 4, 16, l, {7, 40, 64, 4160, 1033, 5000}, 4.f, 0, false});
+        cases.push_back({"prefill D64 G8 P16 b6 chunks", true, 64, 16, 2, 16, l, {1, 300, 129, 65, 1999, 4100}, 4.f, 0, false});
+    }
     cases.push_back({"prefill D96 G2 P16 b3 (naive only)", true, 96, 4, 2, 16, {1, 54, 97}, {1, 54, 97}, 2.f, 0, true});
     uint64_t seed = 1234;
     for (const Case& c : cases) {
@@ -787,42 +858,90 @@ static void run_bench() {
         CK(cudaFree(dWs));
     }
 
-    // Prefill: one prompt, Llama-3.1-8B heads.
-    for (int L : {4096, 32768}) {
-        const int P = 16, Hq = 32, Hkv = 8, D = 128;
-        const int nb = L / P;
-        const size_t cacheElems = (size_t) nb * 2 * Hkv * P * D;
-        unsigned short* cache;
-        CK(cudaMalloc(&cache, cacheElems * 2));
-        bench_fill_bf16<<<4096, 256>>>(cache, cacheElems, 78);
-        std::vector<int> tbl(nb);
-        for (int i = 0; i < nb; i++) tbl[i] = i;
-        int* dTables = dev_upload(tbl);
-        std::vector<int> kvLens = {L}, qStart = {0, L};
-        int* dKv = dev_upload(kvLens);
-        int* dQs = dev_upload(qStart);
-        std::vector<float> q((size_t) L * Hq * D);
-        fill_random(q, 4, 2.f);
-        float* dq = dev_upload(q);
-        float* dOut;
-        CK(cudaMalloc(&dOut, q.size() * 4));
-        int hq = Hq, hkv = Hkv, dd = D, p = P, mb = nb;
-        float sc = 1.f / sqrtf((float) D);
-        size_t smem = prefill_smem(D);
-        CK(cudaFuncSetAttribute(prefill_fast(D), cudaFuncAttributeMaxDynamicSharedMemorySize, (int) smem));
-        float ms = time_ms([&]() {
-            launch(prefill_fast(D), dim3((L + 63) / 64, Hq, 1), dim3(128), smem,
-                   {&dq, &cache, &dQs, &dKv, &dTables, &dOut, &hq, &hkv, &dd, &p, &mb, &sc});
-        }, L > 8192 ? 2 : 10);
-        double flops = 4.0 * D * Hq * ((double) L * (L + 1) / 2);   // QK^T and PV over the causal half
-        printf("  prefill attention_prefill_d128, 1 x %d tokens, Hq 32, Hkv 8: %.2f ms, %.1f TFLOP/s (smem %zu B)\n", L,
-               ms, flops / (ms * 1e-3) / 1e12, smem);
-        CK(cudaFree(cache));
-        CK(cudaFree(dTables));
-        CK(cudaFree(dKv));
-        CK(cudaFree(dQs));
-        CK(cudaFree(dq));
-        CK(cudaFree(dOut));
+}
+
+// Prefill: one prompt, Llama-3.1-8B heads (Hq 32, Hkv 8), v2 and v3, beside cuBLAS's bf16 GEMM rate.
+static void run_prefill_bench() {
+    {
+        const int n = 8192;
+        __nv_bfloat16 *a, *b, *c;
+        CK(cudaMalloc(&a, (size_t) n * n * 2));
+        CK(cudaMalloc(&b, (size_t) n * n * 2));
+        CK(cudaMalloc(&c, (size_t) n * n * 2));
+        bench_fill_bf16<<<4096, 256>>>((unsigned short*) a, (size_t) n * n, 1);
+        bench_fill_bf16<<<4096, 256>>>((unsigned short*) b, (size_t) n * n, 2);
+        // cuBLAS by dlopen, so the harness builds without the cuBLAS headers: cublasCreate_v2 and cublasGemmEx with
+        // the C ABI's enum values (CUBLAS_OP_N 0, CUDA_R_16BF 14, CUBLAS_COMPUTE_32F 68, CUBLAS_GEMM_DEFAULT -1).
+        void* lib = dlopen("libcublas.so.13", RTLD_NOW);
+        if (!lib) lib = dlopen("libcublas.so.12", RTLD_NOW);
+        typedef int (*CreateFn)(void**);
+        typedef int (*DestroyFn)(void*);
+        typedef int (*GemmFn)(void*, int, int, int, int, int, const void*, const void*, int, int, const void*, int, int,
+                              const void*, void*, int, int, int, int);
+        CreateFn create = lib ? (CreateFn) dlsym(lib, "cublasCreate_v2") : nullptr;
+        DestroyFn destroy = lib ? (DestroyFn) dlsym(lib, "cublasDestroy_v2") : nullptr;
+        GemmFn gemm = lib ? (GemmFn) dlsym(lib, "cublasGemmEx") : nullptr;
+        void* h = nullptr;
+        if (create && gemm && destroy && create(&h) == 0) {
+            const float one = 1.f, zero = 0.f;
+            float ms = time_ms([&]() { gemm(h, 0, 0, n, n, n, &one, a, 14, n, b, 14, n, &zero, c, 14, n, 68, -1); }, 20);
+            printf("  ceiling: cuBLAS bf16 GEMM %d^3 (fp32 accumulate): %.1f TFLOP/s\n", n,
+                   2.0 * n * n * n / (ms * 1e-3) / 1e12);
+            destroy(h);
+        } else {
+            printf("  ceiling: cuBLAS not found (libcublas.so.13 / .12); no GEMM rate\n");
+        }
+        CK(cudaFree(a));
+        CK(cudaFree(b));
+        CK(cudaFree(c));
+    }
+    for (int D : {128, 64}) {
+        for (int L : {4096, 16384, 32768, 131072}) {
+            if (D == 64 && L != 32768) continue;
+            const int P = 16, Hq = 32, Hkv = 8;
+            const int nb = L / P;
+            const size_t cacheElems = (size_t) nb * 2 * Hkv * P * D;
+            unsigned short* cache;
+            CK(cudaMalloc(&cache, cacheElems * 2));
+            bench_fill_bf16<<<4096, 256>>>(cache, cacheElems, 78);
+            std::vector<int> tbl(nb);
+            for (int i = 0; i < nb; i++) tbl[i] = i;
+            int* dTables = dev_upload(tbl);
+            std::vector<int> kvLens = {L}, qStart = {0, L};
+            int* dKv = dev_upload(kvLens);
+            int* dQs = dev_upload(qStart);
+            std::vector<float> q((size_t) L * Hq * D);
+            fill_random(q, 4, 2.f);
+            float* dq = dev_upload(q);
+            float* dOut;
+            CK(cudaMalloc(&dOut, q.size() * 4));
+            int hq = Hq, hkv = Hkv, dd = D, p = P, mb = nb;
+            float sc = 1.f / sqrtf((float) D);
+            std::vector<void*> args = {&dq, &cache, &dQs, &dKv, &dTables, &dOut, &hq, &hkv, &dd, &p, &mb, &sc};
+            double flops = 4.0 * D * Hq * ((double) L * (L + 1) / 2);   // QK^T and PV over the causal half
+            int iters = L >= 65536 ? 2 : L > 8192 ? 5 : 20;
+            printf("  prefill D%d, 1 x %6d tokens, Hq 32, Hkv 8:", D, L);
+            for (const MmaVariant& v : mma_variants()) {
+                if (v.D != D) continue;
+                float ms3 = time_ms([&]() { launch_variant(v, Hq, L, 1, args); }, iters);
+                printf(" | %s %.2f ms %.1f TFLOP/s", v.name, ms3, flops / (ms3 * 1e-3) / 1e12);
+            }
+            if (L <= 16384) {
+                size_t smem = prefill_smem(D);
+                CK(cudaFuncSetAttribute(prefill_fast(D), cudaFuncAttributeMaxDynamicSharedMemorySize, (int) smem));
+                float ms2 = time_ms([&]() {
+                    launch(prefill_fast(D), dim3((L + 63) / 64, Hq, 1), dim3(128), smem, args);
+                }, L > 8192 ? 2 : 10);
+                printf(" | v2 attention_prefill_d%d %8.2f ms %6.1f TFLOP/s", D, ms2, flops / (ms2 * 1e-3) / 1e12);
+            }
+            printf("\n");
+            CK(cudaFree(cache));
+            CK(cudaFree(dTables));
+            CK(cudaFree(dKv));
+            CK(cudaFree(dQs));
+            CK(cudaFree(dq));
+            CK(cudaFree(dOut));
+        }
     }
 }
 
@@ -839,5 +958,6 @@ int main(int argc, char** argv) {
     g_small = mode == "small";
     if (mode == "all" || mode == "test" || mode == "small") run_tests();
     if (mode == "all" || mode == "bench") run_bench();
+    if (mode == "all" || mode == "bench" || mode == "prefill") run_prefill_bench();
     return g_fail == 0 ? 0 : 1;
 }

@@ -26,6 +26,29 @@ final class CudaAttention implements AutoCloseable {
     private static final int MIN_KV_PER_SPLIT = 256;
     private static final int PREFILL_TILE = 64;
     private static final int[] PREFILL_DIMS = {16, 32, 64, 128};
+    /** The v3 (mma.sync) prefill kernels: head dim → launch, mirroring {@code attention_prefill.cu}'s configurations. */
+    private static final Map<Integer, MmaPrefill> PREFILL_MMA = Map.of(
+            64, new MmaPrefill("attention_prefill_mma_d64", 64, 1, 8, 64),
+            128, new MmaPrefill("attention_prefill_mma_d128", 128, 1, 8, 64));
+
+    /**
+     * One v3 prefill configuration ({@code rkv_prefill_mma::Cfg<D, MT, NW, BN, QREG>}): a block of {@code nw} warps
+     * owns {@code nw · 16 · mt} query rows and walks {@code bn}-key tiles through a two-stage shared-memory ring.
+     */
+    record MmaPrefill(String name, int d, int mt, int nw, int bn) {
+        int rowsPerBlock() {
+            return nw * 16 * mt;
+        }
+
+        int threads() {
+            return nw * 32;
+        }
+
+        /** (BM + 4·BN) rows of D + 8 bf16: the Q tile and two stages of K and V. */
+        int sharedBytes() {
+            return (rowsPerBlock() + 4 * bn) * (d + 8) * 2;
+        }
+    }
     private static final int[] DECODE_DIMS = {16, 32, 64, 128, 256};
 
     private final CudaContext context;
@@ -65,6 +88,11 @@ final class CudaAttention implements AutoCloseable {
                 }
                 functions.put("attention_prefill_d" + d, f);
             }
+            for (MmaPrefill m : PREFILL_MMA.values()) {
+                CudaFunction f = prefillModule.function(m.name());
+                f.setMaxDynamicSharedMemory(m.sharedBytes());
+                functions.put(m.name(), f);
+            }
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -88,8 +116,18 @@ final class CudaAttention implements AutoCloseable {
         checkGrid(seqs, shape.numHeads());
         Object[] args = {q.buffer(), kvCache.buffer(), p.queryStart(), p.kvLens(), p.tables(), out.buffer(),
                 shape.numHeads(), shape.numKvHeads(), d, shape.tokensPerBlock(), p.maxBlocks(), shape.scale()};
+        MmaPrefill v3 = PREFILL_MMA.get(d);
         CudaFunction v2 = d % 4 == 0 ? functions.get("attention_prefill_d" + d) : null;
-        if (v2 != null) {
+        if (v3 != null) {
+            int tiles = ceilDiv(p.maxQueryLen(), v3.rowsPerBlock());
+            if (tiles > 65535) {
+                throw new IllegalArgumentException("a prefill of " + p.maxQueryLen() + " query rows needs " + tiles
+                        + " tiles of " + v3.rowsPerBlock() + " rows, more than a launch takes (65535); split it with"
+                        + " enable_chunked_prefill");
+            }
+            functions.get(v3.name()).launch(new Dim3(shape.numHeads(), tiles, seqs), Dim3.of(v3.threads()),
+                    v3.sharedBytes(), stream, args);
+        } else if (v2 != null) {
             v2.launch(new Dim3(ceilDiv(p.maxQueryLen(), PREFILL_TILE), shape.numHeads(), seqs), Dim3.of(128),
                     prefillSharedBytes(d), stream, args);
         } else if (d <= 256) {

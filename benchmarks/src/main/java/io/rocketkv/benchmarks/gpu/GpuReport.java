@@ -109,7 +109,17 @@ public record GpuReport(Metadata metadata, Ceilings ceilings, List<DecodeRow> de
     }
 
     /** The PyTorch peer's dense decode rows ({@code benchmarks/peers/torch_attention.py}'s JSON). */
-    public record Peer(String peer, String device, List<PeerRow> decode) {
+    /**
+     * The PyTorch peer's JSON: decode rows, and (when it ran them) causal prefill rows with its GEMM ceiling.
+     *
+     * @param gemmTflops torch.matmul bf16 8192³ in the same process, or null when the prefill part did not run
+     */
+    public record Peer(String peer, String device, List<PeerRow> decode, List<PeerPrefillRow> prefill,
+                       Double gemmTflops) {
+    }
+
+    /** One prompt length: SDPA's flash and cuDNN backends (null where the backend refused the shape). */
+    public record PeerPrefillRow(int length, Double flashMs, Double flashTflops, Double cudnnMs, Double cudnnTflops) {
     }
 
     public record PeerRow(int context, int batch, double us, double gbs, double pctCopy) {
@@ -144,6 +154,16 @@ public record GpuReport(Metadata metadata, Ceilings ceilings, List<DecodeRow> de
         if (rows.isEmpty()) {
             throw new IOException(path + ": no decode rows (expected the JSON of benchmarks/peers/torch_attention.py)");
         }
-        return new Peer(root.path("peer").asText(), root.path("device").asText(), rows);
+        List<PeerPrefillRow> prefill = new ArrayList<>();
+        for (JsonNode r : root.path("prefill")) {
+            prefill.add(new PeerPrefillRow(r.path("length").asInt(), num(r, "flash_ms"), num(r, "flash_tflops"),
+                    num(r, "cudnn_ms"), num(r, "cudnn_tflops")));
+        }
+        return new Peer(root.path("peer").asText(), root.path("device").asText(), rows, prefill, num(root, "gemm_tflops"));
+    }
+
+    private static Double num(JsonNode node, String field) {
+        JsonNode v = node.get(field);
+        return v == null || !v.isNumber() ? null : v.asDouble();
     }
 }

@@ -134,13 +134,30 @@ final class PerformanceMarkdown {
             }
         }
         line("");
-        line("### Prefill attention (causal, one prompt, one layer)");
+        line("### Prefill attention (causal, one prompt, one layer): ours vs PyTorch SDPA (flash and cuDNN backends)");
         line("");
-        line("| context | ms | TFLOP/s | % of GEMM ceiling |");
-        line("|---:|---:|---:|---:|");
+        List<GpuReport.PeerPrefillRow> peer = r.sdpa().map(GpuReport.Peer::prefill).orElse(List.of());
+        if (peer.isEmpty()) {
+            line("SDPA prefill: not in this run's `" + GpuResults.SDPA + "`.");
+            line("");
+        } else if (r.sdpa().get().gemmTflops() != null) {
+            line("PyTorch's own GEMM ceiling in its process: torch.matmul bf16 8192³ **"
+                    + f(r.sdpa().get().gemmTflops(), 0) + " TFLOP/s**. SDPA takes K/V contiguous and repeated to 32"
+                    + " heads; ours reads them paged through the block table with 8 KV heads.");
+            line("");
+        }
+        line("| context | ours ms | ours TFLOP/s | % of GEMM ceiling | SDPA flash TFLOP/s | SDPA cuDNN TFLOP/s |"
+                + " ours / flash | ours / cuDNN |");
+        line("|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (PrefillRow p : s.prefill()) {
+            Optional<GpuReport.PeerPrefillRow> x = peer.stream().filter(q -> q.length() == p.context()).findFirst();
+            Double flash = x.map(GpuReport.PeerPrefillRow::flashTflops).orElse(null);
+            Double cudnn = x.map(GpuReport.PeerPrefillRow::cudnnTflops).orElse(null);
             line("| " + p.context() + " | " + f(p.us() / 1e3, 2) + " | " + f(p.tflops(), 1) + " | "
-                    + (p.pctGemm() == null ? "—" : f(p.pctGemm(), 1)) + " |");
+                    + (p.pctGemm() == null ? "—" : f(p.pctGemm(), 1)) + " | " + (flash == null ? "—" : f(flash, 1))
+                    + " | " + (cudnn == null ? "—" : f(cudnn, 1)) + " | "
+                    + (flash == null ? "—" : f(p.tflops() / flash, 2) + "×") + " | "
+                    + (cudnn == null ? "—" : f(p.tflops() / cudnn, 2) + "×") + " |");
         }
         line("");
     }
