@@ -7,17 +7,20 @@
 // queryStart i32 [S + 1], kvLens i32 [S] (kvLen >= queryLen: earlier chunks or a cached prefix),
 // blockTables i32 [S][maxBlocks], out f32 [T][Hq * D].
 //
-// Launch: grid (numHeads, ceil(maxQueryLen / 128), numSeqs), block 256 threads (8 warps x 16 query
-// rows), dynamic shared memory Mma<D>::BYTES = (128 + 2 * 2 * 64) * (D + 8) * 2
-// = D64: 55,296 B, D128: 104,448 B (set CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES first).
+// Launch: grid (numHeads, ceil(maxQueryLen / BM), numSeqs), block NW * 32 threads, dynamic shared memory
+// Cfg::BYTES = (BM + 2 * 2 * BN) * (D + 8) * 2 (set CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES first), with
+// BM = NW * 16 * MT. The library's configurations (attention_prefill.cu; CudaAttention mirrors them):
+//   D 64:  Cfg<64, 2, 4, 64, QREG>    BM 128, 128 threads,  55,296 B
+//   D 128: Cfg<128, 2, 8, 64, smem Q> BM 256, 256 threads, 139,264 B
 // Heads vary fastest in the grid, so the G query heads of one KV head run side by side and read each
 // K/V tile from L2 once between them. Query tiles are visited longest-first (blockIdx.y reversed).
-// numHeads <= 2^31 - 1, ceil(maxQueryLen / 128) <= 65535, numSeqs <= 65535.
+// ceil(maxQueryLen / BM) <= 65535, numSeqs <= 65535.
 //
-// A block owns 128 query rows of one head and walks 64-key tiles of K and V up to the causal limit of
+// A block owns BM query rows of one head and walks BN-key tiles of K and V up to the causal limit of
 // its last row. Tiles arrive through the block table with 16-byte cp.async into a two-stage ring
 // (tile t + 1 is in flight while tile t is computed); keys at or past the block's limit are zero-filled.
-// Each warp: Q (16 x D, bf16) lives in registers as mma A fragments; S = Q K^T (16 x 64, fp32) in
+// Each warp owns MT m16 tiles of rows: Q (bf16) as mma A fragments in registers (QREG) or re-read from
+// shared memory per tile; S = Q K^T (16 x BN per m-tile, fp32) in
 // registers; the online softmax runs on S in place (each row spread over the 4 lanes of a quad, two
 // rows per lane); P is re-packed from the S accumulators straight into A fragments (the m16n8 C layout
 // of two adjacent n-tiles is the m16k16 A layout); O (16 x D, fp32) accumulates in registers and is

@@ -138,19 +138,25 @@ static size_t prefill_smem(int D) {
         default: return 0;
     }
 }
-// v3 configurations benchmarked beside the library's (name, Cfg<D, MT, NW, BN, QREG>, min blocks per SM).
+// v3 configurations benchmarked beside the library's (the first of each head dim in mma_variants is the library's) (name, Cfg<D, MT, NW, BN, QREG>, min blocks per SM).
 typedef rkv_prefill_mma::Cfg<128, 2, 4, 64, false> Cfg_pv_d128_m2w4n64;
 RKV_PREFILL_MMA_KERNEL(pv_d128_m2w4n64, Cfg_pv_d128_m2w4n64, 1)
 typedef rkv_prefill_mma::Cfg<128, 2, 4, 32, false> Cfg_pv_d128_m2w4n32;
 RKV_PREFILL_MMA_KERNEL(pv_d128_m2w4n32, Cfg_pv_d128_m2w4n32, 2)
-typedef rkv_prefill_mma::Cfg<128, 2, 8, 64, false> Cfg_pv_d128_m2w8n64;
-RKV_PREFILL_MMA_KERNEL(pv_d128_m2w8n64, Cfg_pv_d128_m2w8n64, 1)
+typedef rkv_prefill_mma::Cfg<128, 1, 8, 64, true> Cfg_pv_d128_m1w8n64;
+RKV_PREFILL_MMA_KERNEL(pv_d128_m1w8n64, Cfg_pv_d128_m1w8n64, 1)
+typedef rkv_prefill_mma::Cfg<128, 2, 8, 32, false> Cfg_pv_d128_m2w8n32;
+RKV_PREFILL_MMA_KERNEL(pv_d128_m2w8n32, Cfg_pv_d128_m2w8n32, 1)
 typedef rkv_prefill_mma::Cfg<128, 1, 4, 64, true> Cfg_pv_d128_m1w4n64;
 RKV_PREFILL_MMA_KERNEL(pv_d128_m1w4n64, Cfg_pv_d128_m1w4n64, 2)
-typedef rkv_prefill_mma::Cfg<64, 2, 4, 64, true> Cfg_pv_d64_m2w4n64;
-RKV_PREFILL_MMA_KERNEL(pv_d64_m2w4n64, Cfg_pv_d64_m2w4n64, 2)
+typedef rkv_prefill_mma::Cfg<64, 1, 8, 64, true> Cfg_pv_d64_m1w8n64;
+RKV_PREFILL_MMA_KERNEL(pv_d64_m1w8n64, Cfg_pv_d64_m1w8n64, 2)
 typedef rkv_prefill_mma::Cfg<64, 2, 8, 64, true> Cfg_pv_d64_m2w8n64;
 RKV_PREFILL_MMA_KERNEL(pv_d64_m2w8n64, Cfg_pv_d64_m2w8n64, 1)
+typedef rkv_prefill_mma::Cfg<128, 1, 8, 128, true> Cfg_pv_d128_m1w8n128;
+RKV_PREFILL_MMA_KERNEL(pv_d128_m1w8n128, Cfg_pv_d128_m1w8n128, 1)
+typedef rkv_prefill_mma::Cfg<64, 1, 8, 128, true> Cfg_pv_d64_m1w8n128;
+RKV_PREFILL_MMA_KERNEL(pv_d64_m1w8n128, Cfg_pv_d64_m1w8n128, 1)
 struct MmaVariant {
     const char* name;
     const void* fn;
@@ -163,11 +169,14 @@ static const std::vector<MmaVariant>& mma_variants() {
             RKV_MV(attention_prefill_mma_d128, RkvPrefillMmaD128),
             RKV_MV(pv_d128_m2w4n64, Cfg_pv_d128_m2w4n64),
             RKV_MV(pv_d128_m2w4n32, Cfg_pv_d128_m2w4n32),
-            RKV_MV(pv_d128_m2w8n64, Cfg_pv_d128_m2w8n64),
+            RKV_MV(pv_d128_m1w8n64, Cfg_pv_d128_m1w8n64),
+            RKV_MV(pv_d128_m2w8n32, Cfg_pv_d128_m2w8n32),
             RKV_MV(pv_d128_m1w4n64, Cfg_pv_d128_m1w4n64),
+            RKV_MV(pv_d128_m1w8n128, Cfg_pv_d128_m1w8n128),
             RKV_MV(attention_prefill_mma_d64, RkvPrefillMmaD64),
-            RKV_MV(pv_d64_m2w4n64, Cfg_pv_d64_m2w4n64),
+            RKV_MV(pv_d64_m1w8n64, Cfg_pv_d64_m1w8n64),
             RKV_MV(pv_d64_m2w8n64, Cfg_pv_d64_m2w8n64),
+            RKV_MV(pv_d64_m1w8n128, Cfg_pv_d64_m1w8n128),
     };
     return v;
 }

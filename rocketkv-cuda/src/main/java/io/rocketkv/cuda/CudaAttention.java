@@ -28,8 +28,8 @@ final class CudaAttention implements AutoCloseable {
     private static final int[] PREFILL_DIMS = {16, 32, 64, 128};
     /** The v3 (mma.sync) prefill kernels: head dim → launch, mirroring {@code attention_prefill.cu}'s configurations. */
     private static final Map<Integer, MmaPrefill> PREFILL_MMA = Map.of(
-            64, new MmaPrefill("attention_prefill_mma_d64", 64, 1, 8, 64),
-            128, new MmaPrefill("attention_prefill_mma_d128", 128, 1, 8, 64));
+            64, new MmaPrefill("attention_prefill_mma_d64", 64, 2, 4, 64),
+            128, new MmaPrefill("attention_prefill_mma_d128", 128, 2, 8, 64));
 
     /**
      * One v3 prefill configuration ({@code rkv_prefill_mma::Cfg<D, MT, NW, BN, QREG>}): a block of {@code nw} warps
