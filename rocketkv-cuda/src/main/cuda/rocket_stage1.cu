@@ -13,36 +13,62 @@
 //   rowMax f32 [Hkv][R], rowInv f32 [Hkv][R], tileMax f32 [Hkv][R][numTiles],
 //   tileSum f64 [Hkv][R][numTiles], score f32 [Hkv][n], pooled f32 [Hkv][n], kept i32 [Hkv][B],
 //   kvTmp bf16 [Hkv][B][2][headDim]                       (numTiles = ceil(n / 128), B = promptBudget)
+//   logits f32 [Hkv][R][numTiles * 128] (optional: 4 * Hkv * R * n bytes, 134 MB at n = 32k, Hkv 8,
+//          R 128; it grows with n, so CudaRocketStage1 passes it only up to a cap, else a null pointer)
 //
-// Pipeline (7 launches, all on one stream; the host reads nothing back):
-//   1. rocket_stage1_pass (pass 0)  tile maxima of the scaled logits, per row
+// Pipeline (8 launches, all on one stream; the host reads nothing back):
+//   1. rocket_stage1_pass (pass 0)  the scaled logits (into `logits` when given); tile maxima, per row
 //   2. rocket_stage1_reduce (0)     rowMax = max over tiles
 //   3. rocket_stage1_pass (pass 1)  tile sums of e = (float) exp((double) (s - rowMax)), in fp64
 //   4. rocket_stage1_reduce (1)     rowInv = (float) (1 / sum over tiles)
 //   5. rocket_stage1_pass (pass 2)  score[j] = sum over rows, in row order, of e * rowInv (fp32)
+//      (passes 1 and 2 read the stored logits when `logits` is given, else compute them again)
 //   6. rocket_stage1_pool           pooled = max-pool of width 2*radius+1 (-inf padding)
 //   7. rocket_stage1_select         kept = top-(B - W) of pooled (ties: lower index), ascending, + window
 //   8. rocket_stage1_gather / rocket_stage1_scatter: kept K/V rows -> kvTmp -> slots 0 .. B-1.
 //      Gathering everything first makes the in-place move safe although blocks run concurrently.
 //
-// Numerics mirror the CPU twin operation for operation: each logit is one thread's sequential
-// fp32 dot product over the channels without fused multiply-adds (__fmul_rn / __fadd_rn), then
-// times scale (the CPU's (float) (1 / sqrt(D)), passed in); the row max is exact; each exponential is fp64 exp of the fp32 difference rounded to
+// Numerics mirror the CPU twin operation for operation: each logit is one sequential fp32 dot product
+// over the channels without fused multiply-adds (__fmul_rn / __fadd_rn, channel order), then times
+// scale (the CPU's (float) (1 / sqrt(D)), passed in); the row max is exact; each exponential is fp64 exp of the fp32 difference rounded to
 // fp32 (Java: (float) Math.exp); the row sum is fp64 (in a different order than the CPU's, so
 // 1/sum can differ from the CPU's in the last fp32 bit only when it sits on a rounding boundary);
 // probabilities are added in fp32 in the CPU's row order. Logits, exponentials and scores are thus
 // bit-identical to the CPU's except in astronomically rare cases, and the selection is identical.
 //
-// Versions: v1 (this file). The logit passes recompute q.k three times (max, sum, accumulate) so
-// that nothing of size R x n is stored: 3 * H * W * n * D multiply-adds per layer, fp32 CUDA cores,
-// keys of a 128-key tile transposed in shared memory ([D][129], conflict-free), queries in chunks of
-// 16 rows (broadcast reads). Cost is small next to the dense prefill attention it follows.
+// Versions:
+//   v1  one thread per key (128 per block) computed each logit, keys of a 128-key tile transposed in
+//       shared memory, queries in chunks of 16 rows (broadcast reads); the three passes recomputed q.k
+//       (3 * H * W * n * D multiply-adds per layer) so that nothing of size R x n was stored. ~1 fp32
+//       operation per shared-memory load: 4.46 ms per layer at a 32k prompt (Hq 32, Hkv 8, D 128, W 32) on
+//       an H200.
+//   v2  (this file) every output bit equal to v1's (rocketkv-cuda/src/test/cuda/rocket_stage1_test.cu checks
+//       it against a copy of v1, rocket_stage1_v1.cuh):
+//       - the logits are a register-blocked GEMM: 256 threads per block (128 keys x BM rows per chunk), each
+//         thread holds TM x TN = 8 x 8 accumulators (BM 128; 8 x 4 for BM 64, 4 x 4 for BM 32), channels
+//         staged 16 at a time, transposed, into double-buffered shared memory by 4-byte cp.async (zero-
+//         filled outside), read back as float4: per channel 4 LDS.128 feed 64 FMUL + 64 FADD, so the fp32
+//         pipes run near their issue rate. Each accumulator is still one sequential __fadd_rn chain over
+//         d = 0 .. D-1, as v1's (zero channels past D add +0: exact).
+//       - the chunk's logits go to a shared tile; the epilogues run on it with v1's reduction trees (the xor
+//         butterfly of v1's warps evaluated by one thread, s1_butterfly), so tileMax / tileSum are v1's bits.
+//       - pass 0 stores the logits (when `logits` is given) and passes 1 and 2 read them: one GEMM instead
+//         of three. At 32k: 4.3 G multiply-adds = 8.6 G fp32 instructions (~0.29 ms at an H100's ~30 T/s)
+//         plus 134 MB written once and read twice (~0.13 ms at ~3 TB/s), against v1's 3 x 8.6 G at low
+//         efficiency.
+//       - rocket_stage1_select copies a head's pooled scores to shared memory when the launch gives it
+//         n * 4 bytes (CudaRocketStage1: up to 192 KiB), so its five passes over them skip L2.
 //
-// Launches (block sizes fixed here; the Java wrapper CudaRocketKv uses these):
-//   rocket_stage1_pass    grid (numTiles, Hkv), block 128, dynamic smem ((D*129 + 16*D + 1) & ~1)*4 + 16*4*8 B
+// Launches (block sizes fixed here; the Java wrapper CudaRocketStage1 uses these):
+//   rocket_stage1_pass      (R > 64: 128 rows per chunk)  grid (numTiles, Hkv), block 256, dynamic smem
+//   rocket_stage1_pass_r64  (32 < R <= 64: 64 rows)         S1_SMEM_COMPUTE(BM) = 4 * (BM*129 + 32*(BM+4) + 32*132)
+//   rocket_stage1_pass_r32  (R <= 32: 32 rows)              B when the pass computes (pass 0; every pass without
+//                                                           `logits`), S1_SMEM_TILE(BM) = 4 * BM*129 B when it
+//                                                           reads stored logits (passes 1, 2). BM = 128: 99840 /
+//                                                           66048 B (2 blocks per SM).
 //   rocket_stage1_reduce  grid (ceil(Hkv*R / 128)), block 128
 //   rocket_stage1_pool    grid (ceil(n / 256), Hkv), block 256
-//   rocket_stage1_select  grid (Hkv), block 1024
+//   rocket_stage1_select  grid (Hkv), block 1024, dynamic smem n * 4 B (when that fits; else 0)
 //   rocket_stage1_gather / _scatter  grid (B, Hkv), block 64
 #include "rocket_common.cuh"
 
@@ -99,8 +125,8 @@ static __device__ __forceinline__ void s1_cp_async_wait() {
 // logits S[BM][S1_TK] are computed (or, in passes 1 and 2 with stored logits, loaded) into the shared
 // tile, then the pass's epilogue runs on the tile with v1's numerics and reduction trees.
 // Compute: a register-blocked GEMM over the channels, 256 threads each holding TM rows x TN keys of
-// accumulators; channel stages of S1_BK staged transposed in shared memory (prefetched into registers
-// one stage ahead); every accumulator is one sequential chain s = __fadd_rn(s, __fmul_rn(q[d], k[d]))
+// accumulators; channel stages of S1_BK staged transposed in shared memory (cp.async, one stage
+// ahead); every accumulator is one sequential chain s = __fadd_rn(s, __fmul_rn(q[d], k[d]))
 // over d = 0, 1, ..., D-1 from s = +0, as v1's, so each logit has v1's bits. Channels past D are staged
 // as zeros: s + (+0) = s exactly (s is never -0: it starts at +0 and x + y = -0 in round-to-nearest
 // needs x = y = -0).
@@ -378,13 +404,27 @@ extern "C" __global__ void __launch_bounds__(256) rocket_stage1_pool(
     pooled[(size_t) blockIdx.y * n + j] = m;
 }
 
+// With n * 4 bytes of dynamic shared memory (the launch's choice, read from %dynamic_smem_size) the
+// head's pooled scores are first copied there, so the five passes of the top-k read shared memory
+// instead of L2; same values, same result.
 extern "C" __global__ void __launch_bounds__(1024) rocket_stage1_select(
         const float* __restrict__ pooled, int* __restrict__ kept, int n, int promptBudget, int windowSize) {
     __shared__ RkvBlockShared sh;
+    extern __shared__ __align__(16) float s1sel[];
     const int g = blockIdx.x;
     const int k = promptBudget - windowSize;   // < n because L > promptBudget
     int* row = kept + (size_t) g * promptBudget;
-    if (k > 0) rkv_block_topk_ascending(pooled + (size_t) g * n, n, k, row, sh);
+    if (k > 0) {
+        unsigned dyn;
+        asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(dyn));
+        const float* vals = pooled + (size_t) g * n;
+        if ((size_t) n * 4 <= dyn) {
+            for (int j = threadIdx.x; j < n; j += blockDim.x) s1sel[j] = vals[j];
+            __syncthreads();
+            vals = s1sel;
+        }
+        rkv_block_topk_ascending(vals, n, k, row, sh);
+    }
     for (int t = threadIdx.x; t < windowSize; t += blockDim.x) row[k + t] = n + t;
 }
 

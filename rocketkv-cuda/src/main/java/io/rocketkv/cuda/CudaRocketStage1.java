@@ -23,6 +23,8 @@ final class CudaRocketStage1 implements AutoCloseable {
     static final int MAX_HEAD_DIM = 256;
     /** Largest logit store (bytes) passes 1 and 2 read instead of recomputing: 1 GiB, a 256k prompt at Hkv 8, R 128. */
     static final long MAX_STORED_LOGIT_BYTES = 1L << 30;
+    /** Largest dynamic shared memory of rocket_stage1_select (it copies a head's n pooled scores there when they fit). */
+    static final int MAX_SELECT_SMEM = 192 * 1024;
 
     private final CudaStream stream;
     private final CudaScratch scratchPool;
@@ -36,6 +38,7 @@ final class CudaRocketStage1 implements AutoCloseable {
     private final CudaFunction gather;
     private final CudaFunction scatter;
     private final int[] passSmemAllowed = {48 * 1024, 48 * 1024, 48 * 1024};   // pass128, pass64, pass32
+    private int selectSmemAllowed = 48 * 1024;
     private DeviceBuffer scratch;
     private Layout last;                // layout of the last sequence processed (for lastKeptRegion)
 
@@ -95,6 +98,11 @@ final class CudaRocketStage1 implements AutoCloseable {
             module.close();
             throw e;
         }
+    }
+
+    /** Dynamic shared memory of rocket_stage1_select: the n pooled scores when they fit, else none (read from L2). */
+    static int selectSharedBytes(int n) {
+        return 4L * n <= MAX_SELECT_SMEM ? 4 * n : 0;
     }
 
     /** Rows per chunk of the pass kernel for R rows per KV head: 128, 64 or 32 (the kernel variant). */
@@ -190,7 +198,12 @@ final class CudaRocketStage1 implements AutoCloseable {
                 }
             }
             pool.launch(Dim3.of(ceilDiv(n, 256), hkv), Dim3.of(256), 0, stream, score, pooled, n, p.kernelSize() / 2);
-            select.launch(Dim3.of(hkv), Dim3.of(1024), 0, stream, pooled, kept, n, budget, w);
+            int selectSmem = selectSharedBytes(n);
+            if (selectSmem > selectSmemAllowed) {
+                select.setMaxDynamicSharedMemory(selectSmem);
+                selectSmemAllowed = selectSmem;
+            }
+            select.launch(Dim3.of(hkv), Dim3.of(1024), selectSmem, stream, pooled, kept, n, budget, w);
             gather.launch(Dim3.of(budget, hkv), Dim3.of(64), 0, stream, cache, kept, table, kvTmp, budget, hkv, d,
                     shape.tokensPerBlock());
             scatter.launch(Dim3.of(budget, hkv), Dim3.of(64), 0, stream, cache, table, kvTmp, budget, hkv, d,
