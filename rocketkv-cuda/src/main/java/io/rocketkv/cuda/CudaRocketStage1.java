@@ -9,29 +9,48 @@ import io.rocketkv.core.sparse.RocketKvParams;
  * prefilled sequence longer than {@code prompt_budget}, the window-query scores, max-pool, top-(B − W) per KV
  * head and the compaction of the kept K/V into slots {@code 0 … B−1}. Runs sequence after sequence on the
  * backend's stream with one scratch buffer; stage 1 is not graph-captured, but it reads nothing back either.
+ *
+ * <p>The logit passes ({@code rocket_stage1_pass*}, v2): pass 0 computes the scaled logits of the R = G·W window
+ * rows × n prefix keys of each KV head and, when they fit {@link #MAX_STORED_LOGIT_BYTES}, stores them in scratch
+ * ([Hkv][R][tiles·128] fp32, 4·Hkv·R·n bytes: 134 MB at a 32k prompt with Hkv 8, R 128); passes 1 and 2 then read
+ * them instead of computing them again. Past the cap every pass recomputes them (v1's way), same bits either way.
  */
 final class CudaRocketStage1 implements AutoCloseable {
 
-    static final int TILE = 128;       // keys per block of rocket_stage1_pass (S1_TK)
-    static final int ROW_CHUNK = 16;   // query rows per shared-memory chunk (S1_RB)
+    static final int TILE = 128;       // keys per block of rocket_stage1_pass* (S1_TK)
+    static final int PASS_THREADS = 256;   // S1_THREADS
+    static final int STAGE_CHANNELS = 16;  // S1_BK
     static final int MAX_HEAD_DIM = 256;
+    /** Largest logit store (bytes) passes 1 and 2 read instead of recomputing: 1 GiB, a 256k prompt at Hkv 8, R 128. */
+    static final long MAX_STORED_LOGIT_BYTES = 1L << 30;
+    /** Largest dynamic shared memory of rocket_stage1_select (it copies a head's n pooled scores there when they fit). */
+    static final int MAX_SELECT_SMEM = 192 * 1024;
 
     private final CudaStream stream;
     private final CudaScratch scratchPool;
     private final CudaModule module;
-    private final CudaFunction pass;
+    private final CudaFunction pass128;   // rocket_stage1_pass: 128 rows per chunk (R > 64)
+    private final CudaFunction pass64;    // rocket_stage1_pass_r64 (32 < R <= 64)
+    private final CudaFunction pass32;    // rocket_stage1_pass_r32 (R <= 32)
     private final CudaFunction reduce;
     private final CudaFunction pool;
     private final CudaFunction select;
     private final CudaFunction gather;
     private final CudaFunction scatter;
-    private int passSmemAllowed = 48 * 1024;
+    private final int[] passSmemAllowed = {48 * 1024, 48 * 1024, 48 * 1024};   // pass128, pass64, pass32
+    private int selectSmemAllowed = 48 * 1024;
     private DeviceBuffer scratch;
     private Layout last;                // layout of the last sequence processed (for lastKeptRegion)
 
     /** Byte offsets of one sequence's scratch regions (each 256-aligned). */
     private record Layout(int numKvHeads, int budget, long rowMax, long rowInv, long tileMax, long tileSum,
-                          long score, long pooled, long kept, long kvTmp, long total) {
+                          long score, long pooled, long kept, long kvTmp, long logits, long total) {
+
+        /** The logits' bytes ([Hkv][rows][tiles * TILE] fp32), 0 when they would pass the cap (recomputed). */
+        static long logitBytes(int hkv, int rows, int tiles) {
+            long b = 4L * hkv * rows * tiles * TILE;
+            return b <= MAX_STORED_LOGIT_BYTES ? b : 0;
+        }
 
         static Layout of(int hkv, int rows, int tiles, int n, int budget, int d) {
             long o = 0;
@@ -51,7 +70,10 @@ final class CudaRocketStage1 implements AutoCloseable {
             o = align(o + 4L * hkv * budget);
             long kvTmp = o;
             o = align(o + 2L * hkv * budget * 2 * d);
-            return new Layout(hkv, budget, rowMax, rowInv, tileMax, tileSum, score, pooled, kept, kvTmp, o);
+            long logitBytes = logitBytes(hkv, rows, tiles);
+            long logits = logitBytes > 0 ? o : -1;
+            o = align(o + logitBytes);
+            return new Layout(hkv, budget, rowMax, rowInv, tileMax, tileSum, score, pooled, kept, kvTmp, logits, o);
         }
 
         private static long align(long b) {
@@ -64,7 +86,9 @@ final class CudaRocketStage1 implements AutoCloseable {
         this.scratchPool = scratchPool;
         this.module = KernelImages.load(context, "rocket_stage1");
         try {
-            this.pass = module.function("rocket_stage1_pass");
+            this.pass128 = module.function("rocket_stage1_pass");
+            this.pass64 = module.function("rocket_stage1_pass_r64");
+            this.pass32 = module.function("rocket_stage1_pass_r32");
             this.reduce = module.function("rocket_stage1_reduce");
             this.pool = module.function("rocket_stage1_pool");
             this.select = module.function("rocket_stage1_select");
@@ -76,8 +100,25 @@ final class CudaRocketStage1 implements AutoCloseable {
         }
     }
 
-    static int passSharedBytes(int d) {
-        return ((d * (TILE + 1) + ROW_CHUNK * d + 1) & ~1) * Float.BYTES + ROW_CHUNK * (TILE / 32) * Double.BYTES;
+    /** Dynamic shared memory of rocket_stage1_select: the n pooled scores when they fit, else none (read from L2). */
+    static int selectSharedBytes(int n) {
+        return 4L * n <= MAX_SELECT_SMEM ? 4 * n : 0;
+    }
+
+    /** Rows per chunk of the pass kernel for R rows per KV head: 128, 64 or 32 (the kernel variant). */
+    static int chunkRows(int rows) {
+        return rows > 64 ? 128 : rows > 32 ? 64 : 32;
+    }
+
+    /** Dynamic shared memory of a pass that only loads stored logits: the tile [bm][TILE + 1] (S1_SMEM_TILE). */
+    static int passTileBytes(int bm) {
+        return bm * (TILE + 1) * Float.BYTES;
+    }
+
+    /** Dynamic shared memory of a pass that computes the logits (S1_SMEM_COMPUTE): the tile, staged queries, keys. */
+    static int passComputeBytes(int bm) {
+        return passTileBytes(bm) + 2 * STAGE_CHANNELS * (bm + 4) * Float.BYTES
+                + 2 * STAGE_CHANNELS * (TILE + 4) * Float.BYTES;
     }
 
     /**
@@ -113,10 +154,13 @@ final class CudaRocketStage1 implements AutoCloseable {
             return;
         }
         CudaChecks.checkTables(batch, shape.tokensPerBlock(), numBlocks);
-        int smem = passSharedBytes(d);
-        if (smem > passSmemAllowed) {
+        int bm = chunkRows(g * w);
+        int variant = bm == 128 ? 0 : bm == 64 ? 1 : 2;
+        CudaFunction pass = variant == 0 ? pass128 : variant == 1 ? pass64 : pass32;
+        int smem = passComputeBytes(bm);
+        if (smem > passSmemAllowed[variant]) {
             pass.setMaxDynamicSharedMemory(smem);
-            passSmemAllowed = smem;
+            passSmemAllowed[variant] = smem;
         }
         scratch = scratchPool.grow(scratch, need);
         int h = shape.numHeads();
@@ -138,21 +182,28 @@ final class CudaRocketStage1 implements AutoCloseable {
             DeviceBuffer pooled = region(l.pooled());
             DeviceBuffer kept = region(l.kept());
             DeviceBuffer kvTmp = region(l.kvTmp());
+            Object logits = l.logits() >= 0 ? region(l.logits()) : (Object) 0L;   // 0L: recompute in every pass
             DeviceBuffer table = dp.tables().slice((long) s * dp.maxBlocks() * Integer.BYTES,
                     (long) dp.maxBlocks() * Integer.BYTES);
             int start = batch.queryStart()[s];
             Dim3 passGrid = Dim3.of(tiles, hkv);
             Dim3 reduceGrid = Dim3.of(ceilDiv((long) hkv * rows, 128));
             for (int pi = 0; pi < 3; pi++) {
-                pass.launch(passGrid, Dim3.of(TILE), smem, stream, q, k, rowMax, rowInv, tileMax, tileSum, score,
-                        start, len, w, h, hkv, d, scale, pi);
+                int passSmem = pi > 0 && l.logits() >= 0 ? passTileBytes(bm) : smem;
+                pass.launch(passGrid, Dim3.of(PASS_THREADS), passSmem, stream, q, k, rowMax, rowInv, tileMax, tileSum,
+                        score, logits, start, len, w, h, hkv, d, scale, pi);
                 if (pi < 2) {
                     reduce.launch(reduceGrid, Dim3.of(128), 0, stream, tileMax, tileSum, rowMax, rowInv, hkv * rows,
                             tiles, pi);
                 }
             }
             pool.launch(Dim3.of(ceilDiv(n, 256), hkv), Dim3.of(256), 0, stream, score, pooled, n, p.kernelSize() / 2);
-            select.launch(Dim3.of(hkv), Dim3.of(1024), 0, stream, pooled, kept, n, budget, w);
+            int selectSmem = selectSharedBytes(n);
+            if (selectSmem > selectSmemAllowed) {
+                select.setMaxDynamicSharedMemory(selectSmem);
+                selectSmemAllowed = selectSmem;
+            }
+            select.launch(Dim3.of(hkv), Dim3.of(1024), selectSmem, stream, pooled, kept, n, budget, w);
             gather.launch(Dim3.of(budget, hkv), Dim3.of(64), 0, stream, cache, kept, table, kvTmp, budget, hkv, d,
                     shape.tokensPerBlock());
             scatter.launch(Dim3.of(budget, hkv), Dim3.of(64), 0, stream, cache, table, kvTmp, budget, hkv, d,
