@@ -38,12 +38,14 @@ final class Scheduler {
 
     /**
      * What one step runs. In a prefill step sequence i prefills its tokens {@code [chunkStart[i], chunkEnd[i])}
-     * (null arrays in a decode step); {@code chunkEnd[i] == numTokens()} ends its prefill.
+     * (null arrays in a decode step); {@code lastChunk[i]} when that ends its prefill ({@code chunkEnd[i]} is its
+     * token count when scheduled).
      */
-    record Batch(boolean prefill, List<Sequence> seqs, int[] chunkStart, int[] chunkEnd, List<Sequence> failed) {
+    record Batch(boolean prefill, List<Sequence> seqs, int[] chunkStart, int[] chunkEnd, boolean[] lastChunk,
+                 List<Sequence> failed) {
 
         Batch(boolean prefill, List<Sequence> seqs, List<Sequence> failed) {
-            this(prefill, seqs, null, null, failed);
+            this(prefill, seqs, null, null, null, failed);
         }
 
         boolean isEmpty() {
@@ -52,7 +54,7 @@ final class Scheduler {
 
         /** Whether this step leaves sequence i with a token to sample: a decode, or the end of its prefill. */
         boolean samples(int i) {
-            return !prefill || chunkEnd[i] == seqs.get(i).numTokens();
+            return !prefill || lastChunk[i];
         }
     }
 
@@ -136,13 +138,15 @@ final class Scheduler {
             }
         }
         if (!prefill.isEmpty()) {
+            boolean[] last = new boolean[prefill.size()];
             for (int i = 0; i < prefill.size(); i++) {
-                if (ends.get(i) == prefill.get(i).numTokens()) {
+                last[i] = ends.get(i) == prefill.get(i).numTokens();
+                if (last[i]) {
                     running.add(prefill.get(i)); // its prefill ends with this step: it decodes from the next one
                 }
             }
             lastWasPrefill = true;
-            return new Batch(true, prefill, toArray(starts), toArray(ends), failed);
+            return new Batch(true, prefill, toArray(starts), toArray(ends), last, failed);
         }
         lastWasPrefill = false;
         List<Sequence> decode = new ArrayList<>();
