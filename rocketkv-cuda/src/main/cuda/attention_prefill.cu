@@ -1,7 +1,7 @@
 // attention_prefill.cu: causal (prefill) attention of a batch of prompts, reading K and V from the
 // paged bf16 cache through per-sequence block tables, so the same kernel serves prompts whose K/V
 // were just written by kv_cache_write_bf16 and chunked prefill / cached prefixes (kvLen > queryLen).
-// CPU twin: CpuKernels.prefillAttention (which is the kvLen == queryLen case).
+// CPU twin: CpuKernels.prefillAttention (kvLen >= queryLen: it reads earlier chunks' keys from its cache too).
 //
 //   q           f32  [T][numHeads * headDim]     queries of all sequences, sequence after sequence
 //   kvCache     bf16 [numBlocks][2 (K|V)][numKvHeads][tokensPerBlock][headDim]   (one layer)

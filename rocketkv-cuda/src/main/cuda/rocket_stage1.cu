@@ -179,6 +179,8 @@ static __device__ __forceinline__ void s1_pass(
             unsigned aDst[A_LOADS], bDst[B_LOADS];
             const float* aSrc[A_LOADS];
             const float* bSrc[B_LOADS];
+            // the first window row: a valid address even when q is placed before a chunked prefill's stash
+            const float* qSafe = q + (size_t) (start + promptLen - windowSize) * numHeads * D;
             bool aOk[A_LOADS], bOk[B_LOADS];
 #pragma unroll
             for (int p = 0; p < A_LOADS; p++) {
@@ -189,7 +191,7 @@ static __device__ __forceinline__ void s1_pass(
                 aDst[p] = (unsigned) __cvta_generic_to_shared(As + dq * AS + rr);
                 aSrc[p] = aOk[p] ? q + ((size_t) (start + promptLen - windowSize + r % windowSize) * numHeads
                                         + g * G + r / windowSize) * D + dq
-                                 : q;
+                                 : qSafe;
             }
 #pragma unroll
             for (int p = 0; p < B_LOADS; p++) {
@@ -207,12 +209,12 @@ static __device__ __forceinline__ void s1_pass(
                     if (BM * QPR % S1_THREADS == 0 || tid + p * S1_THREADS < BM * QPR) {
                         const unsigned dst = aDst[p] + buf * (S1_BK * AS * 4);
                         if (full) {
-                            s1_cp_async4x<AS * 4>(dst, aOk[p] ? aSrc[p] + off : q, aOk[p]);
+                            s1_cp_async4x<AS * 4>(dst, aOk[p] ? aSrc[p] + off : qSafe, aOk[p]);
                         } else {
 #pragma unroll
                             for (int c = 0; c < 4; c++) {
                                 const bool ok = aOk[p] && off + dq + c < D;
-                                s1_cp_async4(dst + c * AS * 4, ok ? aSrc[p] + off + c : q, ok);
+                                s1_cp_async4(dst + c * AS * 4, ok ? aSrc[p] + off + c : qSafe, ok);
                             }
                         }
                     }

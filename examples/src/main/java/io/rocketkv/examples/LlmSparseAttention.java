@@ -52,6 +52,9 @@ public final class LlmSparseAttention implements Callable<Integer> {
     Integer maxSeqLen;
     @Option(names = "--max_num_tokens", description = "most tokens in one prefill step")
     Integer maxNumTokens;
+    @Option(names = "--enable_chunked_prefill", arity = "0..1", fallbackValue = "true",
+            description = "prefill prompts longer than max_num_tokens in chunks over several steps (also with RocketKV)")
+    Boolean enableChunkedPrefill;
     @Option(names = "--max_new_tokens", defaultValue = "64", description = "tokens to generate (default ${DEFAULT-VALUE})")
     int maxNewTokens;
     @Option(names = "--max_batch_size", description = "most sequences per step")
@@ -168,6 +171,9 @@ public final class LlmSparseAttention implements Callable<Integer> {
         }
         if (maxNumTokens != null) {
             b.maxNumTokens(maxNumTokens);
+        }
+        if (enableChunkedPrefill != null) {
+            b.enableChunkedPrefill(enableChunkedPrefill);
         }
         if (maxBatchSize != null) {
             b.maxBatchSize(maxBatchSize);

@@ -107,7 +107,7 @@ public final class LLM implements AutoCloseable {
                     args.kvCacheConfig().maxTokens(), args.kvCacheConfig().freeGpuMemoryFraction(), rocketKv));
             EngineConfig ec = new EngineConfig(args.maxBatchSize(), Math.max(args.maxNumTokens(), 1), maxSeqLen,
                     args.tokensPerBlock(), numBlocks, rocketKv, args.cudaGraphBatchSizes(),
-                    args.cudaGraphConfig().enablePadding());
+                    args.cudaGraphConfig().enablePadding(), args.enableChunkedPrefill());
             this.engine = new Engine(models, rankKernels, ec, this::detokenize);
         } catch (RuntimeException e) {
             closeQuietly(group, e);
@@ -590,10 +590,6 @@ public final class LLM implements AutoCloseable {
                         + " config.json");
             }
             LlmArgs built = args.build();
-            if (built.enableChunkedPrefill()) {
-                throw new ConfigException("enable_chunked_prefill",
-                        "enable_chunked_prefill (enableChunkedPrefill) is not supported by this engine yet; set it to false");
-            }
             checkMaxSeqLen(ModelConfig.load(model), built);
             if (built.checkWeights()) {
                 try (SafeTensors weights = SafeTensors.open(model)) {

@@ -20,7 +20,10 @@ import java.util.Locale;
  *     {@link RocketSparseAttentionConfig}; in YAML a mapping with {@code algorithm: rocket}</td></tr>
  * <tr><td>{@code kv_cache_config}</td><td>{@link KvCacheConfig#defaults()}</td><td>see
  *     {@link KvCacheConfig}</td></tr>
- * <tr><td>{@code enable_chunked_prefill}</td><td>false</td><td>split long prompts over several steps</td></tr>
+ * <tr><td>{@code enable_chunked_prefill}</td><td>false</td><td>true prefills a prompt longer than
+ *     {@code max_num_tokens} in chunks of at most {@code max_num_tokens} tokens over several steps, a decode step of
+ *     the running requests between chunks; also with RocketKV (stage 1 runs once, after the last chunk). False
+ *     refuses such a prompt</td></tr>
  * <tr><td>{@code max_seq_len}</td><td>unset (the model's limit)</td><td>&ge; 1 when set; prompt plus
  *     output tokens of one request. Above the model's {@code max_position_embeddings} it is refused when the
  *     LLM is built, unless {@code allow_long_max_seq_len} is true</td></tr>
@@ -46,8 +49,8 @@ import java.util.Locale;
  *
  * <p>Rules across fields (ROCKETKV.md, "Engine rules"), reported, never silently fixed: with RocketKV
  * ({@code sparse_attention_config} set) {@code kv_cache_config.enable_block_reuse} must be false (it defaults
- * to true, so a RocketKV config must say so), {@code enable_chunked_prefill} must be false, and
- * {@code prompt_budget} may not exceed {@code max_seq_len} when both are set.
+ * to true, so a RocketKV config must say so) and {@code prompt_budget} may not exceed {@code max_seq_len} when both
+ * are set. Unlike TensorRT-LLM, RocketKV accepts {@code enable_chunked_prefill: true}.
  *
  * @param backend               YAML {@code backend}
  * @param attnBackend           YAML {@code attn_backend}, upper case
@@ -116,12 +119,11 @@ public record LlmArgs(
         }
         cudaGraphConfig.resolve(maxBatchSize); // sizes within max_batch_size
         if (sparseAttentionConfig != null) {
-            checkRocketKvRules(sparseAttentionConfig, kvCacheConfig, enableChunkedPrefill, maxSeqLen);
+            checkRocketKvRules(sparseAttentionConfig, kvCacheConfig, maxSeqLen);
         }
     }
 
-    private static void checkRocketKvRules(RocketSparseAttentionConfig sparse, KvCacheConfig kv,
-                                           boolean chunkedPrefill, Integer maxSeqLen) {
+    private static void checkRocketKvRules(RocketSparseAttentionConfig sparse, KvCacheConfig kv, Integer maxSeqLen) {
         if (kv.enableBlockReuse()) {
             throw new ConfigException("kv_cache_config.enable_block_reuse",
                     "kv_cache_config.enable_block_reuse (kvCacheConfig.enableBlockReuse) must be false when "
@@ -129,13 +131,6 @@ public record LlmArgs(
                             + "prompt tokens after prefill, so cache blocks cannot be shared between requests. "
                             + "Fix: set kv_cache_config.enable_block_reuse: false "
                             + "(Java: KvCacheConfig.builder().enableBlockReuse(false))");
-        }
-        if (chunkedPrefill) {
-            throw new ConfigException("enable_chunked_prefill",
-                    "enable_chunked_prefill (enableChunkedPrefill) must be false when sparse_attention_config "
-                            + "(RocketKV) is set, got true: RocketKV scores the whole prompt once, after a single "
-                            + "prefill step. Fix: set enable_chunked_prefill: false "
-                            + "(Java: enableChunkedPrefill(false))");
         }
         if (maxSeqLen != null && sparse.promptBudget() > maxSeqLen) {
             throw ConfigException.invalid(RocketSparseAttentionConfig.PREFIX + "prompt_budget", "promptBudget",

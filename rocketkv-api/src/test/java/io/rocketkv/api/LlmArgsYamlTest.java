@@ -4,6 +4,7 @@ import static io.rocketkv.api.ConfigAssertions.assertConfigError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -294,11 +295,10 @@ class LlmArgsYamlTest {
     }
 
     @Test
-    void rocketKvWithChunkedPrefillIsAnError() {
-        assertConfigError("enable_chunked_prefill",
-                () -> LlmArgs.fromYaml(SEED_CONFIG.replace("enable_chunked_prefill: false",
-                        "enable_chunked_prefill: true")),
-                "enable_chunked_prefill (enableChunkedPrefill)", "set enable_chunked_prefill: false");
+    void rocketKvWithChunkedPrefillIsAccepted() {
+        LlmArgs a = LlmArgs.fromYaml(SEED_CONFIG.replace("enable_chunked_prefill: false", "enable_chunked_prefill: true"));
+        assertTrue(a.enableChunkedPrefill());
+        assertNotNull(a.sparseAttentionConfig());
     }
 
     @Test

@@ -65,10 +65,25 @@ class LlmBuilderTest {
     }
 
     @Test
-    void chunkedPrefillIsRefused() {
-        var e = assertThrows(ConfigException.class,
-                () -> LLM.builder().model(tiny).enableChunkedPrefill(true).build());
-        assertTrue(e.getMessage().contains("enable_chunked_prefill"), e.getMessage());
+    void chunkedPrefillGeneratesWhatAWholePrefillDoesAndWithoutItALongPromptIsRefused() {
+        String prompt = String.join(" ", TinyLlm.PROMPTS);
+        SamplingParams greedy = TinyLlm.greedy(8).build();
+        try (LLM whole = TinyLlm.open(tiny);
+             LLM chunked = LLM.builder().model(tiny).backend(Backend.CPU)
+                     .kvCacheConfig(KvCacheConfig.builder().maxTokens(8192).build()).tokensPerBlock(16).maxBatchSize(16)
+                     .maxNumTokens(16).enableChunkedPrefill(true).build();
+             LLM refusing = LLM.builder().model(tiny).backend(Backend.CPU)
+                     .kvCacheConfig(KvCacheConfig.builder().maxTokens(8192).build()).tokensPerBlock(16)
+                     .maxBatchSize(16).maxNumTokens(16).build()) {
+            int n = whole.tokenizer().encode(prompt, true).length;
+            assertTrue(n > 16, "the prompt has " + n + " tokens");
+            CompletionOutput a = whole.generate(prompt, greedy).output();
+            CompletionOutput b = chunked.generate(prompt, greedy).output();
+            assertEquals(java.util.Arrays.toString(a.tokenIds()), java.util.Arrays.toString(b.tokenIds()));
+            var e = assertThrows(RuntimeException.class, () -> refusing.generate(prompt, greedy));
+            String msg = String.valueOf(e.getMessage()) + " " + String.valueOf(e.getCause());
+            assertTrue(msg.contains("max_num_tokens = 16") && msg.contains("enable_chunked_prefill"), msg);
+        }
     }
 
     @Test

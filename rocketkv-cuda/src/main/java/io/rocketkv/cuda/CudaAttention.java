@@ -14,7 +14,8 @@ import java.util.Map;
 
 /**
  * Dense attention over the paged KV cache, for {@link CudaKernels}: the prefill kernels of
- * {@code attention_prefill.cu} (causal, each sequence over its own cached tokens) and the split-KV decode kernels of
+ * {@code attention_prefill.cu} (causal, each sequence over its own cached tokens: a chunk of a chunked prefill, with
+ * kvLen > queryLen, attends the earlier chunks' keys there too) and the split-KV decode kernels of
  * {@code attention_decode.cu} (one query per sequence; partials merged by {@code attention_decode_merge}). CPU twins:
  * {@code CpuKernels.prefillAttention} and {@code CpuKernels.decodeAttention}. Both read the step's lengths and block
  * tables from its {@link CudaStepPlan}; the decode launch depends on the lengths only through the plan's

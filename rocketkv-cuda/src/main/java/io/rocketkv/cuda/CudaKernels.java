@@ -441,9 +441,16 @@ public final class CudaKernels implements Kernels {
     }
 
     @Override
-    public void rocketStage1(Tensor q, Tensor k, StepPlan step, AttentionShape shape, RocketKvParams params,
+    public void rocketStashWindow(Tensor q, StepPlan step, AttentionShape shape, RocketKvParams params,
+                                  Tensor windowStash) {
+        rocket.stashWindow(cuda(q), planner.current(step), shape, params, cuda(windowStash));
+    }
+
+    @Override
+    public void rocketStage1(Tensor q, Tensor windowStash, StepPlan step, AttentionShape shape, RocketKvParams params,
                              Tensor kvCache) {
-        rocket.stage1(cuda(q), cuda(k), planner.current(step), shape, params, cuda(kvCache));
+        rocket.stage1(cuda(q), windowStash == null ? null : cuda(windowStash), planner.current(step), shape, params,
+                cuda(kvCache));
     }
 
     @Override

@@ -75,7 +75,13 @@ final class CudaRocketKv implements AutoCloseable {
 
     // ---- the four ops -------------------------------------------------------------------------------
 
-    void stage1(CudaTensor q, CudaTensor k, CudaStepPlan dp, AttentionShape shape, RocketKvParams p, CudaTensor cache) {
+    /**
+     * Stage 1 of every sequence whose prefill the step ends ({@link CudaRocketStage1#run}): window queries from q or,
+     * for the last chunk of a chunked prefill, from {@code stash} [W, Hq·D] (null when the step has no chunk), keys
+     * from the cache.
+     */
+    void stage1(CudaTensor q, CudaTensor stash, CudaStepPlan dp, AttentionShape shape, RocketKvParams p,
+                CudaTensor cache) {
         StepBatch batch = dp.batch();
         if (!batch.prefill()) {
             throw new IllegalArgumentException("RocketKV stage 1 runs after a prefill step");
@@ -88,8 +94,47 @@ final class CudaRocketKv implements AutoCloseable {
         int numBlocks = checkCache(cache, shape);
         int t = batch.numTokens();
         requireFloats(q, (long) t * shape.numHeads() * shape.headDim(), "rocketStage1 q");
-        requireFloats(k, (long) t * shape.numKvHeads() * shape.headDim(), "rocketStage1 k");
-        stage1.run(q.buffer(), k.buffer(), dp, shape, p, cache.buffer(), numBlocks);
+        if (stash != null) {
+            requireFloats(stash, (long) p.windowSize() * shape.numHeads() * shape.headDim(), "rocketStage1 window stash");
+        }
+        stage1.run(q.buffer(), stash == null ? null : stash.buffer(), dp, shape, p, cache.buffer(), numBlocks);
+    }
+
+    /**
+     * Copies the window rows (positions {@code >= L − W}) of the step's chunk of a chunked prefill longer than the
+     * budget from q [T, Hq·D] into {@code stash} [W, Hq·D], row {@code position − (L − W)}: one device-to-device copy
+     * on the stream (the rows are contiguous in both). CPU twin: {@code CpuRocketKv.stashWindow}. At most one such
+     * chunk per step.
+     */
+    void stashWindow(CudaTensor q, CudaStepPlan dp, AttentionShape shape, RocketKvParams p, CudaTensor stash) {
+        StepBatch batch = dp.batch();
+        int seq = -1;
+        for (int s = 0; batch.prefill() && s < batch.numSeqs(); s++) {
+            if (batch.isChunk(s) && batch.prefillLens()[s] > p.promptBudget()) {
+                if (seq >= 0) {
+                    throw new IllegalArgumentException("sequences " + seq + " and " + s + " of the step are both"
+                            + " chunks of a RocketKV prefill; the window stash holds one (schedule one chunked"
+                            + " prefill at a time)");
+                }
+                seq = s;
+            }
+        }
+        if (seq < 0) {
+            return;
+        }
+        long row = (long) shape.numHeads() * shape.headDim();
+        requireFloats(q, batch.numTokens() * row, "rocketStashWindow q");
+        requireFloats(stash, p.windowSize() * row, "rocketStashWindow window stash");
+        int len = batch.queryLen(seq);
+        int past = batch.kvLens()[seq] - len;
+        int winStart = batch.prefillLens()[seq] - p.windowSize();
+        int first = Math.max(0, winStart - past);
+        if (first >= len) {
+            return; // the chunk ends before the window
+        }
+        long bytes = (len - first) * row * Float.BYTES;
+        DeviceBuffer src = q.buffer().slice((batch.queryStart()[seq] + first) * row * Float.BYTES, bytes);
+        stash.buffer().slice((past + first - winStart) * row * Float.BYTES, bytes).copyFromAsync(src, stream);
     }
 
     void ktBuild(CudaTensor cache, CudaStepPlan dp, AttentionShape shape, RocketKvPlan plan, CudaTensor kt) {

@@ -6,9 +6,18 @@ import io.rocketkv.core.sparse.RocketKvParams;
 
 /**
  * RocketKV stage 1 on the GPU ({@code rocket_stage1.cu}; CPU twin {@code CpuRocketKv.stage1}): for each
- * prefilled sequence longer than {@code prompt_budget}, the window-query scores, max-pool, top-(B − W) per KV
- * head and the compaction of the kept K/V into slots {@code 0 … B−1}. Runs sequence after sequence on the
- * backend's stream with one scratch buffer; stage 1 is not graph-captured, but it reads nothing back either.
+ * sequence whose prefill the step ends (a whole prompt, or the last chunk of a chunked prefill) longer than
+ * {@code prompt_budget}, the window-query scores, max-pool, top-(B − W) per KV head and the compaction of the kept
+ * K/V into slots {@code 0 … B−1}. Runs sequence after sequence on the backend's stream with one scratch buffer;
+ * stage 1 is not graph-captured, but it reads nothing back either.
+ *
+ * <p>Inputs: the prefix keys come from the cache, gathered to f32 by {@code rocket_prompt_keys_gather}
+ * ({@code rocket_stage1_inputs.cu}) into {@link #keys}: the bf16-rounded keys attention reads, the same for a whole
+ * and a chunked prefill (the keys of earlier chunks exist nowhere else). The window queries are the step's q rows
+ * for a whole prompt and the caller's stash [W][Hq·D] for a chunked one; {@code rocket_stage1_pass} reads query row
+ * {@code start + L − W + i} and key row {@code start + j} from one {@code start}, so it gets {@code start = 0}, the
+ * gathered keys, and a q pointer placed {@code L − W} rows before the first window row (the kernel reads only rows
+ * {@code L − W …}, which lie inside the stash or the step's q).
  *
  * <p>The logit passes ({@code rocket_stage1_pass*}, v2): pass 0 computes the scaled logits of the R = G·W window
  * rows × n prefix keys of each KV head and, when they fit {@link #MAX_STORED_LOGIT_BYTES}, stores them in scratch
@@ -39,7 +48,10 @@ final class CudaRocketStage1 implements AutoCloseable {
     private final CudaFunction scatter;
     private final int[] passSmemAllowed = {48 * 1024, 48 * 1024, 48 * 1024};   // pass128, pass64, pass32
     private int selectSmemAllowed = 48 * 1024;
+    private final CudaModule inputsModule;
+    private final CudaFunction keysGather;
     private DeviceBuffer scratch;
+    private DeviceBuffer keys;          // f32 [n][Hkv][D]: the prefix keys of the sequence being scored
     private Layout last;                // layout of the last sequence processed (for lastKeptRegion)
 
     /** Byte offsets of one sequence's scratch regions (each 256-aligned). */
@@ -85,7 +97,10 @@ final class CudaRocketStage1 implements AutoCloseable {
         this.stream = stream;
         this.scratchPool = scratchPool;
         this.module = KernelImages.load(context, "rocket_stage1");
+        CudaModule inputs = null;
         try {
+            inputs = KernelImages.load(context, "rocket_stage1_inputs");
+            this.keysGather = inputs.function("rocket_prompt_keys_gather");
             this.pass128 = module.function("rocket_stage1_pass");
             this.pass64 = module.function("rocket_stage1_pass_r64");
             this.pass32 = module.function("rocket_stage1_pass_r32");
@@ -95,9 +110,13 @@ final class CudaRocketStage1 implements AutoCloseable {
             this.gather = module.function("rocket_stage1_gather");
             this.scatter = module.function("rocket_stage1_scatter");
         } catch (RuntimeException e) {
+            if (inputs != null) {
+                inputs.close();
+            }
             module.close();
             throw e;
         }
+        this.inputsModule = inputs;
     }
 
     /** Dynamic shared memory of rocket_stage1_select: the n pooled scores when they fit, else none (read from L2). */
@@ -122,10 +141,12 @@ final class CudaRocketStage1 implements AutoCloseable {
     }
 
     /**
-     * Stage 1 of every sequence of the prefill {@code batch} longer than the budget. The caller has checked the
-     * tensors' dtypes and shapes; this checks what is particular to stage 1.
+     * Stage 1 of every sequence whose prefill the step ends, longer than the budget: window queries from {@code q}
+     * ([T][Hq·D], a whole prompt) or {@code stash} ([W][Hq·D], the last chunk of a chunked prefill; may be null when
+     * there is none), keys from the cache. The caller has checked the tensors' dtypes and shapes; this checks what is
+     * particular to stage 1.
      */
-    void run(DeviceBuffer q, DeviceBuffer k, CudaStepPlan dp, AttentionShape shape, RocketKvParams p,
+    void run(DeviceBuffer q, DeviceBuffer stash, CudaStepPlan dp, AttentionShape shape, RocketKvParams p,
              DeviceBuffer cache, int numBlocks) {
         StepBatch batch = dp.batch();
         int hkv = shape.numKvHeads();
@@ -138,17 +159,19 @@ final class CudaRocketStage1 implements AutoCloseable {
                     + ", got " + d);
         }
         long need = 0;
+        long keyBytes = 0;
         for (int s = 0; s < batch.numSeqs(); s++) {
             int len = batch.kvLens()[s];
-            if (len <= budget) {
+            if (len <= budget || !batch.endsPrefill(s)) {
                 continue;
             }
-            if (batch.queryLen(s) != len) {
-                throw new IllegalArgumentException("RocketKV stage 1 needs whole prompts: sequence " + s + " has "
-                        + batch.queryLen(s) + " new tokens and kvLen " + len);
+            if (batch.isChunk(s) && stash == null) {
+                throw new IllegalArgumentException("sequence " + s + " ends a chunked prefill: RocketKV stage 1 needs"
+                        + " the window stash its chunks filled (rocketStashWindow)");
             }
             int n = len - w;
             need = Math.max(need, Layout.of(hkv, g * w, ceilDiv(n, TILE), n, budget, d).total());
+            keyBytes = Math.max(keyBytes, (long) n * hkv * d * Float.BYTES);
         }
         if (need == 0) {
             return;
@@ -163,11 +186,12 @@ final class CudaRocketStage1 implements AutoCloseable {
             passSmemAllowed[variant] = smem;
         }
         scratch = scratchPool.grow(scratch, need);
+        keys = scratchPool.grow(keys, keyBytes);
         int h = shape.numHeads();
         float scale = CudaRocketKv.selectionScale(d);
         for (int s = 0; s < batch.numSeqs(); s++) {
             int len = batch.kvLens()[s];
-            if (len <= budget) {
+            if (len <= budget || !batch.endsPrefill(s)) {
                 continue;
             }
             int n = len - w;
@@ -185,13 +209,18 @@ final class CudaRocketStage1 implements AutoCloseable {
             Object logits = l.logits() >= 0 ? region(l.logits()) : (Object) 0L;   // 0L: recompute in every pass
             DeviceBuffer table = dp.tables().slice((long) s * dp.maxBlocks() * Integer.BYTES,
                     (long) dp.maxBlocks() * Integer.BYTES);
-            int start = batch.queryStart()[s];
+            // query row L − W + i of what the pass reads is window row i: of the stash, or of the step's q
+            long rowBytes = (long) h * d * Float.BYTES;
+            long qRows = batch.isChunk(s) ? stash.address() - (long) n * rowBytes
+                    : q.address() + (long) batch.queryStart()[s] * rowBytes;
+            keysGather.launch(Dim3.of(n, hkv), Dim3.of(64), 0, stream, cache, table, keys, n, hkv, d,
+                    shape.tokensPerBlock());
             Dim3 passGrid = Dim3.of(tiles, hkv);
             Dim3 reduceGrid = Dim3.of(ceilDiv((long) hkv * rows, 128));
             for (int pi = 0; pi < 3; pi++) {
                 int passSmem = pi > 0 && l.logits() >= 0 ? passTileBytes(bm) : smem;
-                pass.launch(passGrid, Dim3.of(PASS_THREADS), passSmem, stream, q, k, rowMax, rowInv, tileMax, tileSum,
-                        score, logits, start, len, w, h, hkv, d, scale, pi);
+                pass.launch(passGrid, Dim3.of(PASS_THREADS), passSmem, stream, qRows, keys, rowMax, rowInv, tileMax,
+                        tileSum, score, logits, 0, len, w, h, hkv, d, scale, pi);
                 if (pi < 2) {
                     reduce.launch(reduceGrid, Dim3.of(128), 0, stream, tileMax, tileSum, rowMax, rowInv, hkv * rows,
                             tiles, pi);
@@ -236,6 +265,11 @@ final class CudaRocketStage1 implements AutoCloseable {
             scratch.close();
             scratch = null;
         }
+        if (keys != null) {
+            keys.close();
+            keys = null;
+        }
+        inputsModule.close();
         module.close();
     }
 }

@@ -136,10 +136,11 @@ public final class Engine implements AutoCloseable {
         if (n > config.maxSeqLen()) {
             seq.result.completeExceptionally(new IllegalArgumentException("the prompt has " + n
                     + " tokens, more than max_seq_len = " + config.maxSeqLen() + "; shorten it or raise max_seq_len"));
-        } else if (n > config.maxNumTokens()) {
+        } else if (n > config.maxNumTokens() && !config.chunkedPrefill()) {
             seq.result.completeExceptionally(new IllegalArgumentException("the prompt has " + n
                     + " tokens, more than max_num_tokens = " + config.maxNumTokens()
-                    + " (one prefill step); shorten it or raise max_num_tokens"));
+                    + " (the tokens of one prefill step); set enable_chunked_prefill: true to prefill it in chunks of"
+                    + " max_num_tokens, raise max_num_tokens to at least " + n + ", or shorten the prompt"));
         } else {
             incoming.add(seq);
             if (closed && incoming.remove(seq)) {
@@ -235,7 +236,11 @@ public final class Engine implements AutoCloseable {
             int bucket = batch.prefill() || !ranks.graphsOn() ? -1 : config.graphBucket(seqs.size());
             logits = ranks.run(step, bucket);
             if (plan != null && batch.prefill()) {
-                for (Sequence s : seqs) {
+                for (int i = 0; i < seqs.size(); i++) {
+                    Sequence s = seqs.get(i);
+                    if (!batch.samples(i)) {
+                        continue; // a chunk before the last: stage 1 has not run yet
+                    }
                     int kept = plan.params().keptTokens(s.numTokens());
                     if (kept < kv.numTokens(s.id)) {
                         kv.truncate(s.id, kept); // stage 1 compacted every layer to the budget
@@ -250,7 +255,7 @@ public final class Engine implements AutoCloseable {
             return;
         }
         long elapsed = System.nanoTime() - t0;
-        Object[] sampled = sampleRows(seqs, logits, vocabSize);
+        Object[] sampled = sampleRows(batch, logits, vocabSize);
         for (int i = 0; i < seqs.size(); i++) {
             Sequence s = seqs.get(i);
             if (batch.prefill()) {
@@ -262,6 +267,9 @@ public final class Engine implements AutoCloseable {
             s.cacheTokens = kv.numTokens(s.id);
             if (plan != null) {
                 s.ktBytesPeak = Math.max(s.ktBytesPeak, plan.kt().bytesFor(s.cacheTokens));
+            }
+            if (!batch.samples(i)) {
+                continue; // a chunk of a longer prefill: its logits are not a next token
             }
             try {
                 if (sampled[i] instanceof RuntimeException e) {
@@ -281,11 +289,16 @@ public final class Engine implements AutoCloseable {
      * Each row's sampled token, or the exception its sampling threw. Rows are sampled in parallel (the common
      * fork-join pool) when there are several: a greedy draw over a large vocabulary costs about a millisecond of
      * log-sum-exp, once per sequence per step. Each sequence has its own sampler and random stream, so the
-     * draws do not depend on the threads.
+     * draws do not depend on the threads. A chunk before a sequence's last is not sampled (its random stream
+     * is not advanced).
      */
-    private static Object[] sampleRows(List<Sequence> seqs, float[] logits, int vocab) {
+    private static Object[] sampleRows(Scheduler.Batch batch, float[] logits, int vocab) {
+        List<Sequence> seqs = batch.seqs();
         Object[] out = new Object[seqs.size()];
         IntConsumer one = i -> {
+            if (!batch.samples(i)) {
+                return;
+            }
             try {
                 out[i] = seqs.get(i).sampler.sample(logits, i * vocab, vocab);
             } catch (RuntimeException e) {

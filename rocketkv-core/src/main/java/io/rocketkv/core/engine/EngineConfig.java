@@ -8,8 +8,8 @@ import java.util.List;
  * Limits of the scheduler, the size of the KV-cache pool and the decode-step recording (CUDA graphs).
  *
  * @param maxBatchSize     most sequences in one step (prefill or decode)
- * @param maxNumTokens     most tokens in one prefill step; a prompt longer than this cannot be scheduled
- *                         (there is no chunked prefill) and fails
+ * @param maxNumTokens     most tokens in one prefill step; a prompt longer than this fails unless
+ *                         {@code chunkedPrefill}, which splits it over several steps
  * @param maxSeqLen        most tokens of a sequence, prompt plus output; longer prompts fail, outputs stop
  *                         with finish reason {@code length} when they reach it
  * @param tokensPerBlock   slots per KV-cache block
@@ -20,9 +20,20 @@ import java.util.List;
  *                         not record (the CPU) ignore it
  * @param graphPadding     whether a decode step whose size is not in {@code graphBatchSizes} is padded to the
  *                         next larger one (else it runs without a graph)
+ * @param chunkedPrefill   {@code enable_chunked_prefill}: a prefill longer than {@code maxNumTokens} (a prompt, or
+ *                         a preempted sequence's recompute) runs in chunks of at most {@code maxNumTokens} tokens
+ *                         over several steps, each chunk attending the cached keys of the earlier ones
  */
 public record EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, int tokensPerBlock, int numBlocks,
-                           RocketKvParams rocketKv, List<Integer> graphBatchSizes, boolean graphPadding) {
+                           RocketKvParams rocketKv, List<Integer> graphBatchSizes, boolean graphPadding,
+                           boolean chunkedPrefill) {
+
+    /** Without chunked prefill. */
+    public EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, int tokensPerBlock, int numBlocks,
+                        RocketKvParams rocketKv, List<Integer> graphBatchSizes, boolean graphPadding) {
+        this(maxBatchSize, maxNumTokens, maxSeqLen, tokensPerBlock, numBlocks, rocketKv, graphBatchSizes, graphPadding,
+                false);
+    }
 
     /** Dense attention, default graph buckets. */
     public EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, int tokensPerBlock, int numBlocks) {
@@ -56,7 +67,13 @@ public record EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, in
     /** The same limits with other graph settings (an empty list turns graphs off). */
     public EngineConfig withGraphs(List<Integer> batchSizes, boolean padding) {
         return new EngineConfig(maxBatchSize, maxNumTokens, maxSeqLen, tokensPerBlock, numBlocks, rocketKv, batchSizes,
-                padding);
+                padding, chunkedPrefill);
+    }
+
+    /** The same limits with chunked prefill on or off. */
+    public EngineConfig withChunkedPrefill(boolean on) {
+        return new EngineConfig(maxBatchSize, maxNumTokens, maxSeqLen, tokensPerBlock, numBlocks, rocketKv,
+                graphBatchSizes, graphPadding, on);
     }
 
     /** 1, 2, 4, 8, … below {@code maxBatchSize}, then {@code maxBatchSize} itself (vLLM's and TensorRT-LLM's shape). */

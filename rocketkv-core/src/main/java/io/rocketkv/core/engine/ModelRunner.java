@@ -35,6 +35,7 @@ final class ModelRunner implements AutoCloseable {
     private final int tableWidth;      // widest block table: blocks of max_seq_len tokens
     private final Tensor[] kvCaches;   // per layer [numBlocks, 2, Hkv, tokensPerBlock, D]
     private final Tensor[] ktCaches;   // per layer [numBlocks · pagesPerBlock, 2, Hkv, D]; null for dense
+    private final Tensor[] windowStash; // per layer [window_size, Hq·D] F32: RocketKV with chunked prefill, else null
     private final long kvBytesPerBlock; // over all layers, this rank's KV heads
     private final StepWorkspace workspace; // the step's activations, reused by every step
     private final Map<Long, RecordedStep> graphs = new HashMap<>(); // (bucket, table width) -> recorded step
@@ -62,6 +63,7 @@ final class ModelRunner implements AutoCloseable {
         this.kvBytesPerBlock = (long) shape.blockElements() * kvDtype.byteSize() * model.numLayers();
         this.kvCaches = new Tensor[model.numLayers()];
         this.ktCaches = rocket == null ? null : new Tensor[model.numLayers()];
+        this.windowStash = rocket == null || !config.chunkedPrefill() ? null : new Tensor[model.numLayers()];
         String lower = "lower kv_cache_config.free_gpu_memory_fraction or kv_cache_config.max_tokens";
         try {
             for (int l = 0; l < kvCaches.length; l++) {
@@ -83,10 +85,21 @@ final class ModelRunner implements AutoCloseable {
             closeCaches();
             throw e.naming("the KT cache" + where + " (" + rocket.kt().numPages() + " pages per layer)", lower);
         }
+        try {
+            for (int l = 0; windowStash != null && l < windowStash.length; l++) {
+                windowStash[l] = kernels.allocate(DType.F32, rocket.params().windowSize(),
+                        shape.numHeads() * shape.headDim());
+            }
+        } catch (OutOfDeviceMemoryException e) {
+            closeCaches();
+            throw e.naming("the RocketKV window stash" + where + " (" + rocket.params().windowSize()
+                    + " query rows per layer)", lower);
+        }
         // A step has at most max(max_num_tokens, max_batch_size) tokens (a prefill batch stops at max_num_tokens, a
-        // decode step has one token per running sequence) and at most max_batch_size logit rows. The one exception
-        // is a preempted sequence recomputed alone from its prompt and outputs: up to max_seq_len − 1 tokens,
-        // possibly more than max_num_tokens. Sizing every runner for that rare step would hold max_seq_len tokens of
+        // decode step has one token per running sequence) and at most max_batch_size logit rows. With chunked
+        // prefill that bound holds for every step (a long prompt or recompute goes in chunks). Without it, the one
+        // exception is a preempted sequence recomputed alone from its prompt and outputs: up to max_seq_len − 1
+        // tokens, possibly more than max_num_tokens. Sizing every runner for that rare step would hold max_seq_len tokens of
         // activations for good, so the workspace starts at the common bound and run() grows it (once, straight to
         // max_seq_len) when such a step comes.
         try {
@@ -140,7 +153,7 @@ final class ModelRunner implements AutoCloseable {
         if (bucket > 0 && !graphsOff) {
             return runRecorded(step, bucket);
         }
-        model.run(kernels.plan(step), kvCaches, ktCaches, rocket, workspace);
+        model.run(kernels.plan(step), kvCaches, ktCaches, rocket, windowStash, workspace);
         return logits(step.logitRows().length);
     }
 
@@ -217,7 +230,7 @@ final class ModelRunner implements AutoCloseable {
     }
 
     private void closeCaches() {
-        for (Tensor[] caches : new Tensor[][] {kvCaches, ktCaches}) {
+        for (Tensor[] caches : new Tensor[][] {kvCaches, ktCaches, windowStash}) {
             for (int l = 0; caches != null && l < caches.length; l++) {
                 if (caches[l] != null) {
                     caches[l].close();

@@ -8,8 +8,9 @@ import java.util.Deque;
 import java.util.List;
 
 /**
- * Decides what each step runs: a prefill of waiting sequences, or one decode token for every running sequence
- * (a step is one or the other; mixed steps come with chunked prefill).
+ * Decides what each step runs: a prefill of waiting sequences (whole, or with chunked prefill a chunk of one), or
+ * one decode token for every running sequence (a step is one or the other; a mixed prefill + decode forward is not
+ * done).
  *
  * <p>Fairness: never two prefill steps in a row while running sequences wait to decode. nano-vllm's rule,
  * prefill whenever a waiting sequence fits, lets a stream of long prompts stop every running request: each
@@ -18,18 +19,42 @@ import java.util.List;
  * steps while prompts are queued, and a queued prompt waits at most one decode step between prefills. Each
  * prefill step takes waiting sequences in order up to {@code max_num_tokens} tokens (at least one sequence).
  *
+ * <p>Chunked prefill ({@code EngineConfig.chunkedPrefill}): a sequence whose prefill does not fit the step's token
+ * budget (what {@code max_num_tokens} leaves after the sequences before it) gets a chunk of the budget; its next
+ * chunk opens the next prefill step, and so on until its last chunk, after which it decodes. The same fairness rule
+ * holds between chunks: chunk, decode step of the running sequences, chunk, … . One sequence at a time is prefilled
+ * in chunks (a step holds at most one chunk: the window stash of RocketKV holds one sequence); waiting sequences
+ * that fit whole still join a step behind it. A chunked sequence's blocks, for its whole prefill, are allocated when
+ * its first chunk is scheduled (a waiting request is never half-admitted).
+ *
  * <p>KV-pool policy: a waiting request stays queued until its prompt's blocks are free. A running
- * sequence that needs a new block when none is free preempts the newest running sequence (its blocks
- * are freed and it goes back to the front of the queue, to be recomputed from its prompt and outputs
- * later); if it is itself the only one left, it is preempted too. A sequence that could never fit, even
- * in an empty pool, fails with {@link KvCacheExhaustedException}.
+ * sequence that needs a new block when none is free preempts the newest sequence: the one being prefilled in
+ * chunks if any, else the newest running one (its blocks are freed and it goes back to the front of the queue, to
+ * be recomputed from its prompt and outputs later, its prefill starting again at the first token); if it is itself
+ * the only one left, it is preempted too. A sequence that could never fit, even in an empty pool, fails with
+ * {@link KvCacheExhaustedException}.
  */
 final class Scheduler {
 
-    /** What one step runs. */
-    record Batch(boolean prefill, List<Sequence> seqs, List<Sequence> failed) {
+    /**
+     * What one step runs. In a prefill step sequence i prefills its tokens {@code [chunkStart[i], chunkEnd[i])}
+     * (null arrays in a decode step); {@code lastChunk[i]} when that ends its prefill ({@code chunkEnd[i]} is its
+     * token count when scheduled).
+     */
+    record Batch(boolean prefill, List<Sequence> seqs, int[] chunkStart, int[] chunkEnd, boolean[] lastChunk,
+                 List<Sequence> failed) {
+
+        Batch(boolean prefill, List<Sequence> seqs, List<Sequence> failed) {
+            this(prefill, seqs, null, null, null, failed);
+        }
+
         boolean isEmpty() {
             return seqs.isEmpty();
+        }
+
+        /** Whether this step leaves sequence i with a token to sample: a decode, or the end of its prefill. */
+        boolean samples(int i) {
+            return !prefill || lastChunk[i];
         }
     }
 
@@ -37,6 +62,7 @@ final class Scheduler {
     private final KvCacheManager kv;
     private final Deque<Sequence> waiting = new ArrayDeque<>();
     private final List<Sequence> running = new ArrayList<>();
+    private Sequence prefilling;  // being prefilled in chunks (holds its blocks), or null
     private boolean lastWasPrefill; // the previous step prefilled: the next one decodes, if anything runs
 
     Scheduler(EngineConfig config, KvCacheManager kv) {
@@ -49,23 +75,41 @@ final class Scheduler {
     }
 
     boolean hasWork() {
-        return !waiting.isEmpty() || !running.isEmpty();
+        return !waiting.isEmpty() || !running.isEmpty() || prefilling != null;
     }
 
     int numWaiting() {
         return waiting.size();
     }
 
+    /** Sequences holding blocks: the running ones and the one being prefilled in chunks. */
     int numRunning() {
-        return running.size();
+        return running.size() + (prefilling == null ? 0 : 1);
     }
 
     Batch schedule() {
         List<Sequence> failed = new ArrayList<>();
         List<Sequence> prefill = new ArrayList<>();
-        int tokens = 0;
+        List<Integer> starts = new ArrayList<>();
+        List<Integer> ends = new ArrayList<>();
+        int budget = config.maxNumTokens();
         boolean decodeTurn = lastWasPrefill && !running.isEmpty();
-        while (!decodeTurn && !waiting.isEmpty() && running.size() + prefill.size() < config.maxBatchSize()) {
+        boolean chunkInStep = false;
+        if (!decodeTurn && prefilling != null) {
+            Sequence seq = prefilling;
+            int end = Math.min(seq.numTokens(), seq.prefilled + budget);
+            prefill.add(seq);
+            starts.add(seq.prefilled);
+            ends.add(end);
+            budget -= end - seq.prefilled;
+            seq.prefilled = end;
+            chunkInStep = true;
+            if (end == seq.numTokens()) {
+                prefilling = null;
+            }
+        }
+        while (!decodeTurn && !waiting.isEmpty() && (budget > 0 || prefill.isEmpty())
+                && running.size() + prefill.size() < config.maxBatchSize()) { // a chunked sequence is in prefill
             Sequence seq = waiting.peekFirst();
             int n = seq.numTokens();
             if (!fitsEmptyPool(n)) {
@@ -75,19 +119,34 @@ final class Scheduler {
                         "sequence of " + n + " tokens", blocksFor(n), kv.numFreeBlocks(), kv.numBlocks(), kv.tokensPerBlock()));
                 continue;
             }
-            if ((tokens + n > config.maxNumTokens() && !prefill.isEmpty()) || !kv.canAllocate(n)) {
+            boolean chunk = config.chunkedPrefill() && n > budget;
+            if ((n > budget && !prefill.isEmpty() && !chunk) || (chunk && chunkInStep) || !kv.canAllocate(n)) {
                 break;
             }
             waiting.pollFirst();
             kv.allocate(seq.id, n);
             seq.status = Sequence.Status.RUNNING;
+            int end = chunk ? budget : n;
             prefill.add(seq);
-            tokens += n;
+            starts.add(0);
+            ends.add(end);
+            seq.prefilled = end;
+            budget -= end;
+            if (chunk) {
+                prefilling = seq;
+                chunkInStep = true;
+            }
         }
         if (!prefill.isEmpty()) {
-            running.addAll(prefill);
+            boolean[] last = new boolean[prefill.size()];
+            for (int i = 0; i < prefill.size(); i++) {
+                last[i] = ends.get(i) == prefill.get(i).numTokens();
+                if (last[i]) {
+                    running.add(prefill.get(i)); // its prefill ends with this step: it decodes from the next one
+                }
+            }
             lastWasPrefill = true;
-            return new Batch(true, prefill, failed);
+            return new Batch(true, prefill, toArray(starts), toArray(ends), last, failed);
         }
         lastWasPrefill = false;
         List<Sequence> decode = new ArrayList<>();
@@ -97,7 +156,11 @@ final class Scheduler {
             Sequence seq = queue.removeFirst();
             boolean preemptedSelf = false;
             while (!kv.canAppend(seq.id)) {
-                if (!queue.isEmpty()) {
+                if (prefilling != null) {
+                    Sequence newest = prefilling; // admitted after every running sequence
+                    prefilling = null;
+                    preempt(newest);
+                } else if (!queue.isEmpty()) {
                     preempt(queue.removeLast());
                 } else if (kv.numUsedBlocks() == kv.blockTable(seq.id).numBlocks()) {
                     // it holds every used block and still cannot grow: the pool is too small for it
@@ -123,15 +186,27 @@ final class Scheduler {
         return new Batch(false, decode, failed);
     }
 
+    private static int[] toArray(List<Integer> xs) {
+        int[] a = new int[xs.size()];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = xs.get(i);
+        }
+        return a;
+    }
+
     private void preempt(Sequence seq) {
         kv.free(seq.id);
         seq.status = Sequence.Status.WAITING;
+        seq.prefilled = 0; // a recompute prefills from the first token again
         seq.preemptions++;
         waiting.addFirst(seq);
     }
 
     /** Called when a sequence finished or failed: its blocks return to the pool. */
     void finish(Sequence seq) {
+        if (prefilling == seq) {
+            prefilling = null; // cancelled or failed mid-prefill: its blocks go back below
+        }
         running.remove(seq);
         waiting.remove(seq);
         if (kv.contains(seq.id)) {
@@ -142,6 +217,9 @@ final class Scheduler {
     /** Removes every queued and running sequence (engine shutdown), freeing their blocks. */
     List<Sequence> abortAll() {
         List<Sequence> all = new ArrayList<>(running);
+        if (prefilling != null) {
+            all.add(prefilling);
+        }
         all.addAll(waiting);
         for (Sequence s : all) {
             finish(s);

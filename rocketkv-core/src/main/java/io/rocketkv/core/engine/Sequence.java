@@ -35,6 +35,7 @@ final class Sequence {
     long ktBytesPeak;
     int cacheTokens;
     int preemptions;
+    int prefilled;                 // tokens of allTokens() in the cache (scheduled); 0 while waiting
 
     Sequence(long id, GenerationRequest request, long submittedNanos) {
         this.id = id;

@@ -14,15 +14,18 @@ final class StepBuilder {
     }
 
     /**
-     * A prefill step takes each sequence's whole token list (prompt and, for a recomputed sequence, its outputs); a
-     * decode step the last token of each. Logits are wanted for the last token of each sequence.
+     * A prefill step takes each sequence's chunk {@code [chunkStart, chunkEnd)} of its token list (prompt and, for a
+     * recomputed sequence, its outputs; the whole list unless chunked), at positions and cache slots
+     * {@code chunkStart …}, with kvLen {@code chunkEnd} and prefillLen the whole list's length; a decode step the last
+     * token of each. Logits are wanted for the last token of each sequence (of a chunk that is not the last, the
+     * engine does not sample them).
      */
     static StepBatch build(Scheduler.Batch batch, KvCacheManager kv) {
         List<Sequence> seqs = batch.seqs();
         int n = seqs.size();
         int total = 0;
-        for (Sequence s : seqs) {
-            total += batch.prefill() ? s.numTokens() : 1;
+        for (int i = 0; i < n; i++) {
+            total += batch.prefill() ? batch.chunkEnd()[i] - batch.chunkStart()[i] : 1;
         }
         int[] ids = new int[total];
         int[] pos = new int[total];
@@ -31,18 +34,23 @@ final class StepBuilder {
         int[] kvLens = new int[n];
         int[][] tables = new int[n][];
         int[] logitRows = new int[n];
+        int[] prefillLens = new int[n];
         int t = 0;
         for (int i = 0; i < n; i++) {
             Sequence s = seqs.get(i);
             qStart[i] = t;
             int len = s.numTokens();
             if (batch.prefill()) {
-                System.arraycopy(s.allTokens(), 0, ids, t, len);
-                kv.slotMapping(s.id, 0, len, slots, t);
-                for (int j = 0; j < len; j++) {
-                    pos[t + j] = j;
+                int from = batch.chunkStart()[i];
+                int to = batch.chunkEnd()[i];
+                prefillLens[i] = len;
+                System.arraycopy(s.allTokens(), from, ids, t, to - from);
+                kv.slotMapping(s.id, from, to, slots, t);
+                for (int j = from; j < to; j++) {
+                    pos[t + j - from] = j;
                 }
-                t += len;
+                t += to - from;
+                len = to;
             } else {
                 // with RocketKV the cache holds fewer slots than the sequence has tokens: the new token goes to the
                 // next cache slot but keeps its true position
@@ -51,6 +59,7 @@ final class StepBuilder {
                 pos[t] = len - 1;
                 kv.slotMapping(s.id, cacheLen - 1, cacheLen, slots, t);
                 len = cacheLen;
+                prefillLens[i] = cacheLen;
                 t++;
             }
             kvLens[i] = len;
@@ -58,6 +67,6 @@ final class StepBuilder {
             logitRows[i] = t - 1;
         }
         qStart[n] = t;
-        return new StepBatch(batch.prefill(), ids, pos, slots, qStart, kvLens, tables, logitRows);
+        return new StepBatch(batch.prefill(), ids, pos, slots, qStart, kvLens, tables, logitRows, prefillLens);
     }
 }

@@ -276,11 +276,17 @@ public final class CpuKernels implements Kernels {
         return (((block * 2 + 1) * s.numKvHeads() + kvHead) * s.tokensPerBlock() + slot) * s.headDim();
     }
 
+    /**
+     * Causal prefill attention, the twin of CUDA's {@code attention_prefill.cu}: query i of sequence s (queryLen new
+     * tokens, kvLen cached after the write) sits at position {@code past + i}, {@code past = kvLen − queryLen}, and
+     * attends keys {@code 0 … past + i}. Keys before {@code past} (earlier chunks of a chunked prefill) are read from
+     * the paged cache through the block table (the CPU cache is fp32: exactly the values written); the step's own
+     * keys from {@code k} and {@code v} (the same values {@link #writeKv} put in the cache).
+     */
     @Override
     public void prefillAttention(Tensor q, Tensor k, Tensor v, Tensor kvCache, StepPlan step, AttentionShape shape,
                                  Tensor out) {
         StepBatch batch = step.batch();
-        // reads the step's K/V from k and v; kvCache (already written) is not needed here
         float[] qs = cpu(q).floats();
         float[] ks = cpu(k).floats();
         float[] vs = cpu(v).floats();
@@ -289,16 +295,27 @@ public final class CpuKernels implements Kernels {
         int hkv = shape.numKvHeads();
         int d = shape.headDim();
         int g = shape.groupSize();
+        int p = shape.tokensPerBlock();
         int seqs = batch.numSeqs();
-        for (int s = 0; s < seqs; s++) {
-            if (batch.kvLens()[s] != batch.queryLen(s)) {
-                throw new IllegalArgumentException("prefillAttention needs the whole sequence in the step: sequence " + s
-                        + " has " + batch.queryLen(s) + " new tokens of " + batch.kvLens()[s]);
-            }
-        }
         long work = 0;
+        boolean anyPast = false;
         for (int s = 0; s < seqs; s++) {
-            work += (long) batch.queryLen(s) * batch.queryLen(s) * h * d;
+            int len = batch.queryLen(s);
+            int kvLen = batch.kvLens()[s];
+            if (kvLen < len) {
+                throw new IllegalArgumentException("prefillAttention: sequence " + s + " has " + len
+                        + " new tokens but kvLen " + kvLen + "; need kvLen >= new tokens");
+            }
+            anyPast |= kvLen > len;
+            work += (long) len * kvLen * h * d;
+        }
+        float[] cache = anyPast ? cacheFor(kvCache, batch, shape) : null;
+        for (int s = 0; anyPast && s < seqs; s++) {
+            int past = batch.kvLens()[s] - batch.queryLen(s);
+            if (past > 0 && (past + p - 1) / p > batch.blockTables()[s].length) {
+                throw new IllegalArgumentException("sequence " + s + " has " + past + " earlier tokens but its block"
+                        + " table has " + batch.blockTables()[s].length + " blocks of " + p);
+            }
         }
         forEach(seqs * h, work, task -> {
             int s = task / h;
@@ -306,22 +323,32 @@ public final class CpuKernels implements Kernels {
             int kvh = head / g;
             int start = batch.queryStart()[s];
             int len = batch.queryLen(s);
-            float[] scores = new float[len];
+            int past = batch.kvLens()[s] - len;
+            int[] table = batch.blockTables()[s];
+            float[] scores = new float[past + len];
             float[] acc = new float[d];
             for (int i = 0; i < len; i++) {
                 int qo = ((start + i) * h + head) * d;
+                int last = past + i; // keys 0 … last
                 float max = Float.NEGATIVE_INFINITY;
-                for (int j = 0; j <= i; j++) {
-                    float sc = dot(qs, qo, ks, ((start + j) * hkv + kvh) * d, d) * shape.scale();
+                for (int j = 0; j <= last; j++) {
+                    float sc = j < past
+                            ? dot(qs, qo, cache, kOffset(table[j / p], kvh, j % p, shape), d)
+                            : dot(qs, qo, ks, ((start + j - past) * hkv + kvh) * d, d);
+                    sc *= shape.scale();
                     scores[j] = sc;
                     max = Math.max(max, sc);
                 }
                 Arrays.fill(acc, 0f);
                 float sum = 0f;
-                for (int j = 0; j <= i; j++) {
-                    float p = (float) Math.exp(scores[j] - max);
-                    sum += p;
-                    axpy(p, vs, ((start + j) * hkv + kvh) * d, acc, d);
+                for (int j = 0; j <= last; j++) {
+                    float e = (float) Math.exp(scores[j] - max);
+                    sum += e;
+                    if (j < past) {
+                        axpy(e, cache, vOffset(table[j / p], kvh, j % p, shape), acc, d);
+                    } else {
+                        axpy(e, vs, ((start + j - past) * hkv + kvh) * d, acc, d);
+                    }
                 }
                 float inv = 1f / sum;
                 for (int c = 0; c < d; c++) {
@@ -391,13 +418,36 @@ public final class CpuKernels implements Kernels {
     }
 
     @Override
-    public void rocketStage1(Tensor q, Tensor k, StepPlan step, AttentionShape shape, RocketKvParams params, Tensor kvCache) {
+    public void rocketStashWindow(Tensor q, StepPlan step, AttentionShape shape, RocketKvParams params,
+                                  Tensor windowStash) {
+        StepBatch batch = step.batch();
+        int chunk = CpuRocketKv.stashedSequence(batch, params);
+        if (chunk < 0) {
+            return;
+        }
+        CpuRocketKv.checkStash(windowStash, shape, params);
+        CpuRocketKv.stashWindow(cpu(q).floats(), batch, shape, params, chunk, cpu(windowStash).floats());
+    }
+
+    @Override
+    public void rocketStage1(Tensor q, Tensor windowStash, StepPlan step, AttentionShape shape, RocketKvParams params,
+                             Tensor kvCache) {
         StepBatch batch = step.batch();
         if (!batch.prefill()) {
             throw new IllegalArgumentException("RocketKV stage 1 runs after a prefill step");
         }
-        CpuRocketKv.stage1(cpu(q).floats(), cpu(k).floats(), batch, shape, params, cacheFor(kvCache, batch, shape),
-                parallel);
+        float[] stash = null;
+        for (int s = 0; s < batch.numSeqs(); s++) {
+            if (batch.isChunk(s) && batch.endsPrefill(s) && batch.kvLens()[s] > params.promptBudget()) {
+                if (windowStash == null) {
+                    throw new IllegalArgumentException("sequence " + s + " ends a chunked prefill: RocketKV stage 1"
+                            + " needs the window stash its chunks filled (rocketStashWindow)");
+                }
+                CpuRocketKv.checkStash(windowStash, shape, params);
+                stash = cpu(windowStash).floats();
+            }
+        }
+        CpuRocketKv.stage1(cpu(q).floats(), stash, batch, shape, params, cacheFor(kvCache, batch, shape), parallel);
     }
 
     @Override

@@ -24,8 +24,55 @@ final class CpuRocketKv {
         return table[logical / tpb] * tpb + logical % tpb;
     }
 
-    /** Stage 1 + compaction of every prefilled sequence longer than the budget. */
-    static void stage1(float[] q, float[] k, StepBatch b, AttentionShape s, RocketKvParams p, float[] cache, boolean parallel) {
+    /**
+     * The sequence of the prefill step whose window queries go to the stash (a chunk of a prefill longer than the
+     * budget), or −1; the stash holds one sequence's window, so two such chunks in one step are refused.
+     */
+    static int stashedSequence(StepBatch b, RocketKvParams p) {
+        int found = -1;
+        for (int s = 0; b.prefill() && s < b.numSeqs(); s++) {
+            if (b.isChunk(s) && b.prefillLens()[s] > p.promptBudget()) {
+                if (found >= 0) {
+                    throw new IllegalArgumentException("sequences " + found + " and " + s + " of the step are both"
+                            + " chunks of a RocketKV prefill; the window stash holds one (schedule one chunked"
+                            + " prefill at a time)");
+                }
+                found = s;
+            }
+        }
+        return found;
+    }
+
+    static void checkStash(Tensor stash, AttentionShape s, RocketKvParams p) {
+        int[] sh = stash.shape();
+        if (stash.dtype() != io.rocketkv.core.numeric.DType.F32 || sh.length != 2 || sh[0] != p.windowSize()
+                || sh[1] != s.numHeads() * s.headDim()) {
+            throw new IllegalArgumentException("the RocketKV window stash must be F32 [window_size = " + p.windowSize()
+                    + ", Hq·D = " + s.numHeads() * s.headDim() + "], got " + Tensor.describe(stash));
+        }
+    }
+
+    /**
+     * Copies the window rows (positions {@code >= L − W}) of sequence {@code seq}'s chunk from q [T][Hq·D] to
+     * stash [W][Hq·D], row {@code position − (L − W)}.
+     */
+    static void stashWindow(float[] q, StepBatch b, AttentionShape s, RocketKvParams p, int seq, float[] stash) {
+        int row = s.numHeads() * s.headDim();
+        int len = b.queryLen(seq);
+        int past = b.kvLens()[seq] - len;
+        int winStart = b.prefillLens()[seq] - p.windowSize();
+        for (int i = Math.max(0, winStart - past); i < len; i++) {
+            System.arraycopy(q, (b.queryStart()[seq] + i) * row, stash, (past + i - winStart) * row, row);
+        }
+    }
+
+    /**
+     * Stage 1 + compaction of every sequence whose prefill this step ends with more tokens than the budget: the
+     * window queries from q (a whole prompt in the step) or from {@code stash} [W][Hq·D] (the last chunk of a
+     * chunked prefill), the keys from the cache.
+     */
+    static void stage1(float[] q, float[] stash, StepBatch b, AttentionShape s, RocketKvParams p, float[] cache,
+                       boolean parallel) {
         int hkv = s.numKvHeads();
         int d = s.headDim();
         int w = p.windowSize();
@@ -33,11 +80,11 @@ final class CpuRocketKv {
         IntStream seqs = IntStream.range(0, b.numSeqs());
         (parallel ? seqs.parallel() : seqs).forEach(seq -> {
             int len = b.kvLens()[seq];
-            if (len <= budget) {
+            if (len <= budget || !b.endsPrefill(seq)) {
                 return;
             }
             int[][] kept = p.stage1Policy().isRocket()
-                    ? rocketSelection(q, k, b, s, p, seq, len)
+                    ? rocketSelection(q, stash, cache, b, s, p, seq, len)
                     : RocketKv.selectPromptTokensBaseline(p.stage1Policy(), hkv, len, w, budget);
             int[] table = b.blockTables()[seq];
             int tpb = s.tokensPerBlock();
@@ -59,24 +106,32 @@ final class CpuRocketKv {
         });
     }
 
-    /** RocketKV's stage-1 selection of one prefilled sequence (gathers its window queries and keys). */
-    private static int[][] rocketSelection(float[] q, float[] k, StepBatch b, AttentionShape s, RocketKvParams p,
-            int seq, int len) {
+    /**
+     * RocketKV's stage-1 selection of one sequence: its window queries (from the step's q, or from the stash for a
+     * chunked prefill) and its prompt's keys gathered from the cache (fp32 on the CPU: the values written).
+     */
+    private static int[][] rocketSelection(float[] q, float[] stash, float[] cache, StepBatch b, AttentionShape s,
+            RocketKvParams p, int seq, int len) {
         int h = s.numHeads();
         int hkv = s.numKvHeads();
         int d = s.headDim();
         int w = p.windowSize();
-        int start = b.queryStart()[seq];
+        int tpb = s.tokensPerBlock();
+        boolean chunked = b.isChunk(seq);
+        float[] src = chunked ? stash : q;
+        int firstRow = chunked ? 0 : b.queryStart()[seq] + len - w; // row of window position 0 in src
         float[] qWin = new float[h * w * d];     // [H][W][D]
         for (int head = 0; head < h; head++) {
             for (int i = 0; i < w; i++) {
-                System.arraycopy(q, ((start + len - w + i) * h + head) * d, qWin, (head * w + i) * d, d);
+                System.arraycopy(src, ((firstRow + i) * h + head) * d, qWin, (head * w + i) * d, d);
             }
         }
+        int[] table = b.blockTables()[seq];
         float[] keys = new float[hkv * len * d]; // [Hkv][L][D]
         for (int g = 0; g < hkv; g++) {
             for (int j = 0; j < len; j++) {
-                System.arraycopy(k, ((start + j) * hkv + g) * d, keys, (g * len + j) * d, d);
+                int phys = physical(table, j, tpb);
+                System.arraycopy(cache, CpuKernels.kOffset(phys / tpb, g, phys % tpb, s), keys, (g * len + j) * d, d);
             }
         }
         return RocketKv.selectPromptTokens(qWin, keys, h, hkv, d, len, w, p.kernelSize(), p.promptBudget());

@@ -97,10 +97,13 @@ public interface Kernels extends AutoCloseable {
     void writeKv(Tensor k, Tensor v, StepPlan step, AttentionShape shape, Tensor kvCache);
 
     /**
-     * Causal attention of a prefill step over the step's own keys and values: q [T, Hq·D], k and v
-     * [T, Hkv·D], out [T, Hq·D]; each sequence attends within itself (needs kvLen == queryLen). The step's
-     * K/V have already been written to {@code kvCache} by {@link #writeKv}: a backend may read them from
-     * there (CUDA's paged prefill kernel does) or from {@code k} and {@code v} (the CPU does).
+     * Causal attention of a prefill step: q [T, Hq·D], k and v [T, Hkv·D] (the step's new tokens), out [T, Hq·D].
+     * Sequence s has {@code queryLen} new tokens and {@code kvLens[s] >= queryLen} cached tokens after the step's
+     * write; its new token i sits at position {@code kvLen − queryLen + i} and attends every cached key up to and
+     * including its own: the earlier chunks' keys (chunked prefill: kvLen > queryLen) and the causal part of the
+     * step's own. The step's K/V have already been written to {@code kvCache} by {@link #writeKv}; earlier keys are
+     * read from there through the block table (CUDA's paged kernel reads all of them there, the CPU reads the step's
+     * own from {@code k} and {@code v}: the same values).
      */
     void prefillAttention(Tensor q, Tensor k, Tensor v, Tensor kvCache, StepPlan step, AttentionShape shape,
                           Tensor out);
@@ -112,12 +115,29 @@ public interface Kernels extends AutoCloseable {
     void decodeAttention(Tensor q, Tensor kvCache, StepPlan step, AttentionShape shape, Tensor out);
 
     /**
-     * RocketKV stage 1, after a prefill's dense attention: for every sequence whose prompt is longer than
-     * {@code prompt_budget}, selects per KV head the tokens to keep from the window queries and the keys
-     * (q [T, Hq·D], k [T, Hkv·D], both post-RoPE) and compacts each KV head's kept K/V, in order, into
-     * cache slots {@code 0 … budget−1} of the sequence. The caller then frees the surplus blocks.
+     * Copies the RocketKV observation-window queries of this step's chunks into {@code windowStash} (one layer):
+     * for the (at most one) sequence of a prefill step that is a chunk of a longer prefill ({@code queryLen <
+     * prefillLens[s]}) and longer than {@code prompt_budget}, each new token at position {@code p >= L − W}
+     * ({@code L = prefillLens[s]}, {@code W = window_size}) has its post-RoPE query row copied to row
+     * {@code p − (L − W)}. q [T, Hq·D], windowStash [W, Hq·D] F32, kept by the caller from chunk to chunk of the
+     * sequence. No-op for a step without such a chunk.
+     *
+     * @throws IllegalArgumentException when two sequences of the step are chunks (the stash holds one)
      */
-    void rocketStage1(Tensor q, Tensor k, StepPlan step, AttentionShape shape, RocketKvParams params, Tensor kvCache);
+    void rocketStashWindow(Tensor q, StepPlan step, AttentionShape shape, RocketKvParams params, Tensor windowStash);
+
+    /**
+     * RocketKV stage 1, once a sequence's whole prompt is in the cache: for every sequence of the prefill step whose
+     * prefill ends with this step ({@code kvLens[s] == prefillLens[s] = L}) and {@code L > prompt_budget}, selects per
+     * KV head the tokens to keep and compacts each KV head's kept K/V, in order, into cache slots
+     * {@code 0 … budget−1} of the sequence. The caller then frees the surplus blocks. The prefix keys are read from
+     * the cache (CPU: the fp32 values written; CUDA: the bf16 cache, as attention sees them), so a prompt prefilled
+     * whole or in chunks gets the same selection. The window queries (post-RoPE) come from {@code q} [T, Hq·D] for a
+     * sequence prefilled whole in this step, from {@code windowStash} [W, Hq·D] ({@link #rocketStashWindow}) for
+     * the last chunk of a chunked one; {@code windowStash} may be null when the step has no chunk.
+     */
+    void rocketStage1(Tensor q, Tensor windowStash, StepPlan step, AttentionShape shape, RocketKvParams params,
+                      Tensor kvCache);
 
     /**
      * Builds the KT pages (per-channel key min and max, rounded to the KT dtype) over each prefilled

@@ -4,8 +4,9 @@ import java.util.Arrays;
 
 /**
  * What one forward step computes, as flat index arrays built once per step and shared by every layer
- * (FlashInfer's "plan once, run per layer"). A step is either a prefill of whole prompts or a decode of
- * one new token per sequence.
+ * (FlashInfer's "plan once, run per layer"). A step is either a prefill (of whole prompts, or with chunked
+ * prefill of chunks of them: a chunk's tokens attend the earlier chunks' cached keys, kvLen > queryLen) or a
+ * decode of one new token per sequence.
  *
  * @param prefill     true for a prefill step (causal attention among each sequence's new tokens)
  * @param tokenIds    [numTokens] the new tokens, sequence after sequence
@@ -18,6 +19,10 @@ import java.util.Arrays;
  * @param blockTables [numSeqs][maxBlocks] block ids of each sequence, padded with −1
  * @param logitRows   rows of the step (token indices) whose logits are wanted: the last token of each
  *                    sequence in prefill, every token in decode
+ * @param prefillLens [numSeqs] in a prefill step, the length L of each sequence's whole prefill (its prompt, plus
+ *                    the outputs of a recomputed sequence): {@code kvLens[s]} when this step prefills up to the
+ *                    end (a whole prompt, or the last chunk), more for an earlier chunk. RocketKV stage 1 runs for
+ *                    a sequence only in the step that ends its prefill. In a decode step equal to {@code kvLens}
  *
  * <p>A decode step may carry padding sequences (see {@link #padDecode}): kvLen 0, slot −1, token 0 at
  * position 0 and a block table of −1. Every op skips them (attention writes zeros to their rows); they let
@@ -31,7 +36,14 @@ public record StepBatch(
         int[] queryStart,
         int[] kvLens,
         int[][] blockTables,
-        int[] logitRows) {
+        int[] logitRows,
+        int[] prefillLens) {
+
+    /** A step whose prefills are whole (no chunk): {@code prefillLens = kvLens}. */
+    public StepBatch(boolean prefill, int[] tokenIds, int[] positions, int[] slotMapping, int[] queryStart, int[] kvLens,
+                     int[][] blockTables, int[] logitRows) {
+        this(prefill, tokenIds, positions, slotMapping, queryStart, kvLens, blockTables, logitRows, kvLens);
+    }
 
     public StepBatch {
         int t = tokenIds.length;
@@ -60,6 +72,16 @@ public record StepBatch(
             if (!prefill && q != 1) {
                 throw new IllegalArgumentException("a decode step has exactly one new token per sequence; sequence "
                         + i + " has " + q);
+            }
+        }
+        if (prefillLens.length != s) {
+            throw new IllegalArgumentException("prefillLens must have numSeqs = " + s + " entries, got "
+                    + prefillLens.length);
+        }
+        for (int i = 0; i < s; i++) {
+            if (prefill ? prefillLens[i] < kvLens[i] : prefillLens[i] != kvLens[i]) {
+                throw new IllegalArgumentException("sequence " + i + " has prefillLen " + prefillLens[i] + " and kvLen "
+                        + kvLens[i] + "; need prefillLen >= kvLen in a prefill step, == in a decode step");
             }
         }
         for (int r : logitRows) {
@@ -122,5 +144,15 @@ public record StepBatch(
 
     public int queryLen(int seq) {
         return queryStart[seq + 1] - queryStart[seq];
+    }
+
+    /** Whether sequence {@code seq} of this prefill step is a chunk of a longer prefill (not its whole prefill). */
+    public boolean isChunk(int seq) {
+        return prefill && queryLen(seq) < prefillLens[seq];
+    }
+
+    /** Whether this step ends the prefill of sequence {@code seq} (a whole prompt, or its last chunk). */
+    public boolean endsPrefill(int seq) {
+        return prefill && kvLens[seq] == prefillLens[seq];
     }
 }

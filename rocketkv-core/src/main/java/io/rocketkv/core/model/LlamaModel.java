@@ -255,8 +255,13 @@ public final class LlamaModel implements Model {
      * so a backend can record it ({@link Kernels#record}).
      */
     @Override
-    public void run(StepPlan step, Tensor[] kvCaches, Tensor[] ktCaches, RocketKvPlan plan, StepWorkspace ws) {
+    public void run(StepPlan step, Tensor[] kvCaches, Tensor[] ktCaches, RocketKvPlan plan, Tensor[] windowStash,
+                    StepWorkspace ws) {
         StepBatch batch = step.batch();
+        if (windowStash != null && windowStash.length != layers.length) {
+            throw new IllegalArgumentException("the RocketKV window stash needs one tensor per layer (" + layers.length
+                    + "), got " + windowStash.length);
+        }
         if (plan != null && (ktCaches == null || ktCaches.length != layers.length)) {
             throw new IllegalArgumentException("RocketKV needs one KT cache per layer (" + layers.length + ")");
         }
@@ -299,7 +304,13 @@ public final class LlamaModel implements Model {
             if (batch.prefill()) {
                 k.prefillAttention(q, kk, v, kvCaches[l], step, shape, attn);
                 if (plan != null) {
-                    k.rocketStage1(q, kk, step, shape, plan.params(), kvCaches[l]);
+                    // chunked prefill: the window queries of a chunk wait in the stash for the last chunk, when
+                    // stage 1 runs over the whole prompt's keys (read from the cache)
+                    Tensor stash = windowStash == null ? null : windowStash[l];
+                    if (stash != null) {
+                        k.rocketStashWindow(q, step, shape, plan.params(), stash);
+                    }
+                    k.rocketStage1(q, stash, step, shape, plan.params(), kvCaches[l]);
                     k.ktBuild(kvCaches[l], step, shape, plan, ktCaches[l]);
                 }
             } else if (plan != null) {

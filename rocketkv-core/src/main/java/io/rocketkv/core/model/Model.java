@@ -62,7 +62,18 @@ public interface Model extends AutoCloseable {
      * @param ktCaches one KT cache per layer, [numKtPages, 2, Hkv, D]; null for dense attention
      * @throws IllegalArgumentException when the step does not fit {@code ws} or the caches do not match the model
      */
-    void run(StepPlan step, Tensor[] kvCaches, Tensor[] ktCaches, RocketKvPlan rocket, StepWorkspace ws);
+    default void run(StepPlan step, Tensor[] kvCaches, Tensor[] ktCaches, RocketKvPlan rocket, StepWorkspace ws) {
+        run(step, kvCaches, ktCaches, rocket, null, ws);
+    }
+
+    /**
+     * As {@link #run(StepPlan, Tensor[], Tensor[], RocketKvPlan, StepWorkspace)}, for a step that may hold a chunk of
+     * a chunked prefill under RocketKV: {@code windowStash} holds, per layer, the observation-window queries of the
+     * sequence being prefilled in chunks ([window_size, Hq·D] F32, kept by the caller from chunk to chunk; see
+     * {@link Kernels#rocketStashWindow}); null when no step holds a RocketKV chunk.
+     */
+    void run(StepPlan step, Tensor[] kvCaches, Tensor[] ktCaches, RocketKvPlan rocket, Tensor[] windowStash,
+             StepWorkspace ws);
 
     /** The first {@code rows} rows of the logits the last {@link #run} left in {@code ws}, row-major [rows, vocab]. */
     float[] readLogits(StepWorkspace ws, int rows);

@@ -173,6 +173,107 @@ class CpuKernelsTest {
         return out;
     }
 
+    /**
+     * Chunked prefill: each sequence's earlier tokens are already in the cache (written by an earlier step), the step
+     * holds the next chunk (kvLen > queryLen), and chunk row i attends keys 0 … past + i: against naive attention in
+     * double over the whole sequence's keys.
+     */
+    @ParameterizedTest
+    @CsvSource({"4,4,16,1", "8,2,32,4", "8,1,64,16", "4,1,16,32"})
+    void prefillAttentionOverEarlierChunksMatchesNaive(int heads, int kvHeads, int d, int blockSize) {
+        AttentionShape s = AttentionShape.of(heads, kvHeads, d, blockSize);
+        int[] kvLens = {17, 54, 97, 33};
+        int[] qLens = {17, 20, 1, 16}; // whole, a middle chunk, one token, a chunk ending mid-block
+        int n = kvLens.length;
+        int totalKv = 0;
+        int[] kvStart = new int[n + 1];
+        int[] qStart = new int[n + 1];
+        for (int i = 0; i < n; i++) {
+            kvStart[i + 1] = kvStart[i] + kvLens[i];
+            qStart[i + 1] = qStart[i] + qLens[i];
+        }
+        totalKv = kvStart[n];
+        int t = qStart[n];
+        float[] q = random(t * heads * d);
+        float[] kAll = random(totalKv * kvHeads * d); // [sequence's rows, concatenated][Hkv·D]
+        float[] vAll = random(totalKv * kvHeads * d);
+        int numBlocks = 0;
+        int[][] tables = new int[n][];
+        for (int i = 0; i < n; i++) {
+            numBlocks += (kvLens[i] + blockSize - 1) / blockSize;
+        }
+        numBlocks += 2;
+        List<Integer> free = new ArrayList<>();
+        for (int b = 0; b < numBlocks; b++) {
+            free.add(b);
+        }
+        Collections.shuffle(free, new java.util.Random(11));
+        for (int i = 0; i < n; i++) {
+            tables[i] = new int[(kvLens[i] + blockSize - 1) / blockSize];
+            for (int b = 0; b < tables[i].length; b++) {
+                tables[i][b] = free.removeFirst();
+            }
+        }
+        Tensor cache = k.allocate(DType.F32, numBlocks, 2, kvHeads, blockSize, d);
+        // the earlier chunks: every sequence's first kvLen − qLen tokens, written by a step of their own
+        int pastTotal = totalKv - t;
+        int[] pastSlots = new int[pastTotal];
+        float[] kPast = new float[pastTotal * kvHeads * d];
+        float[] vPast = new float[pastTotal * kvHeads * d];
+        int[] slots = new int[t];
+        float[] kStep = new float[t * kvHeads * d];
+        float[] vStep = new float[t * kvHeads * d];
+        int pr = 0;
+        for (int i = 0; i < n; i++) {
+            int past = kvLens[i] - qLens[i];
+            for (int j = 0; j < kvLens[i]; j++) {
+                int slot = tables[i][j / blockSize] * blockSize + j % blockSize;
+                int src = (kvStart[i] + j) * kvHeads * d;
+                if (j < past) {
+                    pastSlots[pr] = slot;
+                    System.arraycopy(kAll, src, kPast, pr * kvHeads * d, kvHeads * d);
+                    System.arraycopy(vAll, src, vPast, pr * kvHeads * d, kvHeads * d);
+                    pr++;
+                } else {
+                    int row = qStart[i] + j - past;
+                    slots[row] = slot;
+                    System.arraycopy(kAll, src, kStep, row * kvHeads * d, kvHeads * d);
+                    System.arraycopy(vAll, src, vStep, row * kvHeads * d, kvHeads * d);
+                }
+            }
+        }
+        if (pastTotal > 0) {
+            StepBatch earlier = new StepBatch(true, new int[pastTotal], new int[pastTotal], pastSlots,
+                    new int[] {0, pastTotal}, new int[] {pastTotal}, new int[][] {new int[0]}, new int[] {0});
+            k.writeKv(act(kPast, pastTotal, kvHeads * d), act(vPast, pastTotal, kvHeads * d), k.plan(earlier), s, cache);
+        }
+        int[] rows = new int[n];
+        int[] prefillLens = new int[n];
+        for (int i = 0; i < n; i++) {
+            rows[i] = qStart[i + 1] - 1;
+            prefillLens[i] = kvLens[i] + 5; // not the last chunk: attention does not care
+        }
+        StepBatch chunk = new StepBatch(true, new int[t], new int[t], slots, qStart, kvLens, tables, rows, prefillLens);
+        Tensor kt = act(kStep, t, kvHeads * d);
+        Tensor vt = act(vStep, t, kvHeads * d);
+        k.writeKv(kt, vt, k.plan(chunk), s, cache);
+        Tensor out = k.allocate(DType.F32, t, heads * d);
+        k.prefillAttention(act(q, t, heads * d), kt, vt, cache, k.plan(chunk), s, out);
+        float[] got = k.download(out);
+        for (int i = 0; i < n; i++) {
+            int past = kvLens[i] - qLens[i];
+            for (int r = 0; r < qLens[i]; r++) {
+                int row = qStart[i] + r;
+                for (int h = 0; h < heads; h++) {
+                    float[] exp = naiveAttention(q, row, kAll, vAll, kvStart[i], past + r + 1, h, s);
+                    float[] act = new float[d];
+                    System.arraycopy(got, (row * heads + h) * d, act, 0, d);
+                    assertClose(exp, act, 1e-5, "chunk of seq " + i + " row " + r + " head " + h);
+                }
+            }
+        }
+    }
+
     @ParameterizedTest
     @CsvSource({"4,4,16,1", "8,2,32,4", "8,1,64,16", "4,1,16,32"})
     void prefillAndPagedDecodeAttentionMatchNaive(int heads, int kvHeads, int d, int blockSize) {
