@@ -155,4 +155,14 @@ public record StepBatch(
     public boolean endsPrefill(int seq) {
         return prefill && kvLens[seq] == prefillLens[seq];
     }
+
+    /** Whether this step ends any sequence's prefill (false for a step of earlier chunks only). */
+    public boolean endsAnyPrefill() {
+        for (int s = 0; s < numSeqs(); s++) {
+            if (endsPrefill(s)) {
+                return true;
+            }
+        }
+        return false;
+    }
 }

@@ -311,7 +311,11 @@ public final class LlamaModel implements Model {
                         k.rocketStashWindow(q, step, shape, plan.params(), stash);
                     }
                     k.rocketStage1(q, stash, step, shape, plan.params(), kvCaches[l]);
-                    k.ktBuild(kvCaches[l], step, shape, plan, ktCaches[l]);
+                    // the KT build reads every kept page from the cache, so a step of earlier chunks only (whose
+                    // pages stage 1 will still compact) has nothing to build; the step ending the prefill builds all
+                    if (batch.endsAnyPrefill()) {
+                        k.ktBuild(kvCaches[l], step, shape, plan, ktCaches[l]);
+                    }
                 }
             } else if (plan != null) {
                 k.rocketDecodeAttention(q, kk, kvCaches[l], ktCaches[l], step, shape, plan, attn);
