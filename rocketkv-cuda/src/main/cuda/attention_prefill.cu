@@ -356,3 +356,23 @@ typedef rkv_prefill_mma::Cfg<128, 2, 8, 64, false> RkvPrefillMmaD128;
 
 RKV_PREFILL_MMA_KERNEL(attention_prefill_mma_d64, RkvPrefillMmaD64, 2)
 RKV_PREFILL_MMA_KERNEL(attention_prefill_mma_d128, RkvPrefillMmaD128, 1)
+
+// v4 (prefill_wgmma.cuh): sm_90a warpgroup MMAs; a trap on every other target (the library launches v3 there).
+#include "prefill_wgmma.cuh"
+
+typedef rkv_prefill_wgmma::Cfg<64, 128> RkvPrefillWgmmaD64;
+typedef rkv_prefill_wgmma::Cfg<128, 128> RkvPrefillWgmmaD128;
+
+#define RKV_PREFILL_WGMMA_KERNEL(NAME, CFG)                                                            \
+    extern "C" __global__ void __launch_bounds__(CFG::NTHREADS, 1) NAME(                               \
+            const float* __restrict__ q, const unsigned short* __restrict__ kvCache,                   \
+            const int* __restrict__ queryStart, const int* __restrict__ kvLens,                        \
+            const int* __restrict__ blockTables, float* __restrict__ out,                              \
+            int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, float scale) { \
+        (void) headDim; /* must equal CFG::D */                                                        \
+        rkv_prefill_wgmma::prefill<CFG>(q, kvCache, queryStart, kvLens, blockTables, out,             \
+                                        numHeads, numKvHeads, tokensPerBlock, maxBlocks, scale);       \
+    }
+
+RKV_PREFILL_WGMMA_KERNEL(attention_prefill_wgmma_d64, RkvPrefillWgmmaD64)
+RKV_PREFILL_WGMMA_KERNEL(attention_prefill_wgmma_d128, RkvPrefillWgmmaD128)

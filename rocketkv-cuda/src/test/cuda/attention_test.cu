@@ -157,6 +157,12 @@ typedef rkv_prefill_mma::Cfg<128, 1, 8, 128, true> Cfg_pv_d128_m1w8n128;
 RKV_PREFILL_MMA_KERNEL(pv_d128_m1w8n128, Cfg_pv_d128_m1w8n128, 1)
 typedef rkv_prefill_mma::Cfg<64, 1, 8, 128, true> Cfg_pv_d64_m1w8n128;
 RKV_PREFILL_MMA_KERNEL(pv_d64_m1w8n128, Cfg_pv_d64_m1w8n128, 1)
+typedef rkv_prefill_wgmma::Cfg<128, 128, true> Cfg_wg_d128_n128_vswap;
+RKV_PREFILL_WGMMA_KERNEL(wg_d128_n128_vswap, Cfg_wg_d128_n128_vswap)
+typedef rkv_prefill_wgmma::Cfg<128, 64> Cfg_wg_d128_n64;
+RKV_PREFILL_WGMMA_KERNEL(wg_d128_n64, Cfg_wg_d128_n64)
+typedef rkv_prefill_wgmma::Cfg<64, 64> Cfg_wg_d64_n64;
+RKV_PREFILL_WGMMA_KERNEL(wg_d64_n64, Cfg_wg_d64_n64)
 struct MmaVariant {
     const char* name;
     const void* fn;
@@ -173,10 +179,15 @@ static const std::vector<MmaVariant>& mma_variants() {
             RKV_MV(pv_d128_m2w8n32, Cfg_pv_d128_m2w8n32),
             RKV_MV(pv_d128_m1w4n64, Cfg_pv_d128_m1w4n64),
             RKV_MV(pv_d128_m1w8n128, Cfg_pv_d128_m1w8n128),
+            RKV_MV(attention_prefill_wgmma_d128, RkvPrefillWgmmaD128),
+            RKV_MV(wg_d128_n128_vswap, Cfg_wg_d128_n128_vswap),
+            RKV_MV(wg_d128_n64, Cfg_wg_d128_n64),
             RKV_MV(attention_prefill_mma_d64, RkvPrefillMmaD64),
             RKV_MV(pv_d64_m1w8n64, Cfg_pv_d64_m1w8n64),
             RKV_MV(pv_d64_m2w8n64, Cfg_pv_d64_m2w8n64),
             RKV_MV(pv_d64_m1w8n128, Cfg_pv_d64_m1w8n128),
+            RKV_MV(attention_prefill_wgmma_d64, RkvPrefillWgmmaD64),
+            RKV_MV(wg_d64_n64, Cfg_wg_d64_n64),
     };
     return v;
 }
