@@ -376,3 +376,13 @@ typedef rkv_prefill_wgmma::Cfg<128, 128> RkvPrefillWgmmaD128;
 
 RKV_PREFILL_WGMMA_KERNEL(attention_prefill_wgmma_d64, RkvPrefillWgmmaD64)
 RKV_PREFILL_WGMMA_KERNEL(attention_prefill_wgmma_d128, RkvPrefillWgmmaD128)
+
+// Writes 1 to flag[0] where this image's code for the running device has the v4 (sm_90a) kernels, else 0:
+// the library launches v4 only after this probe says 1 (an image built for plain sm_90 traps in v4).
+extern "C" __global__ void attention_prefill_wgmma_probe(int* flag) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    flag[0] = 1;
+#else
+    flag[0] = 0;
+#endif
+}

@@ -2,7 +2,8 @@
 // same parameters, semantics and CPU twin (CpuKernels.prefillAttention) as v3 (prefill_mma.cuh), with
 // the two matrix products on warpgroup MMAs (wgmma.mma_async, wgmma_ops.cuh) that read K and V straight
 // from shared memory. Included by attention_prefill.cu only; on targets other than sm_90a the kernels
-// compile to a trap and the library launches v3 there (CudaAttention).
+// compile to a trap. CudaAttention launches v4 only when asked (-Drocketkv.cuda.prefillKernel=wgmma) and
+// when attention_prefill_wgmma_probe reports sm_90a code for the device; v3 otherwise (the default).
 //
 // Shapes (as attention_prefill.cu): q f32 [T][Hq * D], kvCache bf16 [numBlocks][2][Hkv][P][D],
 // queryStart i32 [S + 1], kvLens i32 [S] (kvLen >= queryLen: earlier chunks or a cached prefix),

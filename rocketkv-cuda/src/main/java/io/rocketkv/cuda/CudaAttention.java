@@ -50,6 +50,24 @@ final class CudaAttention implements AutoCloseable {
             return (rowsPerBlock() + 4 * bn) * (d + 8) * 2;
         }
     }
+    /** The v4 (wgmma, sm_90a) prefill kernels: head dim → launch, mirroring {@code attention_prefill.cu}. */
+    private static final Map<Integer, WgmmaPrefill> PREFILL_WGMMA = Map.of(
+            64, new WgmmaPrefill("attention_prefill_wgmma_d64", 64, 128),
+            128, new WgmmaPrefill("attention_prefill_wgmma_d128", 128, 128));
+
+    /**
+     * One v4 prefill configuration ({@code rkv_prefill_wgmma::Cfg<D, BN>}): two warpgroups own 128 query rows and
+     * walk {@code bn}-key tiles through a two-stage ring of swizzled tiles.
+     */
+    record WgmmaPrefill(String name, int d, int bn) {
+        static final int ROWS = 128;
+        static final int THREADS = 256;
+
+        /** The Q tile, two stages of K and V (bf16), and 1024 bytes to align them. */
+        int sharedBytes() {
+            return ROWS * d * 2 + 4 * bn * d * 2 + 1024;
+        }
+    }
     private static final int[] DECODE_DIMS = {16, 32, 64, 128, 256};
 
     private final CudaContext context;
@@ -62,6 +80,24 @@ final class CudaAttention implements AutoCloseable {
     private final CudaFunction decodeMerge;
     private final Map<String, CudaFunction> functions = new HashMap<>();
     private final SplitKvLaunch launch;
+    /**
+     * System property choosing the prefill kernel for head dims 64 and 128: {@code mma} (the default: v3) or
+     * {@code wgmma} (v4 where {@link #probeWgmma} allows it, else v3). v4 is opt-in until its tests have run on a
+     * Hopper GPU (docs/cuda.md).
+     */
+    static final String PREFILL_KERNEL_PROPERTY = "rocketkv.cuda.prefillKernel";
+
+    private static boolean wgmmaRequested() {
+        String v = System.getProperty(PREFILL_KERNEL_PROPERTY, "mma");
+        return switch (v) {
+            case "mma" -> false;
+            case "wgmma" -> true;
+            default -> throw new IllegalArgumentException("-D" + PREFILL_KERNEL_PROPERTY + "=" + v
+                    + " is not a prefill kernel; use mma (the default) or wgmma");
+        };
+    }
+    /** Whether the loaded image runs the v4 kernels on this device (an sm_90a image on compute capability 9.x). */
+    private final boolean wgmma;
     private DeviceBuffer decodeWorkspace; // split partials [S][Hq][splits][D + 2] f32
 
     CudaAttention(CudaContext context, CudaStream stream, CudaScratch scratch) {
@@ -94,10 +130,38 @@ final class CudaAttention implements AutoCloseable {
                 f.setMaxDynamicSharedMemory(m.sharedBytes());
                 functions.put(m.name(), f);
             }
+            this.wgmma = wgmmaRequested() && probeWgmma();
+            if (wgmma) {
+                for (WgmmaPrefill m : PREFILL_WGMMA.values()) {
+                    CudaFunction f = prefillModule.function(m.name());
+                    f.setMaxDynamicSharedMemory(m.sharedBytes());
+                    functions.put(m.name(), f);
+                }
+            }
         } catch (RuntimeException e) {
             close();
             throw e;
         }
+    }
+
+    /**
+     * Runs {@code attention_prefill_wgmma_probe}, which writes 1 only where the code the driver chose for this device
+     * was compiled for sm_90a (the v4 kernels trap elsewhere: on sm_100, on PTX, in an image built for plain sm_90).
+     */
+    private boolean probeWgmma() {
+        try (DeviceBuffer flag = DeviceBuffer.allocate(context, Integer.BYTES)) {
+            flag.memset((byte) 0);
+            prefillModule.function("attention_prefill_wgmma_probe").launch(Dim3.of(1), Dim3.of(1), 0, stream, flag);
+            stream.synchronize();
+            int[] v = new int[1];
+            flag.copyTo(v);
+            return v[0] == 1;
+        }
+    }
+
+    /** Whether prefill attention runs the v4 (wgmma) kernels for head dims 64 and 128 on this device. */
+    boolean usesWgmmaPrefill() {
+        return wgmma;
     }
 
     static int prefillSharedBytes(int d) {
@@ -118,8 +182,18 @@ final class CudaAttention implements AutoCloseable {
         Object[] args = {q.buffer(), kvCache.buffer(), p.queryStart(), p.kvLens(), p.tables(), out.buffer(),
                 shape.numHeads(), shape.numKvHeads(), d, shape.tokensPerBlock(), p.maxBlocks(), shape.scale()};
         MmaPrefill v3 = PREFILL_MMA.get(d);
+        WgmmaPrefill v4 = wgmma ? PREFILL_WGMMA.get(d) : null;
         CudaFunction v2 = d % 4 == 0 ? functions.get("attention_prefill_d" + d) : null;
-        if (v3 != null) {
+        if (v4 != null) {
+            int tiles = ceilDiv(p.maxQueryLen(), WgmmaPrefill.ROWS);
+            if (tiles > 65535) {
+                throw new IllegalArgumentException("a prefill of " + p.maxQueryLen() + " query rows needs " + tiles
+                        + " tiles of " + WgmmaPrefill.ROWS + " rows, more than a launch takes (65535); split it with"
+                        + " enable_chunked_prefill");
+            }
+            functions.get(v4.name()).launch(new Dim3(shape.numHeads(), tiles, seqs), Dim3.of(WgmmaPrefill.THREADS),
+                    v4.sharedBytes(), stream, args);
+        } else if (v3 != null) {
             int tiles = ceilDiv(p.maxQueryLen(), v3.rowsPerBlock());
             if (tiles > 65535) {
                 throw new IllegalArgumentException("a prefill of " + p.maxQueryLen() + " query rows needs " + tiles

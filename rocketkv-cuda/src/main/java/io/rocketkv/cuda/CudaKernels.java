@@ -429,6 +429,11 @@ public final class CudaKernels implements Kernels {
                 cuda(kvCache).buffer(), t, shape.numKvHeads(), shape.headDim(), shape.tokensPerBlock(), numBlocks);
     }
 
+    /** Whether prefill attention runs the v4 (wgmma) kernels on this device ({@code CudaAttention}). */
+    boolean usesWgmmaPrefill() {
+        return attention.usesWgmmaPrefill();
+    }
+
     @Override
     public void prefillAttention(Tensor q, Tensor k, Tensor v, Tensor kvCache, StepPlan step, AttentionShape shape,
                                  Tensor out) {

@@ -111,6 +111,11 @@ class CudaChunkedPrefillGpuTest {
     @CsvSource({"300, 16, 8, 2, 64, 16", "300, 33, 4, 1, 128, 32", "1000, 256, 32, 8, 128, 32",
             "97, 40, 8, 8, 32, 16"})
     void chunkedPrefillAttentionMatchesTheCpuTwin(int len, int chunk, int heads, int kvHeads, int d, int tpb) {
+        checkChunkedPrefill(gpu, len, chunk, heads, kvHeads, d, tpb);
+    }
+
+    /** One prompt of {@code len} tokens prefilled in chunks on {@code gpu}, each chunk against the CPU twin. */
+    static void checkChunkedPrefill(CudaKernels gpu, int len, int chunk, int heads, int kvHeads, int d, int tpb) {
         Random rnd = new Random(len * 31L + chunk);
         AttentionShape shape = AttentionShape.of(heads, kvHeads, d, tpb);
         int numBlocks = (len + tpb - 1) / tpb + 3;

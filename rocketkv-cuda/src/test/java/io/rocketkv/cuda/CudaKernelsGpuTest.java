@@ -361,11 +361,11 @@ class CudaKernelsGpuTest {
     @ParameterizedTest
     @CsvSource({"16, 4, 2, 16", "32, 4, 1, 16", "64, 8, 2, 16", "128, 8, 8, 32", "24, 4, 2, 16"})
     void prefillAttentionMatchesCpu(int d, int heads, int kvHeads, int p) {
-        checkPrefill(new int[] {1, 54, 97, 300}, d, heads, kvHeads, p, new Random(d * 1000 + heads));
+        checkPrefill(gpu, new int[] {1, 54, 97, 300}, d, heads, kvHeads, p, new Random(d * 1000 + heads));
     }
 
     /** Prefill of sequences of {@code lens} tokens on the GPU vs the CPU twin on the same bf16-rounded K/V. */
-    private static void checkPrefill(int[] lens, int d, int heads, int kvHeads, int p, Random rnd) {
+    static void checkPrefill(CudaKernels gpu, int[] lens, int d, int heads, int kvHeads, int p, Random rnd) {
         Layout layout = Layout.of(lens, p, rnd);
         StepBatch b = prefillBatch(lens, layout, p);
         AttentionShape shape = AttentionShape.of(heads, kvHeads, d, p);
@@ -437,7 +437,7 @@ class CudaKernelsGpuTest {
     @CsvSource({"64, 8, 8, 16, 4096", "64, 8, 1, 16, 1;97;4096", "32, 4, 1, 32, 32769"})
     void prefillAttentionLongPromptsMatchCpu(int d, int heads, int kvHeads, int p, String lengths) {
         int[] lens = java.util.Arrays.stream(lengths.split(";")).mapToInt(Integer::parseInt).toArray();
-        checkPrefill(lens, d, heads, kvHeads, p, new Random(d * 7919L + heads * 31L + lens.length));
+        checkPrefill(gpu, lens, d, heads, kvHeads, p, new Random(d * 7919L + heads * 31L + lens.length));
     }
 
     /** Decode at batch 17 with lengths from 1 to 32769 and the GQA groups 1, 4 and 8, against the CPU twin. */
