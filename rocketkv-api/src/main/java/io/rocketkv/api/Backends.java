@@ -30,7 +30,8 @@ final class Backends {
             + " io.rocketkv:rocketkv-cuda (the version of rocketkv-api; io.rocketkv:rocketkv-bom manages it)";
 
     /** AUTO's reason for the CPU when the artifact is absent. */
-    static final String CUDA_NOT_ON_CLASS_PATH = "io.rocketkv:rocketkv-cuda, the CUDA backend, is not on the class path";
+    static final String CUDA_NOT_ON_CLASS_PATH =
+            "io.rocketkv:rocketkv-cuda, the CUDA backend, is not on the class path";
 
     private final KernelsProvider cuda; // null when rocketkv-cuda is not on the class path
 
