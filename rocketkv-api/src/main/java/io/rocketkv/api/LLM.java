@@ -6,7 +6,6 @@ import io.rocketkv.core.engine.GenerationRequest;
 import io.rocketkv.core.engine.GenerationResult;
 import io.rocketkv.core.engine.KvPoolSizer;
 import io.rocketkv.core.kernels.Collective;
-import io.rocketkv.core.kernels.CpuKernels;
 import io.rocketkv.core.kernels.Kernels;
 import io.rocketkv.core.model.LoadProgress;
 import io.rocketkv.core.model.Model;
@@ -18,11 +17,6 @@ import io.rocketkv.core.tokenizer.Tokenizer;
 import io.rocketkv.core.weights.CheckpointFiles;
 import io.rocketkv.core.weights.FiniteWeights;
 import io.rocketkv.core.weights.SafeTensors;
-import io.rocketkv.cuda.CudaDriver;
-import io.rocketkv.cuda.CudaKernels;
-import io.rocketkv.cuda.KernelImages;
-import io.rocketkv.cuda.Nccl;
-import io.rocketkv.cuda.NcclCollective;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -68,7 +62,8 @@ public final class LLM implements AutoCloseable {
         this.modelDir = modelDir;
         this.args = args;
         this.config = ModelConfig.load(modelDir);
-        checkTensorParallel(args, config);
+        Backends backends = Backends.installed();
+        checkTensorParallel(args, config, backends);
         int maxSeqLen = args.maxSeqLen() != null ? args.maxSeqLen() : config.maxPositionEmbeddings();
         ConfigException.check("max_seq_len", () -> config.checkSlidingWindow(maxSeqLen));
         RocketKvParams rocketKv = null;
@@ -85,14 +80,14 @@ public final class LLM implements AutoCloseable {
                     + " is implemented by the CPU backend only; set backend(Backend.CPU), got " + args.backend());
         }
         int tp = args.tensorParallelSize();
-        List<CudaKernels> devices = tp == 1 ? List.of() : cudaRanks(tp); // one backend per GPU
-        this.rankKernels = tp == 1 ? List.of(selectKernels(args.backend(), rocketKv != null)) : List.copyOf(devices);
+        this.rankKernels = tp == 1 ? List.of(backends.open(args.backend(), rocketKv != null))
+                : backends.cudaRanks(tp); // one backend per GPU
         this.kernels = rankKernels.get(0);
         List<Collective> group = List.of();
         SafeTensors opened = null;
         try {
             if (tp > 1) {
-                group = NcclCollective.group(devices);
+                group = backends.group(rankKernels);
                 log.info("tensor parallelism over {} GPUs (NCCL)", tp);
             }
             opened = SafeTensors.open(modelDir);
@@ -354,7 +349,7 @@ public final class LLM implements AutoCloseable {
      * multiple of the KV heads); it needs the CUDA backend (AUTO counts when CUDA is usable), that many visible
      * devices and NCCL.
      */
-    static void checkTensorParallel(LlmArgs args, ModelConfig config) {
+    static void checkTensorParallel(LlmArgs args, ModelConfig config, Backends backends) {
         int tp = args.tensorParallelSize();
         if (tp == 1) {
             return;
@@ -369,37 +364,10 @@ public final class LLM implements AutoCloseable {
             throw new ConfigException("tensor_parallel_size", name + " needs the CUDA backend, got backend "
                     + args.backend() + "; set backend: cuda or tensor_parallel_size: 1");
         }
-        int devices = CudaDriver.deviceCount();
-        if (devices < tp) {
-            throw new ConfigException("tensor_parallel_size", name + " needs " + tp + " visible CUDA devices, "
-                    + devices + " visible" + (CudaDriver.isAvailable() ? "" : " (" + CudaDriver.unavailableReason() + ")")
-                    + "; lower tensor_parallel_size or set CUDA_VISIBLE_DEVICES");
-        }
-        if (!Nccl.isAvailable()) {
-            throw new ConfigException("tensor_parallel_size", name + " needs NCCL (libnccl.so.2), which is "
-                    + "unavailable: " + Nccl.unavailableReason() + "; install NCCL or set tensor_parallel_size: 1");
-        }
+        backends.checkTensorParallel(name, tp);
     }
 
-    /**
-     * CPU or CUDA. {@code AUTO} takes CUDA when a device is usable (dense attention and RocketKV both run
-     * there), else the CPU; the choice is logged.
-     */
-    /** One CUDA backend per device 0..n-1 (the devices were counted by {@link #checkTensorParallel}). */
-    private static List<CudaKernels> cudaRanks(int n) {
-        List<CudaKernels> out = new ArrayList<>();
-        try {
-            for (int r = 0; r < n; r++) {
-                out.add(new CudaKernels(r));
-            }
-        } catch (RuntimeException e) {
-            closeQuietly(out, e);
-            throw e;
-        }
-        return List.copyOf(out);
-    }
-
-    private static void closeQuietly(List<? extends AutoCloseable> all, RuntimeException into) {
+    static void closeQuietly(List<? extends AutoCloseable> all, RuntimeException into) {
         for (int i = all.size() - 1; i >= 0; i--) {
             try {
                 all.get(i).close();
@@ -407,29 +375,6 @@ public final class LLM implements AutoCloseable {
                 into.addSuppressed(suppressed);
             }
         }
-    }
-
-    private static Kernels selectKernels(Backend backend, boolean sparse) {
-        return switch (backend) {
-            case CPU -> new CpuKernels();
-            case AUTO -> {
-                if (CudaDriver.isAvailable() && KernelImages.available()) {
-                    log.info("backend AUTO: CUDA{}", sparse ? " (RocketKV sparse attention)" : "");
-                    yield new CudaKernels();
-                }
-                log.info("backend AUTO: CPU ({})", CudaDriver.isAvailable() ? KernelImages.MISSING
-                        : CudaDriver.unavailableReason());
-                yield new CpuKernels();
-            }
-            case CUDA -> {
-                if (!CudaDriver.isAvailable()) {
-                    throw new IllegalStateException("backend CUDA was requested, but CUDA is unavailable: "
-                            + CudaDriver.unavailableReason() + "; use backend AUTO or CPU");
-                }
-                KernelImages.require("backend CUDA");
-                yield new CudaKernels();
-            }
-        };
     }
 
     private static List<Integer> eosFromTokenizer(Tokenizer t) {

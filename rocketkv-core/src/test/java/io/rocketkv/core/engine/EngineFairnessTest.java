@@ -50,9 +50,14 @@ class EngineFairnessTest {
         try (Engine engine = engines.start(new EngineConfig(16, longLength, 1024, 4, 1024))) {
             List<int[]> p = prompts(5, 5, 3, longLength, longLength, longLength, longLength, longLength, longLength);
             CountDownLatch decoding = new CountDownLatch(2);
+            CountDownLatch gateQueued = new CountDownLatch(1);
             CompletableFuture<GenerationResult> running = engine.submit(greedy(p.get(0), 40, ev -> {
                 log.add("S");
                 decoding.countDown();
+                if (decoding.getCount() == 0) {
+                    awaitQuietly(gateQueued); // holds the engine thread until the gate is queued: the short
+                    // request cannot run out of tokens before the long prompts come (a slow test thread did)
+                }
             }));
             assertTrue(decoding.await(TIMEOUT_SECONDS, TimeUnit.SECONDS), "the short request is decoding");
 
@@ -66,6 +71,7 @@ class EngineFairnessTest {
                     Thread.currentThread().interrupt();
                 }
             }));
+            gateQueued.countDown();
             assertTrue(held.await(TIMEOUT_SECONDS, TimeUnit.SECONDS), "the gate holds the engine thread");
             List<CompletableFuture<GenerationResult>> longs = new ArrayList<>();
             for (int i = 0; i < 6; i++) {
@@ -96,6 +102,14 @@ class EngineFairnessTest {
             assertArrayEquals(alone.get(0).outputIds(), shortResult.outputIds());
             assertArrayEquals(alone.get(1).outputIds(), get(longs.get(0)).outputIds());
             assertArrayEquals(alone.get(2).outputIds(), get(longs.get(5)).outputIds());
+        }
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            latch.await(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }
