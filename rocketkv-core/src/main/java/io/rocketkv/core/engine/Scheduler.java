@@ -40,7 +40,8 @@ import java.util.List;
  * window when stage 1 evicts) and prefills from there; the prefill step's budget counts only the tokens it computes.
  * Every full block a step computes is keyed as the step is scheduled (prefill chunks; dense decodes as they fill a
  * block), so later sequences — in the same step too — can share it. A RocketKV sequence that stage 1 will compact
- * reserves its compacted cache's blocks at admission ({@code EngineConfig.compactionBlocks}).
+ * reserves its compacted cache's blocks at admission ({@code EngineConfig.compactionBlocks}); one whose prefill and
+ * reserve together exceed the whole pool (a long recompute) compacts in place instead, sharing and caching nothing.
  */
 final class Scheduler {
 
@@ -122,6 +123,10 @@ final class Scheduler {
             Sequence seq = waiting.peekFirst();
             int n = seq.numTokens();
             int reserve = config.compactionBlocks(n);
+            // a prefill whose copy-on-evict reserve would not fit even an empty pool compacts in place, sharing and
+            // caching nothing (it needs no more blocks than without reuse)
+            boolean inPlace = reserve > 0 && !fitsEmptyPool(n, reserve);
+            reserve = inPlace ? 0 : reserve;
             if (!fitsEmptyPool(n, reserve)) {
                 waiting.pollFirst();
                 failed.add(seq);
@@ -130,7 +135,7 @@ final class Scheduler {
                 continue;
             }
             int[] tokens = seq.allTokens();
-            PrefixHit hit = kv.findCachedPrefix(tokens, config.maxCachedTokens(n));
+            PrefixHit hit = inPlace ? PrefixHit.NONE : kv.findCachedPrefix(tokens, config.maxCachedTokens(n));
             int cached = hit.tokens(kv.tokensPerBlock());
             int rest = n - cached; // what the prefill computes
             boolean chunk = config.chunkedPrefill() && rest > budget;
@@ -140,6 +145,9 @@ final class Scheduler {
             }
             waiting.pollFirst();
             kv.allocate(seq.id, n, hit, reserve);
+            if (inPlace) {
+                kv.stopCaching(seq.id);
+            }
             if (seq.cachedTokens < 0) {
                 seq.cachedTokens = cached; // at its first admission, as vLLM's num_cached_tokens
             }

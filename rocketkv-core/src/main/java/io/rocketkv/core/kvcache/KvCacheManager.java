@@ -244,6 +244,15 @@ public final class KvCacheManager {
         return table == null ? 0 : prefix.markComputed(seqId, table, tokens, computedTokens);
     }
 
+    /**
+     * The sequence's blocks are never keyed from now on (its cache will be compacted in place, so its slots stop
+     * holding its tokens in order); blocks it shares stay cached.
+     */
+    public void stopCaching(long seqId) {
+        blockTable(seqId);
+        prefix.forget(seqId);
+    }
+
     /** The step whose blocks {@link #markComputed} keyed has run: their keys stand. */
     public void commitStep() {
         prefix.commit();
