@@ -302,7 +302,7 @@ class BlockReuseTest {
                     assertSame(wanted, actual, what + " under preemption and abort");
                     assertTrue(preemptions > 0, what + ": the tight pool preempted nothing; tune the test");
                     awaitIdle(tight);
-                    assertPoolEmptyPlusCache(tight, what, 1); // a tight pool evicts some of the prefix
+                    assertPoolEmptyPlusCache(tight, what, 0); // a tight pool may have evicted every cached block
                     assertTrue(tight.prefixCacheStats().hitTokens() > 0);
                 }
             }
