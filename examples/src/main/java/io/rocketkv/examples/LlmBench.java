@@ -3,10 +3,12 @@ package io.rocketkv.examples;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rocketkv.api.KvCacheConfig;
 import io.rocketkv.api.LLM;
 import io.rocketkv.api.LlmArgs;
 import io.rocketkv.api.RequestOutput;
 import io.rocketkv.api.SamplingParams;
+import io.rocketkv.core.kvcache.PrefixCacheStats;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -23,6 +25,12 @@ import picocli.CommandLine.Option;
  * tokens/s, and percentiles of the time to first token (TTFT) and the time per output token after the
  * first (TPOT). Prompts are random token ids, generation ignores EOS so every request makes exactly
  * {@code --output-len} tokens.
+ *
+ * <p>Shared-prefix workload ({@code --prefix-len P}): every prompt starts with the same P random tokens, followed by
+ * {@code --input-len} tokens of its own, the case block reuse serves (a system prompt, a document asked several
+ * questions). The report adds the prefix cache's hit rate over the measured run and the prompt tokens each request
+ * was served from the cache. {@code --compare-reuse} runs the workload twice, with
+ * {@code kv_cache_config.enable_block_reuse} on and off (the rest from {@code --config}), and prints both.
  */
 @Command(name = "LlmBench", mixinStandardHelpOptions = true,
         description = "Measures engine throughput and latency; prints a table and writes JSON.")
@@ -49,6 +57,13 @@ public final class LlmBench implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "seed of the random prompts (default ${DEFAULT-VALUE})")
     long seed;
 
+    @Option(names = "--prefix-len", defaultValue = "0",
+            description = "tokens shared by every prompt before its own --input-len tokens (default ${DEFAULT-VALUE})")
+    int prefixLen;
+
+    @Option(names = "--compare-reuse", description = "run twice, kv_cache_config.enable_block_reuse on and off")
+    boolean compareReuse;
+
     @Option(names = "--output-json", description = "where to write the results as JSON")
     Path outputJson;
 
@@ -56,8 +71,8 @@ public final class LlmBench implements Callable<Integer> {
         System.exit(Cli.run(new LlmBench(), args));
     }
 
-    /** One request's timings, in nanoseconds from its submission. */
-    record Timing(long firstToken, long end, int tokens) {
+    /** One request's timings, in nanoseconds from its submission, and its prompt tokens served from the cache. */
+    record Timing(long firstToken, long end, int tokens, int cachedTokens) {
     }
 
     @Override
@@ -68,36 +83,71 @@ public final class LlmBench implements Callable<Integer> {
                 throw new IllegalArgumentException(o[0] + " must be >= 1; got " + o[1]);
             }
         }
+        if (prefixLen < 0) {
+            throw new IllegalArgumentException("--prefix-len must be >= 0; got " + prefixLen);
+        }
         LlmArgs args = config != null ? LlmArgs.fromYaml(config) : LlmArgs.builder().build();
-        try (LLM llm = LLM.builder().model(model).args(args).build()) {
-            if (inputLen + outputLen > llm.maxSeqLen()) {
-                throw new IllegalArgumentException("--input-len + --output-len = " + (inputLen + outputLen)
-                        + " is more than max_seq_len = " + llm.maxSeqLen() + "; lower them or raise max_seq_len");
+        List<ObjectNode> results = new ArrayList<>();
+        if (compareReuse) {
+            for (boolean reuse : new boolean[] {true, false}) {
+                KvCacheConfig kv = args.kvCacheConfig().toBuilder().enableBlockReuse(reuse).build();
+                results.add(measure(args.toBuilder().kvCacheConfig(kv).build()));
             }
-            SamplingParams params = SamplingParams.builder().maxTokens(outputLen).temperature(0.0).ignoreEos(true).build();
-            Random random = new Random(seed);
-            int vocab = Math.min(llm.tokenizer().vocabSize(), llm.modelConfig().vocabSize());
-            run(llm, List.of(prompt(random, vocab)), params, 1); // warm-up
-            List<int[]> prompts = new ArrayList<>();
-            for (int i = 0; i < numRequests; i++) {
-                prompts.add(prompt(random, vocab));
-            }
-            long t0 = System.nanoTime();
-            List<Timing> timings = run(llm, prompts, params, concurrency);
-            double seconds = (System.nanoTime() - t0) / 1e9;
-            ObjectNode result = report(llm, timings, seconds);
-            System.out.print(table(result));
-            if (outputJson != null) {
-                new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(outputJson.toFile(), result);
-                System.out.println("results written to " + outputJson);
-            }
+        } else {
+            results.add(measure(args));
+        }
+        for (ObjectNode r : results) {
+            System.out.print(table(r));
+        }
+        if (compareReuse) {
+            ObjectNode on = results.get(0);
+            ObjectNode off = results.get(1);
+            System.out.printf("block reuse on vs off: TTFT mean %.1f vs %.1f ms (%.2fx), requests/s %.3f vs %.3f (%.2fx),"
+                            + " prefix-cache hit rate %.1f%%%n",
+                    on.get("ttft_ms").get("mean").asDouble(), off.get("ttft_ms").get("mean").asDouble(),
+                    off.get("ttft_ms").get("mean").asDouble() / on.get("ttft_ms").get("mean").asDouble(),
+                    on.get("requests_per_s").asDouble(), off.get("requests_per_s").asDouble(),
+                    on.get("requests_per_s").asDouble() / off.get("requests_per_s").asDouble(),
+                    100 * on.get("prefix_cache").get("hit_rate").asDouble());
+        }
+        if (outputJson != null) {
+            Object out = results.size() == 1 ? results.getFirst() : results;
+            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(outputJson.toFile(), out);
+            System.out.println("results written to " + outputJson);
         }
         return 0;
     }
 
-    private int[] prompt(Random random, int vocab) {
-        int[] ids = new int[inputLen];
-        for (int i = 0; i < ids.length; i++) {
+    /** One load of the model with {@code args}: a warm-up request, then the measured run. */
+    private ObjectNode measure(LlmArgs args) throws InterruptedException {
+        try (LLM llm = LLM.builder().model(model).args(args).build()) {
+            if (prefixLen + inputLen + outputLen > llm.maxSeqLen()) {
+                throw new IllegalArgumentException("--prefix-len + --input-len + --output-len = "
+                        + (prefixLen + inputLen + outputLen) + " is more than max_seq_len = " + llm.maxSeqLen()
+                        + "; lower them or raise max_seq_len");
+            }
+            SamplingParams params = SamplingParams.builder().maxTokens(outputLen).temperature(0.0).ignoreEos(true).build();
+            Random random = new Random(seed);
+            int vocab = Math.min(llm.tokenizer().vocabSize(), llm.modelConfig().vocabSize());
+            // the warm-up shares nothing with the measured prompts: the run starts with the shared prefix uncached
+            run(llm, List.of(prompt(new int[0], prefixLen + inputLen, random, vocab)), params, 1);
+            int[] prefix = prompt(new int[0], prefixLen, random, vocab);
+            List<int[]> prompts = new ArrayList<>();
+            for (int i = 0; i < numRequests; i++) {
+                prompts.add(prompt(prefix, inputLen, random, vocab));
+            }
+            PrefixCacheStats before = llm.prefixCacheStats();
+            long t0 = System.nanoTime();
+            List<Timing> timings = run(llm, prompts, params, concurrency);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            return report(llm, args, timings, seconds, before, llm.prefixCacheStats());
+        }
+    }
+
+    /** {@code prefix} followed by {@code own} random ids. */
+    private static int[] prompt(int[] prefix, int own, Random random, int vocab) {
+        int[] ids = Arrays.copyOf(prefix, prefix.length + own);
+        for (int i = prefix.length; i < ids.length; i++) {
             ids[i] = random.nextInt(vocab);
         }
         return ids;
@@ -117,7 +167,8 @@ public final class LlmBench implements Callable<Integer> {
                 }
             });
             futures.add(f.thenApply(out -> new Timing(first[0], System.nanoTime() - start,
-                    out.metrics().generatedTokens())).whenComplete((t, e) -> slots.release()));
+                    out.metrics().generatedTokens(), out.metrics().numCachedTokens()))
+                    .whenComplete((t, e) -> slots.release()));
         }
         List<Timing> out = new ArrayList<>();
         for (var f : futures) {
@@ -126,29 +177,44 @@ public final class LlmBench implements Callable<Integer> {
         return out;
     }
 
-    private ObjectNode report(LLM llm, List<Timing> timings, double seconds) {
+    private ObjectNode report(LLM llm, LlmArgs args, List<Timing> timings, double seconds, PrefixCacheStats before,
+                              PrefixCacheStats after) {
         double[] ttft = new double[timings.size()];
         double[] tpot = new double[timings.size()];
         long generated = 0;
+        long cached = 0;
         for (int i = 0; i < timings.size(); i++) {
             Timing t = timings.get(i);
             ttft[i] = t.firstToken() / 1e6;
             tpot[i] = t.tokens() > 1 ? (t.end() - t.firstToken()) / 1e6 / (t.tokens() - 1) : 0;
             generated += t.tokens();
+            cached += t.cachedTokens();
         }
         ObjectNode o = new ObjectMapper().createObjectNode();
         o.put("model", model.toString());
         o.put("backend", llm.backendName());
+        o.put("prefix_len", prefixLen);
         o.put("input_len", inputLen);
+        o.put("block_reuse", args.kvCacheConfig().enableBlockReuse());
+        o.put("sparse", args.isSparse());
         o.put("output_len", outputLen);
         o.put("num_requests", timings.size());
         o.put("concurrency", concurrency);
         o.put("duration_s", seconds);
         o.put("requests_per_s", timings.size() / seconds);
         o.put("output_tokens_per_s", generated / seconds);
-        o.put("total_tokens_per_s", (generated + (long) inputLen * timings.size()) / seconds);
+        o.put("total_tokens_per_s", (generated + (long) (prefixLen + inputLen) * timings.size()) / seconds);
         percentiles(o.putObject("ttft_ms"), ttft);
         percentiles(o.putObject("tpot_ms"), tpot);
+        // the measured run only (the warm-up's lookups are before `before`); recomputes after preemption count too
+        long queried = after.queriedTokens() - before.queriedTokens();
+        long hits = after.hitTokens() - before.hitTokens();
+        ObjectNode pc = o.putObject("prefix_cache");
+        pc.put("queried_tokens", queried);
+        pc.put("hit_tokens", hits);
+        pc.put("hit_rate", queried == 0 ? 0.0 : (double) hits / queried);
+        pc.put("mean_cached_prompt_tokens", timings.isEmpty() ? 0.0 : (double) cached / timings.size());
+        pc.put("evictions", after.evictions() - before.evictions());
         return o;
     }
 
@@ -173,13 +239,19 @@ public final class LlmBench implements Callable<Integer> {
 
     private static String table(ObjectNode r) {
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format("LlmBench: %d requests, input %d, output %d tokens, concurrency %d, backend %s%n",
-                r.get("num_requests").asInt(), r.get("input_len").asInt(), r.get("output_len").asInt(),
-                r.get("concurrency").asInt(), r.get("backend").asText()));
+        sb.append(String.format("LlmBench: %d requests, shared prefix %d + input %d, output %d tokens, concurrency %d,"
+                        + " backend %s, %s, block reuse %s%n",
+                r.get("num_requests").asInt(), r.get("prefix_len").asInt(), r.get("input_len").asInt(),
+                r.get("output_len").asInt(), r.get("concurrency").asInt(), r.get("backend").asText(),
+                r.get("sparse").asBoolean() ? "RocketKV" : "dense", r.get("block_reuse").asBoolean() ? "on" : "off"));
         sb.append(String.format("%-22s %12.2f%n", "duration (s)", r.get("duration_s").asDouble()));
         sb.append(String.format("%-22s %12.2f%n", "requests/s", r.get("requests_per_s").asDouble()));
         sb.append(String.format("%-22s %12.1f%n", "output tokens/s", r.get("output_tokens_per_s").asDouble()));
         sb.append(String.format("%-22s %12.1f%n", "total tokens/s", r.get("total_tokens_per_s").asDouble()));
+        var pc = r.get("prefix_cache");
+        sb.append(String.format("%-22s %11.1f%% (%d of %d prompt tokens; %.1f per request)%n", "prefix-cache hits",
+                100 * pc.get("hit_rate").asDouble(), pc.get("hit_tokens").asLong(), pc.get("queried_tokens").asLong(),
+                pc.get("mean_cached_prompt_tokens").asDouble()));
         sb.append(String.format("%-10s %10s %10s %10s %10s %10s%n", "ms", "mean", "p50", "p90", "p99", "max"));
         for (String k : new String[] {"ttft_ms", "tpot_ms"}) {
             var p = r.get(k);

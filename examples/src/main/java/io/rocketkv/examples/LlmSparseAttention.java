@@ -195,8 +195,8 @@ public final class LlmSparseAttention implements Callable<Integer> {
             if (pageSize != null) sb.pageSize(pageSize);
             if (ktCacheDtype != null) sb.ktCacheDtype(KtCacheDtype.parse(ktCacheDtype));
             b.sparseAttentionConfig(sb.build());
-            // RocketKV needs block reuse off (the seed's example sets it so); say it explicitly here
-            b.kvCacheConfig(base.kvCacheConfig().toBuilder().enableBlockReuse(false).build());
+            // kv_cache_config.enable_block_reuse stays as --config gives it (default true): unlike TensorRT-LLM,
+            // RocketKV works with block reuse, so the seed's forced false is no longer needed
         }
         return b.build();
     }

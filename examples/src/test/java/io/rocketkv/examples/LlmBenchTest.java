@@ -56,6 +56,37 @@ class LlmBenchTest {
     }
 
     @Test
+    void sharedPrefixWorkloadComparesReuseOnAndOff() throws Exception {
+        Path model = RandomCheckpoint.tiny().write(dir.resolve("model"));
+        Path config = Files.writeString(dir.resolve("extra.yaml"), "backend: cpu\nmax_seq_len: 256\ntokens_per_block: 16\n");
+        Path json = dir.resolve("bench.json");
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        PrintStream old = System.out;
+        int rc;
+        try {
+            System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+            rc = Cli.run(new LlmBench(), new String[] {"--model", model.toString(), "--config", config.toString(),
+                    "--prefix-len", "96", "--input-len", "8", "--output-len", "4", "--num-requests", "6",
+                    "--concurrency", "1", "--compare-reuse", "--output-json", json.toString()});
+        } finally {
+            System.setOut(old);
+        }
+        String out = buf.toString(StandardCharsets.UTF_8);
+        assertEquals(0, rc, out);
+        assertTrue(out.contains("block reuse on vs off") && out.contains("prefix-cache hits"), out);
+        JsonNode r = new ObjectMapper().readTree(json.toFile());
+        JsonNode on = r.get(0);
+        JsonNode off = r.get(1);
+        assertTrue(on.get("block_reuse").asBoolean());
+        assertEquals(96, on.get("prefix_len").asInt());
+        // one after another: the first request computes the 6 full blocks of the prefix, the 5 others reuse them
+        assertEquals(5 * 96, on.get("prefix_cache").get("hit_tokens").asLong());
+        assertEquals(6 * 104, on.get("prefix_cache").get("queried_tokens").asLong());
+        assertEquals(80.0, on.get("prefix_cache").get("mean_cached_prompt_tokens").asDouble(), 1e-9);
+        assertEquals(0, off.get("prefix_cache").get("hit_tokens").asLong());
+    }
+
+    @Test
     void lengthsOverMaxSeqLenAreRefusedWithTheFix() throws Exception {
         Path model = RandomCheckpoint.tiny().write(dir.resolve("model"));
         Path config = Files.writeString(dir.resolve("extra.yaml"), "backend: cpu\nmax_seq_len: 64\n");

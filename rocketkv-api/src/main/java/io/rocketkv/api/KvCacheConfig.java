@@ -5,9 +5,12 @@ package io.rocketkv.api;
  * names and defaults.
  *
  * <ul>
- *   <li>{@code enable_block_reuse} (default {@code true}, as in TensorRT-LLM): share the cache blocks of a
- *       common prompt prefix between requests. RocketKV evicts prompt tokens after prefill, so it needs
- *       {@code false}; {@link LlmArgs} reports the conflict rather than override it.</li>
+ *   <li>{@code enable_block_reuse} (default {@code true}, as in TensorRT-LLM): prefix caching. Every full block of
+ *       computed K/V is cached under the SHA-256 of its tokens chained to its parent block's key, and a request whose
+ *       prompt starts with cached blocks shares them and prefills only the rest (never its last token); free cached
+ *       blocks are evicted, least recently freed first, only when the pool needs them. Also with RocketKV: the
+ *       shared prefix's dense blocks are cached and each request runs stage 1 over its whole prompt into blocks of
+ *       its own. {@code false} caches nothing (see docs/engine.md, "Block reuse").</li>
  *   <li>{@code max_tokens} (default unset): cap on the tokens the KV pool holds, &ge; 1 when set. When both
  *       this and the memory fraction apply, the smaller pool wins.</li>
  *   <li>{@code free_gpu_memory_fraction} (default 0.9): share of the memory free after loading the weights

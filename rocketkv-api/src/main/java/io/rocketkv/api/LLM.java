@@ -7,6 +7,7 @@ import io.rocketkv.core.engine.GenerationResult;
 import io.rocketkv.core.engine.KvPoolSizer;
 import io.rocketkv.core.kernels.Collective;
 import io.rocketkv.core.kernels.Kernels;
+import io.rocketkv.core.kvcache.PrefixCacheStats;
 import io.rocketkv.core.model.LoadProgress;
 import io.rocketkv.core.model.Model;
 import io.rocketkv.core.model.ModelConfig;
@@ -102,7 +103,8 @@ public final class LLM implements AutoCloseable {
                     args.kvCacheConfig().maxTokens(), args.kvCacheConfig().freeGpuMemoryFraction(), rocketKv));
             EngineConfig ec = new EngineConfig(args.maxBatchSize(), Math.max(args.maxNumTokens(), 1), maxSeqLen,
                     args.tokensPerBlock(), numBlocks, rocketKv, args.cudaGraphBatchSizes(),
-                    args.cudaGraphConfig().enablePadding(), args.enableChunkedPrefill());
+                    args.cudaGraphConfig().enablePadding(), args.enableChunkedPrefill())
+                    .withBlockReuse(args.kvCacheConfig().enableBlockReuse());
             this.engine = new Engine(models, rankKernels, ec, this::detokenize);
         } catch (RuntimeException e) {
             closeQuietly(group, e);
@@ -242,6 +244,15 @@ public final class LLM implements AutoCloseable {
     /** KV-cache blocks held by queued-and-running requests now (a recent value while requests run). */
     public int kvBlocksInUse() {
         return engine.usedKvBlocks();
+    }
+
+    /**
+     * Prefix-cache counters of the pool ({@code enable_block_reuse}): prompt tokens looked up and served from cached
+     * blocks over every admission so far (recomputes after preemption included), blocks cached now and evictions;
+     * {@link PrefixCacheStats#hitRate()} is their ratio. A recent value while requests run; no hits with reuse off.
+     */
+    public PrefixCacheStats prefixCacheStats() {
+        return engine.prefixCacheStats();
     }
 
     /** KV-cache blocks in the pool. */

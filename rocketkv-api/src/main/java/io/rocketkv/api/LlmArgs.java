@@ -47,10 +47,11 @@ import java.util.Locale;
  *     many visible devices and NCCL are there</td></tr>
  * </table>
  *
- * <p>Rules across fields (ROCKETKV.md, "Engine rules"), reported, never silently fixed: with RocketKV
- * ({@code sparse_attention_config} set) {@code kv_cache_config.enable_block_reuse} must be false (it defaults
- * to true, so a RocketKV config must say so) and {@code prompt_budget} may not exceed {@code max_seq_len} when both
- * are set. Unlike TensorRT-LLM, RocketKV accepts {@code enable_chunked_prefill: true}.
+ * <p>Rules across fields, reported, never silently fixed: with RocketKV ({@code sparse_attention_config} set)
+ * {@code prompt_budget} may not exceed {@code max_seq_len} when both are set. Unlike TensorRT-LLM, RocketKV accepts
+ * {@code enable_chunked_prefill: true} and {@code kv_cache_config.enable_block_reuse: true} (the default): the shared
+ * prompt prefix's dense blocks are cached and each request compacts its own copy (docs/rocketkv.md, decision 14);
+ * {@code false} is a choice (no cached blocks held, stage 1 compacts in place), no longer a requirement.
  *
  * @param backend               YAML {@code backend}
  * @param attnBackend           YAML {@code attn_backend}, upper case
@@ -119,19 +120,11 @@ public record LlmArgs(
         }
         cudaGraphConfig.resolve(maxBatchSize); // sizes within max_batch_size
         if (sparseAttentionConfig != null) {
-            checkRocketKvRules(sparseAttentionConfig, kvCacheConfig, maxSeqLen);
+            checkRocketKvRules(sparseAttentionConfig, maxSeqLen);
         }
     }
 
-    private static void checkRocketKvRules(RocketSparseAttentionConfig sparse, KvCacheConfig kv, Integer maxSeqLen) {
-        if (kv.enableBlockReuse()) {
-            throw new ConfigException("kv_cache_config.enable_block_reuse",
-                    "kv_cache_config.enable_block_reuse (kvCacheConfig.enableBlockReuse) must be false when "
-                            + "sparse_attention_config (RocketKV) is set, got true (the default): RocketKV evicts "
-                            + "prompt tokens after prefill, so cache blocks cannot be shared between requests. "
-                            + "Fix: set kv_cache_config.enable_block_reuse: false "
-                            + "(Java: KvCacheConfig.builder().enableBlockReuse(false))");
-        }
+    private static void checkRocketKvRules(RocketSparseAttentionConfig sparse, Integer maxSeqLen) {
         if (maxSeqLen != null && sparse.promptBudget() > maxSeqLen) {
             throw ConfigException.invalid(RocketSparseAttentionConfig.PREFIX + "prompt_budget", "promptBudget",
                     "<= max_seq_len (" + maxSeqLen + ")", sparse.promptBudget());

@@ -46,10 +46,12 @@ public record RequestOutput(String prompt, int[] promptTokenIds, List<Completion
      * @param ktCacheBytes    most KT-cache bytes held at once (0 under dense attention)
      * @param denseKvCacheBytes KV-cache bytes dense attention would hold for the same sequence
      * @param preemptions     times the request was preempted (its cache freed) and recomputed
+     * @param numCachedTokens prompt tokens served from cached blocks (block reuse), not prefilled, at the request's
+     *                        first admission (vLLM's {@code num_cached_tokens}); 0 with reuse off
      */
     public record Metrics(int promptTokens, int generatedTokens, double prefillSeconds, double decodeSeconds,
                           double timeToFirstTokenSeconds, long kvCacheBytes, int cacheTokens, long ktCacheBytes,
-                          long denseKvCacheBytes, int preemptions) {
+                          long denseKvCacheBytes, int preemptions, int numCachedTokens) {
 
         private static final double NANOS_PER_SECOND = 1e9;
 
@@ -66,6 +68,7 @@ public record RequestOutput(String prompt, int[] promptTokenIds, List<Completion
             f.ktCacheBytes = m.ktCacheBytesPeak();
             f.denseKvCacheBytes = m.denseKvCacheBytes();
             f.preemptions = m.preemptions();
+            f.numCachedTokens = m.cachedPromptTokens();
             return f.build();
         }
 
@@ -81,11 +84,12 @@ public record RequestOutput(String prompt, int[] promptTokenIds, List<Completion
             long ktCacheBytes;
             long denseKvCacheBytes;
             int preemptions;
+            int numCachedTokens;
 
             Metrics build() {
                 return new Metrics(promptTokens, generatedTokens, prefillSeconds, decodeSeconds,
                         timeToFirstTokenSeconds, kvCacheBytes, cacheTokens, ktCacheBytes, denseKvCacheBytes,
-                        preemptions);
+                        preemptions, numCachedTokens);
             }
         }
     }

@@ -23,8 +23,10 @@ import io.rocketkv.core.sparse.Stage1Policy;
  *     {@code bfloat16}</td></tr>
  * </table>
  *
- * <p>The engine also requires {@code kv_cache_config.enable_block_reuse: false} with RocketKV; {@link LlmArgs} checks
- * that. {@code enable_chunked_prefill: true} works with RocketKV (stage 1 runs after a prompt's last chunk). When the LLM is built,
+ * <p>{@code kv_cache_config.enable_block_reuse} (default true) works with RocketKV, unlike TensorRT-LLM, which requires
+ * it false: a shared prompt prefix's dense blocks are cached and reused, and each request runs stage 1 over its own
+ * whole prompt, writing its compacted cache into blocks of its own. {@code enable_chunked_prefill: true} works with
+ * RocketKV too (stage 1 runs after a prompt's last chunk). When the LLM is built,
  * {@code page_size} must divide {@code tokens_per_block} and {@code topr} may not exceed the model's
  * {@code head_dim}: the engine's rules ({@code RocketKvParams}), reported as {@link ConfigException}s.
  *

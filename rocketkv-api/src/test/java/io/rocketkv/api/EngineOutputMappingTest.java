@@ -26,9 +26,10 @@ class EngineOutputMappingTest {
         GenerationResult.Metrics m = GenerationResult.Metrics.builder().promptTokens(1).generatedTokens(2)
                 .prefillNanos(3_000_000_000L).decodeNanos(4_000_000_000L).timeToFirstNanos(5_500_000_000L)
                 .kvCacheBytesPeak(6).preemptions(7).cacheTokens(8).ktCacheBytesPeak(9).denseKvCacheBytes(10)
-                .build();
+                .cachedPromptTokens(11).build();
         RequestOutput.Metrics out = RequestOutput.Metrics.from(m);
-        assertEquals(new RequestOutput.Metrics(1, 2, 3.0, 4.0, 5.5, 6, 8, 9, 10, 7), out);
+        assertEquals(new RequestOutput.Metrics(1, 2, 3.0, 4.0, 5.5, 6, 8, 9, 10, 7, 11), out);
+        assertEquals(11, out.numCachedTokens());
         assertEquals(7, out.preemptions());
         assertEquals(8, out.cacheTokens());
     }

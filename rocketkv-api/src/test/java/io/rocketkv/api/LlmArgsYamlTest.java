@@ -280,18 +280,13 @@ class LlmArgsYamlTest {
     // ---- RocketKV engine rules ----
 
     @Test
-    void rocketKvWithBlockReuseIsAnError() {
-        assertConfigError("kv_cache_config.enable_block_reuse",
-                () -> LlmArgs.fromYaml(SEED_CONFIG.replace("enable_block_reuse: false", "enable_block_reuse: true")),
-                "<yaml>: kv_cache_config.enable_block_reuse", "set kv_cache_config.enable_block_reuse: false");
-    }
-
-    @Test
-    void rocketKvWithoutDisablingReuseIsAnError() {
-        // enable_block_reuse defaults to true: the seed's rule is reported, never silently overridden.
-        assertConfigError("kv_cache_config.enable_block_reuse",
-                () -> LlmArgs.fromYaml(SEED_CONFIG.replace("kv_cache_config:\n  enable_block_reuse: false\n", "")),
-                "kv_cache_config.enable_block_reuse", "the default", "set kv_cache_config.enable_block_reuse: false");
+    void rocketKvWithBlockReuseIsAccepted() {
+        LlmArgs a = LlmArgs.fromYaml(SEED_CONFIG.replace("enable_block_reuse: false", "enable_block_reuse: true"));
+        assertTrue(a.kvCacheConfig().enableBlockReuse());
+        // enable_block_reuse defaults to true, also under RocketKV
+        LlmArgs d = LlmArgs.fromYaml(SEED_CONFIG.replace("kv_cache_config:\n  enable_block_reuse: false\n", ""));
+        assertTrue(d.isSparse());
+        assertTrue(d.kvCacheConfig().enableBlockReuse());
     }
 
     @Test

@@ -57,14 +57,6 @@ class LlmBuilderTest {
     }
 
     @Test
-    void rocketKvWithDefaultKvCacheConfigNamesEnableBlockReuse() {
-        var e = assertThrows(ConfigException.class, () -> LLM.builder().model(tiny).backend(Backend.CPU)
-                .sparseAttentionConfig(RocketSparseAttentionConfig.builder().topr(16).build()).build());
-        assertEquals("kv_cache_config.enable_block_reuse", e.key());
-        assertTrue(e.getMessage().contains("kv_cache_config.enable_block_reuse"), e.getMessage());
-    }
-
-    @Test
     void chunkedPrefillGeneratesWhatAWholePrefillDoesAndWithoutItALongPromptIsRefused() {
         String prompt = String.join(" ", TinyLlm.PROMPTS);
         SamplingParams greedy = TinyLlm.greedy(8).build();

@@ -41,6 +41,13 @@ final class CudaChecks {
                             + ", outside the cache's [0, " + numBlocks + ")");
                 }
             }
+            int[] kept = batch.compactTables() == null ? null : batch.compactTables()[s];
+            for (int j = 0; kept != null && j < kept.length; j++) {
+                if (kept[j] < 0 || kept[j] >= numBlocks) {
+                    throw new IllegalArgumentException("sequence " + s + " compacts into block " + kept[j]
+                            + ", outside the cache's [0, " + numBlocks + ")");
+                }
+            }
         }
     }
 

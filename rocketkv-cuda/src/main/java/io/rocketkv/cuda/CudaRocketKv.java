@@ -102,7 +102,8 @@ final class CudaRocketKv implements AutoCloseable {
 
     /**
      * Copies the window rows (positions {@code >= L − W}) of the step's chunk of a chunked prefill longer than the
-     * budget from q [T, Hq·D] into {@code stash} [W, Hq·D], row {@code position − (L − W)}: one device-to-device copy
+     * budget whose window spans steps ({@code StepBatch.needsWindowStash}) from q [T, Hq·D] into {@code stash}
+     * [W, Hq·D], row {@code position − (L − W)}: one device-to-device copy
      * on the stream (the rows are contiguous in both). CPU twin: {@code CpuRocketKv.stashWindow}. At most one such
      * chunk per step.
      */
@@ -110,7 +111,7 @@ final class CudaRocketKv implements AutoCloseable {
         StepBatch batch = dp.batch();
         int seq = -1;
         for (int s = 0; batch.prefill() && s < batch.numSeqs(); s++) {
-            if (batch.isChunk(s) && batch.prefillLens()[s] > p.promptBudget()) {
+            if (batch.needsWindowStash(s, p.promptBudget(), p.windowSize())) {
                 if (seq >= 0) {
                     throw new IllegalArgumentException("sequences " + seq + " and " + s + " of the step are both"
                             + " chunks of a RocketKV prefill; the window stash holds one (schedule one chunked"
@@ -151,7 +152,7 @@ final class CudaRocketKv implements AutoCloseable {
         }
         checkTables(batch, shape.tokensPerBlock(), numBlocks);
         function("kt_build_" + suffix(p)).launch(Dim3.of(maxPages, batch.numSeqs()), Dim3.of(128), 0, stream,
-                cache.buffer(), dp.kvLens(), dp.tables(), kt.buffer(), shape.numKvHeads(), shape.headDim(),
+                cache.buffer(), dp.kvLens(), dp.keptTables(), kt.buffer(), shape.numKvHeads(), shape.headDim(),
                 shape.tokensPerBlock(), dp.maxBlocks(), p.pageSize(), p.promptBudget());
     }
 

@@ -8,13 +8,15 @@ import io.rocketkv.core.sparse.RocketKvParams;
  * RocketKV stage 1 on the GPU ({@code rocket_stage1.cu}; CPU twin {@code CpuRocketKv.stage1}): for each
  * sequence whose prefill the step ends (a whole prompt, or the last chunk of a chunked prefill) longer than
  * {@code prompt_budget}, the window-query scores, max-pool, top-(B − W) per KV head and the compaction of the kept
- * K/V into slots {@code 0 … B−1}. Runs sequence after sequence on the backend's stream with one scratch buffer;
+ * K/V into slots {@code 0 … B−1} of the sequence's kept table ({@code StepBatch.keptTable}: its own table, or with
+ * block reuse blocks of its own, so that shared prompt blocks are only read). Runs sequence after sequence on the backend's stream with one scratch buffer;
  * stage 1 is not graph-captured, but it reads nothing back either.
  *
  * <p>Inputs: the prefix keys come from the cache, gathered to f32 by {@code rocket_prompt_keys_gather}
  * ({@code rocket_stage1_inputs.cu}) into {@link #keys}: the bf16-rounded keys attention reads, the same for a whole
  * and a chunked prefill (the keys of earlier chunks exist nowhere else). The window queries are the step's q rows
- * for a whole prompt and the caller's stash [W][Hq·D] for a chunked one; {@code rocket_stage1_pass} reads query row
+ * when the window lies in the step (a whole prompt, a suffix after cached blocks) and the caller's stash [W][Hq·D]
+ * when it spans chunks; {@code rocket_stage1_pass} reads query row
  * {@code start + L − W + i} and key row {@code start + j} from one {@code start}, so it gets {@code start = 0}, the
  * gathered keys, and a q pointer placed {@code L − W} rows before the first window row (the kernel reads only rows
  * {@code L − W …}, which lie inside the stash or the step's q).
@@ -165,7 +167,7 @@ final class CudaRocketStage1 implements AutoCloseable {
             if (len <= budget || !batch.endsPrefill(s)) {
                 continue;
             }
-            if (batch.isChunk(s) && stash == null) {
+            if (batch.needsWindowStash(s, budget, w) && stash == null) {
                 throw new IllegalArgumentException("sequence " + s + " ends a chunked prefill: RocketKV stage 1 needs"
                         + " the window stash its chunks filled (rocketStashWindow)");
             }
@@ -209,10 +211,13 @@ final class CudaRocketStage1 implements AutoCloseable {
             Object logits = l.logits() >= 0 ? region(l.logits()) : (Object) 0L;   // 0L: recompute in every pass
             DeviceBuffer table = dp.tables().slice((long) s * dp.maxBlocks() * Integer.BYTES,
                     (long) dp.maxBlocks() * Integer.BYTES);
-            // query row L − W + i of what the pass reads is window row i: of the stash, or of the step's q
+            DeviceBuffer into = dp.keptTables().slice((long) s * dp.maxBlocks() * Integer.BYTES,
+                    (long) dp.maxBlocks() * Integer.BYTES); // the table itself unless copy-on-evict (block reuse)
+            // query row L − W + i of what the pass reads is window row i: of the stash, or of the step's q, whose
+            // first row is position pastLen (after earlier chunks or cached blocks)
             long rowBytes = (long) h * d * Float.BYTES;
-            long qRows = batch.isChunk(s) ? stash.address() - (long) n * rowBytes
-                    : q.address() + (long) batch.queryStart()[s] * rowBytes;
+            long qRows = batch.needsWindowStash(s, budget, w) ? stash.address() - (long) n * rowBytes
+                    : q.address() + ((long) batch.queryStart()[s] - batch.pastLen(s)) * rowBytes;
             keysGather.launch(Dim3.of(n, hkv), Dim3.of(64), 0, stream, cache, table, keys, n, hkv, d,
                     shape.tokensPerBlock());
             Dim3 passGrid = Dim3.of(tiles, hkv);
@@ -235,7 +240,7 @@ final class CudaRocketStage1 implements AutoCloseable {
             select.launch(Dim3.of(hkv), Dim3.of(1024), selectSmem, stream, pooled, kept, n, budget, w);
             gather.launch(Dim3.of(budget, hkv), Dim3.of(64), 0, stream, cache, kept, table, kvTmp, budget, hkv, d,
                     shape.tokensPerBlock());
-            scatter.launch(Dim3.of(budget, hkv), Dim3.of(64), 0, stream, cache, table, kvTmp, budget, hkv, d,
+            scatter.launch(Dim3.of(budget, hkv), Dim3.of(64), 0, stream, cache, into, kvTmp, budget, hkv, d,
                     shape.tokensPerBlock());
             last = l;
         }

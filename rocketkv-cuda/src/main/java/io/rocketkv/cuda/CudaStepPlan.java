@@ -6,7 +6,8 @@ import io.rocketkv.core.kernels.StepPlan;
 /**
  * A step's index arrays packed for the device ({@link CudaStepPlanner}): token ids, positions, slots [T]; query
  * starts [S+1]; KV lengths [S]; block tables [S][maxBlocks] padded with −1; logit rows [R] — each at an int offset
- * (16-byte aligned) of one image, uploaded in one copy. The device slices ({@link #tokenIds()} and the others) are
+ * (16-byte aligned) of one image, uploaded in one copy; a prefill step with {@code compactTables} adds the kept
+ * tables [S][maxBlocks] ({@code StepBatch.keptTable}). The device slices ({@link #tokenIds()} and the others) are
  * valid while this plan is its planner's current one; ops get them through {@link CudaStepPlanner#current}.
  *
  * @param maxBlocks   the widest block table (the tables' row stride)
@@ -16,8 +17,9 @@ import io.rocketkv.core.kernels.StepPlan;
 record CudaStepPlan(StepBatch batch, int kvLenBound, CudaStepPlanner planner, int[] image, Layout layout,
                     int maxBlocks, int maxQueryLen, int maxKvLen) implements StepPlan {
 
-    /** Offsets (in ints) of the arrays inside the image. */
-    record Layout(int tokenIds, int positions, int slots, int queryStart, int kvLens, int tables, int rows, int total) {
+    /** Offsets (in ints) of the arrays inside the image; {@code keptTables} −1 when the step has none. */
+    record Layout(int tokenIds, int positions, int slots, int queryStart, int kvLens, int tables, int rows,
+                  int keptTables, int total) {
     }
 
     DeviceBuffer tokenIds() {
@@ -42,6 +44,14 @@ record CudaStepPlan(StepBatch batch, int kvLenBound, CudaStepPlanner planner, in
 
     DeviceBuffer tables() {
         return ints(layout.tables(), batch.numSeqs() * maxBlocks);
+    }
+
+    /**
+     * Each sequence's kept table [S][maxBlocks] (the blocks RocketKV stage 1 compacts into and the KT build reads):
+     * {@link #tables()} when the step compacts every sequence in place.
+     */
+    DeviceBuffer keptTables() {
+        return layout.keptTables() < 0 ? tables() : ints(layout.keptTables(), batch.numSeqs() * maxBlocks);
     }
 
     DeviceBuffer logitRows() {

@@ -6,7 +6,8 @@ import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
- * Plans steps for one {@link CudaKernels} ({@code Kernels.plan}): packs a step's index arrays into one int image
+ * Plans steps for one {@link CudaKernels} ({@code Kernels.plan}): packs a step's index arrays (and, for a prefill step
+ * with {@code compactTables}, each sequence's kept table) into one int image
  * ({@link CudaStepPlan}) and uploads it in one copy into the plan buffer, which holds one plan at a time. The
  * engine plans each step once and every op of every layer reads the device copies. An op handed a plan that is no
  * longer on the device (a later plan replaced it) uploads it again ({@link #current}), except while a step is being
@@ -44,7 +45,8 @@ final class CudaStepPlanner implements AutoCloseable {
         int kvLens = align(queryStart + s + 1);
         int tables = align(kvLens + s);
         int rows = align(tables + s * maxBlocks);
-        int total = align(rows + batch.logitRows().length);
+        int kept = batch.compactTables() == null ? -1 : align(rows + batch.logitRows().length);
+        int total = align(kept >= 0 ? kept + s * maxBlocks : rows + batch.logitRows().length);
         int[] image = new int[total];
         System.arraycopy(batch.tokenIds(), 0, image, tokenIds, t);
         System.arraycopy(batch.positions(), 0, image, positions, t);
@@ -57,7 +59,19 @@ final class CudaStepPlanner implements AutoCloseable {
             System.arraycopy(row, 0, image, tables + i * maxBlocks, row.length);
         }
         System.arraycopy(batch.logitRows(), 0, image, rows, batch.logitRows().length);
-        var layout = new CudaStepPlan.Layout(tokenIds, positions, slots, queryStart, kvLens, tables, rows, total);
+        if (kept >= 0) {
+            // each sequence's kept table (StepBatch.keptTable): where stage 1 compacts to and the KT build reads
+            Arrays.fill(image, kept, kept + s * maxBlocks, -1);
+            for (int i = 0; i < s; i++) {
+                int[] row = batch.keptTable(i);
+                if (row.length > maxBlocks) {
+                    throw new IllegalArgumentException("sequence " + i + " compacts into " + row.length
+                            + " blocks, more than its block table's " + batch.blockTables()[i].length);
+                }
+                System.arraycopy(row, 0, image, kept + i * maxBlocks, row.length);
+            }
+        }
+        var layout = new CudaStepPlan.Layout(tokenIds, positions, slots, queryStart, kvLens, tables, rows, kept, total);
         CudaStepPlan p = new CudaStepPlan(batch, kvLenBound, this, image, layout, maxBlocks, maxQ, maxKv);
         upload(p);
         return p;

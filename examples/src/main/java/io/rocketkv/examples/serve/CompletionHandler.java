@@ -260,6 +260,8 @@ final class CompletionHandler {
         usage.put("prompt_tokens", out.metrics().promptTokens());
         usage.put("completion_tokens", out.metrics().generatedTokens());
         usage.put("total_tokens", out.metrics().promptTokens() + out.metrics().generatedTokens());
+        // OpenAI's field for prompt tokens served from the prefix cache (block reuse)
+        usage.putObject("prompt_tokens_details").put("cached_tokens", out.metrics().numCachedTokens());
         return o;
     }
 

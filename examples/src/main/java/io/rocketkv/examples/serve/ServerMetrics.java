@@ -1,6 +1,7 @@
 package io.rocketkv.examples.serve;
 
 import io.rocketkv.api.LLM;
+import io.rocketkv.core.kvcache.PrefixCacheStats;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -44,6 +45,19 @@ public final class ServerMetrics {
         gauge(sb, "rocketkv_kv_cache_blocks_total", "KV-cache blocks in the pool.", llm.kvBlocksTotal());
         gauge(sb, "rocketkv_requests_waiting", "Requests queued for a batch slot or KV blocks.", llm.numWaitingRequests());
         gauge(sb, "rocketkv_requests_running", "Requests in the running batch.", llm.numRunningRequests());
+        PrefixCacheStats pc = llm.prefixCacheStats();
+        counter(sb, "rocketkv_prefix_cache_queries_total",
+                "Prompt tokens looked up in the prefix cache (kv_cache_config.enable_block_reuse), recomputes included.",
+                pc.queriedTokens());
+        counter(sb, "rocketkv_prefix_cache_hits_total", "Of those, prompt tokens served from cached blocks.",
+                pc.hitTokens());
+        sb.append("# HELP rocketkv_prefix_cache_hit_rate Prefix-cache hits over queries since the start (0 before any).\n")
+                .append("# TYPE rocketkv_prefix_cache_hit_rate gauge\n")
+                .append("rocketkv_prefix_cache_hit_rate ").append(pc.hitRate()).append('\n');
+        gauge(sb, "rocketkv_kv_cache_blocks_cached", "KV-cache blocks holding a cached prefix, in use or free.",
+                pc.cachedBlocks());
+        counter(sb, "rocketkv_prefix_cache_evictions_total", "Cached free blocks reused for other contents.",
+                pc.evictions());
         return sb.toString();
     }
 

@@ -142,6 +142,14 @@ class CompletionsEndpointTest {
         HttpResponse<String> health = f.get("/health");
         assertEquals(200, health.statusCode());
         f.postOk("/v1/completions", "{\"prompt\": \"the\", \"max_tokens\": 3, \"ignore_eos\": true}");
+        // a prompt sent twice: the second is served from the prefix cache (block reuse is on by default)
+        String longPrompt = "{\"prompt\": \"" + "the cat and the hat in the house of Irene ".repeat(4)
+                + "\", \"max_tokens\": 2, \"ignore_eos\": true}";
+        f.postOk("/v1/completions", longPrompt);
+        JsonNode again = f.postOk("/v1/completions", longPrompt);
+        int cachedTokens = again.get("usage").get("prompt_tokens_details").get("cached_tokens").asInt();
+        assertTrue(cachedTokens > 0 && cachedTokens < again.get("usage").get("prompt_tokens").asInt(),
+                again.toString());
         HttpResponse<String> m = f.get("/metrics");
         assertEquals(200, m.statusCode());
         assertTrue(m.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
@@ -154,6 +162,10 @@ class CompletionsEndpointTest {
         assertFalse(text.contains("rocketkv_kv_cache_blocks_in_use -"));
         assertTrue(text.contains("# TYPE rocketkv_requests_waiting gauge"));
         assertTrue(text.contains("# TYPE rocketkv_requests_running gauge"));
+        assertTrue(metric(text, "rocketkv_prefix_cache_hits_total") >= cachedTokens, text);
+        assertTrue(metric(text, "rocketkv_prefix_cache_queries_total") > metric(text, "rocketkv_prefix_cache_hits_total"));
+        assertTrue(metric(text, "rocketkv_kv_cache_blocks_cached") > 0, text);
+        assertTrue(text.contains("# TYPE rocketkv_prefix_cache_hit_rate gauge\nrocketkv_prefix_cache_hit_rate 0."), text);
     }
 
     static long metric(String text, String name) {

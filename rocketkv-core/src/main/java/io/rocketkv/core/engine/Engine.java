@@ -5,6 +5,7 @@ import io.rocketkv.core.kernels.Kernels;
 import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.kvcache.KtCacheManager;
 import io.rocketkv.core.kvcache.KvCacheManager;
+import io.rocketkv.core.kvcache.PrefixCacheStats;
 import io.rocketkv.core.model.Model;
 import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.sparse.RocketKvParams;
@@ -53,6 +54,7 @@ public final class Engine implements AutoCloseable {
     private final ConcurrentLinkedQueue<Sequence> cancelled = new ConcurrentLinkedQueue<>();
     private volatile int numWaiting; // published by the engine thread after each loop turn (gauges)
     private volatile int numRunning;
+    private volatile PrefixCacheStats prefixStats = PrefixCacheStats.EMPTY;
     private final AtomicLong nextId = new AtomicLong();
     private final Thread thread;
     private volatile boolean closed;
@@ -92,7 +94,7 @@ public final class Engine implements AutoCloseable {
             throw new IllegalArgumentException("model bound for " + shape.tokensPerBlock() + " tokens per block, engine "
                     + config.tokensPerBlock());
         }
-        this.kv = new KvCacheManager(config.numBlocks(), config.tokensPerBlock());
+        this.kv = new KvCacheManager(config.numBlocks(), config.tokensPerBlock(), config.blockReuse());
         this.scheduler = new Scheduler(config, kv);
         RocketKvParams rk = config.rocketKv();
         if (rk != null) {
@@ -179,6 +181,15 @@ public final class Engine implements AutoCloseable {
         return numRunning;
     }
 
+    /**
+     * Prefix-cache counters (block reuse): prompt tokens looked up and served from cached blocks over every admission
+     * so far, blocks cached now, evictions. A recent value, published by the engine thread after each step; all zero
+     * hits with {@code blockReuse} off.
+     */
+    public PrefixCacheStats prefixCacheStats() {
+        return prefixStats;
+    }
+
     /** Bytes of one block across all layers. */
     public long kvBytesPerBlock() {
         return kvBytesPerBlock;
@@ -202,6 +213,7 @@ public final class Engine implements AutoCloseable {
                 }
                 numWaiting = scheduler.numWaiting();
                 numRunning = scheduler.numRunning();
+                prefixStats = kv.stats();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
@@ -242,12 +254,16 @@ public final class Engine implements AutoCloseable {
                         continue; // a chunk before the last: stage 1 has not run yet
                     }
                     int kept = plan.params().keptTokens(s.numTokens());
-                    if (kept < kv.numTokens(s.id)) {
-                        kv.truncate(s.id, kept); // stage 1 compacted every layer to the budget
+                    if (kv.reservedBlocks(s.id) != null) {
+                        kv.adoptCompacted(s.id, kept); // stage 1 wrote the kept cache into its reserved blocks
+                    } else if (kept < kv.numTokens(s.id)) {
+                        kv.truncate(s.id, kept); // stage 1 compacted every layer to the budget, in place
                     }
                 }
             }
+            kv.commitStep();
         } catch (RuntimeException e) {
+            kv.abortStep(); // the blocks keyed for this step may hold nothing: no later request may share them
             for (Sequence s : seqs) {
                 scheduler.finish(s);
                 s.result.completeExceptionally(e);

@@ -23,10 +23,21 @@ import java.util.List;
  * @param chunkedPrefill   {@code enable_chunked_prefill}: a prefill longer than {@code maxNumTokens} (a prompt, or
  *                         a preempted sequence's recompute) runs in chunks of at most {@code maxNumTokens} tokens
  *                         over several steps, each chunk attending the cached keys of the earlier ones
+ * @param blockReuse       {@code enable_block_reuse}: full blocks are cached by the hash of their tokens and shared,
+ *                         so a request whose prompt starts like an earlier one prefills only the rest (dense and
+ *                         RocketKV; see {@code KvCacheManager}). The short constructors leave it off
  */
 public record EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, int tokensPerBlock, int numBlocks,
                            RocketKvParams rocketKv, List<Integer> graphBatchSizes, boolean graphPadding,
-                           boolean chunkedPrefill) {
+                           boolean chunkedPrefill, boolean blockReuse) {
+
+    /** Without block reuse. */
+    public EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, int tokensPerBlock, int numBlocks,
+                        RocketKvParams rocketKv, List<Integer> graphBatchSizes, boolean graphPadding,
+                        boolean chunkedPrefill) {
+        this(maxBatchSize, maxNumTokens, maxSeqLen, tokensPerBlock, numBlocks, rocketKv, graphBatchSizes, graphPadding,
+                chunkedPrefill, false);
+    }
 
     /** Without chunked prefill. */
     public EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, int tokensPerBlock, int numBlocks,
@@ -67,13 +78,45 @@ public record EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, in
     /** The same limits with other graph settings (an empty list turns graphs off). */
     public EngineConfig withGraphs(List<Integer> batchSizes, boolean padding) {
         return new EngineConfig(maxBatchSize, maxNumTokens, maxSeqLen, tokensPerBlock, numBlocks, rocketKv, batchSizes,
-                padding, chunkedPrefill);
+                padding, chunkedPrefill, blockReuse);
     }
 
     /** The same limits with chunked prefill on or off. */
     public EngineConfig withChunkedPrefill(boolean on) {
         return new EngineConfig(maxBatchSize, maxNumTokens, maxSeqLen, tokensPerBlock, numBlocks, rocketKv,
-                graphBatchSizes, graphPadding, on);
+                graphBatchSizes, graphPadding, on, blockReuse);
+    }
+
+    /** The same limits with block reuse (prefix caching) on or off. */
+    public EngineConfig withBlockReuse(boolean on) {
+        return new EngineConfig(maxBatchSize, maxNumTokens, maxSeqLen, tokensPerBlock, numBlocks, rocketKv,
+                graphBatchSizes, graphPadding, chunkedPrefill, on);
+    }
+
+    /**
+     * Blocks a sequence of {@code prefillTokens} tokens reserves at admission for the cache RocketKV stage 1 compacts
+     * it into: with block reuse the prompt's dense blocks stay intact (they may be shared, and are cached for later
+     * requests), so stage 1 writes the kept tokens into {@code ceil(prompt_budget / tokens_per_block)} blocks of the
+     * sequence's own (copy-on-evict). 0 for dense attention, without reuse (stage 1 compacts in place), or when the
+     * prefill fits the budget (nothing is evicted).
+     */
+    public int compactionBlocks(int prefillTokens) {
+        if (rocketKv == null || !blockReuse || prefillTokens <= rocketKv.promptBudget()) {
+            return 0;
+        }
+        return (rocketKv.promptBudget() + tokensPerBlock - 1) / tokensPerBlock;
+    }
+
+    /**
+     * The most tokens of a sequence of {@code prefillTokens} tokens that may come from cached blocks: all but the
+     * last (its logits give the next token), and with RocketKV evicting, all but the observation window (stage 1
+     * needs the window's queries, which only a prefill computes).
+     */
+    public int maxCachedTokens(int prefillTokens) {
+        if (rocketKv != null && prefillTokens > rocketKv.promptBudget()) {
+            return prefillTokens - rocketKv.windowSize();
+        }
+        return prefillTokens - 1;
     }
 
     /** 1, 2, 4, 8, … below {@code maxBatchSize}, then {@code maxBatchSize} itself (vLLM's and TensorRT-LLM's shape). */

@@ -30,10 +30,12 @@ public record GenerationResult(int[] promptIds, int[] outputIds, String text, Li
      *                         dense attention; at most prompt_budget + output with RocketKV)
      * @param ktCacheBytesPeak most KT-cache bytes held at once (0 for dense attention)
      * @param denseKvCacheBytes KV-cache bytes dense attention would hold for the whole sequence
+     * @param cachedPromptTokens prompt tokens served from cached blocks (block reuse) at the request's first
+     *                         admission, not prefilled (vLLM's {@code num_cached_tokens}); 0 without reuse
      */
     public record Metrics(int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos,
                           long timeToFirstNanos, long kvCacheBytesPeak, int preemptions, int cacheTokens,
-                          long ktCacheBytesPeak, long denseKvCacheBytes) {
+                          long ktCacheBytesPeak, long denseKvCacheBytes, int cachedPromptTokens) {
 
         /** A builder with every count and time 0. */
         public static Builder builder() {
@@ -52,6 +54,7 @@ public record GenerationResult(int[] promptIds, int[] outputIds, String text, Li
             private int cacheTokens;
             private long ktCacheBytesPeak;
             private long denseKvCacheBytes;
+            private int cachedPromptTokens;
 
             private Builder() {
             }
@@ -106,9 +109,15 @@ public record GenerationResult(int[] promptIds, int[] outputIds, String text, Li
                 return this;
             }
 
+            public Builder cachedPromptTokens(int cachedPromptTokens) {
+                this.cachedPromptTokens = cachedPromptTokens;
+                return this;
+            }
+
             public Metrics build() {
                 return new Metrics(promptTokens, generatedTokens, prefillNanos, decodeNanos, timeToFirstNanos,
-                        kvCacheBytesPeak, preemptions, cacheTokens, ktCacheBytesPeak, denseKvCacheBytes);
+                        kvCacheBytesPeak, preemptions, cacheTokens, ktCacheBytesPeak, denseKvCacheBytes,
+                        cachedPromptTokens);
             }
         }
     }

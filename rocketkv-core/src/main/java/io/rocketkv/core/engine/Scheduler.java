@@ -2,6 +2,7 @@ package io.rocketkv.core.engine;
 
 import io.rocketkv.core.kvcache.KvCacheExhaustedException;
 import io.rocketkv.core.kvcache.KvCacheManager;
+import io.rocketkv.core.kvcache.PrefixHit;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -33,6 +34,14 @@ import java.util.List;
  * be recomputed from its prompt and outputs later, its prefill starting again at the first token); if it is itself
  * the only one left, it is preempted too. A sequence that could never fit, even in an empty pool, fails with
  * {@link KvCacheExhaustedException}.
+ *
+ * <p>Block reuse ({@code EngineConfig.blockReuse}): an admitted sequence shares the longest run of cached full blocks
+ * its tokens start with ({@code EngineConfig.maxCachedTokens}: never its last token, nor RocketKV's observation
+ * window when stage 1 evicts) and prefills from there; the prefill step's budget counts only the tokens it computes.
+ * Every full block a step computes is keyed as the step is scheduled (prefill chunks; dense decodes as they fill a
+ * block), so later sequences — in the same step too — can share it. A RocketKV sequence that stage 1 will compact
+ * reserves its compacted cache's blocks at admission ({@code EngineConfig.compactionBlocks}); one whose prefill and
+ * reserve together exceed the whole pool (a long recompute) compacts in place instead, sharing and caching nothing.
  */
 final class Scheduler {
 
@@ -101,6 +110,7 @@ final class Scheduler {
             prefill.add(seq);
             starts.add(seq.prefilled);
             ends.add(end);
+            kv.markComputed(seq.id, seq.allTokens(), end);
             budget -= end - seq.prefilled;
             seq.prefilled = end;
             chunkInStep = true;
@@ -112,26 +122,43 @@ final class Scheduler {
                 && running.size() + prefill.size() < config.maxBatchSize()) { // a chunked sequence is in prefill
             Sequence seq = waiting.peekFirst();
             int n = seq.numTokens();
-            if (!fitsEmptyPool(n)) {
+            int reserve = config.compactionBlocks(n);
+            // a prefill whose copy-on-evict reserve would not fit even an empty pool compacts in place, sharing and
+            // caching nothing (it needs no more blocks than without reuse)
+            boolean inPlace = reserve > 0 && !fitsEmptyPool(n, reserve);
+            reserve = inPlace ? 0 : reserve;
+            if (!fitsEmptyPool(n, reserve)) {
                 waiting.pollFirst();
                 failed.add(seq);
-                seq.result.completeExceptionally(new KvCacheExhaustedException(
-                        "sequence of " + n + " tokens", blocksFor(n), kv.numFreeBlocks(), kv.numBlocks(), kv.tokensPerBlock()));
+                seq.result.completeExceptionally(new KvCacheExhaustedException("sequence of " + n + " tokens",
+                        blocksFor(n) + reserve, kv.numFreeBlocks(), kv.numBlocks(), kv.tokensPerBlock()));
                 continue;
             }
-            boolean chunk = config.chunkedPrefill() && n > budget;
-            if ((n > budget && !prefill.isEmpty() && !chunk) || (chunk && chunkInStep) || !kv.canAllocate(n)) {
+            int[] tokens = seq.allTokens();
+            PrefixHit hit = inPlace ? PrefixHit.NONE : kv.findCachedPrefix(tokens, config.maxCachedTokens(n));
+            int cached = hit.tokens(kv.tokensPerBlock());
+            int rest = n - cached; // what the prefill computes
+            boolean chunk = config.chunkedPrefill() && rest > budget;
+            if ((rest > budget && !prefill.isEmpty() && !chunk) || (chunk && chunkInStep)
+                    || !kv.canAllocate(n, hit, reserve)) {
                 break;
             }
             waiting.pollFirst();
-            kv.allocate(seq.id, n);
+            kv.allocate(seq.id, n, hit, reserve);
+            if (inPlace) {
+                kv.stopCaching(seq.id);
+            }
+            if (seq.cachedTokens < 0) {
+                seq.cachedTokens = cached; // at its first admission, as vLLM's num_cached_tokens
+            }
             seq.status = Sequence.Status.RUNNING;
-            int end = chunk ? budget : n;
+            int end = chunk ? cached + budget : n;
             prefill.add(seq);
-            starts.add(0);
+            starts.add(cached);
             ends.add(end);
+            kv.markComputed(seq.id, tokens, end);
             seq.prefilled = end;
-            budget -= end;
+            budget -= end - cached;
             if (chunk) {
                 prefilling = seq;
                 chunkInStep = true;
@@ -179,6 +206,11 @@ final class Scheduler {
             }
             if (!preemptedSelf) {
                 kv.append(seq.id);
+                int cacheLen = kv.numTokens(seq.id);
+                if (config.rocketKv() == null && kv.reuse() && cacheLen % kv.tokensPerBlock() == 0) {
+                    // this step's token fills a block (under RocketKV decode K/V follow sparse attention: not cached)
+                    kv.markComputed(seq.id, seq.allTokens(), cacheLen);
+                }
                 decode.add(seq);
             }
         }
@@ -227,8 +259,8 @@ final class Scheduler {
         return all;
     }
 
-    private boolean fitsEmptyPool(int numTokens) {
-        return blocksFor(numTokens) <= kv.numBlocks();
+    private boolean fitsEmptyPool(int numTokens, int reserveBlocks) {
+        return blocksFor(numTokens) + reserveBlocks <= kv.numBlocks();
     }
 
     private int blocksFor(int numTokens) {

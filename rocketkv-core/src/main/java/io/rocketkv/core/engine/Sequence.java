@@ -36,6 +36,7 @@ final class Sequence {
     int cacheTokens;
     int preemptions;
     int prefilled;                 // tokens of allTokens() in the cache (scheduled); 0 while waiting
+    int cachedTokens = -1;         // prompt tokens served from cached blocks at its first admission; -1 before
 
     Sequence(long id, GenerationRequest request, long submittedNanos) {
         this.id = id;
@@ -135,6 +136,7 @@ final class Sequence {
                 .kvCacheBytesPeak(kvBytesPeak)
                 .preemptions(preemptions)
                 .cacheTokens(cacheTokens)
+                .cachedPromptTokens(Math.max(0, cachedTokens))
                 .ktCacheBytesPeak(ktBytesPeak)
                 .denseKvCacheBytes((long) numTokens * kvBytesPerToken)
                 .build();

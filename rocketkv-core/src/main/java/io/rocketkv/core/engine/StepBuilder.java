@@ -18,7 +18,9 @@ final class StepBuilder {
      * recomputed sequence, its outputs; the whole list unless chunked), at positions and cache slots
      * {@code chunkStart …}, with kvLen {@code chunkEnd} and prefillLen the whole list's length; a decode step the last
      * token of each. Logits are wanted for the last token of each sequence (of a chunk that is not the last, the
-     * engine does not sample them).
+     * engine does not sample them). A chunk starts past cached blocks too (block reuse): its first token follows
+     * them. A sequence whose prefill the step ends and that reserved blocks for RocketKV's compacted cache gets them
+     * as its compact table (copy-on-evict).
      */
     static StepBatch build(Scheduler.Batch batch, KvCacheManager kv) {
         List<Sequence> seqs = batch.seqs();
@@ -35,6 +37,7 @@ final class StepBuilder {
         int[][] tables = new int[n][];
         int[] logitRows = new int[n];
         int[] prefillLens = new int[n];
+        int[][] compact = null;
         int t = 0;
         for (int i = 0; i < n; i++) {
             Sequence s = seqs.get(i);
@@ -51,6 +54,11 @@ final class StepBuilder {
                 }
                 t += to - from;
                 len = to;
+                int[] reserved = batch.lastChunk()[i] ? kv.reservedBlocks(s.id) : null;
+                if (reserved != null) {
+                    compact = compact == null ? new int[n][] : compact;
+                    compact[i] = reserved;
+                }
             } else {
                 // with RocketKV the cache holds fewer slots than the sequence has tokens: the new token goes to the
                 // next cache slot but keeps its true position
@@ -67,6 +75,6 @@ final class StepBuilder {
             logitRows[i] = t - 1;
         }
         qStart[n] = t;
-        return new StepBatch(batch.prefill(), ids, pos, slots, qStart, kvLens, tables, logitRows, prefillLens);
+        return new StepBatch(batch.prefill(), ids, pos, slots, qStart, kvLens, tables, logitRows, prefillLens, compact);
     }
 }

@@ -62,7 +62,7 @@ public final class CpuKernels implements Kernels {
         return c.floats();
     }
 
-    /** One past the highest block the step's slots and block tables (up to each sequence's kvLen) name. */
+    /** One past the highest block the step's slots, block tables (up to each sequence's kvLen) and compact tables name. */
     static int blocksTouched(StepBatch b, int tokensPerBlock) {
         int max = -1;
         for (int slot : b.slotMapping()) {
@@ -73,6 +73,11 @@ public final class CpuKernels implements Kernels {
             int need = Math.min(table.length, (b.kvLens()[i] + tokensPerBlock - 1) / tokensPerBlock);
             for (int j = 0; j < need; j++) {
                 max = Math.max(max, table[j]);
+            }
+            if (b.compactTables() != null && b.compactTables()[i] != null) {
+                for (int block : b.compactTables()[i]) {
+                    max = Math.max(max, block); // where stage 1 writes the kept cache and the KT build reads it
+                }
             }
         }
         return max + 1;
@@ -438,7 +443,7 @@ public final class CpuKernels implements Kernels {
         }
         float[] stash = null;
         for (int s = 0; s < batch.numSeqs(); s++) {
-            if (batch.isChunk(s) && batch.endsPrefill(s) && batch.kvLens()[s] > params.promptBudget()) {
+            if (batch.endsPrefill(s) && batch.needsWindowStash(s, params.promptBudget(), params.windowSize())) {
                 if (windowStash == null) {
                     throw new IllegalArgumentException("sequence " + s + " ends a chunked prefill: RocketKV stage 1"
                             + " needs the window stash its chunks filled (rocketStashWindow)");

@@ -26,12 +26,13 @@ final class CpuRocketKv {
 
     /**
      * The sequence of the prefill step whose window queries go to the stash (a chunk of a prefill longer than the
-     * budget), or −1; the stash holds one sequence's window, so two such chunks in one step are refused.
+     * budget whose window spans steps: {@link StepBatch#needsWindowStash}), or −1; the stash holds one sequence's
+     * window, so two such chunks in one step are refused.
      */
     static int stashedSequence(StepBatch b, RocketKvParams p) {
         int found = -1;
         for (int s = 0; b.prefill() && s < b.numSeqs(); s++) {
-            if (b.isChunk(s) && b.prefillLens()[s] > p.promptBudget()) {
+            if (b.needsWindowStash(s, p.promptBudget(), p.windowSize())) {
                 if (found >= 0) {
                     throw new IllegalArgumentException("sequences " + found + " and " + s + " of the step are both"
                             + " chunks of a RocketKV prefill; the window stash holds one (schedule one chunked"
@@ -68,8 +69,10 @@ final class CpuRocketKv {
 
     /**
      * Stage 1 + compaction of every sequence whose prefill this step ends with more tokens than the budget: the
-     * window queries from q (a whole prompt in the step) or from {@code stash} [W][Hq·D] (the last chunk of a
-     * chunked prefill), the keys from the cache.
+     * window queries from q (the window lies in the step: a whole prompt, a suffix after cached blocks) or from
+     * {@code stash} [W][Hq·D] (the last chunk of a chunked prefill whose window began earlier), the keys from the
+     * cache. The kept K/V go to slots {@code 0 … budget−1} of {@link StepBatch#keptTable}: in place, or into the
+     * sequence's own blocks when its prompt blocks must stay intact (block reuse).
      */
     static void stage1(float[] q, float[] stash, StepBatch b, AttentionShape s, RocketKvParams p, float[] cache,
                        boolean parallel) {
@@ -87,17 +90,19 @@ final class CpuRocketKv {
                     ? rocketSelection(q, stash, cache, b, s, p, seq, len)
                     : RocketKv.selectPromptTokensBaseline(p.stage1Policy(), hkv, len, w, budget);
             int[] table = b.blockTables()[seq];
+            int[] into = b.keptTable(seq);
+            boolean inPlace = into == table;
             int tpb = s.tokensPerBlock();
             for (int g = 0; g < hkv; g++) {
                 int[] idx = kept[g];
                 // ascending and distinct, so idx[i] >= i: moving slot idx[i] to slot i never overwrites a
-                // slot that a later i still reads
+                // slot that a later i still reads (in place; other blocks overlap nothing)
                 for (int i = 0; i < idx.length; i++) {
-                    if (idx[i] == i) {
+                    if (idx[i] == i && inPlace) {
                         continue;
                     }
                     int src = physical(table, idx[i], tpb);
-                    int dst = physical(table, i, tpb);
+                    int dst = physical(into, i, tpb);
                     int sb = src / tpb, so = src % tpb, db = dst / tpb, dof = dst % tpb;
                     System.arraycopy(cache, CpuKernels.kOffset(sb, g, so, s), cache, CpuKernels.kOffset(db, g, dof, s), d);
                     System.arraycopy(cache, CpuKernels.vOffset(sb, g, so, s), cache, CpuKernels.vOffset(db, g, dof, s), d);
@@ -117,9 +122,10 @@ final class CpuRocketKv {
         int d = s.headDim();
         int w = p.windowSize();
         int tpb = s.tokensPerBlock();
-        boolean chunked = b.isChunk(seq);
-        float[] src = chunked ? stash : q;
-        int firstRow = chunked ? 0 : b.queryStart()[seq] + len - w; // row of window position 0 in src
+        boolean stashed = b.needsWindowStash(seq, p.promptBudget(), w);
+        float[] src = stashed ? stash : q;
+        // row of window position 0 in src: the step's rows start at position pastLen (earlier chunks, cached blocks)
+        int firstRow = stashed ? 0 : b.queryStart()[seq] + len - w - b.pastLen(seq);
         float[] qWin = new float[h * w * d];     // [H][W][D]
         for (int head = 0; head < h; head++) {
             for (int i = 0; i < w; i++) {
@@ -137,7 +143,7 @@ final class CpuRocketKv {
         return RocketKv.selectPromptTokens(qWin, keys, h, hkv, d, len, w, p.kernelSize(), p.promptBudget());
     }
 
-    /** Builds the KT pages over each prefilled sequence's kept slots {@code [0, min(kvLen, budget))}. */
+    /** Builds the KT pages over each prefilled sequence's kept slots {@code [0, min(kvLen, budget))} of its kept table. */
     static void ktBuild(float[] cache, StepBatch b, AttentionShape s, RocketKvPlan plan, float[] kt) {
         RocketKvParams p = plan.params();
         int hkv = s.numKvHeads();
@@ -145,7 +151,7 @@ final class CpuRocketKv {
         int tpb = s.tokensPerBlock();
         for (int seq = 0; seq < b.numSeqs(); seq++) {
             int len = p.keptTokens(b.kvLens()[seq]);
-            int[] table = b.blockTables()[seq];
+            int[] table = b.keptTable(seq);
             for (int page = 0; page < p.numPages(len); page++) {
                 int pp = plan.kt().physicalPage(table, page);
                 int end = Math.min(len, (page + 1) * p.pageSize());

@@ -23,6 +23,12 @@ import java.util.Arrays;
  *                    the outputs of a recomputed sequence): {@code kvLens[s]} when this step prefills up to the
  *                    end (a whole prompt, or the last chunk), more for an earlier chunk. RocketKV stage 1 runs for
  *                    a sequence only in the step that ends its prefill. In a decode step equal to {@code kvLens}
+ * @param compactTables null, or [numSeqs][] with a non-null row for each sequence whose RocketKV stage 1 writes its
+ *                    compacted cache into other blocks than it reads (block reuse: copy-on-evict, so shared and cached
+ *                    prompt blocks are never written): slot i of the kept cache goes to block
+ *                    {@code compactTables[s][i / tokensPerBlock]}, and the KT build reads it there. A null row (or
+ *                    array) compacts in place, into the sequence's own first blocks. The blocks of a row are none of
+ *                    the sequence's {@code blockTables} row
  *
  * <p>A decode step may carry padding sequences (see {@link #padDecode}): kvLen 0, slot −1, token 0 at
  * position 0 and a block table of −1. Every op skips them (attention writes zeros to their rows); they let
@@ -37,7 +43,14 @@ public record StepBatch(
         int[] kvLens,
         int[][] blockTables,
         int[] logitRows,
-        int[] prefillLens) {
+        int[] prefillLens,
+        int[][] compactTables) {
+
+    /** A step whose stage 1 (if any) compacts in place. */
+    public StepBatch(boolean prefill, int[] tokenIds, int[] positions, int[] slotMapping, int[] queryStart, int[] kvLens,
+                     int[][] blockTables, int[] logitRows, int[] prefillLens) {
+        this(prefill, tokenIds, positions, slotMapping, queryStart, kvLens, blockTables, logitRows, prefillLens, null);
+    }
 
     /** A step whose prefills are whole (no chunk): {@code prefillLens = kvLens}. */
     public StepBatch(boolean prefill, int[] tokenIds, int[] positions, int[] slotMapping, int[] queryStart, int[] kvLens,
@@ -87,6 +100,23 @@ public record StepBatch(
         for (int r : logitRows) {
             if (r < 0 || r >= t) {
                 throw new IllegalArgumentException("logit row " + r + " outside [0, " + t + ")");
+            }
+        }
+        if (compactTables != null) {
+            if (compactTables.length != s || !prefill) {
+                throw new IllegalArgumentException("compactTables must be null or have numSeqs = " + s
+                        + " rows in a prefill step, got " + compactTables.length + (prefill ? "" : " in a decode step"));
+            }
+            for (int i = 0; i < s; i++) {
+                int[] row = compactTables[i];
+                for (int j = 0; row != null && j < row.length; j++) {
+                    for (int b : blockTables[i]) {
+                        if (b == row[j] && b >= 0) {
+                            throw new IllegalArgumentException("sequence " + i + " compacts into block " + b
+                                    + ", which its block table reads from; copy-on-evict needs blocks of its own");
+                        }
+                    }
+                }
             }
         }
     }
@@ -154,6 +184,28 @@ public record StepBatch(
     /** Whether this step ends the prefill of sequence {@code seq} (a whole prompt, or its last chunk). */
     public boolean endsPrefill(int seq) {
         return prefill && kvLens[seq] == prefillLens[seq];
+    }
+
+    /** Tokens of sequence {@code seq} already in the cache before this step: earlier chunks, or cached blocks. */
+    public int pastLen(int seq) {
+        return kvLens[seq] - queryLen(seq);
+    }
+
+    /**
+     * Whether RocketKV's observation window of sequence {@code seq} (its last {@code windowSize} prefill positions)
+     * spans more than this step, so that its queries must wait in the window stash for the step that ends the
+     * prefill: a prefill step's sequence longer than {@code promptBudget} that is a chunk before its last, or whose
+     * last chunk starts inside the window. A sequence whose whole window lies in this step's tokens (a whole prompt,
+     * a suffix after cached blocks, or a last chunk that holds the window) reads it from the step's queries.
+     */
+    public boolean needsWindowStash(int seq, int promptBudget, int windowSize) {
+        return prefill && prefillLens[seq] > promptBudget
+                && (!endsPrefill(seq) || pastLen(seq) > prefillLens[seq] - windowSize);
+    }
+
+    /** The blocks holding sequence {@code seq}'s cache once stage 1 compacted it: its compact table, else its own. */
+    public int[] keptTable(int seq) {
+        return compactTables != null && compactTables[seq] != null ? compactTables[seq] : blockTables[seq];
     }
 
     /** Whether this step ends any sequence's prefill (false for a step of earlier chunks only). */

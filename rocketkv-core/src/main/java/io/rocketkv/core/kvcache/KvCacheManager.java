@@ -2,6 +2,7 @@ package io.rocketkv.core.kvcache;
 
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -29,24 +30,52 @@ import java.util.Set;
  * </ul>
  *
  * <p>RocketKV stage 1 compacts a sequence to {@code prompt_budget} tokens and then calls {@link #truncate} to give
- * the surplus blocks back.
+ * the surplus blocks back — or, with block reuse, {@link #adoptCompacted}: stage 1 wrote the compacted cache into
+ * blocks reserved for it at admission, and the prompt's dense blocks go back to the pool, cached.
+ *
+ * <h2>Block reuse (prefix caching, vLLM v1's scheme)</h2>
+ * With {@code reuse} on, every full block whose K/V a step computes gets a {@link BlockHash} chained from its
+ * parent's ({@link #markComputed}), and a new sequence takes the longest chain of cached blocks its tokens match
+ * ({@link #findCachedPrefix}, then {@link #allocate(long, int, PrefixHit, int)}): those blocks are shared (reference
+ * counted), never written again, and only the rest of the prompt is prefilled. Blocks keyed while a step is
+ * scheduled are <em>pending</em> until the step ran ({@link #commitStep}); a step that failed drops their keys
+ * ({@link #abortStep}), since their contents were never written. A sequence in the same step may already share
+ * them: every layer writes the whole step's K/V before its attention reads any.
  *
  * <p>Not thread-safe: the engine's scheduler thread owns it.
  */
 public final class KvCacheManager {
 
     private final BlockPool pool;
+    private final PrefixCache prefix;
     private final Map<Long, BlockTable> tables = new LinkedHashMap<>();   // seqId -> table, admission order
+    private final Map<Long, int[]> reserves = new HashMap<>();   // seqId -> blocks for its compacted cache (RocketKV)
 
+    /** A manager without block reuse. */
     public KvCacheManager(BlockPool pool) {
+        this(pool, false);
+    }
+
+    /** A manager over {@code pool}; {@code reuse} turns prefix caching on. */
+    public KvCacheManager(BlockPool pool, boolean reuse) {
         if (pool == null) {
             throw new IllegalArgumentException("pool must not be null");
         }
         this.pool = pool;
+        this.prefix = new PrefixCache(pool, reuse);
     }
 
     public KvCacheManager(int numBlocks, int tokensPerBlock) {
         this(new BlockPool(numBlocks, tokensPerBlock));
+    }
+
+    public KvCacheManager(int numBlocks, int tokensPerBlock, boolean reuse) {
+        this(new BlockPool(numBlocks, tokensPerBlock), reuse);
+    }
+
+    /** Whether full blocks are cached and shared between sequences. */
+    public boolean reuse() {
+        return prefix.on();
     }
 
     /**
@@ -66,8 +95,19 @@ public final class KvCacheManager {
         return pool.numBlocks();
     }
 
+    /** Free blocks, cached ones (evictable) included. */
     public int numFreeBlocks() {
         return pool.numFree();
+    }
+
+    /** Free blocks that still hold a cached prefix. */
+    public int numCachedFreeBlocks() {
+        return pool.numCachedFree();
+    }
+
+    /** Counters of prefix caching so far (all zero hits without reuse). */
+    public PrefixCacheStats stats() {
+        return prefix.stats();
     }
 
     public int numUsedBlocks() {
@@ -102,7 +142,7 @@ public final class KvCacheManager {
 
     /** Whether a new sequence of {@code numTokens} tokens (its prompt) fits in the free blocks now. */
     public boolean canAllocate(int numTokens) {
-        return pool.canAllocate(BlockTable.blocksNeeded(numTokens, pool.tokensPerBlock()));
+        return canAllocate(numTokens, PrefixHit.NONE, 0);
     }
 
     /**
@@ -112,24 +152,155 @@ public final class KvCacheManager {
      * @throws IllegalStateException when the sequence already holds blocks
      */
     public BlockTable allocate(long seqId, int numTokens) {
+        return allocate(seqId, numTokens, PrefixHit.NONE, 0);
+    }
+
+    /**
+     * The longest run of cached full blocks that starts the sequence {@code tokens} and holds at most
+     * {@code maxCachedTokens} tokens ({@link PrefixHit#NONE} without reuse). The caller leaves at least one token
+     * to compute (its logits give the first output), so a block-aligned prompt cached whole recomputes its last
+     * block, as in vLLM.
+     */
+    public PrefixHit findCachedPrefix(int[] tokens, int maxCachedTokens) {
+        return prefix.find(tokens, maxCachedTokens);
+    }
+
+    /**
+     * Whether a new sequence of {@code numTokens} tokens fits now, sharing the cached blocks of {@code hit} and
+     * taking {@code reserveBlocks} more for its compacted cache (RocketKV with reuse). Cached free blocks count as
+     * free: the pool evicts them before it refuses a request.
+     */
+    public boolean canAllocate(int numTokens, PrefixHit hit, int reserveBlocks) {
+        return blocksToTake(numTokens, hit, reserveBlocks) <= pool.numFree() - hit.freeBlocks();
+    }
+
+    /**
+     * Gives a new sequence the blocks for its first {@code numTokens} tokens: the cached blocks of {@code hit} (a
+     * reference each), then new blocks for the rest; and {@code reserveBlocks} blocks kept aside for RocketKV stage 1
+     * to write the compacted cache into ({@link #reservedBlocks}, {@link #adoptCompacted}). Counts the admission in
+     * {@link #stats()}.
+     *
+     * @throws KvCacheExhaustedException when too few blocks are free (nothing changes)
+     * @throws IllegalStateException when the sequence already holds blocks, or {@code hit} is stale (a block of it
+     *                               no longer holds its key)
+     */
+    public BlockTable allocate(long seqId, int numTokens, PrefixHit hit, int reserveBlocks) {
         if (numTokens < 0) {
             throw new IllegalArgumentException("numTokens must be >= 0, got " + numTokens);
+        }
+        if (reserveBlocks < 0) {
+            throw new IllegalArgumentException("reserveBlocks must be >= 0, got " + reserveBlocks);
         }
         if (tables.containsKey(seqId)) {
             throw new IllegalStateException("sequence " + seqId + " already holds KV cache blocks; free it first");
         }
-        int needed = BlockTable.blocksNeeded(numTokens, pool.tokensPerBlock());
-        if (!pool.canAllocate(needed)) {
-            throw new KvCacheExhaustedException("sequence " + seqId + " (" + numTokens + " tokens)", needed,
-                    pool.numFree(), pool.numBlocks(), pool.tokensPerBlock());
+        int tpb = pool.tokensPerBlock();
+        if (hit.tokens(tpb) > numTokens) {
+            throw new IllegalArgumentException("the cached prefix (" + hit.tokens(tpb) + " tokens) is longer than the"
+                    + " sequence (" + numTokens + ")");
         }
-        BlockTable table = new BlockTable(pool.tokensPerBlock());
-        for (int i = 0; i < needed; i++) {
+        prefix.checkFresh(hit);
+        int needed = blocksToTake(numTokens, hit, reserveBlocks);
+        if (!canAllocate(numTokens, hit, reserveBlocks)) {
+            throw new KvCacheExhaustedException("sequence " + seqId + " (" + numTokens + " tokens)", needed,
+                    pool.numFree() - hit.freeBlocks(), pool.numBlocks(), tpb);
+        }
+        BlockTable table = new BlockTable(tpb);
+        for (int i = 0; i < hit.numBlocks(); i++) {
+            pool.retain(hit.block(i)); // first: a free cached block leaves the LRU before allocate() could evict it
+            table.addBlock(hit.block(i));
+        }
+        for (int i = hit.numBlocks(); i < table.blocksNeeded(numTokens); i++) {
             table.addBlock(pool.allocate());
         }
         table.setNumTokens(numTokens);
         tables.put(seqId, table);
+        if (reserveBlocks > 0) {
+            int[] r = new int[reserveBlocks];
+            for (int i = 0; i < r.length; i++) {
+                r[i] = pool.allocate();
+            }
+            reserves.put(seqId, r);
+        }
+        prefix.admitted(seqId, numTokens, hit);
         return table;
+    }
+
+    private int blocksToTake(int numTokens, PrefixHit hit, int reserveBlocks) {
+        return BlockTable.blocksNeeded(numTokens, pool.tokensPerBlock()) - hit.numBlocks() + reserveBlocks;
+    }
+
+    /**
+     * Keys the sequence's full blocks among its first {@code computedTokens} tokens ({@code tokens} holds at least
+     * that many) that have no key yet, so later sequences can share them; called when a step that computes their K/V
+     * is scheduled. The keys are pending until {@link #commitStep}. A block whose key another block already holds
+     * (the same prefix computed twice) stays unkeyed. No-op without reuse, or after the sequence's slots stopped
+     * holding its tokens in order (RocketKV compaction).
+     *
+     * @return the number of blocks keyed
+     */
+    public int markComputed(long seqId, int[] tokens, int computedTokens) {
+        BlockTable table = tables.get(seqId);
+        return table == null ? 0 : prefix.markComputed(seqId, table, tokens, computedTokens);
+    }
+
+    /**
+     * The sequence's blocks are never keyed from now on (its cache will be compacted in place, so its slots stop
+     * holding its tokens in order); blocks it shares stay cached.
+     */
+    public void stopCaching(long seqId) {
+        blockTable(seqId);
+        prefix.forget(seqId);
+    }
+
+    /** The step whose blocks {@link #markComputed} keyed has run: their keys stand. */
+    public void commitStep() {
+        prefix.commit();
+    }
+
+    /** The step failed: the blocks keyed for it lose their keys (their K/V may never have been written). */
+    public void abortStep() {
+        prefix.abort();
+    }
+
+    /** A copy of the blocks reserved for the sequence's compacted cache, or null when it has none. */
+    public int[] reservedBlocks(long seqId) {
+        int[] r = reserves.get(seqId);
+        return r == null ? null : r.clone();
+    }
+
+    /**
+     * After RocketKV stage 1 wrote the sequence's kept tokens into slots {@code 0 .. keptTokens-1} of its reserved
+     * blocks: those blocks become its table, reserved blocks past them are freed, and the prompt's blocks are released
+     * (shared ones keep their other references, keyed ones stay cached for later requests).
+     *
+     * @return the number of the prompt's blocks released
+     */
+    public int adoptCompacted(long seqId, int keptTokens) {
+        BlockTable old = blockTable(seqId);
+        int[] reserve = reserves.get(seqId);
+        if (reserve == null) {
+            throw new IllegalStateException("sequence " + seqId + " has no blocks reserved for a compacted cache");
+        }
+        BlockTable table = new BlockTable(pool.tokensPerBlock());
+        int need = table.blocksNeeded(keptTokens);
+        if (keptTokens < 0 || need > reserve.length) {
+            throw new IllegalArgumentException("keptTokens must be in [0, " + reserve.length * pool.tokensPerBlock()
+                    + "] (the reserved blocks) for sequence " + seqId + ", got " + keptTokens);
+        }
+        reserves.remove(seqId);
+        for (int i = 0; i < reserve.length; i++) {
+            if (i < need) {
+                table.addBlock(reserve[i]);
+            } else {
+                pool.free(reserve[i]);
+            }
+        }
+        table.setNumTokens(keptTokens);
+        int released = releaseAll(old);
+        tables.put(seqId, table);
+        prefix.forget(seqId);
+        return released;
     }
 
     /** Whether the sequence can take one more token: true unless its last block is full and no block is free. */
@@ -174,21 +345,33 @@ public final class KvCacheManager {
             pool.free(table.removeLastBlock());
         }
         table.setNumTokens(newNumTokens);
+        prefix.forget(seqId); // compacted in place: slot i no longer holds token i
         return surplus;
     }
 
     /**
-     * Returns all of the sequence's blocks to the pool (it finished, or it is preempted).
+     * Returns all of the sequence's blocks to the pool (it finished, or it is preempted), its reserved blocks too.
+     * Shared blocks keep their other references; keyed blocks stay cached. The last block goes first, so the cache
+     * evicts a prompt's tail before its head (which more requests share).
      *
-     * @return the number of blocks released
+     * @return the number of blocks of its table released
      */
     public int free(long seqId) {
-        BlockTable table = blockTable(seqId);
+        int n = releaseAll(blockTable(seqId));
+        tables.remove(seqId);
+        prefix.forget(seqId);
+        int[] reserve = reserves.remove(seqId);
+        for (int i = 0; reserve != null && i < reserve.length; i++) {
+            pool.free(reserve[i]);
+        }
+        return n;
+    }
+
+    private int releaseAll(BlockTable table) {
         int n = table.numBlocks();
         for (int i = 0; i < n; i++) {
             pool.free(table.removeLastBlock());
         }
-        tables.remove(seqId);
         return n;
     }
 
@@ -258,6 +441,6 @@ public final class KvCacheManager {
 
     @Override
     public String toString() {
-        return "KvCacheManager[sequences=" + tables.size() + ", " + pool + "]";
+        return "KvCacheManager[sequences=" + tables.size() + ", reuse=" + prefix.on() + ", " + pool + "]";
     }
 }
