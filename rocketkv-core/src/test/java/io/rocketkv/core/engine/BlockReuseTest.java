@@ -2,9 +2,11 @@ package io.rocketkv.core.engine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.rocketkv.core.kernels.CpuKernels;
+import io.rocketkv.core.kernels.Kernels;
 import io.rocketkv.core.kvcache.PrefixCacheStats;
 import io.rocketkv.core.model.LlamaModel;
 import io.rocketkv.core.model.ModelConfig;
@@ -13,6 +15,8 @@ import io.rocketkv.core.sparse.RocketKvParams;
 import io.rocketkv.core.testing.ParityCheckpoints;
 import io.rocketkv.core.testing.RandomCheckpoint;
 import io.rocketkv.core.weights.SafeTensors;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -21,7 +25,9 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -334,6 +340,54 @@ class BlockReuseTest {
                     assertSame(expected, actual, (rk == null ? "dense" : "RocketKV") + ", chunks after a cached prefix");
                     assertEquals(192, actual.get(1).metrics().cachedPromptTokens());
                 }
+            }
+        }
+    }
+
+    /**
+     * A prefill step that fails midway (after the first layer wrote its K/V, before any other did) leaves no key
+     * behind: the same prompt sent again is prefilled whole, generates what it would without reuse, and only then
+     * is served from the cache.
+     */
+    @Test
+    void theBlocksOfAFailedStepAreNotReused() throws Exception {
+        Path d = dir.resolve("llama");
+        if (!Files.exists(d.resolve("model.safetensors"))) {
+            ParityCheckpoints.LLAMA.write(d);
+        }
+        CpuKernels cpu = new CpuKernels();
+        AtomicBoolean fail = new AtomicBoolean();
+        Kernels failing = (Kernels) Proxy.newProxyInstance(Kernels.class.getClassLoader(), new Class<?>[] {Kernels.class},
+                (proxy, m, args) -> {
+                    if (fail.get() && m.getName().equals("prefillAttention")) {
+                        throw new IllegalStateException("injected failure of a prefill step");
+                    }
+                    try {
+                        return m.invoke(cpu, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        int[] prompt = sharedPrefixPrompts(14).get(2);
+        try (SafeTensors weights = SafeTensors.open(d)) {
+            LlamaModel model = LlamaModel.load(ModelConfig.load(d), weights, failing, TPB);
+            List<GenerationResult> expected;
+            try (Engine off = new Engine(model, failing, config(null, 128), ids -> "")) {
+                expected = oneAfterAnother(off, List.of(prompt));
+            }
+            try (Engine on = new Engine(model, failing, config(null, 128).withBlockReuse(true), ids -> "")) {
+                fail.set(true);
+                var e = assertThrows(ExecutionException.class,
+                        () -> on.submit(greedy(prompt, MAX_TOKENS)).get(60, TimeUnit.SECONDS));
+                assertTrue(e.getCause().getMessage().contains("injected"), e.getCause().toString());
+                fail.set(false);
+                assertEquals(0, on.usedKvBlocks());
+                assertEquals(0, on.prefixCacheStats().cachedBlocks(), "no block of the failed step stays cached");
+                List<GenerationResult> again = oneAfterAnother(on, List.of(prompt, prompt));
+                assertEquals(0, again.get(0).metrics().cachedPromptTokens(), "nothing of the failed step is reused");
+                assertEquals(304, again.get(1).metrics().cachedPromptTokens());
+                assertSame(expected, again.subList(0, 1), "after a failed step");
+                assertSame(expected, again.subList(1, 2), "served from the cache after a failed step");
             }
         }
     }
