@@ -1,20 +1,18 @@
 package io.rocketkv.cuda;
 
+import static io.rocketkv.cuda.GpuTensors.act;
+import static io.rocketkv.cuda.GpuTensors.bf16Round;
+import static io.rocketkv.cuda.GpuTensors.decodeDevice;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.CpuKernels;
-import io.rocketkv.core.kernels.Kernels;
 import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.kvcache.KtCacheManager;
-import io.rocketkv.core.numeric.Bf16;
 import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.sparse.RocketKvParams;
 import io.rocketkv.core.sparse.RocketKvPlan;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -51,34 +49,6 @@ class CudaBlockReuseGpuTest {
         if (gpu != null) {
             gpu.close();
         }
-    }
-
-    private static Tensor act(Kernels k, float[] data, int... shape) {
-        Tensor t = k.allocate(DType.F32, shape);
-        k.upload(data, t);
-        return t;
-    }
-
-    private static float[] bf16Round(float[] v) {
-        float[] r = new float[v.length];
-        for (int i = 0; i < v.length; i++) {
-            r[i] = Bf16.decode(Bf16.encode(v[i]));
-        }
-        return r;
-    }
-
-    private static float[] decodeBf16(Tensor t) {
-        CudaTensor c = (CudaTensor) t;
-        int n = (int) c.numel();
-        float[] out = new float[n];
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment host = arena.allocate(2L * n, 16);
-            c.buffer().copyTo(host.asSlice(0, 2L * n), 0);
-            for (int i = 0; i < n; i++) {
-                out[i] = Bf16.decode(host.getAtIndex(ValueLayout.JAVA_SHORT, i));
-            }
-        }
-        return out;
     }
 
     /** The values of {@code blocks} (each {@code perBlock} elements) of a flat cache or KT array, in that order. */
@@ -169,7 +139,7 @@ class CudaBlockReuseGpuTest {
             Gpu.assertClose("prefill attention, B over A's blocks", cpu.download(cout), gpu.download(gout), 1e-2, 4e-3);
             gpu.rocketStage1(gq, null, gplan, shape, p, cache);
             gpu.ktBuild(cache, gplan, shape, plan, gkt);
-            float[] gpuCache = decodeBf16(cache);
+            float[] gpuCache = decodeDevice(cache);
             assertArrayEquals(promptBlocksBefore, blocks(gpuCache, tableB, perBlock),
                     "stage 1 never writes the (shared) prompt blocks");
             assertArrayEquals(blocks(cpuCache, tableA, perBlock), blocks(gpuCache, tableA, perBlock), "A's prompt");
@@ -178,7 +148,7 @@ class CudaBlockReuseGpuTest {
             assertArrayEquals(blocks(cpuCache, keptB, perBlock), blocks(gpuCache, keptB, perBlock),
                     "B's compacted cache (window from q past the cached prefix) = the CPU twin's");
             float[] cktAll = cpu.download(ckt);
-            float[] gktAll = decodeBf16(gkt);
+            float[] gktAll = decodeDevice(gkt);
             assertArrayEquals(blocks(cktAll, keptA, perKtBlock), blocks(gktAll, keptA, perKtBlock), "A's KT pages");
             assertArrayEquals(blocks(cktAll, keptB, perKtBlock), blocks(gktAll, keptB, perKtBlock), "B's KT pages");
         }

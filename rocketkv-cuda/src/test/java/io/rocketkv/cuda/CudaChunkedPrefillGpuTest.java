@@ -1,18 +1,16 @@
 package io.rocketkv.cuda;
 
+import static io.rocketkv.cuda.GpuTensors.act;
+import static io.rocketkv.cuda.GpuTensors.bf16Round;
+import static io.rocketkv.cuda.GpuTensors.decodeDevice;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.CpuKernels;
-import io.rocketkv.core.kernels.Kernels;
 import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.kernels.Tensor;
-import io.rocketkv.core.numeric.Bf16;
 import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.sparse.RocketKvParams;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -47,34 +45,6 @@ class CudaChunkedPrefillGpuTest {
         if (gpu != null) {
             gpu.close();
         }
-    }
-
-    private static Tensor act(Kernels k, float[] data, int... shape) {
-        Tensor t = k.allocate(DType.F32, shape);
-        k.upload(data, t);
-        return t;
-    }
-
-    private static float[] bf16Round(float[] v) {
-        float[] r = new float[v.length];
-        for (int i = 0; i < v.length; i++) {
-            r[i] = Bf16.decode(Bf16.encode(v[i]));
-        }
-        return r;
-    }
-
-    private static float[] decodeBf16(Tensor t) {
-        CudaTensor c = (CudaTensor) t;
-        int n = (int) c.numel();
-        float[] out = new float[n];
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment host = arena.allocate(2L * n, 16);
-            c.buffer().copyTo(host.asSlice(0, 2L * n), 0);
-            for (int i = 0; i < n; i++) {
-                out[i] = Bf16.decode(host.getAtIndex(ValueLayout.JAVA_SHORT, i));
-            }
-        }
-        return out;
     }
 
     private static float[] rows(float[] x, int from, int to, int width) {
@@ -189,7 +159,7 @@ class CudaChunkedPrefillGpuTest {
             }
             assertArrayEquals(cpu.download(cstash), gpu.download(gstash), "the window stash: the last W queries");
             assertArrayEquals(rows(q, len - w, len, qw), gpu.download(gstash), "the stash holds rows L − W … L − 1");
-            float[] chunked = decodeBf16(cache);
+            float[] chunked = decodeDevice(cache);
             assertArrayEquals(cpu.download(ccache), chunked, "stage 1 after the last chunk = the CPU twin's");
             // the same prompt prefilled whole: stage 1 from q and the cache gives the very same cache
             StepBatch b = chunk(0, len, len, table, tpb);
@@ -198,7 +168,7 @@ class CudaChunkedPrefillGpuTest {
                 gpu.writeKv(gk, gv, plan, shape, whole);
                 gpu.rocketStage1(gq, null, plan, shape, p, whole);
             }
-            assertArrayEquals(decodeBf16(whole), chunked, "chunked = whole prefill on the GPU");
+            assertArrayEquals(decodeDevice(whole), chunked, "chunked = whole prefill on the GPU");
         }
     }
 }

@@ -1,5 +1,7 @@
 package io.rocketkv.cuda;
 
+import static io.rocketkv.cuda.GpuTensors.act;
+import static io.rocketkv.cuda.GpuTensors.bf16Round;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -7,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.CpuKernels;
-import io.rocketkv.core.kernels.Kernels;
 import io.rocketkv.core.kernels.RopeTable;
 import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.kernels.Tensor;
@@ -49,12 +50,6 @@ class CudaKernelsGpuTest {
 
     // ---- helpers ------------------------------------------------------------------------------------
 
-    private static Tensor act(Kernels k, float[] data, int... shape) {
-        Tensor t = k.allocate(DType.F32, shape);
-        k.upload(data, t);
-        return t;
-    }
-
     private static MemorySegment bytes(DType dtype, float[] v) {
         MemorySegment s = arena.allocate((long) v.length * dtype.byteSize(), 16);
         for (int i = 0; i < v.length; i++) {
@@ -66,14 +61,6 @@ class CudaKernelsGpuTest {
             }
         }
         return s;
-    }
-
-    private static float[] bf16Round(float[] v) {
-        float[] r = new float[v.length];
-        for (int i = 0; i < v.length; i++) {
-            r[i] = Bf16.decode(Bf16.encode(v[i]));
-        }
-        return r;
     }
 
     // ---- ops ----------------------------------------------------------------------------------------

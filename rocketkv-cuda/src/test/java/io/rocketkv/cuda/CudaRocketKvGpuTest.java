@@ -1,25 +1,22 @@
 package io.rocketkv.cuda;
 
+import static io.rocketkv.cuda.GpuTensors.act;
+import static io.rocketkv.cuda.GpuTensors.bf16Round;
+import static io.rocketkv.cuda.GpuTensors.decodeDevice;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.CpuKernels;
-import io.rocketkv.core.kernels.Kernels;
 import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.kernels.StepPlan;
 import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.kvcache.KtCacheManager;
-import io.rocketkv.core.numeric.Bf16;
 import io.rocketkv.core.numeric.DType;
-import io.rocketkv.core.numeric.Fp8E5M2;
 import io.rocketkv.core.sparse.RocketKv;
 import io.rocketkv.core.sparse.RocketKvParams;
 import io.rocketkv.core.sparse.RocketKvPlan;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -58,39 +55,6 @@ class CudaRocketKvGpuTest {
     }
 
     // ---- helpers ------------------------------------------------------------------------------------
-
-    private static Tensor act(Kernels k, float[] data, int... shape) {
-        Tensor t = k.allocate(DType.F32, shape);
-        k.upload(data, t);
-        return t;
-    }
-
-    private static float[] bf16Round(float[] v) {
-        float[] r = new float[v.length];
-        for (int i = 0; i < v.length; i++) {
-            r[i] = Bf16.decode(Bf16.encode(v[i]));
-        }
-        return r;
-    }
-
-    /** A BF16 or F8_E5M2 device tensor decoded to floats. */
-    private static float[] decodeDevice(Tensor t) {
-        CudaTensor c = (CudaTensor) t;
-        int n = (int) c.numel();
-        float[] out = new float[n];
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment host = arena.allocate((long) n * c.dtype().byteSize(), 16);
-            c.buffer().copyTo(host.asSlice(0, (long) n * c.dtype().byteSize()), 0);
-            for (int i = 0; i < n; i++) {
-                out[i] = switch (c.dtype()) {
-                    case BF16 -> Bf16.decode(host.getAtIndex(ValueLayout.JAVA_SHORT, i));
-                    case F8_E5M2 -> Fp8E5M2.decode(host.get(ValueLayout.JAVA_BYTE, i));
-                    default -> throw new IllegalArgumentException(c.dtype().toString());
-                };
-            }
-        }
-        return out;
-    }
 
     /** Random block placement: each sequence gets enough blocks for {@code cap[s]} slots from a shuffled pool. */
     private static int[][] tables(int[] cap, int tpb, Random rnd, int[] numBlocksOut) {
