@@ -102,6 +102,62 @@ static __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     return *reinterpret_cast<uint32_t*>(&v);
 }
 
+// Keys [j0, j0 + BN) of one KV head, read through the block table, into a K tile at dK and a V tile at dV in
+// shared memory by 16-byte cp.async (keys at or past kvEnd zero-filled): chunk c (8 bf16) of row r lands at byte
+// offset at(r, c) of each tile. Each of the NTHREADS threads copies BN * D / 8 / NTHREADS chunks of K and of V.
+// Shared by v3 (padded rows) and v4 (128-byte-swizzled panels), which differ only in `at`.
+template <int D, int BN, int NTHREADS, class At>
+static __device__ __forceinline__ void load_kv_tile(unsigned char* dK, unsigned char* dV,
+        const unsigned short* __restrict__ kvCache, const int* __restrict__ table, int kvHead, int numKvHeads,
+        int tokensPerBlock, int j0, int kvEnd, int tid, At at) {
+    constexpr int CHUNKS = D / 8;
+    static_assert((BN * CHUNKS) % NTHREADS == 0, "tile copy must split evenly over the threads");
+    const size_t headStride = (size_t) tokensPerBlock * D;
+    const size_t vDelta = (size_t) numKvHeads * headStride;
+#pragma unroll
+    for (int it = 0; it < BN * CHUNKS / NTHREADS; it++) {
+        const int i = tid + it * NTHREADS;
+        const int r = i / CHUNKS;
+        const int c = i % CHUNKS;
+        const int j = j0 + r;
+        const unsigned short* src = kvCache;
+        int bytes = 0;
+        if (j < kvEnd) {
+            const int pg = j / tokensPerBlock;
+            const int off = j - pg * tokensPerBlock;
+            src = kvCache + ((size_t) table[pg] * 2 * numKvHeads + kvHead) * headStride + (size_t) off * D + c * 8;
+            bytes = 16;
+        }
+        const uint32_t o = at(r, c);
+        cp_async16(dK + o, src, bytes);
+        cp_async16(dV + o, bytes ? src + vDelta : src, bytes);
+    }
+}
+
+// BM query rows of one head (f32, the first at token `firstToken`) rounded to bf16 into shared memory at dst, rows
+// at or past `rows` zero: chunk c (8 values) of row r lands at byte offset at(r, c). Shared by v3 and v4.
+template <int D, int BM, int NTHREADS, class At>
+static __device__ __forceinline__ void load_q_tile(unsigned char* dst, const float* __restrict__ q, int firstToken,
+        int numHeads, int head, int rows, int tid, At at) {
+    constexpr int CHUNKS = D / 8;
+    for (int i = tid; i < BM * CHUNKS; i += NTHREADS) {
+        const int r = i / CHUNKS;
+        const int c = i % CHUNKS;
+        float4 x0 = make_float4(0.f, 0.f, 0.f, 0.f), x1 = x0;
+        if (r < rows) {
+            const float* src = q + ((size_t) (firstToken + r) * numHeads + head) * D + c * 8;
+            x0 = *reinterpret_cast<const float4*>(src);
+            x1 = *reinterpret_cast<const float4*>(src + 4);
+        }
+        uint4 v;
+        v.x = pack_bf16(x0.x, x0.y);
+        v.y = pack_bf16(x0.z, x0.w);
+        v.z = pack_bf16(x1.x, x1.y);
+        v.w = pack_bf16(x1.z, x1.w);
+        *reinterpret_cast<uint4*>(dst + at(r, c)) = v;
+    }
+}
+
 static __device__ __forceinline__ float ex2(float x) {
     float y;
     asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
@@ -120,7 +176,6 @@ __device__ __forceinline__ void prefill(
     constexpr int KSTEPS = D / 16;     // k16 steps of Q K^T
     constexpr int NT_S = BN / 8;       // n8 tiles of S
     constexpr int NT_O = D / 8;        // n8 tiles of O
-    constexpr int CHUNKS = D / 8;      // 16-byte chunks per K/V row
     constexpr int WROWS = 16 * MT;     // query rows per warp
 
     extern __shared__ __align__(128) unsigned char smem[];
@@ -140,52 +195,27 @@ __device__ __forceinline__ void prefill(
     const int kvEnd = min(kvLen, past + q0 + rows);   // keys [0, kvEnd) are seen by some row
     const int numTiles = (kvEnd + BN - 1) / BN;
     const int* table = blockTables + (size_t) seq * maxBlocks;
-    const size_t headStride = (size_t) tokensPerBlock * D;
-    const size_t vDelta = (size_t) numKvHeads * headStride;
 
     const int tid = threadIdx.x;
     const int warp = tid >> 5;
     const int lane = tid & 31;
 
-    // K/V tile j0 -> stage: each thread copies CHUNKS * BN / NTHREADS 16-byte pieces of K and of V.
+    // Padded rows: chunk c of row r at byte (r * LD + c * 8) * 2.
+    auto padded = [](int r, int c) { return (uint32_t) ((r * LD + c * 8) * 2); };
+    // K/V tile j0 -> stage (K at sKV + 2 stage KV_ELEMS, V right after).
     auto loadTile = [&](int j0, int stage) {
         __nv_bfloat16* sK = sKV + (size_t) stage * 2 * C::KV_ELEMS;
-        __nv_bfloat16* sV = sK + C::KV_ELEMS;
-#pragma unroll
-        for (int it = 0; it < BN * CHUNKS / NTHREADS; it++) {
-            const int i = tid + it * NTHREADS;
-            const int rr = i / CHUNKS;
-            const int c = (i % CHUNKS) * 8;
-            const int j = j0 + rr;
-            const unsigned short* src = kvCache;
-            int bytes = 0;
-            if (j < kvEnd) {
-                const int pg = j / tokensPerBlock;
-                const int off = j - pg * tokensPerBlock;
-                src = kvCache + ((size_t) table[pg] * 2 * numKvHeads + kvHead) * headStride + (size_t) off * D + c;
-                bytes = 16;
-            }
-            cp_async16(sK + rr * LD + c, src, bytes);
-            cp_async16(sV + rr * LD + c, bytes ? src + vDelta : src, bytes);
-        }
+        load_kv_tile<D, BN, NTHREADS>(reinterpret_cast<unsigned char*>(sK),
+                reinterpret_cast<unsigned char*>(sK + C::KV_ELEMS), kvCache, table, kvHead, numKvHeads,
+                tokensPerBlock, j0, kvEnd, tid, padded);
     };
 
     loadTile(0, 0);
     cp_async_commit();
 
     // Q tile (f32 -> bf16), rows past qLen zero.
-    for (int i = tid; i < BM * (D / 4); i += NTHREADS) {
-        const int r = i / (D / 4);
-        const int c = (i - r * (D / 4)) * 4;
-        float4 x = make_float4(0.f, 0.f, 0.f, 0.f);
-        if (r < rows) {
-            x = *reinterpret_cast<const float4*>(q + ((size_t) (qStart + q0 + r) * numHeads + head) * D + c);
-        }
-        uint2 v;
-        v.x = pack_bf16(x.x, x.y);
-        v.y = pack_bf16(x.z, x.w);
-        *reinterpret_cast<uint2*>(sQ + r * LD + c) = v;
-    }
+    load_q_tile<D, BM, NTHREADS>(reinterpret_cast<unsigned char*>(sQ), q, qStart + q0, numHeads, head, rows, tid,
+            padded);
     __syncthreads();
     const __nv_bfloat16* qWarp = sQ + (warp * WROWS + (lane & 15)) * LD + (lane >> 4) * 8;
     uint32_t qf[C::QREG ? MT : 1][C::QREG ? KSTEPS : 1][4];

@@ -83,10 +83,8 @@ __device__ __forceinline__ void prefill(
     constexpr int D = C::D, BN = C::BN, BM = C::BM, NTHREADS = C::NTHREADS;
     static_assert(D == 64 || D == 128, "v4 prefill covers head dims 64 and 128");
     static_assert(BN == 64 || BN == 128, "v4 prefill tiles are 64 or 128 keys");
-    constexpr int CHUNKS = D / 8;      // 16-byte chunks per row
     constexpr int SREG = BN / 2;       // S registers per thread
     constexpr int OREG = D / 2;        // O registers per thread
-    static_assert((BN * CHUNKS) % NTHREADS == 0, "tile copy must split evenly over the threads");
 
     extern __shared__ __align__(1024) unsigned char smemRaw[];
     const uint32_t rawAddr = smem_addr(smemRaw);
@@ -108,8 +106,6 @@ __device__ __forceinline__ void prefill(
     const int kvEnd = min(kvLen, past + q0 + rows);
     const int numTiles = (kvEnd + BN - 1) / BN;
     const int* table = blockTables + (size_t) seq * maxBlocks;
-    const size_t headStride = (size_t) tokensPerBlock * D;
-    const size_t vDelta = (size_t) numKvHeads * headStride;
 
     const int tid = threadIdx.x;
     const int wg = tid >> 7;
@@ -118,47 +114,16 @@ __device__ __forceinline__ void prefill(
 
     auto loadTile = [&](int j0, int stage) {
         unsigned char* dK = smem + sK(stage);
-        unsigned char* dV = dK + C::KV_BYTES;
-#pragma unroll
-        for (int it = 0; it < BN * CHUNKS / NTHREADS; it++) {
-            const int i = tid + it * NTHREADS;
-            const int rr = i / CHUNKS;
-            const int c = i % CHUNKS;
-            const int j = j0 + rr;
-            const unsigned short* src = kvCache;
-            int bytes = 0;
-            if (j < kvEnd) {
-                const int pg = j / tokensPerBlock;
-                const int off = j - pg * tokensPerBlock;
-                src = kvCache + ((size_t) table[pg] * 2 * numKvHeads + kvHead) * headStride + (size_t) off * D + c * 8;
-                bytes = 16;
-            }
-            const uint32_t o = swz(BN, rr, c);
-            cp_async16(dK + o, src, bytes);
-            cp_async16(dV + o, bytes ? src + vDelta : src, bytes);
-        }
+        load_kv_tile<D, BN, NTHREADS>(dK, dK + C::KV_BYTES, kvCache, table, kvHead, numKvHeads, tokensPerBlock, j0,
+                kvEnd, tid, [](int r, int c) { return swz(BN, r, c); });
     };
 
     loadTile(0, 0);
     cp_async_commit();
 
     // Q tile (f32 -> bf16, swizzled), rows past qLen zero.
-    for (int i = tid; i < BM * CHUNKS; i += NTHREADS) {
-        const int r = i / CHUNKS;
-        const int c = i % CHUNKS;
-        float4 x0 = make_float4(0.f, 0.f, 0.f, 0.f), x1 = x0;
-        if (r < rows) {
-            const float* src = q + ((size_t) (qStart + q0 + r) * numHeads + head) * D + c * 8;
-            x0 = *reinterpret_cast<const float4*>(src);
-            x1 = *reinterpret_cast<const float4*>(src + 4);
-        }
-        uint4 v;
-        v.x = pack_bf16(x0.x, x0.y);
-        v.y = pack_bf16(x0.z, x0.w);
-        v.z = pack_bf16(x1.x, x1.y);
-        v.w = pack_bf16(x1.z, x1.w);
-        *reinterpret_cast<uint4*>(smem + swz(BM, r, c)) = v;
-    }
+    load_q_tile<D, BM, NTHREADS>(smem, q, qStart + q0, numHeads, head, rows, tid,
+            [](int r, int c) { return swz(BM, r, c); });
 
     const int rowA = q0 + wg * 64 + warp * 16 + (lane >> 2);   // this lane's rows: rowA, rowA + 8
     const int wgFirst = past + q0 + wg * 64;                    // last key of the warpgroup's first row
