@@ -22,7 +22,8 @@
 # e.g. PARTS=ckpt,sweep,e2e then PARTS=ckpt,downcalls,sdpa,hf (ckpt reuses the checkpoint when it is there).
 # Then: benchmarks/plots.sh OUT_DIR   (docs/performance-gpu.md and docs/images/gpu-*.png).
 #
-# Environment: ROCKETKV_COMMIT (the commit to record where the tree has no .git);
+# Environment: ROCKETKV_COMMIT (the commit to record where the tree has no .git); JAVA_ARGS (more JVM options for
+# the Java parts, e.g. -Drocketkv.cuda.prefillKernel=wgmma, recorded in run.json);
 # PARTS (default ckpt,sweep,e2e,downcalls,sdpa,hf); budgets in seconds BUDGET_SWEEP (110),
 # BUDGET_E2E (180), BUDGET_HF (100), BUDGET_CKPT (75), BUDGET_DOWNCALLS (50), BUDGET_SDPA (60): about 9 minutes
 # at most. --quick: a 2-layer checkpoint, small grids, to check the pipeline in about 2 minutes.
@@ -52,7 +53,9 @@ fi
 commit=${ROCKETKV_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
 driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
-java=(/tmp/jre/bin/java -Xmx24g --enable-native-access=ALL-UNNAMED -Djava.awt.headless=true -cp "$(cat .gpu/classpath)")
+read -ra java_args <<< "${JAVA_ARGS:-}"
+java=(/tmp/jre/bin/java -Xmx24g --enable-native-access=ALL-UNNAMED -Djava.awt.headless=true "${java_args[@]}"
+  -cp "$(cat .gpu/classpath)")
 
 # part NAME BUDGET_SECONDS COMMAND...: runs COMMAND (stopped at BUDGET + 30 s), logs to OUT_DIR/NAME.log
 part() {
@@ -90,6 +93,7 @@ part hf "${BUDGET_HF:-100}" python3 benchmarks/peers/transformers_e2e.py --model
   echo "  \"commit\": \"$commit\","
   echo "  \"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\","
   echo "  \"driver\": \"${driver:-unknown}\","
+  echo "  \"java_args\": \"${JAVA_ARGS:-}\","
   echo "  \"gpu\": \"${gpu:-unknown}\","
   echo "  \"quick\": $([[ -n "$quick" ]] && echo true || echo false),"
   echo "  \"model\": \"$model\","
