@@ -10,9 +10,6 @@ import io.rocketkv.api.LLM;
 import io.rocketkv.core.testing.RandomCheckpoint;
 import io.rocketkv.examples.serve.ChatTemplate;
 import io.rocketkv.examples.serve.OpenAiServer;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -29,19 +26,11 @@ class LlmBenchTest {
         Path model = RandomCheckpoint.tiny().write(dir.resolve("model"));
         Path config = Files.writeString(dir.resolve("extra.yaml"), "backend: cpu\nmax_seq_len: 128\n");
         Path json = dir.resolve("bench.json");
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        PrintStream old = System.out;
-        int rc;
-        try {
-            System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-            rc = Cli.run(new LlmBench(), new String[] {"--model", model.toString(), "--config", config.toString(),
-                    "--input-len", "16", "--output-len", "8", "--num-requests", "12", "--concurrency", "4",
-                    "--output-json", json.toString()});
-        } finally {
-            System.setOut(old);
-        }
-        String out = buf.toString(StandardCharsets.UTF_8);
-        assertEquals(0, rc, out);
+        CliRun run = CliRun.of(new LlmBench(), "--model", model.toString(), "--config", config.toString(),
+                "--input-len", "16", "--output-len", "8", "--num-requests", "12", "--concurrency", "4",
+                "--output-json", json.toString());
+        String out = run.out();
+        assertEquals(0, run.rc(), out + run.err());
         assertTrue(out.contains("requests/s") && out.contains("ttft") && out.contains("tpot"), out);
         JsonNode r = new ObjectMapper().readTree(json.toFile());
         assertEquals(12, r.get("num_requests").asInt());
@@ -64,19 +53,11 @@ class LlmBenchTest {
         Path model = RandomCheckpoint.tiny().write(dir.resolve("model"));
         Path config = Files.writeString(dir.resolve("extra.yaml"), "backend: cpu\nmax_seq_len: 256\ntokens_per_block: 16\n");
         Path json = dir.resolve("bench.json");
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        PrintStream old = System.out;
-        int rc;
-        try {
-            System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-            rc = Cli.run(new LlmBench(), new String[] {"--model", model.toString(), "--config", config.toString(),
-                    "--prefix-len", "96", "--input-len", "8", "--output-len", "4", "--num-requests", "6",
-                    "--concurrency", "1", "--compare-reuse", "--output-json", json.toString()});
-        } finally {
-            System.setOut(old);
-        }
-        String out = buf.toString(StandardCharsets.UTF_8);
-        assertEquals(0, rc, out);
+        CliRun run = CliRun.of(new LlmBench(), "--model", model.toString(), "--config", config.toString(),
+                "--prefix-len", "96", "--input-len", "8", "--output-len", "4", "--num-requests", "6",
+                "--concurrency", "1", "--compare-reuse", "--output-json", json.toString());
+        String out = run.out();
+        assertEquals(0, run.rc(), out + run.err());
         assertTrue(out.contains("block reuse on vs off") && out.contains("prefix-cache hits"), out);
         JsonNode r = new ObjectMapper().readTree(json.toFile());
         JsonNode on = r.get(0);
@@ -94,37 +75,17 @@ class LlmBenchTest {
     void lengthsOverMaxSeqLenAreRefusedWithTheFix() throws Exception {
         Path model = RandomCheckpoint.tiny().write(dir.resolve("model"));
         Path config = Files.writeString(dir.resolve("extra.yaml"), "backend: cpu\nmax_seq_len: 64\n");
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream old = System.err;
-        int rc;
-        try {
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            rc = Cli.run(new LlmBench(), new String[] {"--model", model.toString(), "--config", config.toString(),
-                    "--input-len", "60", "--output-len", "8"});
-        } finally {
-            System.setErr(old);
-        }
-        String message = err.toString(StandardCharsets.UTF_8);
+        CliRun run = CliRun.of(new LlmBench(), "--model", model.toString(), "--config", config.toString(),
+                "--input-len", "60", "--output-len", "8");
+        String message = run.err();
         assertTrue(message.contains("max_seq_len = 64") && message.contains("--input-len"), message);
-        assertEquals(2, rc);
+        assertEquals(2, run.rc());
     }
 
-    /** Runs LlmBench with {@code args}; its exit status and what it printed (stdout, then stderr). */
+    /** Runs LlmBench with {@code args}: its exit status, stdout and stderr. */
     private static String[] bench(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        int rc;
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            rc = Cli.run(new LlmBench(), args);
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-        return new String[] {Integer.toString(rc), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8)};
+        CliRun r = CliRun.of(new LlmBench(), args);
+        return new String[] {Integer.toString(r.rc()), r.out(), r.err()};
     }
 
     /** Three requests in trtllm-bench's dataset shape: a text prompt and two of token ids (the older key too). */
