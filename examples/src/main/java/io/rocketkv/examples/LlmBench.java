@@ -9,6 +9,10 @@ import io.rocketkv.api.LlmArgs;
 import io.rocketkv.api.RequestOutput;
 import io.rocketkv.api.SamplingParams;
 import io.rocketkv.core.kvcache.PrefixCacheStats;
+import io.rocketkv.examples.bench.BenchDataset;
+import io.rocketkv.examples.bench.BenchReport;
+import io.rocketkv.examples.bench.HttpBench;
+import io.rocketkv.examples.bench.Timing;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -18,47 +22,67 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * Engine throughput and latency for fixed input and output lengths at a given concurrency: requests/s,
- * tokens/s, and percentiles of the time to first token (TTFT) and the time per output token after the
- * first (TPOT). Prompts are random token ids, generation ignores EOS so every request makes exactly
- * {@code --output-len} tokens.
+ * Throughput and latency at a given concurrency, as trtllm-bench measures them: requests/s, tokens/s, and
+ * percentiles of the time to first token (TTFT), the time per output token after the first (TPOT), the inter-token
+ * latency (ITL) and the end-to-end latency (E2E). Generation is greedy and ignores EOS, so every request makes
+ * exactly its output length.
  *
- * <p>Shared-prefix workload ({@code --prefix-len P}): every prompt starts with the same P random tokens, followed by
- * {@code --input-len} tokens of its own, the case block reuse serves (a system prompt, a document asked several
- * questions). The report adds the prefix cache's hit rate over the measured run and the prompt tokens each request
- * was served from the cache. {@code --compare-reuse} runs the workload twice, with
- * {@code kv_cache_config.enable_block_reuse} on and off (the rest from {@code --config}), and prints both.
+ * <p>The requests: random token ids of {@code --input-len} and {@code --output-len}, or a {@code --dataset} in
+ * trtllm-bench's prepared-dataset JSONL shape (prompt text or token ids, output length per request). The engine: the
+ * {@code --model} loaded here, or a running OpenAI-compatible server at {@code --base-url} (with a dataset).
+ * {@code --warmup N} requests run first and are not measured; they share no prefix with the measured ones (random
+ * ids of their own, or the dataset's first prompts reversed), so block reuse starts from an empty cache.
+ *
+ * <p>Shared-prefix workload ({@code --prefix-len P}): every random prompt starts with the same P random tokens, the
+ * case block reuse serves. {@code --compare-reuse} runs the workload twice, with
+ * {@code kv_cache_config.enable_block_reuse} on and off, and prints both.
  */
 @Command(name = "LlmBench", mixinStandardHelpOptions = true,
-        description = "Measures engine throughput and latency; prints a table and writes JSON.")
+        description = "Measures throughput and latency (engine or OpenAI server); prints a table and writes JSON.")
 public final class LlmBench implements Callable<Integer> {
 
-    @Option(names = "--model", required = true, description = "checkpoint directory")
+    @Option(names = "--model", description = "checkpoint directory (not needed with --base-url)")
     Path model;
 
-    @Option(names = "--config", description = "YAML file with the LlmArgs keys")
-    Path config;
+    @Mixin
+    EngineFlags engine;
 
-    @Option(names = "--input-len", defaultValue = "128", description = "prompt tokens per request (default ${DEFAULT-VALUE})")
+    @Option(names = "--dataset", description = "JSONL in trtllm-bench's prepared-dataset shape: {task_id, prompt or"
+            + " input_ids, output_tokens} per line")
+    Path dataset;
+
+    @Option(names = {"--base-url", "--base_url"}, description = "drive a running OpenAI-compatible server instead,"
+            + " e.g. http://127.0.0.1:8000/v1 (needs --dataset)")
+    String baseUrl;
+
+    @Option(names = {"--api-key", "--api_key"}, description = "bearer token for --base-url")
+    String apiKey;
+
+    @Option(names = "--input-len", defaultValue = "128", description = "prompt tokens per random request (default ${DEFAULT-VALUE})")
     int inputLen;
 
-    @Option(names = "--output-len", defaultValue = "128", description = "generated tokens per request (default ${DEFAULT-VALUE})")
+    @Option(names = "--output-len", defaultValue = "128", description = "generated tokens per random request (default ${DEFAULT-VALUE})")
     int outputLen;
 
-    @Option(names = "--num-requests", defaultValue = "64", description = "requests in the measured run (default ${DEFAULT-VALUE})")
-    int numRequests;
+    @Option(names = "--num-requests", description = "requests in the measured run (default 64; with --dataset its"
+            + " entries, cycled when more)")
+    Integer numRequests;
 
     @Option(names = "--concurrency", defaultValue = "16", description = "requests in flight at once (default ${DEFAULT-VALUE})")
     int concurrency;
+
+    @Option(names = "--warmup", defaultValue = "1", description = "unmeasured requests before the run (default ${DEFAULT-VALUE})")
+    int warmup;
 
     @Option(names = "--seed", defaultValue = "0", description = "seed of the random prompts (default ${DEFAULT-VALUE})")
     long seed;
 
     @Option(names = "--prefix-len", defaultValue = "0",
-            description = "tokens shared by every prompt before its own --input-len tokens (default ${DEFAULT-VALUE})")
+            description = "tokens shared by every random prompt before its own --input-len tokens (default ${DEFAULT-VALUE})")
     int prefixLen;
 
     @Option(names = "--compare-reuse", description = "run twice, kv_cache_config.enable_block_reuse on and off")
@@ -71,33 +95,41 @@ public final class LlmBench implements Callable<Integer> {
         System.exit(Cli.run(new LlmBench(), args));
     }
 
-    /** One request's timings, in nanoseconds from its submission, and its prompt tokens served from the cache. */
-    record Timing(long firstToken, long end, int tokens, int cachedTokens) {
-    }
-
     @Override
     public Integer call() throws Exception {
+        int requests = numRequests != null ? numRequests : 64;
         for (var o : List.of(new Object[] {"--input-len", inputLen}, new Object[] {"--output-len", outputLen},
-                new Object[] {"--num-requests", numRequests}, new Object[] {"--concurrency", concurrency})) {
+                new Object[] {"--num-requests", requests}, new Object[] {"--concurrency", concurrency})) {
             if ((int) o[1] < 1) {
                 throw new IllegalArgumentException(o[0] + " must be >= 1; got " + o[1]);
             }
         }
-        if (prefixLen < 0) {
-            throw new IllegalArgumentException("--prefix-len must be >= 0; got " + prefixLen);
+        if (prefixLen < 0 || warmup < 0) {
+            throw new IllegalArgumentException((prefixLen < 0 ? "--prefix-len" : "--warmup") + " must be >= 0; got "
+                    + Math.min(prefixLen, warmup));
         }
-        LlmArgs args = config != null ? LlmArgs.fromYaml(config) : LlmArgs.builder().build();
+        List<BenchDataset.Entry> entries = dataset == null ? null : cycle(BenchDataset.read(dataset),
+                numRequests != null ? numRequests : -1);
         List<ObjectNode> results = new ArrayList<>();
-        if (compareReuse) {
+        if (baseUrl != null) {
+            if (entries == null || compareReuse || model != null) {
+                throw new IllegalArgumentException("--base-url drives a running server: it needs --dataset and takes"
+                        + " neither --model nor --compare-reuse");
+            }
+            results.add(overHttp(entries));
+        } else if (model == null) {
+            throw new IllegalArgumentException("give --model (a checkpoint to load) or --base-url (a running server)");
+        } else if (compareReuse) {
+            LlmArgs args = engine.args();
             for (boolean reuse : new boolean[] {true, false}) {
                 KvCacheConfig kv = args.kvCacheConfig().toBuilder().enableBlockReuse(reuse).build();
-                results.add(measure(args.toBuilder().kvCacheConfig(kv).build()));
+                results.add(measure(args.toBuilder().kvCacheConfig(kv).build(), entries, requests));
             }
         } else {
-            results.add(measure(args));
+            results.add(measure(engine.args(), entries, requests));
         }
         for (ObjectNode r : results) {
-            System.out.print(table(r));
+            System.out.print(BenchReport.table(title(r), r));
         }
         if (compareReuse) {
             ObjectNode on = results.get(0);
@@ -118,30 +150,121 @@ public final class LlmBench implements Callable<Integer> {
         return 0;
     }
 
-    /** One load of the model with {@code args}: a warm-up request, then the measured run. */
-    private ObjectNode measure(LlmArgs args) throws InterruptedException {
+    /** The dataset's entries, cycled (or cut) to {@code count}; all of them when {@code count} is -1. */
+    private static List<BenchDataset.Entry> cycle(List<BenchDataset.Entry> all, int count) {
+        if (count < 0) {
+            return all;
+        }
+        List<BenchDataset.Entry> out = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            out.add(all.get(i % all.size()));
+        }
+        return out;
+    }
+
+    /** Warm-up entries that share no prefix with the measured ones: the first prompts reversed. */
+    private List<BenchDataset.Entry> warmups(List<BenchDataset.Entry> entries) {
+        List<BenchDataset.Entry> out = new ArrayList<>();
+        for (int i = 0; i < warmup; i++) {
+            BenchDataset.Entry e = entries.get(i % entries.size());
+            int[] ids = e.inputIds();
+            if (ids != null) {
+                for (int a = 0, b = ids.length - 1; a < b; a++, b--) {
+                    int t = ids[a];
+                    ids[a] = ids[b];
+                    ids[b] = t;
+                }
+            }
+            String text = e.prompt() == null ? null : new StringBuilder(e.prompt()).reverse().toString();
+            out.add(new BenchDataset.Entry(-1 - i, text, ids, e.outputTokens()));
+        }
+        return out;
+    }
+
+    private ObjectNode overHttp(List<BenchDataset.Entry> entries) throws Exception {
+        HttpBench bench = new HttpBench(baseUrl, apiKey);
+        String name = bench.modelName();
+        bench.run(name, warmups(entries), concurrency);
+        long t0 = System.nanoTime();
+        List<Timing> timings = bench.run(name, entries, concurrency);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        ObjectNode o = BenchReport.of(timings, seconds, null, null);
+        o.put("base_url", baseUrl);
+        o.put("model", name);
+        o.put("dataset", dataset.toString());
+        o.put("concurrency", concurrency);
+        return o;
+    }
+
+    /** One engine request: its prompt ids and output length. */
+    private record Job(int[] ids, int outputTokens) {
+    }
+
+    /** One load of the model with {@code args}: the warm-up requests, then the measured run. */
+    private ObjectNode measure(LlmArgs args, List<BenchDataset.Entry> entries, int requests) throws InterruptedException {
         try (LLM llm = LLM.builder().model(model).args(args).build()) {
-            if (prefixLen + inputLen + outputLen > llm.maxSeqLen()) {
-                throw new IllegalArgumentException("--prefix-len + --input-len + --output-len = "
-                        + (prefixLen + inputLen + outputLen) + " is more than max_seq_len = " + llm.maxSeqLen()
-                        + "; lower them or raise max_seq_len");
-            }
-            SamplingParams params = SamplingParams.builder().maxTokens(outputLen).temperature(0.0).ignoreEos(true).build();
-            Random random = new Random(seed);
             int vocab = Math.min(llm.tokenizer().vocabSize(), llm.modelConfig().vocabSize());
-            // the warm-up shares nothing with the measured prompts: the run starts with the shared prefix uncached
-            run(llm, List.of(prompt(new int[0], prefixLen + inputLen, random, vocab)), params, 1);
-            int[] prefix = prompt(new int[0], prefixLen, random, vocab);
-            List<int[]> prompts = new ArrayList<>();
-            for (int i = 0; i < numRequests; i++) {
-                prompts.add(prompt(prefix, inputLen, random, vocab));
+            Random random = new Random(seed);
+            List<Job> warm = new ArrayList<>();
+            List<Job> jobs = new ArrayList<>();
+            if (entries != null) {
+                for (BenchDataset.Entry e : warmups(entries)) {
+                    warm.add(job(llm, e, vocab));
+                }
+                for (BenchDataset.Entry e : entries) {
+                    jobs.add(job(llm, e, vocab));
+                }
+            } else {
+                if (prefixLen + inputLen + outputLen > llm.maxSeqLen()) {
+                    throw new IllegalArgumentException("--prefix-len + --input-len + --output-len = "
+                            + (prefixLen + inputLen + outputLen) + " is more than max_seq_len = " + llm.maxSeqLen()
+                            + "; lower them or raise max_seq_len");
+                }
+                // the warm-up shares nothing with the measured prompts: the run starts with the shared prefix uncached
+                for (int i = 0; i < warmup; i++) {
+                    warm.add(new Job(prompt(new int[0], prefixLen + inputLen, random, vocab), outputLen));
+                }
+                int[] prefix = prompt(new int[0], prefixLen, random, vocab);
+                for (int i = 0; i < requests; i++) {
+                    jobs.add(new Job(prompt(prefix, inputLen, random, vocab), outputLen));
+                }
             }
+            run(llm, warm, concurrency);
             PrefixCacheStats before = llm.prefixCacheStats();
             long t0 = System.nanoTime();
-            List<Timing> timings = run(llm, prompts, params, concurrency);
+            List<Timing> timings = run(llm, jobs, concurrency);
             double seconds = (System.nanoTime() - t0) / 1e9;
-            return report(llm, args, timings, seconds, before, llm.prefixCacheStats());
+            ObjectNode o = BenchReport.of(timings, seconds, before, llm.prefixCacheStats());
+            o.put("model", model.toString());
+            o.put("backend", llm.backendName());
+            if (entries != null) {
+                o.put("dataset", dataset.toString());
+            } else {
+                o.put("prefix_len", prefixLen);
+                o.put("input_len", inputLen);
+                o.put("output_len", outputLen);
+            }
+            o.put("block_reuse", args.kvCacheConfig().enableBlockReuse());
+            o.put("sparse", args.isSparse());
+            o.put("concurrency", concurrency);
+            return o;
         }
+    }
+
+    /** A dataset entry as an engine request: text tokenized as trtllm-bench does (with BOS), ids checked. */
+    private static Job job(LLM llm, BenchDataset.Entry e, int vocab) {
+        int[] ids = e.inputIds() != null ? e.inputIds() : llm.tokenizer().encode(e.prompt(), true);
+        for (int id : ids) {
+            if (id >= vocab) {
+                throw new IllegalArgumentException("task " + e.taskId() + ": the token id " + id + " is outside the"
+                        + " model's vocabulary (0.." + (vocab - 1) + ")");
+            }
+        }
+        if (ids.length + e.outputTokens() > llm.maxSeqLen()) {
+            throw new IllegalArgumentException("task " + e.taskId() + ": " + ids.length + " prompt tokens + "
+                    + e.outputTokens() + " output tokens is more than max_seq_len = " + llm.maxSeqLen());
+        }
+        return new Job(ids, e.outputTokens());
     }
 
     /** {@code prefix} followed by {@code own} random ids. */
@@ -153,21 +276,20 @@ public final class LlmBench implements Callable<Integer> {
         return ids;
     }
 
-    private static List<Timing> run(LLM llm, List<int[]> prompts, SamplingParams params, int concurrency)
-            throws InterruptedException {
+    private static List<Timing> run(LLM llm, List<Job> jobs, int concurrency) throws InterruptedException {
         Semaphore slots = new Semaphore(concurrency);
         List<CompletableFuture<Timing>> futures = new ArrayList<>();
-        for (int[] p : prompts) {
+        for (Job j : jobs) {
             slots.acquire();
+            SamplingParams params = SamplingParams.builder().maxTokens(j.outputTokens()).temperature(0.0)
+                    .ignoreEos(true).build();
             long start = System.nanoTime();
-            long[] first = {0};
-            CompletableFuture<RequestOutput> f = llm.generateStream(p, params, chunk -> {
-                if (first[0] == 0) {
-                    first[0] = System.nanoTime() - start; // written and read on the engine thread
-                }
-            });
-            futures.add(f.thenApply(out -> new Timing(first[0], System.nanoTime() - start,
-                    out.metrics().generatedTokens(), out.metrics().numCachedTokens()))
+            List<Long> times = new ArrayList<>(); // written on the engine thread, read once the request is done
+            CompletableFuture<RequestOutput> f = llm.generateStream(j.ids(), params,
+                    chunk -> times.add(System.nanoTime() - start));
+            futures.add(f.thenApply(out -> new Timing(times.stream().mapToLong(Long::longValue).toArray(),
+                            System.nanoTime() - start, out.metrics().generatedTokens(), j.ids().length,
+                            out.metrics().numCachedTokens()))
                     .whenComplete((t, e) -> slots.release()));
         }
         List<Timing> out = new ArrayList<>();
@@ -177,88 +299,16 @@ public final class LlmBench implements Callable<Integer> {
         return out;
     }
 
-    private ObjectNode report(LLM llm, LlmArgs args, List<Timing> timings, double seconds, PrefixCacheStats before,
-                              PrefixCacheStats after) {
-        double[] ttft = new double[timings.size()];
-        double[] tpot = new double[timings.size()];
-        long generated = 0;
-        long cached = 0;
-        for (int i = 0; i < timings.size(); i++) {
-            Timing t = timings.get(i);
-            ttft[i] = t.firstToken() / 1e6;
-            tpot[i] = t.tokens() > 1 ? (t.end() - t.firstToken()) / 1e6 / (t.tokens() - 1) : 0;
-            generated += t.tokens();
-            cached += t.cachedTokens();
-        }
-        ObjectNode o = new ObjectMapper().createObjectNode();
-        o.put("model", model.toString());
-        o.put("backend", llm.backendName());
-        o.put("prefix_len", prefixLen);
-        o.put("input_len", inputLen);
-        o.put("block_reuse", args.kvCacheConfig().enableBlockReuse());
-        o.put("sparse", args.isSparse());
-        o.put("output_len", outputLen);
-        o.put("num_requests", timings.size());
-        o.put("concurrency", concurrency);
-        o.put("duration_s", seconds);
-        o.put("requests_per_s", timings.size() / seconds);
-        o.put("output_tokens_per_s", generated / seconds);
-        o.put("total_tokens_per_s", (generated + (long) (prefixLen + inputLen) * timings.size()) / seconds);
-        percentiles(o.putObject("ttft_ms"), ttft);
-        percentiles(o.putObject("tpot_ms"), tpot);
-        // the measured run only (the warm-up's lookups are before `before`); recomputes after preemption count too
-        long queried = after.queriedTokens() - before.queriedTokens();
-        long hits = after.hitTokens() - before.hitTokens();
-        ObjectNode pc = o.putObject("prefix_cache");
-        pc.put("queried_tokens", queried);
-        pc.put("hit_tokens", hits);
-        pc.put("hit_rate", queried == 0 ? 0.0 : (double) hits / queried);
-        pc.put("mean_cached_prompt_tokens", timings.isEmpty() ? 0.0 : (double) cached / timings.size());
-        pc.put("evictions", after.evictions() - before.evictions());
-        return o;
-    }
-
-    static void percentiles(ObjectNode o, double[] values) {
-        double[] v = values.clone();
-        Arrays.sort(v);
-        o.put("mean", Arrays.stream(v).average().orElse(0));
-        o.put("p50", percentile(v, 50));
-        o.put("p90", percentile(v, 90));
-        o.put("p99", percentile(v, 99));
-        o.put("max", v.length == 0 ? 0 : v[v.length - 1]);
-    }
-
-    /** Nearest-rank percentile of sorted values. */
-    static double percentile(double[] sorted, double p) {
-        if (sorted.length == 0) {
-            return 0;
-        }
-        int rank = (int) Math.ceil(p / 100 * sorted.length);
-        return sorted[Math.max(0, Math.min(sorted.length - 1, rank - 1))];
-    }
-
-    private static String table(ObjectNode r) {
-        StringBuilder sb = new StringBuilder();
-        sb.append(String.format("LlmBench: %d requests, shared prefix %d + input %d, output %d tokens, concurrency %d,"
-                        + " backend %s, %s, block reuse %s%n",
-                r.get("num_requests").asInt(), r.get("prefix_len").asInt(), r.get("input_len").asInt(),
-                r.get("output_len").asInt(), r.get("concurrency").asInt(), r.get("backend").asText(),
-                r.get("sparse").asBoolean() ? "RocketKV" : "dense", r.get("block_reuse").asBoolean() ? "on" : "off"));
-        sb.append(String.format("%-22s %12.2f%n", "duration (s)", r.get("duration_s").asDouble()));
-        sb.append(String.format("%-22s %12.2f%n", "requests/s", r.get("requests_per_s").asDouble()));
-        sb.append(String.format("%-22s %12.1f%n", "output tokens/s", r.get("output_tokens_per_s").asDouble()));
-        sb.append(String.format("%-22s %12.1f%n", "total tokens/s", r.get("total_tokens_per_s").asDouble()));
-        var pc = r.get("prefix_cache");
-        sb.append(String.format("%-22s %11.1f%% (%d of %d prompt tokens; %.1f per request)%n", "prefix-cache hits",
-                100 * pc.get("hit_rate").asDouble(), pc.get("hit_tokens").asLong(), pc.get("queried_tokens").asLong(),
-                pc.get("mean_cached_prompt_tokens").asDouble()));
-        sb.append(String.format("%-10s %10s %10s %10s %10s %10s%n", "ms", "mean", "p50", "p90", "p99", "max"));
-        for (String k : new String[] {"ttft_ms", "tpot_ms"}) {
-            var p = r.get(k);
-            sb.append(String.format("%-10s %10.3f %10.3f %10.3f %10.3f %10.3f%n", k.replace("_ms", ""),
-                    p.get("mean").asDouble(), p.get("p50").asDouble(), p.get("p90").asDouble(), p.get("p99").asDouble(),
-                    p.get("max").asDouble()));
-        }
-        return sb.toString();
+    private static String title(ObjectNode r) {
+        String what = r.has("dataset") ? "dataset " + r.get("dataset").asText()
+                + String.format(" (mean input %.1f, output %.1f tokens)", r.get("mean_input_tokens").asDouble(),
+                r.get("mean_output_tokens").asDouble())
+                : String.format("shared prefix %d + input %d, output %d tokens", r.get("prefix_len").asInt(),
+                r.get("input_len").asInt(), r.get("output_len").asInt());
+        String where = r.has("base_url") ? "server " + r.get("base_url").asText()
+                : String.format("backend %s, %s, block reuse %s", r.get("backend").asText(),
+                r.get("sparse").asBoolean() ? "RocketKV" : "dense", r.get("block_reuse").asBoolean() ? "on" : "off");
+        return String.format("LlmBench: %d requests, %s, concurrency %d, %s", r.get("num_requests").asInt(), what,
+                r.get("concurrency").asInt(), where);
     }
 }

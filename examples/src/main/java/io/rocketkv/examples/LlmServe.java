@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** An OpenAI-compatible HTTP server over one model (see docs/server.md). */
@@ -16,11 +17,14 @@ import picocli.CommandLine.Option;
         description = "Serves a checkpoint over OpenAI-compatible HTTP endpoints (/v1/completions, /v1/chat/completions).")
 public final class LlmServe implements Callable<Integer> {
 
+    /** The environment variable that gives the API key when {@code --api-key} is not passed. */
+    static final String API_KEY_ENV = "ROCKETKV_API_KEY";
+
     @Option(names = "--model", required = true, description = "checkpoint directory")
     Path model;
 
-    @Option(names = "--config", description = "YAML file with the LlmArgs keys (sparse_attention_config, kv_cache_config, ...)")
-    Path config;
+    @Mixin
+    EngineFlags engine;
 
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "address to bind (default ${DEFAULT-VALUE})")
     String host;
@@ -28,8 +32,17 @@ public final class LlmServe implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "8000", description = "port; 0 picks a free one (default ${DEFAULT-VALUE})")
     int port;
 
-    @Option(names = "--served-model-name", description = "the model name clients send (default: the directory name)")
+    @Option(names = {"--served-model-name", "--served_model_name"},
+            description = "the model name clients send (default: the directory name)")
     String servedModelName;
+
+    @Option(names = {"--api-key", "--api_key"}, description = "every /v1 request must send 'Authorization: Bearer KEY'"
+            + " (default: the environment variable " + API_KEY_ENV + "; unset: no key)")
+    String apiKey;
+
+    @Option(names = {"--chat-template", "--chat_template"},
+            description = "a Jinja chat template (a file, or the template text) used instead of the checkpoint's")
+    String chatTemplate;
 
     @Option(names = "--max-body-bytes", defaultValue = "1048576", description = "larger request bodies get 413 (default ${DEFAULT-VALUE})")
     long maxBodyBytes;
@@ -71,15 +84,20 @@ public final class LlmServe implements Callable<Integer> {
         if (drainTimeoutSeconds < 0) {
             throw new IllegalArgumentException("--drain-timeout must be >= 0 seconds; got " + drainTimeoutSeconds);
         }
-        LlmArgs args = config != null ? LlmArgs.fromYaml(config) : LlmArgs.builder().build();
+        LlmArgs args = engine.args();
         String name = servedModelName != null ? servedModelName : model.toAbsolutePath().normalize().getFileName().toString();
+        String key = apiKey != null ? apiKey : System.getenv(API_KEY_ENV);
         var options = new OpenAiServer.Options(host, port, name, maxBodyBytes, maxWaiting,
-                seconds("--read-timeout", readTimeoutSeconds), seconds("--idle-timeout", idleTimeoutSeconds));
+                seconds("--read-timeout", readTimeoutSeconds), seconds("--idle-timeout", idleTimeoutSeconds))
+                .withApiKey(key == null || key.isEmpty() ? null : key);
+        ChatTemplate template = ChatTemplate.load(model, ChatTemplate.Limits.forBodyBytes(maxBodyBytes));
+        if (chatTemplate != null) {
+            template = template.withTemplate(ChatTemplate.templateText(chatTemplate));
+        }
         LLM llm = LLM.builder().model(model).args(args).build();
         OpenAiServer server;
         try {
-            server = OpenAiServer.start(llm, ChatTemplate.load(model, ChatTemplate.Limits.forBodyBytes(maxBodyBytes)),
-                    options);
+            server = OpenAiServer.start(llm, template, options);
         } catch (RuntimeException e) {
             llm.close();
             throw e;
@@ -91,7 +109,7 @@ public final class LlmServe implements Callable<Integer> {
             stopped.countDown();
         }, "LlmServe-shutdown"));
         System.out.println("LlmServe: serving '" + name + "' (" + llm.backendName() + ") on http://" + host + ":"
-                + server.port());
+                + server.port() + (options.apiKey() != null ? " (API key required on /v1)" : ""));
         System.out.flush();
         stopped.await();
         return 0;

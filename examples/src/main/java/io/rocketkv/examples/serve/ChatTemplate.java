@@ -154,16 +154,56 @@ public final class ChatTemplate {
     }
 
     /**
-     * The prompt text for {@code messages}; a template error, or a render that reaches one of the
-     * {@link Limits}, is a 400 naming {@code messages}.
+     * The template text of a {@code --chat-template} value: the contents of the file it names, or the value itself
+     * when it is a template (holds {@code {{} or {@code {%}), as vLLM reads its option.
+     *
+     * @throws IllegalArgumentException when it is neither a readable file nor a template
+     */
+    public static String templateText(String fileOrTemplate) {
+        Path file;
+        try {
+            file = Path.of(fileOrTemplate);
+        } catch (RuntimeException e) {
+            file = null; // not a path on this system: maybe a template
+        }
+        if (file != null && Files.isRegularFile(file)) {
+            try {
+                return Files.readString(file);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read the chat template " + file + ": " + e.getMessage(), e);
+            }
+        }
+        if (fileOrTemplate.contains("{{") || fileOrTemplate.contains("{%")) {
+            return fileOrTemplate;
+        }
+        throw new IllegalArgumentException("--chat-template '" + fileOrTemplate + "' is neither a file nor a"
+                + " template (no {{ or {%); pass a Jinja file or the template text");
+    }
+
+    /** This template's special tokens and limits with another template text (a {@code --chat-template} override). */
+    public ChatTemplate withTemplate(String otherTemplate) {
+        return new ChatTemplate(otherTemplate, bosToken, eosToken, limits);
+    }
+
+    /**
+     * The prompt text for {@code messages}, ending with the assistant's turn; a template error, or a render that
+     * reaches one of the {@link Limits}, is a 400 naming {@code messages}.
      */
     public String render(List<CompletionRequest.Message> messages) {
+        return render(messages, true);
+    }
+
+    /**
+     * The prompt text for {@code messages}; {@code addGenerationPrompt} is the template's
+     * {@code add_generation_prompt} (true: the text ends with the start of the assistant's turn).
+     */
+    public String render(List<CompletionRequest.Message> messages, boolean addGenerationPrompt) {
         if (template == null) {
             StringBuilder sb = new StringBuilder();
             for (CompletionRequest.Message m : messages) {
                 sb.append(m.role()).append(": ").append(m.content()).append('\n');
             }
-            return sb.append("assistant:").toString();
+            return addGenerationPrompt ? sb.append("assistant:").toString() : sb.toString();
         }
         List<Map<String, Object>> msgs = new ArrayList<>();
         for (CompletionRequest.Message m : messages) {
@@ -176,7 +216,7 @@ public final class ChatTemplate {
         vars.put("messages", msgs);
         vars.put("bos_token", bosToken);
         vars.put("eos_token", eosToken);
-        vars.put("add_generation_prompt", true);
+        vars.put("add_generation_prompt", addGenerationPrompt);
         RenderBudget budget = new RenderBudget(limits);
         RenderResult r = budget.run(() -> jinjava.renderForResult(template, vars));
         if (budget.exceeded() != null) {

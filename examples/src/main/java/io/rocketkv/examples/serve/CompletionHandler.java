@@ -1,21 +1,18 @@
 package io.rocketkv.examples.serve;
 
-import static io.rocketkv.examples.serve.OpenAiServer.JSON;
-
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.helidon.http.sse.SseEvent;
 import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import io.helidon.webserver.sse.SseSink;
-import io.rocketkv.api.CompletionOutput;
 import io.rocketkv.api.LLM;
 import io.rocketkv.api.RequestOutput;
 import io.rocketkv.api.SamplingParams;
 import io.rocketkv.api.StreamChunk;
 import io.rocketkv.core.kvcache.KvCacheExhaustedException;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
@@ -26,8 +23,12 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 
-/** Runs one completion or chat completion through the engine and answers it whole or as server-sent events. */
+/**
+ * Runs a completion or chat completion through the engine, one engine request per prompt of the batch, and
+ * answers it whole or as server-sent events.
+ */
 final class CompletionHandler {
 
     private static final int DEFAULT_COMPLETION_MAX_TOKENS = 16; // OpenAI's default for /v1/completions
@@ -43,6 +44,7 @@ final class CompletionHandler {
     private final OpenAiServer.Options options;
     private final ServerMetrics metrics;
     private final InFlightRequests inFlight;
+    private final ResponseBodies bodies;
 
     CompletionHandler(LLM llm, ChatTemplate template, OpenAiServer.Options options, ServerMetrics metrics,
                       InFlightRequests inFlight) {
@@ -51,6 +53,12 @@ final class CompletionHandler {
         this.options = options;
         this.metrics = metrics;
         this.inFlight = inFlight;
+        this.bodies = new ResponseBodies(llm.tokenizer(), options.servedModel());
+    }
+
+    /** Token ids a request may name: those both the tokenizer and the model's embedding know. */
+    static int vocab(LLM llm) {
+        return Math.min(llm.tokenizer().vocabSize(), llm.modelConfig().vocabSize());
     }
 
     void handle(JsonNode body, ServerRequest req, ServerResponse res, boolean chat) {
@@ -65,54 +73,99 @@ final class CompletionHandler {
         }
     }
 
+    /** One prompt of the request, tokenized, and its sampling params. */
+    private record Prompt(int[] ids, SamplingParams params) {
+    }
+
     private void handleEntered(JsonNode body, ServerRequest req, ServerResponse res, boolean chat) {
-        CompletionRequest cr = CompletionRequest.parse(body, chat, options.servedModel());
+        CompletionRequest cr = CompletionRequest.parse(body, chat, options.servedModel(), vocab(llm));
         if (llm.numWaitingRequests() >= options.maxWaiting()) {
             throw new ApiError(503, "server_error", null, "overloaded", llm.numWaitingRequests()
                     + " requests are already waiting (the limit is " + options.maxWaiting() + "); retry later");
         }
         String field = chat ? "messages" : "prompt";
-        int[] ids = chat
-                ? llm.tokenizer().encode(template.render(cr.messages()), !template.hasTemplate())
-                : llm.tokenizer().encode(cr.prompt(), true);
-        if (ids.length > llm.maxSeqLen()) {
-            throw ApiError.badRequest(field, "context_length_exceeded", "the " + field + " has " + ids.length
-                    + " tokens, more than the model's max_seq_len of " + llm.maxSeqLen() + "; shorten it");
+        List<Prompt> prompts = new ArrayList<>();
+        for (int[] ids : tokenize(cr)) {
+            if (cr.truncatePromptTokens() != null && ids.length > cr.truncatePromptTokens()) {
+                ids = Arrays.copyOfRange(ids, ids.length - cr.truncatePromptTokens(), ids.length); // vLLM: the last k
+            }
+            if (ids.length > llm.maxSeqLen()) {
+                throw ApiError.badRequest(field, "context_length_exceeded", "the " + field + " has " + ids.length
+                        + " tokens, more than the model's max_seq_len of " + llm.maxSeqLen() + "; shorten it");
+            }
+            // chat's default: what is left of max_seq_len, or of the whole KV pool when that is smaller
+            int maxTokens = cr.maxTokens() != null ? cr.maxTokens()
+                    : chat ? (int) Math.max(1, Math.min(llm.maxSeqLen(), llm.kvCacheCapacityTokens()) - ids.length)
+                    : DEFAULT_COMPLETION_MAX_TOKENS;
+            prompts.add(new Prompt(ids, cr.samplingParams(maxTokens)));
         }
-        // chat's default: what is left of max_seq_len, or of the whole KV pool when that is smaller
-        int maxTokens = cr.maxTokens() != null ? cr.maxTokens()
-                : chat ? (int) Math.max(1, Math.min(llm.maxSeqLen(), llm.kvCacheCapacityTokens()) - ids.length)
-                : DEFAULT_COMPLETION_MAX_TOKENS;
-        SamplingParams params = cr.samplingParams(maxTokens);
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
         long created = System.currentTimeMillis() / 1000;
         if (cr.stream()) {
-            stream(cr, ids, params, req, res, id, created, field);
+            stream(cr, prompts, req, res, id, created, field);
         } else {
-            CompletableFuture<RequestOutput> f = llm.generateStream(ids, params, null);
-            inFlight.track(f);
-            RequestOutput out = awaitWhileConnected(f, req, res, field);
-            metrics.tokens(out.metrics().promptTokens(), out.metrics().generatedTokens());
-            OpenAiServer.sendJson(res, 200, whole(cr, out, id, created));
+            List<CompletableFuture<RequestOutput>> fs = new ArrayList<>();
+            for (Prompt p : prompts) {
+                fs.add(submit(p, null));
+            }
+            List<RequestOutput> outs = awaitWhileConnected(fs, req, res, field);
+            OpenAiServer.sendJson(res, 200, bodies.whole(cr, outs, id, created));
         }
+    }
+
+    /** The token ids of each prompt: chat's rendered template, a text prompt's encoding, or the ids sent. */
+    private List<int[]> tokenize(CompletionRequest cr) {
+        if (cr.chat()) {
+            String text = template.render(cr.messages(), cr.addGenerationPrompt());
+            boolean special = cr.addSpecialTokens() != null ? cr.addSpecialTokens() : !template.hasTemplate();
+            return List.of(llm.tokenizer().encode(text, special));
+        }
+        List<int[]> out = new ArrayList<>();
+        for (PromptInput p : cr.prompts()) {
+            out.add(p.ids() != null ? p.ids()
+                    : llm.tokenizer().encode(p.text(), cr.addSpecialTokens() == null || cr.addSpecialTokens()));
+        }
+        return out;
+    }
+
+    /** Submits one prompt, timed for the latency histograms. */
+    private CompletableFuture<RequestOutput> submit(Prompt p, Consumer<StreamChunk> listener) {
+        ServerMetrics.RequestTimer timer = metrics.timer();
+        CompletableFuture<RequestOutput> f = llm.generateStream(p.ids(), p.params(), timer.listener(listener));
+        inFlight.track(f);
+        f.thenAccept(out -> timer.finished());
+        return f;
+    }
+
+    /** The finished outputs of a batch, in prompt order, counted in the token metrics before they are answered. */
+    private List<RequestOutput> finished(List<CompletableFuture<RequestOutput>> fs) throws Exception {
+        List<RequestOutput> outs = new ArrayList<>();
+        for (var f : fs) {
+            RequestOutput out = f.get(10, TimeUnit.SECONDS);
+            metrics.tokens(out.metrics().promptTokens(), out.metrics().generatedTokens());
+            outs.add(out);
+        }
+        return outs;
     }
 
     /**
      * Waits for a non-streaming answer while watching the client's connection: a client that closes it
      * cancels the request (its KV blocks are freed) and the connection is closed without an answer.
      */
-    private RequestOutput awaitWhileConnected(CompletableFuture<RequestOutput> f, ServerRequest req,
-                                              ServerResponse res, String field) {
+    private List<RequestOutput> awaitWhileConnected(List<CompletableFuture<RequestOutput>> fs, ServerRequest req,
+                                                    ServerResponse res, String field) {
+        CompletableFuture<Void> all = CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new));
         ClientConnections.Watch client = null;
         try {
             while (true) {
                 try {
-                    return f.get(PROBE_MILLIS, TimeUnit.MILLISECONDS);
+                    all.get(PROBE_MILLIS, TimeUnit.MILLISECONDS);
+                    return finished(fs);
                 } catch (TimeoutException e) {
                     if (client == null) {
                         client = ClientConnections.watch(req); // only requests that take a while are watched
                     } else if (!client.connected()) {
-                        if (f.cancel(true)) {
+                        if (cancelAll(fs)) {
                             metrics.cancelled();
                         }
                         res.status(CLIENT_CLOSED_REQUEST); // what the request is counted as in /metrics
@@ -120,54 +173,79 @@ final class CompletionHandler {
                     }
                 }
             }
-        } catch (ExecutionException e) {
-            throw failure(e.getCause(), field);
-        } catch (CancellationException e) {
-            throw inFlight.aborted() ? shutDown() : new ApiError(503, "server_error", null, "cancelled",
-                    "the request was cancelled");
         } catch (InterruptedException e) {
-            f.cancel(true);
+            cancelAll(fs);
             Thread.currentThread().interrupt();
             throw new ApiError(503, "server_error", null, "interrupted", "the server is shutting down");
+        } catch (ExecutionException | CancellationException e) {
+            cancelAll(fs); // one prompt failed: the others of the batch stop too
+            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+            if (cause instanceof CancellationException) {
+                throw inFlight.aborted() ? shutDown() : new ApiError(503, "server_error", null, "cancelled",
+                        "the request was cancelled");
+            }
+            throw failure(cause, field);
+        } catch (ApiError | CloseConnectionException e) {
+            throw e;
+        } catch (Exception e) {
+            throw failure(e, field);
         }
     }
 
+    /** Cancels every request of the batch; true when one was still running. */
+    private static boolean cancelAll(List<CompletableFuture<RequestOutput>> fs) {
+        boolean any = false;
+        for (var f : fs) {
+            any |= f.cancel(true);
+        }
+        return any;
+    }
+
+    /** A streamed token of the batch's prompt {@code prompt}. */
+    private record Tagged(int prompt, StreamChunk chunk) {
+    }
+
     /**
-     * Streams the answer as server-sent events. While no token comes (the request is queued, or its prompt is
-     * prefilled) the client's connection is watched as for a non-streaming request, so a client that leaves
-     * a queued request cancels it at once rather than at the first failed write.
+     * Streams the answer as server-sent events, the tokens of all prompts of the batch interleaved as they come,
+     * each chunk naming its choice. While no token comes (the request is queued, or its prompt is prefilled) the
+     * client's connection is watched as for a non-streaming request, so a client that leaves a queued request
+     * cancels it at once rather than at the first failed write.
      */
-    private void stream(CompletionRequest cr, int[] ids, SamplingParams params, ServerRequest req,
-                        ServerResponse res, String id, long created, String field) {
-        BlockingQueue<StreamChunk> queue = new LinkedBlockingQueue<>();
-        CompletableFuture<RequestOutput> f = llm.generateStream(ids, params, queue::add);
-        inFlight.track(f);
-        if (f.isCompletedExceptionally() && !f.isCancelled()) { // refused at submission: an ordinary error response
-            try {
-                f.join();
-            } catch (CompletionException e) {
-                throw failure(e.getCause(), field);
+    private void stream(CompletionRequest cr, List<Prompt> prompts, ServerRequest req, ServerResponse res,
+                        String id, long created, String field) {
+        BlockingQueue<Tagged> queue = new LinkedBlockingQueue<>();
+        List<CompletableFuture<RequestOutput>> fs = new ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            int prompt = i;
+            fs.add(submit(prompts.get(i), c -> queue.add(new Tagged(prompt, c))));
+        }
+        for (var f : fs) {
+            if (f.isCompletedExceptionally() && !f.isCancelled()) { // refused at submission: an ordinary error
+                cancelAll(fs);
+                try {
+                    f.join();
+                } catch (CompletionException e) {
+                    throw failure(e.getCause(), field);
+                }
             }
         }
+        int n = cr.sampling().n();
         res.header("Cache-Control", "no-cache");
         SseSink sink = res.sink(SseSink.TYPE);
         ClientConnections.Watch client = null;
         boolean clientGone = false;
         try {
             if (cr.chat()) {
-                ObjectNode delta = JSON.createObjectNode().put("role", "assistant").put("content", "");
-                emit(sink, chunk(cr, id, created, delta, null, null));
+                for (int i = 0; i < prompts.size(); i++) {
+                    emit(sink, bodies.roleChunk(cr, id, created, i * n));
+                }
             }
-            while (true) {
-                StreamChunk c = queue.poll(STREAM_POLL_MILLIS, TimeUnit.MILLISECONDS);
-                if (c == null) {
-                    if (f.isCancelled()) { // by the server's shutdown
-                        emit(sink, OpenAiServer.errorBody(inFlight.aborted() ? shutDown()
-                                : new ApiError(503, "server_error", null, "cancelled", "the request was cancelled")));
-                        break;
-                    }
-                    if (f.isCompletedExceptionally()) {
-                        ApiError e = failure(f.exceptionNow(), field);
+            int finished = 0;
+            while (finished < fs.size()) {
+                Tagged t = queue.poll(STREAM_POLL_MILLIS, TimeUnit.MILLISECONDS);
+                if (t == null) {
+                    ApiError e = streamFailure(fs, field);
+                    if (e != null) {
                         emit(sink, OpenAiServer.errorBody(e));
                         break;
                     }
@@ -179,11 +257,15 @@ final class CompletionHandler {
                     }
                     continue;
                 }
-                emit(sink, tokenChunk(cr, id, created, c));
-                if (c.isLast()) {
-                    RequestOutput out = f.get(10, TimeUnit.SECONDS);
-                    metrics.tokens(out.metrics().promptTokens(), out.metrics().generatedTokens());
-                    break;
+                emit(sink, bodies.tokenChunk(cr, id, created, t.prompt() * n, t.chunk()));
+                if (t.chunk().isLast()) {
+                    finished++;
+                }
+            }
+            if (!clientGone && finished == fs.size()) {
+                List<RequestOutput> outs = finished(fs);
+                if (cr.includeUsage()) {
+                    emit(sink, bodies.usageChunk(cr, id, created, outs));
                 }
             }
             if (!clientGone) {
@@ -191,131 +273,38 @@ final class CompletionHandler {
                 sink.close();
             }
         } catch (InterruptedException e) {
-            f.cancel(true);
+            cancelAll(fs);
             Thread.currentThread().interrupt();
         } catch (Exception e) {
             clientGone = true; // a write failed: the client went away
         }
         if (clientGone) {
             // stop the request and free its KV blocks; the connection is closed without finishing the stream
-            if (f.cancel(true)) {
+            if (cancelAll(fs)) {
                 metrics.cancelled();
             }
             throw new CloseConnectionException("the client closed the connection; request cancelled");
         }
     }
 
+    /** Why a stream must end early (a request of it was cancelled or failed), or null while all run. */
+    private ApiError streamFailure(List<CompletableFuture<RequestOutput>> fs, String field) {
+        for (var f : fs) {
+            if (f.isCancelled()) { // by the server's shutdown
+                cancelAll(fs);
+                return inFlight.aborted() ? shutDown()
+                        : new ApiError(503, "server_error", null, "cancelled", "the request was cancelled");
+            }
+            if (f.isCompletedExceptionally()) {
+                cancelAll(fs);
+                return failure(f.exceptionNow(), field);
+            }
+        }
+        return null;
+    }
+
     private static void emit(SseSink sink, JsonNode data) {
         sink.emit(SseEvent.create(data.toString()));
-    }
-
-    private ObjectNode tokenChunk(CompletionRequest cr, String id, long created, StreamChunk c) {
-        if (cr.chat()) {
-            ObjectNode delta = JSON.createObjectNode();
-            if (!c.textDelta().isEmpty() || c.finishReason() == null) {
-                delta.put("content", c.textDelta());
-            }
-            ObjectNode lp = null;
-            if (cr.logprobs() != null) {
-                lp = JSON.createObjectNode();
-                addChatLogprob(lp.putArray("content"), c.tokenId(), c.logprob(), c.top());
-            }
-            return chunk(cr, id, created, delta, lp, c.finishReason());
-        }
-        ObjectNode lp = null;
-        if (cr.logprobs() != null) {
-            lp = JSON.createObjectNode();
-            lp.putArray("tokens").add(tokenText(c.tokenId()));
-            lp.putArray("token_logprobs").add(c.logprob());
-            lp.putArray("top_logprobs").add(completionTop(c.top()));
-        }
-        return chunk(cr, id, created, JSON.getNodeFactory().textNode(c.textDelta()), lp, c.finishReason());
-    }
-
-    /** A streamed chunk: chat's {@code delta} object or the completion's {@code text}. */
-    private ObjectNode chunk(CompletionRequest cr, String id, long created, JsonNode deltaOrText, ObjectNode logprobs,
-                             String finishReason) {
-        ObjectNode o = header(cr.chat() ? "chat.completion.chunk" : "text_completion", id, created);
-        ObjectNode choice = o.putArray("choices").addObject();
-        choice.put("index", 0);
-        choice.set(cr.chat() ? "delta" : "text", deltaOrText);
-        choice.set("logprobs", logprobs);
-        choice.put("finish_reason", finishReason);
-        return o;
-    }
-
-    private ObjectNode whole(CompletionRequest cr, RequestOutput out, String id, long created) {
-        CompletionOutput c = out.output();
-        ObjectNode o = header(cr.chat() ? "chat.completion" : "text_completion", id, created);
-        ObjectNode choice = o.putArray("choices").addObject();
-        choice.put("index", 0);
-        if (cr.chat()) {
-            choice.putObject("message").put("role", "assistant").put("content", c.text());
-        } else {
-            choice.put("text", c.text());
-        }
-        choice.set("logprobs", cr.logprobs() == null ? null : logprobs(cr.chat(), c));
-        choice.put("finish_reason", c.finishReason());
-        ObjectNode usage = o.putObject("usage");
-        usage.put("prompt_tokens", out.metrics().promptTokens());
-        usage.put("completion_tokens", out.metrics().generatedTokens());
-        usage.put("total_tokens", out.metrics().promptTokens() + out.metrics().generatedTokens());
-        // OpenAI's field for prompt tokens served from the prefix cache (block reuse)
-        usage.putObject("prompt_tokens_details").put("cached_tokens", out.metrics().numCachedTokens());
-        return o;
-    }
-
-    private ObjectNode logprobs(boolean chat, CompletionOutput c) {
-        ObjectNode lp = JSON.createObjectNode();
-        if (chat) {
-            var content = lp.putArray("content");
-            for (CompletionOutput.TokenLogprobs t : c.logprobs()) {
-                addChatLogprob(content, t.tokenId(), t.logprob(), t.top());
-            }
-            return lp;
-        }
-        var tokens = lp.putArray("tokens");
-        var tokenLogprobs = lp.putArray("token_logprobs");
-        var tops = lp.putArray("top_logprobs");
-        for (CompletionOutput.TokenLogprobs t : c.logprobs()) {
-            tokens.add(tokenText(t.tokenId()));
-            tokenLogprobs.add(t.logprob());
-            tops.add(completionTop(t.top()));
-        }
-        return lp;
-    }
-
-    /** One entry of chat's {@code logprobs.content}: the token, its logprob and its {@code top_logprobs}. */
-    private void addChatLogprob(ArrayNode content, int tokenId, float logprob, List<CompletionOutput.Alternative> alts) {
-        ObjectNode e = content.addObject();
-        e.put("token", tokenText(tokenId));
-        e.put("logprob", logprob);
-        var top = e.putArray("top_logprobs");
-        for (CompletionOutput.Alternative a : alts) {
-            top.addObject().put("token", tokenText(a.tokenId())).put("logprob", a.logprob());
-        }
-    }
-
-    /** One entry of the completions' {@code logprobs.top_logprobs}: token text → logprob, most likely first. */
-    private ObjectNode completionTop(List<CompletionOutput.Alternative> alts) {
-        ObjectNode top = JSON.createObjectNode();
-        for (CompletionOutput.Alternative a : alts) {
-            top.put(tokenText(a.tokenId()), a.logprob());
-        }
-        return top;
-    }
-
-    private String tokenText(int tokenId) {
-        return tokenId < llm.tokenizer().vocabSize() ? llm.tokenizer().decode(new int[] {tokenId}, false) : "";
-    }
-
-    private ObjectNode header(String object, String id, long created) {
-        ObjectNode o = JSON.createObjectNode();
-        o.put("id", id);
-        o.put("object", object);
-        o.put("created", created);
-        o.put("model", options.servedModel());
-        return o;
     }
 
     private static ApiError shutDown() {

@@ -1,264 +1,195 @@
 package io.rocketkv.examples.serve;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.rocketkv.api.ConfigException;
 import io.rocketkv.api.SamplingParams;
-import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Predicate;
 
 /**
- * One parsed {@code /v1/completions} or {@code /v1/chat/completions} body. Every field is checked for its
- * type and range here; a fault becomes a 400 {@link ApiError} naming the field.
+ * One parsed {@code /v1/completions} or {@code /v1/chat/completions} body. Every field is checked for its type and
+ * range here; a fault becomes a 400 {@link ApiError} naming the field. Fields nobody defines are ignored with one
+ * WARN line per request (as vLLM does); fields OpenAI or vLLM define that this server cannot honour are accepted at
+ * their no-op value and otherwise refused with a 400 naming them (docs/server.md has the table).
  *
- * @param chat        true for chat completions
- * @param prompt      the prompt (completions), else null
- * @param messages    the messages (chat), else null
- * @param maxTokens   {@code max_tokens}, null when absent
- * @param stream      {@code stream}
- * @param logprobs    completions: {@code logprobs} (top alternatives per token); chat: {@code top_logprobs}
- *                    when {@code logprobs} is true; null when not asked for
- * @param sampling    sampling fields other than {@code max_tokens} (set once the prompt length is known)
+ * @param chat                 true for chat completions
+ * @param prompts              the prompts (completions: one per batch element), else null
+ * @param messages             the messages (chat), else null
+ * @param maxTokens            {@code max_tokens} or {@code max_completion_tokens}, null when absent
+ * @param stream               {@code stream}
+ * @param includeUsage         {@code stream_options.include_usage}: a last chunk carries the usage
+ * @param addSpecialTokens     {@code add_special_tokens} (vLLM's): whether the tokenizer adds BOS to a text prompt
+ *                             or rendered chat; null: the endpoint's default
+ * @param addGenerationPrompt  chat's {@code add_generation_prompt} (vLLM's; default true)
+ * @param truncatePromptTokens {@code truncate_prompt_tokens} (vLLM's): keep only the prompt's last k tokens; null
+ *                             keeps all
+ * @param sampling             the sampling fields
  */
-public record CompletionRequest(boolean chat, String prompt, List<Message> messages, Integer maxTokens,
-                                boolean stream, Integer logprobs, SamplingParams.Builder sampling) {
+public record CompletionRequest(boolean chat, List<PromptInput> prompts, List<Message> messages, Integer maxTokens,
+                                boolean stream, boolean includeUsage, Boolean addSpecialTokens,
+                                boolean addGenerationPrompt, Integer truncatePromptTokens, SamplingFields sampling) {
 
     /** One chat message. */
     public record Message(String role, String content) {
     }
 
-    private static final Set<String> COMMON = Set.of("model", "max_tokens", "temperature", "top_p", "top_k", "seed",
-            "stop", "logprobs", "n", "ignore_eos", "stream");
-    private static final Set<String> COMPLETION_ONLY = Set.of("prompt");
-    private static final Set<String> CHAT_ONLY = Set.of("messages", "top_logprobs");
-    /** The chat roles chat templates know; anything else would reach the template as text of unknown meaning. */
-    static final List<String> ROLES = List.of("system", "user", "assistant", "tool");
+    /** The chat roles chat templates know. */
+    static final List<String> ROLES = ChatMessages.ROLES;
 
-    /** Parses and checks a body; {@code servedModel} is the only accepted {@code model}. */
-    public static CompletionRequest parse(JsonNode body, boolean chat, String servedModel) {
+    private static final Set<String> COMMON = Set.of("model", "max_tokens", "max_completion_tokens", "stream",
+            "stream_options", "add_special_tokens", "truncate_prompt_tokens");
+    private static final Set<String> COMPLETION_ONLY = Set.of("prompt");
+    private static final Set<String> CHAT_ONLY = Set.of("messages", "top_logprobs", "add_generation_prompt");
+    /** Accepted and without effect: bookkeeping fields of OpenAI's API. */
+    private static final Set<String> IGNORED = Set.of("user", "store", "metadata", "service_tier",
+            "parallel_tool_calls", "reasoning_effort");
+    /** Fields this server knows but cannot honour: the value each accepts (a no-op), and what that is. */
+    private static final Map<String, Refusal> REFUSED = Map.ofEntries(
+            refusal("echo", v -> v.isBoolean() && !v.asBoolean(), "false"),
+            refusal("suffix", v -> v.isTextual() && v.asText().isEmpty(), "an empty string"),
+            refusal("response_format", v -> v.isObject() && v.path("type").asText().equals("text") && v.size() == 1,
+                    "{\"type\": \"text\"} (structured output, json_object and json_schema, is not supported)"),
+            refusal("tools", v -> v.isArray() && v.isEmpty(), "an empty list (there is no tool calling)"),
+            refusal("tool_choice", v -> v.isTextual() && (v.asText().equals("none") || v.asText().equals("auto")),
+                    "\"none\" or \"auto\" (there is no tool calling)"),
+            refusal("functions", v -> v.isArray() && v.isEmpty(), "an empty list (there is no function calling)"),
+            refusal("function_call", v -> v.isTextual() && (v.asText().equals("none") || v.asText().equals("auto")),
+                    "\"none\" or \"auto\" (there is no function calling)"),
+            refusal("modalities", v -> v.isArray() && v.size() == 1 && v.get(0).asText().equals("text"),
+                    "[\"text\"] (the model writes text only)"),
+            refusal("audio", v -> false, "absent (the model writes text only)"),
+            refusal("prediction", v -> false, "absent (predicted outputs are not supported)"),
+            refusal("web_search_options", v -> false, "absent (there is no web search)"),
+            refusal("chat_template", v -> false, "absent (start the server with --chat-template instead)"),
+            refusal("chat_template_kwargs", v -> v.isObject() && v.isEmpty(), "an empty object"),
+            refusal("guided_json", v -> false, "absent (guided decoding is not supported)"),
+            refusal("guided_regex", v -> false, "absent (guided decoding is not supported)"),
+            refusal("guided_choice", v -> false, "absent (guided decoding is not supported)"),
+            refusal("guided_grammar", v -> false, "absent (guided decoding is not supported)"));
+
+    private record Refusal(Predicate<JsonNode> accepted, String what) {
+    }
+
+    private static Map.Entry<String, Refusal> refusal(String field, Predicate<JsonNode> accepted, String what) {
+        return Map.entry(field, new Refusal(accepted, what));
+    }
+
+    /**
+     * Parses and checks a body; {@code servedModel} is the only accepted {@code model}, token ids (prompts,
+     * {@code logit_bias}, {@code stop_token_ids}) must lie in 0..vocab-1.
+     */
+    public static CompletionRequest parse(JsonNode body, boolean chat, String servedModel, int vocab) {
         if (body == null || !body.isObject()) {
             throw ApiError.badRequest(null, "invalid_type", "the request body must be a JSON object");
         }
-        for (Iterator<String> it = body.fieldNames(); it.hasNext(); ) {
-            String f = it.next();
-            if (!COMMON.contains(f) && !(chat ? CHAT_ONLY : COMPLETION_ONLY).contains(f)) {
-                throw ApiError.badRequest(f, "unknown_field", "unknown field '" + f + "'; accepted fields: "
-                        + String.join(", ", sorted(chat)));
-            }
+        Set<String> ignored = new TreeSet<>();
+        checkFields(body, chat, ignored);
+        checkModel(body, servedModel);
+        List<PromptInput> prompts = chat ? null : PromptInput.parse(body, vocab);
+        List<Message> messages = chat ? ChatMessages.parse(body, ignored) : null;
+        Integer maxTokens = maxTokens(body);
+        boolean stream = JsonFields.bool(body, "stream", false);
+        boolean includeUsage = streamOptions(body, stream);
+        Integer truncate = JsonFields.integer(body, "truncate_prompt_tokens");
+        if (truncate != null && truncate < 1) {
+            throw ApiError.badRequest("truncate_prompt_tokens", "invalid_value", "'truncate_prompt_tokens' must be"
+                    + " >= 1; got " + truncate);
         }
-        if (body.has("model") && !body.get("model").isNull()) {
-            String model = text(body, "model");
-            if (!model.equals(servedModel)) {
-                throw new ApiError(404, "invalid_request_error", "model", "model_not_found", "the model '" + model
-                        + "' is not served here; use '" + servedModel + "' (see GET /v1/models) or leave 'model' out");
-            }
+        SamplingFields sampling = SamplingFields.parse(body, chat, vocab);
+        if (stream && sampling.n() > 1) {
+            throw JsonFields.notSupported("n", "> 1 is not supported with \"stream\": true yet; stream one"
+                    + " completion per request");
         }
-        Integer n = integer(body, "n");
-        if (n != null && n != 1) {
-            throw ApiError.badRequest("n", "invalid_value", "'n' must be 1 (one completion per request); got " + n);
-        }
-        String prompt = null;
-        List<Message> messages = null;
-        if (chat) {
-            messages = messages(body);
-        } else {
-            prompt = prompt(body);
-        }
-        Integer maxTokens = integer(body, "max_tokens");
-        if (maxTokens != null && maxTokens < 1) {
-            throw ApiError.badRequest("max_tokens", "invalid_value", "'max_tokens' must be >= 1; got " + maxTokens);
-        }
-        SamplingParams.Builder b = SamplingParams.builder();
-        Double temperature = number(body, "temperature");
-        b.temperature(temperature == null ? 1.0 : temperature);
-        Double topP = number(body, "top_p");
-        if (topP != null) {
-            b.topP(topP);
-        }
-        Integer topK = integer(body, "top_k");
-        if (topK != null) {
-            b.topK(topK == -1 ? 0 : topK); // vLLM's -1 disables top-k: the api's (and the engine's) 0
-        }
-        if (body.has("seed") && !body.get("seed").isNull()) {
-            JsonNode s = body.get("seed");
-            if (!s.isIntegralNumber() || !s.canConvertToLong()) {
-                throw wrongType("seed", "an integer", s);
-            }
-            b.seed(s.asLong());
-        }
-        b.stop(stop(body));
-        Boolean ignoreEos = bool(body, "ignore_eos");
-        b.ignoreEos(ignoreEos != null && ignoreEos);
-        Integer logprobs;
-        if (chat) {
-            Boolean want = bool(body, "logprobs");
-            Integer top = integer(body, "top_logprobs");
-            if (top != null && (want == null || !want)) {
-                throw ApiError.badRequest("top_logprobs", "invalid_value", "'top_logprobs' needs 'logprobs': true");
-            }
-            logprobs = want != null && want ? (top == null ? 0 : top) : null;
-        } else {
-            logprobs = integer(body, "logprobs");
-        }
-        if (logprobs != null) {
-            b.logprobs(logprobs);
-        }
-        Boolean stream = bool(body, "stream");
-        CompletionRequest r = new CompletionRequest(chat, prompt, messages, maxTokens, stream != null && stream,
-                logprobs, b);
+        CompletionRequest r = new CompletionRequest(chat, prompts, messages, maxTokens, stream, includeUsage,
+                JsonFields.bool(body, "add_special_tokens"), JsonFields.bool(body, "add_generation_prompt", true),
+                truncate, sampling);
         r.samplingParams(1); // checks every range now, before the prompt is tokenized
+        JsonFields.logIgnored(chat ? "/v1/chat/completions" : "/v1/completions", ignored);
         return r;
+    }
+
+    /** A {@code model} other than the served one is a 404 {@code model_not_found}; an absent one is fine. */
+    static void checkModel(JsonNode body, String servedModel) {
+        String model = JsonFields.text(body, "model");
+        if (model != null && !model.equals(servedModel)) {
+            throw new ApiError(404, "invalid_request_error", "model", "model_not_found", "the model '" + model
+                    + "' is not served here; use '" + servedModel + "' (see GET /v1/models) or leave 'model' out");
+        }
     }
 
     /** The sampling params with {@code max_tokens} fixed; range faults become 400s naming the field. */
     public SamplingParams samplingParams(int resolvedMaxTokens) {
-        try {
-            return sampling.maxTokens(resolvedMaxTokens).build();
-        } catch (ConfigException e) {
-            String key = e.key().replace("sampling_params.", "");
-            if (chat && key.equals("logprobs")) {
-                key = "top_logprobs";
-            }
-            if (key.startsWith("stop[")) {
-                key = "stop";
-            }
-            throw ApiError.badRequest(key, "invalid_value", e.getMessage());
-        }
+        return sampling.toSamplingParams(resolvedMaxTokens, chat);
     }
 
-    private static List<String> sorted(boolean chat) {
-        List<String> all = new ArrayList<>(COMMON);
-        all.addAll(chat ? CHAT_ONLY : COMPLETION_ONLY);
-        all.sort(null);
-        return all;
+    /** The top log-probabilities asked for per token, or null. */
+    public Integer logprobs() {
+        return sampling.logprobs();
     }
 
-    private static String prompt(JsonNode body) {
-        JsonNode p = body.get("prompt");
-        if (p == null || p.isNull()) {
-            throw ApiError.badRequest("prompt", "missing_field", "'prompt' is required (a string)");
-        }
-        if (p.isArray() && p.size() == 1 && p.get(0).isTextual()) {
-            p = p.get(0);
-        }
-        if (!p.isTextual()) {
-            throw wrongType("prompt", "a string (or a list of one string)", p);
-        }
-        if (p.asText().isEmpty()) {
-            throw ApiError.badRequest("prompt", "invalid_value", "'prompt' must not be empty");
-        }
-        return p.asText();
-    }
-
-    private static List<Message> messages(JsonNode body) {
-        JsonNode m = body.get("messages");
-        if (m == null || m.isNull()) {
-            throw ApiError.badRequest("messages", "missing_field", "'messages' is required (a list of {role, content})");
-        }
-        if (!m.isArray() || m.isEmpty()) {
-            throw wrongType("messages", "a non-empty list of {role, content} objects", m);
-        }
-        List<Message> out = new ArrayList<>();
-        for (int i = 0; i < m.size(); i++) {
-            JsonNode e = m.get(i);
-            String at = "messages[" + i + "]";
-            if (!e.isObject()) {
-                throw wrongType(at, "an object {role, content}", e);
+    /** Refuses the other endpoint's input field and unhonourable values; collects the unknown fields. */
+    private static void checkFields(JsonNode body, boolean chat, Set<String> ignored) {
+        Set<String> read = new HashSet<>(COMMON);
+        read.addAll(SamplingFields.NAMES);
+        read.addAll(chat ? CHAT_ONLY : COMPLETION_ONLY);
+        for (Iterator<Map.Entry<String, JsonNode>> it = body.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            String f = e.getKey();
+            if (read.contains(f) || IGNORED.contains(f)) {
+                continue;
             }
-            for (Iterator<Map.Entry<String, JsonNode>> it = e.fields(); it.hasNext(); ) {
-                String f = it.next().getKey();
-                if (!f.equals("role") && !f.equals("content") && !f.equals("name")) {
-                    throw ApiError.badRequest(at + "." + f, "unknown_field", "unknown field '" + f + "' in " + at
-                            + "; accepted: role, content, name");
+            Refusal refusal = REFUSED.get(f);
+            if (refusal != null) {
+                if (!e.getValue().isNull() && !refusal.accepted().test(e.getValue())) {
+                    throw JsonFields.notSupported(f, "is not supported with this value; accepted: " + refusal.what());
                 }
+            } else if (f.equals(chat ? "prompt" : "messages")) {
+                throw ApiError.badRequest(f, "unknown_field", "'" + f + "' belongs to "
+                        + (chat ? "/v1/completions" : "/v1/chat/completions") + "; this endpoint reads '"
+                        + (chat ? "messages" : "prompt") + "'");
+            } else {
+                ignored.add(f);
             }
-            JsonNode role = e.get("role");
-            JsonNode content = e.get("content");
-            if (role == null || !role.isTextual()) {
-                throw wrongType(at + ".role", "a string (" + String.join(", ", ROLES) + ")", role);
-            }
-            if (!ROLES.contains(role.asText())) {
-                String shown = role.asText().length() > 40 ? role.asText().substring(0, 40) + "…" : role.asText();
-                throw ApiError.badRequest(at + ".role", "invalid_value", "'" + at + ".role' must be one of "
-                        + String.join(", ", ROLES) + "; got '" + shown + "'");
-            }
-            if (content == null || !content.isTextual()) {
-                throw wrongType(at + ".content", "a string", content);
-            }
-            out.add(new Message(role.asText(), content.asText()));
         }
-        return List.copyOf(out);
     }
 
-    private static List<String> stop(JsonNode body) {
-        JsonNode s = body.get("stop");
-        if (s == null || s.isNull()) {
-            return List.of();
+    /** {@code max_tokens}, or its newer name {@code max_completion_tokens}; both must agree when both are sent. */
+    private static Integer maxTokens(JsonNode body) {
+        Integer maxTokens = JsonFields.integer(body, "max_tokens");
+        Integer maxCompletion = JsonFields.integer(body, "max_completion_tokens");
+        if (maxTokens != null && maxCompletion != null && !maxTokens.equals(maxCompletion)) {
+            throw ApiError.badRequest("max_completion_tokens", "invalid_value", "'max_completion_tokens' ("
+                    + maxCompletion + ") and 'max_tokens' (" + maxTokens + ") disagree; send one of them");
         }
-        if (s.isTextual()) {
-            return List.of(s.asText());
+        Integer v = maxTokens != null ? maxTokens : maxCompletion;
+        String field = maxTokens != null ? "max_tokens" : "max_completion_tokens";
+        if (v != null && v < 1) {
+            throw ApiError.badRequest(field, "invalid_value", "'" + field + "' must be >= 1; got " + v);
         }
-        if (!s.isArray()) {
-            throw wrongType("stop", "a string or a list of strings", s);
-        }
-        List<String> out = new ArrayList<>();
-        for (JsonNode e : s) {
-            if (!e.isTextual()) {
-                throw wrongType("stop", "a string or a list of strings", s);
-            }
-            out.add(e.asText());
-        }
-        return out;
+        return v;
     }
 
-    private static String text(JsonNode body, String field) {
-        JsonNode v = body.get(field);
-        if (!v.isTextual()) {
-            throw wrongType(field, "a string", v);
+    /** {@code stream_options.include_usage}; the options are only allowed on a stream, as in OpenAI's API. */
+    private static boolean streamOptions(JsonNode body, boolean stream) {
+        JsonNode o = body.get("stream_options");
+        if (o == null || o.isNull()) {
+            return false;
         }
-        return v.asText();
-    }
-
-    private static Integer integer(JsonNode body, String field) {
-        JsonNode v = body.get(field);
-        if (v == null || v.isNull()) {
-            return null;
+        if (!o.isObject()) {
+            throw JsonFields.wrongType("stream_options", "an object {include_usage}", o);
         }
-        if (!v.isIntegralNumber() || !v.canConvertToInt()) {
-            throw wrongType(field, "an integer", v);
+        if (!stream) {
+            throw ApiError.badRequest("stream_options", "invalid_value", "'stream_options' is only allowed with"
+                    + " \"stream\": true");
         }
-        return v.asInt();
-    }
-
-    private static Double number(JsonNode body, String field) {
-        JsonNode v = body.get(field);
-        if (v == null || v.isNull()) {
-            return null;
+        JsonNode include = o.get("include_usage");
+        if (include != null && !include.isNull() && !include.isBoolean()) {
+            throw JsonFields.wrongType("stream_options.include_usage", "a boolean", include);
         }
-        if (!v.isNumber()) {
-            throw wrongType(field, "a number", v);
-        }
-        return v.asDouble();
-    }
-
-    private static Boolean bool(JsonNode body, String field) {
-        JsonNode v = body.get(field);
-        if (v == null || v.isNull()) {
-            return null;
-        }
-        if (!v.isBoolean()) {
-            throw wrongType(field, "a boolean", v);
-        }
-        return v.asBoolean();
-    }
-
-    private static ApiError wrongType(String field, String expected, JsonNode got) {
-        String kind = got == null ? "nothing" : got.getNodeType().name().toLowerCase() + " " + got;
-        if (kind.length() > 80) {
-            kind = kind.substring(0, 80) + "…";
-        }
-        return ApiError.badRequest(field, "invalid_type", "'" + field + "' must be " + expected + "; got " + kind);
+        return include != null && include.asBoolean();
     }
 }

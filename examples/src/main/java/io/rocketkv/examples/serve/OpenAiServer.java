@@ -38,7 +38,7 @@ public final class OpenAiServer implements AutoCloseable {
     /** How long cancelled requests have to write their error answer before the listener closes. */
     private static final Duration ABORT_GRACE = Duration.ofSeconds(5);
     private static final Set<String> ENDPOINTS = Set.of("/v1/completions", "/v1/chat/completions", "/v1/models",
-            "/health", "/metrics");
+            "/health", "/metrics", "/tokenize", "/detokenize", "/version");
 
     /**
      * Server settings.
@@ -51,9 +51,11 @@ public final class OpenAiServer implements AutoCloseable {
      * @param readTimeout  a request's header must arrive within this of its request line, its body within this
      *                     of the handler starting to read it; else the connection is closed
      * @param idleTimeout  a keep-alive connection waiting longer than this for its next request is closed
+     * @param apiKey       the bearer token every {@code /v1} request must carry ({@code Authorization: Bearer KEY});
+     *                     null serves without authentication
      */
     public record Options(String host, int port, String servedModel, long maxBodyBytes, int maxWaiting,
-                          Duration readTimeout, Duration idleTimeout) {
+                          Duration readTimeout, Duration idleTimeout, String apiKey) {
         public static final Duration DEFAULT_READ_TIMEOUT = Duration.ofSeconds(30);
         public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(30);
 
@@ -62,7 +64,21 @@ public final class OpenAiServer implements AutoCloseable {
             this(host, port, servedModel, maxBodyBytes, maxWaiting, DEFAULT_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT);
         }
 
+        /** Without authentication. */
+        public Options(String host, int port, String servedModel, long maxBodyBytes, int maxWaiting,
+                       Duration readTimeout, Duration idleTimeout) {
+            this(host, port, servedModel, maxBodyBytes, maxWaiting, readTimeout, idleTimeout, null);
+        }
+
+        /** These options with {@code key} as the API key (null: none). */
+        public Options withApiKey(String key) {
+            return new Options(host, port, servedModel, maxBodyBytes, maxWaiting, readTimeout, idleTimeout, key);
+        }
+
         public Options {
+            if (apiKey != null && apiKey.isBlank()) {
+                throw new IllegalArgumentException("--api-key must not be empty");
+            }
             Objects.requireNonNull(readTimeout, "readTimeout");
             Objects.requireNonNull(idleTimeout, "idleTimeout");
             if (readTimeout.toMillis() < 1) {
@@ -85,19 +101,25 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
+    /** The project version (GET /version), from the build. */
+    static final String VERSION = readVersion();
+
     private final LLM llm;
     private final Options options;
-    private final ServerMetrics metrics = new ServerMetrics();
+    private final ServerMetrics metrics;
     private final InFlightRequests inFlight = new InFlightRequests();
     private final RequestDeadlines deadlines;
     private final CompletionHandler completions;
+    private final TokenizeHandler tokenize;
     private final WebServer server;
     private final int port; // the bound one
 
     private OpenAiServer(LLM llm, ChatTemplate template, Options options) {
         this.llm = llm;
         this.options = options;
+        this.metrics = new ServerMetrics(llm);
         this.completions = new CompletionHandler(llm, template, options, metrics, inFlight);
+        this.tokenize = new TokenizeHandler(llm, template, options.servedModel());
         this.deadlines = new RequestDeadlines(options.readTimeout(), options.idleTimeout());
         var builder = WebServer.builder()
                 .host(options.host())
@@ -166,9 +188,22 @@ public final class OpenAiServer implements AutoCloseable {
                 metrics.request(ENDPOINTS.contains(path) ? path : "other", res.status().code());
             }
         });
+        if (options.apiKey() != null) {
+            r.addFilter((chain, req, res) -> {
+                if (ApiKeys.authorized(req, options.apiKey())) {
+                    chain.proceed();
+                } else {
+                    res.header("WWW-Authenticate", "Bearer");
+                    sendError(res, ApiKeys.unauthorized(req));
+                }
+            });
+        }
         r.post("/v1/completions", guarded((req, res) -> completions.handle(readJson(req), req, res, false)));
         r.post("/v1/chat/completions", guarded((req, res) -> completions.handle(readJson(req), req, res, true)));
         r.get("/v1/models", guarded((req, res) -> sendJson(res, 200, models())));
+        r.post("/tokenize", guarded((req, res) -> sendJson(res, 200, tokenize.tokenize(readJson(req)))));
+        r.post("/detokenize", guarded((req, res) -> sendJson(res, 200, tokenize.detokenize(readJson(req)))));
+        r.get("/version", (req, res) -> sendJson(res, 200, JSON.createObjectNode().put("version", VERSION)));
         r.get("/health", (req, res) -> {
             res.header("Content-Type", "application/json");
             if (inFlight.draining()) { // 503 takes the server out of a load balancer's rotation
@@ -179,19 +214,19 @@ public final class OpenAiServer implements AutoCloseable {
             }
         });
         r.get("/metrics", (req, res) -> {
-            res.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-            res.send(metrics.render(llm));
+            res.header("Content-Type", metrics.contentType());
+            res.send(metrics.render());
         });
-        for (String p : new String[] {"/v1/completions", "/v1/chat/completions"}) {
+        for (String p : new String[] {"/v1/completions", "/v1/chat/completions", "/tokenize", "/detokenize"}) {
             r.any(p, methodNotAllowed("POST"));
         }
-        for (String p : new String[] {"/v1/models", "/health", "/metrics"}) {
+        for (String p : new String[] {"/v1/models", "/health", "/metrics", "/version"}) {
             r.any(p, methodNotAllowed("GET"));
         }
         r.any((req, res) -> sendError(res, new ApiError(404, "not_found_error", null, "not_found",
                 "no route for " + req.prologue().method().text() + " " + req.path().path()
                         + "; endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models,"
-                        + " GET /health, GET /metrics")));
+                        + " POST /tokenize, POST /detokenize, GET /health, GET /metrics, GET /version")));
     }
 
     private static Handler methodNotAllowed(String allowed) {
@@ -341,6 +376,18 @@ public final class OpenAiServer implements AutoCloseable {
     @Override
     public void close() {
         shutdown(Duration.ZERO);
+    }
+
+    private static String readVersion() {
+        try (InputStream in = OpenAiServer.class.getResourceAsStream("version.properties")) {
+            java.util.Properties p = new java.util.Properties();
+            if (in != null) {
+                p.load(in);
+            }
+            return p.getProperty("version", "unknown");
+        } catch (IOException e) {
+            return "unknown";
+        }
     }
 
     static byte[] utf8(String s) {

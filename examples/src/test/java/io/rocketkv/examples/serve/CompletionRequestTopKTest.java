@@ -20,14 +20,14 @@ class CompletionRequestTopKTest {
     @ParameterizedTest
     @CsvSource({"-1, 0", "0, 0", "1, 1", "40, 40", "null, 0"})
     void topKReachesTheSamplingParams(String sent, int expected) throws Exception {
-        CompletionRequest r = CompletionRequest.parse(body(sent), false, "m");
+        CompletionRequest r = CompletionRequest.parse(body(sent), false, "m", 1000);
         assertEquals(expected, r.samplingParams(8).topK());
     }
 
     @ParameterizedTest
     @ValueSource(ints = {-2, -100})
     void otherNegativesAreRefusedNamingTopK(int bad) {
-        ApiError e = assertThrows(ApiError.class, () -> CompletionRequest.parse(body(String.valueOf(bad)), false, "m"));
+        ApiError e = assertThrows(ApiError.class, () -> CompletionRequest.parse(body(String.valueOf(bad)), false, "m", 1000));
         assertEquals(400, e.status());
         assertEquals("top_k", e.param());
         assertTrue(e.getMessage().contains("got " + bad), e.getMessage());

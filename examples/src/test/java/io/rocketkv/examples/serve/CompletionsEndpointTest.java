@@ -171,7 +171,7 @@ class CompletionsEndpointTest {
     static long metric(String text, String name) {
         for (String line : text.split("\n")) {
             if (line.startsWith(name + " ")) {
-                return Long.parseLong(line.substring(name.length() + 1).trim());
+                return (long) Double.parseDouble(line.substring(name.length() + 1).trim()); // Prometheus writes 5.0
             }
         }
         throw new AssertionError("no metric " + name + " in\n" + text);

@@ -217,6 +217,6 @@ class DisconnectCancelsTest {
     private static long count(String metrics, String endpoint, String status) {
         String prefix = "rocketkv_requests_total{endpoint=\"" + endpoint + "\",status=\"" + status + "\"} ";
         return metrics.lines().filter(l -> l.startsWith(prefix))
-                .mapToLong(l -> Long.parseLong(l.substring(prefix.length()).trim())).sum();
+                .mapToLong(l -> (long) Double.parseDouble(l.substring(prefix.length()).trim())).sum();
     }
 }

@@ -45,7 +45,6 @@ class ErrorResponsesTest {
 
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', textBlock = """
-            unknown field          | {"prompt": "x", "max_tokenz": 3}                  | max_tokenz  | unknown_field
             prompt wrong type      | {"prompt": 5}                                     | prompt      | invalid_type
             max_tokens wrong type  | {"prompt": "x", "max_tokens": "3"}                | max_tokens  | invalid_type
             max_tokens zero        | {"prompt": "x", "max_tokens": 0}                  | max_tokens  | invalid_value
@@ -54,7 +53,7 @@ class ErrorResponsesTest {
             top_p zero             | {"prompt": "x", "top_p": 0}                       | top_p       | invalid_value
             stop wrong type        | {"prompt": "x", "stop": 3}                        | stop        | invalid_type
             stop empty string      | {"prompt": "x", "stop": [""]}                     | stop        | invalid_value
-            n two                  | {"prompt": "x", "n": 2}                           | n           | invalid_value
+            n zero                 | {"prompt": "x", "n": 0}                           | n           | invalid_value
             stream wrong type      | {"prompt": "x", "stream": "yes"}                  | stream      | invalid_type
             logprobs too many      | {"prompt": "x", "logprobs": 50}                   | logprobs    | invalid_value
             prompt missing         | {"max_tokens": 3}                                 | prompt      | missing_field
@@ -68,7 +67,7 @@ class ErrorResponsesTest {
     @CsvSource(delimiter = '|', textBlock = """
             messages wrong type | {"messages": "hi"}                                            | messages            | invalid_type
             message no content  | {"messages": [{"role": "user"}]}                              | messages[0].content | invalid_type
-            message extra field | {"messages": [{"role": "user", "content": "x", "tool": 1}]}    | messages[0].tool    | unknown_field
+            message tool calls  | {"messages": [{"role": "assistant", "content": "x", "tool_calls": [{"id": "a"}]}]} | messages[0].tool_calls | not_supported
             prompt on chat      | {"prompt": "x", "messages": [{"role": "user", "content": "x"}]} | prompt            | unknown_field
             top_logprobs alone  | {"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2} | top_logprobs  | invalid_value
             unknown role        | {"messages": [{"role": "user", "content": "x"}, {"role": "{{ 7*7 }}", "content": "x"}]} | messages[1].role | invalid_value

@@ -51,7 +51,7 @@ class MixedLoadTest {
     }
 
     private static long metric(String text, String line) {
-        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(line) + " (\\d+)$").matcher(text);
+        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(line) + " (\\d+)(?:\\.0)?$").matcher(text);
         return m.find() ? Long.parseLong(m.group(1)) : 0;
     }
 

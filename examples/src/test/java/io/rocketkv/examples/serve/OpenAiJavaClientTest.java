@@ -9,19 +9,31 @@ import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.JsonValue;
 import com.openai.core.http.StreamResponse;
 import com.openai.errors.BadRequestException;
+import com.openai.models.ResponseFormatJsonObject;
+import com.openai.models.ResponseFormatText;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionContentPart;
+import com.openai.models.chat.completions.ChatCompletionContentPartText;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.chat.completions.ChatCompletionStreamOptions;
 import com.openai.models.completions.Completion;
 import com.openai.models.completions.CompletionCreateParams;
+import com.openai.models.completions.CompletionUsage;
 import io.rocketkv.api.SamplingParams;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The official OpenAI Java client talks to the server: completions, chat, streamed chat, an error. */
+/**
+ * The official OpenAI Java client talks to the server: completions, chat, streamed chat, an error, and the fields
+ * OpenAI SDKs send: each accepted one gives the answer the library gives for the same greedy request, and each value
+ * the server cannot honour yet is a 400 naming its field.
+ */
 class OpenAiJavaClientTest {
 
     @TempDir
@@ -74,5 +86,154 @@ class OpenAiJavaClientTest {
                 CompletionCreateParams.builder().model("tiny").prompt("x").maxTokens(0).build()));
         assertEquals(400, e.statusCode());
         assertTrue(e.getMessage().contains("max_tokens"), e.getMessage());
+    }
+
+    private static SamplingParams greedy(int maxTokens) {
+        return SamplingParams.builder().maxTokens(maxTokens).temperature(0.0).ignoreEos(true).build();
+    }
+
+    /** The library's greedy text for a prompt of token ids. */
+    private static String direct(int[] ids, int maxTokens) {
+        return f.llm.generateStream(ids, greedy(maxTokens), null).join().output().text();
+    }
+
+    private static String directChat(List<CompletionRequest.Message> messages, int maxTokens) {
+        String rendered = ChatTemplate.load(dir).render(messages);
+        return direct(f.llm.tokenizer().encode(rendered, false), maxTokens);
+    }
+
+    private static CompletionCreateParams.Builder completion(int maxTokens) {
+        return CompletionCreateParams.builder().model("tiny").maxTokens(maxTokens).temperature(0.0)
+                .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true));
+    }
+
+    private static ChatCompletionCreateParams.Builder chat(int maxTokens) {
+        return ChatCompletionCreateParams.builder().model("tiny").maxCompletionTokens(maxTokens).temperature(0.0)
+                .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true));
+    }
+
+    @Test
+    void completionWithTheSdksBookkeepingAndNoOpFields() {
+        Completion c = client.completions().create(completion(6).prompt("the cat and the hat").user("user-1")
+                .seed(7L).n(1L).presencePenalty(0.0).frequencyPenalty(0.0)
+                .logitBias(CompletionCreateParams.LogitBias.builder().build())
+                .putAdditionalBodyProperty("some_future_field", JsonValue.from("ignored")).build());
+        int[] ids = f.llm.tokenizer().encode("the cat and the hat", true);
+        assertEquals(direct(ids, 6), c.choices().getFirst().text());
+        assertEquals(6, c.usage().orElseThrow().completionTokens());
+    }
+
+    @Test
+    void chatWithASystemPromptMaxCompletionTokensAndTextResponseFormat() {
+        ChatCompletion c = client.chat().completions().create(chat(7).addSystemMessage("Be brief.")
+                .addUserMessage("the cat").user("user-1").seed(3L).presencePenalty(0.0).frequencyPenalty(0.0)
+                .responseFormat(ResponseFormatText.builder().build()).build());
+        String expected = directChat(List.of(new CompletionRequest.Message("system", "Be brief."),
+                new CompletionRequest.Message("user", "the cat")), 7);
+        assertEquals(expected, c.choices().getFirst().message().content().orElseThrow());
+        assertEquals(7, c.usage().orElseThrow().completionTokens());
+    }
+
+    @Test
+    void contentPartsAreJoinedWithNewlines() {
+        List<ChatCompletionContentPart> parts = List.of(
+                ChatCompletionContentPart.ofText(ChatCompletionContentPartText.builder().text("the cat").build()),
+                ChatCompletionContentPart.ofText(ChatCompletionContentPartText.builder().text("and the hat").build()));
+        ChatCompletion c = client.chat().completions().create(chat(5).addUserMessageOfArrayOfContentParts(parts)
+                .build());
+        String expected = directChat(List.of(new CompletionRequest.Message("user", "the cat\nand the hat")), 5);
+        assertEquals(expected, c.choices().getFirst().message().content().orElseThrow());
+    }
+
+    @Test
+    void chatStreamWithUsageEndsWithAChunkOfNoChoicesAndTheUsage() {
+        ChatCompletionCreateParams plain = chat(6).addUserMessage("the cat").build();
+        ChatCompletionCreateParams params = plain.toBuilder()
+                .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build();
+        String whole = client.chat().completions().create(plain).choices().getFirst().message().content()
+                .orElseThrow();
+        List<ChatCompletionChunk> chunks = new ArrayList<>();
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(params)) {
+            s.stream().forEach(chunks::add);
+        }
+        StringBuilder text = new StringBuilder();
+        for (ChatCompletionChunk ch : chunks.subList(0, chunks.size() - 1)) {
+            assertTrue(ch.usage().isEmpty(), "usage only on the last chunk");
+            ch.choices().forEach(choice -> choice.delta().content().ifPresent(text::append));
+        }
+        assertEquals(whole, text.toString());
+        ChatCompletionChunk last = chunks.getLast();
+        assertTrue(last.choices().isEmpty(), "the usage chunk has no choices");
+        CompletionUsage usage = last.usage().orElseThrow();
+        assertEquals(6, usage.completionTokens());
+        assertEquals(usage.promptTokens() + 6, usage.totalTokens());
+    }
+
+    @Test
+    void completionStreamWithUsage() {
+        CompletionCreateParams params = completion(5).prompt("the cat")
+                .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build();
+        List<Completion> chunks = new ArrayList<>();
+        try (StreamResponse<Completion> s = client.completions().createStreaming(params)) {
+            s.stream().forEach(chunks::add);
+        }
+        StringBuilder text = new StringBuilder();
+        chunks.forEach(ch -> ch.choices().forEach(choice -> text.append(choice.text())));
+        assertEquals(direct(f.llm.tokenizer().encode("the cat", true), 5), text.toString());
+        assertTrue(chunks.getLast().choices().isEmpty());
+        assertEquals(5, chunks.getLast().usage().orElseThrow().completionTokens());
+    }
+
+    @Test
+    void batchedPromptsGetOneChoiceEachInOrder() {
+        List<String> prompts = List.of("the cat", "a hat and a bat", "the");
+        Completion c = client.completions().create(completion(4).promptOfArrayOfStrings(prompts).build());
+        assertEquals(3, c.choices().size());
+        int promptTokens = 0;
+        for (int i = 0; i < prompts.size(); i++) {
+            int[] ids = f.llm.tokenizer().encode(prompts.get(i), true);
+            promptTokens += ids.length;
+            assertEquals(i, c.choices().get(i).index());
+            assertEquals(direct(ids, 4), c.choices().get(i).text(), prompts.get(i));
+        }
+        assertEquals(promptTokens, c.usage().orElseThrow().promptTokens());
+        assertEquals(12, c.usage().orElseThrow().completionTokens());
+    }
+
+    @Test
+    void tokenIdPromptsAreTakenAsSent() {
+        int[] ids = f.llm.tokenizer().encode("the cat and the hat", false); // no BOS: exactly these ids
+        List<Long> asLongs = new ArrayList<>();
+        for (int id : ids) {
+            asLongs.add((long) id);
+        }
+        Completion one = client.completions().create(completion(5).promptOfArrayOfTokens(asLongs).build());
+        assertEquals(direct(ids, 5), one.choices().getFirst().text());
+        assertEquals(ids.length, one.usage().orElseThrow().promptTokens());
+        Completion two = client.completions().create(completion(5)
+                .promptOfArrayOfTokenArrays(List.of(asLongs, asLongs.subList(0, 2))).build());
+        assertEquals(direct(ids, 5), two.choices().get(0).text());
+        assertEquals(direct(new int[] {ids[0], ids[1]}, 5), two.choices().get(1).text());
+    }
+
+    @Test
+    void valuesTheLibraryCannotHonourYetAreRefusedNamingTheField() {
+        // n = 2 is refused until SamplingParams has n; then this becomes two choices
+        assertRefused("n", () -> client.chat().completions().create(chat(3).addUserMessage("x").n(2L).build()));
+        assertRefused("presence_penalty", () -> client.completions().create(completion(3).prompt("x")
+                .presencePenalty(0.5).build()));
+        assertRefused("frequency_penalty", () -> client.chat().completions().create(chat(3).addUserMessage("x")
+                .frequencyPenalty(-1.0).build()));
+        assertRefused("logit_bias", () -> client.completions().create(completion(3).prompt("x")
+                .logitBias(CompletionCreateParams.LogitBias.builder()
+                        .putAdditionalProperty("5", JsonValue.from(10)).build()).build()));
+        assertRefused("response_format", () -> client.chat().completions().create(chat(3).addUserMessage("x")
+                .responseFormat(ResponseFormatJsonObject.builder().build()).build()));
+    }
+
+    private static void assertRefused(String field, org.junit.jupiter.api.function.Executable call) {
+        BadRequestException e = assertThrows(BadRequestException.class, call);
+        assertTrue(e.getMessage().contains("'" + field + "'") && e.getMessage().contains("not supported"),
+                e.getMessage());
     }
 }

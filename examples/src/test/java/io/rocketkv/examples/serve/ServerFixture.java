@@ -34,7 +34,7 @@ final class ServerFixture implements AutoCloseable {
     final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5)).build();
 
-    private ServerFixture(LLM llm, OpenAiServer server) {
+    ServerFixture(LLM llm, OpenAiServer server) {
         this.llm = llm;
         this.server = server;
     }
