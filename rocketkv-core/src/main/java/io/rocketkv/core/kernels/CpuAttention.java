@@ -97,6 +97,17 @@ interface CpuAttention {
         return work;
     }
 
+    /** The multiply-adds of {@link #listed} over {@code slots}. */
+    static long listedWork(int[][][] slots, AttentionShape s) {
+        long work = 0;
+        for (int[][] seq : slots) {
+            for (int kvh = 0; seq != null && kvh < s.numKvHeads(); kvh++) {
+                work += (long) seq[kvh].length * s.groupSize() * s.headDim() * 2;
+            }
+        }
+        return work;
+    }
+
     /** Physical slot of logical slot {@code j} through {@code table}. */
     static int physical(int[] table, int j, int tokensPerBlock) {
         return table[j / tokensPerBlock] * tokensPerBlock + j % tokensPerBlock;

@@ -104,13 +104,7 @@ final class ScalarAttention implements CpuAttention {
     @Override
     public void listed(float[] q, CpuKvCache cache, int[][][] slots, AttentionShape s, float[] out, Parallel par) {
         int hkv = s.numKvHeads();
-        long work = 0;
-        for (int[][] seq : slots) {
-            for (int kvh = 0; seq != null && kvh < hkv; kvh++) {
-                work += (long) seq[kvh].length * s.groupSize() * s.headDim() * 2;
-            }
-        }
-        par.forEach(slots.length * hkv, work, task -> {
+        par.forEach(slots.length * hkv, CpuAttention.listedWork(slots, s), task -> {
             int seq = task / hkv;
             int kvh = task % hkv;
             attendGroup(q, cache, seq, kvh, slots[seq] == null ? new int[0] : slots[seq][kvh], s, out);

@@ -126,13 +126,7 @@ final class SimdAttention implements CpuAttention {
 
     @Override
     public void listed(float[] q, CpuKvCache cache, int[][][] slots, AttentionShape s, float[] out, Parallel par) {
-        long work = 0;
-        for (int[][] seq : slots) {
-            for (int kvh = 0; seq != null && kvh < s.numKvHeads(); kvh++) {
-                work += (long) seq[kvh].length * s.groupSize() * s.headDim() * 2;
-            }
-        }
-        attend(q, cache, null, slots, s, out, par, work);
+        attend(q, cache, null, slots, s, out, par, CpuAttention.listedWork(slots, s));
     }
 
     /**

@@ -20,7 +20,7 @@ import jdk.incubator.vector.VectorSpecies;
  * gives: the L even elements, then the L odd ones; the tail past the last whole group stays in place. F32 rows
  * keep element order.
  *
- * <p><b>exp.</b> {@link #exp(FloatVector)} is Cephes' expf: {@code x = n·ln2 + r} (Cody–Waite split of ln2,
+ * <p><b>exp.</b> {@link #expSub} computes Cephes' expf: {@code x = n·ln2 + r} (Cody–Waite split of ln2,
  * |r| ≤ ln2/2), a degree-6 polynomial for e^r, then the exponent bits of 2^n. Inputs below −87.336 give 0 (so
  * −∞ gives 0), above 88 are clamped. Its largest error against {@link Math#exp} on [−87.3, 10] is 8.2·10⁻⁸
  * relative (under 1 ulp; {@code SimdRowsTest} bounds it at 2·10⁻⁷). {@link #exp(float)} is the same arithmetic on one
@@ -54,24 +54,7 @@ final class SimdRows {
     private SimdRows() {
     }
 
-    /** e^x per lane (see the class comment for range and error). */
-    static FloatVector exp(FloatVector x) {
-        FloatVector xc = x.max(EXP_LO).min(EXP_HI);
-        FloatVector t = xc.fma(LOG2E, MAGIC);
-        FloatVector n = t.sub(MAGIC);
-        FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), xc);
-        r = n.fma(FloatVector.broadcast(F, -LN2_LO), r);
-        FloatVector y = r.fma(P0, P1);
-        y = y.fma(r, FloatVector.broadcast(F, P2));
-        y = y.fma(r, FloatVector.broadcast(F, P3));
-        y = y.fma(r, FloatVector.broadcast(F, P4));
-        y = y.fma(r, FloatVector.broadcast(F, P5));
-        y = y.fma(r.mul(r), r).add(1f);
-        IntVector bits = t.reinterpretAsInts().sub(MAGIC_BITS - 127).lanewise(VectorOperators.LSHL, 23);
-        return y.mul(bits.reinterpretAsFloats()).blend(0f, x.lt(EXP_LO));
-    }
-
-    /** e^x, the same arithmetic as one lane of {@link #exp(FloatVector)}. */
+    /** e^x, the same arithmetic as one lane of {@link #expSub}'s vector loop. */
     static float exp(float x) {
         if (x < EXP_LO) {
             return 0f;
@@ -88,19 +71,6 @@ final class SimdRows {
         y = Math.fma(y, r, P5);
         y = Math.fma(y, r * r, r) + 1f;
         return y * Float.intBitsToFloat((Float.floatToRawIntBits(t) - (MAGIC_BITS - 127)) << 23);
-    }
-
-    /**
-     * The lanes' sum in a fixed pairing (lane i with lane i ^ k, k = L/2 … 1). {@code reduceLanes(ADD)} leaves the
-     * order of its additions open (the interpreter adds in lane order, compiled code in a tree), so a result would
-     * depend on whether the method was compiled yet; lanewise adds and rearranges are exact IEEE operations in
-     * either, so this sum is the same every time.
-     */
-    static float sum(FloatVector v) {
-        for (VectorShuffle<Float> swap : HALVES) {
-            v = v.add(v.rearrange(swap));
-        }
-        return v.lane(0);
     }
 
     /** Position in the element order of each lane slot of a row of {@code d} elements (see the class comment). */
@@ -147,7 +117,14 @@ final class SimdRows {
             a0 = FloatVector.fromArray(F, q, qo + c).fma(FloatVector.fromMemorySegment(F, seg, off + 4L * c, LE), a0);
             c += L;
         }
-        float s = sum(a0.add(a1));
+        // the lanes' sum in a fixed pairing (lane i with lane i ^ k, k = L/2 … 1): reduceLanes(ADD) leaves the order
+        // of its additions open (the interpreter adds in lane order, compiled code in a tree), so a result would
+        // depend on whether the method was compiled yet; lanewise adds and rearranges are exact in either
+        FloatVector v = a0.add(a1);
+        for (VectorShuffle<Float> swap : HALVES) {
+            v = v.add(v.rearrange(swap));
+        }
+        float s = v.lane(0);
         for (; c < d; c++) {
             s += q[qo + c] * seg.get(CpuKvCache.LE_FLOAT, off + 4L * c);
         }
@@ -163,7 +140,14 @@ final class SimdRows {
             a0 = FloatVector.fromArray(F, q, qo + c).fma(w.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), a0);
             a1 = FloatVector.fromArray(F, q, qo + c + L).fma(w.and(0xFFFF0000).reinterpretAsFloats(), a1);
         }
-        float s = sum(a0.add(a1));
+        // the lanes' sum in a fixed pairing (lane i with lane i ^ k, k = L/2 … 1): reduceLanes(ADD) leaves the order
+        // of its additions open (the interpreter adds in lane order, compiled code in a tree), so a result would
+        // depend on whether the method was compiled yet; lanewise adds and rearranges are exact in either
+        FloatVector v = a0.add(a1);
+        for (VectorShuffle<Float> swap : HALVES) {
+            v = v.add(v.rearrange(swap));
+        }
+        float s = v.lane(0);
         for (; c < d; c++) {
             s += q[qo + c] * Bf16.decode(seg.get(CpuKvCache.LE_SHORT, off + 2L * c));
         }
@@ -223,16 +207,36 @@ final class SimdRows {
         return m;
     }
 
-    /** {@code x[i] = exp(x[i] − m)} over {@code [o, o+n)}; returns their sum. */
+    /**
+     * {@code x[i] = exp(x[i] − m)} over {@code [o, o+n)} (see the class comment for the exp's range and error);
+     * returns their sum. Vectors never cross a method boundary here (nor in the other methods): a vector passed to
+     * or returned from a call the JIT does not inline is boxed, which costs more than the arithmetic.
+     */
     static float expSub(float[] x, int o, int n, float m) {
         FloatVector sum = FloatVector.zero(F);
         int c = 0;
         for (; c + L <= n; c += L) {
-            FloatVector e = exp(FloatVector.fromArray(F, x, o + c).sub(m));
+            FloatVector xv = FloatVector.fromArray(F, x, o + c).sub(m);
+            FloatVector xc = xv.max(EXP_LO).min(EXP_HI);
+            FloatVector t = xc.fma(LOG2E, MAGIC);
+            FloatVector nn = t.sub(MAGIC);
+            FloatVector r = nn.fma(FloatVector.broadcast(F, -LN2_HI), xc);
+            r = nn.fma(FloatVector.broadcast(F, -LN2_LO), r);
+            FloatVector y = r.fma(P0, P1);
+            y = y.fma(r, FloatVector.broadcast(F, P2));
+            y = y.fma(r, FloatVector.broadcast(F, P3));
+            y = y.fma(r, FloatVector.broadcast(F, P4));
+            y = y.fma(r, FloatVector.broadcast(F, P5));
+            y = y.fma(r.mul(r), r).add(1f);
+            IntVector bits = t.reinterpretAsInts().sub(MAGIC_BITS - 127).lanewise(VectorOperators.LSHL, 23);
+            FloatVector e = y.mul(bits.reinterpretAsFloats()).blend(0f, xv.lt(EXP_LO));
             e.intoArray(x, o + c);
             sum = sum.add(e);
         }
-        float s = sum(sum);
+        for (VectorShuffle<Float> swap : HALVES) { // fixed pairing, as in the dots
+            sum = sum.add(sum.rearrange(swap));
+        }
+        float s = sum.lane(0);
         for (; c < n; c++) {
             float e = exp(x[o + c] - m);
             x[o + c] = e;
