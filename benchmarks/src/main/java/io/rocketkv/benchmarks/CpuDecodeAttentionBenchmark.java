@@ -24,13 +24,14 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * {@link CpuKernels#decodeAttention} of one layer over the paged F32 cache, Llama-3.1-8B head shape (32 query
- * heads, 8 KV heads, head dim 128), 32 tokens per block, every sequence at {@code context} cached tokens.
- * Block tables are a shuffled permutation of the pool, as after many allocations and frees.
+ * {@link CpuKernels#decodeAttention} of one layer over the paged cache ({@code kvDtype} F32 or BF16), Llama-3.1-8B
+ * head shape (32 query heads, 8 KV heads, head dim 128), 32 tokens per block, every sequence at {@code context}
+ * cached tokens, with the scalar twin or the Vector API kernels ({@code kernels}: the {@code rocketkv.cpu.kernels}
+ * property). Block tables are a shuffled permutation of the pool, as after many allocations and frees.
  *
  * <p>Figures: the primary result is calls per second (µs per call = 1e6 / score); {@code kvGB} (JMH
  * secondary result, per second) counts the K and V bytes of every sequence once per call,
- * {@code 2·Hkv·D·4·context·batch}. The ceiling is the all-core copy bandwidth of
+ * {@code 2·Hkv·D·bytes·context·batch}, the byte floor of the call. The ceiling is the all-core copy bandwidth of
  * {@link CpuMatmulBenchmark#copyBandwidth}; each iteration prints a share of a quick copy probe. Small caches
  * rotate over several copies (one per "layer") filling {@link MemoryBandwidth#DEFAULT_BYTES}, so they are not
  * served from the L3.
@@ -42,7 +43,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 2, time = 1)
 @Measurement(iterations = 3, time = 2)
-@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xmx6g"})
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--add-modules=jdk.incubator.vector", "-Xmx6g"})
 public class CpuDecodeAttentionBenchmark {
 
     private static final int HEADS = 32;
@@ -58,7 +59,15 @@ public class CpuDecodeAttentionBenchmark {
     @Param({"1", "4"})
     public int batch;
 
-    private CpuKernels kernels;
+    /** {@code scalar} (the reference twin) or {@code simd} (Vector API). */
+    @Param({"scalar", "simd"})
+    public String kernels;
+
+    /** The KV cache's element type. */
+    @Param({"F32", "BF16"})
+    public String kvDtype;
+
+    private CpuKernels cpu;
     private AttentionShape shape;
     private StepPlan step;
     private Tensor q;        // [batch, Hq·D]
@@ -69,7 +78,9 @@ public class CpuDecodeAttentionBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        kernels = new CpuKernels();
+        System.setProperty("rocketkv.cpu.kernels", kernels);
+        DType dtype = DType.valueOf(kvDtype);
+        cpu = new CpuKernels(true, dtype);
         shape = AttentionShape.of(HEADS, KV_HEADS, HEAD_DIM, TOKENS_PER_BLOCK);
         int blocksPerSeq = (context + TOKENS_PER_BLOCK - 1) / TOKENS_PER_BLOCK;
         int numBlocks = blocksPerSeq * batch;
@@ -100,26 +111,36 @@ public class CpuDecodeAttentionBenchmark {
             slots[s] = -1; // the benchmark reads the cache; writeKv is not timed
             logitRows[s] = s;
         }
-        step = kernels.plan(new StepBatch(false, tokenIds, positions, slots, queryStart, kvLens, tables, logitRows));
+        step = cpu.plan(new StepBatch(false, tokenIds, positions, slots, queryStart, kvLens, tables, logitRows));
 
-        q = kernels.allocate(DType.F32, batch, HEADS * HEAD_DIM);
-        kernels.upload(CpuMatmulBenchmark.randomFloats(rnd, batch * HEADS * HEAD_DIM, 1f), q);
-        out = kernels.allocate(DType.F32, batch, HEADS * HEAD_DIM);
+        q = cpu.allocate(DType.F32, batch, HEADS * HEAD_DIM);
+        cpu.upload(CpuMatmulBenchmark.randomFloats(rnd, batch * HEADS * HEAD_DIM, 1f), q);
+        out = cpu.allocate(DType.F32, batch, HEADS * HEAD_DIM);
 
         long cacheFloats = (long) numBlocks * shape.blockElements();
-        long cacheBytes = cacheFloats * Float.BYTES;
+        long cacheBytes = cacheFloats * dtype.byteSize();
         int copies = (int) Math.clamp((MemoryBandwidth.DEFAULT_BYTES + cacheBytes - 1) / cacheBytes, 1, 32);
         float[] init = CpuMatmulBenchmark.randomFloats(rnd, Math.toIntExact(cacheFloats), 1f);
         caches = new Tensor[copies];
         for (int c = 0; c < copies; c++) {
-            caches[c] = kernels.allocate(DType.F32, numBlocks, 2, KV_HEADS, TOKENS_PER_BLOCK, HEAD_DIM);
-            kernels.upload(init, caches[c]);
+            caches[c] = cpu.allocate(dtype, numBlocks, 2, KV_HEADS, TOKENS_PER_BLOCK, HEAD_DIM);
+            cpu.upload(init, caches[c]);
         }
-        kvGbPerCall = 2.0 * KV_HEADS * HEAD_DIM * Float.BYTES * context * batch / 1e9;
-        System.out.printf("%n[decodeAttention] Hq %d, Hkv %d, D %d, %d tokens/block, context %d, batch %d: %.1f MiB of KV per call,"
-                        + " %d cache copies rotated; %d cores; ceiling: %.1f GB/s all-core copy%n",
-                HEADS, KV_HEADS, HEAD_DIM, TOKENS_PER_BLOCK, context, batch, kvGbPerCall * 1e9 / 1048576, copies,
-                MemoryBandwidth.cores(), MemoryBandwidth.probeCopyGbs());
+        kvGbPerCall = 2.0 * KV_HEADS * HEAD_DIM * dtype.byteSize() * context * batch / 1e9;
+        double ceiling = MemoryBandwidth.probeCopyGbs();
+        System.out.printf("%n[decodeAttention %s, KV %s] Hq %d, Hkv %d, D %d, %d tokens/block, context %d, batch %d:"
+                        + " %.1f MiB of KV per call, %d cache copies rotated; %d cores; ceiling: %.1f GB/s all-core"
+                        + " copy, byte floor %.0f µs/call%n",
+                kernels, dtype, HEADS, KV_HEADS, HEAD_DIM, TOKENS_PER_BLOCK, context, batch,
+                kvGbPerCall * 1e9 / 1048576, copies, MemoryBandwidth.cores(), ceiling, 1e6 * kvGbPerCall / ceiling);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        for (Tensor c : caches) {
+            c.close();
+        }
+        System.clearProperty("rocketkv.cpu.kernels");
     }
 
     /** Per-second K/V bytes read; also prints µs per call and the ceiling once per iteration. */
@@ -150,7 +171,7 @@ public class CpuDecodeAttentionBenchmark {
     public void decodeAttention(KvRate rate) {
         Tensor cache = caches[next];
         next = (next + 1) % caches.length;
-        kernels.decodeAttention(q, cache, step, shape, out);
+        cpu.decodeAttention(q, cache, step, shape, out);
         rate.kvGB += kvGbPerCall;
         rate.calls++;
     }

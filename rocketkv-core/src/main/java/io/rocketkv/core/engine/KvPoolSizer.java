@@ -17,16 +17,15 @@ import org.slf4j.LoggerFactory;
  * both apply, the smaller wins); with RocketKV each token also carries its share of the KT cache (min and max per
  * channel, one page per page_size tokens, in the KT dtype).
  *
- * <p>The JVM heap (the CPU backend): {@code max_tokens} when set, else a quarter of the maximum heap capped at
- * {@code max_seq_len × max_batch_size} tokens but never below one {@code max_seq_len} sequence that fits that
- * quarter; one layer's cache is one tensor, so the pool is capped at what one tensor may hold.
+ * <p>Host memory (the CPU backend, whose KV cache lives off the JVM heap and costs memory only for the blocks in
+ * use): {@code max_tokens} when set, else {@code free_gpu_memory_fraction} of the physical memory free after the
+ * weights and the step workspace (KV and KT shares per token, as on a device), capped at
+ * {@code max_seq_len × max_batch_size} tokens but never below one {@code max_seq_len} sequence that fits; a backend
+ * whose cache tensor has a size limit ({@link MemoryInfo#maxTensorBytes}) caps the pool at it.
  */
 public final class KvPoolSizer {
 
     private static final Logger log = LoggerFactory.getLogger(KvPoolSizer.class);
-
-    /** Heap pool default: at most this fraction of the JVM's maximum heap. */
-    static final double HEAP_FRACTION = 0.25;
 
     /**
      * What the pool is sized for.
@@ -62,36 +61,31 @@ public final class KvPoolSizer {
         long bytesPerToken = 2L * layers * kvDim * kernels.kvCacheDtype().byteSize();
         MemoryInfo m = kernels.memoryInfo();
         long seqTokens = (long) r.maxSeqLen() * r.maxBatchSize();
+        long kvBytesPerToken = bytesPerToken;
+        if (r.rocketKv() != null) {
+            long ktPerPage = 2L * layers * kvDim * kernels.ktCacheDtype(r.rocketKv()).byteSize();
+            bytesPerToken += (ktPerPage + r.rocketKv().pageSize() - 1) / r.rocketKv().pageSize();
+        }
+        long workspace = model.workspaceBytes(Math.max(Math.max(r.maxNumTokens(), 1), r.maxBatchSize()),
+                r.maxBatchSize());
+        long byMemory = (long) (Math.max(0, m.free() - workspace) * r.freeMemoryFraction()) / bytesPerToken;
         long tokens;
         if (m.heap()) {
-            if (r.maxTokens() != null) {
-                tokens = r.maxTokens();
-            } else {
-                long byHeap = (long) (m.total() * HEAP_FRACTION) / bytesPerToken;
-                tokens = Math.max(Math.min(byHeap, seqTokens), Math.min(r.maxSeqLen(), byHeap));
-            }
+            tokens = r.maxTokens() != null ? r.maxTokens()
+                    : Math.max(Math.min(byMemory, seqTokens), Math.min(r.maxSeqLen(), byMemory));
         } else {
-            if (r.rocketKv() != null) {
-                long ktPerPage = 2L * layers * kvDim * kernels.ktCacheDtype(r.rocketKv()).byteSize();
-                bytesPerToken += (ktPerPage + r.rocketKv().pageSize() - 1) / r.rocketKv().pageSize();
-            }
-            long workspace = model.workspaceBytes(Math.max(Math.max(r.maxNumTokens(), 1), r.maxBatchSize()),
-                    r.maxBatchSize());
-            long free = Math.max(0, m.free() - workspace);
-            tokens = Math.min((long) (free * r.freeMemoryFraction()) / bytesPerToken, seqTokens);
+            tokens = Math.min(byMemory, seqTokens);
             if (r.maxTokens() != null) {
                 tokens = Math.min(tokens, r.maxTokens());
             }
         }
         long blocks = Math.max(1, Math.min(Integer.MAX_VALUE, (tokens + p - 1) / p));
-        if (m.heap() && blocks * (2L * kvDim * p) * kernels.kvCacheDtype().byteSize() > m.maxTensorBytes()) {
+        if (blocks * (2L * kvDim * p) * kernels.kvCacheDtype().byteSize() > m.maxTensorBytes()) {
             blocks = m.maxTensorBytes() / (2L * kvDim * p * kernels.kvCacheDtype().byteSize());
             log.warn("the {} KV cache is capped at {} tokens per layer (one tensor)", kernels.name(), blocks * p);
         }
-        if (!m.heap()) {
-            log.info("{} KV cache: {} blocks of {} tokens ({} MiB)", kernels.name(), blocks, p,
-                    blocks * p * bytesPerToken >> 20);
-        }
+        log.info("{} KV cache: {} blocks of {} tokens, {} (at most {} MiB{})", kernels.name(), blocks, p,
+                kernels.kvCacheDtype(), blocks * p * kvBytesPerToken >> 20, m.heap() ? ", allocated as used" : "");
         return (int) blocks;
     }
 }

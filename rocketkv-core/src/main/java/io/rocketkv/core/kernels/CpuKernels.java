@@ -18,7 +18,12 @@ public final class CpuKernels implements Kernels {
     private static final long PARALLEL_THRESHOLD = 1L << 15;
     private static final int MATMUL_ROWS_PER_TASK = 16;
 
+    /** System property choosing the default KV cache dtype: {@code bf16} (the default) or {@code fp32}. */
+    public static final String KV_DTYPE_PROPERTY = "rocketkv.cpu.kvCacheDtype";
+
     private final boolean parallel;
+    private final DType kvDtype;
+    private final CpuAttention attention;
 
     public CpuKernels() {
         this(true);
@@ -26,7 +31,47 @@ public final class CpuKernels implements Kernels {
 
     /** @param parallel false runs every op on the calling thread (useful for debugging and profiling) */
     public CpuKernels(boolean parallel) {
+        this(parallel, defaultKvCacheDtype());
+    }
+
+    /**
+     * @param parallel     false runs every op on the calling thread
+     * @param kvCacheDtype the paged KV cache's element type ({@link #kvCacheDtype()}): BF16, or F32 (the exact
+     *                     reference)
+     * @throws IllegalArgumentException for another dtype
+     */
+    public CpuKernels(boolean parallel, DType kvCacheDtype) {
+        this(parallel, kvCacheDtype, CpuAttention.select());
+    }
+
+    CpuKernels(boolean parallel, DType kvCacheDtype, CpuAttention attention) {
+        if (!CpuKvCache.supports(kvCacheDtype)) {
+            throw new IllegalArgumentException("the CPU KV cache holds BF16 or F32 (" + KV_DTYPE_PROPERTY
+                    + "=bf16|fp32), got " + kvCacheDtype);
+        }
         this.parallel = parallel;
+        this.kvDtype = kvCacheDtype;
+        this.attention = attention;
+    }
+
+    /** {@value #KV_DTYPE_PROPERTY}: unset or {@code bf16}/{@code bfloat16} is BF16, {@code fp32}/{@code float32} F32. */
+    static DType defaultKvCacheDtype() {
+        String v = System.getProperty(KV_DTYPE_PROPERTY);
+        if (v == null || v.isBlank()) {
+            return DType.BF16;
+        }
+        return switch (v.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "bf16", "bfloat16" -> DType.BF16;
+            case "fp32", "f32", "float32" -> DType.F32;
+            default -> throw new IllegalArgumentException(KV_DTYPE_PROPERTY + " must be bf16 or fp32, got '" + v
+                    + "' (the CPU KV cache holds BF16 or F32)");
+        };
+    }
+
+    /** BF16 unless chosen otherwise ({@value #KV_DTYPE_PROPERTY}, or the constructor): off-heap, see {@link CpuKvCache}. */
+    @Override
+    public DType kvCacheDtype() {
+        return kvDtype;
     }
 
     @Override
@@ -35,23 +80,37 @@ public final class CpuKernels implements Kernels {
     }
 
     /**
-     * A zeroed F32 heap tensor. Tensors of rank 4 and more (the paged KV cache and the KT cache) grow along their
-     * first dimension (blocks, pages) as the ops reach them, so a large pool costs heap only for the blocks in use;
-     * they read as zeros where nothing was written, like a tensor allocated whole.
+     * A zeroed tensor. A rank-5 tensor is a paged KV cache {@code [numBlocks, 2, Hkv, tokensPerBlock, D]}, F32 or
+     * BF16, off the heap ({@link CpuKvCache}: a block costs memory once an op reaches it). Everything else is an F32
+     * heap tensor; those of rank 4 (the KT cache) grow along their first dimension (pages) as the ops reach them,
+     * so a large pool costs heap only for the pages in use; they read as zeros where nothing was written, like a
+     * tensor allocated whole.
      */
     @Override
     public Tensor allocate(DType dtype, int... shape) {
+        if (shape.length == 5) {
+            return new CpuKvCache(dtype, shape);
+        }
         if (dtype != DType.F32) {
-            throw new IllegalArgumentException("CPU activations and caches are F32, got " + dtype);
+            throw new IllegalArgumentException("CPU activations and KT caches are F32 (a KV cache [numBlocks, 2, Hkv,"
+                    + " tokensPerBlock, D] may be BF16), got " + dtype + java.util.Arrays.toString(shape));
         }
         return shape.length >= 4 ? CpuTensor.growable(shape) : CpuTensor.heap(shape);
     }
 
-    /** The KV cache's array with every block the step names (slots, and tables up to each kvLen) addressable. */
-    private static float[] cacheFor(Tensor kvCache, StepBatch b, AttentionShape s) {
-        CpuTensor c = cpu(kvCache);
-        c.ensureRows(Math.min(kvCache.dim(0), blocksTouched(b, s.tokensPerBlock())));
-        return c.floats();
+    /** The KV cache with every block the step names (slots, tables up to each kvLen, compact tables) allocated. */
+    private static CpuKvCache cacheFor(Tensor kvCache, StepBatch b) {
+        CpuKvCache c = kv(kvCache);
+        c.ensure(b);
+        return c;
+    }
+
+    private static CpuKvCache kv(Tensor t) {
+        if (t instanceof CpuKvCache c) {
+            return c;
+        }
+        throw new IllegalArgumentException("expected a CPU KV cache [numBlocks, 2, Hkv, tokensPerBlock, D] (rank 5,"
+                + " from allocate), got " + (t == null ? "null" : Tensor.describe(t)));
     }
 
     /** The KT cache's array with the pages of every block the step names addressable. */
@@ -95,6 +154,10 @@ public final class CpuKernels implements Kernels {
 
     @Override
     public void upload(float[] src, Tensor dst) {
+        if (dst instanceof CpuKvCache c) {
+            c.upload(src);
+            return;
+        }
         CpuTensor t = cpu(dst);
         if (dst.shape().length > 0) {
             t.ensureRows(dst.dim(0));
@@ -108,6 +171,9 @@ public final class CpuKernels implements Kernels {
 
     @Override
     public float[] download(Tensor src) {
+        if (src instanceof CpuKvCache kv) {
+            return kv.toFloats();
+        }
         CpuTensor c = cpu(src);
         int n = Math.toIntExact(c.numel());
         return c.isHeap() ? Arrays.copyOf(c.floats(), n) : c.toFloats();
@@ -249,25 +315,20 @@ public final class CpuKernels implements Kernels {
         StepBatch batch = step.batch();
         float[] ks = cpu(k).floats();
         float[] vs = cpu(v).floats();
-        float[] cache = cacheFor(kvCache, batch, shape);
+        CpuKvCache cache = cacheFor(kvCache, batch);
         int d = shape.headDim();
         int hkv = shape.numKvHeads();
         int p = shape.tokensPerBlock();
-        int numBlocks = kvCache.dim(0);
         int[] slots = batch.slotMapping();
         for (int t = 0; t < slots.length; t++) {
             int slot = slots[t];
             if (slot < 0) {
                 continue;
             }
-            int block = slot / p;
-            int off = slot % p;
-            if (block >= numBlocks) {
-                throw new IllegalArgumentException("slot " + slot + " is past the cache's " + numBlocks + " blocks");
-            }
+            java.lang.foreign.MemorySegment blk = cache.block(slot / p);
             for (int h = 0; h < hkv; h++) {
-                System.arraycopy(ks, (t * hkv + h) * d, cache, kOffset(block, h, off, shape), d);
-                System.arraycopy(vs, (t * hkv + h) * d, cache, vOffset(block, h, off, shape), d);
+                cache.writeRow(ks, (t * hkv + h) * d, blk, cache.kOffset(h, slot % p));
+                cache.writeRow(vs, (t * hkv + h) * d, blk, cache.vOffset(h, slot % p));
             }
         }
     }
@@ -285,141 +346,21 @@ public final class CpuKernels implements Kernels {
      * Causal prefill attention, the twin of CUDA's {@code attention_prefill.cu}: query i of sequence s (queryLen new
      * tokens, kvLen cached after the write) sits at position {@code past + i}, {@code past = kvLen − queryLen}, and
      * attends keys {@code 0 … past + i}. Keys before {@code past} (earlier chunks of a chunked prefill) are read from
-     * the paged cache through the block table (the CPU cache is fp32: exactly the values written); the step's own
-     * keys from {@code k} and {@code v} (the same values {@link #writeKv} put in the cache).
+     * the paged cache through the block table; the step's own keys from {@code k} and {@code v}, rounded to the
+     * cache's dtype (the values {@link #writeKv} put in the cache). Runs the {@link CpuAttention} twin chosen.
      */
     @Override
     public void prefillAttention(Tensor q, Tensor k, Tensor v, Tensor kvCache, StepPlan step, AttentionShape shape,
                                  Tensor out) {
         StepBatch batch = step.batch();
-        float[] qs = cpu(q).floats();
-        float[] ks = cpu(k).floats();
-        float[] vs = cpu(v).floats();
-        float[] os = cpu(out).floats();
-        int h = shape.numHeads();
-        int hkv = shape.numKvHeads();
-        int d = shape.headDim();
-        int g = shape.groupSize();
-        int p = shape.tokensPerBlock();
-        int seqs = batch.numSeqs();
-        long work = 0;
-        boolean anyPast = false;
-        for (int s = 0; s < seqs; s++) {
-            int len = batch.queryLen(s);
-            int kvLen = batch.kvLens()[s];
-            if (kvLen < len) {
-                throw new IllegalArgumentException("prefillAttention: sequence " + s + " has " + len
-                        + " new tokens but kvLen " + kvLen + "; need kvLen >= new tokens");
-            }
-            anyPast |= kvLen > len;
-            work += (long) len * kvLen * h * d;
-        }
-        float[] cache = anyPast ? cacheFor(kvCache, batch, shape) : null;
-        for (int s = 0; anyPast && s < seqs; s++) {
-            int past = batch.kvLens()[s] - batch.queryLen(s);
-            if (past > 0 && (past + p - 1) / p > batch.blockTables()[s].length) {
-                throw new IllegalArgumentException("sequence " + s + " has " + past + " earlier tokens but its block"
-                        + " table has " + batch.blockTables()[s].length + " blocks of " + p);
-            }
-        }
-        forEach(seqs * h, work, task -> {
-            int s = task / h;
-            int head = task % h;
-            int kvh = head / g;
-            int start = batch.queryStart()[s];
-            int len = batch.queryLen(s);
-            int past = batch.kvLens()[s] - len;
-            int[] table = batch.blockTables()[s];
-            float[] scores = new float[past + len];
-            float[] acc = new float[d];
-            for (int i = 0; i < len; i++) {
-                int qo = ((start + i) * h + head) * d;
-                int last = past + i; // keys 0 … last
-                float max = Float.NEGATIVE_INFINITY;
-                for (int j = 0; j <= last; j++) {
-                    float sc = j < past
-                            ? dot(qs, qo, cache, kOffset(table[j / p], kvh, j % p, shape), d)
-                            : dot(qs, qo, ks, ((start + j - past) * hkv + kvh) * d, d);
-                    sc *= shape.scale();
-                    scores[j] = sc;
-                    max = Math.max(max, sc);
-                }
-                Arrays.fill(acc, 0f);
-                float sum = 0f;
-                for (int j = 0; j <= last; j++) {
-                    float e = (float) Math.exp(scores[j] - max);
-                    sum += e;
-                    if (j < past) {
-                        axpy(e, cache, vOffset(table[j / p], kvh, j % p, shape), acc, d);
-                    } else {
-                        axpy(e, vs, ((start + j - past) * hkv + kvh) * d, acc, d);
-                    }
-                }
-                float inv = 1f / sum;
-                for (int c = 0; c < d; c++) {
-                    os[qo + c] = acc[c] * inv;
-                }
-            }
-        });
+        attention.prefill(cpu(q).floats(), cpu(k).floats(), cpu(v).floats(), cacheFor(kvCache, batch), batch, shape,
+                cpu(out).floats(), this::forEach);
     }
 
     @Override
     public void decodeAttention(Tensor q, Tensor kvCache, StepPlan step, AttentionShape shape, Tensor out) {
         StepBatch batch = step.batch();
-        float[] qs = cpu(q).floats();
-        float[] cache = cacheFor(kvCache, batch, shape);
-        float[] os = cpu(out).floats();
-        int h = shape.numHeads();
-        int d = shape.headDim();
-        int g = shape.groupSize();
-        int p = shape.tokensPerBlock();
-        int seqs = batch.numSeqs();
-        long work = 0;
-        for (int s = 0; s < seqs; s++) {
-            work += (long) batch.kvLens()[s] * h * d * 2;
-        }
-        int hkv = shape.numKvHeads();
-        // one task per (sequence, KV head): each K and V row is read once for the whole GQA group; every
-        // query head's arithmetic (dot, softmax, accumulation order) is the same as attending head by head
-        forEach(seqs * hkv, work, task -> {
-            int s = task / hkv;
-            int kvh = task % hkv;
-            int len = batch.kvLens()[s];
-            int[] table = batch.blockTables()[s];
-            if ((len + p - 1) / p > table.length) {
-                throw new IllegalArgumentException("sequence " + s + " holds " + len + " tokens but its block table has "
-                        + table.length + " blocks of " + p);
-            }
-            int q0 = (s * h + kvh * g) * d; // first query head of the group
-            float[][] scores = new float[g][len];
-            float[] max = new float[g];
-            Arrays.fill(max, Float.NEGATIVE_INFINITY);
-            for (int j = 0; j < len; j++) {
-                int ko = kOffset(table[j / p], kvh, j % p, shape);
-                for (int gi = 0; gi < g; gi++) {
-                    float sc = dot(qs, q0 + gi * d, cache, ko, d) * shape.scale();
-                    scores[gi][j] = sc;
-                    max[gi] = Math.max(max[gi], sc);
-                }
-            }
-            float[][] acc = new float[g][d];
-            float[] sum = new float[g];
-            for (int j = 0; j < len; j++) {
-                int vo = vOffset(table[j / p], kvh, j % p, shape);
-                for (int gi = 0; gi < g; gi++) {
-                    float e = (float) Math.exp(scores[gi][j] - max[gi]);
-                    sum[gi] += e;
-                    axpy(e, cache, vo, acc[gi], d);
-                }
-            }
-            for (int gi = 0; gi < g; gi++) {
-                float inv = len == 0 ? 0f : 1f / sum[gi]; // a padding sequence (kvLen 0) gets zeros
-                int qo = q0 + gi * d;
-                for (int c = 0; c < d; c++) {
-                    os[qo + c] = acc[gi][c] * inv;
-                }
-            }
-        });
+        attention.decode(cpu(q).floats(), cacheFor(kvCache, batch), batch, shape, cpu(out).floats(), this::forEach);
     }
 
     @Override
@@ -452,13 +393,13 @@ public final class CpuKernels implements Kernels {
                 stash = cpu(windowStash).floats();
             }
         }
-        CpuRocketKv.stage1(cpu(q).floats(), stash, batch, shape, params, cacheFor(kvCache, batch, shape), parallel);
+        CpuRocketKv.stage1(cpu(q).floats(), stash, batch, shape, params, cacheFor(kvCache, batch), this::forEach);
     }
 
     @Override
     public void ktBuild(Tensor kvCache, StepPlan step, AttentionShape shape, RocketKvPlan plan, Tensor ktCache) {
         StepBatch batch = step.batch();
-        CpuRocketKv.ktBuild(cacheFor(kvCache, batch, shape), batch, shape, plan, ktFor(ktCache, batch, shape, plan));
+        CpuRocketKv.ktBuild(cacheFor(kvCache, batch), batch, shape, plan, ktFor(ktCache, batch, shape, plan));
     }
 
     @Override
@@ -471,8 +412,8 @@ public final class CpuKernels implements Kernels {
     public void sparseDecodeAttention(Tensor q, Tensor kvCache, Tensor ktCache, StepPlan step, AttentionShape shape,
                                       RocketKvPlan plan, Tensor out) {
         StepBatch batch = step.batch();
-        CpuRocketKv.sparseDecode(cpu(q).floats(), cacheFor(kvCache, batch, shape), ktFor(ktCache, batch, shape, plan),
-                batch, shape, plan, cpu(out).floats(), parallel);
+        CpuRocketKv.sparseDecode(cpu(q).floats(), cacheFor(kvCache, batch), ktFor(ktCache, batch, shape, plan),
+                batch, shape, plan, cpu(out).floats(), attention, this::forEach);
     }
 
     @Override
@@ -480,13 +421,15 @@ public final class CpuKernels implements Kernels {
         return HostStepPlan.of(batch, kvLenBound);
     }
 
-    /** The JVM heap: tensors are float arrays (at most {@link Integer#MAX_VALUE} − 8 elements each). */
+    /**
+     * The host's physical memory as the OS reports it (container limits included; page cache counts as used): the
+     * KV cache is off the heap, allocated block by block as the ops reach them.
+     */
     @Override
     public MemoryInfo memoryInfo() {
-        Runtime rt = Runtime.getRuntime();
-        long used = rt.totalMemory() - rt.freeMemory();
-        return new MemoryInfo(Math.max(0, rt.maxMemory() - used), rt.maxMemory(), true,
-                (Integer.MAX_VALUE - 8L) * Float.BYTES);
+        var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean();
+        return new MemoryInfo(os.getFreeMemorySize(), os.getTotalMemorySize(), true, Long.MAX_VALUE);
     }
 
     @Override

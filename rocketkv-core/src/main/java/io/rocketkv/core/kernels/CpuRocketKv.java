@@ -4,7 +4,6 @@ import io.rocketkv.core.kvcache.KtCacheManager;
 import io.rocketkv.core.sparse.RocketKv;
 import io.rocketkv.core.sparse.RocketKvParams;
 import io.rocketkv.core.sparse.RocketKvPlan;
-import java.util.stream.IntStream;
 
 /**
  * RocketKV's CPU ops (see {@link Kernels#rocketStage1}, {@link Kernels#ktBuild}, {@link Kernels#ktUpdate},
@@ -74,14 +73,16 @@ final class CpuRocketKv {
      * cache. The kept K/V go to slots {@code 0 … budget−1} of {@link StepBatch#keptTable}: in place, or into the
      * sequence's own blocks when its prompt blocks must stay intact (block reuse).
      */
-    static void stage1(float[] q, float[] stash, StepBatch b, AttentionShape s, RocketKvParams p, float[] cache,
-                       boolean parallel) {
+    static void stage1(float[] q, float[] stash, StepBatch b, AttentionShape s, RocketKvParams p, CpuKvCache cache,
+                       CpuAttention.Parallel par) {
         int hkv = s.numKvHeads();
-        int d = s.headDim();
         int w = p.windowSize();
         int budget = p.promptBudget();
-        IntStream seqs = IntStream.range(0, b.numSeqs());
-        (parallel ? seqs.parallel() : seqs).forEach(seq -> {
+        long work = 0;
+        for (int seq = 0; seq < b.numSeqs(); seq++) {
+            work += (long) b.kvLens()[seq] * w * s.numHeads() * s.headDim();
+        }
+        par.forEach(b.numSeqs(), work, seq -> {
             int len = b.kvLens()[seq];
             if (len <= budget || !b.endsPrefill(seq)) {
                 return;
@@ -103,9 +104,7 @@ final class CpuRocketKv {
                     }
                     int src = physical(table, idx[i], tpb);
                     int dst = physical(into, i, tpb);
-                    int sb = src / tpb, so = src % tpb, db = dst / tpb, dof = dst % tpb;
-                    System.arraycopy(cache, CpuKernels.kOffset(sb, g, so, s), cache, CpuKernels.kOffset(db, g, dof, s), d);
-                    System.arraycopy(cache, CpuKernels.vOffset(sb, g, so, s), cache, CpuKernels.vOffset(db, g, dof, s), d);
+                    cache.copyKv(src / tpb, src % tpb, dst / tpb, dst % tpb, g);
                 }
             }
         });
@@ -113,9 +112,10 @@ final class CpuRocketKv {
 
     /**
      * RocketKV's stage-1 selection of one sequence: its window queries (from the step's q, or from the stash for a
-     * chunked prefill) and its prompt's keys gathered from the cache (fp32 on the CPU: the values written).
+     * chunked prefill) and its prompt's keys gathered from the cache (as attention reads them: the values written,
+     * rounded to the cache's dtype).
      */
-    private static int[][] rocketSelection(float[] q, float[] stash, float[] cache, StepBatch b, AttentionShape s,
+    private static int[][] rocketSelection(float[] q, float[] stash, CpuKvCache cache, StepBatch b, AttentionShape s,
             RocketKvParams p, int seq, int len) {
         int h = s.numHeads();
         int hkv = s.numKvHeads();
@@ -137,18 +137,19 @@ final class CpuRocketKv {
         for (int g = 0; g < hkv; g++) {
             for (int j = 0; j < len; j++) {
                 int phys = physical(table, j, tpb);
-                System.arraycopy(cache, CpuKernels.kOffset(phys / tpb, g, phys % tpb, s), keys, (g * len + j) * d, d);
+                cache.readRow(cache.block(phys / tpb), cache.kOffset(g, phys % tpb), keys, (g * len + j) * d);
             }
         }
         return RocketKv.selectPromptTokens(qWin, keys, h, hkv, d, len, w, p.kernelSize(), p.promptBudget());
     }
 
     /** Builds the KT pages over each prefilled sequence's kept slots {@code [0, min(kvLen, budget))} of its kept table. */
-    static void ktBuild(float[] cache, StepBatch b, AttentionShape s, RocketKvPlan plan, float[] kt) {
+    static void ktBuild(CpuKvCache cache, StepBatch b, AttentionShape s, RocketKvPlan plan, float[] kt) {
         RocketKvParams p = plan.params();
         int hkv = s.numKvHeads();
         int d = s.headDim();
         int tpb = s.tokensPerBlock();
+        float[] row = new float[d];
         for (int seq = 0; seq < b.numSeqs(); seq++) {
             int len = p.keptTokens(b.kvLens()[seq]);
             int[] table = b.keptTable(seq);
@@ -160,10 +161,10 @@ final class CpuRocketKv {
                     int maxOff = ktOffset(pp, 1, g, hkv, d);
                     for (int slot = page * p.pageSize(); slot < end; slot++) {
                         int phys = physical(table, slot, tpb);
-                        int ko = CpuKernels.kOffset(phys / tpb, g, phys % tpb, s);
+                        cache.readRow(cache.block(phys / tpb), cache.kOffset(g, phys % tpb), row, 0);
                         boolean fresh = slot == page * p.pageSize();
                         for (int c = 0; c < d; c++) {
-                            float v = p.roundToKt(cache[ko + c]);
+                            float v = p.roundToKt(row[c]);
                             kt[minOff + c] = fresh ? v : Math.min(kt[minOff + c], v);
                             kt[maxOff + c] = fresh ? v : Math.max(kt[maxOff + c], v);
                         }
@@ -203,22 +204,24 @@ final class CpuRocketKv {
     }
 
     /**
-     * Stage 2 page selection, then exact attention over the selected pages' existing slots; a sequence with
-     * kvLen 0 (decode padding) gets zero rows.
+     * Stage 2 page selection per sequence, then exact attention ({@link CpuAttention#listed}) over the selected
+     * pages' existing slots; a sequence with kvLen 0 (decode padding) gets zero rows.
      */
-    static void sparseDecode(float[] q, float[] cache, float[] kt, StepBatch b, AttentionShape s, RocketKvPlan plan,
-                             float[] out, boolean parallel) {
+    static void sparseDecode(float[] q, CpuKvCache cache, float[] kt, StepBatch b, AttentionShape s, RocketKvPlan plan,
+                             float[] out, CpuAttention attention, CpuAttention.Parallel par) {
         RocketKvParams p = plan.params();
         int h = s.numHeads();
         int hkv = s.numKvHeads();
         int d = s.headDim();
-        int g = s.groupSize();
         int tpb = s.tokensPerBlock();
-        IntStream seqs = IntStream.range(0, b.numSeqs());
-        (parallel ? seqs.parallel() : seqs).forEach(seq -> {
+        int[][][] slots = new int[b.numSeqs()][][]; // [seq][kvh][] physical slots of the selected pages
+        long work = 0;
+        for (int seq = 0; seq < b.numSeqs(); seq++) {
+            work += (long) p.numPages(b.kvLens()[seq]) * h * d * 2;
+        }
+        par.forEach(b.numSeqs(), work, seq -> {
             int len = b.kvLens()[seq];
             if (len == 0) { // a padding sequence: zero rows
-                java.util.Arrays.fill(out, seq * h * d, (seq + 1) * h * d, 0f);
                 return;
             }
             int[] table = b.blockTables()[seq];
@@ -232,48 +235,26 @@ final class CpuRocketKv {
                     System.arraycopy(kt, ktOffset(pp, 1, kvh, hkv, d), ktMax, (kvh * pages + page) * d, d);
                 }
             }
-            float[] qs = new float[h * d];
-            System.arraycopy(q, seq * h * d, qs, 0, h * d);
+            float[] qs = java.util.Arrays.copyOfRange(q, seq * h * d, (seq + 1) * h * d);
             int[][] selected = RocketKv.selectPages(qs, ktMin, ktMax, h, hkv, d, pages, p.topk(), p.topr());
-            for (int head = 0; head < h; head++) {
-                int[] sel = selected[head / g];
-                int kvh = head / g;
+            int[][] perHead = new int[hkv][];
+            for (int kvh = 0; kvh < hkv; kvh++) {
                 int n = 0;
-                for (int page : sel) {
+                for (int page : selected[kvh]) {
                     n += Math.min(len, (page + 1) * p.pageSize()) - page * p.pageSize();
                 }
-                float[] scores = new float[n];
-                int[] offs = new int[n];
+                int[] sl = new int[n];
                 int i = 0;
-                float max = Float.NEGATIVE_INFINITY;
-                int qo = head * d;
-                for (int page : sel) {
+                for (int page : selected[kvh]) {
                     int end = Math.min(len, (page + 1) * p.pageSize());
                     for (int slot = page * p.pageSize(); slot < end; slot++) {
-                        int phys = physical(table, slot, tpb);
-                        offs[i] = phys;
-                        float sc = CpuKernels.dot(qs, qo, cache, CpuKernels.kOffset(phys / tpb, kvh, phys % tpb, s), d)
-                                * s.scale();
-                        scores[i++] = sc;
-                        max = Math.max(max, sc);
+                        sl[i++] = physical(table, slot, tpb);
                     }
                 }
-                float[] acc = new float[d];
-                float sum = 0f;
-                for (int j = 0; j < n; j++) {
-                    float e = (float) Math.exp(scores[j] - max);
-                    sum += e;
-                    int vo = CpuKernels.vOffset(offs[j] / tpb, kvh, offs[j] % tpb, s);
-                    for (int c = 0; c < d; c++) {
-                        acc[c] += e * cache[vo + c];
-                    }
-                }
-                float inv = 1f / sum;
-                int oo = (seq * h + head) * d;
-                for (int c = 0; c < d; c++) {
-                    out[oo + c] = acc[c] * inv;
-                }
+                perHead[kvh] = sl;
             }
+            slots[seq] = perHead;
         });
+        attention.listed(q, cache, slots, s, out, par);
     }
 }

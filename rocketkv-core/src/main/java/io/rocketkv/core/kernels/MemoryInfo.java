@@ -1,14 +1,15 @@
 package io.rocketkv.core.kernels;
 
 /**
- * The memory a backend's tensors come from ({@link Kernels#memoryInfo()}): a GPU's device memory, or the JVM heap
- * for the CPU backend.
+ * The memory a backend's tensors come from ({@link Kernels#memoryInfo()}): a GPU's device memory, or the host's
+ * physical memory for the CPU backend (its activations on the JVM heap, its KV cache off it).
  *
  * @param free           bytes free now
- * @param total          bytes in all (the device's memory; the heap's maximum size)
- * @param heap           true when tensors live on the JVM heap (the CPU backend), false for device memory
+ * @param total          bytes in all (the device's memory; the host's physical memory)
+ * @param heap           true for host memory (the CPU backend: its KV cache is allocated as blocks are used, so
+ *                       the pool is a bound), false for device memory
  * @param maxTensorBytes the largest single tensor the backend can hold ({@link Long#MAX_VALUE} when only memory
- *                       limits it; one Java array on the heap)
+ *                       limits it)
  */
 public record MemoryInfo(long free, long total, boolean heap, long maxTensorBytes) {
 

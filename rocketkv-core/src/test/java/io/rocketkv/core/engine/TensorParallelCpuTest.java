@@ -67,7 +67,7 @@ class TensorParallelCpuTest {
             List<LlamaModel> models = new ArrayList<>();
             List<Kernels> kernels = new ArrayList<>();
             for (int r = 0; r < size; r++) {
-                CpuKernels k = new CpuKernels();
+                CpuKernels k = new CpuKernels(true, DType.F32); // float32 transformers keeps its K/V in fp32
                 var plan = size == 1 ? null : TensorParallelPlan.of(config, r, size, false);
                 models.add(LlamaModel.load(config, weights, k, 16, LoadProgress.NONE, plan, collective.apply(r)));
                 kernels.add(k);

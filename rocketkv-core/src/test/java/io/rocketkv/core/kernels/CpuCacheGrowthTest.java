@@ -18,7 +18,7 @@ class CpuCacheGrowthTest {
         AttentionShape s = AttentionShape.of(2, 1, 8, 4);
         int blocks = 1000;
         Tensor cache = k.allocate(DType.F32, blocks, 2, 1, 4, 8);
-        assertEquals(0, ((CpuTensor) cache).floats().length, "nothing allocated before the first write");
+        assertEquals(0, ((CpuKvCache) cache).heldBlocks(), "nothing allocated before the first write");
         float[] kv = new float[8];
         for (int i = 0; i < 8; i++) {
             kv[i] = i + 1;
@@ -31,8 +31,7 @@ class CpuCacheGrowthTest {
         StepBatch b = new StepBatch(true, new int[] {0}, new int[] {0}, new int[] {3 * 4 + 1}, new int[] {0, 1},
                 new int[] {1}, new int[][] {{3}}, new int[] {0});
         k.writeKv(kt, vt, k.plan(b), s, cache);
-        int held = ((CpuTensor) cache).floats().length;
-        assertTrue(held >= 4 * 2 * 4 * 8 && held < blocks * 2 * 4 * 8 / 10, "held " + held + " floats");
+        assertEquals(1, ((CpuKvCache) cache).heldBlocks(), "only the block written");
         float[] all = k.download(cache);
         assertEquals(blocks * 2 * 4 * 8, all.length);
         int kOff = CpuKernels.kOffset(3, 0, 1, s);
@@ -47,6 +46,27 @@ class CpuCacheGrowthTest {
             assertEquals(i + 1, all[kOff + i]);
             assertEquals(i + 1, all[vOff + i]);
         }
+    }
+
+    @Test
+    void aClosedKvCacheRefusesOpsWithAnExceptionAndClosingTwiceIsHarmless() {
+        AttentionShape s = AttentionShape.of(2, 1, 8, 4);
+        Tensor cache = k.allocate(DType.BF16, 4, 2, 1, 4, 8);
+        Tensor kv = k.allocate(DType.F32, 1, 8);
+        StepBatch b = new StepBatch(true, new int[] {0}, new int[] {0}, new int[] {1}, new int[] {0, 1},
+                new int[] {1}, new int[][] {{0}}, new int[] {0});
+        k.writeKv(kv, kv, k.plan(b), s, cache);
+        cache.close();
+        cache.close();
+        assertThrows(IllegalStateException.class, () -> k.writeKv(kv, kv, k.plan(b), s, cache));
+        assertThrows(IllegalStateException.class, () -> k.download(cache));
+    }
+
+    @Test
+    void aKvCacheOfAnotherDtypeOrShapeIsRefused() {
+        assertThrows(IllegalArgumentException.class, () -> k.allocate(DType.F16, 4, 2, 1, 4, 8));
+        assertThrows(IllegalArgumentException.class, () -> k.allocate(DType.BF16, 4, 3, 1, 4, 8));
+        assertThrows(IllegalArgumentException.class, () -> new CpuKernels(false, DType.F16));
     }
 
     @Test
