@@ -1,32 +1,69 @@
 package io.rocketkv.core.kernels;
 
+import io.rocketkv.core.kernels.dense.DenseOps;
+import io.rocketkv.core.kernels.dense.ScalarDenseOps;
 import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.sparse.RocketKvParams;
 import io.rocketkv.core.sparse.RocketKvPlan;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
-import java.util.stream.IntStream;
 
 /**
- * The reference backend: plain Java, fp32 arithmetic, parallel over output features (matmul) and over
- * (sequence, head) pairs (attention) when the work is large enough to pay for the fork. Every CUDA
- * kernel is tested against these methods.
+ * The CPU backend, fp32 arithmetic, parallel over output features (matmul) and over (sequence, head) pairs
+ * (attention) on a fixed pool of threads when the work is large enough to pay for the fork. The dense ops (matmul,
+ * rmsNorm, siluMul, add) run Vector API kernels by default and their scalar twins when asked
+ * ({@link CpuKernelMode}); every CUDA kernel is tested against these methods.
  */
 public final class CpuKernels implements Kernels {
 
     /** Below this many multiply-adds an op runs on the calling thread. */
     private static final long PARALLEL_THRESHOLD = 1L << 15;
-    private static final int MATMUL_ROWS_PER_TASK = 16;
 
     private final boolean parallel;
+    private final CpuThreadPool pool;      // null when every op runs on the calling thread
+    private final DenseOps dense;          // matmul, rmsNorm, siluMul, add: SIMD or the scalar twin
+    private final DenseOps.Parallel fork = this::forEach;
 
+    /**
+     * Every core, the dense-op kernels {@link CpuKernelMode#fromSystemProperty()} names (SIMD unless the property
+     * says scalar; scalar, with one warning, in a JVM without the Vector API module).
+     */
     public CpuKernels() {
         this(true);
     }
 
     /** @param parallel false runs every op on the calling thread (useful for debugging and profiling) */
     public CpuKernels(boolean parallel) {
-        this.parallel = parallel;
+        this(CpuKernelMode.fromSystemProperty(), parallel ? Runtime.getRuntime().availableProcessors() : 1, true);
+    }
+
+    /**
+     * @param mode    the dense-op kernels
+     * @param threads threads per op (the caller and {@code threads − 1} pool threads); 1 runs every op on the caller
+     * @throws IllegalStateException    when {@code mode} is SIMD in a JVM without the Vector API module
+     * @throws IllegalArgumentException when {@code threads < 1}
+     */
+    public CpuKernels(CpuKernelMode mode, int threads) {
+        this(mode, threads, false);
+    }
+
+    private CpuKernels(CpuKernelMode mode, int threads, boolean fallBack) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("CPU threads must be >= 1, got " + threads);
+        }
+        this.parallel = threads > 1;
+        this.pool = threads > 1 ? CpuThreadPool.of(threads) : null;
+        this.dense = mode.ops(fallBack);
+    }
+
+    /** The dense-op kernels in use: {@code "simd"} or {@code "scalar"}. */
+    public String denseKernels() {
+        return dense.name();
+    }
+
+    /** Threads per op. */
+    public int threads() {
+        return pool == null ? 1 : pool.threads();
     }
 
     @Override
@@ -137,18 +174,7 @@ public final class CpuKernels implements Kernels {
         int h = x.dim(1);
         float[] xs = cpu(x).floats();
         float[] os = cpu(out).floats();
-        float[] w = cpu(weight).toFloats();
-        for (int r = 0; r < rows; r++) {
-            int base = r * h;
-            double ss = 0;
-            for (int i = 0; i < h; i++) {
-                ss += (double) xs[base + i] * xs[base + i];
-            }
-            float inv = (float) (1.0 / Math.sqrt((float) (ss / h) + eps));
-            for (int i = 0; i < h; i++) {
-                os[base + i] = w[i] * (xs[base + i] * inv);
-            }
-        }
+        dense.rmsNorm(xs, rows, h, cpu(weight).weightFloats(), eps, os);
     }
 
     @Override
@@ -160,22 +186,8 @@ public final class CpuKernels implements Kernels {
             throw new IllegalArgumentException("matmul shapes: x " + Tensor.describe(x) + ", w " + Tensor.describe(w)
                     + ", out " + Tensor.describe(out));
         }
-        float[] xs = cpu(x).floats();
-        float[] os = cpu(out).floats();
-        CpuTensor wt = cpu(w);
-        float[] b = bias == null ? null : cpu(bias).toFloats();
-        int tasks = (n + MATMUL_ROWS_PER_TASK - 1) / MATMUL_ROWS_PER_TASK;
-        forEach(tasks, (long) rows * n * k, task -> {
-            float[] wrow = new float[k];
-            int end = Math.min(n, (task + 1) * MATMUL_ROWS_PER_TASK);
-            for (int j = task * MATMUL_ROWS_PER_TASK; j < end; j++) {
-                wt.readRow((long) j * k, wrow, k);
-                float bj = b == null ? 0f : b[j];
-                for (int r = 0; r < rows; r++) {
-                    os[r * n + j] = dot(xs, r * k, wrow, 0, k) + bj;
-                }
-            }
-        });
+        float[] b = bias == null ? null : cpu(bias).weightFloats();
+        dense.matmul(cpu(x).floats(), rows, cpu(w).matrix(), b, cpu(out).floats(), fork);
     }
 
     @Override
@@ -225,10 +237,7 @@ public final class CpuKernels implements Kernels {
             throw new IllegalArgumentException("siluMul shapes " + Tensor.describe(gate) + ", " + Tensor.describe(up)
                     + ", " + Tensor.describe(out));
         }
-        for (int i = 0; i < n; i++) {
-            float v = g[i];
-            o[i] = v / (1f + (float) Math.exp(-v)) * u[i];
-        }
+        dense.siluMul(g, u, o, (int) n, fork);
     }
 
     @Override
@@ -239,9 +248,7 @@ public final class CpuKernels implements Kernels {
         if (y.numel() != n) {
             throw new IllegalArgumentException("add shapes " + Tensor.describe(x) + " and " + Tensor.describe(y));
         }
-        for (int i = 0; i < n; i++) {
-            a[i] += b[i];
-        }
+        dense.add(a, b, (int) n);
     }
 
     @Override
@@ -505,18 +512,7 @@ public final class CpuKernels implements Kernels {
     }
 
     static float dot(float[] a, int ao, float[] b, int bo, int n) {
-        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
-        int i = 0;
-        for (; i + 3 < n; i += 4) {
-            s0 += a[ao + i] * b[bo + i];
-            s1 += a[ao + i + 1] * b[bo + i + 1];
-            s2 += a[ao + i + 2] * b[bo + i + 2];
-            s3 += a[ao + i + 3] * b[bo + i + 3];
-        }
-        for (; i < n; i++) {
-            s0 += a[ao + i] * b[bo + i];
-        }
-        return (s0 + s1) + (s2 + s3);
+        return ScalarDenseOps.dot(a, ao, b, bo, n);
     }
 
     private static void axpy(float alpha, float[] x, int xo, float[] y, int n) {
@@ -527,7 +523,7 @@ public final class CpuKernels implements Kernels {
 
     private void forEach(int tasks, long work, java.util.function.IntConsumer body) {
         if (parallel && tasks > 1 && work >= PARALLEL_THRESHOLD) {
-            IntStream.range(0, tasks).parallel().forEach(body);
+            pool.forEach(tasks, body);
         } else {
             for (int t = 0; t < tasks; t++) {
                 body.accept(t);
