@@ -2,6 +2,8 @@ package io.rocketkv.core.kernels;
 
 import io.rocketkv.core.kernels.dense.DenseOps;
 import io.rocketkv.core.kernels.dense.ScalarDenseOps;
+import io.rocketkv.core.kernels.dense.WeightFormat;
+import io.rocketkv.core.kernels.dense.WeightQuantizer;
 import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.sparse.RocketKvParams;
 import io.rocketkv.core.sparse.RocketKvPlan;
@@ -23,6 +25,7 @@ public final class CpuKernels implements Kernels {
     private final CpuThreadPool pool;      // null when every op runs on the calling thread
     private final DenseOps dense;          // matmul, rmsNorm, siluMul, add: SIMD or the scalar twin
     private final DenseOps.Parallel fork = this::forEach;
+    private final WeightFormat quantizeTo; // null: weights stay in the checkpoint's format
 
     /**
      * Every core, the dense-op kernels {@link CpuKernelMode#fromSystemProperty()} names (SIMD unless the property
@@ -44,16 +47,41 @@ public final class CpuKernels implements Kernels {
      * @throws IllegalArgumentException when {@code threads < 1}
      */
     public CpuKernels(CpuKernelMode mode, int threads) {
-        this(mode, threads, false);
+        this(mode, threads, false, null);
+    }
+
+    /**
+     * The default kernels ({@link #CpuKernels()}) on every core, with 2-D weights whose rows are a multiple of 32
+     * elements quantized when loaded ({@link #weight}) to {@code quantizeTo}: {@link WeightFormat#Q8_0} or
+     * {@link WeightFormat#Q4_0} (llama.cpp's block formats; {@link WeightQuantizer}); null keeps the checkpoint's.
+     *
+     * @throws IllegalArgumentException when {@code quantizeTo} is a float format
+     */
+    public static CpuKernels quantizing(WeightFormat quantizeTo) {
+        return new CpuKernels(CpuKernelMode.fromSystemProperty(), Runtime.getRuntime().availableProcessors(), true,
+                quantizeTo);
     }
 
     private CpuKernels(CpuKernelMode mode, int threads, boolean fallBack) {
+        this(mode, threads, fallBack, null);
+    }
+
+    private CpuKernels(CpuKernelMode mode, int threads, boolean fallBack, WeightFormat quantizeTo) {
         if (threads < 1) {
             throw new IllegalArgumentException("CPU threads must be >= 1, got " + threads);
+        }
+        if (quantizeTo != null && !quantizeTo.quantized()) {
+            throw new IllegalArgumentException("weight quantization to " + quantizeTo + ": expected Q8_0 or Q4_0");
         }
         this.parallel = threads > 1;
         this.pool = threads > 1 ? CpuThreadPool.of(threads) : null;
         this.dense = mode.ops(fallBack);
+        this.quantizeTo = quantizeTo;
+    }
+
+    /** The format 2-D weights are quantized to when loaded, or null when they keep the checkpoint's. */
+    public WeightFormat weightQuantization() {
+        return quantizeTo;
     }
 
     /** The dense-op kernels in use: {@code "simd"} or {@code "scalar"}. */
@@ -127,7 +155,11 @@ public final class CpuKernels implements Kernels {
 
     @Override
     public Tensor weight(DType dtype, int[] shape, MemorySegment hostData) {
-        return CpuTensor.mapped(dtype, shape, hostData);
+        CpuTensor mapped = CpuTensor.mapped(dtype, shape, hostData);
+        if (quantizeTo == null || shape.length != 2 || shape[1] % WeightFormat.BLOCK != 0) {
+            return mapped; // norms and biases (1-D) stay exact
+        }
+        return CpuTensor.quantized(dtype, shape, WeightQuantizer.quantize(quantizeTo, dtype, hostData, shape[0], shape[1]));
     }
 
     @Override

@@ -27,17 +27,13 @@ final class WeightVectors {
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
     private static final VectorSpecies<Short> S =
             VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    /** L bytes, or 8 where L is 4 (the narrowest byte vector; its first L lanes are used). */
     private static final VectorSpecies<Byte> B =
             VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, F.vectorBitSize() / 4)));
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     static final ValueLayout.OfFloat LE_FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
 
     private WeightVectors() {
-    }
-
-    /** Whether the quantized loads work with this vector size (int8 and int4 lanes fill a 64-bit vector at least). */
-    static boolean quantizedSupported() {
-        return L >= 8 && WeightFormat.BLOCK % L == 0;
     }
 
     /** L fp32 values at {@code byteOffset}. */

@@ -7,6 +7,7 @@ import io.rocketkv.core.kernels.dense.DenseOps;
 import io.rocketkv.core.kernels.dense.ScalarDenseOps;
 import io.rocketkv.core.kernels.dense.WeightFormat;
 import io.rocketkv.core.kernels.dense.WeightMatrix;
+import io.rocketkv.core.kernels.dense.WeightQuantizer;
 import io.rocketkv.core.kernels.dense.WeightRows;
 import io.rocketkv.core.numeric.NumericFormats;
 import java.lang.foreign.Arena;
@@ -65,6 +66,16 @@ class VectorDenseOpsTest {
     })
     void matmulMatchesScalarTwin(WeightFormat f, int rows, int k, int n, boolean withBias) {
         checkMatmul(floatMatrix(f, n, k), rows, withBias);
+    }
+
+    @ParameterizedTest(name = "{0} rows={1} k={2} n={3} bias={4}")
+    @CsvSource({
+        "Q8_0, 1, 32, 1, false", "Q8_0, 1, 96, 131, true", "Q8_0, 3, 64, 37, false", "Q8_0, 33, 160, 29, true",
+        "Q4_0, 1, 32, 7, true", "Q4_0, 2, 96, 131, false", "Q4_0, 9, 64, 13, true", "Q4_0, 40, 128, 25, false",
+    })
+    void quantizedMatmulMatchesScalarTwin(WeightFormat f, int rows, int k, int n, boolean withBias) {
+        MemorySegment src = floatMatrix(WeightFormat.F32, n, k).data();
+        checkMatmul(WeightQuantizer.quantize(f, io.rocketkv.core.numeric.DType.F32, src, n, k), rows, withBias);
     }
 
     @Test
