@@ -18,29 +18,31 @@ import jdk.incubator.vector.VectorOperators;
  *   <li><b>rows below {@link #GEMM_MIN_ROWS}</b> (decode): four weight rows at a time are read once from their
  *       segment and widened in registers, one FMA accumulator per weight row and x row; memory-bound, so the aim is
  *       to stream the weights at the memory bandwidth.
- *   <li><b>more rows</b> (prefill): a register-blocked GEMM. The x block is transposed once per call (x̄[k, rows]);
- *       each task widens {@link #TASK_COLS} weight rows into an fp32 panel once, then a 6 × 2L micro-kernel keeps 12
- *       accumulators in registers (6 weight columns × 2L x rows), each step loading two x̄ vectors and broadcasting
- *       six panel values: every weight value is used for 2L tokens per load, no horizontal reductions.
+ *   <li><b>more rows</b> (prefill): register-blocked. Each task widens {@link #TASK_COLS} weight rows into an fp32
+ *       panel once; a 4 × 4 micro-kernel then keeps 16 accumulators in registers (4 x rows × 4 weight rows), each
+ *       step loading four x vectors and four weight vectors for 16 FMAs, so every weight vector loaded serves four
+ *       tokens and every x vector four outputs.
  * </ul>
  *
- * Both sum in fp32 in another order than the scalar twin (lanes, then a tree); results differ from it by fp32
- * reassociation only.
+ * <p>Both compute every output element with the same operations in the same order (lane l sums the products of
+ * elements {@code l, l + L, …} by FMA, the lanes are reduced, the last {@code k mod L} products are summed one at a
+ * time and added, then the bias), so an element does not depend on how many rows the call had or on which kernel
+ * ran: a token's logits are the same whatever it was batched with. Quantized weights are dequantized
+ * ({@code scale · q}, exact in fp32 for Q8_0/Q4_0 only up to one rounding) before the product in both kernels.
+ * The order differs from the scalar twin's (four running sums): results differ from it by fp32 reassociation.
  */
 final class VectorMatmul {
 
-    /** From this many x rows the register-blocked GEMM runs (below, the streaming kernel). */
+    /** From this many x rows the register-blocked kernel runs (below, the streaming kernel). */
     static final int GEMM_MIN_ROWS = 8;
-    /** Weight columns of the micro-kernel. */
-    private static final int MC = 6;
-    /** x rows of the micro-kernel: two vectors. */
-    private static final int MR = 2 * L;
-    /** Weight rows per GEMM task (a multiple of {@link #MC}). */
-    private static final int TASK_COLS = 4 * MC;
+    /** x rows and weight rows of the micro-kernel. */
+    private static final int MB = 4;
+    /** Weight rows per register-blocked task (a multiple of {@link #MB}). */
+    private static final int TASK_COLS = 4 * MB;
     /** Weight rows per streaming task. */
     private static final int STREAM_COLS = 16;
 
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][]);
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][]);
 
     private VectorMatmul() {
     }
@@ -52,7 +54,7 @@ final class VectorMatmul {
         if (rows < GEMM_MIN_ROWS) {
             stream(x, rows, w, bias, out, parallel);
         } else {
-            gemm(x, rows, w, bias, out, parallel);
+            blocked(x, rows, w, bias, out, parallel);
         }
     }
 
@@ -64,6 +66,23 @@ final class VectorMatmul {
         return s[slot];
     }
 
+    /** The reduced accumulator plus the last {@code k − kv} products, summed one at a time; then the bias. */
+    private static float finish(FloatVector acc, float[] x, int xo, float[] w, int wo, int kv, int k, float bias) {
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        if (kv < k) {
+            float t = 0f;
+            for (int i = kv; i < k; i++) {
+                t += x[xo + i] * w[wo + i - kv];
+            }
+            s += t;
+        }
+        return s + bias;
+    }
+
+    private static float bias(float[] bias, int j) {
+        return bias == null ? 0f : bias[j];
+    }
+
     // ---- streaming kernel (decode) -------------------------------------------------------------------------
 
     private static void stream(float[] x, int rows, WeightMatrix w, float[] bias, float[] out, Parallel parallel) {
@@ -72,42 +91,47 @@ final class VectorMatmul {
         parallel.forEach(tasks, (long) rows * n * w.k(), task -> {
             int j0 = task * STREAM_COLS;
             int j1 = Math.min(n, j0 + STREAM_COLS);
+            int k = w.k();
+            int kv = k - k % L;
+            float[] tails = scratch(0, 4 * (k - kv)); // the last k mod L weights of four rows, decoded
             int j = j0;
             for (; j + 4 <= j1; j += 4) {
+                for (int c = 0; c < 4 && kv < k; c++) {
+                    WeightRows.decode(w, j + c, kv, tails, c * (k - kv), k - kv);
+                }
                 for (int r = 0; r < rows; r++) {
-                    dot4(x, r, w, j, bias, out);
+                    dot4(x, r, w, j, bias, out, tails);
                 }
             }
             for (; j < j1; j++) {
+                if (kv < k) {
+                    WeightRows.decode(w, j, kv, tails, 0, k - kv);
+                }
                 for (int r = 0; r < rows; r++) {
-                    out[r * n + j] = dot1(x, r, w, j) + (bias == null ? 0f : bias[j]);
+                    out[r * n + j] = dot1(x, r, w, j, tails, bias(bias, j));
                 }
             }
         });
     }
 
-    private static FloatVector load(WeightFormat f, MemorySegment seg, long byteOffset) {
-        return switch (f) {
-            case BF16 -> WeightVectors.bf16(seg, byteOffset);
-            case F16 -> WeightVectors.f16(seg, byteOffset);
-            default -> WeightVectors.f32(seg, byteOffset);
+    /** L weights of row {@code row} from element {@code i} (a multiple of L), widened (and scaled if quantized). */
+    private static FloatVector load(WeightMatrix w, int row, long rowByte, int i) {
+        MemorySegment seg = w.data();
+        return switch (w.format()) {
+            case BF16 -> WeightVectors.bf16(seg, rowByte + 2L * i);
+            case F16 -> WeightVectors.f16(seg, rowByte + 2L * i);
+            case F32 -> WeightVectors.f32(seg, rowByte + 4L * i);
+            case Q8_0 -> WeightVectors.q8(seg, rowByte + i).mul(WeightVectors.scale(w, row, i / WeightFormat.BLOCK));
+            case Q4_0 -> WeightVectors.q4(seg, rowByte + (long) (i / WeightFormat.BLOCK) * (WeightFormat.BLOCK / 2),
+                    i % WeightFormat.BLOCK).mul(WeightVectors.scale(w, row, i / WeightFormat.BLOCK));
         };
     }
 
-    /** out[r, j … j+3] = x[r] · w[j … j+3] (+ bias). */
-    private static void dot4(float[] x, int r, WeightMatrix w, int j, float[] bias, float[] out) {
+    /** out[r, j … j+3] = x[r] · w[j … j+3] (+ bias); tails holds the rows' last k mod L weights. */
+    private static void dot4(float[] x, int r, WeightMatrix w, int j, float[] bias, float[] out, float[] tails) {
         int k = w.k();
         int n = w.n();
         int xo = r * k;
-        if (w.format().quantized()) {
-            for (int c = 0; c < 4; c++) {
-                out[r * n + j + c] = dotQuantized(x, xo, w, j + c) + (bias == null ? 0f : bias[j + c]);
-            }
-            return;
-        }
-        WeightFormat f = w.format();
-        MemorySegment seg = w.data();
-        int es = f.byteSize();
         long o0 = w.offset(j, 0);
         long o1 = w.offset(j + 1, 0);
         long o2 = w.offset(j + 2, 0);
@@ -119,169 +143,129 @@ final class VectorMatmul {
         int kv = k - k % L;
         for (int i = 0; i < kv; i += L) {
             FloatVector xv = FloatVector.fromArray(F, x, xo + i);
-            long b = (long) i * es;
-            a0 = load(f, seg, o0 + b).fma(xv, a0);
-            a1 = load(f, seg, o1 + b).fma(xv, a1);
-            a2 = load(f, seg, o2 + b).fma(xv, a2);
-            a3 = load(f, seg, o3 + b).fma(xv, a3);
+            a0 = load(w, j, o0, i).fma(xv, a0);
+            a1 = load(w, j + 1, o1, i).fma(xv, a1);
+            a2 = load(w, j + 2, o2, i).fma(xv, a2);
+            a3 = load(w, j + 3, o3, i).fma(xv, a3);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD);
-        float s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD);
-        float s3 = a3.reduceLanes(VectorOperators.ADD);
-        if (kv < k) {
-            s0 += tail(x, xo, w, j, kv);
-            s1 += tail(x, xo, w, j + 1, kv);
-            s2 += tail(x, xo, w, j + 2, kv);
-            s3 += tail(x, xo, w, j + 3, kv);
-        }
+        int t = k - kv;
         int oo = r * n + j;
-        out[oo] = s0 + (bias == null ? 0f : bias[j]);
-        out[oo + 1] = s1 + (bias == null ? 0f : bias[j + 1]);
-        out[oo + 2] = s2 + (bias == null ? 0f : bias[j + 2]);
-        out[oo + 3] = s3 + (bias == null ? 0f : bias[j + 3]);
+        out[oo] = finish(a0, x, xo, tails, 0, kv, k, bias(bias, j));
+        out[oo + 1] = finish(a1, x, xo, tails, t, kv, k, bias(bias, j + 1));
+        out[oo + 2] = finish(a2, x, xo, tails, 2 * t, kv, k, bias(bias, j + 2));
+        out[oo + 3] = finish(a3, x, xo, tails, 3 * t, kv, k, bias(bias, j + 3));
     }
 
-    private static float dot1(float[] x, int r, WeightMatrix w, int j) {
+    private static float dot1(float[] x, int r, WeightMatrix w, int j, float[] tails, float bias) {
         int k = w.k();
         int xo = r * k;
-        if (w.format().quantized()) {
-            return dotQuantized(x, xo, w, j);
-        }
-        WeightFormat f = w.format();
-        MemorySegment seg = w.data();
         long o = w.offset(j, 0);
         FloatVector a = FloatVector.zero(F);
         int kv = k - k % L;
         for (int i = 0; i < kv; i += L) {
-            a = load(f, seg, o + (long) i * f.byteSize()).fma(FloatVector.fromArray(F, x, xo + i), a);
+            a = load(w, j, o, i).fma(FloatVector.fromArray(F, x, xo + i), a);
         }
-        float s = a.reduceLanes(VectorOperators.ADD);
-        return kv < k ? s + tail(x, xo, w, j, kv) : s;
+        return finish(a, x, xo, tails, 0, kv, k, bias);
     }
 
-    /** x[xo + kv …] · w[j, kv …], the last k mod L elements, one at a time. */
-    private static float tail(float[] x, int xo, WeightMatrix w, int j, int kv) {
-        int k = w.k();
-        float[] t = scratch(3, k - kv);
-        WeightRows.decode(w, j, kv, t, 0, k - kv);
-        float s = 0f;
-        for (int i = kv; i < k; i++) {
-            s += x[xo + i] * t[i - kv];
-        }
-        return s;
-    }
+    // ---- register-blocked kernel (prefill) -----------------------------------------------------------------
 
-    /** x[xo …] · w[j] for a quantized row: each block's integer products summed in a vector, then scaled. */
-    private static float dotQuantized(float[] x, int xo, WeightMatrix w, int j) {
-        int k = w.k();
-        MemorySegment seg = w.data();
-        long base = w.offset(j, 0);
-        boolean q8 = w.format() == WeightFormat.Q8_0;
-        FloatVector acc = FloatVector.zero(F);
-        for (int i = 0, block = 0; i < k; i += WeightFormat.BLOCK, block++) {
-            FloatVector s = FloatVector.zero(F);
-            for (int e = 0; e < WeightFormat.BLOCK; e += L) {
-                FloatVector q = q8 ? WeightVectors.q8(seg, base + i + e)
-                        : WeightVectors.q4(seg, base + block * (WeightFormat.BLOCK / 2L), e);
-                s = q.fma(FloatVector.fromArray(F, x, xo + i + e), s);
-            }
-            acc = s.fma(FloatVector.broadcast(F, WeightVectors.scale(w, j, block)), acc);
-        }
-        return acc.reduceLanes(VectorOperators.ADD);
-    }
-
-    // ---- register-blocked GEMM (prefill) -------------------------------------------------------------------
-
-    private static void gemm(float[] x, int rows, WeightMatrix w, float[] bias, float[] out, Parallel parallel) {
+    private static void blocked(float[] x, int rows, WeightMatrix w, float[] bias, float[] out, Parallel parallel) {
         int k = w.k();
         int n = w.n();
-        int rp = (rows + MR - 1) / MR * MR;
-        float[] xt = transpose(x, rows, k, rp);
+        int kv = k - k % L;
         int tasks = (n + TASK_COLS - 1) / TASK_COLS;
         parallel.forEach(tasks, (long) rows * n * k, task -> {
             int j0 = task * TASK_COLS;
             int cols = Math.min(TASK_COLS, n - j0);
-            float[] panel = scratch(0, TASK_COLS * k);
+            float[] panel = scratch(1, TASK_COLS * k); // [cols, k] fp32, the task's weight rows widened once
             for (int c = 0; c < cols; c++) {
                 WeightVectors.widenRow(w, j0 + c, panel, c * k);
             }
-            int padded = (cols + MC - 1) / MC * MC;
-            java.util.Arrays.fill(panel, cols * k, padded * k, 0f);
-            float[] tile = scratch(1, MC * MR);
-            for (int rb = 0; rb < rp; rb += MR) {
-                for (int c0 = 0; c0 < cols; c0 += MC) {
-                    micro(xt, rp, rb, panel, c0 * k, k, tile);
-                    int cEnd = Math.min(MC, cols - c0);
-                    int rEnd = Math.min(MR, rows - rb);
-                    for (int c = 0; c < cEnd; c++) {
-                        int j = j0 + c0 + c;
-                        float bj = bias == null ? 0f : bias[j];
-                        for (int r = 0; r < rEnd; r++) {
-                            out[(rb + r) * n + j] = tile[c * MR + r] + bj;
-                        }
+            int r = 0;
+            for (; r + MB <= rows; r += MB) {
+                int c = 0;
+                for (; c + MB <= cols; c += MB) {
+                    micro(x, r, panel, c, k, kv, bias, j0, n, out);
+                }
+                for (; c < cols; c++) {
+                    for (int rr = r; rr < r + MB; rr++) {
+                        out[rr * n + j0 + c] = dotPanel(x, rr * k, panel, c * k, k, kv, bias(bias, j0 + c));
                     }
+                }
+            }
+            for (; r < rows; r++) {
+                for (int c = 0; c < cols; c++) {
+                    out[r * n + j0 + c] = dotPanel(x, r * k, panel, c * k, k, kv, bias(bias, j0 + c));
                 }
             }
         });
     }
 
-    /** x̄[i, r] = x[r, i] for r < rows, 0 up to rp: [k, rp] in the calling thread's scratch. */
-    private static float[] transpose(float[] x, int rows, int k, int rp) {
-        float[] xt = scratch(2, k * rp);
-        for (int i = 0; i < k; i++) {
-            int o = i * rp;
-            for (int r = 0; r < rows; r++) {
-                xt[o + r] = x[r * k + i];
-            }
-            for (int r = rows; r < rp; r++) {
-                xt[o + r] = 0f;
-            }
+    private static float dotPanel(float[] x, int xo, float[] panel, int po, int k, int kv, float bias) {
+        FloatVector a = FloatVector.zero(F);
+        for (int i = 0; i < kv; i += L) {
+            a = FloatVector.fromArray(F, panel, po + i).fma(FloatVector.fromArray(F, x, xo + i), a);
         }
-        return xt;
+        return finish(a, x, xo, panel, po + kv, kv, k, bias);
     }
 
     /**
-     * tile[c, r] = Σ_i panel[p + c·k + i] · x̄[i, rb + r] for c < 6, r < 2L: 12 accumulators, each step two x̄
-     * vectors and six broadcast weights.
+     * out[r … r+3, j0+c … j0+c+3] from x rows r … r+3 and panel rows c … c+3: 16 accumulators, each step four x
+     * vectors and four weight vectors.
      */
-    private static void micro(float[] xt, int rp, int rb, float[] panel, int p, int k, float[] tile) {
-        FloatVector a00 = FloatVector.zero(F), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
-        FloatVector a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
-        int p1 = p + k, p2 = p1 + k, p3 = p2 + k, p4 = p3 + k, p5 = p4 + k;
-        for (int i = 0, xo = rb; i < k; i++, xo += rp) {
-            FloatVector x0 = FloatVector.fromArray(F, xt, xo);
-            FloatVector x1 = FloatVector.fromArray(F, xt, xo + L);
-            FloatVector b = FloatVector.broadcast(F, panel[p + i]);
-            a00 = x0.fma(b, a00);
-            a01 = x1.fma(b, a01);
-            b = FloatVector.broadcast(F, panel[p1 + i]);
-            a10 = x0.fma(b, a10);
-            a11 = x1.fma(b, a11);
-            b = FloatVector.broadcast(F, panel[p2 + i]);
-            a20 = x0.fma(b, a20);
-            a21 = x1.fma(b, a21);
-            b = FloatVector.broadcast(F, panel[p3 + i]);
-            a30 = x0.fma(b, a30);
-            a31 = x1.fma(b, a31);
-            b = FloatVector.broadcast(F, panel[p4 + i]);
-            a40 = x0.fma(b, a40);
-            a41 = x1.fma(b, a41);
-            b = FloatVector.broadcast(F, panel[p5 + i]);
-            a50 = x0.fma(b, a50);
-            a51 = x1.fma(b, a51);
+    private static void micro(float[] x, int r, float[] panel, int c, int k, int kv, float[] bias, int j0, int n,
+                              float[] out) {
+        int x0 = r * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
+        int p0 = c * k, p1 = p0 + k, p2 = p1 + k, p3 = p2 + k;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        for (int i = 0; i < kv; i += L) {
+            FloatVector w0 = FloatVector.fromArray(F, panel, p0 + i);
+            FloatVector w1 = FloatVector.fromArray(F, panel, p1 + i);
+            FloatVector w2 = FloatVector.fromArray(F, panel, p2 + i);
+            FloatVector w3 = FloatVector.fromArray(F, panel, p3 + i);
+            FloatVector v = FloatVector.fromArray(F, x, x0 + i);
+            a00 = w0.fma(v, a00);
+            a01 = w1.fma(v, a01);
+            a02 = w2.fma(v, a02);
+            a03 = w3.fma(v, a03);
+            v = FloatVector.fromArray(F, x, x1 + i);
+            a10 = w0.fma(v, a10);
+            a11 = w1.fma(v, a11);
+            a12 = w2.fma(v, a12);
+            a13 = w3.fma(v, a13);
+            v = FloatVector.fromArray(F, x, x2 + i);
+            a20 = w0.fma(v, a20);
+            a21 = w1.fma(v, a21);
+            a22 = w2.fma(v, a22);
+            a23 = w3.fma(v, a23);
+            v = FloatVector.fromArray(F, x, x3 + i);
+            a30 = w0.fma(v, a30);
+            a31 = w1.fma(v, a31);
+            a32 = w2.fma(v, a32);
+            a33 = w3.fma(v, a33);
         }
-        a00.intoArray(tile, 0);
-        a01.intoArray(tile, L);
-        a10.intoArray(tile, MR);
-        a11.intoArray(tile, MR + L);
-        a20.intoArray(tile, 2 * MR);
-        a21.intoArray(tile, 2 * MR + L);
-        a30.intoArray(tile, 3 * MR);
-        a31.intoArray(tile, 3 * MR + L);
-        a40.intoArray(tile, 4 * MR);
-        a41.intoArray(tile, 4 * MR + L);
-        a50.intoArray(tile, 5 * MR);
-        a51.intoArray(tile, 5 * MR + L);
+        int o0 = r * n + j0 + c, o1 = o0 + n, o2 = o1 + n, o3 = o2 + n;
+        int t0 = p0 + kv, t1 = p1 + kv, t2 = p2 + kv, t3 = p3 + kv; // each panel row's last k mod L weights
+        float b0 = bias(bias, j0 + c), b1 = bias(bias, j0 + c + 1), b2 = bias(bias, j0 + c + 2), b3 = bias(bias, j0 + c + 3);
+        out[o0] = finish(a00, x, x0, panel, t0, kv, k, b0);
+        out[o0 + 1] = finish(a01, x, x0, panel, t1, kv, k, b1);
+        out[o0 + 2] = finish(a02, x, x0, panel, t2, kv, k, b2);
+        out[o0 + 3] = finish(a03, x, x0, panel, t3, kv, k, b3);
+        out[o1] = finish(a10, x, x1, panel, t0, kv, k, b0);
+        out[o1 + 1] = finish(a11, x, x1, panel, t1, kv, k, b1);
+        out[o1 + 2] = finish(a12, x, x1, panel, t2, kv, k, b2);
+        out[o1 + 3] = finish(a13, x, x1, panel, t3, kv, k, b3);
+        out[o2] = finish(a20, x, x2, panel, t0, kv, k, b0);
+        out[o2 + 1] = finish(a21, x, x2, panel, t1, kv, k, b1);
+        out[o2 + 2] = finish(a22, x, x2, panel, t2, kv, k, b2);
+        out[o2 + 3] = finish(a23, x, x2, panel, t3, kv, k, b3);
+        out[o3] = finish(a30, x, x3, panel, t0, kv, k, b0);
+        out[o3 + 1] = finish(a31, x, x3, panel, t1, kv, k, b1);
+        out[o3 + 2] = finish(a32, x, x3, panel, t2, kv, k, b2);
+        out[o3 + 3] = finish(a33, x, x3, panel, t3, kv, k, b3);
     }
 }
