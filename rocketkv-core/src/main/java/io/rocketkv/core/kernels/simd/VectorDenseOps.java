@@ -6,12 +6,13 @@ import static io.rocketkv.core.kernels.simd.WeightVectors.L;
 import io.rocketkv.core.kernels.dense.DenseOps;
 import io.rocketkv.core.kernels.dense.WeightMatrix;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 /**
  * The dense ops on the Vector API (loaded by name, only where {@code jdk.incubator.vector} is present): matmul as
- * {@link VectorMatmul}; rmsNorm with four fp32 vector sums of squares; siluMul with the vector exp (the JDK's
- * vectorised math library where the platform has one); add lane-wise. fp32 throughout, sums in another order than
+ * {@link VectorMatmul}; rmsNorm with two fp32 vector sums of squares; siluMul with {@link Lanes#exp}; add
+ * lane-wise. Reductions and exp give the same bits compiled or interpreted ({@link Lanes}). fp32 throughout, sums in another order than
  * {@link io.rocketkv.core.kernels.dense.ScalarDenseOps}.
  */
 public final class VectorDenseOps implements DenseOps {
@@ -50,7 +51,7 @@ public final class VectorDenseOps implements DenseOps {
                 FloatVector a = FloatVector.fromArray(F, x, base + i);
                 s0 = a.fma(a, s0);
             }
-            float ss = s0.add(s1).reduceLanes(VectorOperators.ADD);
+            float ss = Lanes.sum(s0.add(s1));
             for (; i < h; i++) {
                 ss += x[base + i] * x[base + i];
             }
@@ -71,15 +72,13 @@ public final class VectorDenseOps implements DenseOps {
         parallel.forEach(tasks, 16L * n, task -> {
             int from = task * SILU_CHUNK;
             int to = Math.min(n, from + SILU_CHUNK);
-            int i = from;
-            for (; i + L <= to; i += L) {
-                FloatVector v = FloatVector.fromArray(F, g, i);
-                FloatVector e = v.neg().lanewise(VectorOperators.EXP);
-                v.div(e.add(1f)).mul(FloatVector.fromArray(F, u, i)).intoArray(o, i);
-            }
-            for (; i < to; i++) {
-                float v = g[i];
-                o[i] = v / (1f + (float) Math.exp(-v)) * u[i];
+            // every element through the same vector exp (the tail masked), so that an element's value does not
+            // depend on where it falls, that is on how many rows the call had
+            for (int i = from; i < to; i += L) {
+                VectorMask<Float> m = F.indexInRange(i, to);
+                FloatVector v = FloatVector.fromArray(F, g, i, m);
+                FloatVector e = Lanes.exp(v.neg());
+                v.div(e.add(1f)).mul(FloatVector.fromArray(F, u, i, m)).intoArray(o, i, m);
             }
         });
     }

@@ -9,7 +9,6 @@ import io.rocketkv.core.kernels.dense.WeightMatrix;
 import io.rocketkv.core.kernels.dense.WeightRows;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * {@code out[rows, n] = x[rows, k] · w[n, k]ᵀ (+ bias)} on the Vector API, two kernels:
@@ -27,7 +26,8 @@ import jdk.incubator.vector.VectorOperators;
  * <p>Both compute every output element with the same operations in the same order (lane l sums the products of
  * elements {@code l, l + L, …} by FMA, the lanes are reduced, the last {@code k mod L} products are summed one at a
  * time and added, then the bias), so an element does not depend on how many rows the call had or on which kernel
- * ran: a token's logits are the same whatever it was batched with. Quantized weights are dequantized
+ * ran: a token's logits are the same whatever it was batched with. The lane reduction is {@link Lanes#sum}, the
+ * same bits compiled or not. Quantized weights are dequantized
  * ({@code scale · q}, exact in fp32 for Q8_0/Q4_0 only up to one rounding) before the product in both kernels.
  * The order differs from the scalar twin's (four running sums): results differ from it by fp32 reassociation.
  */
@@ -68,7 +68,7 @@ final class VectorMatmul {
 
     /** The reduced accumulator plus the last {@code k − kv} products, summed one at a time; then the bias. */
     private static float finish(FloatVector acc, float[] x, int xo, float[] w, int wo, int kv, int k, float bias) {
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = Lanes.sum(acc);
         if (kv < k) {
             float t = 0f;
             for (int i = kv; i < k; i++) {
