@@ -54,8 +54,8 @@ commit=${ROCKETKV_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
 driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
 read -ra java_args <<< "${JAVA_ARGS:-}"
-java=(/tmp/jre/bin/java -Xmx24g --enable-native-access=ALL-UNNAMED -Djava.awt.headless=true "${java_args[@]}"
-  -cp "$(cat .gpu/classpath)")
+java=(/tmp/jre/bin/java -Xmx24g --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector
+  -Djava.awt.headless=true "${java_args[@]}" -cp "$(cat .gpu/classpath)")
 
 # part NAME BUDGET_SECONDS COMMAND...: runs COMMAND (stopped at BUDGET + 30 s), logs to OUT_DIR/NAME.log
 part() {

@@ -19,5 +19,5 @@ fi
 cp_file="$out/cp"
 ./mvnw -q -B -o -pl rocketkv-cuda dependency:build-classpath -Dmdep.outputFile="$cp_file" -Dmdep.includeScope=test
 cp="rocketkv-cuda/target/classes:rocketkv-cuda/target/test-classes:$(cat "$cp_file")"
-LD_LIBRARY_PATH="$out" "$java" --enable-native-access=ALL-UNNAMED -jar "$console" execute --class-path "$cp" \
+LD_LIBRARY_PATH="$out" "$java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -jar "$console" execute --class-path "$cp" \
   --select-package io.rocketkv.cuda --disable-banner --details=tree "$@"

@@ -24,7 +24,7 @@ EVAL_ARGS="--contexts 256,512,1024 --cases 8 --procs 2" PARITY_ARGS="--tries 2" 
 
 JAR=examples/target/rocketkv-examples-all.jar
 [[ -f $JAR ]] || ./mvnw -o -B -q package -DskipTests
-JAVA=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$JAR")
+JAVA=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -cp "$JAR")
 "${JAVA[@]}" io.rocketkv.examples.LlmSparseAttention --model_path "$OUT/model" --algo NONE --backend cpu \
   --max_new_tokens 8 --prompt "$(printf 'The pass key is 12345. Remember it. 12345 is the pass key.\n\nQuestion: What is the pass key?\nAnswer:')"
 "${JAVA[@]}" io.rocketkv.examples.eval.RetrievalEval --model "$OUT/model" --contexts 1024 --cases 1 | tail -4

@@ -43,7 +43,7 @@ import java.util.Random;
  *   <li>{@code CudaKernels.matmul} on bf16 weights (activation conversion included) against cuBLAS's
  *       bf16 GEMM called directly on bf16 inputs of the same shapes.</li>
  * </ul>
- * Run on a CUDA machine: {@code java --enable-native-access=ALL-UNNAMED -cp ... io.rocketkv.benchmarks.gpu.CudaKernelsBench}.
+ * Run on a CUDA machine: {@code java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -cp ... io.rocketkv.benchmarks.gpu.CudaKernelsBench}.
  */
 public final class CudaKernelsBench {
 

@@ -21,7 +21,7 @@ import java.util.List;
  * batch 1, 8 and 32, 256 new tokens after a 64-token prompt. The figure is the engine's decode time per step
  * (decode seconds / generated tokens of one request, all requests decoding together), which includes the
  * host side of each step (scheduling, the index upload, sampling on the host). Run on the GPU machine:
- * {@code java --enable-native-access=ALL-UNNAMED -cp <classpath> io.rocketkv.benchmarks.gpu.DecodeGraphsBench}.
+ * {@code java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -cp <classpath> io.rocketkv.benchmarks.gpu.DecodeGraphsBench}.
  */
 public final class DecodeGraphsBench {
 

@@ -39,7 +39,7 @@ import java.util.List;
  * Prefill runs before decode. A configuration needing more than {@link AttentionCost#MEMORY_FRACTION} of the free
  * device memory, or not started before {@code --budget-s} ran out, is recorded as skipped. End to end is
  * {@link EndToEndBench}'s. Usage (from {@code benchmarks/peers/run_all.sh}):
- * {@code java --enable-native-access=ALL-UNNAMED -cp <classpath> io.rocketkv.benchmarks.gpu.GpuBenchmarkRunner
+ * {@code java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -cp <classpath> io.rocketkv.benchmarks.gpu.GpuBenchmarkRunner
  * --out rocketkv-gpu.json [--commit SHA] [--driver VERSION] [--gemm N] [--quick]}.
  */
 public final class GpuBenchmarkRunner {

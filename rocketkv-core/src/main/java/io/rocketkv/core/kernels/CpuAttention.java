@@ -1,19 +1,15 @@
 package io.rocketkv.core.kernels;
 
-import java.util.Locale;
 import java.util.function.IntConsumer;
 
 /**
  * The CPU's attention over the paged cache ({@link CpuKvCache}), in two twins: {@link ScalarAttention} (the
  * reference: two-pass softmax, {@link Math#exp}, one head at a time) and {@link SimdAttention} (the Vector API:
  * online softmax in tiles, a polynomial exp, a GQA group's query heads together so each K/V row is read once per
- * group). Which one {@link CpuKernels} runs is {@link #select chosen} by the system property
- * {@value #PROPERTY}. Arrays are F32 activations laid out as in {@link Kernels}; sizes come from the shapes.
+ * group). Which one {@link CpuKernels} runs follows its {@link CpuKernelMode}. Arrays are F32 activations laid out
+ * as in {@link Kernels}; sizes come from the shapes.
  */
 interface CpuAttention {
-
-    /** {@code scalar} or {@code simd}; unset means {@code simd} when the JVM has the Vector API, else scalar. */
-    String PROPERTY = "rocketkv.cpu.kernels";
 
     /** Runs {@code body} for tasks {@code [0, tasks)}, in parallel when {@code work} (multiply-adds) pays for it. */
     @FunctionalInterface
@@ -38,23 +34,12 @@ interface CpuAttention {
      */
     void listed(float[] q, CpuKvCache cache, int[][][] slots, AttentionShape s, float[] out, Parallel par);
 
-    /** The twin {@value #PROPERTY} asks for (see {@link #PROPERTY}). */
-    static CpuAttention select() {
-        String mode = System.getProperty(PROPERTY);
-        if (mode == null || mode.isBlank()) {
-            return VectorSupport.available() ? new SimdAttention() : new ScalarAttention();
-        }
-        return switch (mode.trim().toLowerCase(Locale.ROOT)) {
-            case "scalar" -> new ScalarAttention();
-            case "simd" -> {
-                if (!VectorSupport.available()) {
-                    throw new IllegalStateException(PROPERTY + "=simd needs the Vector API: start the JVM with"
-                            + " --add-modules jdk.incubator.vector (or set " + PROPERTY + "=scalar)");
-                }
-                yield new SimdAttention();
-            }
-            default -> throw new IllegalArgumentException(PROPERTY + " must be scalar or simd, got '" + mode + "'");
-        };
+    /**
+     * The SIMD twin or the scalar one ({@link CpuKernelMode} decides which, with the dense ops). The SIMD class is
+     * named only on that branch, so a JVM without the Vector API module never loads it.
+     */
+    static CpuAttention of(boolean simd) {
+        return simd ? new SimdAttention() : new ScalarAttention();
     }
 
     /**

@@ -1,22 +1,25 @@
 package io.rocketkv.core.kernels;
 
+import io.rocketkv.core.kernels.dense.DenseOps;
+import io.rocketkv.core.kernels.dense.ScalarDenseOps;
+import io.rocketkv.core.kernels.dense.WeightFormat;
+import io.rocketkv.core.kernels.dense.WeightQuantizer;
 import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.sparse.RocketKvParams;
 import io.rocketkv.core.sparse.RocketKvPlan;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
-import java.util.stream.IntStream;
 
 /**
- * The reference backend: plain Java, fp32 arithmetic, parallel over output features (matmul) and over
- * (sequence, head) pairs (attention) when the work is large enough to pay for the fork. Every CUDA
- * kernel is tested against these methods.
+ * The CPU backend, fp32 arithmetic, parallel over output features (matmul) and over (sequence, head) pairs
+ * (attention) on a fixed pool of threads when the work is large enough to pay for the fork. The dense ops (matmul,
+ * rmsNorm, siluMul, add) run Vector API kernels by default and their scalar twins when asked
+ * ({@link CpuKernelMode}); every CUDA kernel is tested against these methods.
  */
 public final class CpuKernels implements Kernels {
 
     /** Below this many multiply-adds an op runs on the calling thread. */
     private static final long PARALLEL_THRESHOLD = 1L << 15;
-    private static final int MATMUL_ROWS_PER_TASK = 16;
 
     /** System property choosing the default KV cache dtype: {@code bf16} (the default) or {@code fp32}. */
     public static final String KV_DTYPE_PROPERTY = "rocketkv.cpu.kvCacheDtype";
@@ -24,7 +27,15 @@ public final class CpuKernels implements Kernels {
     private final boolean parallel;
     private final DType kvDtype;
     private final CpuAttention attention;
+    private final CpuThreadPool pool;      // null when every op runs on the calling thread
+    private final DenseOps dense;          // matmul, rmsNorm, siluMul, add: SIMD or the scalar twin
+    private final DenseOps.Parallel fork = this::forEach;
+    private final WeightFormat quantizeTo; // null: weights stay in the checkpoint's format
 
+    /**
+     * Every core, the dense-op kernels {@link CpuKernelMode#fromSystemProperty()} names (SIMD unless the property
+     * says scalar; scalar, with one warning, in a JVM without the Vector API module).
+     */
     public CpuKernels() {
         this(true);
     }
@@ -41,17 +52,54 @@ public final class CpuKernels implements Kernels {
      * @throws IllegalArgumentException for another dtype
      */
     public CpuKernels(boolean parallel, DType kvCacheDtype) {
-        this(parallel, kvCacheDtype, CpuAttention.select());
+        this(CpuKernelMode.fromSystemProperty(), parallel ? Runtime.getRuntime().availableProcessors() : 1,
+                !CpuKernelMode.propertySet(), null, kvCacheDtype);
     }
 
-    CpuKernels(boolean parallel, DType kvCacheDtype, CpuAttention attention) {
+    /**
+     * @param mode    the dense-op and attention kernels
+     * @param threads threads per op (the caller and {@code threads − 1} pool threads); 1 runs every op on the caller
+     * @throws IllegalStateException    when {@code mode} is SIMD in a JVM without the Vector API module
+     * @throws IllegalArgumentException when {@code threads < 1}
+     */
+    public CpuKernels(CpuKernelMode mode, int threads) {
+        this(mode, threads, false, null, defaultKvCacheDtype());
+    }
+
+    /**
+     * The default kernels ({@link #CpuKernels()}) on every core, with 2-D weights whose rows are a multiple of 32
+     * elements quantized when loaded ({@link #weight}) to {@code quantizeTo}: {@link WeightFormat#Q8_0} or
+     * {@link WeightFormat#Q4_0} (llama.cpp's block formats; {@link WeightQuantizer}); null keeps the checkpoint's.
+     *
+     * @throws IllegalArgumentException when {@code quantizeTo} is a float format
+     */
+    public static CpuKernels quantizing(WeightFormat quantizeTo) {
+        return new CpuKernels(CpuKernelMode.fromSystemProperty(), Runtime.getRuntime().availableProcessors(),
+                !CpuKernelMode.propertySet(), quantizeTo, defaultKvCacheDtype());
+    }
+
+    /**
+     * @param fallBack SIMD without the Vector API module runs the scalar twins (one warning) instead of throwing:
+     *                 for the default, not for an explicit request
+     */
+    private CpuKernels(CpuKernelMode mode, int threads, boolean fallBack, WeightFormat quantizeTo,
+                       DType kvCacheDtype) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("CPU threads must be >= 1, got " + threads);
+        }
+        if (quantizeTo != null && !quantizeTo.quantized()) {
+            throw new IllegalArgumentException("weight quantization to " + quantizeTo + ": expected Q8_0 or Q4_0");
+        }
         if (!CpuKvCache.supports(kvCacheDtype)) {
             throw new IllegalArgumentException("the CPU KV cache holds BF16 or F32 (" + KV_DTYPE_PROPERTY
                     + "=bf16|fp32), got " + kvCacheDtype);
         }
-        this.parallel = parallel;
+        this.dense = mode.ops(fallBack);
+        this.attention = CpuAttention.of(dense.name().equals("simd"));
+        this.parallel = threads > 1;
+        this.pool = threads > 1 ? CpuThreadPool.of(threads) : null;
+        this.quantizeTo = quantizeTo;
         this.kvDtype = kvCacheDtype;
-        this.attention = attention;
     }
 
     /** {@value #KV_DTYPE_PROPERTY}: unset or {@code bf16}/{@code bfloat16} is BF16, {@code fp32}/{@code float32} F32. */
@@ -72,6 +120,21 @@ public final class CpuKernels implements Kernels {
     @Override
     public DType kvCacheDtype() {
         return kvDtype;
+    }
+
+    /** The format 2-D weights are quantized to when loaded, or null when they keep the checkpoint's. */
+    public WeightFormat weightQuantization() {
+        return quantizeTo;
+    }
+
+    /** The dense-op and attention kernels in use: {@code "simd"} or {@code "scalar"}. */
+    public String denseKernels() {
+        return dense.name();
+    }
+
+    /** Threads per op. */
+    public int threads() {
+        return pool == null ? 1 : pool.threads();
     }
 
     @Override
@@ -149,7 +212,11 @@ public final class CpuKernels implements Kernels {
 
     @Override
     public Tensor weight(DType dtype, int[] shape, MemorySegment hostData) {
-        return CpuTensor.mapped(dtype, shape, hostData);
+        CpuTensor mapped = CpuTensor.mapped(dtype, shape, hostData);
+        if (quantizeTo == null || shape.length != 2 || shape[1] % WeightFormat.BLOCK != 0) {
+            return mapped; // norms and biases (1-D) stay exact
+        }
+        return CpuTensor.quantized(dtype, shape, WeightQuantizer.quantize(quantizeTo, dtype, hostData, shape[0], shape[1]));
     }
 
     @Override
@@ -203,18 +270,7 @@ public final class CpuKernels implements Kernels {
         int h = x.dim(1);
         float[] xs = cpu(x).floats();
         float[] os = cpu(out).floats();
-        float[] w = cpu(weight).toFloats();
-        for (int r = 0; r < rows; r++) {
-            int base = r * h;
-            double ss = 0;
-            for (int i = 0; i < h; i++) {
-                ss += (double) xs[base + i] * xs[base + i];
-            }
-            float inv = (float) (1.0 / Math.sqrt((float) (ss / h) + eps));
-            for (int i = 0; i < h; i++) {
-                os[base + i] = w[i] * (xs[base + i] * inv);
-            }
-        }
+        dense.rmsNorm(xs, rows, h, cpu(weight).weightFloats(), eps, os);
     }
 
     @Override
@@ -226,22 +282,8 @@ public final class CpuKernels implements Kernels {
             throw new IllegalArgumentException("matmul shapes: x " + Tensor.describe(x) + ", w " + Tensor.describe(w)
                     + ", out " + Tensor.describe(out));
         }
-        float[] xs = cpu(x).floats();
-        float[] os = cpu(out).floats();
-        CpuTensor wt = cpu(w);
-        float[] b = bias == null ? null : cpu(bias).toFloats();
-        int tasks = (n + MATMUL_ROWS_PER_TASK - 1) / MATMUL_ROWS_PER_TASK;
-        forEach(tasks, (long) rows * n * k, task -> {
-            float[] wrow = new float[k];
-            int end = Math.min(n, (task + 1) * MATMUL_ROWS_PER_TASK);
-            for (int j = task * MATMUL_ROWS_PER_TASK; j < end; j++) {
-                wt.readRow((long) j * k, wrow, k);
-                float bj = b == null ? 0f : b[j];
-                for (int r = 0; r < rows; r++) {
-                    os[r * n + j] = dot(xs, r * k, wrow, 0, k) + bj;
-                }
-            }
-        });
+        float[] b = bias == null ? null : cpu(bias).weightFloats();
+        dense.matmul(cpu(x).floats(), rows, cpu(w).matrix(), b, cpu(out).floats(), fork);
     }
 
     @Override
@@ -291,10 +333,7 @@ public final class CpuKernels implements Kernels {
             throw new IllegalArgumentException("siluMul shapes " + Tensor.describe(gate) + ", " + Tensor.describe(up)
                     + ", " + Tensor.describe(out));
         }
-        for (int i = 0; i < n; i++) {
-            float v = g[i];
-            o[i] = v / (1f + (float) Math.exp(-v)) * u[i];
-        }
+        dense.siluMul(g, u, o, (int) n, fork);
     }
 
     @Override
@@ -305,9 +344,7 @@ public final class CpuKernels implements Kernels {
         if (y.numel() != n) {
             throw new IllegalArgumentException("add shapes " + Tensor.describe(x) + " and " + Tensor.describe(y));
         }
-        for (int i = 0; i < n; i++) {
-            a[i] += b[i];
-        }
+        dense.add(a, b, (int) n);
     }
 
     @Override
@@ -448,18 +485,7 @@ public final class CpuKernels implements Kernels {
     }
 
     static float dot(float[] a, int ao, float[] b, int bo, int n) {
-        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
-        int i = 0;
-        for (; i + 3 < n; i += 4) {
-            s0 += a[ao + i] * b[bo + i];
-            s1 += a[ao + i + 1] * b[bo + i + 1];
-            s2 += a[ao + i + 2] * b[bo + i + 2];
-            s3 += a[ao + i + 3] * b[bo + i + 3];
-        }
-        for (; i < n; i++) {
-            s0 += a[ao + i] * b[bo + i];
-        }
-        return (s0 + s1) + (s2 + s3);
+        return ScalarDenseOps.dot(a, ao, b, bo, n);
     }
 
     private static void axpy(float alpha, float[] x, int xo, float[] y, int n) {
@@ -470,7 +496,7 @@ public final class CpuKernels implements Kernels {
 
     private void forEach(int tasks, long work, java.util.function.IntConsumer body) {
         if (parallel && tasks > 1 && work >= PARALLEL_THRESHOLD) {
-            IntStream.range(0, tasks).parallel().forEach(body);
+            pool.forEach(tasks, body);
         } else {
             for (int t = 0; t < tasks; t++) {
                 body.accept(t);

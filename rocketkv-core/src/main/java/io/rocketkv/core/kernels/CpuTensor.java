@@ -1,5 +1,8 @@
 package io.rocketkv.core.kernels;
 
+import io.rocketkv.core.kernels.dense.WeightFormat;
+import io.rocketkv.core.kernels.dense.WeightMatrix;
+import io.rocketkv.core.kernels.dense.WeightRows;
 import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.numeric.NumericFormats;
 import java.lang.foreign.MemorySegment;
@@ -17,17 +20,45 @@ public final class CpuTensor implements Tensor {
     private float[] array;              // F32 heap tensors; null for segment-backed weights
     private final boolean growable;     // the array holds rows of dim 0 only up to ensureRows' highest
     private final MemorySegment segment; // segment-backed weights; null for heap tensors
+    private final WeightMatrix matrix;   // how the dense ops read a segment-backed weight, as [dim 0, rest]
+    private volatile float[] decoded;    // a segment-backed weight decoded once (norm weights, biases)
 
-    private CpuTensor(DType dtype, int[] shape, float[] array, MemorySegment segment, boolean growable) {
+    private CpuTensor(DType dtype, int[] shape, float[] array, MemorySegment segment, boolean growable,
+                      WeightMatrix matrix) {
         this.dtype = dtype;
         this.shape = shape.clone();
         this.array = array;
         this.segment = segment;
         this.growable = growable;
+        this.matrix = matrix;
+    }
+
+    private CpuTensor(DType dtype, int[] shape, float[] array, MemorySegment segment, boolean growable) {
+        this(dtype, shape, array, segment, growable, segment == null ? null : matrixOf(dtype, shape, segment));
     }
 
     private CpuTensor(DType dtype, int[] shape, float[] array, MemorySegment segment) {
         this(dtype, shape, array, segment, false);
+    }
+
+    private static WeightMatrix matrixOf(DType dtype, int[] shape, MemorySegment segment) {
+        WeightFormat f = switch (dtype) {
+            case F32 -> WeightFormat.F32;
+            case F16 -> WeightFormat.F16;
+            case BF16 -> WeightFormat.BF16;
+            default -> throw new IllegalArgumentException("CPU weights must be F32, F16 or BF16, got " + dtype);
+        };
+        int rows = shape.length == 0 ? 1 : shape[0];
+        int cols = rows == 0 ? 0 : (int) (segment.byteSize() / dtype.byteSize() / rows);
+        return new WeightMatrix(f, rows, cols, segment, null);
+    }
+
+    /**
+     * A weight held in another {@link WeightFormat} (a quantized copy of a checkpoint matrix): {@code dtype} is the
+     * checkpoint's, what {@link #dtype()} reports; the dense ops and {@link #readRow} read {@code matrix}.
+     */
+    static CpuTensor quantized(DType dtype, int[] shape, WeightMatrix matrix) {
+        return new CpuTensor(dtype, shape, null, matrix.data(), false, matrix);
     }
 
     static CpuTensor heap(int... shape) {
@@ -86,6 +117,9 @@ public final class CpuTensor implements Tensor {
             throw new IllegalArgumentException("cannot view " + rows + " rows of " + Tensor.describe(this));
         }
         if (array == null) {
+            if (matrix.format().quantized()) {
+                throw new IllegalArgumentException("cannot view rows of the quantized weight " + Tensor.describe(this));
+            }
             return new CpuTensor(dtype, new int[] {rows, shape[1]}, null,
                     segment.asSlice(0, (long) rows * shape[1] * dtype.byteSize()));
         }
@@ -100,9 +134,6 @@ public final class CpuTensor implements Tensor {
         if (data.byteSize() != n * dtype.byteSize()) {
             throw new IllegalArgumentException("weight " + dtype + java.util.Arrays.toString(shape) + " needs "
                     + n * dtype.byteSize() + " bytes, got " + data.byteSize());
-        }
-        if (dtype != DType.F32 && dtype != DType.F16 && dtype != DType.BF16) {
-            throw new IllegalArgumentException("CPU weights must be F32, F16 or BF16, got " + dtype);
         }
         return new CpuTensor(dtype, shape, null, data);
     }
@@ -144,7 +175,45 @@ public final class CpuTensor implements Tensor {
             System.arraycopy(array, Math.toIntExact(from), dst, 0, count);
             return;
         }
-        NumericFormats.decode(dtype, segment, from * dtype.byteSize(), dst, 0, count);
+        if (!matrix.format().quantized()) {
+            NumericFormats.decode(dtype, segment, from * dtype.byteSize(), dst, 0, count);
+            return;
+        }
+        int cols = matrix.k();
+        int row = Math.toIntExact(from / cols);
+        int col = (int) (from % cols);
+        for (int done = 0; done < count; row++, col = 0) {
+            int run = Math.min(count - done, cols - col);
+            WeightRows.decode(matrix, row, col, dst, done, run);
+            done += run;
+        }
+    }
+
+    /**
+     * This 2-D tensor as the dense ops read it: a mapped weight's own matrix, or an F32 heap tensor's array as
+     * an F32 matrix [dim 0, dim 1].
+     */
+    WeightMatrix matrix() {
+        if (matrix != null) {
+            return matrix;
+        }
+        return new WeightMatrix(WeightFormat.F32, shape[0], shape[1], MemorySegment.ofArray(array), null);
+    }
+
+    /**
+     * The values of a small weight (a norm weight, a bias) as floats: a heap tensor's array, a mapped weight decoded
+     * once and kept. Callers must not write to it.
+     */
+    float[] weightFloats() {
+        if (array != null) {
+            return array;
+        }
+        float[] d = decoded;
+        if (d == null) {
+            d = toFloats();
+            decoded = d;
+        }
+        return d;
     }
 
     /**

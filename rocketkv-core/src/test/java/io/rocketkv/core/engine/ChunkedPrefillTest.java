@@ -178,7 +178,7 @@ class ChunkedPrefillTest {
             CountDownLatch aStarted = new CountDownLatch(1);
             SplittableRandom r = new SplittableRandom(1);
             var a = engine.submit(new GenerationRequest(r.ints(10, 0, 296).toArray(), SamplingOptions.GREEDY,
-                    StopCriteria.builder().maxTokens(60).ignoreEos(true).build(), ev -> {
+                    StopCriteria.builder().maxTokens(200).ignoreEos(true).build(), ev -> { // still running after B's chunks
                         aTokens.incrementAndGet();
                         aStarted.countDown();
                     }));

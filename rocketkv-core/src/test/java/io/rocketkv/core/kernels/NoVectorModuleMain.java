@@ -2,33 +2,27 @@ package io.rocketkv.core.kernels;
 
 import io.rocketkv.core.numeric.DType;
 
-/** Run by {@link NoVectorModuleTest} in a JVM without {@code jdk.incubator.vector}: the CPU backend's attention. */
-public final class NoVectorModuleMain {
-
-    private NoVectorModuleMain() {
-    }
+/** Run by {@link CpuKernelModeTest} in a JVM without the Vector API module. */
+final class NoVectorModuleMain {
 
     public static void main(String[] args) {
-        System.out.println("vector api: " + (VectorSupport.available() ? "present" : "absent"));
-        CpuKernels k = new CpuKernels(false, DType.BF16);
-        AttentionShape s = AttentionShape.of(2, 1, 8, 4);
-        Tensor cache = k.allocate(DType.BF16, 2, 2, 1, 4, 8);
-        Tensor kv = k.allocate(DType.F32, 1, 8);
-        k.upload(new float[] {1, 2, 3, 4, 5, 6, 7, 8}, kv);
-        StepBatch b = new StepBatch(false, new int[] {0}, new int[] {0}, new int[] {0}, new int[] {0, 1},
-                new int[] {1}, new int[][] {{0}}, new int[] {0});
-        k.writeKv(kv, kv, k.plan(b), s, cache);
-        Tensor q = k.allocate(DType.F32, 1, 16);
-        Tensor out = k.allocate(DType.F32, 1, 16);
-        k.decodeAttention(q, cache, k.plan(b), s, out);
-        System.out.println("decode out[7]: " + k.download(out)[7]);
-        System.setProperty(CpuAttention.PROPERTY, "simd");
+        System.out.println("module=" + CpuKernelMode.vectorApiAvailable());
+        CpuKernels k = new CpuKernels();
+        new CpuKernels(); // a second backend: still one warning
+        System.out.println("kernels=" + k.denseKernels());
+        Tensor x = k.allocate(DType.F32, 2, 3);
+        Tensor w = k.allocate(DType.F32, 2, 3);
+        Tensor out = k.allocate(DType.F32, 2, 2);
+        k.upload(new float[] {1, 2, 3, 4, 5, 6}, x);
+        k.upload(new float[] {1, 0, 0, 0, 1, 1}, w);
+        k.matmul(x, w, null, out);
+        float[] o = k.download(out);
+        System.out.println(o[0] == 1 && o[1] == 5 && o[2] == 4 && o[3] == 11 ? "matmul=ok" : "matmul=wrong");
         try {
-            new CpuKernels(false);
-            System.out.println("simd: accepted");
+            new CpuKernels(CpuKernelMode.SIMD, 1);
+            System.out.println("explicit=accepted");
         } catch (IllegalStateException e) {
-            System.out.println("simd: refused: " + e.getMessage());
+            System.out.println(e.getMessage().contains("--add-modules jdk.incubator.vector") ? "explicit=refused" : e.getMessage());
         }
-        cache.close();
     }
 }

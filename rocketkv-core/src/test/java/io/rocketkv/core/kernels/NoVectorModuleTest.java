@@ -22,7 +22,7 @@ class NoVectorModuleTest {
             cp = System.getProperty("java.class.path");
         }
         Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xlog:class+load=info", "-cp", cp, NoVectorModuleMain.class.getName())
+                "-Xlog:class+load=info", "-cp", cp, NoVectorAttentionMain.class.getName())
                 .redirectErrorStream(true).start();
         p.getOutputStream().close();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -30,7 +30,7 @@ class NoVectorModuleTest {
         assertEquals(0, p.exitValue(), out);
         assertTrue(out.contains("vector api: absent"), out);
         assertTrue(out.contains("decode out[7]: 8.0"), out); // one key: the output is its V row
-        assertTrue(out.contains("simd: refused: " + CpuAttention.PROPERTY + "=simd needs the Vector API"), out);
+        assertTrue(out.contains("simd: refused: the SIMD CPU kernels need the Vector API"), out);
         assertTrue(out.contains("io.rocketkv.core.kernels.ScalarAttention"), "the scalar twin loaded");
         for (String vectorClass : new String[] {"SimdAttention", "SimdRows", "GroupTile"}) {
             assertFalse(out.contains("io.rocketkv.core.kernels." + vectorClass + " source:"), vectorClass + " loaded");
