@@ -1,5 +1,6 @@
 package io.rocketkv.api;
 
+import io.rocketkv.core.engine.Detokenizer;
 import io.rocketkv.core.engine.Engine;
 import io.rocketkv.core.engine.EngineConfig;
 import io.rocketkv.core.engine.GenerationRequest;
@@ -21,6 +22,7 @@ import io.rocketkv.core.weights.SafeTensors;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.BlockingQueue;
@@ -84,6 +86,7 @@ public final class LLM implements AutoCloseable {
         this.rankKernels = tp == 1 ? List.of(backends.open(args.backend(), rocketKv != null))
                 : backends.cudaRanks(tp); // one backend per GPU
         this.kernels = rankKernels.get(0);
+        checkKvCacheDtype(args.kvCacheConfig().dtype(), kernels, rankKernels);
         List<Collective> group = List.of();
         SafeTensors opened = null;
         try {
@@ -104,7 +107,8 @@ public final class LLM implements AutoCloseable {
             EngineConfig ec = new EngineConfig(args.maxBatchSize(), Math.max(args.maxNumTokens(), 1), maxSeqLen,
                     args.tokensPerBlock(), numBlocks, rocketKv, args.cudaGraphBatchSizes(),
                     args.cudaGraphConfig().enablePadding(), args.enableChunkedPrefill())
-                    .withBlockReuse(args.kvCacheConfig().enableBlockReuse());
+                    .withBlockReuse(args.kvCacheConfig().enableBlockReuse())
+                    .withIterLog(args.printIterLog());
             this.engine = new Engine(models, rankKernels, ec, this::detokenize);
         } catch (RuntimeException e) {
             closeQuietly(group, e);
@@ -124,6 +128,11 @@ public final class LLM implements AutoCloseable {
      * no token); such ids decode to nothing, as Hugging Face tokenizers decode them.
      */
     private String detokenize(int[] ids) {
+        return detokenize(ids, true);
+    }
+
+    /** As {@link #detokenize(int[])}, keeping special tokens' text unless {@code skipSpecial}. */
+    private String detokenize(int[] ids, boolean skipSpecial) {
         int v = tokenizer.vocabSize();
         int n = 0;
         for (int id : ids) {
@@ -132,7 +141,7 @@ public final class LLM implements AutoCloseable {
             }
         }
         if (n == ids.length) {
-            return tokenizer.decode(ids, true);
+            return tokenizer.decode(ids, skipSpecial);
         }
         int[] known = new int[n];
         int j = 0;
@@ -141,7 +150,7 @@ public final class LLM implements AutoCloseable {
                 known[j++] = id;
             }
         }
-        return tokenizer.decode(known, true);
+        return tokenizer.decode(known, skipSpecial);
     }
 
     public static Builder builder() {
@@ -283,12 +292,36 @@ public final class LLM implements AutoCloseable {
     private CompletableFuture<RequestOutput> submit(String prompt, SamplingParams params, Consumer<StreamChunk> onToken) {
         Objects.requireNonNull(prompt, "prompt");
         Objects.requireNonNull(params, "params");
-        return submitIds(prompt, tokenizer.encode(prompt, true), params, onToken);
+        return submitIds(prompt, tokenizer.encode(prompt, params.addSpecialTokens()), params, onToken);
     }
 
+    /**
+     * Submits the {@code best_of} completions of one prompt (each its own sequence, prefilled on its own; with block
+     * reuse on, a completion admitted after another's prompt blocks were cached shares them) and completes with the
+     * best {@code n}. Streaming takes one completion only.
+     */
     private CompletableFuture<RequestOutput> submitIds(String prompt, int[] ids, SamplingParams params,
                                                        Consumer<StreamChunk> onToken) {
         Objects.requireNonNull(params, "params");
+        try {
+            SamplingChecks.idsWithinVocabulary(params, config.vocabSize());
+        } catch (ConfigException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        if (params.promptLogprobs() != null) {
+            return CompletableFuture.failedFuture(new ConfigException("sampling_params.prompt_logprobs",
+                    "sampling_params.prompt_logprobs (promptLogprobs) is not supported yet: the engine computes"
+                            + " logits for the last prompt position only; leave it unset"));
+        }
+        if (onToken != null && params.numSampled() > 1) {
+            return CompletableFuture.failedFuture(new ConfigException("sampling_params.n", "streaming returns one"
+                    + " completion: n (n) and best_of must be 1, got n " + params.n() + ", best_of "
+                    + params.numSampled() + "; call generate for several, or stream several requests"));
+        }
+        Integer keep = params.truncatePromptTokens();
+        if (keep != null && ids.length > keep) {
+            ids = Arrays.copyOfRange(ids, ids.length - keep, ids.length); // the last k tokens, as TensorRT-LLM
+        }
         if (ids.length == 0) {
             return CompletableFuture.failedFuture(new IllegalArgumentException(
                     "the prompt encodes to no tokens; give a non-empty prompt"));
@@ -300,13 +333,29 @@ public final class LLM implements AutoCloseable {
         Consumer<StreamChunk> guarded = onToken == null ? null : new GuardedListener(onToken);
         Consumer<GenerationRequest.TokenEvent> listener = guarded == null ? null
                 : ev -> guarded.accept(StreamChunk.from(ev));
-        CompletableFuture<GenerationResult> result = engine.submit(new GenerationRequest(ids,
-                params.toSamplingOptions(), params.toStopCriteria(eosIds), listener));
-        CompletableFuture<RequestOutput> out = result.thenApply(
-                r -> RequestOutput.from(prompt, r, params.logprobs() != null));
+        List<List<Integer>> badWords = BadWords.encode(tokenizer, params.bad());
+        Detokenizer detokenizer = params.skipSpecialTokens() ? null : out -> detokenize(out, false);
+        List<CompletableFuture<GenerationResult>> results = new ArrayList<>();
+        for (int i = 0; i < params.numSampled(); i++) {
+            results.add(engine.submit(new GenerationRequest(ids, params.toSamplingOptions(i, badWords),
+                    params.toStopCriteria(eosIds), listener, detokenizer)));
+        }
+        CompletableFuture<RequestOutput> out = CompletableFuture.allOf(results.toArray(CompletableFuture[]::new))
+                .thenApply(v -> RequestOutput.from(prompt, results.stream().map(CompletableFuture::join).toList(),
+                        params.n(), params.logprobs() != null));
+        for (CompletableFuture<GenerationResult> r : results) {
+            r.whenComplete((x, e) -> {
+                if (e != null) {
+                    out.completeExceptionally(e instanceof CompletionException c && c.getCause() != null
+                            ? c.getCause() : e); // the first failure ends the request: the others are cancelled
+                }
+            });
+        }
         out.whenComplete((r, e) -> {
-            if (out.isCancelled()) {
-                result.cancel(false); // tells the engine to drop the request and free its blocks
+            if (e != null) {
+                for (CompletableFuture<GenerationResult> each : results) {
+                    each.cancel(false); // tells the engine to drop the rest and free their blocks
+                }
             }
         });
         return out;
@@ -376,6 +425,22 @@ public final class LLM implements AutoCloseable {
                     + args.backend() + "; set backend: cuda or tensor_parallel_size: 1");
         }
         backends.checkTensorParallel(name, tp);
+    }
+
+    /**
+     * {@code kv_cache_config.dtype} against what the backend stores: bfloat16 on the CPU (which keeps float32, holding
+     * every bfloat16 value exactly) is logged; float32 on CUDA is refused (the backends are closed first).
+     */
+    private static void checkKvCacheDtype(KvCacheDtype asked, Kernels kernels, List<Kernels> all) {
+        try {
+            if (!asked.checkBackend(kernels.name(), kernels.kvCacheDtype())) {
+                log.warn("kv_cache_config.dtype {}: the {} backend keeps its KV cache in {}", asked.yamlName(),
+                        kernels.name(), kernels.kvCacheDtype());
+            }
+        } catch (ConfigException e) {
+            closeQuietly(all, e);
+            throw e;
+        }
     }
 
     static void closeQuietly(List<? extends AutoCloseable> all, RuntimeException into) {
