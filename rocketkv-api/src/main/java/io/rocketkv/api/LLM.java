@@ -1,5 +1,7 @@
 package io.rocketkv.api;
 
+import io.rocketkv.api.chat.ChatTemplate;
+import io.rocketkv.api.chat.Message;
 import io.rocketkv.core.engine.Detokenizer;
 import io.rocketkv.core.engine.Engine;
 import io.rocketkv.core.engine.EngineConfig;
@@ -60,8 +62,10 @@ public final class LLM implements AutoCloseable {
     private final List<Collective> collectives; // the tensor-parallel group; empty on one device
     private final Engine engine;
     private final List<Integer> eosIds;
+    private final ChatTemplate chatTemplate;
 
-    private LLM(Path modelDir, LlmArgs args, LoadProgress progress, Stage1Policy stage1Policy) {
+    private LLM(Path modelDir, LlmArgs args, LoadProgress progress, Stage1Policy stage1Policy,
+                String chatTemplateOverride) {
         this.modelDir = modelDir;
         this.args = args;
         this.config = ModelConfig.load(modelDir);
@@ -121,6 +125,8 @@ public final class LLM implements AutoCloseable {
         this.weights = opened;
         this.collectives = group;
         this.eosIds = config.eosTokenIds().isEmpty() ? eosFromTokenizer(tokenizer) : config.eosTokenIds();
+        ChatTemplate checkpoint = ChatTemplate.fromTokenizerConfig(modelDir);
+        this.chatTemplate = chatTemplateOverride == null ? checkpoint : checkpoint.withTemplate(chatTemplateOverride);
     }
 
     /**
@@ -218,6 +224,49 @@ public final class LLM implements AutoCloseable {
             }
         });
         return new QueueTokenStream(queue, f);
+    }
+
+    /**
+     * Answers a conversation: the messages rendered by {@link #chatTemplate()} with the generation prompt (the
+     * assistant's header) appended, then generated from as {@link #generate(String, SamplingParams)} does. A rendered
+     * template is tokenized without adding special tokens (it writes BOS itself, as Hugging Face's
+     * {@code apply_chat_template}); the fallback format without a template gets them as {@code add_special_tokens}
+     * says. The output's {@code prompt} is the rendered text.
+     *
+     * @throws io.rocketkv.api.chat.ChatTemplateException when the template rejects the messages
+     */
+    public RequestOutput chat(List<Message> messages, SamplingParams params) {
+        String prompt = chatTemplate.render(messages, true);
+        CompletableFuture<RequestOutput> f = submitIds(prompt, chatIds(prompt, params), params, null);
+        try {
+            return await(f);
+        } finally {
+            f.cancel(true); // no-op once finished; frees the request after an interrupt
+        }
+    }
+
+    /**
+     * Streams the answer to a conversation, as {@link #chat(List, SamplingParams)} renders it and
+     * {@link #generateStream(String, SamplingParams, Consumer)} streams.
+     */
+    public CompletableFuture<RequestOutput> chatStream(List<Message> messages, SamplingParams params,
+                                                       Consumer<StreamChunk> onToken) {
+        Objects.requireNonNull(onToken, "onToken");
+        String prompt = chatTemplate.render(messages, true);
+        return submitIds(prompt, chatIds(prompt, params), params, onToken);
+    }
+
+    private int[] chatIds(String rendered, SamplingParams params) {
+        Objects.requireNonNull(params, "params");
+        return tokenizer.encode(rendered, !chatTemplate.hasTemplate() && params.addSpecialTokens());
+    }
+
+    /**
+     * The chat template {@link #chat} renders with: the builder's {@link Builder#chatTemplate(String) override}, else
+     * the checkpoint's ({@code tokenizer_config.json}), else the fallback format.
+     */
+    public ChatTemplate chatTemplate() {
+        return chatTemplate;
     }
 
     public Tokenizer tokenizer() {
@@ -488,8 +537,19 @@ public final class LLM implements AutoCloseable {
         private LlmArgs.Builder args = LlmArgs.builder();
         private LoadProgress progress = LoadProgress.NONE;
         private Stage1Policy stage1Policy = Stage1Policy.ROCKET;
+        private String chatTemplate;
 
         private Builder() {
+        }
+
+        /**
+         * A Jinja chat template to use instead of the checkpoint's {@code chat_template} (vLLM's and trtllm-serve's
+         * {@code --chat_template}); the checkpoint's {@code bos_token} and {@code eos_token} still apply. Null = the
+         * checkpoint's. Not a YAML key: TensorRT-LLM's {@code LlmArgs} has none.
+         */
+        public Builder chatTemplate(String template) {
+            this.chatTemplate = template;
+            return this;
         }
 
         /** A Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json). */
@@ -617,7 +677,7 @@ public final class LLM implements AutoCloseable {
                     FiniteWeights.check(weights); // a corrupt tensor is named now, not found as NaN logits later
                 }
             }
-            return new LLM(model, built, progress, stage1Policy);
+            return new LLM(model, built, progress, stage1Policy, chatTemplate);
         }
     }
 
