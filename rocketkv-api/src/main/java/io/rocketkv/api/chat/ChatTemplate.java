@@ -1,7 +1,5 @@
 package io.rocketkv.api.chat;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
@@ -10,9 +8,8 @@ import com.hubspot.jinjava.interpret.Context;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
-import io.rocketkv.core.weights.CheckpointFiles;
+import io.rocketkv.core.tokenizer.TokenizerConfig;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -126,41 +123,16 @@ public final class ChatTemplate {
 
     /**
      * Reads {@code chat_template}, {@code bos_token} and {@code eos_token} from a {@code tokenizer_config.json}
-     * ({@code file} itself, or the one in {@code file} when it is a checkpoint directory). A missing file, or one
-     * without {@code chat_template}, gives the fallback format; a list of named templates gives the one named
-     * {@code default}.
+     * ({@code file} itself, or the one in {@code file} when it is a checkpoint directory), as the tokenizer reads
+     * them ({@code TokenizerConfig}). A missing file, or one without {@code chat_template}, gives the fallback
+     * format; a list of named templates gives the one named {@code default}.
      *
-     * @throws UncheckedIOException when the file exists but cannot be read or parsed
+     * @throws io.rocketkv.core.tokenizer.TokenizerFormatException when the file is malformed or not a regular file
      */
     public static ChatTemplate fromTokenizerConfig(Path file) {
-        Path json = Files.isDirectory(file) ? file.resolve("tokenizer_config.json") : file;
-        CheckpointFiles.requireRegularIfPresent(json, "the tokenizer config");
-        if (!Files.isRegularFile(json)) {
-            return new ChatTemplate(null, null, null, Limits.defaults());
-        }
-        try {
-            JsonNode c = new ObjectMapper().readTree(json.toFile());
-            JsonNode t = c.get("chat_template");
-            String template = t != null && t.isTextual() ? t.asText() : null;
-            if (t != null && t.isArray()) { // a list of named templates: take "default"
-                for (JsonNode named : t) {
-                    if ("default".equals(named.path("name").asText())) {
-                        template = named.path("template").asText(null);
-                    }
-                }
-            }
-            return new ChatTemplate(template, special(c.get("bos_token")), special(c.get("eos_token")),
-                    Limits.defaults());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + json + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static String special(JsonNode t) {
-        if (t == null || t.isNull()) {
-            return null;
-        }
-        return t.isObject() ? t.path("content").asText(null) : t.asText();
+        Path dir = Files.isDirectory(file) ? file : file.toAbsolutePath().getParent();
+        TokenizerConfig c = TokenizerConfig.read(dir);
+        return new ChatTemplate(c.chatTemplate(), c.bosToken(), c.eosToken(), Limits.defaults());
     }
 
     /** This template with other caps on each render. */
