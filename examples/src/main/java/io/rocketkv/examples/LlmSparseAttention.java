@@ -1,6 +1,8 @@
 package io.rocketkv.examples;
 
 import io.rocketkv.api.Backend;
+import io.rocketkv.api.CudaGraphConfig;
+import io.rocketkv.api.HuggingFaceModels;
 import io.rocketkv.api.KtCacheDtype;
 import io.rocketkv.api.KvCacheConfig;
 import io.rocketkv.api.LLM;
@@ -8,6 +10,7 @@ import io.rocketkv.api.LlmArgs;
 import io.rocketkv.api.RequestOutput;
 import io.rocketkv.api.RocketSparseAttentionConfig;
 import io.rocketkv.api.SamplingParams;
+import io.rocketkv.core.model.ModelConfig;
 import io.rocketkv.examples.eval.RetrievalTasks;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -55,7 +58,8 @@ public final class LlmSparseAttention implements Callable<Integer> {
     @Option(names = "--enable_chunked_prefill", arity = "0..1", fallbackValue = "true",
             description = "prefill prompts longer than max_num_tokens in chunks over several steps (also with RocketKV)")
     Boolean enableChunkedPrefill;
-    @Option(names = "--max_new_tokens", defaultValue = "64", description = "tokens to generate (default ${DEFAULT-VALUE})")
+    @Option(names = "--max_new_tokens", defaultValue = "128", description = "tokens to generate (default ${DEFAULT-VALUE},"
+            + " as TensorRT-LLM)")
     int maxNewTokens;
     @Option(names = "--max_batch_size", description = "most sequences per step")
     Integer maxBatchSize;
@@ -67,8 +71,31 @@ public final class LlmSparseAttention implements Callable<Integer> {
     String backend;
     @Option(names = "--prompt", description = "a prompt (repeatable)")
     List<String> prompts = new ArrayList<>();
-    @Option(names = "--input_file", description = "a file with one prompt per line")
+    @Option(names = "--input_file", description = "TensorRT-LLM's JSONL (input_context, input_query, outputs per line;"
+            + " the reference is printed beside the output), or plain text with one prompt per line (detected)")
     Path inputFile;
+    @Option(names = "--num_samples", defaultValue = "10", description = "prompts taken from --input_file"
+            + " (default ${DEFAULT-VALUE}, as TensorRT-LLM)")
+    int numSamples;
+    @Option(names = "--tp_size", description = "GPUs to split the model over (tensor_parallel_size)")
+    Integer tpSize;
+    @Option(names = "--kv_cache_fraction", description = "kv_cache_config.free_gpu_memory_fraction (default: the"
+            + " config's, 0.9; TensorRT-LLM's example passes 0.7)")
+    Double kvCacheFraction;
+    @Option(names = "--kv_cache_dtype", description = "kv_cache_config.dtype: auto, bfloat16, float32 (fp8 not yet)")
+    String kvCacheDtype;
+    @Option(names = "--use_cuda_graph", arity = "0..1", fallbackValue = "true", description = "CUDA graphs for decode"
+            + " steps (cuda_graph_config); unset keeps the config's (on by default), false turns them off")
+    Boolean useCudaGraph;
+    @Option(names = "--cuda_graph_padding_enabled", arity = "0..1", fallbackValue = "true",
+            description = "cuda_graph_config.enable_padding")
+    Boolean cudaGraphPadding;
+    @Option(names = "--cuda_graph_batch_sizes", split = ",", arity = "1..*",
+            description = "cuda_graph_config.batch_sizes (space- or comma-separated)")
+    List<Integer> cudaGraphBatchSizes;
+    @Option(names = "--print_iter_log", arity = "0..1", fallbackValue = "true",
+            description = "log one line per engine step")
+    Boolean printIterLog;
     @Option(names = "--haystack", description = "instead of --prompt: a generated long-context retrieval prompt, "
             + "TASK:TOKENS (e.g. passkey:2048; tasks passkey, multikey, vartrack), from the evaluation's generator; "
             + "the expected answer is printed beside the model's")
@@ -91,8 +118,17 @@ public final class LlmSparseAttention implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         List<String> inputs = new ArrayList<>(prompts);
+        List<String> references = new ArrayList<>();
+        prompts.forEach(p -> references.add(null));
         if (inputFile != null) {
-            inputs.addAll(PromptFile.read("--input_file", inputFile)); // an empty file is an error, not the default
+            if (numSamples < 1) {
+                throw new IllegalArgumentException("--num_samples must be >= 1, got " + numSamples);
+            }
+            List<PromptFile.Sample> samples = PromptFile.readSamples("--input_file", inputFile); // empty: an error
+            for (PromptFile.Sample sample : samples.subList(0, Math.min(numSamples, samples.size()))) {
+                inputs.add(sample.prompt());
+                references.add(sample.reference());
+            }
         }
         if (haystack != null && !inputs.isEmpty()) {
             throw new IllegalArgumentException("--haystack generates the prompt; leave out --prompt and --input_file");
@@ -100,7 +136,7 @@ public final class LlmSparseAttention implements Callable<Integer> {
         if (inputs.isEmpty() && haystack == null) {
             inputs.add("The capital of France is");
         }
-        LlmArgs args = buildArgs();
+        LlmArgs args = clampTopr(buildArgs());
         System.out.printf("Loading %s (backend %s, attention %s)...%n", modelPath, args.backend(),
                 args.isSparse() ? "RocketKV" : "dense");
         long t0 = System.nanoTime();
@@ -127,9 +163,13 @@ public final class LlmSparseAttention implements Callable<Integer> {
             long kvBytes = 0;
             long ktBytes = 0;
             long denseBytes = 0;
-            for (RequestOutput o : outs) {
+            for (int i = 0; i < outs.size(); i++) {
+                RequestOutput o = outs.get(i);
                 System.out.printf("Prompt: %s%nOutput: %s%n[%s, %d tokens]%n%n", quote(abbreviate(o.prompt())),
                         quote(o.output().text()), o.output().finishReason(), o.output().tokenIds().length);
+                if (i < references.size() && references.get(i) != null) {
+                    System.out.printf("Reference: %s%n%n", quote(references.get(i)));
+                }
                 if (needle != null) { // judged as the evaluation judges: the first line, trimmed
                     String got = o.output().text().split("\n", 2)[0].trim();
                     System.out.printf("Answer: %s (expected %s: %s)%n%n", got, needle.answer(),
@@ -181,6 +221,23 @@ public final class LlmSparseAttention implements Callable<Integer> {
         if (tokensPerBlock != null) {
             b.tokensPerBlock(tokensPerBlock);
         }
+        if (tpSize != null) {
+            b.tensorParallelSize(tpSize);
+        }
+        if (printIterLog != null) {
+            b.printIterLog(printIterLog);
+        }
+        if (kvCacheFraction != null || kvCacheDtype != null) {
+            var kv = base.kvCacheConfig().toBuilder();
+            if (kvCacheFraction != null) {
+                kv.freeGpuMemoryFraction(kvCacheFraction);
+            }
+            if (kvCacheDtype != null) {
+                kv.dtype(kvCacheDtype);
+            }
+            b.kvCacheConfig(kv.build());
+        }
+        b.cudaGraphConfig(cudaGraphs(base.cudaGraphConfig()));
         if (algo == Algo.NONE) {
             b.sparseAttentionConfig(null);
         } else {
@@ -199,6 +256,42 @@ public final class LlmSparseAttention implements Callable<Integer> {
             // RocketKV works with block reuse, so the seed's forced false is no longer needed
         }
         return b.build();
+    }
+
+    /** The config's CUDA graph settings with the {@code --use_cuda_graph} / {@code --cuda_graph_*} flags applied. */
+    private CudaGraphConfig cudaGraphs(CudaGraphConfig base) {
+        if (Boolean.FALSE.equals(useCudaGraph)) {
+            if (cudaGraphBatchSizes != null || cudaGraphPadding != null) {
+                throw new IllegalArgumentException("--use_cuda_graph false turns CUDA graphs off; leave out"
+                        + " --cuda_graph_batch_sizes and --cuda_graph_padding_enabled");
+            }
+            return CudaGraphConfig.disabled();
+        }
+        if (useCudaGraph == null && cudaGraphBatchSizes == null && cudaGraphPadding == null) {
+            return base;
+        }
+        boolean on = base.enabled() || Boolean.TRUE.equals(useCudaGraph);
+        return new CudaGraphConfig(on, cudaGraphBatchSizes != null ? cudaGraphBatchSizes : base.batchSizes(),
+                base.maxBatchSize(), cudaGraphPadding != null ? cudaGraphPadding : base.enablePadding());
+    }
+
+    /**
+     * TensorRT-LLM's default {@code topr} (128) is more than the head_dim of small models (the bundled ones have 32
+     * and 16): when {@code --topr} was not given and topr is that default, it is lowered to head_dim (every channel,
+     * RocketKV's exact page scores) with a warning. An explicit {@code --topr} above head_dim stays an error.
+     */
+    LlmArgs clampTopr(LlmArgs args) {
+        RocketSparseAttentionConfig s = args.sparseAttentionConfig();
+        if (s == null || topr != null || s.topr() != RocketSparseAttentionConfig.DEFAULT_TOPR) {
+            return args;
+        }
+        int headDim = ModelConfig.load(HuggingFaceModels.resolve(modelPath)).headDim();
+        if (s.topr() <= headDim) {
+            return args;
+        }
+        System.err.printf("WARN: sparse_attention_config.topr %d (TensorRT-LLM's default) is more than the model's"
+                + " head_dim %d; using topr %d (all channels). Pass --topr to choose.%n", s.topr(), headDim, headDim);
+        return args.toBuilder().sparseAttentionConfig(s.toBuilder().topr(headDim).build()).build();
     }
 
     /** The {@code --haystack} case: TASK:TOKENS through the evaluation's generator and this model's tokenizer. */

@@ -1,5 +1,8 @@
 package io.rocketkv.examples;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rocketkv.core.weights.CheckpointFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -12,8 +15,24 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Reads {@code --input_file}: UTF-8 text, one prompt per non-blank line. */
+/**
+ * Reads {@code --input_file}: UTF-8 text, one prompt per non-blank line, or TensorRT-LLM's JSONL (one JSON object a
+ * line with {@code input_context}, {@code input_query} and {@code outputs}, as {@code llm_sparse_attention.py} reads
+ * it: the prompt is context plus query, {@code outputs} the reference answer). A file whose first non-blank line is
+ * a JSON object is read as JSONL.
+ */
 final class PromptFile {
+
+    /**
+     * One prompt and, from JSONL, its reference answer.
+     *
+     * @param prompt    the prompt text
+     * @param reference the {@code outputs} of a JSONL line (a list is joined with " | "), or null
+     */
+    record Sample(String prompt, String reference) {
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private PromptFile() {
     }
@@ -26,6 +45,11 @@ final class PromptFile {
      *                                  no non-blank line
      */
     static List<String> read(String flag, Path file) throws IOException {
+        return readSamples(flag, file).stream().map(Sample::prompt).toList();
+    }
+
+    /** As {@link #read}, with each JSONL line's reference answer. */
+    static List<Sample> readSamples(String flag, Path file) throws IOException {
         String where = flag + " " + file;
         String kind = CheckpointFiles.nonRegularKind(file);
         if (kind != null) {
@@ -37,10 +61,18 @@ final class PromptFile {
         }
         byte[] bytes = Files.readAllBytes(file);
         String text = decodeUtf8(bytes, where);
-        List<String> prompts = new ArrayList<>();
-        for (String line : text.split("\r?\n", -1)) {
+        List<Sample> prompts = new ArrayList<>();
+        String[] lines = text.split("\r?\n", -1);
+        boolean jsonl = false;
+        for (String line : lines) {
             if (!line.isBlank()) {
-                prompts.add(line);
+                jsonl = line.strip().startsWith("{");
+                break;
+            }
+        }
+        for (int i = 0; i < lines.length; i++) {
+            if (!lines[i].isBlank()) {
+                prompts.add(jsonl ? jsonSample(where, i + 1, lines[i]) : new Sample(lines[i], null));
             }
         }
         if (prompts.isEmpty()) {
@@ -48,6 +80,35 @@ final class PromptFile {
                     : "every line is blank") + "); put one prompt per line");
         }
         return prompts;
+    }
+
+    /** One JSONL line: {@code input_context + input_query}, {@code outputs} as the reference. */
+    private static Sample jsonSample(String where, int lineNo, String line) {
+        JsonNode n;
+        try {
+            n = JSON.readTree(line);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException(where + " line " + lineNo + " is not a JSON object (the file is read"
+                    + " as JSONL because its first line is one): " + e.getOriginalMessage());
+        }
+        JsonNode context = n.get("input_context");
+        JsonNode query = n.get("input_query");
+        if (!n.isObject() || (context == null && query == null)) {
+            throw new IllegalArgumentException(where + " line " + lineNo + " has neither input_context nor"
+                    + " input_query (TensorRT-LLM's JSONL: {\"input_context\": ..., \"input_query\": ...,"
+                    + " \"outputs\": [...]})");
+        }
+        String prompt = (context == null ? "" : context.asText()) + (query == null ? "" : query.asText());
+        JsonNode outputs = n.get("outputs");
+        String reference = null;
+        if (outputs != null && outputs.isArray()) {
+            List<String> refs = new ArrayList<>();
+            outputs.forEach(o -> refs.add(o.asText()));
+            reference = String.join(" | ", refs);
+        } else if (outputs != null && !outputs.isNull()) {
+            reference = outputs.asText();
+        }
+        return new Sample(prompt, reference);
     }
 
     /** Strict UTF-8: malformed input is an error naming the byte offset and line, not a replacement character. */

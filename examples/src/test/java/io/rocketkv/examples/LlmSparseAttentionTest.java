@@ -104,6 +104,38 @@ class LlmSparseAttentionTest {
     }
 
     @Test
+    void trtLlmFlagsMapOntoTheArgs() {
+        LlmSparseAttention cmd = new LlmSparseAttention();
+        new picocli.CommandLine(cmd).parseArgs("--model_path", MODEL.toString(), "--tp_size", "1",
+                "--kv_cache_fraction", "0.7", "--kv_cache_dtype", "bf16", "--use_cuda_graph",
+                "--cuda_graph_padding_enabled", "--cuda_graph_batch_sizes", "1", "2", "4", "--print_iter_log",
+                "--enable_chunked_prefill");
+        io.rocketkv.api.LlmArgs a = cmd.buildArgs();
+        assertEquals(0.7, a.kvCacheConfig().freeGpuMemoryFraction());
+        assertEquals(io.rocketkv.api.KvCacheDtype.BFLOAT16, a.kvCacheConfig().dtype());
+        assertEquals(java.util.List.of(1, 2, 4), a.cudaGraphBatchSizes());
+        assertTrue(a.cudaGraphConfig().enablePadding());
+        assertTrue(a.printIterLog());
+        assertTrue(a.enableChunkedPrefill());
+        assertEquals(128, cmd.maxNewTokens, "TensorRT-LLM's default");
+        assertEquals(10, cmd.numSamples, "TensorRT-LLM's default");
+        LlmSparseAttention off = new LlmSparseAttention();
+        new picocli.CommandLine(off).parseArgs("--model_path", MODEL.toString(), "--use_cuda_graph", "false");
+        assertEquals(java.util.List.of(), off.buildArgs().cudaGraphBatchSizes());
+    }
+
+    @Test
+    void theDefaultToprIsClampedToHeadDimButAnExplicitOneIsNot() {
+        LlmSparseAttention cmd = new LlmSparseAttention();
+        new picocli.CommandLine(cmd).parseArgs("--model_path", MODEL.toString()); // RocketKV with TRT-LLM's defaults
+        assertEquals(32, cmd.clampTopr(cmd.buildArgs()).sparseAttentionConfig().topr(), "head_dim 32");
+        Run explicit = run("--model_path", MODEL.toString(), "--topr", "128", "--prompt", "the", "--max_new_tokens",
+                "1", "--backend", "cpu");
+        assertEquals(2, explicit.rc(), explicit.err());
+        assertTrue(explicit.err().contains("topr"), explicit.err());
+    }
+
+    @Test
     void badHaystackValuesAreRefusedNamingTheFlag() {
         for (String bad : new String[] {"passkey", "passkey:lots", "needle:512", "passkey:10"}) {
             Run r = run("--model_path", MODEL.toString(), "--config", CONFIG.toString(), "--backend", "cpu",

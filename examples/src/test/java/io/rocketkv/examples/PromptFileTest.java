@@ -26,6 +26,24 @@ class PromptFileTest {
     }
 
     @Test
+    void readsTensorRtLlmsJsonlAsContextPlusQueryWithTheReference() throws Exception {
+        Path f = Files.writeString(dir.resolve("in.jsonl"), """
+                {"input_context": "A long text. ", "input_query": "What is it?", "outputs": ["a text", "text"]}
+
+                {"input_context": "Only context.", "outputs": "x"}
+                """);
+        assertEquals(List.of(new PromptFile.Sample("A long text. What is it?", "a text | text"),
+                new PromptFile.Sample("Only context.", "x")), PromptFile.readSamples("--input_file", f));
+        Path bad = Files.writeString(dir.resolve("bad.jsonl"), "{\"input_query\": \"q\"}\nnot json\n");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> PromptFile.readSamples("--input_file", bad));
+        assertTrue(e.getMessage().contains("line 2 is not a JSON object"), e.getMessage());
+        Path neither = Files.writeString(dir.resolve("n.jsonl"), "{\"prompt\": \"q\"}\n");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> PromptFile.readSamples("--input_file", neither))
+                .getMessage().contains("neither input_context nor input_query"));
+    }
+
+    @Test
     void anEmptyOrBlankFileIsAnError() throws Exception {
         Path empty = Files.writeString(dir.resolve("empty.txt"), "");
         var e = assertThrows(IllegalArgumentException.class, () -> PromptFile.read("--input_file", empty));

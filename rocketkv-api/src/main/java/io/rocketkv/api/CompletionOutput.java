@@ -25,6 +25,11 @@ public record CompletionOutput(int index, String text, int[] tokenIds, List<Toke
 
     /** The engine's result as the first completion, field by field; per-token logprobs when asked for. */
     static CompletionOutput from(GenerationResult r, boolean withLogprobs) {
+        return from(r, withLogprobs, 0);
+    }
+
+    /** The engine's result as completion {@code index}. */
+    static CompletionOutput from(GenerationResult r, boolean withLogprobs, int index) {
         List<TokenLogprobs> perToken = new ArrayList<>();
         if (withLogprobs) {
             for (SampledToken t : r.tokens()) {
@@ -32,12 +37,21 @@ public record CompletionOutput(int index, String text, int[] tokenIds, List<Toke
             }
         }
         Fields f = new Fields();
-        f.index = 0;
+        f.index = index;
         f.text = r.text();
         f.tokenIds = r.outputIds();
         f.logprobs = perToken;
         f.finishReason = r.finishReason().wireName();
         return f.build();
+    }
+
+    /** The sum of the generated tokens' log-probabilities (how {@code best_of} ranks completions). */
+    static double cumulativeLogprob(GenerationResult r) {
+        double sum = 0;
+        for (SampledToken t : r.tokens()) {
+            sum += t.logprob();
+        }
+        return sum;
     }
 
     @Override

@@ -11,12 +11,12 @@ import java.util.List;
  *
  * <ul>
  *   <li>{@code batch_sizes} (default unset): the batch sizes recorded, each in [1, {@code max_batch_size}].
- *       Unset: 1, 2, 4, 8, … below {@code max_batch_size} (of this config, else of {@link LlmArgs}), and that
- *       maximum itself.</li>
- *   <li>{@code max_batch_size} (default unset): the largest batch size recorded when {@code batch_sizes} is
+ *       Unset: 1, 2, 4, 8, … below {@code max_batch_size}, and that maximum itself.</li>
+ *   <li>{@code max_batch_size} (default unset: {@value #DEFAULT_MAX_BATCH_SIZE}, as in TensorRT-LLM, or the
+ *       engine's {@code max_batch_size} when smaller): the largest batch size recorded when {@code batch_sizes} is
  *       unset; &ge; 1 when set.</li>
- *   <li>{@code enable_padding} (default {@code true}; TensorRT-LLM defaults to false): a batch whose size is
- *       not recorded is padded to the next recorded size instead of running without a graph.</li>
+ *   <li>{@code enable_padding} (default {@code false}, as in TensorRT-LLM): true pads a batch whose size is
+ *       not recorded to the next recorded size instead of running it without a graph.</li>
  * </ul>
  * In YAML, {@code cuda_graph_config: null} turns CUDA graphs off (as in TensorRT-LLM); in Java,
  * {@link #disabled()}.
@@ -29,6 +29,9 @@ import java.util.List;
 public record CudaGraphConfig(boolean enabled, List<Integer> batchSizes, Integer maxBatchSize, boolean enablePadding) {
 
     static final String PREFIX = "cuda_graph_config.";
+    /** The largest batch size recorded when neither {@code batch_sizes} nor {@code max_batch_size} is set. */
+    public static final int DEFAULT_MAX_BATCH_SIZE = 128;
+    public static final boolean DEFAULT_ENABLE_PADDING = false;
 
     public CudaGraphConfig {
         if (maxBatchSize != null && maxBatchSize < 1) {
@@ -45,14 +48,14 @@ public record CudaGraphConfig(boolean enabled, List<Integer> batchSizes, Integer
         }
     }
 
-    /** Graphs on with the default sizes, padded. */
+    /** Graphs on with the default sizes, not padded (TensorRT-LLM's defaults). */
     public static CudaGraphConfig defaults() {
-        return new CudaGraphConfig(true, null, null, true);
+        return new CudaGraphConfig(true, null, null, DEFAULT_ENABLE_PADDING);
     }
 
     /** Graphs off: every decode step launches its kernels one by one. */
     public static CudaGraphConfig disabled() {
-        return new CudaGraphConfig(false, null, null, true);
+        return new CudaGraphConfig(false, null, null, DEFAULT_ENABLE_PADDING);
     }
 
     /** Graphs on for exactly these batch sizes (padded). */
@@ -78,7 +81,7 @@ public record CudaGraphConfig(boolean enabled, List<Integer> batchSizes, Integer
             }
             return batchSizes;
         }
-        int max = maxBatchSize == null ? engineMaxBatchSize : Math.min(maxBatchSize, engineMaxBatchSize);
+        int max = Math.min(maxBatchSize == null ? DEFAULT_MAX_BATCH_SIZE : maxBatchSize, engineMaxBatchSize);
         List<Integer> sizes = new ArrayList<>();
         for (int b = 1; b < max; b *= 2) {
             sizes.add(b);

@@ -15,20 +15,33 @@ package io.rocketkv.api;
  *       this and the memory fraction apply, the smaller pool wins.</li>
  *   <li>{@code free_gpu_memory_fraction} (default 0.9): share of the memory free after loading the weights
  *       that the KV pool may take, 0 &lt; f &le; 1.</li>
+ *   <li>{@code dtype} (default {@code auto}, as in TensorRT-LLM): the KV cache's element type, see
+ *       {@link KvCacheDtype}; {@code fp8} is refused until a backend stores it.</li>
+ *   <li>{@code tokens_per_block} (YAML only; default 32, as in TensorRT-LLM): slots per block. It is the block size
+ *       of {@link LlmArgs#tokensPerBlock()}, where YAML's top-level {@code tokens_per_block} also sets it.</li>
  * </ul>
+ * The other keys of TensorRT-LLM's {@code KvCacheConfig} are accepted and ignored with a warning (docs/api.md).
  *
  * @param enableBlockReuse      YAML {@code enable_block_reuse}
  * @param maxTokens             YAML {@code max_tokens}; null when unset
  * @param freeGpuMemoryFraction YAML {@code free_gpu_memory_fraction}
+ * @param dtype                 YAML {@code dtype}; never null
  */
-public record KvCacheConfig(boolean enableBlockReuse, Integer maxTokens, double freeGpuMemoryFraction) {
+public record KvCacheConfig(boolean enableBlockReuse, Integer maxTokens, double freeGpuMemoryFraction,
+                            KvCacheDtype dtype) {
 
     public static final boolean DEFAULT_ENABLE_BLOCK_REUSE = true;
     public static final double DEFAULT_FREE_GPU_MEMORY_FRACTION = 0.9;
 
     static final String PREFIX = "kv_cache_config.";
 
+    /** A config with the default {@code dtype} ({@code auto}). */
+    public KvCacheConfig(boolean enableBlockReuse, Integer maxTokens, double freeGpuMemoryFraction) {
+        this(enableBlockReuse, maxTokens, freeGpuMemoryFraction, KvCacheDtype.AUTO);
+    }
+
     public KvCacheConfig {
+        dtype = dtype == null ? KvCacheDtype.AUTO : dtype;
         if (maxTokens != null && maxTokens < 1) {
             throw ConfigException.invalid(PREFIX + "max_tokens", "maxTokens", ">= 1 when set", maxTokens);
         }
@@ -48,7 +61,8 @@ public record KvCacheConfig(boolean enableBlockReuse, Integer maxTokens, double 
         return new Builder()
                 .enableBlockReuse(enableBlockReuse)
                 .maxTokens(maxTokens)
-                .freeGpuMemoryFraction(freeGpuMemoryFraction);
+                .freeGpuMemoryFraction(freeGpuMemoryFraction)
+                .dtype(dtype);
     }
 
     /** A config with every default. */
@@ -61,6 +75,7 @@ public record KvCacheConfig(boolean enableBlockReuse, Integer maxTokens, double 
         private boolean enableBlockReuse = DEFAULT_ENABLE_BLOCK_REUSE;
         private Integer maxTokens;
         private double freeGpuMemoryFraction = DEFAULT_FREE_GPU_MEMORY_FRACTION;
+        private KvCacheDtype dtype = KvCacheDtype.AUTO;
 
         private Builder() {
         }
@@ -81,9 +96,21 @@ public record KvCacheConfig(boolean enableBlockReuse, Integer maxTokens, double 
             return this;
         }
 
+        /** The KV cache element type; null = {@code auto}. */
+        public Builder dtype(KvCacheDtype dtype) {
+            this.dtype = dtype;
+            return this;
+        }
+
+        /** By TensorRT-LLM name: {@code auto}, {@code bfloat16} ({@code bf16}), {@code float32}. */
+        public Builder dtype(String dtype) {
+            this.dtype = KvCacheDtype.parse(dtype);
+            return this;
+        }
+
         /** @throws ConfigException when a value is out of range */
         public KvCacheConfig build() {
-            return new KvCacheConfig(enableBlockReuse, maxTokens, freeGpuMemoryFraction);
+            return new KvCacheConfig(enableBlockReuse, maxTokens, freeGpuMemoryFraction, dtype);
         }
     }
 }

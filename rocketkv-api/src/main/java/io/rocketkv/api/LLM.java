@@ -1,5 +1,8 @@
 package io.rocketkv.api;
 
+import io.rocketkv.api.chat.ChatTemplate;
+import io.rocketkv.api.chat.Message;
+import io.rocketkv.core.engine.Detokenizer;
 import io.rocketkv.core.engine.Engine;
 import io.rocketkv.core.engine.EngineConfig;
 import io.rocketkv.core.engine.GenerationRequest;
@@ -21,6 +24,7 @@ import io.rocketkv.core.weights.SafeTensors;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.BlockingQueue;
@@ -58,8 +62,10 @@ public final class LLM implements AutoCloseable {
     private final List<Collective> collectives; // the tensor-parallel group; empty on one device
     private final Engine engine;
     private final List<Integer> eosIds;
+    private final ChatTemplate chatTemplate;
 
-    private LLM(Path modelDir, LlmArgs args, LoadProgress progress, Stage1Policy stage1Policy) {
+    private LLM(Path modelDir, LlmArgs args, LoadProgress progress, Stage1Policy stage1Policy,
+                String chatTemplateOverride) {
         this.modelDir = modelDir;
         this.args = args;
         this.config = ModelConfig.load(modelDir);
@@ -84,6 +90,7 @@ public final class LLM implements AutoCloseable {
         this.rankKernels = tp == 1 ? List.of(backends.open(args.backend(), rocketKv != null))
                 : backends.cudaRanks(tp); // one backend per GPU
         this.kernels = rankKernels.get(0);
+        checkKvCacheDtype(args.kvCacheConfig().dtype(), kernels, rankKernels);
         List<Collective> group = List.of();
         SafeTensors opened = null;
         try {
@@ -104,7 +111,8 @@ public final class LLM implements AutoCloseable {
             EngineConfig ec = new EngineConfig(args.maxBatchSize(), Math.max(args.maxNumTokens(), 1), maxSeqLen,
                     args.tokensPerBlock(), numBlocks, rocketKv, args.cudaGraphBatchSizes(),
                     args.cudaGraphConfig().enablePadding(), args.enableChunkedPrefill())
-                    .withBlockReuse(args.kvCacheConfig().enableBlockReuse());
+                    .withBlockReuse(args.kvCacheConfig().enableBlockReuse())
+                    .withIterLog(args.printIterLog());
             this.engine = new Engine(models, rankKernels, ec, this::detokenize);
         } catch (RuntimeException e) {
             closeQuietly(group, e);
@@ -117,6 +125,8 @@ public final class LLM implements AutoCloseable {
         this.weights = opened;
         this.collectives = group;
         this.eosIds = config.eosTokenIds().isEmpty() ? eosFromTokenizer(tokenizer) : config.eosTokenIds();
+        ChatTemplate checkpoint = ChatTemplate.fromTokenizerConfig(modelDir);
+        this.chatTemplate = chatTemplateOverride == null ? checkpoint : checkpoint.withTemplate(chatTemplateOverride);
     }
 
     /**
@@ -124,6 +134,11 @@ public final class LLM implements AutoCloseable {
      * no token); such ids decode to nothing, as Hugging Face tokenizers decode them.
      */
     private String detokenize(int[] ids) {
+        return detokenize(ids, true);
+    }
+
+    /** As {@link #detokenize(int[])}, keeping special tokens' text unless {@code skipSpecial}. */
+    private String detokenize(int[] ids, boolean skipSpecial) {
         int v = tokenizer.vocabSize();
         int n = 0;
         for (int id : ids) {
@@ -132,7 +147,7 @@ public final class LLM implements AutoCloseable {
             }
         }
         if (n == ids.length) {
-            return tokenizer.decode(ids, true);
+            return tokenizer.decode(ids, skipSpecial);
         }
         int[] known = new int[n];
         int j = 0;
@@ -141,7 +156,7 @@ public final class LLM implements AutoCloseable {
                 known[j++] = id;
             }
         }
-        return tokenizer.decode(known, true);
+        return tokenizer.decode(known, skipSpecial);
     }
 
     public static Builder builder() {
@@ -209,6 +224,49 @@ public final class LLM implements AutoCloseable {
             }
         });
         return new QueueTokenStream(queue, f);
+    }
+
+    /**
+     * Answers a conversation: the messages rendered by {@link #chatTemplate()} with the generation prompt (the
+     * assistant's header) appended, then generated from as {@link #generate(String, SamplingParams)} does. A rendered
+     * template is tokenized without adding special tokens (it writes BOS itself, as Hugging Face's
+     * {@code apply_chat_template}); the fallback format without a template gets them as {@code add_special_tokens}
+     * says. The output's {@code prompt} is the rendered text.
+     *
+     * @throws io.rocketkv.api.chat.ChatTemplateException when the template rejects the messages
+     */
+    public RequestOutput chat(List<Message> messages, SamplingParams params) {
+        String prompt = chatTemplate.render(messages, true);
+        CompletableFuture<RequestOutput> f = submitIds(prompt, chatIds(prompt, params), params, null);
+        try {
+            return await(f);
+        } finally {
+            f.cancel(true); // no-op once finished; frees the request after an interrupt
+        }
+    }
+
+    /**
+     * Streams the answer to a conversation, as {@link #chat(List, SamplingParams)} renders it and
+     * {@link #generateStream(String, SamplingParams, Consumer)} streams.
+     */
+    public CompletableFuture<RequestOutput> chatStream(List<Message> messages, SamplingParams params,
+                                                       Consumer<StreamChunk> onToken) {
+        Objects.requireNonNull(onToken, "onToken");
+        String prompt = chatTemplate.render(messages, true);
+        return submitIds(prompt, chatIds(prompt, params), params, onToken);
+    }
+
+    private int[] chatIds(String rendered, SamplingParams params) {
+        Objects.requireNonNull(params, "params");
+        return tokenizer.encode(rendered, !chatTemplate.hasTemplate() && params.addSpecialTokens());
+    }
+
+    /**
+     * The chat template {@link #chat} renders with: the builder's {@link Builder#chatTemplate(String) override}, else
+     * the checkpoint's ({@code tokenizer_config.json}), else the fallback format.
+     */
+    public ChatTemplate chatTemplate() {
+        return chatTemplate;
     }
 
     public Tokenizer tokenizer() {
@@ -283,12 +341,36 @@ public final class LLM implements AutoCloseable {
     private CompletableFuture<RequestOutput> submit(String prompt, SamplingParams params, Consumer<StreamChunk> onToken) {
         Objects.requireNonNull(prompt, "prompt");
         Objects.requireNonNull(params, "params");
-        return submitIds(prompt, tokenizer.encode(prompt, true), params, onToken);
+        return submitIds(prompt, tokenizer.encode(prompt, params.addSpecialTokens()), params, onToken);
     }
 
+    /**
+     * Submits the {@code best_of} completions of one prompt (each its own sequence, prefilled on its own; with block
+     * reuse on, a completion admitted after another's prompt blocks were cached shares them) and completes with the
+     * best {@code n}. Streaming takes one completion only.
+     */
     private CompletableFuture<RequestOutput> submitIds(String prompt, int[] ids, SamplingParams params,
                                                        Consumer<StreamChunk> onToken) {
         Objects.requireNonNull(params, "params");
+        try {
+            SamplingChecks.idsWithinVocabulary(params, config.vocabSize());
+        } catch (ConfigException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        if (params.promptLogprobs() != null) {
+            return CompletableFuture.failedFuture(new ConfigException("sampling_params.prompt_logprobs",
+                    "sampling_params.prompt_logprobs (promptLogprobs) is not supported yet: the engine computes"
+                            + " logits for the last prompt position only; leave it unset"));
+        }
+        if (onToken != null && params.numSampled() > 1) {
+            return CompletableFuture.failedFuture(new ConfigException("sampling_params.n", "streaming returns one"
+                    + " completion: n (n) and best_of must be 1, got n " + params.n() + ", best_of "
+                    + params.numSampled() + "; call generate for several, or stream several requests"));
+        }
+        Integer keep = params.truncatePromptTokens();
+        if (keep != null && ids.length > keep) {
+            ids = Arrays.copyOfRange(ids, ids.length - keep, ids.length); // the last k tokens, as TensorRT-LLM
+        }
         if (ids.length == 0) {
             return CompletableFuture.failedFuture(new IllegalArgumentException(
                     "the prompt encodes to no tokens; give a non-empty prompt"));
@@ -300,13 +382,29 @@ public final class LLM implements AutoCloseable {
         Consumer<StreamChunk> guarded = onToken == null ? null : new GuardedListener(onToken);
         Consumer<GenerationRequest.TokenEvent> listener = guarded == null ? null
                 : ev -> guarded.accept(StreamChunk.from(ev));
-        CompletableFuture<GenerationResult> result = engine.submit(new GenerationRequest(ids,
-                params.toSamplingOptions(), params.toStopCriteria(eosIds), listener));
-        CompletableFuture<RequestOutput> out = result.thenApply(
-                r -> RequestOutput.from(prompt, r, params.logprobs() != null));
+        List<List<Integer>> badWords = BadWords.encode(tokenizer, params.bad());
+        Detokenizer detokenizer = params.skipSpecialTokens() ? null : out -> detokenize(out, false);
+        List<CompletableFuture<GenerationResult>> results = new ArrayList<>();
+        for (int i = 0; i < params.numSampled(); i++) {
+            results.add(engine.submit(new GenerationRequest(ids, params.toSamplingOptions(i, badWords),
+                    params.toStopCriteria(eosIds), listener, detokenizer)));
+        }
+        CompletableFuture<RequestOutput> out = CompletableFuture.allOf(results.toArray(CompletableFuture[]::new))
+                .thenApply(v -> RequestOutput.from(prompt, results.stream().map(CompletableFuture::join).toList(),
+                        params.n(), params.logprobs() != null));
+        for (CompletableFuture<GenerationResult> r : results) {
+            r.whenComplete((x, e) -> {
+                if (e != null) {
+                    out.completeExceptionally(e instanceof CompletionException c && c.getCause() != null
+                            ? c.getCause() : e); // the first failure ends the request: the others are cancelled
+                }
+            });
+        }
         out.whenComplete((r, e) -> {
-            if (out.isCancelled()) {
-                result.cancel(false); // tells the engine to drop the request and free its blocks
+            if (e != null) {
+                for (CompletableFuture<GenerationResult> each : results) {
+                    each.cancel(false); // tells the engine to drop the rest and free their blocks
+                }
             }
         });
         return out;
@@ -378,6 +476,22 @@ public final class LLM implements AutoCloseable {
         backends.checkTensorParallel(name, tp);
     }
 
+    /**
+     * {@code kv_cache_config.dtype} against what the backend stores: bfloat16 on the CPU (which keeps float32, holding
+     * every bfloat16 value exactly) is logged; float32 on CUDA is refused (the backends are closed first).
+     */
+    private static void checkKvCacheDtype(KvCacheDtype asked, Kernels kernels, List<Kernels> all) {
+        try {
+            if (!asked.checkBackend(kernels.name(), kernels.kvCacheDtype())) {
+                log.warn("kv_cache_config.dtype {}: the {} backend keeps its KV cache in {}", asked.yamlName(),
+                        kernels.name(), kernels.kvCacheDtype());
+            }
+        } catch (ConfigException e) {
+            closeQuietly(all, e);
+            throw e;
+        }
+    }
+
     static void closeQuietly(List<? extends AutoCloseable> all, RuntimeException into) {
         for (int i = all.size() - 1; i >= 0; i--) {
             try {
@@ -423,8 +537,19 @@ public final class LLM implements AutoCloseable {
         private LlmArgs.Builder args = LlmArgs.builder();
         private LoadProgress progress = LoadProgress.NONE;
         private Stage1Policy stage1Policy = Stage1Policy.ROCKET;
+        private String chatTemplate;
 
         private Builder() {
+        }
+
+        /**
+         * A Jinja chat template to use instead of the checkpoint's {@code chat_template} (vLLM's and trtllm-serve's
+         * {@code --chat_template}); the checkpoint's {@code bos_token} and {@code eos_token} still apply. Null = the
+         * checkpoint's. Not a YAML key: TensorRT-LLM's {@code LlmArgs} has none.
+         */
+        public Builder chatTemplate(String template) {
+            this.chatTemplate = template;
+            return this;
         }
 
         /** A Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json). */
@@ -552,7 +677,7 @@ public final class LLM implements AutoCloseable {
                     FiniteWeights.check(weights); // a corrupt tensor is named now, not found as NaN logits later
                 }
             }
-            return new LLM(model, built, progress, stage1Policy);
+            return new LLM(model, built, progress, stage1Policy, chatTemplate);
         }
     }
 

@@ -33,12 +33,17 @@ import java.util.Locale;
  * <tr><td>{@code check_weights}</td><td>true</td><td>scan every floating-point weight for NaN and
  *     infinity when the LLM is built (one extra read of the weights, from the page cache); a hit is a
  *     {@code CheckpointFormatException} naming the tensor and element. False skips the scan</td></tr>
- * <tr><td>{@code max_batch_size}</td><td>64</td><td>&ge; 1; requests decoded together. TensorRT-LLM
- *     defaults to 2048; 64 suits a single-GPU Java engine and bounds the CUDA graph buckets</td></tr>
+ * <tr><td>{@code max_batch_size}</td><td>2048</td><td>&ge; 1; requests decoded together, as in TensorRT-LLM
+ *     (the KV pool, not this cap, usually bounds the batch)</td></tr>
  * <tr><td>{@code max_num_tokens}</td><td>8192</td><td>&ge; 1; tokens (prefill plus decode) in one
  *     step, as in TensorRT-LLM</td></tr>
  * <tr><td>{@code tokens_per_block}</td><td>32</td><td>power of two; slots per paged KV cache block, as in
- *     TensorRT-LLM</td></tr>
+ *     TensorRT-LLM, where it is {@code kv_cache_config.tokens_per_block} (either key sets it; both must then
+ *     agree)</td></tr>
+ * <tr><td>{@code print_iter_log}</td><td>false</td><td>true logs one INFO line per engine step (the step's
+ *     kind, sequences, tokens, KV blocks in use and time), as TensorRT-LLM's {@code print_iter_log}</td></tr>
+ * <tr><td>{@code scheduler_config}</td><td>none</td><td>TensorRT-LLM's keys, accepted and ignored with a warning:
+ *     the scheduler is first come, first served</td></tr>
  * <tr><td>{@code cuda_graph_config}</td><td>{@link CudaGraphConfig#defaults()} (on)</td><td>see
  *     {@link CudaGraphConfig}; {@code null} turns CUDA graphs off</td></tr>
  * <tr><td>{@code tensor_parallel_size}</td><td>1</td><td>&ge; 1; GPUs one model is split over (TensorRT-LLM's
@@ -46,6 +51,10 @@ import java.util.Locale;
  *     {@code intermediate_size}, and divides or is a multiple of the KV heads) and that the CUDA backend, that
  *     many visible devices and NCCL are there</td></tr>
  * </table>
+ *
+ * <p>Every other key of TensorRT-LLM's {@code LlmArgs}/{@code TorchLlmArgs} is accepted in YAML and ignored, with one
+ * warning naming it and why it does not apply (MoE, speculative decoding, multimodal, pipeline parallelism, …); a key
+ * TensorRT-LLM does not define is an error with the nearest known key as a suggestion. docs/api.md has the table.
  *
  * <p>Rules across fields, reported, never silently fixed: with RocketKV ({@code sparse_attention_config} set)
  * {@code prompt_budget} may not exceed {@code max_seq_len} when both are set. Unlike TensorRT-LLM, RocketKV accepts
@@ -66,6 +75,7 @@ import java.util.Locale;
  * @param tensorParallelSize    YAML {@code tensor_parallel_size}
  * @param allowLongMaxSeqLen    YAML {@code allow_long_max_seq_len}
  * @param checkWeights          YAML {@code check_weights}
+ * @param printIterLog          YAML {@code print_iter_log}
  */
 public record LlmArgs(
         Backend backend,
@@ -80,14 +90,15 @@ public record LlmArgs(
         CudaGraphConfig cudaGraphConfig,
         int tensorParallelSize,
         boolean allowLongMaxSeqLen,
-        boolean checkWeights) {
+        boolean checkWeights,
+        boolean printIterLog) {
 
     public static final Backend DEFAULT_BACKEND = Backend.AUTO;
     public static final String DEFAULT_ATTN_BACKEND = "TRTLLM";
     /** The accepted {@code attn_backend} values (TensorRT-LLM's names); recorded, not acted on. */
     public static final List<String> ATTN_BACKENDS = List.of("TRTLLM", "VANILLA", "FLASHINFER", "DEFAULT");
     public static final boolean DEFAULT_ENABLE_CHUNKED_PREFILL = false;
-    public static final int DEFAULT_MAX_BATCH_SIZE = 64;
+    public static final int DEFAULT_MAX_BATCH_SIZE = 2048;
     public static final int DEFAULT_MAX_NUM_TOKENS = 8192;
     public static final int DEFAULT_TOKENS_PER_BLOCK = 32;
     public static final int DEFAULT_TENSOR_PARALLEL_SIZE = 1;
@@ -152,19 +163,45 @@ public record LlmArgs(
     }
 
     /**
-     * Reads {@code extra_config.yaml}. An empty file gives the defaults. Unknown keys (at any level), values of
-     * the wrong type, out-of-range values and rule violations are {@link ConfigException}s whose message starts
-     * with the file name and names the key path; malformed YAML names the file and line.
+     * Reads {@code extra_config.yaml}. An empty file gives the defaults. TensorRT-LLM keys that do not apply here
+     * are logged, one WARN line each ({@link #readYaml(Path)} returns those lines). Unknown keys (at any level),
+     * values of the wrong type, out-of-range values and rule violations are {@link ConfigException}s whose message
+     * starts with the file name and names the key path; malformed YAML names the file and line.
      *
      * @throws ConfigException also when the file cannot be read
      */
     public static LlmArgs fromYaml(Path file) {
-        return LlmArgsYaml.read(file);
+        return LlmArgsYaml.read(file).args();
     }
 
     /** Like {@link #fromYaml(Path)}, for YAML text; messages call the source {@code <yaml>}. */
     public static LlmArgs fromYaml(String yaml) {
+        return LlmArgsYaml.read(yaml, "<yaml>").args();
+    }
+
+    /**
+     * Like {@link #fromYaml(Path)}, also returning the warnings (one per accepted-ignored key, each naming the key
+     * path and why it does not apply), which are logged as well.
+     */
+    public static Loaded readYaml(Path file) {
+        return LlmArgsYaml.read(file);
+    }
+
+    /** Like {@link #readYaml(Path)}, for YAML text. */
+    public static Loaded readYaml(String yaml) {
         return LlmArgsYaml.read(yaml, "<yaml>");
+    }
+
+    /**
+     * The options a YAML file gave and the warnings about the keys it ignored.
+     *
+     * @param args     the options
+     * @param warnings one line per accepted-ignored key, in file order
+     */
+    public record Loaded(LlmArgs args, List<String> warnings) {
+        public Loaded {
+            warnings = List.copyOf(warnings);
+        }
     }
 
     /** These options as YAML that {@link #fromYaml} reads back to an equal object (unset values omitted). */
@@ -190,7 +227,8 @@ public record LlmArgs(
                 .cudaGraphConfig(cudaGraphConfig)
                 .tensorParallelSize(tensorParallelSize)
                 .allowLongMaxSeqLen(allowLongMaxSeqLen)
-                .checkWeights(checkWeights);
+                .checkWeights(checkWeights)
+                .printIterLog(printIterLog);
     }
 
     /** The decode batch sizes recorded as CUDA graphs (empty when off). */
@@ -213,6 +251,7 @@ public record LlmArgs(
         private int tensorParallelSize = DEFAULT_TENSOR_PARALLEL_SIZE;
         private boolean allowLongMaxSeqLen;
         private boolean checkWeights = true;
+        private boolean printIterLog;
 
         private Builder() {
         }
@@ -301,11 +340,17 @@ public record LlmArgs(
             return this;
         }
 
+        /** Whether each engine step is logged at INFO (default false). */
+        public Builder printIterLog(boolean print) {
+            this.printIterLog = print;
+            return this;
+        }
+
         /** @throws ConfigException when a value is out of range or the cross-field rules fail */
         public LlmArgs build() {
             return new LlmArgs(backend, attnBackend, sparseAttentionConfig, kvCacheConfig, enableChunkedPrefill,
                     maxSeqLen, maxBatchSize, maxNumTokens, tokensPerBlock, cudaGraphConfig, tensorParallelSize,
-                    allowLongMaxSeqLen, checkWeights);
+                    allowLongMaxSeqLen, checkWeights, printIterLog);
         }
     }
 }

@@ -21,9 +21,12 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /**
@@ -33,26 +36,20 @@ import org.yaml.snakeyaml.error.MarkedYAMLException;
  */
 final class LlmArgsYaml {
 
+    private static final Logger log = LoggerFactory.getLogger(LlmArgsYaml.class);
+
     private static final YAMLMapper MAPPER = YAMLMapper.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
             .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
             .build();
 
-    static final List<String> TOP_LEVEL_KEYS = List.of("backend", "attn_backend", "sparse_attention_config",
-            "kv_cache_config", "enable_chunked_prefill", "max_seq_len", "max_batch_size", "max_num_tokens",
-            "tokens_per_block", "cuda_graph_config", "tensor_parallel_size", "allow_long_max_seq_len", "check_weights");
-    static final List<String> CUDA_GRAPH_KEYS = List.of("batch_sizes", "max_batch_size", "enable_padding");
-    static final List<String> SPARSE_KEYS = List.of("algorithm", "window_size", "kernel_size", "prompt_budget",
-            "topk", "topr", "page_size", "kt_cache_dtype");
-    static final List<String> KV_CACHE_KEYS = List.of("enable_block_reuse", "max_tokens",
-            "free_gpu_memory_fraction");
     static final List<String> SPARSE_ALGORITHMS = List.of(RocketSparseAttentionConfig.ALGORITHM);
 
     private LlmArgsYaml() {
     }
 
-    static LlmArgs read(Path file) {
+    static LlmArgs.Loaded read(Path file) {
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
@@ -62,13 +59,19 @@ final class LlmArgsYaml {
         return read(text, file.toString());
     }
 
-    static LlmArgs read(String text, String source) {
+    static LlmArgs.Loaded read(String text, String source) {
         JsonNode root = parse(text, source);
+        List<String> warnings = new ArrayList<>();
+        LlmArgs args;
         try {
-            return toArgs(root);
+            args = toArgs(root, warnings);
         } catch (ConfigException e) {
             throw e.inSource(source);
         }
+        for (String w : warnings) {
+            log.warn("{}: {}", source, w);
+        }
+        return new LlmArgs.Loaded(args, warnings);
     }
 
     private static JsonNode parse(String text, String source) {
@@ -101,43 +104,69 @@ final class LlmArgsYaml {
                 + e.getOriginalMessage().replace("Duplicate field", "duplicate key"), e);
     }
 
-    private static LlmArgs toArgs(JsonNode root) {
+    private static LlmArgs toArgs(JsonNode root, List<String> warnings) {
         LlmArgs.Builder b = LlmArgs.builder();
         if (root == null || root.isMissingNode() || root.isNull()) {
             return b.build(); // empty file: all defaults
         }
         if (!root.isObject()) {
-            throw new ConfigException(null, "the top level must be a mapping of keys ("
-                    + String.join(", ", TOP_LEVEL_KEYS) + "), got " + describe(root));
+            throw new ConfigException(null, "the top level must be a mapping of keys (TensorRT-LLM's LLM API "
+                    + "arguments), got " + describe(root));
         }
-        checkKeys(root, "", TOP_LEVEL_KEYS);
+        checkKeys(root, TrtLlmKeys.TOP, warnings);
+        Integer blockSize = null; // tokens_per_block, top level or under kv_cache_config
         for (Map.Entry<String, JsonNode> e : root.properties()) {
             String key = e.getKey();
             JsonNode v = e.getValue();
             switch (key) {
                 case "backend" -> b.backend(Backend.parse(text(v, key)));
                 case "attn_backend" -> b.attnBackend(text(v, key));
-                case "sparse_attention_config" -> b.sparseAttentionConfig(v.isNull() ? null : toSparse(v));
-                case "kv_cache_config" -> b.kvCacheConfig(v.isNull() ? null : toKvCache(v));
+                case "sparse_attention_config" -> b.sparseAttentionConfig(v.isNull() ? null : toSparse(v, warnings));
+                case "kv_cache_config" -> {
+                    if (!v.isNull()) {
+                        KvCacheRead kv = toKvCache(v, warnings);
+                        b.kvCacheConfig(kv.config());
+                        blockSize = sameBlockSize(blockSize, kv.tokensPerBlock(), "kv_cache_config.tokens_per_block");
+                    }
+                }
                 case "enable_chunked_prefill" -> b.enableChunkedPrefill(bool(v, key));
                 case "max_seq_len" -> b.maxSeqLen(nullableInt(v, key));
                 case "allow_long_max_seq_len" -> b.allowLongMaxSeqLen(bool(v, key));
                 case "check_weights" -> b.checkWeights(bool(v, key));
+                case "print_iter_log" -> b.printIterLog(bool(v, key));
                 case "max_batch_size" -> b.maxBatchSize(integer(v, key));
                 case "max_num_tokens" -> b.maxNumTokens(integer(v, key));
-                case "tokens_per_block" -> b.tokensPerBlock(integer(v, key));
+                case "tokens_per_block" -> blockSize = sameBlockSize(blockSize, integer(v, key), key);
                 case "tensor_parallel_size" -> b.tensorParallelSize(integer(v, key));
-                case "cuda_graph_config" -> b.cudaGraphConfig(v.isNull() ? CudaGraphConfig.disabled() : toCudaGraph(v));
-                default -> throw new IllegalStateException("key checked above: " + key);
+                case "cuda_graph_config" ->
+                        b.cudaGraphConfig(v.isNull() ? CudaGraphConfig.disabled() : toCudaGraph(v, warnings));
+                case "scheduler_config" -> {
+                    if (!v.isNull()) {
+                        requireMapping(v, key);
+                        checkKeys(v, TrtLlmKeys.SCHEDULER, warnings);
+                    }
+                }
+                default -> { } // an accepted-ignored key: checkKeys warned about it
             }
+        }
+        if (blockSize != null) {
+            b.tokensPerBlock(blockSize);
         }
         return b.build();
     }
 
-    private static RocketSparseAttentionConfig toSparse(JsonNode node) {
+    /** The block size given by {@code key}, which must equal the one already given by the other key, if any. */
+    private static Integer sameBlockSize(Integer before, Integer now, String key) {
+        if (before != null && now != null && !before.equals(now)) {
+            throw new ConfigException(key, key + " is " + now + " but tokens_per_block is " + before + "; they are"
+                    + " the same setting (the KV cache block size): give one of them, or the same value");
+        }
+        return now != null ? now : before;
+    }
+
+    private static RocketSparseAttentionConfig toSparse(JsonNode node, List<String> warnings) {
         String path = "sparse_attention_config";
         requireMapping(node, path);
-        checkKeys(node, path + ".", SPARSE_KEYS);
         JsonNode algorithm = node.get("algorithm");
         if (algorithm == null) {
             throw new ConfigException(path + ".algorithm", path + ".algorithm is required; supported algorithms: "
@@ -149,12 +178,12 @@ final class LlmArgsYaml {
                     + "algorithms: " + String.join(", ", SPARSE_ALGORITHMS) + " (any case), got "
                     + ConfigException.show(name));
         }
+        checkKeys(node, TrtLlmKeys.SPARSE, warnings);
         RocketSparseAttentionConfig.Builder b = RocketSparseAttentionConfig.builder();
         for (Map.Entry<String, JsonNode> e : node.properties()) {
             String key = path + "." + e.getKey();
             JsonNode v = e.getValue();
             switch (e.getKey()) {
-                case "algorithm" -> { } // checked above
                 case "window_size" -> b.windowSize(integer(v, key));
                 case "kernel_size" -> b.kernelSize(integer(v, key));
                 case "prompt_budget" -> b.promptBudget(integer(v, key));
@@ -162,19 +191,24 @@ final class LlmArgsYaml {
                 case "topr" -> b.topr(integer(v, key));
                 case "page_size" -> b.pageSize(integer(v, key));
                 case "kt_cache_dtype" -> b.ktCacheDtype(KtCacheDtype.parse(text(v, key)));
-                default -> throw new IllegalStateException("key checked above: " + key);
+                default -> { } // algorithm (checked above) or an accepted-ignored key
             }
         }
         return b.build();
     }
 
-    private static CudaGraphConfig toCudaGraph(JsonNode node) {
+    private static CudaGraphConfig toCudaGraph(JsonNode node, List<String> warnings) {
         String path = "cuda_graph_config";
         requireMapping(node, path);
-        checkKeys(node, path + ".", CUDA_GRAPH_KEYS);
+        checkKeys(node, TrtLlmKeys.CUDA_GRAPH, warnings);
+        JsonNode mode = node.get("mode");
+        if (mode != null && mode.isTextual() && !"decode".equalsIgnoreCase(mode.textValue())) {
+            throw new ConfigException(path + ".mode", path + ".mode must be decode (graphs record decode steps; no"
+                    + " encoder models here), got " + describe(mode));
+        }
         List<Integer> sizes = null;
         Integer max = null;
-        boolean padding = true;
+        boolean padding = CudaGraphConfig.DEFAULT_ENABLE_PADDING;
         for (Map.Entry<String, JsonNode> e : node.properties()) {
             String key = path + "." + e.getKey();
             JsonNode v = e.getValue();
@@ -186,24 +220,34 @@ final class LlmArgsYaml {
                     if (!v.isArray()) {
                         throw new ConfigException(key, key + " must be a list of integers, got " + describe(v));
                     }
-                    sizes = new java.util.ArrayList<>();
+                    sizes = new ArrayList<>();
                     for (JsonNode item : v) {
                         sizes.add(integer(item, key));
                     }
                 }
-                case "max_batch_size" -> max = nullableInt(v, key);
+                case "max_batch_size" -> {
+                    max = nullableInt(v, key);
+                    if (max != null && max == 0) {
+                        max = null; // TensorRT-LLM's 0: unset
+                    }
+                }
                 case "enable_padding" -> padding = bool(v, key);
-                default -> throw new IllegalStateException("key checked above: " + key);
+                default -> { } // an accepted-ignored key
             }
         }
         return new CudaGraphConfig(true, sizes, max, padding);
     }
 
-    private static KvCacheConfig toKvCache(JsonNode node) {
+    /** {@code kv_cache_config}: the config, and its {@code tokens_per_block} (null when not given). */
+    private record KvCacheRead(KvCacheConfig config, Integer tokensPerBlock) {
+    }
+
+    private static KvCacheRead toKvCache(JsonNode node, List<String> warnings) {
         String path = "kv_cache_config";
         requireMapping(node, path);
-        checkKeys(node, path + ".", KV_CACHE_KEYS);
+        checkKeys(node, TrtLlmKeys.KV_CACHE, warnings);
         KvCacheConfig.Builder b = KvCacheConfig.builder();
+        Integer blockSize = null;
         for (Map.Entry<String, JsonNode> e : node.properties()) {
             String key = path + "." + e.getKey();
             JsonNode v = e.getValue();
@@ -211,10 +255,12 @@ final class LlmArgsYaml {
                 case "enable_block_reuse" -> b.enableBlockReuse(bool(v, key));
                 case "max_tokens" -> b.maxTokens(nullableInt(v, key));
                 case "free_gpu_memory_fraction" -> b.freeGpuMemoryFraction(number(v, key));
-                default -> throw new IllegalStateException("key checked above: " + key);
+                case "dtype" -> b.dtype(KvCacheDtype.parse(text(v, key)));
+                case "tokens_per_block" -> blockSize = integer(v, key);
+                default -> { } // an accepted-ignored key
             }
         }
-        return b.build();
+        return new KvCacheRead(b.build(), blockSize);
     }
 
     static String write(LlmArgs args) {
@@ -240,6 +286,9 @@ final class LlmArgsYaml {
             k.put("max_tokens", kv.maxTokens());
         }
         k.put("free_gpu_memory_fraction", kv.freeGpuMemoryFraction());
+        if (kv.dtype() != KvCacheDtype.AUTO) {
+            k.put("dtype", kv.dtype().yamlName());
+        }
         root.put("enable_chunked_prefill", args.enableChunkedPrefill());
         if (args.maxSeqLen() != null) {
             root.put("max_seq_len", args.maxSeqLen());
@@ -249,6 +298,9 @@ final class LlmArgsYaml {
         }
         if (!args.checkWeights()) {
             root.put("check_weights", false);
+        }
+        if (args.printIterLog()) {
+            root.put("print_iter_log", true);
         }
         root.put("max_batch_size", args.maxBatchSize());
         root.put("max_num_tokens", args.maxNumTokens());

@@ -1,6 +1,8 @@
 package io.rocketkv.api;
 
 import io.rocketkv.core.engine.GenerationResult;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -8,7 +10,7 @@ import java.util.List;
  *
  * @param prompt         the prompt text
  * @param promptTokenIds the prompt's token ids, special tokens included
- * @param outputs        the completions (one per request today)
+ * @param outputs        the completions: {@code n} of them (SamplingParams), index 0 first
  * @param metrics        counts, timings and memory
  */
 public record RequestOutput(String prompt, int[] promptTokenIds, List<CompletionOutput> outputs, Metrics metrics) {
@@ -22,6 +24,28 @@ public record RequestOutput(String prompt, int[] promptTokenIds, List<Completion
     static RequestOutput from(String prompt, GenerationResult r, boolean withLogprobs) {
         return new RequestOutput(prompt, r.promptIds(), List.of(CompletionOutput.from(r, withLogprobs)),
                 Metrics.from(r.metrics()));
+    }
+
+    /**
+     * The engine's results of one prompt's {@code best_of} sampled completions as the api's: the {@code n} with the
+     * highest cumulative log-probability (all of them when there are n), in that order, indexed 0..n-1; the metrics
+     * count the returned completions' tokens.
+     */
+    static RequestOutput from(String prompt, List<GenerationResult> results, int n, boolean withLogprobs) {
+        List<GenerationResult> ranked = new ArrayList<>(results);
+        if (ranked.size() > n) {
+            ranked.sort(Comparator.comparingDouble(CompletionOutput::cumulativeLogprob).reversed());
+            ranked = ranked.subList(0, n);
+        }
+        List<CompletionOutput> outs = new ArrayList<>();
+        for (int i = 0; i < ranked.size(); i++) {
+            outs.add(CompletionOutput.from(ranked.get(i), withLogprobs, i));
+        }
+        Metrics m = Metrics.from(ranked.getFirst().metrics());
+        for (GenerationResult r : ranked.subList(1, ranked.size())) {
+            m = m.plus(Metrics.from(r.metrics()));
+        }
+        return new RequestOutput(prompt, ranked.getFirst().promptIds(), outs, m);
     }
 
     @Override
@@ -69,6 +93,26 @@ public record RequestOutput(String prompt, int[] promptTokenIds, List<Completion
             f.denseKvCacheBytes = m.denseKvCacheBytes();
             f.preemptions = m.preemptions();
             f.numCachedTokens = m.cachedPromptTokens();
+            return f.build();
+        }
+
+        /**
+         * These metrics with another completion of the same prompt added: generated tokens, KV and KT bytes and
+         * preemptions summed, times the longer of the two, prompt counts kept.
+         */
+        Metrics plus(Metrics o) {
+            Fields f = new Fields();
+            f.promptTokens = promptTokens;
+            f.generatedTokens = generatedTokens + o.generatedTokens;
+            f.prefillSeconds = Math.max(prefillSeconds, o.prefillSeconds);
+            f.decodeSeconds = Math.max(decodeSeconds, o.decodeSeconds);
+            f.timeToFirstTokenSeconds = Math.min(timeToFirstTokenSeconds, o.timeToFirstTokenSeconds);
+            f.kvCacheBytes = kvCacheBytes + o.kvCacheBytes;
+            f.cacheTokens = Math.max(cacheTokens, o.cacheTokens);
+            f.ktCacheBytes = ktCacheBytes + o.ktCacheBytes;
+            f.denseKvCacheBytes = denseKvCacheBytes + o.denseKvCacheBytes;
+            f.preemptions = preemptions + o.preemptions;
+            f.numCachedTokens = Math.max(numCachedTokens, o.numCachedTokens);
             return f.build();
         }
 

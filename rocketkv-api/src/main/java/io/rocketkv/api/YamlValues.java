@@ -15,17 +15,63 @@ final class YamlValues {
     private YamlValues() {
     }
 
-    static void checkKeys(JsonNode node, String prefix, List<String> allowed) {
+    /** Lists the allowed keys in a message only when there are this few; else the message points at the docs. */
+    private static final int MAX_KEYS_LISTED = 24;
+
+    /**
+     * Checks the keys of {@code node} against {@code section}: an implemented key passes, an accepted-ignored key
+     * has its value's type checked and adds one line to {@code warnings} (naming it and why it does not apply), any
+     * other key is a {@link ConfigException} with the nearest known key as a suggestion.
+     */
+    static void checkKeys(JsonNode node, TrtLlmKeys.Section section, List<String> warnings) {
+        String prefix = section.prefix();
         for (Map.Entry<String, JsonNode> entry : node.properties()) {
             String key = entry.getKey();
-            if (!allowed.contains(key)) {
-                String under = prefix.isEmpty()
-                        ? "allowed top-level keys: "
-                        : "allowed keys under " + prefix.substring(0, prefix.length() - 1) + ": ";
-                String hint = closest(key, allowed);
-                throw new ConfigException(prefix + key, "unknown key " + prefix + key + "; " + under
-                        + String.join(", ", allowed) + (hint == null ? "" : " (did you mean " + hint + "?)"));
+            if (section.implemented().contains(key)) {
+                continue;
             }
+            TrtLlmKeys.Ignored ignored = section.ignored().get(key);
+            if (ignored != null) {
+                checkKind(entry.getValue(), prefix + key, ignored.kind());
+                warnings.add("ignoring " + prefix + key + " (a TensorRT-LLM key that does not apply here: "
+                        + ignored.why() + ")");
+                continue;
+            }
+            List<String> allowed = section.allKeys();
+            String hint = closest(key, allowed);
+            String under = section.path().isEmpty() ? "top-level keys" : "keys under " + section.path();
+
+            String list = allowed.size() <= MAX_KEYS_LISTED
+                    ? "; allowed " + under + ": " + String.join(", ", allowed)
+                    : "; " + under + " read here: " + String.join(", ", section.implemented()) + "; the other "
+                            + section.ignored().size() + " of TensorRT-LLM's are accepted and ignored (docs/api.md"
+                            + " lists them)";
+            throw new ConfigException(prefix + key, "unknown key " + prefix + key + list
+                    + (hint == null ? "" : " (did you mean " + hint + "?)"));
+        }
+    }
+
+    /** Checks that an accepted-ignored key's value has the type TensorRT-LLM gives it; null is always accepted. */
+    private static void checkKind(JsonNode v, String path, TrtLlmKeys.Kind kind) {
+        if (v.isNull()) {
+            return;
+        }
+        switch (kind) {
+            case BOOL -> bool(v, path);
+            case INT -> {
+                if (!v.isIntegralNumber()) {
+                    throw wrongType(path, "an integer", v);
+                }
+            }
+            case NUMBER -> number(v, path);
+            case STRING -> text(v, path);
+            case LIST -> {
+                if (!v.isArray()) {
+                    throw wrongType(path, "a list", v);
+                }
+            }
+            case MAPPING -> requireMapping(v, path);
+            case ANY -> { }
         }
     }
 

@@ -28,7 +28,7 @@ class LlmArgsTest {
         assertEquals(KvCacheConfig.defaults(), a.kvCacheConfig());
         assertFalse(a.enableChunkedPrefill());
         assertNull(a.maxSeqLen());
-        assertEquals(64, a.maxBatchSize());
+        assertEquals(2048, a.maxBatchSize());
         assertEquals(8192, a.maxNumTokens());
         assertEquals(32, a.tokensPerBlock());
     }

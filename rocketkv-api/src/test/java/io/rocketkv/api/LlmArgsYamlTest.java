@@ -160,7 +160,7 @@ class LlmArgsYamlTest {
     @Test
     void unknownTopLevelKeyIsNamedWithTheAllowedKeys() {
         ConfigException e = assertConfigError("max_seqlen", () -> LlmArgs.fromYaml("max_seqlen: 4096\n"),
-                "<yaml>", "unknown key max_seqlen", "allowed top-level keys: backend, attn_backend",
+                "<yaml>", "unknown key max_seqlen", "top-level keys read here: backend, attn_backend",
                 "tokens_per_block", "did you mean max_seq_len?");
         assertFalse(e.getMessage().contains("\n"));
     }
@@ -179,15 +179,15 @@ class LlmArgsYamlTest {
         assertConfigError("kv_cache_config.enable_reuse",
                 () -> LlmArgs.fromYaml("kv_cache_config:\n  enable_reuse: false\n"),
                 "unknown key kv_cache_config.enable_reuse",
-                "allowed keys under kv_cache_config: enable_block_reuse, max_tokens, free_gpu_memory_fraction",
+                "keys under kv_cache_config read here: enable_block_reuse, max_tokens, free_gpu_memory_fraction",
                 "did you mean enable_block_reuse?");
     }
 
     @Test
     void unknownKeyInAFileNamesTheFile() throws IOException {
-        Path file = Files.writeString(dir.resolve("extra_config.yaml"), rocketKvWith("print_iter_log: true\n"));
-        assertConfigError("print_iter_log", () -> LlmArgs.fromYaml(file),
-                file.toString() + ": unknown key print_iter_log");
+        Path file = Files.writeString(dir.resolve("extra_config.yaml"), rocketKvWith("print_iter_logs: true\n"));
+        assertConfigError("print_iter_logs", () -> LlmArgs.fromYaml(file),
+                file.toString() + ": unknown key print_iter_logs");
     }
 
     // ---- wrong types ----

@@ -12,6 +12,7 @@ import io.rocketkv.core.engine.StopCriteria;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -22,7 +23,7 @@ class SamplingParamsTest {
     void defaultsFollowTensorRtLlm() {
         SamplingParams p = SamplingParams.defaults();
         assertEquals(32, p.maxTokens());
-        assertEquals(1.0, p.temperature());
+        assertEquals(0.0, p.temperature(), "temperature, top_k and top_p unset: greedy, as TensorRT-LLM");
         assertEquals(0, p.topK());
         assertEquals(1.0, p.topP());
         assertNull(p.seed());
@@ -30,7 +31,37 @@ class SamplingParamsTest {
         assertEquals(List.of(), p.stopTokenIds());
         assertFalse(p.ignoreEos());
         assertNull(p.logprobs());
+        assertTrue(p.isGreedy());
+        assertEquals(1, p.n());
+        assertNull(p.bestOf());
+        assertEquals(1, p.numSampled());
+        assertEquals(0, p.minTokens());
+        assertNull(p.repetitionPenalty());
+        assertNull(p.presencePenalty());
+        assertNull(p.frequencyPenalty());
+        assertNull(p.minP());
+        assertEquals(Map.of(), p.logitBias());
+        assertEquals(List.of(), p.bad());
+        assertEquals(List.of(), p.badTokenIds());
+        assertFalse(p.includeStopStrInOutput());
+        assertTrue(p.addSpecialTokens());
+        assertTrue(p.skipSpecialTokens());
+        assertNull(p.promptLogprobs());
+        assertNull(p.truncatePromptTokens());
+    }
+
+    @Test
+    void settingAnyOfTemperatureTopKTopPSamplesWithTheOthersAtTheirNeutralValues() {
+        SamplingParams k = SamplingParams.builder().topK(50).build();
+        assertEquals(1.0, k.temperature());
+        assertFalse(k.isGreedy());
+        SamplingParams p = SamplingParams.builder().topP(0.9).build();
+        assertEquals(1.0, p.temperature());
+        assertEquals(0, p.topK());
         assertFalse(p.isGreedy());
+        assertEquals(0.5, SamplingParams.builder().temperature(0.5).build().temperature());
+        assertTrue(SamplingParams.builder().topP(0.0).build().isGreedy(), "top_p 0 is greedy, as TensorRT-LLM");
+        assertTrue(SamplingParams.builder().topP(0.0).temperature(0.8).build().toSamplingOptions().isGreedy());
     }
 
     @Test
@@ -98,10 +129,10 @@ class SamplingParamsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(doubles = {0.0, -0.1, 1.5, Double.NaN})
-    void topPMustBeInHalfOpenUnitInterval(double bad) {
+    @ValueSource(doubles = {-0.1, 1.5, Double.NaN})
+    void topPMustBeInTheUnitInterval(double bad) {
         assertConfigError("sampling_params.top_p", () -> SamplingParams.builder().topP(bad).build(),
-                "sampling_params.top_p (topP)", "0 < p <= 1", "got " + bad);
+                "sampling_params.top_p (topP)", "in [0, 1]", "got " + bad);
     }
 
     @Test
@@ -141,7 +172,7 @@ class SamplingParamsTest {
         SamplingOptions defaults = SamplingParams.defaults().toSamplingOptions();
         assertEquals(0, defaults.topK());
         assertFalse(defaults.topKEnabled());
-        assertEquals(SamplingOptions.defaults(), defaults, "the api's defaults are the engine's");
+        assertEquals(SamplingOptions.GREEDY, defaults, "the api's defaults: greedy");
         assertEquals(32, SamplingParams.defaults().toStopCriteria(List.of()).maxTokens());
     }
 

@@ -50,7 +50,7 @@ class ErrorResponsesTest {
             max_tokens zero        | {"prompt": "x", "max_tokens": 0}                  | max_tokens  | invalid_value
             max_tokens negative    | {"prompt": "x", "max_tokens": -2}                 | max_tokens  | invalid_value
             temperature negative   | {"prompt": "x", "temperature": -1}                | temperature | invalid_value
-            top_p zero             | {"prompt": "x", "top_p": 0}                       | top_p       | invalid_value
+            top_p above one        | {"prompt": "x", "top_p": 1.5}                     | top_p       | invalid_value
             stop wrong type        | {"prompt": "x", "stop": 3}                        | stop        | invalid_type
             stop empty string      | {"prompt": "x", "stop": [""]}                     | stop        | invalid_value
             n zero                 | {"prompt": "x", "n": 0}                           | n           | invalid_value

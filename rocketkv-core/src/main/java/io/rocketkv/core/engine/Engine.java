@@ -57,6 +57,7 @@ public final class Engine implements AutoCloseable {
     private volatile PrefixCacheStats prefixStats = PrefixCacheStats.EMPTY;
     private final AtomicLong nextId = new AtomicLong();
     private final Thread thread;
+    private final IterationLog iterationLog;
     private volatile boolean closed;
 
     public Engine(Model model, Kernels kernels, EngineConfig config, Detokenizer detokenizer) {
@@ -119,6 +120,7 @@ public final class Engine implements AutoCloseable {
         }
         this.ranks = new RankGroup(made);
         this.kvBytesPerBlock = ranks.kvBytesPerBlock();
+        this.iterationLog = new IterationLog(config.printIterLog());
         this.thread = Thread.ofPlatform().name("rocketkv-engine").daemon().unstarted(this::loop);
         thread.start();
     }
@@ -243,8 +245,10 @@ public final class Engine implements AutoCloseable {
         List<Sequence> seqs = batch.seqs();
         long t0 = System.nanoTime();
         float[] logits;
+        int stepTokens;
         try {
             StepBatch step = StepBuilder.build(batch, kv);
+            stepTokens = step.numTokens();
             int bucket = batch.prefill() || !ranks.graphsOn() ? -1 : config.graphBucket(seqs.size());
             logits = ranks.run(step, bucket);
             if (plan != null && batch.prefill()) {
@@ -299,6 +303,8 @@ public final class Engine implements AutoCloseable {
                 s.result.completeExceptionally(e);
             }
         }
+        iterationLog.step(batch.prefill(), seqs.size(), stepTokens, scheduler.numWaiting() + incoming.size(),
+                kv.numUsedBlocks(), config.numBlocks(), System.nanoTime() - t0);
     }
 
     /**
@@ -316,7 +322,7 @@ public final class Engine implements AutoCloseable {
                 return;
             }
             try {
-                out[i] = seqs.get(i).sampler.sample(logits, i * vocab, vocab);
+                out[i] = seqs.get(i).sampleNext(logits, i * vocab, vocab);
             } catch (RuntimeException e) {
                 out[i] = e;
             }
@@ -336,6 +342,7 @@ public final class Engine implements AutoCloseable {
         if (s.firstTokenNanos == 0) {
             s.firstTokenNanos = System.nanoTime();
         }
+        Detokenizer detokenizer = s.request.detokenizer() != null ? s.request.detokenizer() : this.detokenizer;
         s.append(token, detokenizer);
         StopDecision d = s.stopChecker.onToken(token.tokenId(), s.text());
         FinishReason reason = d.finishReason().orElse(null);
@@ -343,7 +350,8 @@ public final class Engine implements AutoCloseable {
             reason = FinishReason.LENGTH;
         }
         if (reason != null) {
-            int cut = d.kind() == StopDecision.Kind.STOP_STRING ? d.truncateAt() : -1;
+            int cut = d.kind() != StopDecision.Kind.STOP_STRING ? -1
+                    : s.request.stop().includeStopString() ? d.truncateAt() + d.stopString().length() : d.truncateAt();
             boolean byToken = d.kind() == StopDecision.Kind.STOP_EOS || d.kind() == StopDecision.Kind.STOP_TOKEN;
             s.finish(reason, cut, byToken, detokenizer);
             scheduler.finish(s);

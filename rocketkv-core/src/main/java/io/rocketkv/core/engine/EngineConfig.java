@@ -26,10 +26,20 @@ import java.util.List;
  * @param blockReuse       {@code enable_block_reuse}: full blocks are cached by the hash of their tokens and shared,
  *                         so a request whose prompt starts like an earlier one prefills only the rest (dense and
  *                         RocketKV; see {@code KvCacheManager}). The short constructors leave it off
+ * @param printIterLog     {@code print_iter_log}: one INFO line per step ({@link IterationLog}). Off in the short
+ *                         constructors
  */
 public record EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, int tokensPerBlock, int numBlocks,
                            RocketKvParams rocketKv, List<Integer> graphBatchSizes, boolean graphPadding,
-                           boolean chunkedPrefill, boolean blockReuse) {
+                           boolean chunkedPrefill, boolean blockReuse, boolean printIterLog) {
+
+    /** Without the per-step log. */
+    public EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, int tokensPerBlock, int numBlocks,
+                        RocketKvParams rocketKv, List<Integer> graphBatchSizes, boolean graphPadding,
+                        boolean chunkedPrefill, boolean blockReuse) {
+        this(maxBatchSize, maxNumTokens, maxSeqLen, tokensPerBlock, numBlocks, rocketKv, graphBatchSizes, graphPadding,
+                chunkedPrefill, blockReuse, false);
+    }
 
     /** Without block reuse. */
     public EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, int tokensPerBlock, int numBlocks,
@@ -78,19 +88,25 @@ public record EngineConfig(int maxBatchSize, int maxNumTokens, int maxSeqLen, in
     /** The same limits with other graph settings (an empty list turns graphs off). */
     public EngineConfig withGraphs(List<Integer> batchSizes, boolean padding) {
         return new EngineConfig(maxBatchSize, maxNumTokens, maxSeqLen, tokensPerBlock, numBlocks, rocketKv, batchSizes,
-                padding, chunkedPrefill, blockReuse);
+                padding, chunkedPrefill, blockReuse, printIterLog);
     }
 
     /** The same limits with chunked prefill on or off. */
     public EngineConfig withChunkedPrefill(boolean on) {
         return new EngineConfig(maxBatchSize, maxNumTokens, maxSeqLen, tokensPerBlock, numBlocks, rocketKv,
-                graphBatchSizes, graphPadding, on, blockReuse);
+                graphBatchSizes, graphPadding, on, blockReuse, printIterLog);
     }
 
     /** The same limits with block reuse (prefix caching) on or off. */
     public EngineConfig withBlockReuse(boolean on) {
         return new EngineConfig(maxBatchSize, maxNumTokens, maxSeqLen, tokensPerBlock, numBlocks, rocketKv,
-                graphBatchSizes, graphPadding, chunkedPrefill, on);
+                graphBatchSizes, graphPadding, chunkedPrefill, on, printIterLog);
+    }
+
+    /** These limits with the per-step log on or off. */
+    public EngineConfig withIterLog(boolean on) {
+        return new EngineConfig(maxBatchSize, maxNumTokens, maxSeqLen, tokensPerBlock, numBlocks, rocketKv,
+                graphBatchSizes, graphPadding, chunkedPrefill, blockReuse, on);
     }
 
     /**

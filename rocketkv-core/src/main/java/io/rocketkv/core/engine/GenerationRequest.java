@@ -9,9 +9,17 @@ import java.util.function.Consumer;
  * @param sampling  how to pick each token
  * @param stop      when to stop
  * @param listener  called on the engine thread after every generated token (streaming), or null
+ * @param detokenizer how this request's output ids become text, or null for the engine's (e.g. one that keeps
+ *                    special tokens)
  */
 public record GenerationRequest(int[] promptIds, SamplingOptions sampling, StopCriteria stop,
-                                Consumer<TokenEvent> listener) {
+                                Consumer<TokenEvent> listener, Detokenizer detokenizer) {
+
+    /** With the engine's detokenizer. */
+    public GenerationRequest(int[] promptIds, SamplingOptions sampling, StopCriteria stop,
+                             Consumer<TokenEvent> listener) {
+        this(promptIds, sampling, stop, listener, null);
+    }
 
     public GenerationRequest {
         if (promptIds == null || promptIds.length == 0) {

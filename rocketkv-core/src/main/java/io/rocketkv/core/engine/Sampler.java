@@ -69,31 +69,61 @@ public final class Sampler {
 
     /** Samples from {@code logits[offset .. offset+vocabSize)}, e.g. one row of a {@code (batch, vocab)} buffer. */
     public SampledToken sample(float[] logits, int offset, int vocabSize) {
-        checkRow(logits, offset, vocabSize);
-        int argmax = offset;
-        float max = logits[offset];
+        return sample(logits, offset, logits, offset, vocabSize);
+    }
+
+    /**
+     * Draws from the adjusted row {@code adjusted[adjustedOffset ..)} (penalties applied, banned tokens
+     * {@code -Infinity}; see {@link LogitsProcessor}) and reports log-probabilities of the raw row
+     * {@code raw[rawOffset ..)}, both {@code vocabSize} long. With the same row twice this is
+     * {@link #sample(float[], int, int)}.
+     */
+    public SampledToken sample(float[] raw, int rawOffset, float[] adjusted, int adjustedOffset, int vocabSize) {
+        checkRow(raw, rawOffset, vocabSize);
+        float max = rowMax(raw, rawOffset, vocabSize, "");
+        double sum = 0.0;
+        for (int i = rawOffset; i < rawOffset + vocabSize; i++) {
+            sum += Math.exp((double) raw[i] - max);
+        }
+        double logSumExp = max + Math.log(sum);
+        boolean same = raw == adjusted && rawOffset == adjustedOffset;
+        if (!same) {
+            checkRow(adjusted, adjustedOffset, vocabSize);
+        }
+        float adjustedMax = same ? max : rowMax(adjusted, adjustedOffset, vocabSize,
+                " after the request's penalties and bans (bad words, min_tokens, min_p)");
+        int token = options.isGreedy() ? argmax(adjusted, adjustedOffset, vocabSize)
+                : sampleRandom(adjusted, adjustedOffset, vocabSize, adjustedMax);
+        float logprob = (float) (raw[rawOffset + token] - logSumExp);
+        return new SampledToken(token, logprob, topLogprobs(raw, rawOffset, vocabSize, logSumExp));
+    }
+
+    /** The row's largest value; rejects NaN, {@code +Infinity} and a row with every value {@code -Infinity}. */
+    private static float rowMax(float[] logits, int offset, int vocabSize, String after) {
+        float max = Float.NEGATIVE_INFINITY;
         for (int i = offset; i < offset + vocabSize; i++) {
             float x = logits[i];
             if (Float.isNaN(x) || x == Float.POSITIVE_INFINITY) {
                 throw new IllegalArgumentException("logits[" + (i - offset) + "] must be finite or -Infinity, got " + x);
             }
-            if (x > max) {
-                max = x;
-                argmax = i;
-            }
+            max = Math.max(max, x);
         }
         if (max == Float.NEGATIVE_INFINITY) {
-            throw new IllegalArgumentException("all " + vocabSize + " logits are -Infinity: no token can be sampled");
+            throw new IllegalArgumentException("all " + vocabSize + " logits are -Infinity" + after
+                    + ": no token can be sampled");
         }
-        double sum = 0.0;
-        for (int i = offset; i < offset + vocabSize; i++) {
-            sum += Math.exp((double) logits[i] - max);
-        }
-        double logSumExp = max + Math.log(sum);
+        return max;
+    }
 
-        int token = options.isGreedy() ? argmax - offset : sampleRandom(logits, offset, vocabSize, max);
-        float logprob = (float) (logits[offset + token] - logSumExp);
-        return new SampledToken(token, logprob, topLogprobs(logits, offset, vocabSize, logSumExp));
+    /** The index of the largest value; ties go to the lowest id. */
+    private static int argmax(float[] logits, int offset, int vocabSize) {
+        int best = 0;
+        for (int i = 1; i < vocabSize; i++) {
+            if (logits[offset + i] > logits[offset + best]) {
+                best = i;
+            }
+        }
+        return best;
     }
 
     /** The ids a draw could pick, best first (after top-k and top-p); for tests. */

@@ -16,8 +16,11 @@ package io.rocketkv.core.engine;
  *                    ({@link Sampler#seed()} reports it, so a run can be replayed)
  * @param logprobs    null = no alternatives; n ≥ 0 = also return the n most probable alternatives (0 = only the
  *                    chosen token's logprob, which {@link Sampler} always reports)
+ * @param penalties   logit adjustments before the draw (repetition, presence and frequency penalties, min-p, logit
+ *                    bias, banned tokens and words; {@link LogitsProcessor}); {@link Penalties#NONE} for none
  */
-public record SamplingOptions(double temperature, int topK, double topP, Long seed, Integer logprobs) {
+public record SamplingOptions(double temperature, int topK, double topP, Long seed, Integer logprobs,
+                              Penalties penalties) {
 
     public static final double DEFAULT_TEMPERATURE = 1.0;
     /** {@code topK} value that disables top-k (the only one: negative values are refused). */
@@ -34,7 +37,13 @@ public record SamplingOptions(double temperature, int topK, double topP, Long se
     /** Greedy decoding, no alternatives. */
     public static final SamplingOptions GREEDY = builder().temperature(0.0).build();
 
+    /** Without logit adjustments. */
+    public SamplingOptions(double temperature, int topK, double topP, Long seed, Integer logprobs) {
+        this(temperature, topK, topP, seed, logprobs, Penalties.NONE);
+    }
+
     public SamplingOptions {
+        penalties = penalties == null ? Penalties.NONE : penalties;
         if (!(temperature >= 0.0) || Double.isInfinite(temperature)) {
             throw new IllegalArgumentException("temperature must be >= 0 and finite (0 = greedy), got " + temperature);
         }
@@ -61,7 +70,8 @@ public record SamplingOptions(double temperature, int topK, double topP, Long se
 
     /** A builder holding these options. */
     public Builder toBuilder() {
-        return new Builder().temperature(temperature).topK(topK).topP(topP).seed(seed).logprobs(logprobs);
+        return new Builder().temperature(temperature).topK(topK).topP(topP).seed(seed).logprobs(logprobs)
+                .penalties(penalties);
     }
 
     /** True when the temperature is below {@link #GREEDY_BELOW_TEMPERATURE}: the argmax is taken. */
@@ -97,8 +107,15 @@ public record SamplingOptions(double temperature, int topK, double topP, Long se
         private double topP = DEFAULT_TOP_P;
         private Long seed;
         private Integer logprobs;
+        private Penalties penalties = Penalties.NONE;
 
         private Builder() {
+        }
+
+        /** Logit adjustments; null = none. */
+        public Builder penalties(Penalties penalties) {
+            this.penalties = penalties;
+            return this;
         }
 
         /** 0 = greedy. */
@@ -133,7 +150,7 @@ public record SamplingOptions(double temperature, int topK, double topP, Long se
 
         /** @throws IllegalArgumentException when a value is out of range */
         public SamplingOptions build() {
-            return new SamplingOptions(temperature, topK, topP, seed, logprobs);
+            return new SamplingOptions(temperature, topK, topP, seed, logprobs, penalties);
         }
     }
 }

@@ -16,6 +16,7 @@ final class Sequence {
     final long id;
     final GenerationRequest request;
     final Sampler sampler;
+    private final LogitsProcessor processor; // null when the request adjusts no logits
     final StopChecker stopChecker;
     final CompletableFuture<GenerationResult> result = new CompletableFuture<>();
     final long submittedNanos;
@@ -42,6 +43,7 @@ final class Sequence {
         this.id = id;
         this.request = request;
         this.sampler = new Sampler(request.sampling());
+        this.processor = LogitsProcessor.forRequest(request.sampling(), request.stop(), request.promptIds());
         this.stopChecker = new StopChecker(request.stop());
         this.submittedNanos = submittedNanos;
         int[] prompt = request.promptIds();
@@ -74,8 +76,19 @@ final class Sequence {
         return Arrays.copyOfRange(tokens, promptLength(), numTokens);
     }
 
+    /** The next token from row {@code logits[offset .. offset+vocab)}, after this request's logit adjustments. */
+    SampledToken sampleNext(float[] logits, int offset, int vocab) {
+        if (processor == null) {
+            return sampler.sample(logits, offset, vocab);
+        }
+        return sampler.sample(logits, offset, processor.apply(logits, offset, vocab), 0, vocab);
+    }
+
     /** Appends a sampled token and extends the stable text by what it completed. */
     void append(SampledToken t, Detokenizer detokenizer) {
+        if (processor != null) {
+            processor.accept(t.tokenId());
+        }
         if (numTokens == tokens.length) {
             tokens = Arrays.copyOf(tokens, tokens.length * 2);
         }

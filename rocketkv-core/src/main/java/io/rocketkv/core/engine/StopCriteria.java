@@ -15,11 +15,23 @@ import java.util.List;
  * @param stopStrings  strings that stop generation, each non-empty; the output is cut before the match
  * @param maxTokens    most tokens to generate, ≥ 1
  * @param ignoreEos    keep generating past EOS (benchmarks use it to force {@code maxTokens} tokens)
+ * @param minTokens    ≥ 0: EOS and the stop token ids cannot be sampled before this many tokens were generated
+ *                     ({@link LogitsProcessor} masks them)
+ * @param includeStopString keep a matched stop string at the end of the output text (else it is cut before it)
  */
 public record StopCriteria(List<Integer> eosTokenIds, List<Integer> stopTokenIds, List<String> stopStrings,
-                           int maxTokens, boolean ignoreEos) {
+                           int maxTokens, boolean ignoreEos, int minTokens, boolean includeStopString) {
+
+    /** With no minimum and stop strings cut from the output. */
+    public StopCriteria(List<Integer> eosTokenIds, List<Integer> stopTokenIds, List<String> stopStrings,
+                        int maxTokens, boolean ignoreEos) {
+        this(eosTokenIds, stopTokenIds, stopStrings, maxTokens, ignoreEos, 0, false);
+    }
 
     public StopCriteria {
+        if (minTokens < 0) {
+            throw new IllegalArgumentException("minTokens must be >= 0, got " + minTokens);
+        }
         eosTokenIds = checkIds("eosTokenIds", eosTokenIds);
         stopTokenIds = checkIds("stopTokenIds", stopTokenIds);
         if (stopStrings == null) {
@@ -76,8 +88,20 @@ public record StopCriteria(List<Integer> eosTokenIds, List<Integer> stopTokenIds
         private List<String> stopStrings = List.of();
         private int maxTokens;
         private boolean ignoreEos;
+        private int minTokens;
+        private boolean includeStopString;
 
         private Builder() {
+        }
+
+        public Builder minTokens(int minTokens) {
+            this.minTokens = minTokens;
+            return this;
+        }
+
+        public Builder includeStopString(boolean include) {
+            this.includeStopString = include;
+            return this;
         }
 
         public Builder eosTokenIds(List<Integer> eosTokenIds) {
@@ -107,7 +131,8 @@ public record StopCriteria(List<Integer> eosTokenIds, List<Integer> stopTokenIds
 
         /** @throws IllegalArgumentException when a value is out of range */
         public StopCriteria build() {
-            return new StopCriteria(eosTokenIds, stopTokenIds, stopStrings, maxTokens, ignoreEos);
+            return new StopCriteria(eosTokenIds, stopTokenIds, stopStrings, maxTokens, ignoreEos, minTokens,
+                    includeStopString);
         }
     }
 }

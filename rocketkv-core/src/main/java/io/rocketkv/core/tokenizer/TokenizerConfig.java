@@ -36,8 +36,8 @@ public record TokenizerConfig(String bosToken, String eosToken, Boolean addBosTo
         return Optional.ofNullable(chatTemplate);
     }
 
-    /** Reads whichever of the two files exist in {@code dir}. */
-    static TokenizerConfig read(Path dir) {
+    /** Reads whichever of the two files exist in {@code dir} ({@link #EMPTY}-like values for missing ones). */
+    public static TokenizerConfig read(Path dir) {
         ObjectMapper mapper = TokenizerJsonReader.MAPPER;
         JsonNode config = readIfExists(mapper, dir.resolve("tokenizer_config.json"));
         JsonNode generation = readIfExists(mapper, dir.resolve("generation_config.json"));

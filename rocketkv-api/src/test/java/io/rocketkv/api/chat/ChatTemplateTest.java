@@ -1,0 +1,143 @@
+package io.rocketkv.api.chat;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The library's chat templates: the checkpoints' own (Llama 3 and Qwen3 tokenizer_config.json from the tokenizer
+ * tests) rendered as Meta and Qwen document their prompt formats, and the sandbox rules. Exact agreement with
+ * transformers' {@code apply_chat_template} is {@link ChatTemplateGoldenTest}'s.
+ */
+class ChatTemplateTest {
+
+    @TempDir
+    Path dir;
+
+    static final List<Message> SYSTEM_AND_USER = List.of(Message.system("Be brief."), Message.user(" Hi there "));
+
+    /** A committed tokenizer_config.json of the tokenizer tests, copied out of the class path. */
+    static Path tokenizerConfig(Path dir, String name) throws IOException {
+        Path out = Files.createDirectories(dir.resolve(name)).resolve("tokenizer_config.json");
+        try (InputStream in = ChatTemplateTest.class.getResourceAsStream("/tokenizers/" + name
+                + "/tokenizer_config.json")) {
+            Files.copy(in, out);
+        }
+        return out;
+    }
+
+    @Test
+    void llama3RendersMetasPromptFormat() throws IOException {
+        // this (original Llama 3) template writes the assistant header whatever add_generation_prompt says
+        ChatTemplate t = ChatTemplate.fromTokenizerConfig(tokenizerConfig(dir, "llama3"));
+        assertTrue(t.hasTemplate());
+        assertEquals("<|begin_of_text|>", t.bosToken());
+        String header = "<|start_header_id|>assistant<|end_header_id|>\n\n";
+        String body = "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+                + "<|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>";
+        assertEquals(body + header, t.render(SYSTEM_AND_USER, true));
+        assertEquals(body + header, t.render(SYSTEM_AND_USER, false));
+    }
+
+    @Test
+    void qwen3RendersChatMl() throws IOException {
+        ChatTemplate t = ChatTemplate.fromTokenizerConfig(tokenizerConfig(dir, "qwen3").getParent()); // the directory
+        String out = t.render(SYSTEM_AND_USER, true);
+        assertTrue(out.startsWith("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n Hi there <|im_end|>\n"),
+                out);
+        assertTrue(out.endsWith("<|im_start|>assistant\n"), out);
+        String multi = t.render(List.of(Message.user("2+2?"), Message.assistant("4"), Message.user("times 3?")), false);
+        assertTrue(multi.contains("<|im_start|>assistant\n4<|im_end|>\n"), multi);
+        assertFalse(multi.endsWith("<|im_start|>assistant\n"), multi);
+    }
+
+    @Test
+    void messageTextIsDataNeverTemplate() {
+        ChatTemplate t = ChatTemplate.of("{% for m in messages %}[{{ m.content }}]{% endfor %}", null, null);
+        assertEquals("[{{ 7*7 }} {% if x %}]", t.render(List.of(Message.user("{{ 7*7 }} {% if x %}")), true));
+    }
+
+    @Test
+    void raiseExceptionAndLimitsAreChatTemplateExceptions() {
+        ChatTemplate t = ChatTemplate.of("{% if messages[0].role != 'user' %}{{ raise_exception('must start with a"
+                + " user message') }}{% endif %}ok", null, null);
+        ChatTemplateException e = assertThrows(ChatTemplateException.class, () -> t.render(SYSTEM_AND_USER, true));
+        assertEquals(ChatTemplateException.Reason.TEMPLATE_ERROR, e.reason());
+        assertTrue(e.getMessage().contains("must start with a user message"), e.getMessage());
+        ChatTemplate loops = ChatTemplate.of("{% for a in range(1000) %}{% for b in range(1000) %}x{% endfor %}"
+                + "{% endfor %}", null, null).withLimits(new ChatTemplate.Limits(1 << 20, 10_000, Duration.ofSeconds(5)));
+        assertEquals(ChatTemplateException.Reason.LIMIT,
+                assertThrows(ChatTemplateException.class, () -> loops.render(SYSTEM_AND_USER, true)).reason());
+        ChatTemplate include = ChatTemplate.of("{% include 'x.j2' %}", null, null);
+        assertThrows(ChatTemplateException.class, () -> include.render(SYSTEM_AND_USER, true));
+    }
+
+    @Test
+    void noTemplateGivesTheFallbackFormat() throws IOException {
+        ChatTemplate none = ChatTemplate.fromTokenizerConfig(dir.resolve("absent"));
+        assertFalse(none.hasTemplate());
+        assertEquals("system: Be brief.\nuser:  Hi there \nassistant:", none.render(SYSTEM_AND_USER, true));
+        assertEquals("system: Be brief.\nuser:  Hi there \n", none.render(SYSTEM_AND_USER, false));
+        Path named = Files.writeString(dir.resolve("tokenizer_config.json"), "{\"chat_template\": [{\"name\":"
+                + " \"tool_use\", \"template\": \"T\"}, {\"name\": \"default\", \"template\": \"D\"}]}");
+        assertEquals("D", ChatTemplate.fromTokenizerConfig(named).render(SYSTEM_AND_USER, true));
+    }
+
+    @Test
+    void pythonStringMethodsAndReversedSlicesWorkAsInJinja2() {
+        ChatTemplate t = ChatTemplate.of("{% for m in messages[::-1] %}{{ m.content.split('b')[-1].lstrip('x') }}|"
+                + "{{ m.content.startswith('a') }}|{{ m.content.endswith('c') }}|{{ ' y '.strip() }}|"
+                + "{{ 'a,,b'.split(',') | length }};{% endfor %}", null, null);
+        // messages reversed: "abxxc" then "abc"; jinja2 would print the booleans as True, Jinjava prints true
+        assertEquals("c|true|true|y|3;c|true|true|y|3;",
+                t.render(List.of(Message.user("abc"), Message.user("abxxc")), true));
+    }
+
+    @Test
+    void messagesNeedARoleAndContent() {
+        assertThrows(IllegalArgumentException.class, () -> new Message("", "x"));
+        assertThrows(IllegalArgumentException.class, () -> new Message("user", null));
+    }
+
+    /** The conversations of the golden script, as messages. */
+    static List<List<Message>> conversations(JsonNode all) {
+        List<List<Message>> out = new ArrayList<>();
+        for (JsonNode c : all) {
+            List<Message> m = new ArrayList<>();
+            for (JsonNode msg : c.get("messages")) {
+                m.add(new Message(msg.get("role").asText(), msg.get("content").asText()));
+            }
+            out.add(m);
+        }
+        return out;
+    }
+
+    @Test
+    void everyGoldenConversationRendersWithBothTemplates() throws IOException {
+        JsonNode all = new ObjectMapper().readTree(ChatTemplateTest.class.getResourceAsStream("/chat/conversations.json"));
+        for (String name : List.of("llama3", "qwen3")) {
+            ChatTemplate t = ChatTemplate.fromTokenizerConfig(tokenizerConfig(dir, name));
+            for (List<Message> conv : conversations(all)) {
+                String with = t.render(conv, true);
+                String without = t.render(conv, false);
+                assertTrue(with.startsWith(without), name + ": " + with);
+                for (Message m : conv) {
+                    assertTrue(with.contains(m.content().strip()), name + " keeps " + m.content());
+                }
+            }
+        }
+    }
+}
