@@ -24,7 +24,9 @@ import picocli.CommandLine.Option;
  * Engine throughput and latency for fixed input and output lengths at a given concurrency: requests/s,
  * tokens/s, and percentiles of the time to first token (TTFT) and the time per output token after the
  * first (TPOT). Prompts are random token ids, generation ignores EOS so every request makes exactly
- * {@code --output-len} tokens.
+ * {@code --output-len} tokens. Per request, it also reports the prefill rate (prompt tokens not served from the
+ * cache / mean TTFT) and the decode rate (1 / mean TPOT): at {@code --concurrency 1} the engine's prefill tokens/s at
+ * {@code --input-len} and its decode tokens/s at that context, each measured on its own.
  *
  * <p>Shared-prefix workload ({@code --prefix-len P}): every prompt starts with the same P random tokens, followed by
  * {@code --input-len} tokens of its own, the case block reuse serves (a system prompt, a document asked several
@@ -204,6 +206,12 @@ public final class LlmBench implements Callable<Integer> {
         o.put("requests_per_s", timings.size() / seconds);
         o.put("output_tokens_per_s", generated / seconds);
         o.put("total_tokens_per_s", (generated + (long) (prefixLen + inputLen) * timings.size()) / seconds);
+        // per request; at --concurrency 1 the engine's prefill and decode rates, each on its own
+        double meanTtft = Arrays.stream(ttft).average().orElse(0);
+        double meanTpot = Arrays.stream(tpot).average().orElse(0);
+        double prefilled = (prefixLen + inputLen) - (timings.isEmpty() ? 0.0 : (double) cached / timings.size());
+        o.put("prefill_tokens_per_s", meanTtft > 0 ? prefilled * 1000 / meanTtft : 0);
+        o.put("decode_tokens_per_s", meanTpot > 0 ? 1000 / meanTpot : 0);
         percentiles(o.putObject("ttft_ms"), ttft);
         percentiles(o.putObject("tpot_ms"), tpot);
         // the measured run only (the warm-up's lookups are before `before`); recomputes after preemption count too
@@ -248,6 +256,9 @@ public final class LlmBench implements Callable<Integer> {
         sb.append(String.format("%-22s %12.2f%n", "requests/s", r.get("requests_per_s").asDouble()));
         sb.append(String.format("%-22s %12.1f%n", "output tokens/s", r.get("output_tokens_per_s").asDouble()));
         sb.append(String.format("%-22s %12.1f%n", "total tokens/s", r.get("total_tokens_per_s").asDouble()));
+        sb.append(String.format("%-22s %12.1f   (prompt tokens not cached / mean TTFT)%n", "prefill tokens/s",
+                r.get("prefill_tokens_per_s").asDouble()));
+        sb.append(String.format("%-22s %12.1f   (1 / mean TPOT)%n", "decode tokens/s", r.get("decode_tokens_per_s").asDouble()));
         var pc = r.get("prefix_cache");
         sb.append(String.format("%-22s %11.1f%% (%d of %d prompt tokens; %.1f per request)%n", "prefix-cache hits",
                 100 * pc.get("hit_rate").asDouble(), pc.get("hit_tokens").asLong(), pc.get("queried_tokens").asLong(),
