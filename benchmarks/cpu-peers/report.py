@@ -6,7 +6,8 @@ Usage: report.py OUT DEMO_MODEL_DIR RANDOM_MODEL_DIR
 Decode byte floor = weight bytes a decode step reads / the measured read bandwidth (JMH readBandwidth, a sum over
 256 MiB on the benchmark's threads): every matrix once, the embedding only when it is also the output head (tied),
 norm weights at 4 bytes (f32 in the GGUF files). Each of this project's figures is also given as % of llama.cpp's
-on the same weights.
+on the same weights. The last column is the most CPU (in cores) that other processes used during the steps behind
+the row (run_with_load.py's figure): a figure taken beside other load is lower than the machine can do.
 """
 import json
 import os
@@ -61,8 +62,11 @@ def llama_cpp(out, name):
         rows = [json.loads(line) for line in f if line.strip()]
     for pp in sorted({row["pp"] for row in rows}):
         s = [row["speed_tg"] for row in rows if row["pp"] == pp]
+        p = [row["speed_pp"] for row in rows if row["pp"] == pp]
         r[f"decode_{pp}"] = {"tok_per_s": sorted(s)[len(s) // 2], "samples": s, "tokens": rows[0]["tg"],
                              "source": "llama-batched-bench median"}
+        r[f"batched_prefill_{pp}"] = {"tok_per_s": sorted(p)[len(p) // 2], "samples": p,
+                                      "source": "llama-batched-bench median"}
     return r
 
 
@@ -91,6 +95,12 @@ def loads(out):
                                      "load_after": m.group(5), "own_cores": float(m.group(6)),
                                      "other_cores": float(m.group(7))}
     return steps
+
+
+def others(step_loads, engine):
+    """The most CPU other processes used during any step behind one table row, in cores."""
+    mine = [v["other_cores"] for k, v in step_loads.items() if k.startswith("ours-") == (engine == "ours")]
+    return "–" if not mine else f"≤ {max(mine):.2f}"
 
 
 def pct(a, b):
@@ -132,8 +142,8 @@ def main():
              f"llama.cpp build {rows[0]['llama_cpp']['build_number']} ({rows[0]['llama_cpp']['build_commit']}), "
              f"KV cache {rows[0]['llama_cpp']['type_k']}.", "",
              "| model | weights | engine | prefill 512 tok/s | prefill 2048 tok/s | decode @512 tok/s | "
-             "decode @2048 tok/s | MB read / token | decode floor tok/s | decode @512 / floor |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "decode @2048 tok/s | MB read / token | decode floor tok/s | decode @512 / floor | others' CPU |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         for engine in ("llama_cpp", "ours"):
             e = r[engine]
@@ -145,7 +155,8 @@ def main():
                 cells.append(fmt(v) if engine == "llama_cpp" else f"{fmt(v)} ({fmt(pct(v, r['llama_cpp'][c]['tok_per_s']), 0)} %)")
             lines.append(f"| {r['model']} | {r['dtype']} | {'llama.cpp' if engine == 'llama_cpp' else 'RocketKV-Java'} | "
                          + " | ".join(cells) + f" | {r['bytes_per_token'] / 1e6:.1f} | {r['decode_floor_tok_per_s']:,.0f} | "
-                         f"{fmt(pct(e['decode_512']['tok_per_s'], r['decode_floor_tok_per_s']), 0)} % |")
+                         f"{fmt(pct(e['decode_512']['tok_per_s'], r['decode_floor_tok_per_s']), 0)} % | "
+                         f"{others(r['load'], engine)} |")
     lines += ["", "Greedy parity on the demo model (prompt ids, greedy continuation): "
               + "; ".join(f"{t}: {sum(c['prompt_ids_equal'] and c['greedy_equal'] for c in p['cases'])}/{len(p['cases'])} cases equal"
                           for t, p in parity.items()),
