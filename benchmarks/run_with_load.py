@@ -3,9 +3,11 @@
 
 Usage (from the repository root, after ./mvnw -q -B -o install -DskipTests):
     python3 benchmarks/run_with_load.py NAME REGEX [JMH ARGS...]
+    python3 benchmarks/run_with_load.py --exec NAME COMMAND [ARGS...]
 
 Waits (up to --wait seconds, default 300) for the 1-minute load average to fall below 1.0, then runs
     $JAVA_HOME/bin/java -jar benchmarks/target/benchmarks.jar REGEX -rf json -rff OUT/NAME.json ARGS...
+(with --exec: COMMAND ARGS... instead, any program)
 with the log in OUT/NAME.log (OUT = $BENCH_OUT or /tmp/rocketkv-bench) and prints, and appends to
 OUT/load.txt: the load average before and after, and the CPU that *other* processes used during the run
 (busy CPU time from /proc/stat, hypervisor steal included, minus this run's own CPU time, in cores). The 1-minute load average after a
@@ -37,12 +39,20 @@ def main():
     wait = 300
     if args and args[0].startswith("--wait="):
         wait = int(args.pop(0).split("=", 1)[1])
+    execute = bool(args) and args[0] == "--exec"
+    if execute:
+        args.pop(0)
     if len(args) < 2:
         sys.exit(__doc__)
-    name, regex, jmh_args = args[0], args[1], args[2:]
+    name = args[0]
     out = os.environ.get("BENCH_OUT", "/tmp/rocketkv-bench")
     os.makedirs(out, exist_ok=True)
-    java = os.path.join(os.environ.get("JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64"), "bin", "java")
+    if execute:
+        command = args[1:]
+    else:
+        java = os.path.join(os.environ.get("JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64"), "bin", "java")
+        command = [java, "-jar", "benchmarks/target/benchmarks.jar", args[1],
+                   "-rf", "json", "-rff", os.path.join(out, name + ".json")] + args[2:]
 
     deadline = time.time() + wait
     while float(loadavg().split()[0]) >= 1.0 and time.time() < deadline:
@@ -52,9 +62,7 @@ def main():
     (busy0, steal0), t0 = cpu_seconds(), time.time()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(os.path.join(out, name + ".log"), "w") as log:
-        rc = subprocess.call([java, "-jar", "benchmarks/target/benchmarks.jar", regex,
-                              "-rf", "json", "-rff", os.path.join(out, name + ".json")] + jmh_args,
-                             stdout=log, stderr=subprocess.STDOUT)
+        rc = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     (busy1, steal1), t1 = cpu_seconds(), time.time()
     own = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)

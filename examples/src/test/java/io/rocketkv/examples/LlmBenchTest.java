@@ -39,6 +39,9 @@ class LlmBenchTest {
         assertTrue(seconds > 0);
         assertEquals(12 / seconds, r.get("requests_per_s").asDouble(), 1e-6);
         assertEquals(12 * 8 / seconds, r.get("output_tokens_per_s").asDouble(), 1e-6);
+        assertEquals(16 * 1000 / r.get("ttft_ms").get("mean").asDouble(), r.get("prefill_tokens_per_s").asDouble(), 1e-6);
+        assertEquals(1000 / r.get("tpot_ms").get("mean").asDouble(), r.get("decode_tokens_per_s").asDouble(), 1e-6);
+        assertTrue(out.contains("prefill tokens/s") && out.contains("decode tokens/s"), out);
         for (String k : new String[] {"ttft_ms", "tpot_ms"}) {
             JsonNode p = r.get(k);
             assertTrue(p.get("p50").asDouble() > 0, k);
@@ -69,6 +72,10 @@ class LlmBenchTest {
         assertEquals(6 * 104, on.get("prefix_cache").get("queried_tokens").asLong());
         assertEquals(80.0, on.get("prefix_cache").get("mean_cached_prompt_tokens").asDouble(), 1e-9);
         assertEquals(0, off.get("prefix_cache").get("hit_tokens").asLong());
+        // prefill rate counts the prompt tokens computed: 104 - 80 cached on average with reuse, all 104 without
+        assertEquals((104 - 80.0) * 1000 / on.get("ttft_ms").get("mean").asDouble(),
+                on.get("prefill_tokens_per_s").asDouble(), 1e-6);
+        assertEquals(104 * 1000 / off.get("ttft_ms").get("mean").asDouble(), off.get("prefill_tokens_per_s").asDouble(), 1e-6);
     }
 
     @Test

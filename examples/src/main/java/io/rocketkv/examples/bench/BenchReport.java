@@ -53,6 +53,13 @@ public final class BenchReport {
         o.put("total_tokens_per_s", (generated + prompt) / seconds);
         o.put("mean_input_tokens", timings.isEmpty() ? 0.0 : (double) prompt / timings.size());
         o.put("mean_output_tokens", timings.isEmpty() ? 0.0 : (double) generated / timings.size());
+        // per request; at --concurrency 1 the engine's prefill rate (prompt tokens not served from the cache / mean
+        // TTFT) and its decode rate (1 / mean TPOT), each on its own
+        double meanTtft = Arrays.stream(ttft).average().orElse(0);
+        double meanTpot = Arrays.stream(tpot).average().orElse(0);
+        double prefilled = timings.isEmpty() ? 0.0 : (double) (prompt - cached) / timings.size();
+        o.put("prefill_tokens_per_s", meanTtft > 0 ? prefilled * 1000 / meanTtft : 0);
+        o.put("decode_tokens_per_s", meanTpot > 0 ? 1000 / meanTpot : 0);
         percentiles(o.putObject("ttft_ms"), ttft);
         percentiles(o.putObject("tpot_ms"), tpot);
         percentiles(o.putObject("itl_ms"), itl.stream().mapToDouble(Double::doubleValue).toArray());
@@ -97,6 +104,10 @@ public final class BenchReport {
         sb.append(String.format("%-22s %12.2f%n", "requests/s", r.get("requests_per_s").asDouble()));
         sb.append(String.format("%-22s %12.1f%n", "output tokens/s", r.get("output_tokens_per_s").asDouble()));
         sb.append(String.format("%-22s %12.1f%n", "total tokens/s", r.get("total_tokens_per_s").asDouble()));
+        sb.append(String.format("%-22s %12.1f   (prompt tokens not cached / mean TTFT)%n", "prefill tokens/s",
+                r.get("prefill_tokens_per_s").asDouble()));
+        sb.append(String.format("%-22s %12.1f   (1 / mean TPOT)%n", "decode tokens/s",
+                r.get("decode_tokens_per_s").asDouble()));
         var pc = r.get("prefix_cache");
         if (pc.has("hit_rate")) {
             sb.append(String.format("%-22s %11.1f%% (%d of %d prompt tokens; %.1f per request)%n", "prefix-cache hits",
