@@ -28,7 +28,7 @@ THREADS=${THREADS:-2}
 REPS=${REPS:-5}
 WORK=benchmarks/cpu-peers/work
 J=${JAVA_HOME:?set JAVA_HOME to a JDK 25}/bin/java
-JOPTS=(-XX:ActiveProcessorCount="$THREADS" --enable-native-access=ALL-UNNAMED)
+JOPTS=(-XX:ActiveProcessorCount="$THREADS" --enable-native-access=ALL-UNNAMED --add-modules=jdk.incubator.vector)
 BENCH_JAR=benchmarks/target/benchmarks.jar
 EXAMPLES_JAR=examples/target/rocketkv-examples-all.jar
 DEMO=models/rocketkv-retrieval-tiny
