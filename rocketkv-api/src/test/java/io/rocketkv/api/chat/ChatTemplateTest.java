@@ -22,7 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  * tests) rendered as Meta and Qwen document their prompt formats, and the sandbox rules. Exact agreement with
  * transformers' {@code apply_chat_template} is {@link ChatTemplateGoldenTest}'s.
  */
-class ChatTemplateTest {
+public class ChatTemplateTest {
 
     @TempDir
     Path dir;
@@ -30,7 +30,7 @@ class ChatTemplateTest {
     static final List<Message> SYSTEM_AND_USER = List.of(Message.system("Be brief."), Message.user(" Hi there "));
 
     /** ChatML (Qwen's format), written as the checkpoints write it. */
-    static final String CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+    public static final String CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
             + "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
             + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
