@@ -2,8 +2,10 @@ package io.rocketkv.examples;
 
 import io.rocketkv.api.LLM;
 import io.rocketkv.api.LlmArgs;
-import io.rocketkv.examples.serve.ChatTemplate;
 import io.rocketkv.examples.serve.OpenAiServer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -79,6 +81,33 @@ public final class LlmServe implements Callable<Integer> {
         return Duration.ofSeconds(s);
     }
 
+    /**
+     * The template text of a {@code --chat-template} value: the contents of the file it names, or the value itself
+     * when it is a template (holds {@code {{} or {@code {%}), as vLLM reads its option.
+     *
+     * @throws IllegalArgumentException when it is neither a readable file nor a template
+     */
+    static String templateText(String fileOrTemplate) {
+        Path file;
+        try {
+            file = Path.of(fileOrTemplate);
+        } catch (RuntimeException e) {
+            file = null; // not a path on this system: maybe a template
+        }
+        if (file != null && Files.isRegularFile(file)) {
+            try {
+                return Files.readString(file);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read the chat template " + file + ": " + e.getMessage(), e);
+            }
+        }
+        if (fileOrTemplate.contains("{{") || fileOrTemplate.contains("{%")) {
+            return fileOrTemplate;
+        }
+        throw new IllegalArgumentException("--chat-template '" + fileOrTemplate + "' is neither a file nor a"
+                + " template (no {{ or {%); pass a Jinja file or the template text");
+    }
+
     @Override
     public Integer call() throws Exception {
         if (drainTimeoutSeconds < 0) {
@@ -90,14 +119,11 @@ public final class LlmServe implements Callable<Integer> {
         var options = new OpenAiServer.Options(host, port, name, maxBodyBytes, maxWaiting,
                 seconds("--read-timeout", readTimeoutSeconds), seconds("--idle-timeout", idleTimeoutSeconds))
                 .withApiKey(key == null || key.isEmpty() ? null : key);
-        ChatTemplate template = ChatTemplate.load(model, ChatTemplate.Limits.forBodyBytes(maxBodyBytes));
-        if (chatTemplate != null) {
-            template = template.withTemplate(ChatTemplate.templateText(chatTemplate));
-        }
-        LLM llm = LLM.builder().model(model).args(args).build();
+        String template = chatTemplate == null ? null : templateText(chatTemplate);
+        LLM llm = LLM.builder().model(model).args(args).chatTemplate(template).build();
         OpenAiServer server;
         try {
-            server = OpenAiServer.start(llm, template, options);
+            server = OpenAiServer.start(llm, options);
         } catch (RuntimeException e) {
             llm.close();
             throw e;

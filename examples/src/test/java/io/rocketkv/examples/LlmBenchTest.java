@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rocketkv.api.Backend;
 import io.rocketkv.api.LLM;
 import io.rocketkv.core.testing.RandomCheckpoint;
-import io.rocketkv.examples.serve.ChatTemplate;
 import io.rocketkv.examples.serve.OpenAiServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -137,7 +136,7 @@ class LlmBenchTest {
     void baseUrlDrivesARunningServer() throws Exception {
         Path model = RandomCheckpoint.tiny().write(dir.resolve("model"));
         try (LLM llm = LLM.builder().model(model).backend(Backend.CPU).maxSeqLen(128).build();
-             OpenAiServer server = OpenAiServer.start(llm, ChatTemplate.load(model),
+             OpenAiServer server = OpenAiServer.start(llm,
                      new OpenAiServer.Options("127.0.0.1", 0, "tiny", 1 << 20, 64).withApiKey("k"))) {
             Path json = dir.resolve("bench.json");
             String[] r = bench("--base-url", "http://127.0.0.1:" + server.port() + "/v1", "--api-key", "k",

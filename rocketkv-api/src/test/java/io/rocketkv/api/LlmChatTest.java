@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.rocketkv.api.chat.ChatTemplate;
 import io.rocketkv.api.chat.ChatTemplateException;
+import io.rocketkv.api.chat.ChatTemplateTest;
 import io.rocketkv.api.chat.Message;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,9 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** {@code LLM.chat}: the conversation rendered by the chat template, then generated from as that prompt's tokens. */
 class LlmChatTest {
 
-    static final String CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
-            + "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
-            + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+    static final String CHATML = ChatTemplateTest.CHATML;
 
     static final List<Message> CONVERSATION = List.of(Message.system("the cat"), Message.user("in the house"));
 

@@ -1,6 +1,9 @@
 package io.rocketkv.examples.serve;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.rocketkv.api.chat.ChatTemplate;
+import io.rocketkv.api.chat.ChatTemplateException;
+import io.rocketkv.api.chat.Message;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -10,7 +13,7 @@ import java.util.Set;
  * Reads a chat request's {@code messages}: each a {@code {role, content}} object whose content is a string or
  * OpenAI's list of content parts. Text parts are joined with newlines (as vLLM joins them); image, audio and file
  * parts are refused, the model reads text only. {@code developer} (OpenAI's newer name for the system role) is
- * read as {@code system}, the role chat templates know.
+ * read as {@code system}, the role chat templates know. {@link #render} renders them with the library's chat template.
  */
 final class ChatMessages {
 
@@ -24,7 +27,7 @@ final class ChatMessages {
             "refusal");
 
     /** The messages of {@code body}; message fields nobody defines are added to {@code ignored}. */
-    static List<CompletionRequest.Message> parse(JsonNode body, Set<String> ignored) {
+    static List<Message> parse(JsonNode body, Set<String> ignored) {
         JsonNode m = body.get("messages");
         if (m == null || m.isNull()) {
             throw ApiError.badRequest("messages", "missing_field", "'messages' is required (a list of {role, content})");
@@ -32,14 +35,28 @@ final class ChatMessages {
         if (!m.isArray() || m.isEmpty()) {
             throw JsonFields.wrongType("messages", "a non-empty list of {role, content} objects", m);
         }
-        List<CompletionRequest.Message> out = new ArrayList<>();
+        List<Message> out = new ArrayList<>();
         for (int i = 0; i < m.size(); i++) {
             out.add(message(m.get(i), "messages[" + i + "]", ignored));
         }
         return List.copyOf(out);
     }
 
-    private static CompletionRequest.Message message(JsonNode e, String at, Set<String> ignored) {
+    /**
+     * The prompt text of {@code messages} by the library's {@code template}; a template that rejects them, or a render
+     * stopped by the template's limits, is a 400 on {@code messages} ({@code chat_template_error},
+     * {@code chat_template_limit}).
+     */
+    static String render(ChatTemplate template, List<Message> messages, boolean addGenerationPrompt) {
+        try {
+            return template.render(messages, addGenerationPrompt);
+        } catch (ChatTemplateException e) {
+            throw ApiError.badRequest("messages", e.reason() == ChatTemplateException.Reason.LIMIT
+                    ? "chat_template_limit" : "chat_template_error", e.getMessage());
+        }
+    }
+
+    private static Message message(JsonNode e, String at, Set<String> ignored) {
         if (!e.isObject()) {
             throw JsonFields.wrongType(at, "an object {role, content}", e);
         }
@@ -65,9 +82,9 @@ final class ChatMessages {
         }
         JsonNode content = e.get("content");
         if ((content == null || content.isNull()) && r.equals("assistant")) {
-            return new CompletionRequest.Message(r, ""); // an assistant turn may come without content
+            return new Message(r, ""); // an assistant turn may come without content
         }
-        return new CompletionRequest.Message(r, content(content, at + ".content"));
+        return new Message(r, content(content, at + ".content"));
     }
 
     private static String content(JsonNode content, String at) {

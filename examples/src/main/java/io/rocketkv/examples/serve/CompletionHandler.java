@@ -10,6 +10,7 @@ import io.rocketkv.api.LLM;
 import io.rocketkv.api.RequestOutput;
 import io.rocketkv.api.SamplingParams;
 import io.rocketkv.api.StreamChunk;
+import io.rocketkv.api.chat.ChatTemplate;
 import io.rocketkv.core.kvcache.KvCacheExhaustedException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -116,7 +117,7 @@ final class CompletionHandler {
     /** The token ids of each prompt: chat's rendered template, a text prompt's encoding, or the ids sent. */
     private List<int[]> tokenize(CompletionRequest cr) {
         if (cr.chat()) {
-            String text = template.render(cr.messages(), cr.addGenerationPrompt());
+            String text = ChatMessages.render(template, cr.messages(), cr.addGenerationPrompt());
             boolean special = cr.addSpecialTokens() != null ? cr.addSpecialTokens() : !template.hasTemplate();
             return List.of(llm.tokenizer().encode(text, special));
         }
@@ -128,12 +129,18 @@ final class CompletionHandler {
         return out;
     }
 
-    /** Submits one prompt, timed for the latency histograms. */
+    /**
+     * Submits one prompt, timed for the latency histograms. Several completions of it ({@code n} or {@code best_of}
+     * above 1, never streamed) run without a token listener, as the library streams one completion only; their
+     * time to first token is then read from the output.
+     */
     private CompletableFuture<RequestOutput> submit(Prompt p, Consumer<StreamChunk> listener) {
         ServerMetrics.RequestTimer timer = metrics.timer();
-        CompletableFuture<RequestOutput> f = llm.generateStream(p.ids(), p.params(), timer.listener(listener));
+        boolean several = p.params().numSampled() > 1;
+        CompletableFuture<RequestOutput> f = llm.generateStream(p.ids(), p.params(),
+                several ? null : timer.listener(listener));
         inFlight.track(f);
-        f.thenAccept(out -> timer.finished());
+        f.thenAccept(timer::finished);
         return f;
     }
 

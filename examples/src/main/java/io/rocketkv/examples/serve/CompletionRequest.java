@@ -2,6 +2,7 @@ package io.rocketkv.examples.serve;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.rocketkv.api.SamplingParams;
+import io.rocketkv.api.chat.Message;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
@@ -32,10 +33,6 @@ import java.util.function.Predicate;
 public record CompletionRequest(boolean chat, List<PromptInput> prompts, List<Message> messages, Integer maxTokens,
                                 boolean stream, boolean includeUsage, Boolean addSpecialTokens,
                                 boolean addGenerationPrompt, Integer truncatePromptTokens, SamplingFields sampling) {
-
-    /** One chat message. */
-    public record Message(String role, String content) {
-    }
 
     /** The chat roles chat templates know. */
     static final List<String> ROLES = ChatMessages.ROLES;
@@ -100,14 +97,17 @@ public record CompletionRequest(boolean chat, List<PromptInput> prompts, List<Me
                     + " >= 1; got " + truncate);
         }
         SamplingFields sampling = SamplingFields.parse(body, chat, vocab);
-        if (stream && sampling.n() > 1) {
-            throw JsonFields.notSupported("n", "> 1 is not supported with \"stream\": true yet; stream one"
-                    + " completion per request");
+        if (stream && (sampling.n() > 1 || sampling.bestOf() != null && sampling.bestOf() > 1)) {
+            String field = sampling.n() > 1 ? "n" : "best_of";
+            throw JsonFields.notSupported(field, "> 1 is not supported with \"stream\": true: a streamed chunk"
+                    + " carries no completion index, so the library streams one completion per request; stream"
+                    + " several requests, or leave out \"stream\"");
         }
         CompletionRequest r = new CompletionRequest(chat, prompts, messages, maxTokens, stream, includeUsage,
                 JsonFields.bool(body, "add_special_tokens"), JsonFields.bool(body, "add_generation_prompt", true),
                 truncate, sampling);
-        r.samplingParams(1); // checks every range now, before the prompt is tokenized
+        // checks every range now, before the prompt is tokenized (max_tokens not below min_tokens when absent)
+        r.samplingParams(maxTokens != null ? maxTokens : Math.max(1, sampling.minTokens()));
         JsonFields.logIgnored(chat ? "/v1/chat/completions" : "/v1/completions", ignored);
         return r;
     }

@@ -11,6 +11,7 @@ import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import io.rocketkv.api.LLM;
+import io.rocketkv.api.chat.ChatTemplate;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -114,8 +115,11 @@ public final class OpenAiServer implements AutoCloseable {
     private final WebServer server;
     private final int port; // the bound one
 
-    private OpenAiServer(LLM llm, ChatTemplate template, Options options) {
+    private OpenAiServer(LLM llm, Options options) {
         this.llm = llm;
+        // the library's chat template (the checkpoint's, or the LLM's override), capped for bodies of maxBodyBytes
+        ChatTemplate template = llm.chatTemplate()
+                .withLimits(ChatTemplate.Limits.forInputBytes(options.maxBodyBytes()));
         this.options = options;
         this.metrics = new ServerMetrics(llm);
         this.completions = new CompletionHandler(llm, template, options, metrics, inFlight);
@@ -138,13 +142,13 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     /**
-     * Starts serving {@code llm} with the checkpoint's chat template.
+     * Starts serving {@code llm}; chat requests are rendered with its {@link LLM#chatTemplate() chat template}.
      *
      * @throws UncheckedIOException (a {@link BindException}) when the address cannot be listened on, e.g. the
      *                              port is taken; the message names the address and the reason
      */
-    public static OpenAiServer start(LLM llm, ChatTemplate template, Options options) {
-        return new OpenAiServer(llm, template, options);
+    public static OpenAiServer start(LLM llm, Options options) {
+        return new OpenAiServer(llm, options);
     }
 
     /**

@@ -10,9 +10,9 @@ import java.util.Map;
 
 /**
  * The sampling fields of a completions or chat request, read and range-checked; {@link #toSamplingParams} is the
- * one place they become the library's {@link SamplingParams}. A field whose non-default value the library cannot
- * honour yet is a 400 {@code not_supported} naming it; its default value (presence penalty 0, {@code n} 1, an
- * empty {@code logit_bias}, …) is accepted.
+ * one place they become the library's {@link SamplingParams}. Every field maps to the library's field of the same
+ * meaning but {@code prompt_logprobs}, which is a 400 {@code not_supported}: the engine computes the logits of the
+ * last prompt position only.
  *
  * @param temperature            {@code temperature}; OpenAI's default 1.0 when absent
  * @param topP                   {@code top_p}, null when absent
@@ -100,6 +100,7 @@ public record SamplingFields(double temperature, Double topP, Integer topK, Long
             throw ApiError.badRequest("prompt_logprobs", "invalid_value", "'prompt_logprobs' must be in 0.."
                     + SamplingParams.MAX_LOGPROBS + "; got " + promptLogprobs);
         }
+        // absent: OpenAI's default 1.0 (sampling), where the library's own default decodes greedily as TensorRT-LLM
         return new SamplingFields(temperature == null ? 1.0 : temperature, JsonFields.number(body, "top_p"),
                 JsonFields.integer(body, "top_k"), JsonFields.longInteger(body, "seed"),
                 JsonFields.strings(body, "stop"), JsonFields.tokenIdList(body, "stop_token_ids", vocab),
@@ -111,41 +112,28 @@ public record SamplingFields(double temperature, Double topP, Integer topK, Long
     }
 
     /**
-     * The library's sampling params for these fields with {@code max_tokens} fixed. Each line maps one field; a
-     * field the library does not have yet refuses its non-default values. Range faults the library finds become
-     * 400s naming the field.
+     * The library's sampling params for these fields with {@code max_tokens} fixed, field by field; range faults
+     * and combinations the library refuses ({@code n > 1} under greedy decoding, {@code min_tokens} above
+     * {@code max_tokens}) become 400s naming the field.
      */
     SamplingParams toSamplingParams(int maxTokens, boolean chat) {
         SamplingParams.Builder b = SamplingParams.builder().maxTokens(maxTokens).temperature(temperature).topP(topP)
                 .topK(topK == null || topK == -1 ? null : topK) // vLLM's -1 disables top-k: the library's 0
                 .seed(seed).stop(stop).stopTokenIds(stopTokenIds).ignoreEos(ignoreEos).logprobs(logprobs);
-        notYet("n", n != 1, n); // maps to SamplingParams.n once the library has it
-        notYet("best_of", bestOf != null && bestOf != n, bestOf); // maps to SamplingParams.bestOf once the library has it
-        notYet("min_tokens", minTokens != 0, minTokens); // maps to SamplingParams.minTokens once the library has it
-        notYet("repetition_penalty", repetitionPenalty != null && repetitionPenalty != 1.0,
-                repetitionPenalty); // maps to SamplingParams.repetitionPenalty once the library has it
-        notYet("presence_penalty", presencePenalty != 0, presencePenalty); // maps to SamplingParams.presencePenalty once the library has it
-        notYet("frequency_penalty", frequencyPenalty != 0, frequencyPenalty); // maps to SamplingParams.frequencyPenalty once the library has it
-        notYet("min_p", minP != null && minP != 0, minP); // maps to SamplingParams.minP once the library has it
-        notYet("logit_bias", !logitBias.isEmpty(), logitBias); // maps to SamplingParams.logitBias once the library has it
-        notYet("bad_words", !badWords.isEmpty(), badWords); // maps to SamplingParams.bad once the library has it
-        notYet("include_stop_str_in_output", includeStopStrInOutput,
-                true); // maps to SamplingParams.includeStopStrInOutput once the library has it
-        notYet("skip_special_tokens", !skipSpecialTokens, false); // maps to SamplingParams.skipSpecialTokens once the library has it
-        notYet("prompt_logprobs", promptLogprobs != null, promptLogprobs); // maps to SamplingParams.promptLogprobs once the library has it
+        b.n(n).bestOf(bestOf).minTokens(minTokens).repetitionPenalty(repetitionPenalty)
+                .presencePenalty(presencePenalty).frequencyPenalty(frequencyPenalty).minP(minP).logitBias(logitBias)
+                .bad(badWords).includeStopStrInOutput(includeStopStrInOutput).skipSpecialTokens(skipSpecialTokens);
+        if (promptLogprobs != null) { // the library takes the field but refuses every request that sets it
+            throw JsonFields.notSupported("prompt_logprobs", "is not supported: the engine computes logits for the"
+                    + " last prompt position only, so it has no log-probabilities of the prompt's tokens; leave it"
+                    + " out");
+        }
         try {
             return b.build();
         } catch (ConfigException e) {
             String key = e.key().replace("sampling_params.", "").replaceFirst("\\[\\d+]$", "");
             throw ApiError.badRequest(chat && key.equals("logprobs") ? "top_logprobs" : key, "invalid_value",
                     e.getMessage());
-        }
-    }
-
-    private static void notYet(String field, boolean nonDefault, Object value) {
-        if (nonDefault) {
-            throw JsonFields.notSupported(field, "= " + value + " is not supported yet by this server; leave it out"
-                    + " or send its default");
         }
     }
 

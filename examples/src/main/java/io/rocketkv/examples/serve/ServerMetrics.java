@@ -7,6 +7,7 @@ import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.rocketkv.api.LLM;
+import io.rocketkv.api.RequestOutput;
 import io.rocketkv.api.StreamChunk;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -116,7 +117,14 @@ public final class ServerMetrics {
             last = now;
         }
 
-        void finished() {
+        /**
+         * The request ended with {@code out}; a request that ran without a listener (no token was timed) and
+         * generated tokens observes its time to first token from the output's metrics.
+         */
+        void finished(RequestOutput out) {
+            if (last == 0 && out.metrics().generatedTokens() > 0) {
+                ttft.observe(out.metrics().timeToFirstTokenSeconds());
+            }
             e2e.observe((System.nanoTime() - start) / 1e9);
         }
     }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rocketkv.api.LLM;
+import io.rocketkv.api.chat.ChatTemplate;
 import java.util.Iterator;
 import java.util.Set;
 import java.util.TreeSet;
@@ -44,7 +45,7 @@ final class TokenizeHandler {
         }
         int[] ids;
         if (chat) {
-            String text = template.render(ChatMessages.parse(body, new TreeSet<>()),
+            String text = ChatMessages.render(template, ChatMessages.parse(body, new TreeSet<>()),
                     JsonFields.bool(body, "add_generation_prompt", true));
             ids = llm.tokenizer().encode(text, JsonFields.bool(body, "add_special_tokens", !template.hasTemplate()));
         } else {

@@ -1,5 +1,7 @@
 package io.rocketkv.examples.serve;
 
+import io.rocketkv.api.chat.Message;
+import io.rocketkv.api.chat.ChatTemplate;
 import static io.rocketkv.examples.serve.ServerFixture.JSON;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -15,7 +17,6 @@ import io.rocketkv.api.LLM;
 import io.rocketkv.core.testing.RandomCheckpoint;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -26,7 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code --api-key}: /v1 requests without the bearer token get an OpenAI-shaped 401, the other endpoints stay open
- * (as in vLLM). {@code --chat-template}: an override (file or inline) renders instead of the checkpoint's.
+ * (as in vLLM). A chat template override (LLM.Builder.chatTemplate, what {@code --chat-template} sets) renders
+ * instead of the checkpoint's.
  */
 class ApiKeyAndTemplateTest {
 
@@ -42,9 +44,8 @@ class ApiKeyAndTemplateTest {
     @BeforeAll
     static void start() throws Exception {
         RandomCheckpoint.tiny().write(dir);
-        LLM llm = LLM.builder().model(dir).backend(Backend.CPU).maxSeqLen(256).build();
-        ChatTemplate template = ChatTemplate.load(dir).withTemplate(ChatTemplate.templateText(OVERRIDE));
-        f = new ServerFixture(llm, OpenAiServer.start(llm, template, new OpenAiServer.Options("127.0.0.1", 0,
+        LLM llm = LLM.builder().model(dir).backend(Backend.CPU).maxSeqLen(256).chatTemplate(OVERRIDE).build();
+        f = new ServerFixture(llm, OpenAiServer.start(llm, new OpenAiServer.Options("127.0.0.1", 0,
                 ServerFixture.NAME, 1 << 20, 1024).withApiKey(KEY)));
     }
 
@@ -105,8 +106,7 @@ class ApiKeyAndTemplateTest {
 
     @Test
     void theOverridingTemplateRenders() throws Exception {
-        var messages = List.of(new CompletionRequest.Message("system", "Be brief."),
-                new CompletionRequest.Message("user", "the cat"));
+        var messages = List.of(Message.system("Be brief."), Message.user("the cat"));
         String rendered = "[system] Be brief.\n[user] the cat\n[assistant]";
         HttpResponse<String> r = f.http.send(HttpRequest.newBuilder(f.uri("/tokenize"))
                 .header("Content-Type", "application/json")
@@ -116,16 +116,6 @@ class ApiKeyAndTemplateTest {
         JsonNode t = JSON.readTree(r.body());
         int[] expected = f.llm.tokenizer().encode(rendered, false);
         assertEquals(expected.length, t.get("count").asInt(), r.body());
-        assertEquals(rendered, ChatTemplate.load(dir).withTemplate(OVERRIDE).render(messages));
-    }
-
-    @Test
-    void aTemplateOptionIsAFileOrTheTemplateText() throws Exception {
-        Path file = Files.writeString(dir.resolve("t.jinja"), OVERRIDE);
-        assertEquals(OVERRIDE, ChatTemplate.templateText(file.toString()));
-        assertEquals(OVERRIDE, ChatTemplate.templateText(OVERRIDE));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> ChatTemplate.templateText(dir.resolve("missing.jinja").toString()));
-        assertTrue(e.getMessage().contains("neither a file nor a template"), e.getMessage());
+        assertEquals(rendered, ChatTemplate.fromTokenizerConfig(dir).withTemplate(OVERRIDE).render(messages, true));
     }
 }

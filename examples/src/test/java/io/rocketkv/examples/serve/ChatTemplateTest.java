@@ -1,66 +1,57 @@
 package io.rocketkv.examples.serve;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.rocketkv.api.chat.ChatTemplate;
+import io.rocketkv.api.chat.Message;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** Chat templates rendered by Jinjava as Python's jinja2 renders them under Hugging Face's settings. */
+/**
+ * The server's side of chat templates: the library's {@link ChatTemplate} renders (its tests, ChatTemplateTest and
+ * ChatTemplateInjectionTest in rocketkv-api, cover the rendering and the sandbox), and the server answers its
+ * errors with a 400 on {@code messages}.
+ */
 class ChatTemplateTest {
 
-    static final String CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
-            + "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
-            + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-
+    /** Llama 3's format, the template the server tests put into the tiny checkpoint. */
     static final String LLAMA3 = "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + "
             + "message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
             + "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
 
-    static final List<CompletionRequest.Message> MESSAGES = List.of(
-            new CompletionRequest.Message("system", "Be brief."), new CompletionRequest.Message("user", " Hi there "));
+    static final List<Message> MESSAGES = List.of(Message.system("Be brief."), Message.user(" Hi there "));
 
     @Test
-    void chatMlTemplate() {
-        var t = new ChatTemplate(CHATML, "<s>", "</s>");
-        assertEquals("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n Hi there <|im_end|>\n"
-                + "<|im_start|>assistant\n", t.render(MESSAGES));
-        assertTrue(t.hasTemplate());
-    }
-
-    @Test
-    void llama3TemplateWithBosTokenAndTrimFilter() {
-        var t = new ChatTemplate(LLAMA3, "<|begin_of_text|>", "<|end_of_text|>");
-        assertEquals("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
-                + "<|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>"
-                + "<|start_header_id|>assistant<|end_header_id|>\n\n", t.render(MESSAGES));
-    }
-
-    @Test
-    void trimBlocksAndLstripBlocksAsHuggingFaceSetsThem() {
-        // jinja2 with trim_blocks drops the newline after a block tag; lstrip_blocks the indent before one
-        var t = new ChatTemplate("{% for m in messages %}\n  {% if m.role == 'user' %}\n{{ m.role }}: {{ m.content }}\n"
-                + "  {% endif %}\n{% endfor %}\n", null, null);
-        assertEquals("user:  Hi there \n", t.render(MESSAGES));
-    }
-
-    @Test
-    void raiseExceptionBecomesABadRequestNamingMessages() {
-        var t = new ChatTemplate("{% if messages[0]['role'] != 'user' %}{{ raise_exception('Conversations must start"
-                + " with a user message') }}{% endif %}ok", null, null);
-        ApiError e = assertThrows(ApiError.class, () -> t.render(MESSAGES));
+    void aTemplateErrorIsABadRequestOnMessages() {
+        ChatTemplate t = ChatTemplate.of("{% if messages[0]['role'] != 'user' %}{{ raise_exception('Conversations"
+                + " must start with a user message') }}{% endif %}ok", null, null);
+        ApiError e = assertThrows(ApiError.class, () -> ChatMessages.render(t, MESSAGES, true));
         assertEquals(400, e.status());
         assertEquals("messages", e.param());
+        assertEquals("chat_template_error", e.code());
         assertTrue(e.getMessage().contains("Conversations must start with a user message"), e.getMessage());
-        assertEquals("ok", t.render(List.of(new CompletionRequest.Message("user", "x"))));
+        assertEquals("ok", ChatMessages.render(t, List.of(Message.user("x")), true));
     }
 
     @Test
-    void fallbackFormatWithoutATemplate() {
-        var t = new ChatTemplate(null, null, null);
-        assertFalse(t.hasTemplate());
-        assertEquals("system: Be brief.\nuser:  Hi there \nassistant:", t.render(MESSAGES));
+    void aRenderStoppedByALimitIsABadRequestOnMessages() {
+        ChatTemplate t = ChatTemplate.of("{% for m in messages %}{{ m.content }}{% endfor %}", null, null)
+                .withLimits(new ChatTemplate.Limits(5, 1000, Duration.ofMinutes(1)));
+        ApiError e = assertThrows(ApiError.class, () -> ChatMessages.render(t, MESSAGES, true));
+        assertEquals(400, e.status());
+        assertEquals("messages", e.param());
+        assertEquals("chat_template_limit", e.code());
+        assertTrue(e.getMessage().contains("longer than 5 characters"), e.getMessage());
+    }
+
+    @Test
+    void messageContentStaysData() {
+        ChatTemplate t = ChatTemplate.of(LLAMA3, "<B>", "<E>");
+        assertEquals("<B><|start_header_id|>user<|end_header_id|>\n\n{{ 7*7 }}<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n",
+                ChatMessages.render(t, List.of(Message.user("{{ 7*7 }}")), true));
     }
 }

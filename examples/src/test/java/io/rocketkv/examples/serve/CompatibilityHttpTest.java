@@ -1,13 +1,19 @@
 package io.rocketkv.examples.serve;
 
+import io.rocketkv.api.chat.Message;
+import io.rocketkv.api.chat.ChatTemplate;
 import static io.rocketkv.examples.serve.ServerFixture.JSON;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.rocketkv.api.RequestOutput;
+import io.rocketkv.api.SamplingParams;
+import io.rocketkv.core.testing.TinyBpeTokenizer;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -18,7 +24,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Raw HTTP: vLLM's /tokenize, /detokenize and /version, the refusals of the OpenAI fields (wrong types, conflicts,
- * unsupported values), unknown fields ignored, and the latency histograms of /metrics counting what was served.
+ * unsupported values), the vLLM sampling fields with their effect (n over batched prompts, min_tokens, bad_words,
+ * min_p, repetition_penalty, include_stop_str_in_output, skip_special_tokens), unknown fields ignored, and the
+ * latency histograms of /metrics counting what was served.
  */
 class CompatibilityHttpTest {
 
@@ -69,8 +77,8 @@ class CompatibilityHttpTest {
         String messages = "[{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user\", \"content\":"
                 + " \"the cat\"}]";
         JsonNode t = f.postOk("/tokenize", "{\"messages\": " + messages + "}");
-        String rendered = ChatTemplate.load(dir).render(List.of(new CompletionRequest.Message("system", "Be brief."),
-                new CompletionRequest.Message("user", "the cat")));
+        String rendered = ChatTemplate.fromTokenizerConfig(dir).render(List.of(Message.system("Be brief."),
+                Message.user("the cat")), true);
         assertArrayEquals(f.llm.tokenizer().encode(rendered, false), ints(t.get("tokens")));
         JsonNode chat = f.postOk("/v1/chat/completions", "{\"messages\": " + messages + ", \"max_tokens\": 1}");
         assertEquals(t.get("count").asInt(), chat.get("usage").get("prompt_tokens").asInt());
@@ -108,8 +116,10 @@ class CompatibilityHttpTest {
             image part              | /v1/chat/completions | {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]} | messages[0].content[0].type | not_supported
             part without text       | /v1/chat/completions | {"messages": [{"role": "user", "content": [{"type": "text"}]}]} | messages[0].content[0].text | invalid_type
             n with stream           | /v1/completions      | {"prompt": "x", "n": 2, "stream": true}               | n                    | not_supported
-            min_tokens not yet      | /v1/completions      | {"prompt": "x", "min_tokens": 2}                      | min_tokens           | not_supported
-            skip special not yet    | /v1/completions      | {"prompt": "x", "skip_special_tokens": false}         | skip_special_tokens  | not_supported
+            best_of with stream     | /v1/completions      | {"prompt": "x", "best_of": 2, "stream": true}         | best_of              | not_supported
+            n with greedy           | /v1/completions      | {"prompt": "x", "n": 2, "temperature": 0}             | n                    | invalid_value
+            min_tokens over max     | /v1/completions      | {"prompt": "x", "min_tokens": 5, "max_tokens": 4}     | min_tokens           | invalid_value
+            prompt_logprobs         | /v1/completions      | {"prompt": "x", "prompt_logprobs": 1}                 | prompt_logprobs      | not_supported
             tokenize both           | /tokenize            | {"prompt": "x", "messages": [{"role": "user", "content": "x"}]} | prompt   | invalid_value
             detokenize no tokens    | /detokenize          | {}                                                    | tokens               | missing_field
             detokenize bad id       | /detokenize          | {"tokens": [-1]}                                      | tokens               | invalid_value
@@ -120,6 +130,113 @@ class CompatibilityHttpTest {
         JsonNode e = JSON.readTree(r.body()).get("error");
         assertEquals(param, e.get("param").asText(), r.body());
         assertEquals(code, e.get("code").asText(), r.body());
+    }
+
+    /** A greedy completion of {@code prompt} with {@code extra} fields (JSON members, may be empty). */
+    private static JsonNode greedy(String prompt, int maxTokens, String extra) throws Exception {
+        return f.postOk("/v1/completions", "{\"prompt\": \"" + prompt + "\", \"max_tokens\": " + maxTokens
+                + ", \"temperature\": 0, \"ignore_eos\": true" + (extra.isEmpty() ? "" : ", " + extra) + "}");
+    }
+
+    private static SamplingParams.Builder greedyParams(int maxTokens) {
+        return SamplingParams.builder().maxTokens(maxTokens).temperature(0.0).ignoreEos(true);
+    }
+
+    private static RequestOutput library(String prompt, SamplingParams params) {
+        return f.llm.generateStream(f.llm.tokenizer().encode(prompt, true), params, null).join();
+    }
+
+    private static String text(JsonNode completion) {
+        return completion.get("choices").get(0).get("text").asText();
+    }
+
+    @Test
+    void batchedPromptsWithNTwoAreIndexedPromptTimesNPlusCompletion() throws Exception {
+        JsonNode r = f.postOk("/v1/completions", "{\"prompt\": [\"the cat\", \"a hat\"], \"n\": 2, \"max_tokens\": 3,"
+                + " \"temperature\": 1.0, \"seed\": 5, \"ignore_eos\": true}");
+        JsonNode choices = r.get("choices");
+        assertEquals(4, choices.size());
+        String[] prompts = {"the cat", "a hat"};
+        for (int p = 0; p < 2; p++) {
+            RequestOutput expected = library(prompts[p], greedyParams(3).temperature(1.0).seed(5L).n(2).build());
+            for (int j = 0; j < 2; j++) {
+                JsonNode choice = choices.get(p * 2 + j);
+                assertEquals(p * 2 + j, choice.get("index").asInt());
+                assertEquals(expected.outputs().get(j).text(), choice.get("text").asText(), prompts[p] + " #" + j);
+            }
+        }
+        assertEquals(12, r.get("usage").get("completion_tokens").asInt()); // 2 prompts x 2 completions x 3 tokens
+    }
+
+    @Test
+    void minTokensHoldsOffAStopTokenUntilThatManyTokens() throws Exception {
+        int first = library("the cat", greedyParams(1).build()).output().tokenIds()[0];
+        String stopAtFirst = "\"ignore_eos\": false, \"stop_token_ids\": [" + first + "]";
+        JsonNode stops = f.postOk("/v1/completions", "{\"prompt\": \"the cat\", \"max_tokens\": 6, \"temperature\": 0,"
+                + stopAtFirst + "}");
+        assertEquals("stop", stops.get("choices").get(0).get("finish_reason").asText());
+        assertEquals(1, stops.get("usage").get("completion_tokens").asInt());
+        JsonNode held = f.postOk("/v1/completions", "{\"prompt\": \"the cat\", \"max_tokens\": 6, \"temperature\": 0,"
+                + stopAtFirst + ", \"min_tokens\": 4}");
+        assertTrue(held.get("usage").get("completion_tokens").asInt() >= 4, held.toString());
+        assertEquals(library("the cat", SamplingParams.builder().maxTokens(6).temperature(0.0).stopTokenIds(first)
+                .minTokens(4).build()).output().text(), text(held));
+    }
+
+    @Test
+    void badWordsExcludeAWordGreedyWouldWrite() throws Exception {
+        // a token of the greedy output that is a whole word: its text encodes back to it alone
+        int[] greedyIds = library("the cat", greedyParams(6).build()).output().tokenIds();
+        String word = null;
+        int wordId = -1;
+        for (int id : greedyIds) {
+            String bare = f.llm.tokenizer().decode(new int[] {id}, true).strip();
+            if (!bare.isEmpty() && (Arrays.equals(new int[] {id}, f.llm.tokenizer().encode(bare, false))
+                    || Arrays.equals(new int[] {id}, f.llm.tokenizer().encode(" " + bare, false)))) {
+                word = bare;
+                wordId = id;
+                break;
+            }
+        }
+        assertTrue(word != null, "a greedy token of the tiny model is a word: " + Arrays.toString(greedyIds));
+        JsonNode banned = greedy("the cat", 6, "\"bad_words\": [" + JSON.writeValueAsString(word) + "]");
+        RequestOutput expected = library("the cat", greedyParams(6).bad(List.of(word)).build());
+        int id = wordId;
+        assertTrue(Arrays.stream(expected.output().tokenIds()).noneMatch(t -> t == id),
+                Arrays.toString(expected.output().tokenIds()));
+        assertEquals(expected.output().text(), text(banned));
+        assertTrue(!text(greedy("the cat", 6, "")).equals(text(banned)), text(banned));
+    }
+
+    @Test
+    void minPOneKeepsOnlyTheMostLikelyTokenSoSamplingIsGreedy() throws Exception {
+        JsonNode sampled = f.postOk("/v1/completions", "{\"prompt\": \"the cat\", \"max_tokens\": 8,"
+                + " \"temperature\": 1.5, \"seed\": 3, \"ignore_eos\": true, \"min_p\": 1.0}");
+        assertEquals(text(greedy("the cat", 8, "")), text(sampled));
+    }
+
+    @Test
+    void repetitionPenaltyAndIncludeStopStrGiveTheLibrarysAnswer() throws Exception {
+        assertEquals(library("the cat", greedyParams(10).repetitionPenalty(1.8).build()).output().text(),
+                text(greedy("the cat", 10, "\"repetition_penalty\": 1.8")));
+        String whole = text(greedy("the cat", 8, ""));
+        String stop = whole.substring(whole.length() / 2, whole.length() / 2 + 1);
+        String cut = text(greedy("the cat", 8, "\"stop\": [" + JSON.writeValueAsString(stop) + "]"));
+        String kept = text(greedy("the cat", 8, "\"stop\": [" + JSON.writeValueAsString(stop) + "],"
+                + " \"include_stop_str_in_output\": true"));
+        assertEquals(cut + stop, kept);
+        assertEquals(library("the cat", greedyParams(8).stop(stop).includeStopStrInOutput(true).build())
+                .output().text(), kept);
+    }
+
+    @Test
+    void skipSpecialTokensFalseWritesTheirText() throws Exception {
+        int eos = TinyBpeTokenizer.eosId();
+        String forceEos = "\"logit_bias\": {\"" + eos + "\": 100}";
+        assertEquals("", text(greedy("the cat", 2, forceEos)));
+        String kept = text(greedy("the cat", 2, forceEos + ", \"skip_special_tokens\": false"));
+        assertEquals(f.llm.tokenizer().decode(new int[] {eos, eos}, false), kept);
+        assertTrue(!kept.isEmpty());
     }
 
     @Test
@@ -140,8 +257,8 @@ class CompatibilityHttpTest {
         JsonNode r = f.postOk("/v1/completions", "{\"prompt\": \"the cat and the hat\", \"truncate_prompt_tokens\": 3,"
                 + " \"max_tokens\": 4, \"temperature\": 0, \"ignore_eos\": true}");
         assertEquals(3, r.get("usage").get("prompt_tokens").asInt());
-        int[] last = java.util.Arrays.copyOfRange(ids, ids.length - 3, ids.length);
-        JsonNode same = f.postOk("/v1/completions", "{\"prompt\": " + java.util.Arrays.toString(last)
+        int[] last = Arrays.copyOfRange(ids, ids.length - 3, ids.length);
+        JsonNode same = f.postOk("/v1/completions", "{\"prompt\": " + Arrays.toString(last)
                 + ", \"max_tokens\": 4, \"temperature\": 0, \"ignore_eos\": true}");
         assertEquals(same.get("choices").get(0).get("text"), r.get("choices").get(0).get("text"));
     }

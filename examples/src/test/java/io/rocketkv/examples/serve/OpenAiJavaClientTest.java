@@ -1,5 +1,7 @@
 package io.rocketkv.examples.serve;
 
+import io.rocketkv.api.chat.Message;
+import io.rocketkv.api.chat.ChatTemplate;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -20,10 +22,12 @@ import com.openai.models.chat.completions.ChatCompletionStreamOptions;
 import com.openai.models.completions.Completion;
 import com.openai.models.completions.CompletionCreateParams;
 import com.openai.models.completions.CompletionUsage;
+import io.rocketkv.api.RequestOutput;
 import io.rocketkv.api.SamplingParams;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -31,8 +35,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The official OpenAI Java client talks to the server: completions, chat, streamed chat, an error, and the fields
- * OpenAI SDKs send: each accepted one gives the answer the library gives for the same greedy request, and each value
- * the server cannot honour yet is a 400 naming its field.
+ * OpenAI SDKs send: each accepted one gives the answer the library gives for the same request ({@code n},
+ * {@code logit_bias} and the penalties with their effect), and a value the server cannot honour is a 400 naming its
+ * field.
  */
 class OpenAiJavaClientTest {
 
@@ -97,8 +102,8 @@ class OpenAiJavaClientTest {
         return f.llm.generateStream(ids, greedy(maxTokens), null).join().output().text();
     }
 
-    private static String directChat(List<CompletionRequest.Message> messages, int maxTokens) {
-        String rendered = ChatTemplate.load(dir).render(messages);
+    private static String directChat(List<Message> messages, int maxTokens) {
+        String rendered = ChatTemplate.fromTokenizerConfig(dir).render(messages, true);
         return direct(f.llm.tokenizer().encode(rendered, false), maxTokens);
     }
 
@@ -128,8 +133,7 @@ class OpenAiJavaClientTest {
         ChatCompletion c = client.chat().completions().create(chat(7).addSystemMessage("Be brief.")
                 .addUserMessage("the cat").user("user-1").seed(3L).presencePenalty(0.0).frequencyPenalty(0.0)
                 .responseFormat(ResponseFormatText.builder().build()).build());
-        String expected = directChat(List.of(new CompletionRequest.Message("system", "Be brief."),
-                new CompletionRequest.Message("user", "the cat")), 7);
+        String expected = directChat(List.of(Message.system("Be brief."), Message.user("the cat")), 7);
         assertEquals(expected, c.choices().getFirst().message().content().orElseThrow());
         assertEquals(7, c.usage().orElseThrow().completionTokens());
     }
@@ -141,7 +145,7 @@ class OpenAiJavaClientTest {
                 ChatCompletionContentPart.ofText(ChatCompletionContentPartText.builder().text("and the hat").build()));
         ChatCompletion c = client.chat().completions().create(chat(5).addUserMessageOfArrayOfContentParts(parts)
                 .build());
-        String expected = directChat(List.of(new CompletionRequest.Message("user", "the cat\nand the hat")), 5);
+        String expected = directChat(List.of(Message.user("the cat\nand the hat")), 5);
         assertEquals(expected, c.choices().getFirst().message().content().orElseThrow());
     }
 
@@ -216,17 +220,69 @@ class OpenAiJavaClientTest {
         assertEquals(direct(new int[] {ids[0], ids[1]}, 5), two.choices().get(1).text());
     }
 
+    /** The library's output for a prompt of token ids with {@code params} (the reference of the tests below). */
+    private static RequestOutput library(int[] ids, SamplingParams params) {
+        return f.llm.generateStream(ids, params, null).join();
+    }
+
     @Test
-    void valuesTheLibraryCannotHonourYetAreRefusedNamingTheField() {
-        // n = 2 is refused until SamplingParams has n; then this becomes two choices
-        assertRefused("n", () -> client.chat().completions().create(chat(3).addUserMessage("x").n(2L).build()));
-        assertRefused("presence_penalty", () -> client.completions().create(completion(3).prompt("x")
-                .presencePenalty(0.5).build()));
-        assertRefused("frequency_penalty", () -> client.chat().completions().create(chat(3).addUserMessage("x")
-                .frequencyPenalty(-1.0).build()));
-        assertRefused("logit_bias", () -> client.completions().create(completion(3).prompt("x")
+    void nTwoWithSamplingGivesTwoChoicesAndCountsBoth() {
+        int[] ids = f.llm.tokenizer().encode("the cat and the hat", true);
+        Completion c = client.completions().create(completion(5).prompt("the cat and the hat").temperature(1.0)
+                .seed(11L).n(2L).build());
+        RequestOutput expected = library(ids, greedy(5).toBuilder().temperature(1.0).seed(11L).n(2).build());
+        assertEquals(2, c.choices().size());
+        for (int j = 0; j < 2; j++) {
+            assertEquals(j, c.choices().get(j).index());
+            assertEquals(expected.outputs().get(j).text(), c.choices().get(j).text());
+        }
+        assertEquals(10, c.usage().orElseThrow().completionTokens()); // 5 tokens of each completion
+        assertEquals(expected.metrics().generatedTokens(), c.usage().orElseThrow().completionTokens());
+        ChatCompletion chat = client.chat().completions().create(chat(3).addUserMessage("the cat").temperature(1.0)
+                .n(2L).build());
+        assertEquals(2, chat.choices().size());
+        assertEquals(6, chat.usage().orElseThrow().completionTokens());
+    }
+
+    @Test
+    void nTwoWithGreedyDecodingIsRefusedNamingN() {
+        BadRequestException e = assertThrows(BadRequestException.class, () -> client.chat().completions()
+                .create(chat(3).addUserMessage("x").n(2L).build())); // chat(3) sends temperature 0
+        assertTrue(e.getMessage().contains("n") && e.getMessage().contains("needs sampling"), e.getMessage());
+    }
+
+    @Test
+    void logitBiasMinusOneHundredBansTheGreedyTokenAndPlusOneHundredForcesOne() {
+        int[] ids = f.llm.tokenizer().encode("the cat", true);
+        int first = library(ids, greedy(1)).output().tokenIds()[0];
+        int forced = f.llm.tokenizer().encode("hat", false)[0];
+        assertTrue(forced != first, "the forced token must not be the greedy one");
+        Completion banned = client.completions().create(completion(1).prompt("the cat")
                 .logitBias(CompletionCreateParams.LogitBias.builder()
-                        .putAdditionalProperty("5", JsonValue.from(10)).build()).build()));
+                        .putAdditionalProperty(Integer.toString(first), JsonValue.from(-100)).build()).build());
+        RequestOutput withoutFirst = library(ids, greedy(1).toBuilder().logitBias(Map.of(first, -100f)).build());
+        assertTrue(withoutFirst.output().tokenIds()[0] != first);
+        assertEquals(withoutFirst.output().text(), banned.choices().getFirst().text());
+        Completion pushed = client.completions().create(completion(1).prompt("the cat")
+                .logitBias(CompletionCreateParams.LogitBias.builder()
+                        .putAdditionalProperty(Integer.toString(forced), JsonValue.from(100)).build()).build());
+        assertEquals(f.llm.tokenizer().decode(new int[] {forced}, true), pushed.choices().getFirst().text());
+    }
+
+    @Test
+    void presenceAndFrequencyPenaltiesGiveTheLibrarysAnswer() {
+        int[] ids = f.llm.tokenizer().encode("the cat and the hat", true);
+        Completion c = client.completions().create(completion(12).prompt("the cat and the hat").presencePenalty(1.5)
+                .frequencyPenalty(0.7).build());
+        assertEquals(library(ids, greedy(12).toBuilder().presencePenalty(1.5).frequencyPenalty(0.7).build())
+                .output().text(), c.choices().getFirst().text());
+        Completion zero = client.completions().create(completion(12).prompt("the cat and the hat")
+                .presencePenalty(0.0).frequencyPenalty(0.0).build());
+        assertEquals(direct(ids, 12), zero.choices().getFirst().text()); // 0: no change
+    }
+
+    @Test
+    void responseFormatJsonObjectIsRefusedNamingTheField() {
         assertRefused("response_format", () -> client.chat().completions().create(chat(3).addUserMessage("x")
                 .responseFormat(ResponseFormatJsonObject.builder().build()).build()));
     }

@@ -71,9 +71,9 @@ final class ServerFixture implements AutoCloseable {
         return serve(llm, dir, options);
     }
 
-    /** Serves {@code llm} (closed with the fixture), with the chat template of {@code dir}. */
+    /** Serves {@code llm} (closed with the fixture), with its chat template. */
     static ServerFixture serve(LLM llm, Path dir, OpenAiServer.Options options) {
-        return new ServerFixture(llm, OpenAiServer.start(llm, ChatTemplate.load(dir), options));
+        return new ServerFixture(llm, OpenAiServer.start(llm, options));
     }
 
     static ServerFixture start(Path dir) throws IOException {

@@ -60,7 +60,7 @@ class ServerLifecycleTest {
             int port = taken.getLocalPort();
             var options = new OpenAiServer.Options("127.0.0.1", port, "tiny", 1 << 20, 16);
             UncheckedIOException e = assertThrows(UncheckedIOException.class,
-                    () -> OpenAiServer.start(f.llm, new ChatTemplate(null, null, null), options));
+                    () -> OpenAiServer.start(f.llm, options));
             assertInstanceOf(BindException.class, e.getCause());
             assertTrue(e.getMessage().contains("127.0.0.1:" + port), e.getMessage());
             assertTrue(e.getMessage().contains("in use"), e.getMessage());

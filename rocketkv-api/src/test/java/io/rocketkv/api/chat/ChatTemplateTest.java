@@ -22,12 +22,22 @@ import org.junit.jupiter.api.io.TempDir;
  * tests) rendered as Meta and Qwen document their prompt formats, and the sandbox rules. Exact agreement with
  * transformers' {@code apply_chat_template} is {@link ChatTemplateGoldenTest}'s.
  */
-class ChatTemplateTest {
+public class ChatTemplateTest {
 
     @TempDir
     Path dir;
 
     static final List<Message> SYSTEM_AND_USER = List.of(Message.system("Be brief."), Message.user(" Hi there "));
+
+    /** ChatML (Qwen's format), written as the checkpoints write it. */
+    public static final String CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+            + "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+            + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+    /** Llama 3's format, content through the trim filter. */
+    static final String LLAMA3 = "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + "
+            + "message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
+            + "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
 
     /** A committed tokenizer_config.json of the tokenizer tests, copied out of the class path. */
     static Path tokenizerConfig(Path dir, String name) throws IOException {
@@ -62,6 +72,30 @@ class ChatTemplateTest {
         String multi = t.render(List.of(Message.user("2+2?"), Message.assistant("4"), Message.user("times 3?")), false);
         assertTrue(multi.contains("<|im_start|>assistant\n4<|im_end|>\n"), multi);
         assertFalse(multi.endsWith("<|im_start|>assistant\n"), multi);
+    }
+
+    @Test
+    void chatMlTemplateText() {
+        ChatTemplate t = ChatTemplate.of(CHATML, "<s>", "</s>");
+        assertEquals("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n Hi there <|im_end|>\n"
+                + "<|im_start|>assistant\n", t.render(SYSTEM_AND_USER, true));
+        assertTrue(t.hasTemplate());
+    }
+
+    @Test
+    void llama3TemplateTextWithBosTokenAndTrimFilter() {
+        ChatTemplate t = ChatTemplate.of(LLAMA3, "<|begin_of_text|>", "<|end_of_text|>");
+        assertEquals("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+                + "<|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n", t.render(SYSTEM_AND_USER, true));
+    }
+
+    @Test
+    void trimBlocksAndLstripBlocksAsHuggingFaceSetsThem() {
+        // jinja2 with trim_blocks drops the newline after a block tag; lstrip_blocks the indent before one
+        ChatTemplate t = ChatTemplate.of("{% for m in messages %}\n  {% if m.role == 'user' %}\n{{ m.role }}:"
+                + " {{ m.content }}\n  {% endif %}\n{% endfor %}\n", null, null);
+        assertEquals("user:  Hi there \n", t.render(SYSTEM_AND_USER, true));
     }
 
     @Test

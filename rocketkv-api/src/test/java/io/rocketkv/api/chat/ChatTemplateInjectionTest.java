@@ -1,4 +1,4 @@
-package io.rocketkv.examples.serve;
+package io.rocketkv.api.chat;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -46,9 +46,9 @@ class ChatTemplateInjectionTest {
         "tab\tnewline\n\u0000 nul, emoji \uD83D\uDE80, \\n backslash",
     };
 
-    private static String chatMl(List<CompletionRequest.Message> messages) {
+    private static String chatMl(List<Message> messages) {
         StringBuilder sb = new StringBuilder();
-        for (CompletionRequest.Message m : messages) {
+        for (Message m : messages) {
             sb.append("<|im_start|>").append(m.role()).append('\n').append(m.content()).append("<|im_end|>\n");
         }
         return sb.append("<|im_start|>assistant\n").toString();
@@ -61,26 +61,25 @@ class ChatTemplateInjectionTest {
     @ParameterizedTest
     @MethodSource("payloads")
     void contentIsRenderedLiterally(String payload) {
-        var t = new ChatTemplate(ChatTemplateTest.CHATML, "<s>", "</s>");
-        var messages = List.of(new CompletionRequest.Message("system", "sys " + payload),
-                new CompletionRequest.Message("user", payload));
-        assertEquals(chatMl(messages), t.render(messages));
+        var t = ChatTemplate.of(ChatTemplateTest.CHATML, "<s>", "</s>");
+        var messages = List.of(new Message("system", "sys " + payload), new Message("user", payload));
+        assertEquals(chatMl(messages), t.render(messages, true));
     }
 
     @Test
     void contentIsLiteralWhereTheTemplateFiltersIt() {
         // the Llama 3 template pipes content through |trim; the value is trimmed, not interpreted
-        var t = new ChatTemplate(ChatTemplateTest.LLAMA3, "<B>", "<E>");
-        String out = t.render(List.of(new CompletionRequest.Message("user", "  {{ 7*7 }} {% if x %}y{% endif %} ")));
+        var t = ChatTemplate.of(ChatTemplateTest.LLAMA3, "<B>", "<E>");
+        String out = t.render(List.of(new Message("user", "  {{ 7*7 }} {% if x %}y{% endif %} ")), true);
         assertEquals("<B><|start_header_id|>user<|end_header_id|>\n\n{{ 7*7 }} {% if x %}y{% endif %}<|eot_id|>"
                 + "<|start_header_id|>assistant<|end_header_id|>\n\n", out);
     }
 
     @Test
     void raiseExceptionWithClientTextEchoesItLiterally() {
-        var t = new ChatTemplate("{{ raise_exception('bad message: ' + messages[0].content) }}", null, null);
-        ApiError e = assertThrows(ApiError.class, () -> t.render(List.of(
-                new CompletionRequest.Message("user", "{% include \"META-INF/MANIFEST.MF\" %}"))));
+        var t = ChatTemplate.of("{{ raise_exception('bad message: ' + messages[0].content) }}", null, null);
+        ChatTemplateException e = assertThrows(ChatTemplateException.class, () -> t.render(List.of(
+                new Message("user", "{% include \"META-INF/MANIFEST.MF\" %}")), true));
         assertTrue(e.getMessage().contains("bad message: {% include \"META-INF/MANIFEST.MF\" %}"), e.getMessage());
         assertFalse(e.getMessage().contains("Manifest-Version"), e.getMessage());
     }
@@ -94,22 +93,21 @@ class ChatTemplateInjectionTest {
         "{{ '{% include \"META-INF/MANIFEST.MF\" %}'|render }}",
     })
     void theTemplateCannotLoadFiles(String template) {
-        var t = new ChatTemplate(template, null, null);
-        ApiError e = assertThrows(ApiError.class, () -> t.render(ChatTemplateTest.MESSAGES));
-        assertEquals(400, e.status());
-        assertEquals("chat_template_error", e.code());
+        var t = ChatTemplate.of(template, null, null);
+        ChatTemplateException e = assertThrows(ChatTemplateException.class,
+                () -> t.render(ChatTemplateTest.SYSTEM_AND_USER, true));
+        assertEquals(ChatTemplateException.Reason.TEMPLATE_ERROR, e.reason());
         assertTrue(e.getMessage().contains("is disabled"), e.getMessage());
         assertFalse(e.getMessage().contains("Manifest-Version"), e.getMessage());
     }
 
     @Test
     void nestedLoopsStopAtTheIterationCap() {
-        var t = new ChatTemplate("{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}"
+        var t = ChatTemplate.of("{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}"
                 + "{{ a }}{% endfor %}{% endfor %}{% endfor %}", null, null);
-        ApiError e = assertThrows(ApiError.class, () -> t.render(ChatTemplateTest.MESSAGES));
-        assertEquals(400, e.status());
-        assertEquals("messages", e.param());
-        assertEquals("chat_template_limit", e.code());
+        ChatTemplateException e = assertThrows(ChatTemplateException.class,
+                () -> t.render(ChatTemplateTest.SYSTEM_AND_USER, true));
+        assertEquals(ChatTemplateException.Reason.LIMIT, e.reason());
         assertTrue(e.getMessage().contains("more than 1000000 iterations"), e.getMessage());
     }
 
@@ -117,45 +115,47 @@ class ChatTemplateInjectionTest {
     void theIterationCapCountsLoopIterations() {
         // a loop over 10 messages plus one over 3 items: 13 iterations
         String template = "{% for m in messages %}{{ m.content }}{% endfor %}{% for i in range(3) %}{{ i }}{% endfor %}";
-        List<CompletionRequest.Message> ten = new ArrayList<>();
+        List<Message> ten = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
-            ten.add(new CompletionRequest.Message("user", "m" + i));
+            ten.add(new Message("user", "m" + i));
         }
-        var atCap = new ChatTemplate(template, null, null, new ChatTemplate.Limits(1000, 13, Duration.ofMinutes(1)));
-        assertEquals("m0m1m2m3m4m5m6m7m8m9012", atCap.render(ten));
-        var belowCap = new ChatTemplate(template, null, null, new ChatTemplate.Limits(1000, 12, Duration.ofMinutes(1)));
-        ApiError e = assertThrows(ApiError.class, () -> belowCap.render(ten));
+        var atCap = ChatTemplate.of(template, null, null).withLimits(new ChatTemplate.Limits(1000, 13,
+                Duration.ofMinutes(1)));
+        assertEquals("m0m1m2m3m4m5m6m7m8m9012", atCap.render(ten, true));
+        var belowCap = ChatTemplate.of(template, null, null).withLimits(new ChatTemplate.Limits(1000, 12,
+                Duration.ofMinutes(1)));
+        ChatTemplateException e = assertThrows(ChatTemplateException.class, () -> belowCap.render(ten, true));
         assertTrue(e.getMessage().contains("more than 12 iterations"), e.getMessage());
     }
 
     @Test
     void outputStopsAtTheLengthCap() {
         var limits = new ChatTemplate.Limits(100, 1000, Duration.ofMinutes(1));
-        var t = new ChatTemplate("{% for m in messages %}{{ m.content }}{% endfor %}", null, null, limits);
-        assertEquals("x".repeat(100), t.render(List.of(new CompletionRequest.Message("user", "x".repeat(100)))));
-        ApiError e = assertThrows(ApiError.class,
-                () -> t.render(List.of(new CompletionRequest.Message("user", "x".repeat(101)))));
-        assertEquals("chat_template_limit", e.code());
+        var t = ChatTemplate.of("{% for m in messages %}{{ m.content }}{% endfor %}", null, null).withLimits(limits);
+        assertEquals("x".repeat(100), t.render(List.of(new Message("user", "x".repeat(100))), true));
+        ChatTemplateException e = assertThrows(ChatTemplateException.class,
+                () -> t.render(List.of(new Message("user", "x".repeat(101))), true));
+        assertEquals(ChatTemplateException.Reason.LIMIT, e.reason());
         assertTrue(e.getMessage().contains("longer than 100 characters"), e.getMessage());
     }
 
     @Test
     void aStringThatDoublesStopsAtTheLengthCap() {
-        var t = new ChatTemplate("{% set s = 'xx' %}{% for i in range(64) %}{% set s = s + s %}{% endfor %}{{ s }}",
-                null, null, new ChatTemplate.Limits(1 << 16, 1000, Duration.ofMinutes(1)));
-        ApiError e = assertThrows(ApiError.class, () -> t.render(ChatTemplateTest.MESSAGES));
-        assertEquals(400, e.status());
+        var t = ChatTemplate.of("{% set s = 'xx' %}{% for i in range(64) %}{% set s = s + s %}{% endfor %}{{ s }}",
+                null, null).withLimits(new ChatTemplate.Limits(1 << 16, 1000, Duration.ofMinutes(1)));
+        assertThrows(ChatTemplateException.class, () -> t.render(ChatTemplateTest.SYSTEM_AND_USER, true));
     }
 
     @Test
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
     void aRenderStopsAtTheTimeCap() {
         // 10^9 iterations with no iteration cap: only the (1 ms) time cap can stop it
-        var t = new ChatTemplate("{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}"
-                + "{% endfor %}{% endfor %}{% endfor %}", null, null,
-                new ChatTemplate.Limits(1000, Long.MAX_VALUE, Duration.ofMillis(1)));
-        ApiError e = assertThrows(ApiError.class, () -> t.render(ChatTemplateTest.MESSAGES));
-        assertEquals("chat_template_limit", e.code());
+        var t = ChatTemplate.of("{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}"
+                + "{% endfor %}{% endfor %}{% endfor %}", null, null)
+                .withLimits(new ChatTemplate.Limits(1000, Long.MAX_VALUE, Duration.ofMillis(1)));
+        ChatTemplateException e = assertThrows(ChatTemplateException.class,
+                () -> t.render(ChatTemplateTest.SYSTEM_AND_USER, true));
+        assertEquals(ChatTemplateException.Reason.LIMIT, e.reason());
         assertTrue(e.getMessage().contains("ran longer than 1 ms"), e.getMessage());
     }
 
