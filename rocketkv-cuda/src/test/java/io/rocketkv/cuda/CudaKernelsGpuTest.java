@@ -371,7 +371,7 @@ class CudaKernelsGpuTest {
             gpu.writeKv(gk, gv, gpu.plan(b), shape, cache);
             gpu.prefillAttention(gq, gk, gv, cache, gpu.plan(b), shape, go);
             Gpu.assertClose("prefill d=" + d + " lengths " + java.util.Arrays.toString(lens), cpu.download(co),
-                    gpu.download(go), 2e-2, 2e-3);
+                    gpu.download(go), Gpu.PREFILL_RTOL, Gpu.PREFILL_ATOL);
         }
     }
 
