@@ -4,12 +4,16 @@ import java.util.function.IntConsumer;
 
 /**
  * The CPU's attention over the paged cache ({@link CpuKvCache}), in two twins: {@link ScalarAttention} (the
- * reference: two-pass softmax, {@link Math#exp}, one head at a time) and {@link SimdAttention} (the Vector API:
- * online softmax in tiles, a polynomial exp, a GQA group's query heads together so each K/V row is read once per
- * group). Which one {@link CpuKernels} runs follows its {@link CpuKernelMode}. Arrays are F32 activations laid out
- * as in {@link Kernels}; sizes come from the shapes.
+ * reference: two-pass softmax, {@link Math#exp}, one head at a time) and
+ * {@link io.rocketkv.core.kernels.simd.SimdAttention} (the Vector API: online softmax in tiles, a polynomial exp, a
+ * GQA group's query heads together so each K/V row is read once per group). Which one {@link CpuKernels} runs
+ * follows its {@link CpuKernelMode}, which loads the SIMD twin by name. Arrays are F32 activations laid out as in
+ * {@link Kernels}; sizes come from the shapes.
+ *
+ * <p>Public only so that the SIMD twin, in the package that may use the Vector API, can implement it; it is the
+ * CPU backend's own interface, not an extension point.
  */
-interface CpuAttention {
+public interface CpuAttention {
 
     /** Runs {@code body} for tasks {@code [0, tasks)}, in parallel when {@code work} (multiply-adds) pays for it. */
     @FunctionalInterface
@@ -35,15 +39,7 @@ interface CpuAttention {
     void listed(float[] q, CpuKvCache cache, int[][][] slots, AttentionShape s, float[] out, Parallel par);
 
     /**
-     * The SIMD twin or the scalar one ({@link CpuKernelMode} decides which, with the dense ops). The SIMD class is
-     * named only on that branch, so a JVM without the Vector API module never loads it.
-     */
-    static CpuAttention of(boolean simd) {
-        return simd ? new SimdAttention() : new ScalarAttention();
-    }
-
-    /**
-     * The prefill step's work (multiply-adds) after checking it: every sequence has kvLen >= its new tokens and a
+     * The prefill step's work (multiply-adds: q·k and p·v over the keys each query attends) after checking it: every sequence has kvLen >= its new tokens and a
      * block table covering its earlier tokens.
      */
     static long checkPrefill(StepBatch b, AttentionShape s) {
@@ -61,7 +57,9 @@ interface CpuAttention {
                 throw new IllegalArgumentException("sequence " + i + " has " + past + " earlier tokens but its block"
                         + " table has " + b.blockTables()[i].length + " blocks of " + p);
             }
-            work += (long) len * kvLen * s.numHeads() * s.headDim();
+            // causal: token i of the step attends past + i + 1 keys, each a q·k and a p·v of D multiply-adds
+            long keys = (long) len * past + (long) len * (len + 1) / 2;
+            work += keys * s.numHeads() * s.headDim() * 2;
         }
         return work;
     }

@@ -13,9 +13,11 @@ import org.slf4j.LoggerFactory;
  * reference twin the SIMD kernels are tested against. The system property {@value #PROPERTY} ({@code simd} or
  * {@code scalar}) picks one for {@link CpuKernels#CpuKernels()}.
  *
- * <p>The Vector API is an incubator module: a JVM started without {@value #JVM_FLAG} does not have it. The
- * default then runs the scalar kernels and logs one warning naming the flag; no class that refers to the module is
- * loaded.
+ * <p>The attention twin ({@link CpuAttention}) follows the dense ops: SIMD beside the SIMD ops, scalar beside the
+ * scalar ones. The Vector API is an incubator module: a JVM started without {@value #JVM_FLAG} does not have it.
+ * The default then runs the scalar kernels and logs one warning naming the flag; the SIMD classes (package
+ * {@code io.rocketkv.core.kernels.simd}) are loaded by name only where the module is present, so no class that
+ * refers to it is loaded.
  */
 public enum CpuKernelMode {
     /** Plain Java loops, one multiply-add at a time: the reference. */
@@ -30,6 +32,7 @@ public enum CpuKernelMode {
 
     private static final String VECTOR_MODULE = "jdk.incubator.vector";
     private static final String VECTOR_OPS = "io.rocketkv.core.kernels.simd.VectorDenseOps";
+    private static final String VECTOR_ATTENTION = "io.rocketkv.core.kernels.simd.SimdAttention";
     private static final Logger log = LoggerFactory.getLogger(CpuKernelMode.class);
     private static final AtomicBoolean warned = new AtomicBoolean();
 
@@ -83,11 +86,20 @@ public enum CpuKernelMode {
             }
             return ScalarDenseOps.INSTANCE;
         }
+        return load(VECTOR_OPS, DenseOps.class);
+    }
+
+    /** The attention twin that goes with {@code dense}: the SIMD one beside the SIMD dense ops, else the scalar one. */
+    static CpuAttention attention(DenseOps dense) {
+        return "simd".equals(dense.name()) ? load(VECTOR_ATTENTION, CpuAttention.class) : new ScalarAttention();
+    }
+
+    /** By name, so that a JVM without the module never loads a class that refers to it. */
+    private static <T> T load(String className, Class<T> type) {
         try {
-            // by name, so that a JVM without the module never loads a class that refers to it
-            return (DenseOps) Class.forName(VECTOR_OPS).getConstructor().newInstance();
+            return type.cast(Class.forName(className).getConstructor().newInstance());
         } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("cannot load the SIMD CPU kernels " + VECTOR_OPS, e);
+            throw new IllegalStateException("cannot load the SIMD CPU kernels " + className, e);
         }
     }
 }

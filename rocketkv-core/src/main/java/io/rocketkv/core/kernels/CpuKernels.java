@@ -95,7 +95,7 @@ public final class CpuKernels implements Kernels {
                     + "=bf16|fp32), got " + kvCacheDtype);
         }
         this.dense = mode.ops(fallBack);
-        this.attention = CpuAttention.of(dense.name().equals("simd"));
+        this.attention = CpuKernelMode.attention(dense);
         this.parallel = threads > 1;
         this.pool = threads > 1 ? CpuThreadPool.of(threads) : null;
         this.quantizeTo = quantizeTo;

@@ -19,11 +19,17 @@ import java.util.Arrays;
  *
  * <p>A row (one K or V vector of one token and KV head) is {@code headDim} contiguous little-endian elements at
  * byte {@link #kOffset} or {@link #vOffset} of its block's segment.
+ *
+ * <p>Public only for the row access of the SIMD attention ({@link io.rocketkv.core.kernels.simd.SimdAttention},
+ * in the package that may use the Vector API): {@link #block}, {@link #kOffset}, {@link #vOffset}, the element
+ * layouts and the row codecs. A cache is made by {@link CpuKernels#allocate} only.
  */
-final class CpuKvCache implements Tensor {
+public final class CpuKvCache implements Tensor {
 
-    static final ValueLayout.OfFloat LE_FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
-    static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
+    /** Layout of an F32 element of a row. */
+    public static final ValueLayout.OfFloat LE_FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    /** Layout of a BF16 element of a row (its bits). */
+    public static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
 
     private final DType dtype;
     private final int[] shape;          // [numBlocks, 2, Hkv, tokensPerBlock, D]
@@ -136,7 +142,7 @@ final class CpuKvCache implements Tensor {
     }
 
     /** Block {@code b}'s segment; it must have been {@link #ensure ensured}. */
-    MemorySegment block(int b) {
+    public MemorySegment block(int b) {
         MemorySegment s = blocks[b];
         if (s == null) {
             throw new IllegalStateException("block " + b + " of the KV cache was not named by the step");
@@ -145,12 +151,12 @@ final class CpuKvCache implements Tensor {
     }
 
     /** Byte offset of K[kvHead][slot][0] in its block's segment. */
-    long kOffset(int kvHead, int slot) {
+    public long kOffset(int kvHead, int slot) {
         return ((long) kvHead * tokensPerBlock + slot) * rowBytes;
     }
 
     /** Byte offset of V[kvHead][slot][0] in its block's segment. */
-    long vOffset(int kvHead, int slot) {
+    public long vOffset(int kvHead, int slot) {
         return ((long) (kvHeads + kvHead) * tokensPerBlock + slot) * rowBytes;
     }
 
@@ -159,7 +165,8 @@ final class CpuKvCache implements Tensor {
         readRow(dtype, seg, off, dst, dstOff, headDim);
     }
 
-    static void readRow(DType dtype, MemorySegment seg, long off, float[] dst, int dstOff, int n) {
+    /** Decodes {@code n} elements of {@code dtype} at byte {@code off} of {@code seg} into {@code dst[dstOff ..]}. */
+    public static void readRow(DType dtype, MemorySegment seg, long off, float[] dst, int dstOff, int n) {
         if (dtype == DType.F32) {
             MemorySegment.copy(seg, LE_FLOAT, off, dst, dstOff, n);
         } else {
@@ -174,7 +181,8 @@ final class CpuKvCache implements Tensor {
         writeRow(dtype, src, srcOff, seg, off, headDim);
     }
 
-    static void writeRow(DType dtype, float[] src, int srcOff, MemorySegment seg, long off, int n) {
+    /** Encodes {@code src[srcOff .. srcOff + n)} as {@code dtype} at byte {@code off} of {@code seg}. */
+    public static void writeRow(DType dtype, float[] src, int srcOff, MemorySegment seg, long off, int n) {
         if (dtype == DType.F32) {
             MemorySegment.copy(src, srcOff, seg, LE_FLOAT, off, n);
         } else {

@@ -71,54 +71,76 @@ final class CpuRocketKv {
      * window queries from q (the window lies in the step: a whole prompt, a suffix after cached blocks) or from
      * {@code stash} [W][Hq·D] (the last chunk of a chunked prefill whose window began earlier), the keys from the
      * cache. The kept K/V go to slots {@code 0 … budget−1} of {@link StepBatch#keptTable}: in place, or into the
-     * sequence's own blocks when its prompt blocks must stay intact (block reuse).
+     * sequence's own blocks when its prompt blocks must stay intact (block reuse). One task per sequence and KV
+     * head: a head's selection reads only its own group's queries and keys, and its compaction moves only its own
+     * rows, so the heads of one long prompt run in parallel.
      */
     static void stage1(float[] q, float[] stash, StepBatch b, AttentionShape s, RocketKvParams p, CpuKvCache cache,
                        CpuAttention.Parallel par) {
         int hkv = s.numKvHeads();
-        int w = p.windowSize();
         int budget = p.promptBudget();
         long work = 0;
         for (int seq = 0; seq < b.numSeqs(); seq++) {
-            work += (long) b.kvLens()[seq] * w * s.numHeads() * s.headDim();
+            if (compacts(b, seq, budget)) {
+                work += stage1Work(s, p, b.kvLens()[seq]);
+            }
         }
-        par.forEach(b.numSeqs(), work, seq -> {
-            int len = b.kvLens()[seq];
-            if (len <= budget || !b.endsPrefill(seq)) {
+        par.forEach(b.numSeqs() * hkv, work, task -> {
+            int seq = task / hkv;
+            int g = task % hkv;
+            if (!compacts(b, seq, budget)) {
                 return;
             }
-            int[][] kept = p.stage1Policy().isRocket()
-                    ? rocketSelection(q, stash, cache, b, s, p, seq, len)
-                    : RocketKv.selectPromptTokensBaseline(p.stage1Policy(), hkv, len, w, budget);
+            int len = b.kvLens()[seq];
+            int[] idx = p.stage1Policy().isRocket()
+                    ? rocketSelection(q, stash, cache, b, s, p, seq, len, g)
+                    : RocketKv.selectPromptTokensBaseline(p.stage1Policy(), hkv, len, p.windowSize(), budget)[g];
             int[] table = b.blockTables()[seq];
             int[] into = b.keptTable(seq);
             boolean inPlace = into == table;
             int tpb = s.tokensPerBlock();
-            for (int g = 0; g < hkv; g++) {
-                int[] idx = kept[g];
-                // ascending and distinct, so idx[i] >= i: moving slot idx[i] to slot i never overwrites a
-                // slot that a later i still reads (in place; other blocks overlap nothing)
-                for (int i = 0; i < idx.length; i++) {
-                    if (idx[i] == i && inPlace) {
-                        continue;
-                    }
-                    int src = physical(table, idx[i], tpb);
-                    int dst = physical(into, i, tpb);
-                    cache.copyKv(src / tpb, src % tpb, dst / tpb, dst % tpb, g);
+            // ascending and distinct, so idx[i] >= i: moving slot idx[i] to slot i never overwrites a slot that a
+            // later i still reads (in place; other blocks overlap nothing)
+            for (int i = 0; i < idx.length; i++) {
+                if (idx[i] == i && inPlace) {
+                    continue;
                 }
+                int src = physical(table, idx[i], tpb);
+                int dst = physical(into, i, tpb);
+                cache.copyKv(src / tpb, src % tpb, dst / tpb, dst % tpb, g);
             }
         });
     }
 
+    /** Whether stage 1 compacts sequence {@code seq} in this step: its prefill ends here, longer than the budget. */
+    private static boolean compacts(StepBatch b, int seq, int budget) {
+        return b.kvLens()[seq] > budget && b.endsPrefill(seq);
+    }
+
     /**
-     * RocketKV's stage-1 selection of one sequence: its window queries (from the step's q, or from the stash for a
-     * chunked prefill) and its prompt's keys gathered from the cache (as attention reads them: the values written,
-     * rounded to the cache's dtype).
+     * Stage 1's multiply-adds for a prompt of {@code len} tokens: the window scores {@code H·W·(L−W)·D}, their
+     * softmax {@code H·W·(L−W)} (one exp and one add each, counted as one), the max-pool
+     * {@code Hkv·(L−W)·kernelSize} and the copy of the kept rows {@code 2·Hkv·B·D}.
      */
-    private static int[][] rocketSelection(float[] q, float[] stash, CpuKvCache cache, StepBatch b, AttentionShape s,
-            RocketKvParams p, int seq, int len) {
+    private static long stage1Work(AttentionShape s, RocketKvParams p, int len) {
+        long prefix = Math.max(0, len - p.windowSize());
+        long kept = 2L * s.numKvHeads() * p.promptBudget() * s.headDim();
+        if (!p.stage1Policy().isRocket()) {
+            return kept;
+        }
+        long scores = (long) s.numHeads() * p.windowSize() * prefix;
+        return scores * s.headDim() + scores + s.numKvHeads() * prefix * p.kernelSize() + kept;
+    }
+
+    /**
+     * RocketKV's stage-1 selection of KV head {@code g} of one sequence: its group's window queries (from the
+     * step's q, or from the stash for a chunked prefill) and the head's prompt keys gathered from the cache (as
+     * attention reads them: the values written, rounded to the cache's dtype).
+     */
+    private static int[] rocketSelection(float[] q, float[] stash, CpuKvCache cache, StepBatch b, AttentionShape s,
+            RocketKvParams p, int seq, int len, int g) {
         int h = s.numHeads();
-        int hkv = s.numKvHeads();
+        int gs = s.groupSize();
         int d = s.headDim();
         int w = p.windowSize();
         int tpb = s.tokensPerBlock();
@@ -126,21 +148,19 @@ final class CpuRocketKv {
         float[] src = stashed ? stash : q;
         // row of window position 0 in src: the step's rows start at position pastLen (earlier chunks, cached blocks)
         int firstRow = stashed ? 0 : b.queryStart()[seq] + len - w - b.pastLen(seq);
-        float[] qWin = new float[h * w * d];     // [H][W][D]
-        for (int head = 0; head < h; head++) {
+        float[] qWin = new float[gs * w * d];     // [G][W][D], the group's heads g·G … g·G + G − 1
+        for (int head = 0; head < gs; head++) {
             for (int i = 0; i < w; i++) {
-                System.arraycopy(src, ((firstRow + i) * h + head) * d, qWin, (head * w + i) * d, d);
+                System.arraycopy(src, ((firstRow + i) * h + g * gs + head) * d, qWin, (head * w + i) * d, d);
             }
         }
         int[] table = b.blockTables()[seq];
-        float[] keys = new float[hkv * len * d]; // [Hkv][L][D]
-        for (int g = 0; g < hkv; g++) {
-            for (int j = 0; j < len; j++) {
-                int phys = physical(table, j, tpb);
-                cache.readRow(cache.block(phys / tpb), cache.kOffset(g, phys % tpb), keys, (g * len + j) * d);
-            }
+        float[] keys = new float[len * d];       // [L][D] of KV head g
+        for (int j = 0; j < len; j++) {
+            int phys = physical(table, j, tpb);
+            cache.readRow(cache.block(phys / tpb), cache.kOffset(g, phys % tpb), keys, j * d);
         }
-        return RocketKv.selectPromptTokens(qWin, keys, h, hkv, d, len, w, p.kernelSize(), p.promptBudget());
+        return RocketKv.selectPromptTokens(qWin, keys, gs, 1, d, len, w, p.kernelSize(), p.promptBudget())[0];
     }
 
     /** Builds the KT pages over each prefilled sequence's kept slots {@code [0, min(kvLen, budget))} of its kept table. */

@@ -3,6 +3,7 @@ package io.rocketkv.core.kernels;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.rocketkv.core.kernels.simd.SimdAttention;
 import io.rocketkv.core.numeric.DType;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -19,7 +20,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  *
  * <p>Tolerance {@value #TOL} absolute + relative. The twins read identical K/V values and differ only in
  * rounding: the order of a dot's fp32 additions (D ≤ 128 terms: ≲ 1e-6 relative on the scores), the polynomial exp
- * (≤ 2e-7 relative, {@code SimdRowsTest}), and the online softmax's rescaling (a few more roundings per tile).
+ * (≤ 2 ulp, {@code LanesTest}), and the online softmax's rescaling (a few more roundings per tile).
  * Outputs are convex combinations of V rows of magnitude ≲ 5, so the expected gap is a few 1e-6; the largest
  * measured here is 2.9e-6, the bound leaves a 7× margin without hiding a real error (a wrong key, mask or weight
  * moves outputs by 1e-2 and more).

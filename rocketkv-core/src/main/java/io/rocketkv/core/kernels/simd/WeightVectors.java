@@ -24,7 +24,7 @@ final class WeightVectors {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     /** fp32 lanes per vector (16 with AVX-512, 8 with AVX2, 4 with NEON). */
     static final int L = F.length();
-    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
     private static final VectorSpecies<Short> S =
             VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
     /** L bytes, or 8 where L is 4 (the narrowest byte vector; its first L lanes are used). */

@@ -1,4 +1,4 @@
-package io.rocketkv.core.kernels;
+package io.rocketkv.core.kernels.simd;
 
 import io.rocketkv.core.numeric.DType;
 import java.lang.foreign.MemorySegment;
@@ -93,14 +93,7 @@ final class GroupTile {
             if (nv == 0) {
                 continue;
             }
-            float mNew = Math.max(max[r], SimdRows.max(p, r * TILE, nv));
-            float corr = SimdRows.exp(max[r] - mNew); // 0 for the first tile (max −∞)
-            float tileSum = SimdRows.expSub(p, r * TILE, nv, mNew);
-            if (corr != 1f) {
-                SimdRows.scale(acc, r * d, d, corr);
-            }
-            sum[r] = sum[r] * corr + tileSum;
-            max[r] = mNew;
+            SimdRows.softmaxTile(p, r * TILE, nv, max, sum, r, acc, r * d, d);
         }
         for (int jj = 0; jj < n; jj++) {
             MemorySegment seg = vSeg[jj];
@@ -148,7 +141,7 @@ final class GroupTile {
                 if (pl[idx] == 0f) {
                     continue;
                 }
-                float w = SimdRows.exp(pm[idx] - mAll);
+                float w = Lanes.exp(pm[idx] - mAll);
                 total += pl[idx] * w;
                 for (int c = 0; c < d; c++) {
                     out[oo + c] += pacc[idx * d + c] * w;

@@ -1,5 +1,9 @@
-package io.rocketkv.core.kernels;
+package io.rocketkv.core.kernels.simd;
 
+import io.rocketkv.core.kernels.AttentionShape;
+import io.rocketkv.core.kernels.CpuAttention;
+import io.rocketkv.core.kernels.CpuKvCache;
+import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.numeric.DType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -14,8 +18,11 @@ import java.lang.foreign.MemorySegment;
  * depend on how a prefill was chunked, and a decode splits each sequence's keys into chunks of {@value #CHUNK}
  * (tasks over sequence × KV head × chunk, merged after) whatever the batch, so a sequence's result does not depend
  * on the batch either.
+ *
+ * <p>Public only so that {@link io.rocketkv.core.kernels.CpuKernelMode} can load it by name where the Vector API
+ * module is present; the CPU backend reaches it through {@link CpuAttention}.
  */
-final class SimdAttention implements CpuAttention {
+public final class SimdAttention implements CpuAttention {
 
     static final int TILE = 64;
     static final int QUERY_ROWS = 16;
@@ -23,6 +30,10 @@ final class SimdAttention implements CpuAttention {
 
     private static final ThreadLocal<GroupTile> TILES = ThreadLocal.withInitial(GroupTile::new);
     private static final ThreadLocal<MemorySegment[]> OWN = ThreadLocal.withInitial(() -> new MemorySegment[2]);
+
+    /** For {@link io.rocketkv.core.kernels.CpuKernelMode}, which loads this class by name. */
+    public SimdAttention() {
+    }
 
     @Override
     public void prefill(float[] q, float[] k, float[] v, CpuKvCache cache, StepBatch b, AttentionShape s, float[] out,
