@@ -3,9 +3,6 @@ package io.rocketkv.examples;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.regex.Matcher;
@@ -22,30 +19,14 @@ class LlmSparseAttentionTest {
     private static final Path MODEL = Path.of("..", "models", "rocketkv-retrieval-tiny");
     private static final Path CONFIG = Path.of("rocketkv-retrieval.yaml");
 
-    private record Run(int rc, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        int rc;
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            rc = Cli.run(new LlmSparseAttention(), args);
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-        return new Run(rc, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    private static CliRun run(String... args) {
+        return CliRun.of(new LlmSparseAttention(), args);
     }
 
     @Test
     void theBundledModelFindsThePassKeyWithRocketKv() {
         assertTrue(Files.isDirectory(MODEL), "the bundled model " + MODEL.toAbsolutePath() + " is missing");
-        Run r = run("--model_path", MODEL.toString(), "--config", CONFIG.toString(), "--backend", "cpu",
+        CliRun r = run("--model_path", MODEL.toString(), "--config", CONFIG.toString(), "--backend", "cpu",
                 "--haystack", "passkey:2048", "--max_new_tokens", "8"); // the README's main job
         assertEquals(0, r.rc(), r.out() + r.err());
         Matcher m = Pattern.compile("Answer: (\\S*) \\(expected (\\d+): (correct|wrong)\\)").matcher(r.out());
@@ -65,7 +46,7 @@ class LlmSparseAttentionTest {
     @Test
     void aMultikeyHaystackEndsWithTheAnswerLineAndChecksTheAskedKeysValue() {
         // only the case and the verdict are checked here: accuracy is RetrievalEval's to measure (docs/accuracy.md)
-        Run r = run("--model_path", MODEL.toString(), "--config", CONFIG.toString(), "--backend", "cpu",
+        CliRun r = run("--model_path", MODEL.toString(), "--config", CONFIG.toString(), "--backend", "cpu",
                 "--haystack", "multikey:512", "--max_new_tokens", "6");
         assertEquals(0, r.rc(), r.out() + r.err());
         Matcher q = Pattern.compile("needles: (.*)\\RQuestion: What is the special magic number for ([a-z]+)\\?"
@@ -84,7 +65,7 @@ class LlmSparseAttentionTest {
         // grammar version 3: the answer is the asked variable's sources, nearest first, then the value; the
         // default --max_new_tokens leaves room for it. Only the case and the verdict are checked: accuracy, dense and
         // under RocketKV, is RetrievalEval's to measure (docs/accuracy.md)
-        Run r = run("--model_path", MODEL.toString(), "--config", CONFIG.toString(), "--backend", "cpu",
+        CliRun r = run("--model_path", MODEL.toString(), "--config", CONFIG.toString(), "--backend", "cpu",
                 "--haystack", "vartrack:512");
         assertEquals(0, r.rc(), r.out() + r.err());
         Matcher q = Pattern.compile("needles: (.*)\\RQuestion: What is the value of VAR ([A-Z])\\?"
@@ -129,7 +110,7 @@ class LlmSparseAttentionTest {
         LlmSparseAttention cmd = new LlmSparseAttention();
         new picocli.CommandLine(cmd).parseArgs("--model_path", MODEL.toString()); // RocketKV with TRT-LLM's defaults
         assertEquals(32, cmd.clampTopr(cmd.buildArgs()).sparseAttentionConfig().topr(), "head_dim 32");
-        Run explicit = run("--model_path", MODEL.toString(), "--topr", "128", "--prompt", "the", "--max_new_tokens",
+        CliRun explicit = run("--model_path", MODEL.toString(), "--topr", "128", "--prompt", "the", "--max_new_tokens",
                 "1", "--backend", "cpu");
         assertEquals(2, explicit.rc(), explicit.err());
         assertTrue(explicit.err().contains("topr"), explicit.err());
@@ -138,12 +119,12 @@ class LlmSparseAttentionTest {
     @Test
     void badHaystackValuesAreRefusedNamingTheFlag() {
         for (String bad : new String[] {"passkey", "passkey:lots", "needle:512", "passkey:10"}) {
-            Run r = run("--model_path", MODEL.toString(), "--config", CONFIG.toString(), "--backend", "cpu",
+            CliRun r = run("--model_path", MODEL.toString(), "--config", CONFIG.toString(), "--backend", "cpu",
                     "--haystack", bad);
             assertEquals(2, r.rc(), bad + ": " + r.out() + r.err());
             assertTrue(r.err().contains("--haystack"), bad + ": " + r.err());
         }
-        Run both = run("--model_path", MODEL.toString(), "--backend", "cpu", "--haystack", "passkey:512", "--prompt", "x");
+        CliRun both = run("--model_path", MODEL.toString(), "--backend", "cpu", "--haystack", "passkey:512", "--prompt", "x");
         assertEquals(2, both.rc(), both.out() + both.err());
         assertTrue(both.err().contains("--haystack") && both.err().contains("--prompt"), both.err());
     }
