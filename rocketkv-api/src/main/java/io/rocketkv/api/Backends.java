@@ -56,10 +56,17 @@ final class Backends {
         return cuda != null;
     }
 
-    /** The backend of one device for {@code backend}; AUTO logs what it took and why. */
-    Kernels open(Backend backend, boolean sparse) {
+    private static Kernels cpu(KvCacheDtype kvDtype) {
+        return kvDtype.dtype() == null ? new CpuKernels() : new CpuKernels(true, kvDtype.dtype());
+    }
+
+    /**
+     * The backend of one device for {@code backend}; AUTO logs what it took and why. The CPU backend keeps its KV
+     * cache in {@code kvDtype} where that names a type (bf16 or float32), else in its default (bf16).
+     */
+    Kernels open(Backend backend, boolean sparse, KvCacheDtype kvDtype) {
         return switch (backend) {
-            case CPU -> new CpuKernels();
+            case CPU -> cpu(kvDtype);
             case AUTO -> {
                 String why = cuda == null ? CUDA_NOT_ON_CLASS_PATH : cuda.unavailableReason();
                 if (why == null) {
@@ -67,7 +74,7 @@ final class Backends {
                     yield cuda.open(0);
                 }
                 log.info("backend AUTO: CPU ({})", why);
-                yield new CpuKernels();
+                yield cpu(kvDtype);
             }
             case CUDA -> {
                 requireProvider("backend CUDA");

@@ -12,11 +12,11 @@ import java.util.Locale;
  * stores them yet.
  */
 public enum KvCacheDtype {
-    /** The backend's own type: float32 on the CPU, bfloat16 on CUDA. */
+    /** The backend's own type: bfloat16 on both (the CPU's default, {@code -Drocketkv.cpu.kvCacheDtype}). */
     AUTO("auto", null),
-    /** bfloat16 (also written {@code bf16}): what the CUDA backend stores. */
+    /** bfloat16 (also written {@code bf16}): what both backends store by default. */
     BFLOAT16("bfloat16", DType.BF16),
-    /** float32 (also written {@code fp32}): what the CPU backend stores. */
+    /** float32 (also written {@code fp32}): the CPU backend's exact reference cache; CUDA refuses it. */
     FLOAT32("float32", DType.F32);
 
     /** TensorRT-LLM's names that no backend here stores. */

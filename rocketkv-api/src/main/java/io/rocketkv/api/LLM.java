@@ -87,7 +87,8 @@ public final class LLM implements AutoCloseable {
                     + " is implemented by the CPU backend only; set backend(Backend.CPU), got " + args.backend());
         }
         int tp = args.tensorParallelSize();
-        this.rankKernels = tp == 1 ? List.of(backends.open(args.backend(), rocketKv != null))
+        this.rankKernels = tp == 1 ? List.of(backends.open(args.backend(), rocketKv != null,
+                args.kvCacheConfig().dtype()))
                 : backends.cudaRanks(tp); // one backend per GPU
         this.kernels = rankKernels.get(0);
         checkKvCacheDtype(args.kvCacheConfig().dtype(), kernels, rankKernels);

@@ -10,6 +10,7 @@ import io.rocketkv.core.kernels.Collective;
 import io.rocketkv.core.kernels.CpuKernels;
 import io.rocketkv.core.kernels.Kernels;
 import io.rocketkv.core.kernels.KernelsProvider;
+import io.rocketkv.core.numeric.DType;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -66,17 +67,30 @@ class BackendsTest {
     void withoutProvidersAutoRunsOnTheCpu() {
         Backends none = new Backends(List.of());
         assertFalse(none.hasCuda());
-        try (Kernels k = none.open(Backend.AUTO, false)) {
+        try (Kernels k = none.open(Backend.AUTO, false, KvCacheDtype.AUTO)) {
             assertTrue(k instanceof CpuKernels, k.name());
         }
-        try (Kernels k = none.open(Backend.CPU, true)) {
+        try (Kernels k = none.open(Backend.CPU, true, KvCacheDtype.AUTO)) {
             assertEquals("cpu", k.name());
+            assertEquals(DType.BF16, k.kvCacheDtype());
+        }
+    }
+
+    @Test
+    void theCpuKeepsTheKvCacheDtypeAskedFor() {
+        Backends none = new Backends(List.of());
+        try (Kernels k = none.open(Backend.CPU, false, KvCacheDtype.FLOAT32)) {
+            assertEquals(DType.F32, k.kvCacheDtype());
+            assertTrue(KvCacheDtype.FLOAT32.checkBackend(k.name(), k.kvCacheDtype()));
+        }
+        try (Kernels k = none.open(Backend.AUTO, false, KvCacheDtype.BFLOAT16)) {
+            assertEquals(DType.BF16, k.kvCacheDtype());
         }
     }
 
     @Test
     void withoutProvidersCudaIsAClearError() {
-        var e = assertThrows(IllegalStateException.class, () -> new Backends(List.of()).open(Backend.CUDA, false));
+        var e = assertThrows(IllegalStateException.class, () -> new Backends(List.of()).open(Backend.CUDA, false, KvCacheDtype.AUTO));
         assertTrue(e.getMessage().startsWith("backend CUDA was requested, but the CUDA backend is not on the class path"),
                 e.getMessage());
         assertTrue(e.getMessage().contains("add the dependency io.rocketkv:rocketkv-cuda"), e.getMessage());
@@ -96,8 +110,8 @@ class BackendsTest {
     void autoTakesAProviderThatCanRun() {
         Kernels device = new CpuKernels();
         Backends b = new Backends(List.of(new FakeProvider("cuda", null, device)));
-        assertSame(device, b.open(Backend.AUTO, true));
-        assertSame(device, b.open(Backend.CUDA, false));
+        assertSame(device, b.open(Backend.AUTO, true, KvCacheDtype.AUTO));
+        assertSame(device, b.open(Backend.CUDA, false, KvCacheDtype.AUTO));
         device.close();
     }
 
@@ -105,10 +119,10 @@ class BackendsTest {
     void autoPassesOverAProviderThatCannotRunAndCudaSaysWhy() {
         Kernels device = new CpuKernels();
         Backends b = new Backends(List.of(new FakeProvider("cuda", "no device in this test", device)));
-        try (Kernels k = b.open(Backend.AUTO, false)) {
+        try (Kernels k = b.open(Backend.AUTO, false, KvCacheDtype.AUTO)) {
             assertTrue(k != device && k instanceof CpuKernels);
         }
-        var e = assertThrows(IllegalStateException.class, () -> b.open(Backend.CUDA, false));
+        var e = assertThrows(IllegalStateException.class, () -> b.open(Backend.CUDA, false, KvCacheDtype.AUTO));
         assertEquals("backend CUDA: no device in this test", e.getMessage());
         var tp = assertThrows(ConfigException.class, () -> b.checkTensorParallel("tp 2", 2));
         assertTrue(tp.getMessage().contains("needs 2 visible CUDA devices, 0 visible (no device in this test)"),
@@ -121,7 +135,7 @@ class BackendsTest {
         try (Kernels device = new CpuKernels()) {
             Backends b = new Backends(List.of(new FakeProvider("metal", null, device)));
             assertFalse(b.hasCuda());
-            try (Kernels k = b.open(Backend.AUTO, false)) {
+            try (Kernels k = b.open(Backend.AUTO, false, KvCacheDtype.AUTO)) {
                 assertTrue(k != device && k instanceof CpuKernels);
             }
         }
