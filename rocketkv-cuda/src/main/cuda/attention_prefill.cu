@@ -377,6 +377,27 @@ typedef rkv_prefill_wgmma::Cfg<128, 128> RkvPrefillWgmmaD128;
 RKV_PREFILL_WGMMA_KERNEL(attention_prefill_wgmma_d64, RkvPrefillWgmmaD64)
 RKV_PREFILL_WGMMA_KERNEL(attention_prefill_wgmma_d128, RkvPrefillWgmmaD128)
 
+// v5 (prefill_wgmma_ws.cuh): v4 warp-specialised (a cp.async producer warpgroup, two consumers taking turns,
+// softmax overlapping PV); sm_90a only, a trap elsewhere.
+#include "prefill_wgmma_ws.cuh"
+
+typedef rkv_prefill_ws::Cfg<64, 128, 3> RkvPrefillWsD64;
+typedef rkv_prefill_ws::Cfg<128, 128, 2> RkvPrefillWsD128;
+
+#define RKV_PREFILL_WS_KERNEL(NAME, CFG)                                                               \
+    extern "C" __global__ void __launch_bounds__(CFG::NTHREADS, 1) NAME(                               \
+            const float* __restrict__ q, const unsigned short* __restrict__ kvCache,                   \
+            const int* __restrict__ queryStart, const int* __restrict__ kvLens,                        \
+            const int* __restrict__ blockTables, float* __restrict__ out,                              \
+            int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, float scale) { \
+        (void) headDim; /* must equal CFG::D */                                                        \
+        rkv_prefill_ws::prefill<CFG>(q, kvCache, queryStart, kvLens, blockTables, out,                \
+                                     numHeads, numKvHeads, tokensPerBlock, maxBlocks, scale);          \
+    }
+
+RKV_PREFILL_WS_KERNEL(attention_prefill_ws_d64, RkvPrefillWsD64)
+RKV_PREFILL_WS_KERNEL(attention_prefill_ws_d128, RkvPrefillWsD128)
+
 // Writes 1 to flag[0] where this image's code for the running device has the v4 (sm_90a) kernels, else 0:
 // the library launches v4 only after this probe says 1 (an image built for plain sm_90 traps in v4).
 extern "C" __global__ void attention_prefill_wgmma_probe(int* flag) {

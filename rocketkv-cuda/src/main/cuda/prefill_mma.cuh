@@ -102,6 +102,15 @@ static __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     return *reinterpret_cast<uint32_t*>(&v);
 }
 
+// Where chunk c (8 bf16) of key j's K row sits in the cache (V: + vDelta elements), through the block table.
+static __device__ __forceinline__ const unsigned short* kv_row_chunk(const unsigned short* __restrict__ kvCache,
+        const int* __restrict__ table, int kvHead, int numKvHeads, int tokensPerBlock, size_t headStride, int j,
+        int c, int D) {
+    const int pg = j / tokensPerBlock;
+    const int off = j - pg * tokensPerBlock;
+    return kvCache + ((size_t) table[pg] * 2 * numKvHeads + kvHead) * headStride + (size_t) off * D + c * 8;
+}
+
 // Keys [j0, j0 + BN) of one KV head, read through the block table, into a K tile at dK and a V tile at dV in
 // shared memory by 16-byte cp.async (keys at or past kvEnd zero-filled): chunk c (8 bf16) of row r lands at byte
 // offset at(r, c) of each tile. Each of the NTHREADS threads copies BN * D / 8 / NTHREADS chunks of K and of V.
@@ -123,14 +132,38 @@ static __device__ __forceinline__ void load_kv_tile(unsigned char* dK, unsigned 
         const unsigned short* src = kvCache;
         int bytes = 0;
         if (j < kvEnd) {
-            const int pg = j / tokensPerBlock;
-            const int off = j - pg * tokensPerBlock;
-            src = kvCache + ((size_t) table[pg] * 2 * numKvHeads + kvHead) * headStride + (size_t) off * D + c * 8;
+            src = kv_row_chunk(kvCache, table, kvHead, numKvHeads, tokensPerBlock, headStride, j, c, D);
             bytes = 16;
         }
         const uint32_t o = at(r, c);
         cp_async16(dK + o, src, bytes);
         cp_async16(dV + o, bytes ? src + vDelta : src, bytes);
+    }
+}
+
+// As load_kv_tile for one of the two: the K rows (v = false) or the V rows (v = true) into the tile at dst. v5
+// (prefill_wgmma_ws.cuh) fills K and V stages apart.
+template <int D, int BN, int NTHREADS, class At>
+static __device__ __forceinline__ void load_kv_rows(unsigned char* dst, const unsigned short* __restrict__ kvCache,
+        const int* __restrict__ table, int kvHead, int numKvHeads, int tokensPerBlock, int j0, int kvEnd, int tid,
+        bool v, At at) {
+    constexpr int CHUNKS = D / 8;
+    static_assert((BN * CHUNKS) % NTHREADS == 0, "tile copy must split evenly over the threads");
+    const size_t headStride = (size_t) tokensPerBlock * D;
+    const size_t delta = v ? (size_t) numKvHeads * headStride : 0;
+#pragma unroll 4   // the producer warpgroup runs on 40 registers
+    for (int it = 0; it < BN * CHUNKS / NTHREADS; it++) {
+        const int i = tid + it * NTHREADS;
+        const int r = i / CHUNKS;
+        const int c = i % CHUNKS;
+        const int j = j0 + r;
+        const unsigned short* src = kvCache;
+        int bytes = 0;
+        if (j < kvEnd) {
+            src = kv_row_chunk(kvCache, table, kvHead, numKvHeads, tokensPerBlock, headStride, j, c, D) + delta;
+            bytes = 16;
+        }
+        cp_async16(dst + at(r, c), src, bytes);
     }
 }
 

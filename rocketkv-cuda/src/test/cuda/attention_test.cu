@@ -163,6 +163,14 @@ typedef rkv_prefill_wgmma::Cfg<128, 64> Cfg_wg_d128_n64;
 RKV_PREFILL_WGMMA_KERNEL(wg_d128_n64, Cfg_wg_d128_n64)
 typedef rkv_prefill_wgmma::Cfg<64, 64> Cfg_wg_d64_n64;
 RKV_PREFILL_WGMMA_KERNEL(wg_d64_n64, Cfg_wg_d64_n64)
+typedef rkv_prefill_ws::Cfg<128, 128, 3> Cfg_ws_d128_n128_s3;
+RKV_PREFILL_WS_KERNEL(ws_d128_n128_s3, Cfg_ws_d128_n128_s3)
+typedef rkv_prefill_ws::Cfg<128, 64, 4> Cfg_ws_d128_n64_s4;
+RKV_PREFILL_WS_KERNEL(ws_d128_n64_s4, Cfg_ws_d128_n64_s4)
+typedef rkv_prefill_ws::Cfg<64, 64, 4> Cfg_ws_d64_n64_s4;
+RKV_PREFILL_WS_KERNEL(ws_d64_n64_s4, Cfg_ws_d64_n64_s4)
+typedef rkv_prefill_ws::Cfg<64, 128, 2> Cfg_ws_d64_n128_s2;
+RKV_PREFILL_WS_KERNEL(ws_d64_n128_s2, Cfg_ws_d64_n128_s2)
 struct MmaVariant {
     const char* name;
     const void* fn;
@@ -182,12 +190,18 @@ static const std::vector<MmaVariant>& mma_variants() {
             RKV_MV(attention_prefill_wgmma_d128, RkvPrefillWgmmaD128),
             RKV_MV(wg_d128_n128_vswap, Cfg_wg_d128_n128_vswap),
             RKV_MV(wg_d128_n64, Cfg_wg_d128_n64),
+            RKV_MV(attention_prefill_ws_d128, RkvPrefillWsD128),
+            RKV_MV(ws_d128_n128_s3, Cfg_ws_d128_n128_s3),
+            RKV_MV(ws_d128_n64_s4, Cfg_ws_d128_n64_s4),
             RKV_MV(attention_prefill_mma_d64, RkvPrefillMmaD64),
             RKV_MV(pv_d64_m1w8n64, Cfg_pv_d64_m1w8n64),
             RKV_MV(pv_d64_m2w8n64, Cfg_pv_d64_m2w8n64),
             RKV_MV(pv_d64_m1w8n128, Cfg_pv_d64_m1w8n128),
             RKV_MV(attention_prefill_wgmma_d64, RkvPrefillWgmmaD64),
             RKV_MV(wg_d64_n64, Cfg_wg_d64_n64),
+            RKV_MV(attention_prefill_ws_d64, RkvPrefillWsD64),
+            RKV_MV(ws_d64_n64_s4, Cfg_ws_d64_n64_s4),
+            RKV_MV(ws_d64_n128_s2, Cfg_ws_d64_n128_s2),
     };
     return v;
 }

@@ -51,21 +51,34 @@ final class CudaAttention implements AutoCloseable {
         }
     }
     /** The v4 (wgmma, sm_90a) prefill kernels: head dim → launch, mirroring {@code attention_prefill.cu}. */
-    private static final Map<Integer, WgmmaPrefill> PREFILL_WGMMA = Map.of(
-            64, new WgmmaPrefill("attention_prefill_wgmma_d64", 64, 128),
-            128, new WgmmaPrefill("attention_prefill_wgmma_d128", 128, 128));
+    private static final Map<Integer, HopperPrefill> PREFILL_WGMMA = Map.of(
+            64, HopperPrefill.v4("attention_prefill_wgmma_d64", 64, 128),
+            128, HopperPrefill.v4("attention_prefill_wgmma_d128", 128, 128));
+    /** The v5 (warp-specialised wgmma, sm_90a) prefill kernels, mirroring {@code attention_prefill.cu}. */
+    private static final Map<Integer, HopperPrefill> PREFILL_WS = Map.of(
+            64, HopperPrefill.v5("attention_prefill_ws_d64", 64, 128, 3),
+            128, HopperPrefill.v5("attention_prefill_ws_d128", 128, 128, 2));
 
     /**
-     * One v4 prefill configuration ({@code rkv_prefill_wgmma::Cfg<D, BN>}): two warpgroups own 128 query rows and
-     * walk {@code bn}-key tiles through a two-stage ring of swizzled tiles.
+     * One Hopper prefill configuration: a block owns {@link #ROWS} query rows of one head (64 per consumer
+     * warpgroup) and walks {@code bn}-key tiles of K and V through {@code stages} stages of 128-byte-swizzled tiles.
+     * v4 ({@code rkv_prefill_wgmma::Cfg<D, BN>}): 256 threads, two stages of K and V together, 1024 bytes to align
+     * them. v5 ({@code rkv_prefill_ws::Cfg<D, BN, NS>}): 384 threads (a producer warpgroup beside the two), K and V
+     * in stages of their own, 1024 bytes to align them and 32 bytes of mbarriers per stage.
      */
-    record WgmmaPrefill(String name, int d, int bn) {
+    record HopperPrefill(String name, int d, int bn, int stages, int threads, int barrierBytesPerStage) {
         static final int ROWS = 128;
-        static final int THREADS = 256;
 
-        /** The Q tile, two stages of K and V (bf16), and 1024 bytes to align them. */
+        static HopperPrefill v4(String name, int d, int bn) {
+            return new HopperPrefill(name, d, bn, 2, 256, 0);
+        }
+
+        static HopperPrefill v5(String name, int d, int bn, int stages) {
+            return new HopperPrefill(name, d, bn, stages, 384, 32);
+        }
+
         int sharedBytes() {
-            return ROWS * d * 2 + 4 * bn * d * 2 + 1024;
+            return ROWS * d * 2 + stages * 2 * bn * d * 2 + 1024 + stages * barrierBytesPerStage;
         }
     }
     private static final int[] DECODE_DIMS = {16, 32, 64, 128, 256};
@@ -80,24 +93,10 @@ final class CudaAttention implements AutoCloseable {
     private final CudaFunction decodeMerge;
     private final Map<String, CudaFunction> functions = new HashMap<>();
     private final SplitKvLaunch launch;
-    /**
-     * System property choosing the prefill kernel for head dims 64 and 128: {@code mma} (the default: v3) or
-     * {@code wgmma} (v4 where {@link #probeWgmma} allows it, else v3). v4 is opt-in until its tests have run on a
-     * Hopper GPU (docs/cuda.md).
-     */
-    static final String PREFILL_KERNEL_PROPERTY = "rocketkv.cuda.prefillKernel";
-
-    private static boolean wgmmaRequested() {
-        String v = System.getProperty(PREFILL_KERNEL_PROPERTY, "mma");
-        return switch (v) {
-            case "mma" -> false;
-            case "wgmma" -> true;
-            default -> throw new IllegalArgumentException("-D" + PREFILL_KERNEL_PROPERTY + "=" + v
-                    + " is not a prefill kernel; use mma (the default) or wgmma");
-        };
-    }
-    /** Whether the loaded image runs the v4 kernels on this device (an sm_90a image on compute capability 9.x). */
-    private final boolean wgmma;
+    /** The prefill kernel for head dims 64 and 128 on this device ({@link PrefillKernel#resolve}). */
+    private final PrefillKernel prefillKernel;
+    /** The Hopper kernels for head dims 64 and 128 when {@link #prefillKernel} is v4 or v5, else empty. */
+    private final Map<Integer, HopperPrefill> hopper;
     private DeviceBuffer decodeWorkspace; // split partials [S][Hq][splits][D + 2] f32
 
     CudaAttention(CudaContext context, CudaStream stream, CudaScratch scratch) {
@@ -130,13 +129,17 @@ final class CudaAttention implements AutoCloseable {
                 f.setMaxDynamicSharedMemory(m.sharedBytes());
                 functions.put(m.name(), f);
             }
-            this.wgmma = wgmmaRequested() && probeWgmma();
-            if (wgmma) {
-                for (WgmmaPrefill m : PREFILL_WGMMA.values()) {
-                    CudaFunction f = prefillModule.function(m.name());
-                    f.setMaxDynamicSharedMemory(m.sharedBytes());
-                    functions.put(m.name(), f);
-                }
+            PrefillKernel requested = PrefillKernel.requested();
+            this.prefillKernel = requested.resolve(requested != PrefillKernel.MMA && probeWgmma());
+            this.hopper = switch (prefillKernel) {
+                case WGMMA -> PREFILL_WGMMA;
+                case WS -> PREFILL_WS;
+                default -> Map.of();
+            };
+            for (HopperPrefill m : hopper.values()) {
+                CudaFunction f = prefillModule.function(m.name());
+                f.setMaxDynamicSharedMemory(m.sharedBytes());
+                functions.put(m.name(), f);
             }
         } catch (RuntimeException e) {
             close();
@@ -159,9 +162,9 @@ final class CudaAttention implements AutoCloseable {
         }
     }
 
-    /** Whether prefill attention runs the v4 (wgmma) kernels for head dims 64 and 128 on this device. */
-    boolean usesWgmmaPrefill() {
-        return wgmma;
+    /** The prefill kernel that runs for head dims 64 and 128 on this device (never {@link PrefillKernel#AUTO}). */
+    PrefillKernel prefillKernel() {
+        return prefillKernel;
     }
 
     static int prefillSharedBytes(int d) {
@@ -182,16 +185,16 @@ final class CudaAttention implements AutoCloseable {
         Object[] args = {q.buffer(), kvCache.buffer(), p.queryStart(), p.kvLens(), p.tables(), out.buffer(),
                 shape.numHeads(), shape.numKvHeads(), d, shape.tokensPerBlock(), p.maxBlocks(), shape.scale()};
         MmaPrefill v3 = PREFILL_MMA.get(d);
-        WgmmaPrefill v4 = wgmma ? PREFILL_WGMMA.get(d) : null;
+        HopperPrefill v4 = hopper.get(d);
         CudaFunction v2 = d % 4 == 0 ? functions.get("attention_prefill_d" + d) : null;
         if (v4 != null) {
-            int tiles = ceilDiv(p.maxQueryLen(), WgmmaPrefill.ROWS);
+            int tiles = ceilDiv(p.maxQueryLen(), HopperPrefill.ROWS);
             if (tiles > 65535) {
                 throw new IllegalArgumentException("a prefill of " + p.maxQueryLen() + " query rows needs " + tiles
-                        + " tiles of " + WgmmaPrefill.ROWS + " rows, more than a launch takes (65535); split it with"
+                        + " tiles of " + HopperPrefill.ROWS + " rows, more than a launch takes (65535); split it with"
                         + " enable_chunked_prefill");
             }
-            functions.get(v4.name()).launch(new Dim3(shape.numHeads(), tiles, seqs), Dim3.of(WgmmaPrefill.THREADS),
+            functions.get(v4.name()).launch(new Dim3(shape.numHeads(), tiles, seqs), Dim3.of(v4.threads()),
                     v4.sharedBytes(), stream, args);
         } else if (v3 != null) {
             int tiles = ceilDiv(p.maxQueryLen(), v3.rowsPerBlock());

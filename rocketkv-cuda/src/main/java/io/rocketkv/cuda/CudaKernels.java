@@ -429,9 +429,9 @@ public final class CudaKernels implements Kernels {
                 cuda(kvCache).buffer(), t, shape.numKvHeads(), shape.headDim(), shape.tokensPerBlock(), numBlocks);
     }
 
-    /** Whether prefill attention runs the v4 (wgmma) kernels on this device ({@code CudaAttention}). */
-    boolean usesWgmmaPrefill() {
-        return attention.usesWgmmaPrefill();
+    /** The prefill attention kernel for head dims 64 and 128 on this device ({@code CudaAttention}). */
+    PrefillKernel prefillKernel() {
+        return attention.prefillKernel();
     }
 
     @Override
