@@ -363,16 +363,18 @@ RKV_PREFILL_MMA_KERNEL(attention_prefill_mma_d128, RkvPrefillMmaD128, 1)
 typedef rkv_prefill_wgmma::Cfg<64, 128> RkvPrefillWgmmaD64;
 typedef rkv_prefill_wgmma::Cfg<128, 128> RkvPrefillWgmmaD128;
 
-#define RKV_PREFILL_WGMMA_KERNEL(NAME, CFG)                                                            \
+// One extern "C" entry point NAME running NS::prefill<CFG> (v4: NS rkv_prefill_wgmma, v5: rkv_prefill_ws).
+#define RKV_PREFILL_HOPPER_KERNEL(NAME, NS, CFG)                                                       \
     extern "C" __global__ void __launch_bounds__(CFG::NTHREADS, 1) NAME(                               \
             const float* __restrict__ q, const unsigned short* __restrict__ kvCache,                   \
             const int* __restrict__ queryStart, const int* __restrict__ kvLens,                        \
             const int* __restrict__ blockTables, float* __restrict__ out,                              \
             int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, float scale) { \
         (void) headDim; /* must equal CFG::D */                                                        \
-        rkv_prefill_wgmma::prefill<CFG>(q, kvCache, queryStart, kvLens, blockTables, out,             \
-                                        numHeads, numKvHeads, tokensPerBlock, maxBlocks, scale);       \
+        NS::prefill<CFG>(q, kvCache, queryStart, kvLens, blockTables, out, numHeads, numKvHeads,      \
+                         tokensPerBlock, maxBlocks, scale);                                            \
     }
+#define RKV_PREFILL_WGMMA_KERNEL(NAME, CFG) RKV_PREFILL_HOPPER_KERNEL(NAME, rkv_prefill_wgmma, CFG)
 
 RKV_PREFILL_WGMMA_KERNEL(attention_prefill_wgmma_d64, RkvPrefillWgmmaD64)
 RKV_PREFILL_WGMMA_KERNEL(attention_prefill_wgmma_d128, RkvPrefillWgmmaD128)
@@ -384,16 +386,7 @@ RKV_PREFILL_WGMMA_KERNEL(attention_prefill_wgmma_d128, RkvPrefillWgmmaD128)
 typedef rkv_prefill_ws::Cfg<64, 128, 3> RkvPrefillWsD64;
 typedef rkv_prefill_ws::Cfg<128, 128, 2> RkvPrefillWsD128;
 
-#define RKV_PREFILL_WS_KERNEL(NAME, CFG)                                                               \
-    extern "C" __global__ void __launch_bounds__(CFG::NTHREADS, 1) NAME(                               \
-            const float* __restrict__ q, const unsigned short* __restrict__ kvCache,                   \
-            const int* __restrict__ queryStart, const int* __restrict__ kvLens,                        \
-            const int* __restrict__ blockTables, float* __restrict__ out,                              \
-            int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, float scale) { \
-        (void) headDim; /* must equal CFG::D */                                                        \
-        rkv_prefill_ws::prefill<CFG>(q, kvCache, queryStart, kvLens, blockTables, out,                \
-                                     numHeads, numKvHeads, tokensPerBlock, maxBlocks, scale);          \
-    }
+#define RKV_PREFILL_WS_KERNEL(NAME, CFG) RKV_PREFILL_HOPPER_KERNEL(NAME, rkv_prefill_ws, CFG)
 
 RKV_PREFILL_WS_KERNEL(attention_prefill_ws_d64, RkvPrefillWsD64)
 RKV_PREFILL_WS_KERNEL(attention_prefill_ws_d128, RkvPrefillWsD128)

@@ -72,6 +72,80 @@ __device__ __forceinline__ void pv<64>(float (&o)[32], const uint32_t (&p)[4], u
     rkv_wgmma::wgmma_rs_m64n64k16_tb(o, p, b);
 }
 
+// One tile's online-softmax step of a warpgroup's 64 x BN scores s (accumulator layout), shared by v4 and v5:
+// scale to log2 units, mask keys past each row's causal limit (only when the tile crosses the diagonal of the
+// warp's rows: warpFirst is the last key of the warp's first row), fold the tile's row maxima into m, replace s by
+// exp2(s - m), and rescale l by alpha (returned: the caller rescales O by it) before adding the tile's row sums.
+// This lane's rows are rowA and rowA + 8; key j of the tile is j0 + 8 n + 2 (lane % 4) + {0, 1}.
+template <int BN>
+static __device__ __forceinline__ void online_softmax(float (&s)[BN / 2], int j0, int warpFirst, int past, int rowA,
+        int lane, float sl2, float (&m)[2], float (&l)[2], float (&alpha)[2]) {
+    using rkv_prefill_mma::ex2;
+    const bool mask = j0 + BN - 1 > warpFirst;
+    float mx[2] = {m[0], m[1]}, sum[2] = {0.f, 0.f}, use[2];
+#pragma unroll
+    for (int n = 0; n < BN / 8; n++) {
+        const int j = j0 + n * 8 + 2 * (lane & 3);
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            float x = s[4 * n + e] * sl2;
+            if (mask && j + (e & 1) > past + rowA + (e >> 1) * 8) x = -INFINITY;
+            s[4 * n + e] = x;
+            mx[e >> 1] = fmaxf(mx[e >> 1], x);
+        }
+    }
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+        use[h] = mx[h] == -INFINITY ? 0.f : mx[h];
+        alpha[h] = ex2(m[h] - use[h]);
+        m[h] = mx[h];
+    }
+#pragma unroll
+    for (int i = 0; i < BN / 2; i++) {
+        s[i] = ex2(s[i] - use[(i >> 1) & 1]);
+        sum[(i >> 1) & 1] += s[i];
+    }
+#pragma unroll
+    for (int h = 0; h < 2; h++) l[h] = l[h] * alpha[h] + sum[h];
+}
+
+// The probabilities s (accumulator layout) as bf16 A fragments of the PV product, k16 step kk in p[kk].
+template <int BN>
+static __device__ __forceinline__ void pack_p(uint32_t (&p)[BN / 16][4], const float (&s)[BN / 2]) {
+    using rkv_prefill_mma::pack_bf16;
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; kk++) {
+        p[kk][0] = pack_bf16(s[8 * kk + 0], s[8 * kk + 1]);
+        p[kk][1] = pack_bf16(s[8 * kk + 2], s[8 * kk + 3]);
+        p[kk][2] = pack_bf16(s[8 * kk + 4], s[8 * kk + 5]);
+        p[kk][3] = pack_bf16(s[8 * kk + 6], s[8 * kk + 7]);
+    }
+}
+
+// out rows rowA and rowA + 8 (those below qLen) of one head: O / (row sum of l over the quad), f32.
+template <int D>
+static __device__ __forceinline__ void store_o(float* __restrict__ out, const float (&o)[D / 2], const float (&l)[2],
+        int rowA, int qLen, int qStart, int numHeads, int head, int lane) {
+    const int col = 2 * (lane & 3);
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        float sum = l[h];
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        const int row = rowA + h * 8;
+        if (row < qLen) {
+            const float inv = 1.f / sum;
+            float* op = out + ((size_t) (qStart + row) * numHeads + head) * D + col;
+#pragma unroll
+            for (int n = 0; n < D / 8; n++) {
+                *reinterpret_cast<float2*>(op + n * 8) = make_float2(o[4 * n + 2 * h] * inv, o[4 * n + 2 * h + 1] * inv);
+            }
+        }
+    }
+}
+
 template <class C>
 __device__ __forceinline__ void prefill(
         const float* __restrict__ q, const unsigned short* __restrict__ kvCache,
@@ -164,46 +238,13 @@ __device__ __forceinline__ void prefill(
             rkv_wgmma::wait<0>();
             rkv_wgmma::pin(s);
 
-            const bool mask = j0 + BN - 1 > warpFirst;
-            float mx[2] = {m[0], m[1]};
-#pragma unroll
-            for (int n = 0; n < BN / 8; n++) {
-                const int j = j0 + n * 8 + 2 * (lane & 3);
-#pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    float x = s[4 * n + e] * sl2;
-                    if (mask && j + (e & 1) > past + rowA + (e >> 1) * 8) x = -INFINITY;
-                    s[4 * n + e] = x;
-                    mx[e >> 1] = fmaxf(mx[e >> 1], x);
-                }
-            }
-            float use[2], alpha[2], sum[2] = {0.f, 0.f};
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-                mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-                use[h] = mx[h] == -INFINITY ? 0.f : mx[h];
-                alpha[h] = ex2(m[h] - use[h]);
-                m[h] = mx[h];
-            }
-#pragma unroll
-            for (int i = 0; i < SREG; i++) {
-                s[i] = ex2(s[i] - use[(i >> 1) & 1]);
-                sum[(i >> 1) & 1] += s[i];
-            }
-#pragma unroll
-            for (int h = 0; h < 2; h++) l[h] = l[h] * alpha[h] + sum[h];
+            float alpha[2];
+            online_softmax<BN>(s, j0, warpFirst, past, rowA, lane, sl2, m, l, alpha);
 #pragma unroll
             for (int i = 0; i < OREG; i++) o[i] *= alpha[(i >> 1) & 1];
 
             uint32_t p[BN / 16][4];
-#pragma unroll
-            for (int kk = 0; kk < BN / 16; kk++) {
-                p[kk][0] = pack_bf16(s[8 * kk + 0], s[8 * kk + 1]);
-                p[kk][1] = pack_bf16(s[8 * kk + 2], s[8 * kk + 3]);
-                p[kk][2] = pack_bf16(s[8 * kk + 4], s[8 * kk + 5]);
-                p[kk][3] = pack_bf16(s[8 * kk + 6], s[8 * kk + 7]);
-            }
+            pack_p<BN>(p, s);
             rkv_wgmma::pin(o);
             rkv_wgmma::fence();
             constexpr uint32_t V_LBO = C::VSWAP ? 1024u : (uint32_t) BN * 128u;
@@ -219,22 +260,7 @@ __device__ __forceinline__ void prefill(
         __syncthreads();   // the next iteration's copy overwrites this stage
     }
 
-    const int col = 2 * (lane & 3);
-#pragma unroll
-    for (int h = 0; h < 2; h++) {
-        float sum = l[h];
-        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-        const int row = rowA + h * 8;
-        if (row < qLen) {
-            const float inv = 1.f / sum;
-            float* op = out + ((size_t) (qStart + row) * numHeads + head) * D + col;
-#pragma unroll
-            for (int n = 0; n < D / 8; n++) {
-                *reinterpret_cast<float2*>(op + n * 8) = make_float2(o[4 * n + 2 * h] * inv, o[4 * n + 2 * h + 1] * inv);
-            }
-        }
-    }
+    store_o<D>(out, o, l, rowA, qLen, qStart, numHeads, head, lane);
 #else
     __trap();
 #endif

@@ -176,47 +176,6 @@ __device__ __forceinline__ void prefill(
         }
         rkv_wgmma::commit();
     };
-    // Scale, mask and exponentiate S of the tile at key j0 in place; alpha rescales the earlier O and l.
-    auto softmax = [&](float (&sacc)[SREG], int j0, float (&alpha)[2]) {
-        const bool mask = j0 + BN - 1 > warpFirst;
-        float mx[2] = {m[0], m[1]}, sum[2] = {0.f, 0.f}, use[2];
-#pragma unroll
-        for (int n = 0; n < BN / 8; n++) {
-            const int j = j0 + n * 8 + 2 * (lane & 3);
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                float x = sacc[4 * n + e] * sl2;
-                if (mask && j + (e & 1) > past + rowA + (e >> 1) * 8) x = -INFINITY;
-                sacc[4 * n + e] = x;
-                mx[e >> 1] = fmaxf(mx[e >> 1], x);
-            }
-        }
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-            mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-            use[h] = mx[h] == -INFINITY ? 0.f : mx[h];
-            alpha[h] = ex2(m[h] - use[h]);
-            m[h] = mx[h];
-        }
-#pragma unroll
-        for (int i = 0; i < SREG; i++) {
-            sacc[i] = ex2(sacc[i] - use[(i >> 1) & 1]);
-            sum[(i >> 1) & 1] += sacc[i];
-        }
-#pragma unroll
-        for (int h = 0; h < 2; h++) l[h] = l[h] * alpha[h] + sum[h];
-    };
-    auto packP = [&](const float (&sacc)[SREG]) {
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; kk++) {
-            p[kk][0] = pack_bf16(sacc[8 * kk + 0], sacc[8 * kk + 1]);
-            p[kk][1] = pack_bf16(sacc[8 * kk + 2], sacc[8 * kk + 3]);
-            p[kk][2] = pack_bf16(sacc[8 * kk + 4], sacc[8 * kk + 5]);
-            p[kk][3] = pack_bf16(sacc[8 * kk + 6], sacc[8 * kk + 7]);
-        }
-    };
-
     // Every consumer runs every tile (the mask zeroes what its rows may not see), so the products are issued
     // unconditionally: wgmma under a branch is serialised by the compiler.
     if (cw == 1) bar_arrive(1, 256);   // consumer 0 issues first
@@ -231,8 +190,8 @@ __device__ __forceinline__ void prefill(
         rkv_wgmma::wait<0>();
         rkv_wgmma::pin(sacc);
         if (lane == 0) mbar_arrive(emptyK(0));
-        softmax(sacc, 0, alpha);
-        packP(sacc);
+        rkv_prefill_wgmma::online_softmax<BN>(sacc, 0, warpFirst, past, rowA, lane, sl2, m, l, alpha);
+        rkv_prefill_wgmma::pack_p<BN>(p, sacc);
     }
     for (int t = 1; t < numTiles; t++) {
         const int s = t % NS, sp = (t - 1) % NS;
@@ -248,7 +207,7 @@ __device__ __forceinline__ void prefill(
         rkv_wgmma::wait<1>();
         rkv_wgmma::pin(sacc);
         if (lane == 0) mbar_arrive(emptyK(s));
-        softmax(sacc, t * BN, alpha);
+        rkv_prefill_wgmma::online_softmax<BN>(sacc, t * BN, warpFirst, past, rowA, lane, sl2, m, l, alpha);
         rkv_wgmma::wait<0>();
         rkv_wgmma::pin(o);
 #pragma unroll
@@ -258,7 +217,7 @@ __device__ __forceinline__ void prefill(
         if (lane == 0) mbar_arrive(emptyV(sp));
 #pragma unroll
         for (int i = 0; i < OREG; i++) o[i] *= alpha[(i >> 1) & 1];
-        packP(sacc);
+        rkv_prefill_wgmma::pack_p<BN>(p, sacc);
     }
     {   // PV of the last tile
         const int sp = (numTiles - 1) % NS;
@@ -270,22 +229,7 @@ __device__ __forceinline__ void prefill(
         rkv_wgmma::pin(o);
     }
 
-    const int col = 2 * (lane & 3);
-#pragma unroll
-    for (int h = 0; h < 2; h++) {
-        float sum = l[h];
-        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-        const int row = rowA + h * 8;
-        if (row < qLen) {
-            const float inv = 1.f / sum;
-            float* op = out + ((size_t) (qStart + row) * numHeads + head) * D + col;
-#pragma unroll
-            for (int n = 0; n < D / 8; n++) {
-                *reinterpret_cast<float2*>(op + n * 8) = make_float2(o[4 * n + 2 * h] * inv, o[4 * n + 2 * h + 1] * inv);
-            }
-        }
-    }
+    rkv_prefill_wgmma::store_o<D>(out, o, l, rowA, qLen, qStart, numHeads, head, lane);
 #else
     __trap();
 #endif
