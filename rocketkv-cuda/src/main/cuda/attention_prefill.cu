@@ -44,8 +44,13 @@
 //                                   tokens 31.5 ms (279), 131072 tokens 495 ms (284); cuBLAS bf16 GEMM
 //                                   814 TFLOP/s in the same run. Error against fp64: max abs 2-6e-3 (tested
 //                                   at |err| <= 1e-2 + 2e-2 |ref|).
-//   (next: wgmma with TMA or cp.async producer warps, warp-specialised, as FlashAttention-3 does: mma.sync
-//    tops out near 35 % of the GEMM rate here, bound by ldmatrix traffic and one warpgroup-less pipeline.)
+//   v4 attention_prefill_wgmma_d{64,128}  (prefill_wgmma.cuh) Hopper wgmma, both operands of QK^T and V from
+//                                   swizzled shared memory, two warpgroups loading and computing in step. sm_90a
+//                                   only; opt-in. H100: as fast as v3 (253-283 TFLOP/s at 4k-128k, D 128).
+//   v5 attention_prefill_ws_d{64,128}  (prefill_wgmma_ws.cuh) v4 warp-specialised as FlashAttention-3: a cp.async
+//                                   producer warpgroup behind mbarriers, two consumer warpgroups taking turns,
+//                                   each tile's softmax overlapping the previous tile's PV. sm_90a only; opt-in
+//                                   until it has run on a GPU.
 //
 // Launch (all versions take the same parameter list; v3's launch is in prefill_mma.cuh):
 //   v2: grid (ceil(maxQueryLen / 64), numHeads, numSeqs), block 128 threads,
