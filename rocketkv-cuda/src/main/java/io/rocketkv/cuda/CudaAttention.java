@@ -130,7 +130,8 @@ final class CudaAttention implements AutoCloseable {
                 functions.put(m.name(), f);
             }
             PrefillKernel requested = PrefillKernel.requested();
-            this.prefillKernel = requested.resolve(requested != PrefillKernel.MMA && probeWgmma());
+            boolean hopperAsked = requested == PrefillKernel.WGMMA || requested == PrefillKernel.WS;
+            this.prefillKernel = requested.resolve(hopperAsked && probeWgmma());
             this.hopper = switch (prefillKernel) {
                 case WGMMA -> PREFILL_WGMMA;
                 case WS -> PREFILL_WS;

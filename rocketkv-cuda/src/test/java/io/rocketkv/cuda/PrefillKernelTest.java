@@ -15,9 +15,9 @@ class PrefillKernelTest {
     }
 
     @Test
-    void autoIsTheDefaultAndTakesV5OnlyWithSm90aCode() {
+    void autoIsTheDefaultAndTakesV3() {
         assertEquals(PrefillKernel.AUTO, PrefillKernel.requested());
-        assertEquals(PrefillKernel.WS, PrefillKernel.AUTO.resolve(true));
+        assertEquals(PrefillKernel.MMA, PrefillKernel.AUTO.resolve(true));
         assertEquals(PrefillKernel.MMA, PrefillKernel.AUTO.resolve(false));
     }
 
