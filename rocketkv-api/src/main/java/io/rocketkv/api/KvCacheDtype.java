@@ -5,11 +5,11 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Element type of the paged KV cache: {@code kv_cache_config.dtype}, with TensorRT-LLM's names. Each backend stores
- * one type (the CPU float32, CUDA bfloat16); {@code auto} (the default, as in TensorRT-LLM) takes it, and a named
- * type must be the backend's (checked when the LLM is built). The quantized types TensorRT-LLM accepts
- * ({@code fp8}, {@code fp8_ds_mla}, {@code nvfp4}) and {@code float16} are refused with a message: no backend here
- * stores them yet.
+ * Element type of the paged KV cache: {@code kv_cache_config.dtype}, with TensorRT-LLM's names. {@code auto} (the
+ * default, as in TensorRT-LLM) takes the backend's own type (bfloat16 on both); a named type must be one the backend
+ * stores (checked when the LLM is built): the CPU stores bfloat16, float32 and fp8 (e4m3 with the checkpoint's
+ * per-layer k_scale / v_scale, 1.0 where it has none), CUDA bfloat16 only so far. The other types TensorRT-LLM
+ * accepts ({@code fp8_ds_mla}, {@code nvfp4}) and {@code float16} are refused with a message.
  */
 public enum KvCacheDtype {
     /** The backend's own type: bfloat16 on both (the CPU's default, {@code -Drocketkv.cpu.kvCacheDtype}). */
@@ -17,10 +17,16 @@ public enum KvCacheDtype {
     /** bfloat16 (also written {@code bf16}): what both backends store by default. */
     BFLOAT16("bfloat16", DType.BF16),
     /** float32 (also written {@code fp32}): the CPU backend's exact reference cache; CUDA refuses it. */
-    FLOAT32("float32", DType.F32);
+    FLOAT32("float32", DType.F32),
+    /**
+     * fp8 (e4m3, also written {@code fp8_e4m3}): a quarter of float32's bytes, half of bfloat16's; each layer's K
+     * and V scaled by the checkpoint's {@code k_scale} / {@code v_scale} (1.0 where it has none). The CPU backend
+     * stores it; CUDA refuses it until its kernels read fp8 caches.
+     */
+    FP8("fp8", DType.F8_E4M3);
 
     /** TensorRT-LLM's names that no backend here stores. */
-    static final List<String> REFUSED = List.of("fp8", "fp8_ds_mla", "nvfp4", "float16", "fp16", "half");
+    static final List<String> REFUSED = List.of("fp8_ds_mla", "nvfp4", "float16", "fp16", "half");
 
     private static final String KEY = "kv_cache_config.dtype";
 
@@ -32,7 +38,7 @@ public enum KvCacheDtype {
         this.dtype = dtype;
     }
 
-    /** The YAML name: {@code auto}, {@code bfloat16} or {@code float32}. */
+    /** The YAML name: {@code auto}, {@code bfloat16}, {@code float32} or {@code fp8}. */
     public String yamlName() {
         return yamlName;
     }
@@ -43,7 +49,8 @@ public enum KvCacheDtype {
     }
 
     /**
-     * Parses a name, ignoring case: {@code auto}, {@code bfloat16}/{@code bf16}, {@code float32}/{@code fp32}.
+     * Parses a name, ignoring case: {@code auto}, {@code bfloat16}/{@code bf16}, {@code float32}/{@code fp32},
+     * {@code fp8}/{@code fp8_e4m3}.
      *
      * @throws ConfigException naming {@code kv_cache_config.dtype}; for {@code fp8} and the other quantized types,
      *                         saying that no backend stores them yet
@@ -60,13 +67,16 @@ public enum KvCacheDtype {
             case "float32", "fp32" -> {
                 return FLOAT32;
             }
+            case "fp8", "fp8_e4m3" -> {
+                return FP8;
+            }
             default -> {
                 if (REFUSED.contains(lower)) {
                     throw new ConfigException(KEY, KEY + " (dtype) " + ConfigException.show(name) + " is not"
-                            + " supported yet: the KV cache is stored as float32 on the CPU and bfloat16 on CUDA (a"
-                            + " quantized fp8 KV cache is planned); use auto");
+                            + " supported: the KV cache is stored as bfloat16 (both backends), float32 or fp8 (the"
+                            + " CPU); use auto, bfloat16, float32 or fp8");
                 }
-                throw ConfigException.invalid(KEY, "dtype", "one of auto, bfloat16 (bf16), float32 (fp32)", name);
+                throw ConfigException.invalid(KEY, "dtype", "one of auto, bfloat16 (bf16), float32 (fp32), fp8", name);
             }
         }
     }
@@ -86,6 +96,10 @@ public enum KvCacheDtype {
         }
         if (this == BFLOAT16 && backendDtype == DType.F32) {
             return false;
+        }
+        if (this == FP8) {
+            throw new ConfigException(KEY, KEY + " (dtype) fp8: the " + backendName + " backend's kernels do not read"
+                    + " an fp8 KV cache yet (it stores " + backendDtype + "); use auto or bfloat16, or the cpu backend");
         }
         throw new ConfigException(KEY, KEY + " (dtype) " + yamlName + " is not what the " + backendName
                 + " backend stores (" + backendDtype + "); use auto");

@@ -86,6 +86,14 @@ class BackendsTest {
         try (Kernels k = none.open(Backend.AUTO, false, KvCacheDtype.BFLOAT16)) {
             assertEquals(DType.BF16, k.kvCacheDtype());
         }
+        try (Kernels k = none.open(Backend.CPU, true, KvCacheDtype.FP8)) {
+            assertEquals(DType.F8_E4M3, k.kvCacheDtype());
+            assertTrue(KvCacheDtype.FP8.checkBackend(k.name(), k.kvCacheDtype()));
+        }
+        ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class,
+                () -> KvCacheDtype.FP8.checkBackend("cuda", DType.BF16));
+        assertTrue(e.getMessage().contains("do not read an fp8 KV cache yet") && e.getMessage().contains("use auto"),
+                e.getMessage());
     }
 
     @Test

@@ -104,20 +104,23 @@ class TrtLlmYamlTest {
     }
 
     @Test
-    void kvCacheDtypeTakesTensorRtLlmNamesAndRefusesFp8() {
+    void kvCacheDtypeTakesTensorRtLlmNamesAndRefusesTheOtherQuantizedOnes() {
         assertEquals(KvCacheDtype.BFLOAT16, LlmArgs.fromYaml("kv_cache_config: {dtype: bf16}\n").kvCacheConfig().dtype());
         assertEquals(KvCacheDtype.BFLOAT16, LlmArgs.fromYaml("kv_cache_config: {dtype: BFloat16}\n")
                 .kvCacheConfig().dtype());
         LlmArgs f32 = LlmArgs.fromYaml("kv_cache_config: {dtype: float32}\n");
         assertEquals(KvCacheDtype.FLOAT32, f32.kvCacheConfig().dtype());
         assertEquals(f32, LlmArgs.fromYaml(f32.toYaml()), "round trip");
-        for (String quantized : List.of("fp8", "nvfp4", "fp8_ds_mla", "float16")) {
+        LlmArgs fp8 = LlmArgs.fromYaml("kv_cache_config: {dtype: fp8}\n");
+        assertEquals(KvCacheDtype.FP8, fp8.kvCacheConfig().dtype());
+        assertEquals(fp8, LlmArgs.fromYaml(fp8.toYaml()), "round trip");
+        for (String quantized : List.of("nvfp4", "fp8_ds_mla", "float16")) {
             assertConfigError("kv_cache_config.dtype",
                     () -> LlmArgs.fromYaml("kv_cache_config: {dtype: " + quantized + "}\n"),
-                    "\"" + quantized + "\" is not supported yet", "use auto");
+                    "\"" + quantized + "\" is not supported", "use auto, bfloat16, float32 or fp8");
         }
         assertConfigError("kv_cache_config.dtype", () -> LlmArgs.fromYaml("kv_cache_config: {dtype: int4}\n"),
-                "one of auto, bfloat16 (bf16), float32 (fp32)", "got \"int4\"");
+                "one of auto, bfloat16 (bf16), float32 (fp32), fp8", "got \"int4\"");
     }
 
     @Test

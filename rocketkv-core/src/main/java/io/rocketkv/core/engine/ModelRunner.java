@@ -7,6 +7,7 @@ import io.rocketkv.core.kernels.RecordedStep;
 import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.kernels.StepPlan;
 import io.rocketkv.core.kernels.Tensor;
+import io.rocketkv.core.model.KvCacheScales;
 import io.rocketkv.core.model.Model;
 import io.rocketkv.core.model.StepWorkspace;
 import io.rocketkv.core.numeric.DType;
@@ -66,9 +67,13 @@ final class ModelRunner implements AutoCloseable {
         this.windowStash = rocket == null || !config.chunkedPrefill() ? null : new Tensor[model.numLayers()];
         String lower = "lower kv_cache_config.free_gpu_memory_fraction or kv_cache_config.max_tokens";
         try {
+            KvCacheScales scales = kvDtype == DType.F8_E4M3 ? model.kvCacheScales() : null;
             for (int l = 0; l < kvCaches.length; l++) {
                 kvCaches[l] = kernels.allocate(kvDtype, config.numBlocks(), 2, shape.numKvHeads(),
                         config.tokensPerBlock(), shape.headDim());
+                if (scales != null) {
+                    kernels.setKvCacheScales(kvCaches[l], scales.k()[l], scales.v()[l]);
+                }
             }
         } catch (OutOfDeviceMemoryException e) {
             closeCaches();

@@ -91,8 +91,8 @@ public final class CpuKernels implements Kernels {
             throw new IllegalArgumentException("weight quantization to " + quantizeTo + ": expected Q8_0 or Q4_0");
         }
         if (!CpuKvCache.supports(kvCacheDtype)) {
-            throw new IllegalArgumentException("the CPU KV cache holds BF16 or F32 (" + KV_DTYPE_PROPERTY
-                    + "=bf16|fp32), got " + kvCacheDtype);
+            throw new IllegalArgumentException("the CPU KV cache holds BF16, F32 or F8_E4M3 (" + KV_DTYPE_PROPERTY
+                    + "=bf16|fp32|fp8), got " + kvCacheDtype);
         }
         this.dense = mode.ops(fallBack);
         this.attention = CpuKernelMode.attention(dense);
@@ -111,8 +111,9 @@ public final class CpuKernels implements Kernels {
         return switch (v.trim().toLowerCase(java.util.Locale.ROOT)) {
             case "bf16", "bfloat16" -> DType.BF16;
             case "fp32", "f32", "float32" -> DType.F32;
-            default -> throw new IllegalArgumentException(KV_DTYPE_PROPERTY + " must be bf16 or fp32, got '" + v
-                    + "' (the CPU KV cache holds BF16 or F32)");
+            case "fp8", "f8_e4m3" -> DType.F8_E4M3;
+            default -> throw new IllegalArgumentException(KV_DTYPE_PROPERTY + " must be bf16, fp32 or fp8, got '" + v
+                    + "' (the CPU KV cache holds BF16, F32 or F8_E4M3)");
         };
     }
 
@@ -159,6 +160,14 @@ public final class CpuKernels implements Kernels {
                     + " tokensPerBlock, D] may be BF16), got " + dtype + java.util.Arrays.toString(shape));
         }
         return shape.length >= 4 ? CpuTensor.growable(shape) : CpuTensor.heap(shape);
+    }
+
+    @Override
+    public void setKvCacheScales(Tensor kvCache, float kScale, float vScale) {
+        if (!(kvCache instanceof CpuKvCache c)) {
+            throw new IllegalArgumentException("KV cache scales go to a CPU KV cache, got " + Tensor.describe(kvCache));
+        }
+        c.setScales(kScale, vScale);
     }
 
     /** The KV cache with every block the step names (slots, tables up to each kvLen, compact tables) allocated. */

@@ -2,6 +2,7 @@ package io.rocketkv.core.kernels;
 
 import io.rocketkv.core.numeric.Bf16;
 import io.rocketkv.core.numeric.DType;
+import io.rocketkv.core.numeric.Fp8E4M3;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -10,8 +11,10 @@ import java.util.Arrays;
 
 /**
  * One layer's paged KV cache on the CPU, off the JVM heap: {@code [numBlocks][K|V][kv_head][slot][head_dim]} in
- * F32 (the exact reference) or BF16 (the default: half the bytes, what a bf16 checkpoint's attention computes
- * with). Each block is a segment of its own, allocated zeroed from the cache's shared arena the first time a step
+ * F32 (the exact reference), BF16 (the default: half the bytes, what a bf16 checkpoint's attention computes
+ * with) or F8_E4M3 (a quarter of F32's bytes: each K element stored as {@code e4m3(x / kScale)} and read as
+ * {@code e4m3 · kScale}, V likewise with {@code vScale}; the layer's two scales come from the checkpoint's
+ * {@code k_scale} / {@code v_scale}, 1.0 where it has none, set once by {@link #setScales}). Each block is a segment of its own, allocated zeroed from the cache's shared arena the first time a step
  * names it ({@link #ensure}), so a large pool costs memory only for the blocks in use and reads as zeros where
  * nothing was written. {@link #close} frees every block (a cache dropped without close is freed when the GC
  * finds it unreachable); an op that touches the cache afterwards, or while it closes, gets an
@@ -32,6 +35,8 @@ public final class CpuKvCache implements Tensor {
     public static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
 
     private final DType dtype;
+    private volatile float kScale = 1f;
+    private volatile float vScale = 1f;
     private final int[] shape;          // [numBlocks, 2, Hkv, tokensPerBlock, D]
     private final int kvHeads;
     private final int tokensPerBlock;
@@ -56,7 +61,7 @@ public final class CpuKvCache implements Tensor {
             }
         }
         if (!supports(dtype)) {
-            throw new IllegalArgumentException("the CPU KV cache holds F32 or BF16, got " + dtype);
+            throw new IllegalArgumentException("the CPU KV cache holds F32, BF16 or F8_E4M3, got " + dtype);
         }
         this.dtype = dtype;
         this.shape = shape.clone();
@@ -70,7 +75,39 @@ public final class CpuKvCache implements Tensor {
     }
 
     static boolean supports(DType dtype) {
-        return dtype == DType.F32 || dtype == DType.BF16;
+        return dtype == DType.F32 || dtype == DType.BF16 || dtype == DType.F8_E4M3;
+    }
+
+    /**
+     * The scales of an F8_E4M3 cache's K and V elements (stored value = x / scale); both must be positive and
+     * finite. A cache of another dtype accepts only 1.0 (its values are stored unscaled).
+     */
+    public void setScales(float k, float v) {
+        if (!(k > 0f && Float.isFinite(k) && v > 0f && Float.isFinite(v))) {
+            throw new IllegalArgumentException("KV cache scales must be positive and finite, got k_scale " + k
+                    + ", v_scale " + v);
+        }
+        if (dtype != DType.F8_E4M3 && (k != 1f || v != 1f)) {
+            throw new IllegalArgumentException("a " + dtype + " KV cache stores values unscaled; k_scale " + k
+                    + " and v_scale " + v + " apply to an F8_E4M3 cache only");
+        }
+        kScale = k;
+        vScale = v;
+    }
+
+    /** The K elements' scale (1.0 unless an F8_E4M3 cache was given one). */
+    public float kScale() {
+        return kScale;
+    }
+
+    /** The V elements' scale (1.0 unless an F8_E4M3 cache was given one). */
+    public float vScale() {
+        return vScale;
+    }
+
+    /** The scale of the row at byte {@code off} of a block: K rows fill the first half of a block, V rows the second. */
+    private float scaleAt(long off) {
+        return off < blockBytes / 2 ? kScale : vScale;
     }
 
     @Override
@@ -160,35 +197,55 @@ public final class CpuKvCache implements Tensor {
         return ((long) (kvHeads + kvHead) * tokensPerBlock + slot) * rowBytes;
     }
 
-    /** Decodes the row at byte {@code off} of {@code seg} into {@code dst[dstOff .. dstOff + D)}. */
+    /** Decodes the row at byte {@code off} of {@code seg} (a K or a V row) into {@code dst[dstOff .. dstOff + D)}. */
     void readRow(MemorySegment seg, long off, float[] dst, int dstOff) {
-        readRow(dtype, seg, off, dst, dstOff, headDim);
+        readRow(dtype, scaleAt(off), seg, off, dst, dstOff, headDim);
     }
 
-    /** Decodes {@code n} elements of {@code dtype} at byte {@code off} of {@code seg} into {@code dst[dstOff ..]}. */
-    public static void readRow(DType dtype, MemorySegment seg, long off, float[] dst, int dstOff, int n) {
-        if (dtype == DType.F32) {
-            MemorySegment.copy(seg, LE_FLOAT, off, dst, dstOff, n);
-        } else {
-            for (int c = 0; c < n; c++) {
-                dst[dstOff + c] = Bf16.decode(seg.get(LE_SHORT, off + 2L * c));
+    /**
+     * Decodes {@code n} elements of {@code dtype} at byte {@code off} of {@code seg} into {@code dst[dstOff ..]},
+     * multiplying F8_E4M3 elements by {@code scale} (F32 and BF16 take 1.0).
+     */
+    public static void readRow(DType dtype, float scale, MemorySegment seg, long off, float[] dst, int dstOff, int n) {
+        switch (dtype) {
+            case F32 -> MemorySegment.copy(seg, LE_FLOAT, off, dst, dstOff, n);
+            case BF16 -> {
+                for (int c = 0; c < n; c++) {
+                    dst[dstOff + c] = Bf16.decode(seg.get(LE_SHORT, off + 2L * c));
+                }
             }
+            case F8_E4M3 -> {
+                for (int c = 0; c < n; c++) {
+                    dst[dstOff + c] = Fp8E4M3.decode(seg.get(ValueLayout.JAVA_BYTE, off + c)) * scale;
+                }
+            }
+            default -> throw new IllegalArgumentException("no KV row codec for " + dtype);
         }
     }
 
-    /** Encodes {@code src[srcOff .. srcOff + D)} into the row at byte {@code off} of {@code seg}. */
+    /** Encodes {@code src[srcOff .. srcOff + D)} into the row at byte {@code off} of {@code seg} (a K or a V row). */
     void writeRow(float[] src, int srcOff, MemorySegment seg, long off) {
-        writeRow(dtype, src, srcOff, seg, off, headDim);
+        writeRow(dtype, scaleAt(off), src, srcOff, seg, off, headDim);
     }
 
-    /** Encodes {@code src[srcOff .. srcOff + n)} as {@code dtype} at byte {@code off} of {@code seg}. */
-    public static void writeRow(DType dtype, float[] src, int srcOff, MemorySegment seg, long off, int n) {
-        if (dtype == DType.F32) {
-            MemorySegment.copy(src, srcOff, seg, LE_FLOAT, off, n);
-        } else {
-            for (int c = 0; c < n; c++) {
-                seg.set(LE_SHORT, off + 2L * c, Bf16.encode(src[srcOff + c]));
+    /**
+     * Encodes {@code src[srcOff .. srcOff + n)} as {@code dtype} at byte {@code off} of {@code seg}: F8_E4M3 stores
+     * {@code e4m3(x / scale)} (round to nearest even, saturating at ±448).
+     */
+    public static void writeRow(DType dtype, float scale, float[] src, int srcOff, MemorySegment seg, long off, int n) {
+        switch (dtype) {
+            case F32 -> MemorySegment.copy(src, srcOff, seg, LE_FLOAT, off, n);
+            case BF16 -> {
+                for (int c = 0; c < n; c++) {
+                    seg.set(LE_SHORT, off + 2L * c, Bf16.encode(src[srcOff + c]));
+                }
             }
+            case F8_E4M3 -> {
+                for (int c = 0; c < n; c++) {
+                    seg.set(ValueLayout.JAVA_BYTE, off + c, Fp8E4M3.encode(src[srcOff + c] / scale));
+                }
+            }
+            default -> throw new IllegalArgumentException("no KV row codec for " + dtype);
         }
     }
 
@@ -200,9 +257,19 @@ public final class CpuKvCache implements Tensor {
         MemorySegment.copy(src, vOffset(kvHead, srcSlot), dst, vOffset(kvHead, dstSlot), rowBytes);
     }
 
-    /** The value {@code x} becomes when stored in this cache (identity for F32, round to nearest for BF16). */
-    float round(float x) {
-        return dtype == DType.F32 ? x : Bf16.decode(Bf16.encode(x));
+    /**
+     * The value {@code x} reads back as once stored in this cache as a K element ({@code v} false) or a V element:
+     * identity for F32, round to nearest for BF16, scaled e4m3 for F8_E4M3.
+     */
+    float round(float x, boolean v) {
+        return switch (dtype) {
+            case F32 -> x;
+            case BF16 -> Bf16.decode(Bf16.encode(x));
+            default -> {
+                float scale = v ? vScale : kScale;
+                yield Fp8E4M3.decode(Fp8E4M3.encode(x / scale)) * scale;
+            }
+        };
     }
 
     /** The whole cache as floats in its layout (blocks never written read as zeros). */
@@ -215,7 +282,9 @@ public final class CpuKvCache implements Tensor {
                 s = blocks[b];
             }
             if (s != null) {
-                readRow(dtype, s, 0, out, b * perBlock, perBlock);
+                int half = perBlock / 2;
+                readRow(dtype, kScale, s, 0, out, b * perBlock, half);
+                readRow(dtype, vScale, s, blockBytes / 2, out, b * perBlock + half, half);
             }
         }
         return out;
@@ -229,7 +298,9 @@ public final class CpuKvCache implements Tensor {
         }
         for (int b = 0; b < blocks.length; b++) {
             ensure(b);
-            writeRow(dtype, src, b * perBlock, blocks[b], 0, perBlock);
+            int half = perBlock / 2;
+            writeRow(dtype, kScale, src, b * perBlock, blocks[b], 0, half);
+            writeRow(dtype, vScale, src, b * perBlock + half, blocks[b], blockBytes / 2, half);
         }
     }
 

@@ -50,6 +50,15 @@ public interface Kernels extends AutoCloseable {
     Tensor allocate(DType dtype, int... shape);
 
     /**
+     * Sets the scales of one layer's F8_E4M3 KV cache (allocated by {@link #allocate} with {@link #kvCacheDtype()}
+     * F8_E4M3): K elements are stored as e4m3(x / kScale), V as e4m3(x / vScale). Called once, before the first
+     * step. A backend without an fp8 KV cache refuses it.
+     */
+    default void setKvCacheScales(Tensor kvCache, float kScale, float vScale) {
+        throw new UnsupportedOperationException("the " + name() + " backend has no fp8 KV cache");
+    }
+
+    /**
      * The first {@code rows} rows of the 2-D tensor {@code base} ({@code [rows, base.dim(1)]}, same dtype),
      * sharing its memory: writes through the view are writes to {@code base}. Closing the view frees
      * nothing; it must not be used after {@code base} is closed. Every op takes its sizes from the shapes

@@ -19,8 +19,8 @@ final class ScalarAttention implements CpuAttention {
         int d = s.headDim();
         int g = s.groupSize();
         int p = s.tokensPerBlock();
-        float[] ks = rounded(k, cache, b.numTokens() * hkv * d);
-        float[] vs = rounded(v, cache, b.numTokens() * hkv * d);
+        float[] ks = rounded(k, cache, b.numTokens() * hkv * d, false);
+        float[] vs = rounded(v, cache, b.numTokens() * hkv * d, true);
         par.forEach(b.numSeqs() * h, work, task -> {
             int seq = task / h;
             int head = task % h;
@@ -70,14 +70,14 @@ final class ScalarAttention implements CpuAttention {
         });
     }
 
-    /** {@code x}'s first {@code n} values as the cache stores them (x itself for an F32 cache). */
-    private static float[] rounded(float[] x, CpuKvCache cache, int n) {
+    /** {@code x}'s first {@code n} values as the cache stores them as K ({@code v} false) or V (x itself for F32). */
+    private static float[] rounded(float[] x, CpuKvCache cache, int n, boolean v) {
         if (cache.dtype() == io.rocketkv.core.numeric.DType.F32) {
             return x;
         }
         float[] r = new float[n];
         for (int i = 0; i < n; i++) {
-            r[i] = cache.round(x[i]);
+            r[i] = cache.round(x[i], v);
         }
         return r;
     }

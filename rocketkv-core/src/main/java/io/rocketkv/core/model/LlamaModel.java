@@ -43,6 +43,7 @@ public final class LlamaModel implements Model {
     private final int intermediate;   // this rank's MLP width
     private final TensorParallelPlan tp; // null on one device
     private final Collective collective; // null on one device
+    private KvCacheScales kvScales;
 
     /** One decoder layer's weights in the Hugging Face layout [out_features, in_features]. */
     private record Layer(Tensor inputNorm, Tensor qProj, Tensor kProj, Tensor vProj,
@@ -149,7 +150,10 @@ public final class LlamaModel implements Model {
         int heads = tp == null ? config.numAttentionHeads() : tp.attendedHeads().length();
         int kvHeads = tp == null ? config.numKeyValueHeads() : tp.kvHeads().length();
         AttentionShape shape = AttentionShape.of(heads, kvHeads, d, tokensPerBlock);
-        return new LlamaModel(config, kernels, shape, embed, layers, norm, head, mlpRows.length(), tp, collective);
+        LlamaModel model = new LlamaModel(config, kernels, shape, embed, layers, norm, head, mlpRows.length(), tp,
+                collective);
+        model.kvScales = KvCacheScales.read(weights, layers.length);
+        return model;
     }
 
     /** The collective of this shard's tensor-parallel group, or null when the model is whole on one device. */
@@ -162,6 +166,11 @@ public final class LlamaModel implements Model {
     @Override
     public TensorParallelPlan tensorParallelPlan() {
         return tp;
+    }
+
+    @Override
+    public KvCacheScales kvCacheScales() {
+        return kvScales;
     }
 
     @Override

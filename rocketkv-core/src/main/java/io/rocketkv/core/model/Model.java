@@ -35,6 +35,11 @@ public interface Model extends AutoCloseable {
 
     ModelConfig config();
 
+    /** The per-layer scales of an fp8 KV cache (the checkpoint's k_scale / v_scale, else 1.0). */
+    default KvCacheScales kvCacheScales() {
+        return KvCacheScales.ones(numLayers());
+    }
+
     /** This model's (or shard's) attention heads, KV heads, head dim and cache block size. */
     AttentionShape attentionShape();
 

@@ -38,6 +38,12 @@ class RocketKvEngineTest {
         return ParityCheckpoints.all().entrySet().stream().map(e -> Arguments.of(e.getKey(), e.getValue()));
     }
 
+    /** Each parity checkpoint with the default (bf16) and the fp8 KV cache. */
+    static Stream<Arguments> checkpointsAndKvDtypes() {
+        return ParityCheckpoints.all().entrySet().stream().flatMap(e -> Stream.of(
+                Arguments.of(e.getKey(), e.getValue(), DType.BF16), Arguments.of(e.getKey(), e.getValue(), DType.F8_E4M3)));
+    }
+
     private static GenerationRequest greedy(int[] prompt, int maxTokens) {
         return new GenerationRequest(prompt, SamplingOptions.builder().temperature(0).logprobs(0).build(),
                 StopCriteria.builder().maxTokens(maxTokens).ignoreEos(true).build(), null);
@@ -47,13 +53,17 @@ class RocketKvEngineTest {
     }
 
     private static Loaded load(String name, RandomCheckpoint ckpt) throws Exception {
+        return load(name, ckpt, DType.BF16);
+    }
+
+    private static Loaded load(String name, RandomCheckpoint ckpt, DType kvDtype) throws Exception {
         Path d = dir.resolve(name);
         if (!d.resolve("model.safetensors").toFile().exists()) {
             ckpt.write(d);
         }
         ModelConfig config = ModelConfig.load(d);
         SafeTensors weights = SafeTensors.open(d);
-        CpuKernels kernels = new CpuKernels();
+        CpuKernels kernels = new CpuKernels(true, kvDtype);
         return new Loaded(config, weights, LlamaModel.load(config, weights, kernels, TOKENS_PER_BLOCK), kernels);
     }
 
@@ -72,10 +82,10 @@ class RocketKvEngineTest {
         }
     }
 
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("checkpoints")
-    void withoutEvictionRocketKvEqualsDense(String name, RandomCheckpoint ckpt) throws Exception {
-        Loaded m = load(name, ckpt);
+    @ParameterizedTest(name = "{0}, KV {2}")
+    @MethodSource("checkpointsAndKvDtypes")
+    void withoutEvictionRocketKvEqualsDense(String name, RandomCheckpoint ckpt, DType kvDtype) throws Exception {
+        Loaded m = load(name, ckpt, kvDtype);
         try (SafeTensors w = m.weights()) {
             List<int[]> prompts = ParityCheckpoints.prompts(); // 10, 57, 300 tokens, 24 new: cache <= 324 slots
             // budget >= every prompt and topk * page_size >= every cache length: stage 1 keeps all, stage 2 selects all

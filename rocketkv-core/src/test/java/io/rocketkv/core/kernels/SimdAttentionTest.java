@@ -83,6 +83,9 @@ class SimdAttentionTest {
     /** A cache of {@code dtype} holding random K/V in every slot of every sequence. */
     private static CpuKvCache filledCache(Layout l, AttentionShape s, DType dtype, Random rnd) {
         CpuKvCache cache = new CpuKvCache(dtype, l.numBlocks(), 2, s.numKvHeads(), s.tokensPerBlock(), s.headDim());
+        if (dtype == DType.F8_E4M3) {
+            cache.setScales(0.37f, 1.9f); // the SIMD and scalar kernels must both apply them
+        }
         float[] row = new float[s.headDim()];
         for (int b = 0; b < l.numBlocks(); b++) {
             cache.ensure(b);
@@ -133,7 +136,7 @@ class SimdAttentionTest {
         int[] rows = java.util.Arrays.copyOf(qs, lens.length);
         StepBatch b = new StepBatch(false, new int[lens.length], new int[lens.length], slots, qs, lens, tables, rows);
         float[] q = gaussian(rnd, lens.length * heads * d, 3f);
-        for (DType dt : new DType[] {DType.F32, DType.BF16}) {
+        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F8_E4M3}) {
             try (CpuKvCache cache = filledCache(l, s, dt, rnd)) {
                 float[] exp = new float[q.length];
                 float[] act = new float[q.length];
@@ -171,7 +174,7 @@ class SimdAttentionTest {
         float[] q = gaussian(rnd, t * heads * d, 3f);
         float[] k = gaussian(rnd, t * kvHeads * d, 1f);
         float[] v = gaussian(rnd, t * kvHeads * d, 1f);
-        for (DType dt : new DType[] {DType.F32, DType.BF16}) {
+        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F8_E4M3}) {
             try (CpuKvCache cache = filledCache(l, s, dt, rnd)) {
                 float[] exp = new float[q.length];
                 float[] act = new float[q.length];
@@ -206,7 +209,7 @@ class SimdAttentionTest {
             }
         }
         float[] q = gaussian(rnd, (lens.length + 1) * heads * d, 3f);
-        for (DType dt : new DType[] {DType.F32, DType.BF16}) {
+        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F8_E4M3}) {
             try (CpuKvCache cache = filledCache(l, s, dt, rnd)) {
                 float[] exp = new float[q.length];
                 float[] act = new float[q.length];

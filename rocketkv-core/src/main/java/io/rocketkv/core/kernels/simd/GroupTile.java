@@ -16,7 +16,8 @@ final class GroupTile {
     private int m;
     private int d;
     private DType dtype;
-    private float scale;
+    private float scale;    // the attention scale times the cache's K scale: applied to each raw dot
+    private float vScale;   // the cache's V scale: applied to each probability before its axpy
     private int[] order = new int[0];
     private DType orderDtype;
     private float[] q = new float[0];   // [M][D] lane order
@@ -31,12 +32,16 @@ final class GroupTile {
     private final long[] kOff = new long[TILE];
     private final long[] vOff = new long[TILE];
 
-    /** Starts a task of {@code m} query rows of head dim {@code d} over a cache of {@code dtype}. */
-    void begin(int m, int d, DType dtype, float scale) {
+    /**
+     * Starts a task of {@code m} query rows of head dim {@code d} over a cache of {@code dtype} whose K and V elements
+     * read as stored · kScale and stored · vScale (1.0 unless F8_E4M3).
+     */
+    void begin(int m, int d, DType dtype, float scale, float kScale, float vScale) {
         this.m = m;
         this.d = d;
         this.dtype = dtype;
-        this.scale = scale;
+        this.scale = scale * kScale;
+        this.vScale = vScale;
         if (order.length != d || orderDtype != dtype) {
             order = SimdRows.laneOrder(d, dtype);
             orderDtype = dtype;
@@ -100,7 +105,7 @@ final class GroupTile {
             long off = vOff[jj];
             for (int r = 0; r < m; r++) {
                 if (valid[r] > jj) {
-                    SimdRows.axpy(dtype, p[r * TILE + jj], seg, off, acc, r * d, d);
+                    SimdRows.axpy(dtype, p[r * TILE + jj] * vScale, seg, off, acc, r * d, d);
                 }
             }
         }

@@ -49,8 +49,8 @@ public final class SimdAttention implements CpuAttention {
         // the step's own K/V in the cache's dtype, [T][Hkv][D], so every key is read the same way
         int n = b.numTokens() * hkv * d;
         MemorySegment[] own = ownKv(n * (long) dt.byteSize());
-        CpuKvCache.writeRow(dt, k, 0, own[0], 0, n);
-        CpuKvCache.writeRow(dt, v, 0, own[1], 0, n);
+        CpuKvCache.writeRow(dt, cache.kScale(), k, 0, own[0], 0, n);
+        CpuKvCache.writeRow(dt, cache.vScale(), v, 0, own[1], 0, n);
         int seqs = b.numSeqs();
         int[] firstTask = new int[seqs + 1];
         for (int i = 0; i < seqs; i++) {
@@ -68,7 +68,7 @@ public final class SimdAttention implements CpuAttention {
             int m = rows * g;
             int[] table = b.blockTables()[seq];
             GroupTile t = TILES.get();
-            t.begin(m, d, dt, s.scale());
+            t.begin(m, d, dt, s.scale(), cache.kScale(), cache.vScale());
             for (int r = 0; r < m; r++) {
                 t.setQuery(r, q, ((start + i0 + r / g) * h + kvh * g + r % g) * d, past + i0 + r / g);
             }
@@ -174,7 +174,7 @@ public final class SimdAttention implements CpuAttention {
             int to = Math.min(keys.length, from + CHUNK);
             int q0 = (seq * h + kvh * g) * d;
             GroupTile t = TILES.get();
-            t.begin(g, d, cache.dtype(), s.scale());
+            t.begin(g, d, cache.dtype(), s.scale(), cache.kScale(), cache.vScale());
             for (int r = 0; r < g; r++) {
                 t.setQuery(r, q, q0 + r * d, Integer.MAX_VALUE);
             }

@@ -9,13 +9,18 @@ import io.rocketkv.core.numeric.Bf16;
 import io.rocketkv.core.numeric.DType;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
+import io.rocketkv.core.numeric.Fp8E4M3;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Vector API row arithmetic of {@link SimdAttention}: q·k dots and p·v accumulations against one cached row
- * (F32, or BF16 widened in registers), and the online softmax's step over a tile of scores. Lane sums
+ * (F32, BF16 widened in registers, or F8_E4M3 unscaled: the caller applies the cache's K or V scale), and the online softmax's step over a tile of scores. Lane sums
  * and exp are {@link Lanes}' (the same fixed tree and polynomial as the dense ops), so a score gets the same exp
  * in a vector lane or in a tail, and a row's result does not depend on the JIT's state.
  *
@@ -32,6 +37,9 @@ import jdk.incubator.vector.VectorOperators;
 final class SimdRows {
 
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Bytes read for L e4m3 codes: at least L lanes, at least 64 bits (the smallest byte vector). */
+    private static final VectorSpecies<Byte> B8 = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, 8 * L)));
+    private static final float FP8_REBIAS = Math.scalb(1f, 120);
 
     private SimdRows() {
     }
@@ -55,15 +63,54 @@ final class SimdRows {
 
     /** q (lane order) · the row at byte {@code off} of {@code seg}. */
     static float dot(DType dtype, float[] q, int qo, MemorySegment seg, long off, int d) {
-        return dtype == DType.F32 ? dotF32(q, qo, seg, off, d) : dotBf16(q, qo, seg, off, d);
+        return switch (dtype) {
+            case F32 -> dotF32(q, qo, seg, off, d);
+            case BF16 -> dotBf16(q, qo, seg, off, d);
+            default -> dotFp8(q, qo, seg, off, d);
+        };
     }
 
     /** acc (lane order) += p · the row at byte {@code off} of {@code seg}. */
     static void axpy(DType dtype, float p, MemorySegment seg, long off, float[] acc, int ao, int d) {
-        if (dtype == DType.F32) {
-            axpyF32(p, seg, off, acc, ao, d);
-        } else {
-            axpyBf16(p, seg, off, acc, ao, d);
+        switch (dtype) {
+            case F32 -> axpyF32(p, seg, off, acc, ao, d);
+            case BF16 -> axpyBf16(p, seg, off, acc, ao, d);
+            default -> axpyFp8(p, seg, off, acc, ao, d);
+        }
+    }
+
+    /**
+     * L e4m3 codes at byte {@code off} of {@code seg} as floats, unscaled: {@code (b & 0x7F) << 20} puts exponent
+     * and mantissa in a float's fields (subnormal codes land on float subnormals), the sign goes to bit 31, and the
+     * product with 2^120 rebiases the exponent, exactly (the NaN code 0x7F reads as 480: a cache never stores it,
+     * since its writes saturate at ±448).
+     */
+    private static FloatVector fp8(MemorySegment seg, long off) {
+        IntVector w = (IntVector) ByteVector.fromMemorySegment(B8, seg, off, LE).convertShape(VectorOperators.B2I, I, 0);
+        return w.and(0x7F).lanewise(VectorOperators.LSHL, 20).or(w.and(0x80).lanewise(VectorOperators.LSHL, 24))
+                .reinterpretAsFloats().mul(FP8_REBIAS);
+    }
+
+    private static float dotFp8(float[] q, int qo, MemorySegment seg, long off, int d) {
+        FloatVector a0 = FloatVector.zero(F);
+        int c = 0;
+        for (; c + B8.length() <= d && L <= B8.length(); c += L) {
+            a0 = FloatVector.fromArray(F, q, qo + c).fma(fp8(seg, off + c), a0);
+        }
+        float s = Lanes.sum(a0);
+        for (; c < d; c++) {
+            s += q[qo + c] * Fp8E4M3.decode(seg.get(ValueLayout.JAVA_BYTE, off + c));
+        }
+        return s;
+    }
+
+    private static void axpyFp8(float p, MemorySegment seg, long off, float[] acc, int ao, int d) {
+        int c = 0;
+        for (; c + B8.length() <= d && L <= B8.length(); c += L) {
+            fp8(seg, off + c).fma(FloatVector.broadcast(F, p), FloatVector.fromArray(F, acc, ao + c)).intoArray(acc, ao + c);
+        }
+        for (; c < d; c++) {
+            acc[ao + c] += p * Fp8E4M3.decode(seg.get(ValueLayout.JAVA_BYTE, off + c));
         }
     }
 

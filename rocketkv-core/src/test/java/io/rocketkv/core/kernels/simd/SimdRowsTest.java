@@ -67,9 +67,9 @@ class SimdRowsTest {
                 for (int c = 0; c < d; c++) {
                     row[c] = (float) rnd.nextGaussian();
                 }
-                CpuKvCache.writeRow(DType.BF16, row, 0, seg, 0, d);
+                CpuKvCache.writeRow(DType.BF16, 1f, row, 0, seg, 0, d);
                 float[] exact = new float[d];
-                CpuKvCache.readRow(DType.BF16, seg, 0, exact, 0, d);
+                CpuKvCache.readRow(DType.BF16, 1f, seg, 0, exact, 0, d);
                 float[] q = new float[d];
                 for (int c = 0; c < d; c++) {
                     q[c] = (float) rnd.nextGaussian();
