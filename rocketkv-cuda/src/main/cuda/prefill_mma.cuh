@@ -102,6 +102,33 @@ static __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     return *reinterpret_cast<uint32_t*>(&v);
 }
 
+// The query tile a prefill block owns (grid (numHeads, query tiles, numSeqs), tiles visited longest-first) and
+// the keys it reads: rows [q0, q0 + rows) of head `head` of sequence `seq`, keys [0, kvEnd) in numTiles tiles of BN.
+// Shared by v3, v4 and v5. live is false for a block past its sequence's last query tile (it returns at once).
+template <int BM, int BN>
+struct PrefillTile {
+    int head, seq, qStart, qLen, q0, kvLen, past, kvHead, rows, kvEnd, numTiles;
+    const int* table;
+    bool live;
+
+    __device__ __forceinline__ PrefillTile(const int* __restrict__ queryStart, const int* __restrict__ kvLens,
+            const int* __restrict__ blockTables, int numHeads, int numKvHeads, int maxBlocks) {
+        head = blockIdx.x;
+        seq = blockIdx.z;
+        qStart = queryStart[seq];
+        qLen = queryStart[seq + 1] - qStart;
+        q0 = (gridDim.y - 1 - blockIdx.y) * BM;
+        live = q0 < qLen;
+        kvLen = kvLens[seq];
+        past = kvLen - qLen;
+        kvHead = head / (numHeads / numKvHeads);
+        rows = min(BM, qLen - q0);
+        kvEnd = min(kvLen, past + q0 + rows);   // keys [0, kvEnd) are seen by some row
+        numTiles = (kvEnd + BN - 1) / BN;
+        table = blockTables + (size_t) seq * maxBlocks;
+    }
+};
+
 // Where chunk c (8 bf16) of key j's K row sits in the cache (V: + vDelta elements), through the block table.
 static __device__ __forceinline__ const unsigned short* kv_row_chunk(const unsigned short* __restrict__ kvCache,
         const int* __restrict__ table, int kvHead, int numKvHeads, int tokensPerBlock, size_t headStride, int j,
@@ -215,19 +242,11 @@ __device__ __forceinline__ void prefill(
     __nv_bfloat16* sQ = reinterpret_cast<__nv_bfloat16*>(smem);
     __nv_bfloat16* sKV = sQ + C::Q_ELEMS;   // stage s: K at sKV + 2 s KV_ELEMS, V right after
 
-    const int head = blockIdx.x;
-    const int seq = blockIdx.z;
-    const int qStart = queryStart[seq];
-    const int qLen = queryStart[seq + 1] - qStart;
-    const int q0 = (gridDim.y - 1 - blockIdx.y) * BM;
-    if (q0 >= qLen) return;
-    const int kvLen = kvLens[seq];
-    const int past = kvLen - qLen;
-    const int kvHead = head / (numHeads / numKvHeads);
-    const int rows = min(BM, qLen - q0);
-    const int kvEnd = min(kvLen, past + q0 + rows);   // keys [0, kvEnd) are seen by some row
-    const int numTiles = (kvEnd + BN - 1) / BN;
-    const int* table = blockTables + (size_t) seq * maxBlocks;
+    const PrefillTile<BM, BN> tile(queryStart, kvLens, blockTables, numHeads, numKvHeads, maxBlocks);
+    if (!tile.live) return;
+    const int head = tile.head, qStart = tile.qStart, qLen = tile.qLen, q0 = tile.q0, past = tile.past;
+    const int kvHead = tile.kvHead, rows = tile.rows, kvEnd = tile.kvEnd, numTiles = tile.numTiles;
+    const int* table = tile.table;
 
     const int tid = threadIdx.x;
     const int warp = tid >> 5;

@@ -84,19 +84,11 @@ __device__ __forceinline__ void prefill(
     auto emptyK = [&](int s) { return bars + 8u * (2 * NS + s); };
     auto emptyV = [&](int s) { return bars + 8u * (3 * NS + s); };
 
-    const int head = blockIdx.x;
-    const int seq = blockIdx.z;
-    const int qStart = queryStart[seq];
-    const int qLen = queryStart[seq + 1] - qStart;
-    const int q0 = (gridDim.y - 1 - blockIdx.y) * BM;
-    if (q0 >= qLen) return;
-    const int kvLen = kvLens[seq];
-    const int past = kvLen - qLen;
-    const int kvHead = head / (numHeads / numKvHeads);
-    const int rows = min(BM, qLen - q0);
-    const int kvEnd = min(kvLen, past + q0 + rows);
-    const int numTiles = (kvEnd + BN - 1) / BN;
-    const int* table = blockTables + (size_t) seq * maxBlocks;
+    const rkv_prefill_mma::PrefillTile<BM, BN> tile(queryStart, kvLens, blockTables, numHeads, numKvHeads, maxBlocks);
+    if (!tile.live) return;
+    const int head = tile.head, qStart = tile.qStart, qLen = tile.qLen, q0 = tile.q0, past = tile.past;
+    const int kvHead = tile.kvHead, rows = tile.rows, kvEnd = tile.kvEnd, numTiles = tile.numTiles;
+    const int* table = tile.table;
 
     const int tid = threadIdx.x;
     const int wg = __shfl_sync(0xffffffffu, tid >> 7, 0);   // warp-uniform, as the compiler can see
