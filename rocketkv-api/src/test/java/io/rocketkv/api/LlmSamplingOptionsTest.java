@@ -206,11 +206,10 @@ class LlmSamplingOptionsTest {
                 "token id " + vocab + " is outside the model's vocabulary");
         assertRequestRefused("sampling_params.bad_token_ids", TinyLlm.greedy(2).badTokenIds(List.of(vocab + 5))
                 .build(), "outside the model's vocabulary");
-        assertRequestRefused("sampling_params.prompt_logprobs", TinyLlm.greedy(2).promptLogprobs(1).build(),
-                "not supported yet");
         ExecutionException streamed = assertThrows(ExecutionException.class, () -> llm.generateStream(PROMPT,
-                sampled(1).n(2).build(), c -> { }).get());
-        assertTrue(streamed.getCause() instanceof ConfigException c && c.key().equals("sampling_params.n"),
+                sampled(1).n(2).bestOf(3).build(), c -> { }).get());
+        assertTrue(streamed.getCause() instanceof ConfigException c && c.key().equals("sampling_params.best_of")
+                && c.getMessage().contains("best_of (bestOf) 3 above n 2 cannot be streamed"),
                 String.valueOf(streamed.getCause()));
     }
 
