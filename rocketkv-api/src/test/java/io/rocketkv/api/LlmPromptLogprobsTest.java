@@ -8,14 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.rocketkv.api.chat.Message;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.IntStream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@link SamplingParams#promptLogprobs()} through the {@link LLM}: {@link RequestOutput#promptLogprobs()} has one entry
@@ -25,24 +21,10 @@ import org.junit.jupiter.api.io.TempDir;
  * the cache; with n = 2 the entries come once; chat and streaming carry them too. (The engine's own test compares them
  * to transformers and to a brute-force reference.)
  */
-class LlmPromptLogprobsTest {
+class LlmPromptLogprobsTest extends TinyLlmSuite {
 
     private static final double TOLERANCE = 1e-5;
 
-    @TempDir
-    static Path dir;
-
-    static LLM llm;
-
-    @BeforeAll
-    static void open() throws Exception {
-        llm = TinyLlm.open(TinyLlm.write(dir));
-    }
-
-    @AfterAll
-    static void close() {
-        llm.close();
-    }
 
     @Test
     void notAskedForIsNull() {

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.openai.client.OpenAIClient;
-import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.JsonValue;
 import com.openai.core.http.StreamResponse;
 import com.openai.models.chat.completions.ChatCompletionChunk;
@@ -58,15 +57,14 @@ class StreamedChoicesTest {
                 .kvCacheConfig(KvCacheConfig.builder().maxTokens(4096).build()).streamInterval(INTERVAL).build();
         every3 = ServerFixture.serve(llm, model, new OpenAiServer.Options("127.0.0.1", 0, ServerFixture.NAME,
                 1 << 20, 1024));
-        client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + f.server.port() + "/v1")
-                .apiKey("unused").maxRetries(0).build();
+        client = f.openAiClient();
     }
 
     @AfterAll
     static void stop() {
+        every3.close();
         client.close();
         f.close();
-        every3.close();
     }
 
     private static SamplingParams seeded(int maxTokens) {

@@ -190,7 +190,6 @@ class PromptLogprobsTest {
      */
     private static List<PromptLogprob> bruteForce(Loaded m, int[] prompt, int k) {
         AttentionShape shape = m.model().attentionShape();
-        int vocab = m.config().vocabSize();
         int blocks = (prompt.length + TPB - 1) / TPB;
         PromptLogprob[] out = new PromptLogprob[prompt.length];
         for (int p = 1; p < prompt.length; p++) {
@@ -205,24 +204,14 @@ class PromptLogprobsTest {
             for (Tensor t : caches) {
                 t.close();
             }
-            double max = Double.NEGATIVE_INFINITY;
-            for (float x : row) {
-                max = Math.max(max, x);
-            }
-            double sum = 0;
-            for (float x : row) {
-                sum += Math.exp(x - max);
-            }
-            double lse = max + Math.log(sum);
+            double[] lp = SamplerReference.logSoftmax(row);
             int rank = 1;
             for (float x : row) {
                 rank += x > row[prompt[p]] ? 1 : 0;
             }
-            Integer[] order = IntStream.range(0, vocab).boxed().toArray(Integer[]::new);
-            Arrays.sort(order, (a, b) -> row[a] != row[b] ? Float.compare(row[b], row[a]) : Integer.compare(a, b));
-            List<TokenLogprob> top = Arrays.stream(order, 0, k)
-                    .map(id -> new TokenLogprob(id, (float) (row[id] - lse))).toList();
-            out[p] = new PromptLogprob(prompt[p], (float) (row[prompt[p]] - lse), rank, top);
+            List<TokenLogprob> top = Arrays.stream(SamplerReference.rankOrder(row), 0, k)
+                    .mapToObj(id -> new TokenLogprob(id, (float) lp[id])).toList();
+            out[p] = new PromptLogprob(prompt[p], (float) lp[prompt[p]], rank, top);
         }
         return Arrays.asList(out);
     }
