@@ -34,6 +34,10 @@ public final class EngineFlags {
             description = "kv_cache_config.free_gpu_memory_fraction: share of the free GPU memory for the KV cache")
     Double kvCacheFreeGpuMemoryFraction;
 
+    @Option(names = {"--stream_interval", "--stream-interval"},
+            description = "stream_interval: generated tokens per streamed chunk (default 1)")
+    Integer streamInterval;
+
     /** The YAML's args (or the defaults) with the flags given here applied on top. */
     public LlmArgs args() {
         LlmArgs base = config != null ? LlmArgs.fromYaml(config) : LlmArgs.builder().build();
@@ -49,6 +53,9 @@ public final class EngineFlags {
         }
         if (maxNumTokens != null) {
             b.maxNumTokens(maxNumTokens);
+        }
+        if (streamInterval != null) {
+            b.streamInterval(streamInterval);
         }
         if (tpSize != null) {
             b.tensorParallelSize(tpSize);

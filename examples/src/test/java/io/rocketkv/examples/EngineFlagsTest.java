@@ -44,6 +44,17 @@ class EngineFlagsTest {
     }
 
     @Test
+    void streamIntervalOverridesTheYamlsAndMustBePositive() throws Exception {
+        Path yaml = Files.writeString(dir.resolve("interval.yaml"), "stream_interval: 4\n");
+        assertEquals(4, parse("--model", "m", "--config", yaml.toString()).streamInterval());
+        assertEquals(2, parse("--model", "m", "--config", yaml.toString(), "--stream_interval", "2").streamInterval());
+        assertEquals(3, parse("--model", "m", "--stream-interval", "3").streamInterval());
+        var e = org.junit.jupiter.api.Assertions.assertThrows(io.rocketkv.api.ConfigException.class,
+                () -> parse("--model", "m", "--stream_interval", "0"));
+        assertEquals("stream_interval", e.key());
+    }
+
+    @Test
     void withoutFlagsTheDefaults() {
         LlmArgs a = parse("--model", "m");
         assertEquals(LlmArgs.builder().build(), a);

@@ -61,8 +61,13 @@ public record CompletionOutput(int index, String text, int[] tokenIds, List<Toke
 
     /** A sampled token's alternatives as the api's, most likely first (empty when none were asked for). */
     static List<Alternative> alternatives(SampledToken t) {
-        List<Alternative> top = new ArrayList<>(t.topLogprobs().size());
-        for (TokenLogprob a : t.topLogprobs()) {
+        return alternatives(t.topLogprobs());
+    }
+
+    /** The engine's alternatives as the api's, in order. */
+    static List<Alternative> alternatives(List<TokenLogprob> engine) {
+        List<Alternative> top = new ArrayList<>(engine.size());
+        for (TokenLogprob a : engine) {
             top.add(new Alternative(a.tokenId(), a.logprob()));
         }
         return top;

@@ -192,8 +192,10 @@ public final class LLM implements AutoCloseable {
     }
 
     /**
-     * Streams a completion: {@code onToken} is called for every token (on the engine thread; keep it short),
-     * the future completes with the whole output. Cancelling the future ({@code cancel(true)}) stops the
+     * Streams a completion: {@code onToken} is called for every chunk of {@code stream_interval} tokens (every token
+     * by default; on the engine thread, keep it short), the future completes with the whole output. With {@code n}
+     * above 1 the chunks of the n completions interleave, each naming its {@link StreamChunk#index()} and each
+     * completion ending with its own last chunk. Cancelling the future ({@code cancel(true)}) stops the
      * request: the engine drops it before its next step and frees its KV blocks.
      */
     public CompletableFuture<RequestOutput> generateStream(String prompt, SamplingParams params, Consumer<StreamChunk> onToken) {
@@ -224,7 +226,7 @@ public final class LLM implements AutoCloseable {
                 queue.add(e);
             }
         });
-        return new QueueTokenStream(queue, f);
+        return new QueueTokenStream(queue, f, params.n());
     }
 
     /**
@@ -348,7 +350,8 @@ public final class LLM implements AutoCloseable {
     /**
      * Submits the {@code best_of} completions of one prompt (each its own sequence, prefilled on its own; with block
      * reuse on, a completion admitted after another's prompt blocks were cached shares them) and completes with the
-     * best {@code n}. Streaming takes one completion only.
+     * best {@code n}. Streaming hands over the chunks of all n completions as they come (best_of above n is refused:
+     * the best are known only at the end).
      */
     private CompletableFuture<RequestOutput> submitIds(String prompt, int[] ids, SamplingParams params,
                                                        Consumer<StreamChunk> onToken) {
@@ -358,15 +361,11 @@ public final class LLM implements AutoCloseable {
         } catch (ConfigException e) {
             return CompletableFuture.failedFuture(e);
         }
-        if (params.promptLogprobs() != null) {
-            return CompletableFuture.failedFuture(new ConfigException("sampling_params.prompt_logprobs",
-                    "sampling_params.prompt_logprobs (promptLogprobs) is not supported yet: the engine computes"
-                            + " logits for the last prompt position only; leave it unset"));
-        }
-        if (onToken != null && params.numSampled() > 1) {
-            return CompletableFuture.failedFuture(new ConfigException("sampling_params.n", "streaming returns one"
-                    + " completion: n (n) and best_of must be 1, got n " + params.n() + ", best_of "
-                    + params.numSampled() + "; call generate for several, or stream several requests"));
+        if (onToken != null && params.numSampled() > params.n()) {
+            return CompletableFuture.failedFuture(new ConfigException("sampling_params.best_of", "streaming hands"
+                    + " over every sampled completion as it is generated, so best_of (bestOf) " + params.numSampled()
+                    + " above n " + params.n() + " cannot be streamed (which n are best is known only at the end);"
+                    + " leave best_of unset or equal to n, or call generate"));
         }
         Integer keep = params.truncatePromptTokens();
         if (keep != null && ids.length > keep) {
@@ -381,14 +380,16 @@ public final class LLM implements AutoCloseable {
             return CompletableFuture.failedFuture(new IllegalArgumentException(tooBig));
         }
         Consumer<StreamChunk> guarded = onToken == null ? null : new GuardedListener(onToken);
-        Consumer<GenerationRequest.TokenEvent> listener = guarded == null ? null
-                : ev -> guarded.accept(StreamChunk.from(ev));
         List<List<Integer>> badWords = BadWords.encode(tokenizer, params.bad());
         Detokenizer detokenizer = params.skipSpecialTokens() ? null : out -> detokenize(out, false);
         List<CompletableFuture<GenerationResult>> results = new ArrayList<>();
         for (int i = 0; i < params.numSampled(); i++) {
+            // streamed: completion i's tokens in chunks of stream_interval, each chunk naming i
+            Consumer<GenerationRequest.TokenEvent> listener = guarded == null ? null
+                    : new StreamIntervals(i, args.streamInterval(), guarded);
+            // the first completion alone scores the prompt (the same for all of them)
             results.add(engine.submit(new GenerationRequest(ids, params.toSamplingOptions(i, badWords),
-                    params.toStopCriteria(eosIds), listener, detokenizer)));
+                    params.toStopCriteria(eosIds), listener, detokenizer, i == 0 ? params.promptLogprobs() : null)));
         }
         CompletableFuture<RequestOutput> out = CompletableFuture.allOf(results.toArray(CompletableFuture[]::new))
                 .thenApply(v -> RequestOutput.from(prompt, results.stream().map(CompletableFuture::join).toList(),
@@ -640,6 +641,16 @@ public final class LLM implements AutoCloseable {
          */
         public Builder evaluationStage1Policy(Stage1Policy policy) {
             this.stage1Policy = Objects.requireNonNull(policy, "policy");
+            return this;
+        }
+
+        /**
+         * Tokens per streamed chunk (YAML {@code stream_interval}, TensorRT-LLM's key; default 1): a streaming
+         * listener gets one {@link StreamChunk} every {@code streamInterval} generated tokens of a completion, and the
+         * rest with its last token; &ge; 1 ({@link ConfigException} naming {@code stream_interval} otherwise).
+         */
+        public Builder streamInterval(int streamInterval) {
+            args.streamInterval(streamInterval);
             return this;
         }
 

@@ -42,6 +42,9 @@ import java.util.Locale;
  *     agree)</td></tr>
  * <tr><td>{@code print_iter_log}</td><td>false</td><td>true logs one INFO line per engine step (the step's
  *     kind, sequences, tokens, KV blocks in use and time), as TensorRT-LLM's {@code print_iter_log}</td></tr>
+ * <tr><td>{@code stream_interval}</td><td>1</td><td>&ge; 1; a streamed request hands over its tokens every
+ *     {@code stream_interval} generated tokens (one chunk of them), the rest with the last token, as TensorRT-LLM's
+ *     {@code stream_interval}</td></tr>
  * <tr><td>{@code scheduler_config}</td><td>none</td><td>TensorRT-LLM's keys, accepted and ignored with a warning:
  *     the scheduler is first come, first served</td></tr>
  * <tr><td>{@code cuda_graph_config}</td><td>{@link CudaGraphConfig#defaults()} (on)</td><td>see
@@ -76,6 +79,7 @@ import java.util.Locale;
  * @param allowLongMaxSeqLen    YAML {@code allow_long_max_seq_len}
  * @param checkWeights          YAML {@code check_weights}
  * @param printIterLog          YAML {@code print_iter_log}
+ * @param streamInterval        YAML {@code stream_interval}
  */
 public record LlmArgs(
         Backend backend,
@@ -91,7 +95,8 @@ public record LlmArgs(
         int tensorParallelSize,
         boolean allowLongMaxSeqLen,
         boolean checkWeights,
-        boolean printIterLog) {
+        boolean printIterLog,
+        int streamInterval) {
 
     public static final Backend DEFAULT_BACKEND = Backend.AUTO;
     public static final String DEFAULT_ATTN_BACKEND = "TRTLLM";
@@ -102,6 +107,8 @@ public record LlmArgs(
     public static final int DEFAULT_MAX_NUM_TOKENS = 8192;
     public static final int DEFAULT_TOKENS_PER_BLOCK = 32;
     public static final int DEFAULT_TENSOR_PARALLEL_SIZE = 1;
+    /** TensorRT-LLM's default {@code stream_interval}: every token streamed as it comes. */
+    public static final int DEFAULT_STREAM_INTERVAL = 1;
 
     /**
      * Validates each field and the cross-field rules. A null backend, attnBackend or kvCacheConfig means the
@@ -128,6 +135,10 @@ public record LlmArgs(
         if (tensorParallelSize < 1) {
             throw ConfigException.invalid("tensor_parallel_size", "tensorParallelSize", ">= 1 (1 = one GPU)",
                     tensorParallelSize);
+        }
+        if (streamInterval < 1) {
+            throw ConfigException.invalid("stream_interval", "streamInterval", ">= 1 (1 = every token)",
+                    streamInterval);
         }
         cudaGraphConfig.resolve(maxBatchSize); // sizes within max_batch_size
         if (sparseAttentionConfig != null) {
@@ -228,7 +239,8 @@ public record LlmArgs(
                 .tensorParallelSize(tensorParallelSize)
                 .allowLongMaxSeqLen(allowLongMaxSeqLen)
                 .checkWeights(checkWeights)
-                .printIterLog(printIterLog);
+                .printIterLog(printIterLog)
+                .streamInterval(streamInterval);
     }
 
     /** The decode batch sizes recorded as CUDA graphs (empty when off). */
@@ -252,6 +264,7 @@ public record LlmArgs(
         private boolean allowLongMaxSeqLen;
         private boolean checkWeights = true;
         private boolean printIterLog;
+        private int streamInterval = DEFAULT_STREAM_INTERVAL;
 
         private Builder() {
         }
@@ -346,11 +359,20 @@ public record LlmArgs(
             return this;
         }
 
+        /**
+         * Generated tokens per streamed chunk (YAML {@code stream_interval}, default 1): a streamed request's listener
+         * gets one chunk every {@code streamInterval} tokens and one with the rest at the end; &ge; 1.
+         */
+        public Builder streamInterval(int streamInterval) {
+            this.streamInterval = streamInterval;
+            return this;
+        }
+
         /** @throws ConfigException when a value is out of range or the cross-field rules fail */
         public LlmArgs build() {
             return new LlmArgs(backend, attnBackend, sparseAttentionConfig, kvCacheConfig, enableChunkedPrefill,
                     maxSeqLen, maxBatchSize, maxNumTokens, tokensPerBlock, cudaGraphConfig, tensorParallelSize,
-                    allowLongMaxSeqLen, checkWeights, printIterLog);
+                    allowLongMaxSeqLen, checkWeights, printIterLog, streamInterval);
         }
     }
 }

@@ -134,6 +134,7 @@ final class LlmArgsYaml {
                 case "allow_long_max_seq_len" -> b.allowLongMaxSeqLen(bool(v, key));
                 case "check_weights" -> b.checkWeights(bool(v, key));
                 case "print_iter_log" -> b.printIterLog(bool(v, key));
+                case "stream_interval" -> b.streamInterval(integer(v, key));
                 case "max_batch_size" -> b.maxBatchSize(integer(v, key));
                 case "max_num_tokens" -> b.maxNumTokens(integer(v, key));
                 case "tokens_per_block" -> blockSize = sameBlockSize(blockSize, integer(v, key), key);
@@ -301,6 +302,9 @@ final class LlmArgsYaml {
         }
         if (args.printIterLog()) {
             root.put("print_iter_log", true);
+        }
+        if (args.streamInterval() != LlmArgs.DEFAULT_STREAM_INTERVAL) {
+            root.put("stream_interval", args.streamInterval());
         }
         root.put("max_batch_size", args.maxBatchSize());
         root.put("max_num_tokens", args.maxNumTokens());

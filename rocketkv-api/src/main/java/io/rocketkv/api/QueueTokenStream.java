@@ -21,12 +21,15 @@ final class QueueTokenStream implements TokenStream {
     private final BlockingQueue<Object> queue;
     private final CompletableFuture<RequestOutput> future;
     private final Cleaner.Cleanable cancelOnGc;
+    private int open; // completions whose last chunk has not come yet
     private StreamChunk next;
     private boolean done;
 
-    QueueTokenStream(BlockingQueue<Object> queue, CompletableFuture<RequestOutput> future) {
+    /** Over the chunks of {@code completions} completions (n), done after the last chunk of each. */
+    QueueTokenStream(BlockingQueue<Object> queue, CompletableFuture<RequestOutput> future, int completions) {
         this.queue = queue;
         this.future = future;
+        this.open = completions;
         this.cancelOnGc = STREAM_CLEANER.register(this, new Cancel(future));
     }
 
@@ -52,7 +55,7 @@ final class QueueTokenStream implements TokenStream {
                 throw new CompletionException(t instanceof CompletionException c ? c.getCause() : t);
             }
             next = (StreamChunk) o;
-            if (next.isLast()) {
+            if (next.isLast() && --open == 0) {
                 finish();
             }
             return true;

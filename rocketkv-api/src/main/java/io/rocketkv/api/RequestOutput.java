@@ -2,6 +2,7 @@ package io.rocketkv.api;
 
 import io.rocketkv.core.engine.GenerationResult;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
 
@@ -12,26 +13,37 @@ import java.util.List;
  * @param promptTokenIds the prompt's token ids, special tokens included
  * @param outputs        the completions: {@code n} of them (SamplingParams), index 0 first
  * @param metrics        counts, timings and memory
+ * @param promptLogprobs null unless {@link SamplingParams#promptLogprobs()} was set; else one entry per prompt token,
+ *                       the first null (no token precedes it), as vLLM's {@code RequestOutput.prompt_logprobs}
  */
-public record RequestOutput(String prompt, int[] promptTokenIds, List<CompletionOutput> outputs, Metrics metrics) {
+public record RequestOutput(String prompt, int[] promptTokenIds, List<CompletionOutput> outputs, Metrics metrics,
+                            List<PromptLogprob> promptLogprobs) {
 
     public RequestOutput {
         promptTokenIds = promptTokenIds.clone();
         outputs = List.copyOf(outputs);
+        promptLogprobs = promptLogprobs == null ? null : Collections.unmodifiableList(new ArrayList<>(promptLogprobs));
+    }
+
+    /** Without prompt log-probabilities. */
+    public RequestOutput(String prompt, int[] promptTokenIds, List<CompletionOutput> outputs, Metrics metrics) {
+        this(prompt, promptTokenIds, outputs, metrics, null);
     }
 
     /** The engine's result as the api's, field by field; per-token logprobs only when they were asked for. */
     static RequestOutput from(String prompt, GenerationResult r, boolean withLogprobs) {
         return new RequestOutput(prompt, r.promptIds(), List.of(CompletionOutput.from(r, withLogprobs)),
-                Metrics.from(r.metrics()));
+                Metrics.from(r.metrics()), PromptLogprob.from(r.promptLogprobs()));
     }
 
     /**
      * The engine's results of one prompt's {@code best_of} sampled completions as the api's: the {@code n} with the
      * highest cumulative log-probability (all of them when there are n), in that order, indexed 0..n-1; the metrics
-     * count the returned completions' tokens.
+     * count the returned completions' tokens. The prompt log-probabilities are those of the completion that computed
+     * them (the first submitted).
      */
     static RequestOutput from(String prompt, List<GenerationResult> results, int n, boolean withLogprobs) {
+        List<PromptLogprob> promptLogprobs = PromptLogprob.from(results.getFirst().promptLogprobs());
         List<GenerationResult> ranked = new ArrayList<>(results);
         if (ranked.size() > n) {
             ranked.sort(Comparator.comparingDouble(CompletionOutput::cumulativeLogprob).reversed());
@@ -45,7 +57,7 @@ public record RequestOutput(String prompt, int[] promptTokenIds, List<Completion
         for (GenerationResult r : ranked.subList(1, ranked.size())) {
             m = m.plus(Metrics.from(r.metrics()));
         }
-        return new RequestOutput(prompt, ranked.getFirst().promptIds(), outs, m);
+        return new RequestOutput(prompt, ranked.getFirst().promptIds(), outs, m, promptLogprobs);
     }
 
     @Override

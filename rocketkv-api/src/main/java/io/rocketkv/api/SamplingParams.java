@@ -50,8 +50,10 @@ import java.util.Map;
  * @param includeStopStrInOutput {@code include_stop_str_in_output}: keep a matched stop string in the text
  * @param addSpecialTokens       {@code add_special_tokens} (default true): the tokenizer adds BOS (and the like)
  * @param skipSpecialTokens      {@code skip_special_tokens} (default true): special tokens give no output text
- * @param promptLogprobs         {@code prompt_logprobs}, 0..20 when set; accepted, but a request that sets it is
- *                               refused (prompt log-probabilities are not computed yet)
+ * @param promptLogprobs         {@code prompt_logprobs}, 0..20 when set: the output's
+ *                               {@link RequestOutput#promptLogprobs()} gives each prompt token's log-probability,
+ *                               rank and this many alternatives; such a request prefills its whole prompt (it
+ *                               shares no cached blocks of block reuse)
  * @param truncatePromptTokens   {@code truncate_prompt_tokens}, &ge; 1: only the prompt's last k tokens are used
  */
 public record SamplingParams(
@@ -395,7 +397,7 @@ public record SamplingParams(
             return this;
         }
 
-        /** 0..20; null = none. A request that sets it is refused for now. */
+        /** 0..20 alternatives per prompt token ({@link RequestOutput#promptLogprobs()}); null = none. */
         public Builder promptLogprobs(Integer promptLogprobs) {
             this.promptLogprobs = promptLogprobs;
             return this;

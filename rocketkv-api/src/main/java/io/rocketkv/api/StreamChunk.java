@@ -4,55 +4,73 @@ import io.rocketkv.core.engine.GenerationRequest;
 import java.util.List;
 
 /**
- * One streamed token.
+ * One streamed delta of one completion: the tokens generated since the previous chunk of that completion, one
+ * token by default, {@code stream_interval} of them ({@link LlmArgs#streamInterval()}), fewer in the last chunk.
  *
- * @param tokenId      the generated token
- * @param textDelta    the text this token completed (empty while a multi-byte character is incomplete; with
- *                     stop strings, the last characters wait until no stop string can begin there); the
- *                     deltas add up to the output's text
- * @param logprob      the token's log-probability
- * @param finishReason null until the last token, then {@code "stop"} or {@code "length"}
- * @param top          the {@link SamplingParams#logprobs()} most likely tokens at this step, most likely first,
- *                     the same as the output's {@link CompletionOutput.TokenLogprobs#top()} for this token;
- *                     empty when {@code logprobs} was not set
+ * @param index        the completion: 0 .. n − 1 ({@link SamplingParams#n()}); the chunks of several completions
+ *                     interleave, each completion ending with its own last chunk
+ * @param tokens       the chunk's tokens in order, each with its log-probability and, when
+ *                     {@link SamplingParams#logprobs()} is set, the same most likely alternatives as the output's
+ *                     {@link CompletionOutput#logprobs()} entry (else none); never empty
+ * @param textDelta    the text these tokens completed (empty while a multi-byte character is incomplete; with stop
+ *                     strings, the last characters wait until no stop string can begin there); the deltas of a
+ *                     completion add up to its text
+ * @param finishReason null until the completion's last chunk, then {@code "stop"} or {@code "length"}
  */
-public record StreamChunk(int tokenId, String textDelta, float logprob, String finishReason,
-                          List<CompletionOutput.Alternative> top) {
+public record StreamChunk(int index, List<CompletionOutput.TokenLogprobs> tokens, String textDelta,
+                          String finishReason) {
 
     public StreamChunk {
-        top = List.copyOf(top);
+        tokens = List.copyOf(tokens);
+        if (tokens.isEmpty() || index < 0) {
+            throw new IllegalArgumentException("a chunk has at least one token and an index >= 0, got "
+                    + tokens.size() + " tokens, index " + index);
+        }
     }
 
-    /** A chunk without alternatives. */
+    /** A chunk of one token of completion 0. */
+    public StreamChunk(int tokenId, String textDelta, float logprob, String finishReason,
+                       List<CompletionOutput.Alternative> top) {
+        this(0, List.of(new CompletionOutput.TokenLogprobs(tokenId, logprob, top)), textDelta, finishReason);
+    }
+
+    /** A chunk of one token of completion 0, without alternatives. */
     public StreamChunk(int tokenId, String textDelta, float logprob, String finishReason) {
         this(tokenId, textDelta, logprob, finishReason, List.of());
     }
 
-    /** The engine's token event as the api's, field by field. */
+    /** The engine's token event as a chunk of one token of completion {@code index}, field by field. */
+    static StreamChunk from(GenerationRequest.TokenEvent ev, int index) {
+        return new StreamChunk(index, List.of(CompletionOutput.TokenLogprobs.from(ev.token())), ev.textDelta(),
+                ev.finished() == null ? null : ev.finished().wireName());
+    }
+
+    /** As {@link #from(GenerationRequest.TokenEvent, int)} for completion 0. */
     static StreamChunk from(GenerationRequest.TokenEvent ev) {
-        Fields f = new Fields();
-        f.tokenId = ev.token().tokenId();
-        f.textDelta = ev.textDelta();
-        f.logprob = ev.token().logprob();
-        f.finishReason = ev.finished() == null ? null : ev.finished().wireName();
-        f.top = CompletionOutput.alternatives(ev.token());
-        return f.build();
+        return from(ev, 0);
+    }
+
+    /** The chunk's last token (its only one at {@code stream_interval} 1). */
+    public int tokenId() {
+        return tokens.getLast().tokenId();
+    }
+
+    /** The log-probability of the chunk's last token. */
+    public float logprob() {
+        return tokens.getLast().logprob();
+    }
+
+    /** The alternatives at the chunk's last token (empty when {@code logprobs} was not set). */
+    public List<CompletionOutput.Alternative> top() {
+        return tokens.getLast().top();
+    }
+
+    /** The ids of the chunk's tokens, in order. */
+    public int[] tokenIds() {
+        return tokens.stream().mapToInt(CompletionOutput.TokenLogprobs::tokenId).toArray();
     }
 
     public boolean isLast() {
         return finishReason != null;
-    }
-
-    /** The fields, set by name; {@link #build} is the one call of the canonical constructor here. */
-    private static final class Fields {
-        int tokenId;
-        String textDelta;
-        float logprob;
-        String finishReason;
-        List<CompletionOutput.Alternative> top;
-
-        StreamChunk build() {
-            return new StreamChunk(tokenId, textDelta, logprob, finishReason, top);
-        }
     }
 }

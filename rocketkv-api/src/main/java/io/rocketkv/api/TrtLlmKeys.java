@@ -61,7 +61,8 @@ final class TrtLlmKeys {
     static final Section TOP = new Section("", List.of(
             "backend", "attn_backend", "sparse_attention_config", "kv_cache_config", "enable_chunked_prefill",
             "max_seq_len", "max_batch_size", "max_num_tokens", "tokens_per_block", "cuda_graph_config",
-            "tensor_parallel_size", "allow_long_max_seq_len", "check_weights", "print_iter_log", "scheduler_config"),
+            "tensor_parallel_size", "allow_long_max_seq_len", "check_weights", "print_iter_log", "scheduler_config",
+            "stream_interval"),
             ignored(
             i("model", Kind.ANY, "the model is given to LLM.builder().model(...) or --model_path, not in this file"),
             i("tokenizer", Kind.ANY, TOKENIZER),
@@ -147,7 +148,6 @@ final class TrtLlmKeys {
             i("use_fine_grained_sync", Kind.BOOL, MOE),
             i("enable_layerwise_nvtx_marker", Kind.BOOL, TORCH),
             i("enable_min_latency", Kind.BOOL, TORCH),
-            i("stream_interval", Kind.INT, "streaming hands over every token as it is generated"),
             i("force_dynamic_quantization", Kind.BOOL, TORCH),
             i("allreduce_strategy", Kind.STRING, "tensor parallelism reduces through NCCL"),
             i("checkpoint_loader", Kind.ANY, "checkpoints are Hugging Face safetensors directories"),

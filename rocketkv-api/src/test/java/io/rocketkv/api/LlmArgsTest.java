@@ -31,6 +31,7 @@ class LlmArgsTest {
         assertEquals(2048, a.maxBatchSize());
         assertEquals(8192, a.maxNumTokens());
         assertEquals(32, a.tokensPerBlock());
+        assertEquals(1, a.streamInterval(), "TensorRT-LLM's default: every token");
     }
 
     @Test
@@ -80,6 +81,23 @@ class LlmArgsTest {
     void maxBatchSizeMustBePositive() {
         assertConfigError("max_batch_size", () -> LlmArgs.builder().maxBatchSize(0).build(),
                 "max_batch_size (maxBatchSize)", ">= 1", "got 0");
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {0, -3})
+    void streamIntervalMustBePositive(int bad) {
+        assertConfigError("stream_interval", () -> LlmArgs.builder().streamInterval(bad).build(),
+                "stream_interval (streamInterval)", ">= 1", "got " + bad);
+        assertConfigError("stream_interval", () -> LlmArgs.fromYaml("stream_interval: " + bad),
+                "stream_interval (streamInterval)", ">= 1", "got " + bad);
+    }
+
+    @Test
+    void streamIntervalRoundTripsThroughYaml() {
+        LlmArgs a = LlmArgs.builder().streamInterval(3).build();
+        assertEquals(3, a.streamInterval());
+        assertEquals(a, a.toBuilder().build());
+        assertEquals(a, LlmArgs.fromYaml(a.toYaml()));
     }
 
     @Test

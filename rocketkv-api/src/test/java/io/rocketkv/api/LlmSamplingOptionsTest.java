@@ -8,38 +8,21 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The TensorRT-LLM sampling options end to end on the CPU backend, each against an independent reference: single
  * requests with the seeds a fan-out uses, the greedy run's own log-probabilities, the tokenizer's encoding.
  */
-class LlmSamplingOptionsTest {
+class LlmSamplingOptionsTest extends TinyLlmSuite {
 
-    @TempDir
-    static Path dir;
-    static LLM llm;
     static final String PROMPT = TinyLlm.PROMPTS.get(2);
-
-    @BeforeAll
-    static void open() throws Exception {
-        llm = TinyLlm.open(TinyLlm.write(dir));
-    }
-
-    @AfterAll
-    static void close() {
-        llm.close();
-    }
 
     private static SamplingParams.Builder sampled(long seed) {
         return SamplingParams.builder().temperature(1.0).seed(seed).maxTokens(6).ignoreEos(true);
@@ -206,11 +189,10 @@ class LlmSamplingOptionsTest {
                 "token id " + vocab + " is outside the model's vocabulary");
         assertRequestRefused("sampling_params.bad_token_ids", TinyLlm.greedy(2).badTokenIds(List.of(vocab + 5))
                 .build(), "outside the model's vocabulary");
-        assertRequestRefused("sampling_params.prompt_logprobs", TinyLlm.greedy(2).promptLogprobs(1).build(),
-                "not supported yet");
         ExecutionException streamed = assertThrows(ExecutionException.class, () -> llm.generateStream(PROMPT,
-                sampled(1).n(2).build(), c -> { }).get());
-        assertTrue(streamed.getCause() instanceof ConfigException c && c.key().equals("sampling_params.n"),
+                sampled(1).n(2).bestOf(3).build(), c -> { }).get());
+        assertTrue(streamed.getCause() instanceof ConfigException c && c.key().equals("sampling_params.best_of")
+                && c.getMessage().contains("best_of (bestOf) 3 above n 2 cannot be streamed"),
                 String.valueOf(streamed.getCause()));
     }
 

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CancellationException;
@@ -16,13 +15,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Requests that are abandoned stop: a closed {@link TokenStream}, one that is garbage collected, a thread
@@ -32,26 +28,12 @@ import org.junit.jupiter.api.io.TempDir;
  * other was dropped.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
-class LlmStreamLifecycleTest {
-
-    @TempDir
-    static Path dir;
-    static LLM llm;
+class LlmStreamLifecycleTest extends TinyLlmSuite {
 
     private final Semaphore permits = new Semaphore(0);
     private final AtomicInteger paced = new AtomicInteger();
     private final AtomicBoolean stop = new AtomicBoolean();
     private CompletableFuture<RequestOutput> pacer;
-
-    @BeforeAll
-    static void open() throws Exception {
-        llm = TinyLlm.open(TinyLlm.write(dir));
-    }
-
-    @AfterAll
-    static void close() {
-        llm.close();
-    }
 
     @BeforeEach
     void startPacer() throws Exception {

@@ -10,7 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -19,32 +18,14 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@link LLM#generateStream}, callback and iterator: the chunks' text deltas add up to the final text, their
  * ids are the output ids, only the last chunk carries the finish reason — with stop strings too, whose text
  * must never be streamed.
  */
-class LlmStreamingTest {
-
-    @TempDir
-    static Path dir;
-
-    static LLM llm;
-
-    @BeforeAll
-    static void open() throws Exception {
-        llm = TinyLlm.open(TinyLlm.write(dir));
-    }
-
-    @AfterAll
-    static void close() {
-        llm.close();
-    }
+class LlmStreamingTest extends TinyLlmSuite {
 
     @Test
     void callbackChunksAddUpToTheOutput() throws Exception {

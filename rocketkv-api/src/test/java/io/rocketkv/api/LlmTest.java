@@ -11,7 +11,6 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -20,31 +19,13 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@link LLM#generate} on a tiny random Llama: seeded sampling, stop strings across token boundaries, stop
  * token ids and EOS, concurrent callers, logprobs and metrics.
  */
-class LlmTest {
-
-    @TempDir
-    static Path dir;
-
-    static LLM llm;
-
-    @BeforeAll
-    static void open() throws Exception {
-        llm = TinyLlm.open(TinyLlm.write(dir));
-    }
-
-    @AfterAll
-    static void close() {
-        llm.close();
-    }
+class LlmTest extends TinyLlmSuite {
 
     // ---- sampling -------------------------------------------------------------------------------------
 

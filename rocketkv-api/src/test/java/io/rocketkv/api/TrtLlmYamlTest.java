@@ -33,7 +33,7 @@ class TrtLlmYamlTest {
     void theRealisticFileLoadsWithExactlyTheExpectedWarnings() throws Exception {
         LlmArgs.Loaded loaded = LlmArgs.readYaml(fixture());
         assertEquals(List.of("moe_expert_parallel_size", "enable_attention_dp", "disable_overlap_scheduler",
-                "enable_iter_perf_stats", "stream_interval", "moe_config", "kv_cache_config.enable_partial_reuse",
+                "enable_iter_perf_stats", "moe_config", "kv_cache_config.enable_partial_reuse",
                 "scheduler_config.capacity_scheduler_policy"), warnedKeys(loaded));
         for (String w : loaded.warnings()) {
             assertTrue(w.contains("does not apply here: "), w);
@@ -42,6 +42,7 @@ class TrtLlmYamlTest {
         LlmArgs a = loaded.args();
         assertEquals(Backend.AUTO, a.backend());
         assertEquals(64, a.maxBatchSize());
+        assertEquals(4, a.streamInterval(), "stream_interval is read, no longer ignored");
         assertEquals(10240, a.maxSeqLen());
         assertEquals(32, a.tokensPerBlock());
         assertTrue(a.printIterLog());

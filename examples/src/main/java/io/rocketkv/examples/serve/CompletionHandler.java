@@ -130,15 +130,15 @@ final class CompletionHandler {
     }
 
     /**
-     * Submits one prompt, timed for the latency histograms. Several completions of it ({@code n} or {@code best_of}
-     * above 1, never streamed) run without a token listener, as the library streams one completion only; their
-     * time to first token is then read from the output.
+     * Submits one prompt, timed for the latency histograms. A request with {@code best_of} above {@code n} (never
+     * streamed) runs without a token listener, as the library streams only when every sampled completion is
+     * returned; its time to first token is then read from the output.
      */
     private CompletableFuture<RequestOutput> submit(Prompt p, Consumer<StreamChunk> listener) {
-        ServerMetrics.RequestTimer timer = metrics.timer();
-        boolean several = p.params().numSampled() > 1;
+        ServerMetrics.RequestTimer timer = metrics.timer(p.params().n());
+        boolean streamable = p.params().numSampled() == p.params().n();
         CompletableFuture<RequestOutput> f = llm.generateStream(p.ids(), p.params(),
-                several ? null : timer.listener(listener));
+                streamable ? timer.listener(listener) : null);
         inFlight.track(f);
         f.thenAccept(timer::finished);
         return f;
@@ -213,8 +213,9 @@ final class CompletionHandler {
     }
 
     /**
-     * Streams the answer as server-sent events, the tokens of all prompts of the batch interleaved as they come,
-     * each chunk naming its choice. While no token comes (the request is queued, or its prompt is prefilled) the
+     * Streams the answer as server-sent events, the chunks of all prompts of the batch and of their n completions
+     * interleaved as they come, each naming its choice ({@code index} = prompt × n + completion) and each choice
+     * ending with its own {@code finish_reason} chunk. While no token comes (the request is queued, or its prompt is prefilled) the
      * client's connection is watched as for a non-streaming request, so a client that leaves a queued request
      * cancels it at once rather than at the first failed write.
      */
@@ -243,12 +244,12 @@ final class CompletionHandler {
         boolean clientGone = false;
         try {
             if (cr.chat()) {
-                for (int i = 0; i < prompts.size(); i++) {
-                    emit(sink, bodies.roleChunk(cr, id, created, i * n));
+                for (int i = 0; i < prompts.size() * n; i++) {
+                    emit(sink, bodies.roleChunk(cr, id, created, i));
                 }
             }
-            int finished = 0;
-            while (finished < fs.size()) {
+            int finished = 0; // choices whose last chunk was sent
+            while (finished < fs.size() * n) {
                 Tagged t = queue.poll(STREAM_POLL_MILLIS, TimeUnit.MILLISECONDS);
                 if (t == null) {
                     ApiError e = streamFailure(fs, field);
@@ -264,12 +265,12 @@ final class CompletionHandler {
                     }
                     continue;
                 }
-                emit(sink, bodies.tokenChunk(cr, id, created, t.prompt() * n, t.chunk()));
+                emit(sink, bodies.tokenChunk(cr, id, created, t.prompt() * n + t.chunk().index(), t.chunk()));
                 if (t.chunk().isLast()) {
                     finished++;
                 }
             }
-            if (!clientGone && finished == fs.size()) {
+            if (!clientGone && finished == fs.size() * n) {
                 List<RequestOutput> outs = finished(fs);
                 if (cr.includeUsage()) {
                     emit(sink, bodies.usageChunk(cr, id, created, outs));

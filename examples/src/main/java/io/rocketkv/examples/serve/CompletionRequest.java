@@ -97,11 +97,16 @@ public record CompletionRequest(boolean chat, List<PromptInput> prompts, List<Me
                     + " >= 1; got " + truncate);
         }
         SamplingFields sampling = SamplingFields.parse(body, chat, vocab);
-        if (stream && (sampling.n() > 1 || sampling.bestOf() != null && sampling.bestOf() > 1)) {
-            String field = sampling.n() > 1 ? "n" : "best_of";
-            throw JsonFields.notSupported(field, "> 1 is not supported with \"stream\": true: a streamed chunk"
-                    + " carries no completion index, so the library streams one completion per request; stream"
-                    + " several requests, or leave out \"stream\"");
+        if (stream && sampling.bestOf() != null && sampling.bestOf() > sampling.n()) {
+            // as vLLM: the best n of best_of are known only when all have finished, after their tokens were streamed
+            throw JsonFields.notSupported("best_of", "(" + sampling.bestOf() + ") above 'n' (" + sampling.n()
+                    + ") is not supported with \"stream\": true: every sampled completion is streamed as it is"
+                    + " generated, and which n are best is known only at the end; leave 'best_of' out (or equal to"
+                    + " 'n'), or leave out \"stream\"");
+        }
+        if (stream && sampling.promptLogprobs() != null) {
+            throw JsonFields.notSupported("prompt_logprobs", "is not available with \"stream\": true (as in vLLM);"
+                    + " leave out \"stream\" to get them in the answer");
         }
         CompletionRequest r = new CompletionRequest(chat, prompts, messages, maxTokens, stream, includeUsage,
                 JsonFields.bool(body, "add_special_tokens"), JsonFields.bool(body, "add_generation_prompt", true),

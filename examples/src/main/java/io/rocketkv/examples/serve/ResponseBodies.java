@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rocketkv.api.CompletionOutput;
+import io.rocketkv.api.PromptLogprob;
 import io.rocketkv.api.RequestOutput;
 import io.rocketkv.api.StreamChunk;
 import io.rocketkv.core.tokenizer.Tokenizer;
@@ -44,12 +45,44 @@ final class ResponseBodies {
                 } else {
                     choice.put("text", c.text());
                 }
-                choice.set("logprobs", cr.logprobs() == null ? null : logprobs(cr.chat(), c));
+                choice.set("logprobs", cr.logprobs() == null ? null : logprobs(cr.chat(), c.logprobs()));
                 choice.put("finish_reason", c.finishReason());
+                if (!cr.chat() && cr.sampling().promptLogprobs() != null) {
+                    choice.set("prompt_logprobs", promptLogprobs(outs.get(p).promptLogprobs())); // vLLM: per choice
+                }
             }
+        }
+        if (cr.chat() && cr.sampling().promptLogprobs() != null) {
+            o.set("prompt_logprobs", promptLogprobs(outs.getFirst().promptLogprobs())); // vLLM: one per response
         }
         o.set("usage", usage(outs));
         return o;
+    }
+
+    /**
+     * vLLM's {@code prompt_logprobs}: one entry per prompt token, the first null, each an object from token id to
+     * {@code {"logprob", "rank", "decoded_token"}} holding the prompt token and the top alternatives.
+     */
+    private ArrayNode promptLogprobs(List<PromptLogprob> entries) {
+        ArrayNode out = JSON.createArrayNode();
+        for (PromptLogprob e : entries) {
+            if (e == null) {
+                out.addNull();
+                continue;
+            }
+            ObjectNode at = out.addObject();
+            for (int r = 0; r < e.top().size(); r++) {
+                CompletionOutput.Alternative a = e.top().get(r);
+                at.set(Integer.toString(a.tokenId()), logprobEntry(a.tokenId(), a.logprob(), r + 1));
+            }
+            at.set(Integer.toString(e.tokenId()), logprobEntry(e.tokenId(), e.logprob(), e.rank()));
+        }
+        return out;
+    }
+
+    private ObjectNode logprobEntry(int tokenId, float logprob, int rank) {
+        return JSON.createObjectNode().put("logprob", logprob).put("rank", rank)
+                .put("decoded_token", tokenText(tokenId));
     }
 
     /** OpenAI's {@code usage}, summed over the prompts, with the prompt tokens served from the prefix cache. */
@@ -76,25 +109,15 @@ final class ResponseBodies {
         return chunk(cr, id, created, index, delta, null, null);
     }
 
-    /** One streamed token of choice {@code index}. */
+    /** One streamed chunk (its {@code stream_interval} tokens) of choice {@code index}. */
     ObjectNode tokenChunk(CompletionRequest cr, String id, long created, int index, StreamChunk c) {
-        ObjectNode lp = null;
+        ObjectNode lp = cr.logprobs() == null ? null : logprobs(cr.chat(), c.tokens());
         if (cr.chat()) {
             ObjectNode delta = JSON.createObjectNode();
             if (!c.textDelta().isEmpty() || c.finishReason() == null) {
                 delta.put("content", c.textDelta());
             }
-            if (cr.logprobs() != null) {
-                lp = JSON.createObjectNode();
-                addChatLogprob(lp.putArray("content"), c.tokenId(), c.logprob(), c.top());
-            }
             return chunk(cr, id, created, index, delta, lp, c.finishReason());
-        }
-        if (cr.logprobs() != null) {
-            lp = JSON.createObjectNode();
-            lp.putArray("tokens").add(tokenText(c.tokenId()));
-            lp.putArray("token_logprobs").add(c.logprob());
-            lp.putArray("top_logprobs").add(completionTop(c.top()));
         }
         return chunk(cr, id, created, index, JSON.getNodeFactory().textNode(c.textDelta()), lp, c.finishReason());
     }
@@ -122,11 +145,12 @@ final class ResponseBodies {
         return o;
     }
 
-    private ObjectNode logprobs(boolean chat, CompletionOutput c) {
+    /** The {@code logprobs} object of {@code tokens}: chat's {@code content} list or the completions' arrays. */
+    private ObjectNode logprobs(boolean chat, List<CompletionOutput.TokenLogprobs> entries) {
         ObjectNode lp = JSON.createObjectNode();
         if (chat) {
             var content = lp.putArray("content");
-            for (CompletionOutput.TokenLogprobs t : c.logprobs()) {
+            for (CompletionOutput.TokenLogprobs t : entries) {
                 addChatLogprob(content, t.tokenId(), t.logprob(), t.top());
             }
             return lp;
@@ -134,7 +158,7 @@ final class ResponseBodies {
         var tokens = lp.putArray("tokens");
         var tokenLogprobs = lp.putArray("token_logprobs");
         var tops = lp.putArray("top_logprobs");
-        for (CompletionOutput.TokenLogprobs t : c.logprobs()) {
+        for (CompletionOutput.TokenLogprobs t : entries) {
             tokens.add(tokenText(t.tokenId()));
             tokenLogprobs.add(t.logprob());
             tops.add(completionTop(t.top()));

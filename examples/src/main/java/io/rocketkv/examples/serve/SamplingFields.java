@@ -11,8 +11,7 @@ import java.util.Map;
 /**
  * The sampling fields of a completions or chat request, read and range-checked; {@link #toSamplingParams} is the
  * one place they become the library's {@link SamplingParams}. Every field maps to the library's field of the same
- * meaning but {@code prompt_logprobs}, which is a 400 {@code not_supported}: the engine computes the logits of the
- * last prompt position only.
+ * meaning.
  *
  * @param temperature            {@code temperature}; OpenAI's default 1.0 when absent
  * @param topP                   {@code top_p}, null when absent
@@ -122,12 +121,8 @@ public record SamplingFields(double temperature, Double topP, Integer topK, Long
                 .seed(seed).stop(stop).stopTokenIds(stopTokenIds).ignoreEos(ignoreEos).logprobs(logprobs);
         b.n(n).bestOf(bestOf).minTokens(minTokens).repetitionPenalty(repetitionPenalty)
                 .presencePenalty(presencePenalty).frequencyPenalty(frequencyPenalty).minP(minP).logitBias(logitBias)
-                .bad(badWords).includeStopStrInOutput(includeStopStrInOutput).skipSpecialTokens(skipSpecialTokens);
-        if (promptLogprobs != null) { // the library takes the field but refuses every request that sets it
-            throw JsonFields.notSupported("prompt_logprobs", "is not supported: the engine computes logits for the"
-                    + " last prompt position only, so it has no log-probabilities of the prompt's tokens; leave it"
-                    + " out");
-        }
+                .bad(badWords).includeStopStrInOutput(includeStopStrInOutput).skipSpecialTokens(skipSpecialTokens)
+                .promptLogprobs(promptLogprobs);
         try {
             return b.build();
         } catch (ConfigException e) {

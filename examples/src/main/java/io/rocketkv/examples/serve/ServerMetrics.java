@@ -84,37 +84,44 @@ public final class ServerMetrics {
         cancelled.inc();
     }
 
-    /** A timer for one engine request, started now (at its submission). */
-    RequestTimer timer() {
-        return new RequestTimer();
+    /** A timer for one engine request of {@code completions} completions (n), started now (at its submission). */
+    RequestTimer timer(int completions) {
+        return new RequestTimer(completions);
     }
 
     /**
-     * Times one engine request: its token listener ({@link #onToken}) observes the time to the first token and
-     * between tokens, {@link #finished()} the end-to-end latency.
+     * Times one engine request: its listener ({@link #onChunk}) observes the time to the first streamed chunk (the
+     * first token at {@code stream_interval} 1) and, per completion, the time between its consecutive chunks (between
+     * tokens at {@code stream_interval} 1), {@link #finished} the end-to-end latency.
      */
     final class RequestTimer {
         private final long start = System.nanoTime();
-        private long last; // 0 before the first token; written on the engine thread only
+        private final long[] last; // per completion: 0 before its first chunk; written on the engine thread only
+        private boolean any;       // a chunk came
 
-        /** Wraps {@code listener} (may be null) so that each token is timed first. */
+        private RequestTimer(int completions) {
+            this.last = new long[completions];
+        }
+
+        /** Wraps {@code listener} (may be null) so that each chunk is timed first. */
         Consumer<StreamChunk> listener(Consumer<StreamChunk> listener) {
             return c -> {
-                onToken();
+                onChunk(c.index());
                 if (listener != null) {
                     listener.accept(c);
                 }
             };
         }
 
-        void onToken() {
+        void onChunk(int completion) {
             long now = System.nanoTime();
-            if (last == 0) {
+            if (!any) {
                 ttft.observe((now - start) / 1e9);
-            } else {
-                itl.observe((now - last) / 1e9);
+                any = true;
+            } else if (last[completion] != 0) {
+                itl.observe((now - last[completion]) / 1e9);
             }
-            last = now;
+            last[completion] = now;
         }
 
         /**
@@ -122,7 +129,7 @@ public final class ServerMetrics {
          * generated tokens observes its time to first token from the output's metrics.
          */
         void finished(RequestOutput out) {
-            if (last == 0 && out.metrics().generatedTokens() > 0) {
+            if (!any && out.metrics().generatedTokens() > 0) {
                 ttft.observe(out.metrics().timeToFirstTokenSeconds());
             }
             e2e.observe((System.nanoTime() - start) / 1e9);

@@ -115,11 +115,12 @@ class CompatibilityHttpTest {
             echo                    | /v1/completions      | {"prompt": "x", "echo": true}                         | echo                 | not_supported
             image part              | /v1/chat/completions | {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]} | messages[0].content[0].type | not_supported
             part without text       | /v1/chat/completions | {"messages": [{"role": "user", "content": [{"type": "text"}]}]} | messages[0].content[0].text | invalid_type
-            n with stream           | /v1/completions      | {"prompt": "x", "n": 2, "stream": true}               | n                    | not_supported
-            best_of with stream     | /v1/completions      | {"prompt": "x", "best_of": 2, "stream": true}         | best_of              | not_supported
+            best_of above n stream  | /v1/completions      | {"prompt": "x", "best_of": 2, "stream": true}         | best_of              | not_supported
+            best_of above n, n 2    | /v1/chat/completions | {"messages": [{"role": "user", "content": "x"}], "n": 2, "best_of": 3, "stream": true} | best_of | not_supported
+            prompt_logprobs over 20 | /v1/completions      | {"prompt": "x", "prompt_logprobs": 21}                | prompt_logprobs      | invalid_value
             n with greedy           | /v1/completions      | {"prompt": "x", "n": 2, "temperature": 0}             | n                    | invalid_value
             min_tokens over max     | /v1/completions      | {"prompt": "x", "min_tokens": 5, "max_tokens": 4}     | min_tokens           | invalid_value
-            prompt_logprobs         | /v1/completions      | {"prompt": "x", "prompt_logprobs": 1}                 | prompt_logprobs      | not_supported
+            prompt_logprobs stream  | /v1/completions      | {"prompt": "x", "prompt_logprobs": 1, "stream": true} | prompt_logprobs      | not_supported
             tokenize both           | /tokenize            | {"prompt": "x", "messages": [{"role": "user", "content": "x"}]} | prompt   | invalid_value
             detokenize no tokens    | /detokenize          | {}                                                    | tokens               | missing_field
             detokenize bad id       | /detokenize          | {"tokens": [-1]}                                      | tokens               | invalid_value

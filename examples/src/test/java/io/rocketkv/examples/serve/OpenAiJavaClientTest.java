@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.openai.client.OpenAIClient;
-import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.JsonValue;
 import com.openai.core.http.StreamResponse;
 import com.openai.errors.BadRequestException;
@@ -49,8 +48,7 @@ class OpenAiJavaClientTest {
     @BeforeAll
     static void start() throws Exception {
         f = ServerFixture.start(dir, ChatTemplateTest.LLAMA3, 1 << 20, 1024);
-        client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + f.server.port() + "/v1")
-                .apiKey("unused").maxRetries(0).build();
+        client = f.openAiClient();
     }
 
     @AfterAll

@@ -80,6 +80,12 @@ final class ServerFixture implements AutoCloseable {
         return start(dir, null, 1 << 20, 1024);
     }
 
+    /** The official OpenAI Java client for this server (no retries; the key is unused unless the server has one). */
+    com.openai.client.OpenAIClient openAiClient() {
+        return com.openai.client.okhttp.OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + server.port()
+                + "/v1").apiKey("unused").maxRetries(0).build();
+    }
+
     URI uri(String path) {
         return URI.create("http://127.0.0.1:" + server.port() + path);
     }

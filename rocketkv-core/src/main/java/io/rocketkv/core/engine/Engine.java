@@ -251,6 +251,9 @@ public final class Engine implements AutoCloseable {
             stepTokens = step.numTokens();
             int bucket = batch.prefill() || !ranks.graphsOn() ? -1 : config.graphBucket(seqs.size());
             logits = ranks.run(step, bucket);
+            if (batch.prefill()) {
+                PromptLogprobs.collect(batch, step, ranks, vocabSize); // only for sequences that ask
+            }
             if (plan != null && batch.prefill()) {
                 for (int i = 0; i < seqs.size(); i++) {
                     Sequence s = seqs.get(i);

@@ -11,9 +11,20 @@ import java.util.function.Consumer;
  * @param listener  called on the engine thread after every generated token (streaming), or null
  * @param detokenizer how this request's output ids become text, or null for the engine's (e.g. one that keeps
  *                    special tokens)
+ * @param promptLogprobs null, or k &ge; 0: the prefill also computes the logits of every prompt position and the
+ *                    result carries, for each prompt token after the first, its log-probability, its rank and the k
+ *                    most likely alternatives ({@link GenerationResult#promptLogprobs()}). Such a request takes no
+ *                    cached blocks (block reuse): its whole prompt is prefilled, since a cached prefix has no
+ *                    hidden states to compute logits from
  */
 public record GenerationRequest(int[] promptIds, SamplingOptions sampling, StopCriteria stop,
-                                Consumer<TokenEvent> listener, Detokenizer detokenizer) {
+                                Consumer<TokenEvent> listener, Detokenizer detokenizer, Integer promptLogprobs) {
+
+    /** Without prompt log-probabilities. */
+    public GenerationRequest(int[] promptIds, SamplingOptions sampling, StopCriteria stop,
+                             Consumer<TokenEvent> listener, Detokenizer detokenizer) {
+        this(promptIds, sampling, stop, listener, detokenizer, null);
+    }
 
     /** With the engine's detokenizer. */
     public GenerationRequest(int[] promptIds, SamplingOptions sampling, StopCriteria stop,
@@ -27,6 +38,9 @@ public record GenerationRequest(int[] promptIds, SamplingOptions sampling, StopC
         }
         if (sampling == null || stop == null) {
             throw new IllegalArgumentException("sampling and stop must not be null");
+        }
+        if (promptLogprobs != null && promptLogprobs < 0) {
+            throw new IllegalArgumentException("promptLogprobs must be null or >= 0, got " + promptLogprobs);
         }
         promptIds = promptIds.clone();
     }

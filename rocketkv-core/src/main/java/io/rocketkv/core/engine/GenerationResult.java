@@ -12,9 +12,17 @@ import java.util.List;
  * @param tokens       per generated token: its log-probability and top alternatives
  * @param finishReason {@code stop} or {@code length}
  * @param metrics      counts and timings
+ * @param promptLogprobs null unless the request asked ({@link GenerationRequest#promptLogprobs()}); else one entry
+ *                     per prompt token, the first null (no token precedes it), as vLLM's {@code prompt_logprobs}
  */
 public record GenerationResult(int[] promptIds, int[] outputIds, String text, List<SampledToken> tokens,
-                               FinishReason finishReason, Metrics metrics) {
+                               FinishReason finishReason, Metrics metrics, List<PromptLogprob> promptLogprobs) {
+
+    /** Without prompt log-probabilities. */
+    public GenerationResult(int[] promptIds, int[] outputIds, String text, List<SampledToken> tokens,
+                            FinishReason finishReason, Metrics metrics) {
+        this(promptIds, outputIds, text, tokens, finishReason, metrics, null);
+    }
 
     /**
      * Counts and timings of one request; build with {@link #builder()}, which names every field.

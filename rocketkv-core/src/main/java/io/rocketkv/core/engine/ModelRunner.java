@@ -162,6 +162,19 @@ final class ModelRunner implements AutoCloseable {
         return logits(step.logitRows().length);
     }
 
+    /** The most rows one {@link #rowLogits} call takes. */
+    int maxLogitRows() {
+        return workspace.maxRows();
+    }
+
+    /**
+     * The logits ([rows, vocab]) of token rows {@code rows} of the last step's final hidden states (rank 0), for
+     * prompt log-probabilities; at most {@link #maxLogitRows()} rows.
+     */
+    float[] rowLogits(int[] rows) {
+        return model.logitsOfRows(workspace, rows);
+    }
+
     private float[] logits(int rows) {
         return rank == 0 ? model.readLogits(workspace, rows) : null;
     }

@@ -106,6 +106,32 @@ final class RankGroup implements AutoCloseable {
         return futures.get(0).resultNow();
     }
 
+    /** The most rows one {@link #rowLogits} call takes. */
+    int maxLogitRows() {
+        return first().maxLogitRows();
+    }
+
+    /**
+     * Rank 0's logits of token rows {@code rows} of the last step ({@link ModelRunner#rowLogits}); with several ranks
+     * on a rank thread, as the step ran.
+     */
+    float[] rowLogits(int[] rows) {
+        if (threads == null) {
+            return first().rowLogits(rows);
+        }
+        try {
+            return threads.submit(() -> first().rowLogits(rows)).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while rank 0 computed prompt logits", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
     /** The rank whose future failed with {@code cause}, or the number of ranks when none is known. */
     private static int rankOf(List<Future<float[]>> futures, Throwable cause) {
         for (int r = 0; r < futures.size(); r++) {

@@ -81,11 +81,7 @@ public final class Sampler {
     public SampledToken sample(float[] raw, int rawOffset, float[] adjusted, int adjustedOffset, int vocabSize) {
         checkRow(raw, rawOffset, vocabSize);
         float max = rowMax(raw, rawOffset, vocabSize, "");
-        double sum = 0.0;
-        for (int i = rawOffset; i < rawOffset + vocabSize; i++) {
-            sum += Math.exp((double) raw[i] - max);
-        }
-        double logSumExp = max + Math.log(sum);
+        double logSumExp = logSumExp(raw, rawOffset, vocabSize, max);
         boolean same = raw == adjusted && rawOffset == adjustedOffset;
         if (!same) {
             checkRow(adjusted, adjustedOffset, vocabSize);
@@ -95,11 +91,24 @@ public final class Sampler {
         int token = options.isGreedy() ? argmax(adjusted, adjustedOffset, vocabSize)
                 : sampleRandom(adjusted, adjustedOffset, vocabSize, adjustedMax);
         float logprob = (float) (raw[rawOffset + token] - logSumExp);
-        return new SampledToken(token, logprob, topLogprobs(raw, rawOffset, vocabSize, logSumExp));
+        return new SampledToken(token, logprob, topLogprobs(raw, rawOffset, vocabSize, logSumExp,
+                options.numTopLogprobs()));
+    }
+
+    /**
+     * {@code log Σ exp(logits[offset .. offset+vocabSize))} in double precision, given the row's maximum {@code max}
+     * (finite; see {@link #rowMax}); a token's log-probability is its logit minus this.
+     */
+    static double logSumExp(float[] logits, int offset, int vocabSize, float max) {
+        double sum = 0.0;
+        for (int i = offset; i < offset + vocabSize; i++) {
+            sum += Math.exp((double) logits[i] - max);
+        }
+        return max + Math.log(sum);
     }
 
     /** The row's largest value; rejects NaN, {@code +Infinity} and a row with every value {@code -Infinity}. */
-    private static float rowMax(float[] logits, int offset, int vocabSize, String after) {
+    static float rowMax(float[] logits, int offset, int vocabSize, String after) {
         float max = Float.NEGATIVE_INFINITY;
         for (int i = offset; i < offset + vocabSize; i++) {
             float x = logits[i];
@@ -261,8 +270,9 @@ public final class Sampler {
         return 0;
     }
 
-    private List<TokenLogprob> topLogprobs(float[] logits, int offset, int vocabSize, double logSumExp) {
-        int n = Math.min(options.numTopLogprobs(), vocabSize);
+    /** The {@code k} most likely tokens of the row, best first (ties: lower id), with their log-probabilities. */
+    static List<TokenLogprob> topLogprobs(float[] logits, int offset, int vocabSize, double logSumExp, int k) {
+        int n = Math.min(k, vocabSize);
         if (n == 0) {
             return List.of();
         }
@@ -276,7 +286,7 @@ public final class Sampler {
         return out;
     }
 
-    private static void checkRow(float[] logits, int offset, int vocabSize) {
+    static void checkRow(float[] logits, int offset, int vocabSize) {
         if (logits == null) {
             throw new IllegalArgumentException("logits must not be null");
         }

@@ -135,7 +135,10 @@ final class Scheduler {
                 continue;
             }
             int[] tokens = seq.allTokens();
-            PrefixHit hit = inPlace ? PrefixHit.NONE : kv.findCachedPrefix(tokens, config.maxCachedTokens(n));
+            // a sequence that scores its prompt (prompt log-probabilities) needs the hidden states of every prompt
+            // position: it prefills the whole prompt, sharing no cached blocks (its own are still cached for others)
+            PrefixHit hit = inPlace || seq.needsPromptLogits() ? PrefixHit.NONE
+                    : kv.findCachedPrefix(tokens, config.maxCachedTokens(n));
             int cached = hit.tokens(kv.tokensPerBlock());
             int rest = n - cached; // what the prefill computes
             boolean chunk = config.chunkedPrefill() && rest > budget;

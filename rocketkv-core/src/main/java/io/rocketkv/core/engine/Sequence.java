@@ -2,6 +2,7 @@ package io.rocketkv.core.engine;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -38,6 +39,8 @@ final class Sequence {
     int preemptions;
     int prefilled;                 // tokens of allTokens() in the cache (scheduled); 0 while waiting
     int cachedTokens = -1;         // prompt tokens served from cached blocks at its first admission; -1 before
+    private final PromptLogprob[] promptLogprobs; // [promptLength], entry 0 stays null; null when not asked for
+    private int promptLogprobsMissing; // entries 1.. not yet scored
 
     Sequence(long id, GenerationRequest request, long submittedNanos) {
         this.id = id;
@@ -49,6 +52,35 @@ final class Sequence {
         int[] prompt = request.promptIds();
         this.tokens = Arrays.copyOf(prompt, prompt.length + Math.min(request.stop().maxTokens(), 1 << 16));
         this.numTokens = prompt.length;
+        this.promptLogprobs = request.promptLogprobs() == null ? null : new PromptLogprob[prompt.length];
+        this.promptLogprobsMissing = promptLogprobs == null ? 0 : prompt.length - 1;
+    }
+
+    /** Whether a prefill of this sequence must score prompt positions (asked for, and some not scored yet). */
+    boolean needsPromptLogits() {
+        return promptLogprobsMissing > 0;
+    }
+
+    boolean hasPromptLogprob(int position) {
+        return promptLogprobs[position] != null;
+    }
+
+    /** Sets prompt position {@code position}'s entry; may run on several threads for distinct positions. */
+    void setPromptLogprob(int position, PromptLogprob lp) {
+        promptLogprobs[position] = lp;
+    }
+
+    /** Recounts the entries still missing, after a step set some ({@link #setPromptLogprob}). */
+    void countPromptLogprobs() {
+        int missing = 0;
+        for (int p = 1; p < promptLogprobs.length; p++) {
+            missing += promptLogprobs[p] == null ? 1 : 0;
+        }
+        promptLogprobsMissing = missing;
+    }
+
+    int promptToken(int position) {
+        return tokens[position];
     }
 
     int promptLength() {
@@ -153,7 +185,8 @@ final class Sequence {
                 .ktCacheBytesPeak(ktBytesPeak)
                 .denseKvCacheBytes((long) numTokens * kvBytesPerToken)
                 .build();
-        return new GenerationResult(request.promptIds(), outputIds(), text, List.copyOf(sampled), finishReason, m);
+        return new GenerationResult(request.promptIds(), outputIds(), text, List.copyOf(sampled), finishReason, m,
+                promptLogprobs == null ? null : Collections.unmodifiableList(Arrays.asList(promptLogprobs.clone())));
     }
 
     @Override

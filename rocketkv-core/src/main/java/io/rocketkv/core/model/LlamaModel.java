@@ -349,12 +349,30 @@ public final class LlamaModel implements Model {
         if (tp != null && tp.rank() != 0) {
             return; // lm_head is replicated: rank 0's logits are the step's
         }
-        Tensor last = k.view(ws.last(), rows.length);
-        Tensor lastNormed = k.view(ws.lastNormed(), rows.length);
-        Tensor logits = k.view(ws.logits(), rows.length);
-        k.gatherLogitRows(x, step, last);
-        k.rmsNorm(last, finalNorm, eps, lastNormed);
-        k.matmul(lastNormed, lmHead, null, logits);
+        k.gatherLogitRows(x, step, k.view(ws.last(), rows.length));
+        lmHead(ws, rows.length);
+    }
+
+    /** Final norm and lm_head over the first {@code rows} rows of {@code ws.last()}, into {@code ws.logits()}. */
+    private void lmHead(StepWorkspace ws, int rows) {
+        Kernels k = kernels;
+        Tensor lastNormed = k.view(ws.lastNormed(), rows);
+        k.rmsNorm(k.view(ws.last(), rows), finalNorm, (float) config.rmsNormEps(), lastNormed);
+        k.matmul(lastNormed, lmHead, null, k.view(ws.logits(), rows));
+    }
+
+    @Override
+    public float[] logitsOfRows(StepWorkspace ws, int[] rows) {
+        ws.checkOpen();
+        if (rows.length < 1 || rows.length > ws.maxRows()) {
+            throw new IllegalArgumentException(rows.length + " logit rows outside [1, " + ws.maxRows() + "]");
+        }
+        if (tp != null && tp.rank() != 0) {
+            throw new IllegalStateException("only rank 0 computes logits (lm_head is replicated there)");
+        }
+        kernels.gatherRows(kernels.view(ws.x(), ws.maxTokens()), rows, kernels.view(ws.last(), rows.length));
+        lmHead(ws, rows.length);
+        return readLogits(ws, rows.length);
     }
 
     @Override

@@ -83,6 +83,14 @@ public interface Model extends AutoCloseable {
     /** The first {@code rows} rows of the logits the last {@link #run} left in {@code ws}, row-major [rows, vocab]. */
     float[] readLogits(StepWorkspace ws, int rows);
 
+    /**
+     * The logits of token rows {@code rows} of the last {@link #run}'s final hidden states in {@code ws} (final norm
+     * and lm_head over those rows; the step's own logits in {@code ws} are overwritten), row-major
+     * [rows.length, vocab]; at most {@link StepWorkspace#maxRows()} rows, each below the step's token count. For
+     * prompt log-probabilities; rank 0 only under tensor parallelism.
+     */
+    float[] logitsOfRows(StepWorkspace ws, int[] rows);
+
     @Override
     void close();
 }
