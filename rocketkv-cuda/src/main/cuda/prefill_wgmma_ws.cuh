@@ -11,7 +11,7 @@
 // Launch: grid (numHeads, ceil(maxQueryLen / 128), numSeqs), block 384 threads (three warpgroups), dynamic
 // shared memory Cfg::BYTES = 128 * D * 2 + NS * 2 * BN * D * 2 + 1024 + 32 * NS (Q, NS stages of K and of V,
 // 1024 to align the swizzled tiles, 4 NS mbarriers):
-//   D 128, BN 128, NS 2: 165,952 B    D 64, BN 128, NS 3: 115,808 B
+//   D 128, BN 128, NS 2: 164,928 B    D 64, BN 128, NS 3: 115,808 B
 // Heads vary fastest (the G query heads of a KV head read its tiles from L2 once between them); query tiles
 // are visited longest-first.
 //
