@@ -68,26 +68,31 @@ class Fp8ModelTest {
 
     @Test
     void perTensorFp8LogitsEqualTheDequantizedBf16Model() throws IOException {
-        Path fp8 = convert(RETRIEVAL, "retrieval-fp8", false);
-        Path reference = dequantizedCopy(RETRIEVAL, fp8, "retrieval-dequantized");
-        try (SafeTensors w = SafeTensors.open(reference)) {
-            assertEquals(DType.BF16, w.require("model.layers.0.mlp.up_proj.weight").dtype(), "the dequantized dtype");
-        }
-        for (int[][] c : cases) {
-            assertSameLogits(logits(fp8, c), logits(reference, c), "retrieval per-tensor");
-        }
+        assertEqualsDequantized(RETRIEVAL, false, DType.BF16, cases);
     }
 
     @Test
     void perChannelFp8LogitsEqualTheDequantizedF32Model() throws IOException {
-        Path fp8 = convert(TINY, "tiny-fp8-pc", true);
-        Path reference = dequantizedCopy(TINY, fp8, "tiny-dequantized");
-        try (SafeTensors w = SafeTensors.open(fp8)) {
+        int[][] c = {{296, 5, 17, 40, 3, 99, 12, 250, 7, 61}, {8, 33, 120, 1, 2, 200, 45, 9}};
+        assertEqualsDequantized(TINY, true, DType.F32, List.<int[][]>of(c));
+        try (SafeTensors w = SafeTensors.open(dir.resolve("tiny-random-llama-fp8-true"))) {
             assertEquals(DType.F32, w.require("lm_head.weight").dtype(), "lm_head stays unquantized");
             assertEquals(64, w.require("model.layers.1.mlp.down_proj.weight_scale").dim(0), "per-channel scales");
         }
-        int[][] c = {{296, 5, 17, 40, 3, 99, 12, 250, 7, 61}, {8, 33, 120, 1, 2, 200, 45, 9}};
-        assertSameLogits(logits(fp8, c), logits(reference, c), "tiny per-channel");
+    }
+
+    /** The fp8 copy of {@code original} against its dequantized copy, whose weights must be {@code dequantized}. */
+    private static void assertEqualsDequantized(Path original, boolean perChannel, DType dequantized,
+                                                List<int[][]> inputs) throws IOException {
+        String name = original.getFileName().toString();
+        Path fp8 = convert(original, name + "-fp8-" + perChannel, perChannel);
+        Path reference = dequantizedCopy(original, fp8, name + "-dequantized-" + perChannel);
+        try (SafeTensors w = SafeTensors.open(reference)) {
+            assertEquals(dequantized, w.require("model.layers.0.mlp.up_proj.weight").dtype(), "the dequantized dtype");
+        }
+        for (int[][] c : inputs) {
+            assertSameLogits(logits(fp8, c), logits(reference, c), name + (perChannel ? " per-channel" : " per-tensor"));
+        }
     }
 
     @Test
