@@ -3,6 +3,7 @@ package io.rocketkv.examples;
 import io.rocketkv.core.model.ModelConfig;
 import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.tokenizer.Tokenizer;
+import io.rocketkv.core.weights.Fp8Weights;
 import io.rocketkv.core.weights.SafeTensors;
 import io.rocketkv.core.weights.TensorInfo;
 import java.nio.file.Path;
@@ -80,12 +81,18 @@ public final class InspectCheckpoint implements Callable<Integer> {
                 c.numAttentionHeads(), c.numKeyValueHeads(), c.numAttentionHeads() / c.numKeyValueHeads(), c.headDim(),
                 c.ropeTheta(), c.ropeScaling() == null ? "" : ", rope scaling " + c.ropeScaling());
         System.out.printf("Weights: %d tensors %s, %,d parameters, %s%n", weights.names().size(), byType, params, human(bytes));
+        Fp8Weights.Summary fp8 = Fp8Weights.summarize(weights);
+        if (c.quantization().fp8() || fp8.weights() > 0) {
+            System.out.printf("Quantization: %s; %d fp8 linear weights (%d per-tensor, %d per-channel scales; %d with a"
+                    + " static input scale, read and not applied)%n", c.quantization(), fp8.weights(), fp8.perTensor(),
+                    fp8.perChannel(), fp8.inputScales());
+        }
         long kvPerToken = 2L * c.numHiddenLayers() * c.numKeyValueHeads() * c.headDim() * 2; // bf16 K and V
         System.out.printf("KV cache (bf16): %s per token, %s at %,d tokens (max_position_embeddings)%n",
                 human(kvPerToken), human(kvPerToken * c.maxPositionEmbeddings()), c.maxPositionEmbeddings());
     }
 
-    private static String human(long bytes) {
+    static String human(long bytes) {
         if (bytes < 1024) {
             return bytes + " B";
         }

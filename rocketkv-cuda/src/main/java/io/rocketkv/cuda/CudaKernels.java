@@ -16,6 +16,7 @@ import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.numeric.NumericFormats;
 import io.rocketkv.core.sparse.RocketKvParams;
 import io.rocketkv.core.sparse.RocketKvPlan;
+import io.rocketkv.core.weights.Fp8Weight;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -230,6 +231,18 @@ public final class CudaKernels implements Kernels {
             throw e;
         }
         return track(new CudaTensor(target, shape, b, live::remove));
+    }
+
+    /**
+     * An fp8 linear-layer weight, dequantized on the host ({@code e4m3 · scale} in fp32, rounded once to BF16) and
+     * uploaded as a BF16 weight, whatever {@code dequantTo} says: the GEMMs take BF16 weights. An fp8 GEMM path
+     * would override this with an upload of {@code w.data()} and its scales (docs/checkpoints.md).
+     */
+    @Override
+    public Tensor fp8Weight(Fp8Weight w, DType dequantTo) {
+        try (Arena staging = Arena.ofConfined()) {
+            return weight(DType.BF16, new int[] {w.rows(), w.cols()}, w.dequantize(DType.BF16, staging));
+        }
     }
 
     /** Converts on the host in chunks (F16/BF16 -> F32, F16 -> BF16) and copies each chunk up. */

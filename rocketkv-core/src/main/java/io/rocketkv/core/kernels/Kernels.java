@@ -3,6 +3,8 @@ package io.rocketkv.core.kernels;
 import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.sparse.RocketKvParams;
 import io.rocketkv.core.sparse.RocketKvPlan;
+import io.rocketkv.core.weights.Fp8Weight;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -10,8 +12,8 @@ import java.lang.foreign.MemorySegment;
  * the CUDA backend's CudaKernels). Model code calls only these and never branches on the backend.
  *
  * <p>Shapes use T = tokens in the step, R = rows, H = hidden size, N/K = matmul output/input features,
- * Hq/Hkv = query/KV heads, D = head dim. Activations are F32; weights are F32, F16 or BF16 and are
- * always accumulated in fp32. Weight matrices keep the Hugging Face layout {@code [out_features,
+ * Hq/Hkv = query/KV heads, D = head dim. Activations are F32; weights are F32, F16 or BF16 (an fp8 checkpoint's
+ * linear layers arrive through {@link #fp8Weight}) and are always accumulated in fp32. Weight matrices keep the Hugging Face layout {@code [out_features,
  * in_features]}.
  */
 public interface Kernels extends AutoCloseable {
@@ -74,6 +76,18 @@ public interface Kernels extends AutoCloseable {
      * backend reads the mapping in place; a GPU backend copies it to the device.
      */
     Tensor weight(DType dtype, int[] shape, MemorySegment hostData);
+
+    /**
+     * A linear layer's fp8 weight {@code [w.rows(), w.cols()]}: its e4m3 bytes and per-tensor or per-channel scales
+     * (and the static input scale, if the checkpoint has one), as the checkpoint stores them. This default
+     * dequantizes on the host, {@code e4m3 · scale} in fp32 rounded once to {@code dequantTo} (the checkpoint's
+     * unquantized dtype: F32, F16 or BF16), and binds the result as {@link #weight} does. A backend with fp8 GEMMs
+     * overrides it to keep the bytes and the scales instead.
+     */
+    default Tensor fp8Weight(Fp8Weight w, DType dequantTo) {
+        // an automatic arena: the CPU backend reads the dequantized copy for as long as the weight lives
+        return weight(dequantTo, new int[] {w.rows(), w.cols()}, w.dequantize(dequantTo, Arena.ofAuto()));
+    }
 
     /** Copies {@code src} into the F32 tensor {@code dst} (same element count). */
     void upload(float[] src, Tensor dst);

@@ -7,14 +7,9 @@ import io.rocketkv.core.kernels.RopeTable;
 import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.kernels.StepPlan;
 import io.rocketkv.core.kernels.Tensor;
-import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.sparse.RocketKvPlan;
 import io.rocketkv.core.weights.CheckpointFormatException;
 import io.rocketkv.core.weights.SafeTensors;
-import io.rocketkv.core.weights.TensorInfo;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.util.Arrays;
 
 /**
  * The Llama-family decoder (Llama 2/3.x, Mistral, Qwen2) written once against {@link Kernels}: GQA/MQA,
@@ -114,12 +109,8 @@ public final class LlamaModel implements Model {
         TensorParallelPlan.Range oKeep = tp == null ? qRows : tp.ownedOProjColumns();
         TensorParallelPlan.Range mlpRows = tp == null ? new TensorParallelPlan.Range(0, inter) : tp.mlpRows();
         boolean ownsRowBias = tp == null || tp.rank() == 0;
-        long total = 0;
-        for (String name : weights.names()) {
-            total += weights.info(name).byteSize();
-        }
-        var loader = new WeightLoader(weights, kernels, progress, total, new long[1]);
-        Tensor embed = loader.load("model.embed_tokens.weight", vocab, h);
+        var loader = new WeightLoader(weights, kernels, progress);
+        Tensor embed = loader.load(WeightLoader.EMBEDDING, vocab, h);
         Layer[] layers = new Layer[config.numHiddenLayers()];
         for (int i = 0; i < layers.length; i++) {
             String p = "model.layers." + i + ".";
@@ -146,7 +137,7 @@ public final class LlamaModel implements Model {
         Tensor norm = loader.load("model.norm.weight", h);
         Tensor head = config.tieWordEmbeddings() && !weights.contains("lm_head.weight")
                 ? embed
-                : loader.load("lm_head.weight", vocab, h);
+                : loader.linear("lm_head.weight", vocab, h);
         int heads = tp == null ? config.numAttentionHeads() : tp.attendedHeads().length();
         int kvHeads = tp == null ? config.numKeyValueHeads() : tp.kvHeads().length();
         AttentionShape shape = AttentionShape.of(heads, kvHeads, d, tokensPerBlock);
@@ -378,81 +369,5 @@ public final class LlamaModel implements Model {
     @Override
     public void close() {
         // weight tensors are owned by the backend (CPU: views of the mapped checkpoint)
-    }
-
-    /** Looks up tensors by name and checks their shapes against the config. */
-    private record WeightLoader(SafeTensors weights, Kernels kernels, LoadProgress progress, long total, long[] done) {
-        Tensor load(String name, int... expectedShape) {
-            TensorInfo info = check(name, expectedShape);
-            return bind(name, info, expectedShape, weights.data(name));
-        }
-
-        /**
-         * Rows {@code r} of {@code name} ([rows, cols], or a vector of {@code rows} when {@code cols} is absent):
-         * a contiguous slice of the checkpoint, bound in place where the backend reads the mapping.
-         */
-        Tensor rows(String name, TensorParallelPlan.Range r, int rows, int... cols) {
-            int[] shape = cols.length == 0 ? new int[] {rows} : new int[] {rows, cols[0]};
-            TensorInfo info = check(name, shape);
-            if (r.start() == 0 && r.end() == rows) {
-                return bind(name, info, shape, weights.data(name));
-            }
-            long rowBytes = (long) (cols.length == 0 ? 1 : cols[0]) * info.dtype().byteSize();
-            int[] sliced = cols.length == 0 ? new int[] {r.length()} : new int[] {r.length(), cols[0]};
-            return bind(name, info, sliced, weights.data(name).asSlice(r.start() * rowBytes, r.length() * rowBytes));
-        }
-
-        /**
-         * Columns {@code c} of {@code name} ([rows, cols]), those outside {@code keep} zeroed: gathered into a
-         * new host buffer, then bound.
-         */
-        Tensor columns(String name, TensorParallelPlan.Range c, TensorParallelPlan.Range keep, int rows, int cols) {
-            TensorInfo info = check(name, rows, cols);
-            if (c.start() == 0 && c.end() == cols && keep.equals(c)) {
-                return bind(name, info, new int[] {rows, cols}, weights.data(name));
-            }
-            long es = info.dtype().byteSize();
-            MemorySegment src = weights.data(name);
-            // an automatic arena: the CPU backend keeps reading the buffer for as long as the weight lives
-            MemorySegment dst = Arena.ofAuto().allocate((long) rows * c.length() * es, 8);
-            int from = Math.max(c.start(), keep.start());
-            int to = Math.min(c.end(), keep.end());
-            for (long i = 0; i < rows && to > from; i++) { // the allocation is zeroed; copy the kept columns
-                MemorySegment.copy(src, (i * cols + from) * es, dst, (i * c.length() + from - c.start()) * es,
-                        (long) (to - from) * es);
-            }
-            return bind(name, info, new int[] {rows, c.length()}, dst);
-        }
-
-        private TensorInfo check(String name, int... expectedShape) {
-            TensorInfo info = weights.require(name);
-            long[] actual = info.shape();
-            long[] expected = Arrays.stream(expectedShape).asLongStream().toArray();
-            if (!Arrays.equals(actual, expected)) {
-                throw new CheckpointFormatException("tensor " + name + " in " + info.file() + " has shape "
-                        + Arrays.toString(actual) + " but config.json implies " + Arrays.toString(expected)
-                        + "; the checkpoint and its config.json do not match");
-            }
-            DType dt = info.dtype();
-            if (dt != DType.F32 && dt != DType.F16 && dt != DType.BF16) {
-                throw new CheckpointFormatException("tensor " + name + " in " + info.file() + " is " + dt
-                        + "; weights must be F32, F16 or BF16 (quantized checkpoints are not supported)");
-            }
-            return info;
-        }
-
-        private Tensor bind(String name, TensorInfo info, int[] shape, MemorySegment data) {
-            DType dt = info.dtype();
-            Tensor t;
-            try {
-                t = kernels.weight(dt, shape, data);
-            } catch (io.rocketkv.core.kernels.OutOfDeviceMemoryException e) {
-                throw e.naming("weight " + name + " (after " + (done[0] >> 20) + " of " + (total >> 20)
-                        + " MiB of weights were loaded)", "the model needs a device with more free memory");
-            }
-            done[0] += info.byteSize();
-            progress.loaded(name, done[0], total);
-            return t;
-        }
     }
 }

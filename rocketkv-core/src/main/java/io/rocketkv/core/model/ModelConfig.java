@@ -32,6 +32,7 @@ import java.util.Optional;
  * @param slidingWindow         attention window (Mistral; Qwen2 when {@code use_sliding_window}), or {@code null};
  *                              attention is always full, so {@link #checkSlidingWindow} refuses a longer
  *                              {@code max_seq_len}
+ * @param quantization          {@code quantization_config}: {@link QuantizationConfig#NONE}, or fp8 weights
  */
 public record ModelConfig(
         Architecture architecture,
@@ -52,13 +53,26 @@ public record ModelConfig(
         Integer bosTokenId,
         List<Integer> eosTokenIds,
         DType torchDtype,
-        Integer slidingWindow) {
+        Integer slidingWindow,
+        QuantizationConfig quantization) {
 
     public static final String CONFIG_FILE = "config.json";
     public static final String GENERATION_CONFIG_FILE = "generation_config.json";
 
+    /** An unquantized model ({@link QuantizationConfig#NONE}). */
+    public ModelConfig(Architecture architecture, int hiddenSize, int intermediateSize, int numHiddenLayers,
+                       int numAttentionHeads, int numKeyValueHeads, int headDim, double rmsNormEps, double ropeTheta,
+                       RopeScaling ropeScaling, int maxPositionEmbeddings, int vocabSize, boolean tieWordEmbeddings,
+                       boolean attentionBias, boolean mlpBias, Integer bosTokenId, List<Integer> eosTokenIds,
+                       DType torchDtype, Integer slidingWindow) {
+        this(architecture, hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads,
+                headDim, rmsNormEps, ropeTheta, ropeScaling, maxPositionEmbeddings, vocabSize, tieWordEmbeddings,
+                attentionBias, mlpBias, bosTokenId, eosTokenIds, torchDtype, slidingWindow, QuantizationConfig.NONE);
+    }
+
     public ModelConfig {
         Objects.requireNonNull(architecture, "architecture");
+        Objects.requireNonNull(quantization, "quantization");
         requirePositive("hidden_size", hiddenSize);
         requirePositive("intermediate_size", intermediateSize);
         requirePositive("num_hidden_layers", numHiddenLayers);

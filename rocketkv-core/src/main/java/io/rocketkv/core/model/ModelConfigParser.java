@@ -136,6 +136,7 @@ final class ModelConfigParser {
                 eos = g.intOrIntList(generation, "eos_token_id");
             }
         }
+        QuantizationConfig quantization = QuantizationConfigParser.parse(c, source);
         try {
             return new ModelConfig(arch, hidden, requiredInt(c, "intermediate_size"),
                     requiredInt(c, "num_hidden_layers"), heads, kvHeads == null ? heads : kvHeads, headDim,
@@ -143,7 +144,7 @@ final class ModelConfigParser {
                     ropeScaling, requiredInt(c, "max_position_embeddings"),
                     requiredInt(c, "vocab_size"), optionalBool(c, "tie_word_embeddings", false), attentionBias,
                     arch == Architecture.LLAMA && optionalBool(c, "mlp_bias", false), bos, eos, dtype(c),
-                    slidingWindow);
+                    slidingWindow, quantization);
         } catch (IllegalArgumentException e) {
             throw new CheckpointFormatException(source + ": " + e.getMessage() + ". Fix the config or download "
                     + "the model again.", e);

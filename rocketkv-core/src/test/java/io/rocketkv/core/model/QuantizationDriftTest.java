@@ -4,12 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.CpuKernels;
-import io.rocketkv.core.kernels.StepBatch;
-import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.kernels.dense.WeightFormat;
-import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.weights.SafeTensors;
 import java.io.InputStream;
 import java.nio.file.Path;
@@ -26,7 +22,6 @@ import org.junit.jupiter.api.Test;
 class QuantizationDriftTest {
 
     private static final Path MODEL = Path.of("../models/rocketkv-retrieval-tiny");
-    private static final int TPB = 16;
 
     @Test
     void q8AndQ4DriftFromTheUnquantizedModel() throws Exception {
@@ -64,32 +59,12 @@ class QuantizationDriftTest {
 
     /** Log-probabilities of every case's reference continuation, teacher-forced, concatenated. */
     private static double[] logprobs(ModelConfig config, SafeTensors weights, CpuKernels kernels, JsonNode cases) {
-        LlamaModel model = LlamaModel.load(config, weights, kernels, TPB);
+        LlamaModel model = LlamaModel.load(config, weights, kernels, TeacherForcedLogits.TOKENS_PER_BLOCK);
         double[] out = new double[0];
         for (JsonNode c : java.util.List.of(cases.get(0), cases.get(1))) { // passkey and multikey (the third is long)
             int[] prompt = ints(c.path("prompt"));
             int[] cont = ints(c.path("ids"));
-            int len = prompt.length + cont.length - 1;
-            int[] ids = Arrays.copyOf(prompt, len);
-            System.arraycopy(cont, 0, ids, prompt.length, cont.length - 1);
-            int[] pos = new int[len];
-            int[] slots = new int[len];
-            for (int t = 0; t < len; t++) {
-                pos[t] = t;
-                slots[t] = t;
-            }
-            int blocks = (len + TPB - 1) / TPB;
-            int[] table = new int[blocks];
-            Arrays.setAll(table, b -> b);
-            int[] rows = new int[cont.length];
-            Arrays.setAll(rows, i -> prompt.length - 1 + i);
-            StepBatch b = new StepBatch(true, ids, pos, slots, new int[] {0, len}, new int[] {len}, new int[][] {table}, rows);
-            AttentionShape s = model.attentionShape();
-            Tensor[] caches = new Tensor[model.numLayers()];
-            for (int l = 0; l < caches.length; l++) {
-                caches[l] = kernels.allocate(DType.F32, blocks, 2, s.numKvHeads(), TPB, s.headDim());
-            }
-            float[] logits = model.forward(b, caches);
+            float[] logits = TeacherForcedLogits.of(model, kernels, prompt, cont);
             int vocab = config.vocabSize();
             double[] lp = new double[cont.length];
             for (int i = 0; i < cont.length; i++) {
