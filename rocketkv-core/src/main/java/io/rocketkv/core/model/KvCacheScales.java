@@ -5,8 +5,9 @@ import io.rocketkv.core.weights.SafeTensors;
 
 /**
  * The per-layer scales of an fp8 KV cache, as quantizing tools write them into a checkpoint (NVIDIA ModelOpt and
- * {@code compressed-tensors}: scalars {@code model.layers.N.self_attn.k_scale} and {@code ...v_scale}; a K element
- * x is stored as e4m3(x / k_scale)). A layer without them gets 1.0 for both, as TensorRT-LLM and vLLM do; a
+ * {@code compressed-tensors}: scalars {@code model.layers.N.self_attn.k_scale} and {@code ...v_scale}, or, as
+ * ModelOpt's Hugging Face export names them, {@code ...self_attn.k_proj.k_scale} and {@code ...v_proj.v_scale}; a K
+ * element x is stored as e4m3(x / k_scale)). A layer without them gets 1.0 for both, as TensorRT-LLM and vLLM do; a
  * checkpoint that has one of the pair without the other, a non-scalar scale or a scale that is not positive and
  * finite is refused naming the tensor.
  *
@@ -21,14 +22,15 @@ public record KvCacheScales(float[] k, float[] v) {
         float[] v = new float[layers];
         for (int i = 0; i < layers; i++) {
             String p = "model.layers." + i + ".self_attn.";
-            boolean hasK = weights.contains(p + "k_scale");
-            boolean hasV = weights.contains(p + "v_scale");
-            if (hasK != hasV) {
-                throw new CheckpointFormatException("the checkpoint has " + p + (hasK ? "k_scale" : "v_scale")
-                        + " without " + p + (hasK ? "v_scale" : "k_scale") + ": an fp8 KV cache needs both or neither");
+            String kName = name(weights, p + "k_scale", p + "k_proj.k_scale");
+            String vName = name(weights, p + "v_scale", p + "v_proj.v_scale");
+            if ((kName == null) != (vName == null)) {
+                throw new CheckpointFormatException("the checkpoint has " + (kName != null ? kName : vName)
+                        + " without " + p + (kName != null ? "v_scale" : "k_scale")
+                        + ": an fp8 KV cache needs both or neither");
             }
-            k[i] = hasK ? scalar(weights, p + "k_scale") : 1f;
-            v[i] = hasV ? scalar(weights, p + "v_scale") : 1f;
+            k[i] = kName != null ? scalar(weights, kName) : 1f;
+            v[i] = vName != null ? scalar(weights, vName) : 1f;
         }
         return new KvCacheScales(k, v);
     }
@@ -50,6 +52,16 @@ public record KvCacheScales(float[] k, float[] v) {
             }
         }
         return false;
+    }
+
+    /** The first of the names the checkpoint has, or null. */
+    private static String name(SafeTensors weights, String... names) {
+        for (String n : names) {
+            if (weights.contains(n)) {
+                return n;
+            }
+        }
+        return null;
     }
 
     private static float scalar(SafeTensors weights, String name) {

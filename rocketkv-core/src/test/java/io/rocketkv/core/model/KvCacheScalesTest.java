@@ -29,11 +29,13 @@ class KvCacheScalesTest {
         SafeTensorsWriter w = new SafeTensorsWriter()
                 .add("model.layers.0.self_attn.k_scale", DType.F32, new long[] {}, new float[] {0.5f})
                 .add("model.layers.0.self_attn.v_scale", DType.F32, new long[] {1}, new float[] {2.25f})
-                .add("model.layers.1.input_layernorm.weight", DType.F32, new long[] {2}, new float[] {1f, 1f});
+                .add("model.layers.1.input_layernorm.weight", DType.F32, new long[] {2}, new float[] {1f, 1f})
+                .add("model.layers.2.self_attn.k_proj.k_scale", DType.BF16, new long[] {}, new float[] {0.125f})
+                .add("model.layers.2.self_attn.v_proj.v_scale", DType.F32, new long[] {}, new float[] {4f});
         try (SafeTensors st = write("a.safetensors", w)) {
-            KvCacheScales s = KvCacheScales.read(st, 2);
-            assertArrayEquals(new float[] {0.5f, 1f}, s.k());
-            assertArrayEquals(new float[] {2.25f, 1f}, s.v());
+            KvCacheScales s = KvCacheScales.read(st, 3);
+            assertArrayEquals(new float[] {0.5f, 1f, 0.125f}, s.k());
+            assertArrayEquals(new float[] {2.25f, 1f, 4f}, s.v());
             assertTrue(s.scaled());
         }
         assertFalse(KvCacheScales.ones(3).scaled());
