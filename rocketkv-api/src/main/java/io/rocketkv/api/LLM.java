@@ -382,15 +382,17 @@ public final class LLM implements AutoCloseable {
         Consumer<StreamChunk> guarded = onToken == null ? null : new GuardedListener(onToken);
         List<List<Integer>> badWords = BadWords.encode(tokenizer, params.bad());
         Detokenizer detokenizer = params.skipSpecialTokens() ? null : out -> detokenize(out, false);
-        List<CompletableFuture<GenerationResult>> results = new ArrayList<>();
+        List<GenerationRequest> requests = new ArrayList<>();
         for (int i = 0; i < params.numSampled(); i++) {
             // streamed: completion i's tokens in chunks of stream_interval, each chunk naming i
             Consumer<GenerationRequest.TokenEvent> listener = guarded == null ? null
                     : new StreamIntervals(i, args.streamInterval(), guarded);
             // the first completion alone scores the prompt (the same for all of them)
-            results.add(engine.submit(new GenerationRequest(ids, params.toSamplingOptions(i, badWords),
-                    params.toStopCriteria(eosIds), listener, detokenizer, i == 0 ? params.promptLogprobs() : null)));
+            requests.add(new GenerationRequest(ids, params.toSamplingOptions(i, badWords),
+                    params.toStopCriteria(eosIds), listener, detokenizer, i == 0 ? params.promptLogprobs() : null));
         }
+        // together, so the completions are scheduled in the same round and decode side by side
+        List<CompletableFuture<GenerationResult>> results = engine.submitAll(requests);
         CompletableFuture<RequestOutput> out = CompletableFuture.allOf(results.toArray(CompletableFuture[]::new))
                 .thenApply(v -> RequestOutput.from(prompt, results.stream().map(CompletableFuture::join).toList(),
                         params.n(), params.logprobs() != null));

@@ -51,6 +51,7 @@ public final class Engine implements AutoCloseable {
     private final long kvBytesPerBlock; // over all layers and ranks
     private final RankGroup ranks; // one model runner per device (tensor parallelism), else one
     private final LinkedBlockingQueue<Sequence> incoming = new LinkedBlockingQueue<>();
+    private final Object admitting = new Object(); // held while a submitAll adds and while the loop drains
     private final ConcurrentLinkedQueue<Sequence> cancelled = new ConcurrentLinkedQueue<>();
     private volatile int numWaiting; // published by the engine thread after each loop turn (gauges)
     private volatile int numRunning;
@@ -127,32 +128,51 @@ public final class Engine implements AutoCloseable {
 
     /** Queues a request; the future completes when it finishes (or fails with the reason). */
     public CompletableFuture<GenerationResult> submit(GenerationRequest request) {
+        return submitAll(List.of(request)).getFirst();
+    }
+
+    /**
+     * Queues requests together: the engine takes them into its schedule in the same round, so requests that fit one
+     * step (the n completions of one prompt, say) prefill in one step and decode side by side. The futures come in
+     * the order of {@code requests}.
+     */
+    public List<CompletableFuture<GenerationResult>> submitAll(List<GenerationRequest> requests) {
         if (closed) {
             throw new IllegalStateException("the engine is closed");
         }
-        Sequence seq = new Sequence(nextId.getAndIncrement(), request, System.nanoTime());
-        seq.result.whenComplete((r, e) -> {
-            if (e instanceof CancellationException) {
-                cancelled.add(seq); // the engine thread removes it and frees its blocks
+        List<CompletableFuture<GenerationResult>> futures = new ArrayList<>(requests.size());
+        List<Sequence> admitted = new ArrayList<>(requests.size());
+        for (GenerationRequest request : requests) {
+            Sequence seq = new Sequence(nextId.getAndIncrement(), request, System.nanoTime());
+            futures.add(seq.result);
+            seq.result.whenComplete((r, e) -> {
+                if (e instanceof CancellationException) {
+                    cancelled.add(seq); // the engine thread removes it and frees its blocks
+                }
+            });
+            int n = request.promptIds().length;
+            if (n > config.maxSeqLen()) {
+                seq.result.completeExceptionally(new IllegalArgumentException("the prompt has " + n
+                        + " tokens, more than max_seq_len = " + config.maxSeqLen() + "; shorten it or raise max_seq_len"));
+            } else if (n > config.maxNumTokens() && !config.chunkedPrefill()) {
+                seq.result.completeExceptionally(new IllegalArgumentException("the prompt has " + n
+                        + " tokens, more than max_num_tokens = " + config.maxNumTokens()
+                        + " (the tokens of one prefill step); set enable_chunked_prefill: true to prefill it in chunks of"
+                        + " max_num_tokens, raise max_num_tokens to at least " + n + ", or shorten the prompt"));
+            } else {
+                admitted.add(seq);
             }
-        });
-        int n = request.promptIds().length;
-        if (n > config.maxSeqLen()) {
-            seq.result.completeExceptionally(new IllegalArgumentException("the prompt has " + n
-                    + " tokens, more than max_seq_len = " + config.maxSeqLen() + "; shorten it or raise max_seq_len"));
-        } else if (n > config.maxNumTokens() && !config.chunkedPrefill()) {
-            seq.result.completeExceptionally(new IllegalArgumentException("the prompt has " + n
-                    + " tokens, more than max_num_tokens = " + config.maxNumTokens()
-                    + " (the tokens of one prefill step); set enable_chunked_prefill: true to prefill it in chunks of"
-                    + " max_num_tokens, raise max_num_tokens to at least " + n + ", or shorten the prompt"));
-        } else {
-            incoming.add(seq);
+        }
+        synchronized (admitting) {
+            incoming.addAll(admitted);
+        }
+        for (Sequence seq : admitted) {
             if (closed && incoming.remove(seq)) {
                 // close() ran between the check above and the add: it will not see this request
                 seq.result.completeExceptionally(new IllegalStateException("the engine is closed"));
             }
         }
-        return seq.result;
+        return futures;
     }
 
     public EngineConfig config() {
@@ -206,8 +226,10 @@ public final class Engine implements AutoCloseable {
                         scheduler.add(s);
                     }
                 }
-                for (Sequence s; (s = incoming.poll()) != null; ) {
-                    scheduler.add(s);
+                synchronized (admitting) { // a submitAll's requests arrive in one round
+                    for (Sequence s; (s = incoming.poll()) != null; ) {
+                        scheduler.add(s);
+                    }
                 }
                 removeCancelled();
                 if (scheduler.hasWork()) {
