@@ -24,7 +24,7 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * {@link CpuKernels#decodeAttention} of one layer over the paged cache ({@code kvDtype} F32 or BF16), Llama-3.1-8B
+ * {@link CpuKernels#decodeAttention} of one layer over the paged cache ({@code kvDtype} F32, BF16 or F8_E4M3), Llama-3.1-8B
  * head shape (32 query heads, 8 KV heads, head dim 128), 32 tokens per block, every sequence at {@code context}
  * cached tokens, with the scalar twin or the Vector API kernels ({@code kernels}: the {@code rocketkv.cpu.kernels}
  * property). Block tables are a shuffled permutation of the pool, as after many allocations and frees.
@@ -63,8 +63,8 @@ public class CpuDecodeAttentionBenchmark {
     @Param({"scalar", "simd"})
     public String kernels;
 
-    /** The KV cache's element type. */
-    @Param({"F32", "BF16"})
+    /** The KV cache's element type (F8_E4M3: scale 1.0). */
+    @Param({"F32", "BF16", "F8_E4M3"})
     public String kvDtype;
 
     private CpuKernels cpu;

@@ -27,6 +27,7 @@ final class GroupTile {
     private int[] last = new int[0];    // [M] last key index (inclusive) each row attends
     private int[] valid = new int[0];   // [M] keys of the current tile the row attends
     private float[] p = new float[0];   // [M][TILE] scores, then their exps
+    private float[] row = new float[0]; // [D] an F8_E4M3 key's K or V row, widened
     private final MemorySegment[] kSeg = new MemorySegment[TILE];
     private final MemorySegment[] vSeg = new MemorySegment[TILE];
     private final long[] kOff = new long[TILE];
@@ -84,9 +85,22 @@ final class GroupTile {
         for (int r = 0; r < m; r++) {
             valid[r] = (int) Math.clamp((long) last[r] - j0 + 1, 0, n);
         }
+        boolean fp8 = dtype == DType.F8_E4M3;
+        if (fp8 && row.length < d) {
+            row = new float[d];
+        }
         for (int jj = 0; jj < n; jj++) {
             MemorySegment seg = kSeg[jj];
             long off = kOff[jj];
+            if (fp8) { // widened once for the group's rows
+                SimdRows.widenFp8(seg, off, row, d);
+                for (int r = 0; r < m; r++) {
+                    if (valid[r] > jj) {
+                        p[r * TILE + jj] = SimdRows.dotArray(q, r * d, row, d) * scale;
+                    }
+                }
+                continue;
+            }
             for (int r = 0; r < m; r++) {
                 if (valid[r] > jj) {
                     p[r * TILE + jj] = SimdRows.dot(dtype, q, r * d, seg, off, d) * scale;
@@ -103,6 +117,15 @@ final class GroupTile {
         for (int jj = 0; jj < n; jj++) {
             MemorySegment seg = vSeg[jj];
             long off = vOff[jj];
+            if (fp8) {
+                SimdRows.widenFp8(seg, off, row, d);
+                for (int r = 0; r < m; r++) {
+                    if (valid[r] > jj) {
+                        SimdRows.axpyArray(p[r * TILE + jj] * vScale, row, acc, r * d, d);
+                    }
+                }
+                continue;
+            }
             for (int r = 0; r < m; r++) {
                 if (valid[r] > jj) {
                     SimdRows.axpy(dtype, p[r * TILE + jj] * vScale, seg, off, acc, r * d, d);

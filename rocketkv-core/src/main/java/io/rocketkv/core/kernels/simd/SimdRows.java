@@ -20,7 +20,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Vector API row arithmetic of {@link SimdAttention}: q·k dots and p·v accumulations against one cached row
- * (F32, BF16 widened in registers, or F8_E4M3 unscaled: the caller applies the cache's K or V scale), and the online softmax's step over a tile of scores. Lane sums
+ * (F32, or BF16 widened in registers; an F8_E4M3 row is widened once per key into floats, unscaled, and the
+ * caller applies the cache's K or V scale), and the online softmax's step over a tile of scores. Lane sums
  * and exp are {@link Lanes}' (the same fixed tree and polynomial as the dense ops), so a score gets the same exp
  * in a vector lane or in a tail, and a row's result does not depend on the JIT's state.
  *
@@ -66,7 +67,7 @@ final class SimdRows {
         return switch (dtype) {
             case F32 -> dotF32(q, qo, seg, off, d);
             case BF16 -> dotBf16(q, qo, seg, off, d);
-            default -> dotFp8(q, qo, seg, off, d);
+            default -> throw new IllegalArgumentException(dtype + " rows are widened first (widenFp8), then dotArray");
         };
     }
 
@@ -75,7 +76,7 @@ final class SimdRows {
         switch (dtype) {
             case F32 -> axpyF32(p, seg, off, acc, ao, d);
             case BF16 -> axpyBf16(p, seg, off, acc, ao, d);
-            default -> axpyFp8(p, seg, off, acc, ao, d);
+            default -> throw new IllegalArgumentException(dtype + " rows are widened first (widenFp8), then axpyArray");
         }
     }
 
@@ -91,26 +92,49 @@ final class SimdRows {
                 .reinterpretAsFloats().mul(FP8_REBIAS);
     }
 
-    private static float dotFp8(float[] q, int qo, MemorySegment seg, long off, int d) {
-        FloatVector a0 = FloatVector.zero(F);
+    /**
+     * The F8_E4M3 row at byte {@code off} of {@code seg}, unscaled, into {@code dst[0 .. d)} (element order): widened
+     * once per key so that the G query rows of a group then dot and accumulate against floats.
+     */
+    static void widenFp8(MemorySegment seg, long off, float[] dst, int d) {
         int c = 0;
         for (; c + B8.length() <= d && L <= B8.length(); c += L) {
-            a0 = FloatVector.fromArray(F, q, qo + c).fma(fp8(seg, off + c), a0);
+            fp8(seg, off + c).intoArray(dst, c);
         }
-        float s = Lanes.sum(a0);
         for (; c < d; c++) {
-            s += q[qo + c] * Fp8E4M3.decode(seg.get(ValueLayout.JAVA_BYTE, off + c));
+            dst[c] = Fp8E4M3.decode(seg.get(ValueLayout.JAVA_BYTE, off + c));
+        }
+    }
+
+    /** q (element order) · k[0 .. d). */
+    static float dotArray(float[] q, int qo, float[] k, int d) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        int c = 0;
+        for (; c + 2 * L <= d; c += 2 * L) {
+            a0 = FloatVector.fromArray(F, q, qo + c).fma(FloatVector.fromArray(F, k, c), a0);
+            a1 = FloatVector.fromArray(F, q, qo + c + L).fma(FloatVector.fromArray(F, k, c + L), a1);
+        }
+        if (c + L <= d) {
+            a0 = FloatVector.fromArray(F, q, qo + c).fma(FloatVector.fromArray(F, k, c), a0);
+            c += L;
+        }
+        float s = Lanes.sum(a0.add(a1));
+        for (; c < d; c++) {
+            s += q[qo + c] * k[c];
         }
         return s;
     }
 
-    private static void axpyFp8(float p, MemorySegment seg, long off, float[] acc, int ao, int d) {
+    /** acc[ao .. ao + d) += p · v[0 .. d). */
+    static void axpyArray(float p, float[] v, float[] acc, int ao, int d) {
         int c = 0;
-        for (; c + B8.length() <= d && L <= B8.length(); c += L) {
-            fp8(seg, off + c).fma(FloatVector.broadcast(F, p), FloatVector.fromArray(F, acc, ao + c)).intoArray(acc, ao + c);
+        for (; c + L <= d; c += L) {
+            FloatVector.fromArray(F, v, c).fma(FloatVector.broadcast(F, p), FloatVector.fromArray(F, acc, ao + c))
+                    .intoArray(acc, ao + c);
         }
         for (; c < d; c++) {
-            acc[ao + c] += p * Fp8E4M3.decode(seg.get(ValueLayout.JAVA_BYTE, off + c));
+            acc[ao + c] += p * v[c];
         }
     }
 
