@@ -15,6 +15,7 @@ import java.util.regex.Pattern;
  *       argument's value as a whole expression, Jinjava stops at the filter and fails on the {@code - 1}.</li>
  *   <li>{@code {{-} and {@code -}}} (whitespace control on expressions, which Jinjava ignores): the template's
  *       whitespace next to them is removed from the source, which is what jinja2 does with it.</li>
+ *   <li>Comments go, with the whitespace jinja2 removes around them ({@link JinjaComments}).</li>
  * </ul>
  */
 final class JinjaDialect {
@@ -32,7 +33,7 @@ final class JinjaDialect {
         if (template == null) {
             return null;
         }
-        String t = EXPRESSION_LSTRIP.matcher(template).replaceAll("{{");
+        String t = EXPRESSION_LSTRIP.matcher(JinjaComments.strip(template)).replaceAll("{{");
         t = EXPRESSION_RSTRIP.matcher(t).replaceAll("}}");
         t = REVERSED.matcher(t).replaceAll("($1|reverse)");
         Matcher m = NAMESPACE.matcher(t);

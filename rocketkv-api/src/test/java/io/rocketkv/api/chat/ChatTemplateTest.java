@@ -99,6 +99,24 @@ public class ChatTemplateTest {
     }
 
     @Test
+    void commentsAndTheirWhitespaceAsJinja2() {
+        // each expected string is what jinja2 3.1.6 renders with trim_blocks and lstrip_blocks (Hugging Face's setup)
+        String[][] cases = {
+            {"A\n\n{#- a comment #}\n{%- if true %}B{% endif %}", "AB"},
+            {"B  {# k #}  C", "B    C"},
+            {"x\n   {# k #}\ny", "x\ny"},
+            {"x\n   {# k #}  \ny", "x\n  \ny"},
+            {"x {#- k #}\n y", "x y"},
+            {"{{ \"{#\" }}a#}", "{#a#}"},
+            {"a\n\t{# k -#}  \n b", "a\nb"},
+            {"{% raw %}{# k #}{% endraw %}", "{# k #}"},
+        };
+        for (String[] c : cases) {
+            assertEquals(c[1], ChatTemplate.of(c[0], null, null).render(SYSTEM_AND_USER, true), c[0]);
+        }
+    }
+
+    @Test
     void messageTextIsDataNeverTemplate() {
         ChatTemplate t = ChatTemplate.of("{% for m in messages %}[{{ m.content }}]{% endfor %}", null, null);
         assertEquals("[{{ 7*7 }} {% if x %}]", t.render(List.of(Message.user("{{ 7*7 }} {% if x %}")), true));
