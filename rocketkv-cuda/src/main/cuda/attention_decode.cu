@@ -2,7 +2,10 @@
 // split-KV (flash-decoding). CPU twin: CpuKernels.decodeAttention.
 //
 //   q           f32  [numSeqs][numHeads * headDim]   the step's query rows (row s = sequence s)
-//   kvCache     bf16 [numBlocks][2 (K|V)][numKvHeads][tokensPerBlock][headDim]   (one layer)
+//   kvCache     bf16 [numBlocks][2 (K|V)][numKvHeads][tokensPerBlock][headDim]   (one layer); for the
+//               attention_decode_e4m3_* kernels fp8 e4m3 in the same layout, each value e4m3 * kScale (K) or
+//               e4m3 * vScale (V) (kv_cache_config.dtype fp8; CPU twin: CpuKernels.decodeAttention over an
+//               F8_E4M3 CpuKvCache)
 //   kvLens      i32  [numSeqs]        keys in the cache for each sequence (this step's included); 0 marks a
 //                                     padding sequence, whose output rows are zeros
 //   blockTables i32  [numSeqs][maxBlocks] (flat, row stride maxBlocks) block ids, -1 padded
@@ -23,6 +26,8 @@
 //   v2 (commit a7eabc4; PIPE = 0, TR = false) direct 16-byte loads into registers
 //                                (K and V of 4 keys per lane issued before use) and full butterfly
 //                                reductions: 332 us, 3231 GB/s, 75.7% of copy bandwidth.
+//   fp8: attention_decode_e4m3_d{D}_g{GT} is v3 reading an e4m3 cache (8-byte chunks per lane, half the
+//        bytes; the same launch, plus the kScale and vScale arguments); not yet timed on a GPU.
 //   v3 attention_decode_d{D}_g{GT} + attention_decode_merge  (the exported kernels; D in 16, 32,
 //                                64, 128, 256; GT in 1, 2, 4, 8): v2 plus a 2-stage cp.async
 //                                (LDGSTS) ring per lane in shared memory, so the next step's K/V
@@ -108,13 +113,15 @@ static __device__ __forceinline__ int rkv_split_len(int kvLen, int numSplits, in
 namespace rkv_decode {
 
 // Dense keys of one split: index t is key t of the sequence, in block table[t / tokensPerBlock], slot
-// t % tokensPerBlock; every index in [begin, end) is a key.
-template <int D>
+// t % tokensPerBlock; every index in [begin, end) is a key. E: the cache's element type (kv_elements.cuh).
+template <int D, class E>
 struct DenseKeys {
+    using Elem = E;
+    using T = typename E::T;
     static constexpr bool CONTIGUOUS = true;
     int begin, end;                    // keys [begin, end) of the sequence, begin < end
-    const unsigned short* kBase;       // K[block 0][kvHead][slot 0][tl * 8]: this lane's slice of the KV head
-    const unsigned short* kvCache;     // the address handed out for indices past end (not read)
+    const T* kBase;                    // K[block 0][kvHead][slot 0][tl * 8]: this lane's slice of the KV head
+    const T* kvCache;                  // the address handed out for indices past end (not read)
     const int* table;                  // the sequence's block table
     size_t blockStride;                // 2 * numKvHeads * tokensPerBlock * D
     size_t vDelta;                     // numKvHeads * tokensPerBlock * D: from a K row to its V row
@@ -127,7 +134,7 @@ struct DenseKeys {
 #pragma unroll
         for (int u = 0; u < U; u++) {
             const bool ok = t0 + u < end;
-            const unsigned short* k = ok ? kBase + (size_t) table[pg] * blockStride + (size_t) off * D : kvCache;
+            const T* k = ok ? kBase + (size_t) table[pg] * blockStride + (size_t) off * D : kvCache;
             f(u, k, ok ? k + vDelta : kvCache, ok);
             if (++off == tokensPerBlock) {
                 off = 0;
@@ -140,12 +147,14 @@ struct DenseKeys {
 
 // One split of a sequence's keys; see split_attention.cuh for PIPE and TR. Blocks of padding sequences
 // (kvLen 0) write zeros when numSplits == 1; blocks whose split starts at or past kvLen exit at once.
-template <int D, int GT, int U, int NW, int PIPE, bool TR>
+// E: the cache's element type; kScale / vScale: an e4m3 cache's scales (1 for bf16).
+template <int D, int GT, int U, int NW, int PIPE, bool TR, class E>
 __device__ __forceinline__ void decode_split(
-        const float* __restrict__ q, const unsigned short* __restrict__ kvCache,
+        const float* __restrict__ q, const typename E::T* __restrict__ kvCache,
         const int* __restrict__ kvLens, const int* __restrict__ blockTables,
         float* __restrict__ out, float* __restrict__ workspace,
-        int numHeads, int numKvHeads, int tokensPerBlock, int maxBlocks, int kvPerSplit, float scale) {
+        int numHeads, int numKvHeads, int tokensPerBlock, int maxBlocks, int kvPerSplit, float scale,
+        float kScale, float vScale) {
     const RkvSplitBlock<GT> at = rkv_split_block<GT>(numHeads, numKvHeads);
     const int kvLen = kvLens[at.seq];
     const int headBase = at.headBase();
@@ -164,7 +173,7 @@ __device__ __forceinline__ void decode_split(
     const int end = min(kvLen, start + kvPerSplit);
 
     const size_t headStride = (size_t) tokensPerBlock * D;
-    DenseKeys<D> keys;
+    DenseKeys<D, E> keys;
     keys.begin = start;
     keys.end = end;
     keys.kBase = kvCache + (size_t) at.kvHead * headStride + (threadIdx.x & (D / 8 - 1)) * 8;
@@ -173,7 +182,7 @@ __device__ __forceinline__ void decode_split(
     keys.blockStride = 2 * (size_t) numKvHeads * headStride;
     keys.vDelta = (size_t) numKvHeads * headStride;
     keys.tokensPerBlock = tokensPerBlock;
-    rkv_split_attention<D, GT, U, NW, PIPE, TR>(q, keys, at, numHeads, scale, out, workspace);
+    rkv_split_attention<D, GT, U, NW, PIPE, TR>(q, keys, at, numHeads, scale, out, workspace, kScale, vScale);
 }
 
 }  // namespace rkv_decode
@@ -217,9 +226,20 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_merge(
             int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks,               \
             int kvPerSplit, float scale) {                                                              \
         (void) headDim; /* must equal D */                                                             \
-        rkv_decode::decode_split<D, GT, 4, rkv_decode::NTHREADS / 32, RKV_DECODE_PIPE, RKV_DECODE_TR>(                                  \
+        rkv_decode::decode_split<D, GT, 4, rkv_decode::NTHREADS / 32, RKV_DECODE_PIPE, RKV_DECODE_TR, RkvBf16Kv>(   \
                 q, kvCache, kvLens, blockTables, out, workspace, numHeads, numKvHeads, tokensPerBlock,  \
-                maxBlocks, kvPerSplit, scale);                                                          \
+                maxBlocks, kvPerSplit, scale, 1.f, 1.f);                                                \
+    }                                                                                                   \
+    extern "C" __global__ void __launch_bounds__(rkv_decode::NTHREADS, MINB) attention_decode_e4m3_d##D##_g##GT( \
+            const float* __restrict__ q, const unsigned char* __restrict__ kvCache,                     \
+            const int* __restrict__ kvLens, const int* __restrict__ blockTables,                        \
+            float* __restrict__ out, float* __restrict__ workspace,                                     \
+            int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks,               \
+            int kvPerSplit, float scale, float kScale, float vScale) {                                  \
+        (void) headDim; /* must equal D */                                                             \
+        rkv_decode::decode_split<D, GT, 4, rkv_decode::NTHREADS / 32, RKV_DECODE_PIPE, RKV_DECODE_TR, RkvE4m3Kv>(   \
+                q, kvCache, kvLens, blockTables, out, workspace, numHeads, numKvHeads, tokensPerBlock,  \
+                maxBlocks, kvPerSplit, scale, kScale, vScale);                                          \
     }
 
 #define RKV_DECODE_KERNELS_FOR_D(D) \

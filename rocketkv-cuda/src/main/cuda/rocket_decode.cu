@@ -561,6 +561,7 @@ constexpr int SEL_CACHE = 256;   // selected pages of a split kept in shared mem
 // partial); its K row is found from the physical page phys[t / P], without the block table.
 template <int D>
 struct SelectedKeys {
+    using Elem = RkvBf16Kv;
     static constexpr bool CONTIGUOUS = false;
     int begin, end;                    // [e0 * P, e1 * P): the tokens of the split's entries [e0, e1)
     int e0, len, pageSize, pagesPerBlock;

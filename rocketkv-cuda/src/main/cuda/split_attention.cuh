@@ -13,7 +13,10 @@
 //   numSplits > 1:  acc[seq][h][split][d] = A[d];  ml[seq][h][split] = (M, L)   (M = -inf, L = 0: none)
 //
 //   q          f32  [numSeqs][numHeads * D]   the step's query rows (row s = sequence s)
-//   kvCache    bf16 [numBlocks][2 (K|V)][numKvHeads][tokensPerBlock][D]   read through Keys only
+//   kvCache    Keys::Elem (bf16 or fp8 e4m3, kv_elements.cuh) [numBlocks][2 (K|V)][numKvHeads][tokensPerBlock][D],
+//              read through Keys only; an e4m3 cache's values are e4m3 * kScale (K) and e4m3 * vScale (V):
+//              kScale is folded into the prescaled query, vScale into A (both 1 for bf16, which leaves
+//              every result bit as it was)
 //   out        f32  [numSeqs][numHeads * D]   written only when numSplits == 1
 //   workspace  f32  acc [numSeqs][numHeads][numSplits][D], then ml [numSeqs][numHeads][numSplits][2]
 //                   (max in log2 units, sum); used only when numSplits > 1
@@ -23,24 +26,25 @@
 // only. Every thread of the block makes the call (it has barriers).
 //
 // Structure: a block keeps its GT queries in registers, so each K/V element is read from memory once
-// per block. A key row (D bf16) is read by TG = D/8 lanes, 16 bytes each (a page's rows of one KV
-// head are contiguous: for D = 128 a warp reads 512 contiguous bytes per instruction); each lane
+// per block. A key row is read by TG = D/8 lanes, 8 channels each (16 bytes of bf16, 8 of e4m3; a page's rows of
+// one KV head are contiguous: for D = 128 bf16 a warp reads 512 contiguous bytes per instruction); each lane
 // group takes U consecutive indices per step. Softmax is online per lane group (running max m, sum l,
 // acc in fp32; exp2 of log2(e)-prescaled scores); groups, then warps, merge at the end.
 //   PIPE: 0 = each step loads its K/V straight into registers; S >= 2 = an S-stage cp.async (LDGSTS)
 //         ring per lane in shared memory (S - 1 steps in flight ahead of the one computed; every
-//         lane reads back only the 16-byte chunks it copied itself, so no barrier is needed).
+//         lane reads back only the chunks it copied itself, so no barrier is needed).
 //   TR:   reduce scores by transpose-reduce + a shared-memory exchange (N/2 + N/4 + ... shuffles)
 //         instead of full butterflies (N log2(TG)); the two orders round differently.
 //
 // Keys: how a split's keys are enumerated. Index t runs over [keys.begin, keys.end); a lane group
 // asks for U consecutive indices at once, and may ask past end (the warp steps as a whole).
+//   using Elem                         the cache's element type (RkvBf16Kv or RkvE4m3Kv)
 //   static constexpr bool CONTIGUOUS   true: every index in [begin, end) is a key and begin < end
 //                                      (a group's keys are then a prefix of its U indices)
 //   int begin, end                     the split's index range
 //   template <int U, class F> void rows(int t0, F&& f) const
 //                                      calls f(u, k, v, ok) for u = 0 .. U-1 in order: k and v are the
-//                                      K and V row slices (this lane's 8 channels) of index t0 + u, ok
+//                                      K and V row slices (this lane's 8 channels, const Elem::T*) of index t0 + u, ok
 //                                      whether it is a key; for a non-key, k and v are a readable
 //                                      address that is not read
 //   bool valid(int t) const            ok of index t alone (what rows says; the cp.async ring asks
@@ -48,6 +52,7 @@
 #pragma once
 
 #include "attention_common.cuh"
+#include "kv_elements.cuh"
 
 // The (sequence, KV head, chunk of GT query heads, split) a thread block of the split grid owns.
 template <int GT>
@@ -101,12 +106,7 @@ __device__ __forceinline__ void rkv_transpose_reduce(float (&v)[NN], int tl) {
     }
 }
 
-// 16-byte asynchronous global -> shared copy (LDGSTS, L1 bypassed); src_size 0 writes zeros and
-// reads nothing.
-static __device__ __forceinline__ void rkv_cp_async16(void* smem, const void* gmem, bool valid) {
-    const unsigned s = (unsigned) __cvta_generic_to_shared(smem);
-    asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16, %2;" ::"r"(s), "l"(gmem), "r"(valid ? 16 : 0));
-}
+// Commit / wait of the cp.async groups the Elem::copy_async calls (kv_elements.cuh) issue.
 static __device__ __forceinline__ void rkv_cp_async_commit() {
     asm volatile("cp.async.commit_group;");
 }
@@ -116,11 +116,13 @@ static __device__ __forceinline__ void rkv_cp_async_wait() {
 }
 
 // D: head dim; GT: query heads per block; U: indices per lane group per step; NW: warps;
-// PIPE, TR and Keys: see the header.
+// PIPE, TR and Keys: see the header. kScale, vScale: an e4m3 cache's scales (1 for bf16).
 template <int D, int GT, int U, int NW, int PIPE, bool TR, class Keys>
 __device__ __forceinline__ void rkv_split_attention(
         const float* __restrict__ q, const Keys& keys, const RkvSplitBlock<GT>& at, int numHeads, float scale,
-        float* __restrict__ out, float* __restrict__ workspace) {
+        float* __restrict__ out, float* __restrict__ workspace, float kScale = 1.f, float vScale = 1.f) {
+    using E = typename Keys::Elem;
+    using Chunk = typename E::Chunk;
     constexpr int TG = D / 8;            // lanes per key row, 8 channels (16 bytes) each
     constexpr int GPW = 32 / TG;         // key rows (lane groups) per warp
     constexpr int NGRP = NW * GPW;       // lane groups per block
@@ -130,7 +132,7 @@ __device__ __forceinline__ void rkv_split_attention(
     static_assert(!TR || (N % 4 == 0 && (N & (N - 1)) == 0), "transpose-reduce needs U * GT a power of two >= 4");
 
     // Per warp, one slice serves the cp.async ring during the loop and the warp's partial acc after.
-    constexpr int PIPE_BYTES = PIPE * 2 * U * 32 * 16;      // [stage][K|V][u][lane] uint4
+    constexpr int PIPE_BYTES = PIPE * 2 * U * 32 * (int) sizeof(Chunk);   // [stage][K|V][u][lane] Chunk
     constexpr int ACC_BYTES = GT * D * 4;                   // [g][d] float
     constexpr int SLICE = PIPE_BYTES > ACC_BYTES ? PIPE_BYTES : ACC_BYTES;
     __shared__ float smM[NW][GT];
@@ -145,8 +147,8 @@ __device__ __forceinline__ void rkv_split_attention(
     const int headBase = at.headBase();
     const int nHeads = at.nHeads();
 
-    // Queries, pre-multiplied by scale * log2(e) so that softmax uses exp2.
-    const float sl2 = scale * RKV_LOG2E;
+    // Queries, pre-multiplied by scale * log2(e) (and the K scale) so that softmax uses exp2.
+    const float sl2 = scale * RKV_LOG2E * kScale;
     float qr[GT][8];
 #pragma unroll
     for (int g = 0; g < GT; g++) {
@@ -175,13 +177,13 @@ __device__ __forceinline__ void rkv_split_attention(
     // __syncwarp need all 32 lanes); a group without a key loads nothing and skips the softmax update.
     // isKey(u): whether index t0 + u is a key, asked only after the score reduction (as few values
     // as possible live across it).
-    auto step = [&](const uint4 (&kx)[U], const uint4 (&vx)[U], auto&& isKey) {
+    auto step = [&](const Chunk (&kx)[U], const Chunk (&vx)[U], auto&& isKey) {
         // Partial dot products over this lane's 8 channels.
         float s[U][GT];
 #pragma unroll
         for (int u = 0; u < U; u++) {
             float kf[8];
-            rkv_unpack8(kx[u], kf);
+            E::unpack(kx[u], kf);
 #pragma unroll
             for (int g = 0; g < GT; g++) {
                 float a = 0.f;
@@ -255,7 +257,7 @@ __device__ __forceinline__ void rkv_split_attention(
 #pragma unroll
         for (int u = 0; u < U; u++) {
             float vf[8];
-            rkv_unpack8(vx[u], vf);
+            E::unpack(vx[u], vf);
 #pragma unroll
             for (int g = 0; g < GT; g++) {
 #pragma unroll
@@ -266,11 +268,11 @@ __device__ __forceinline__ void rkv_split_attention(
 
     int tw = keys.begin + warp * GPW * U;
     if constexpr (PIPE >= 2) {
-        uint4* ring = reinterpret_cast<uint4*>(&smSlice[warp][0]);   // [PIPE][2][U][32]
+        Chunk* ring = reinterpret_cast<Chunk*>(&smSlice[warp][0]);   // [PIPE][2][U][32]
         auto issue = [&](int twi, int stage) {
-            keys.template rows<U>(twi + gw * U, [&](int u, const unsigned short* k, const unsigned short* v, bool ok) {
-                rkv_cp_async16(ring + ((stage * 2 + 0) * U + u) * 32 + lane, k, ok);
-                rkv_cp_async16(ring + ((stage * 2 + 1) * U + u) * 32 + lane, v, ok);
+            keys.template rows<U>(twi + gw * U, [&](int u, const typename E::T* k, const typename E::T* v, bool ok) {
+                E::copy_async(ring + ((stage * 2 + 0) * U + u) * 32 + lane, k, ok);
+                E::copy_async(ring + ((stage * 2 + 1) * U + u) * 32 + lane, v, ok);
             });
             rkv_cp_async_commit();
         };
@@ -280,7 +282,7 @@ __device__ __forceinline__ void rkv_split_attention(
         for (; tw < keys.end; tw += STRIDE) {
             issue(tw + (PIPE - 1) * STRIDE, stage == 0 ? PIPE - 1 : stage - 1);
             rkv_cp_async_wait<PIPE - 1>();
-            uint4 kx[U], vx[U];
+            Chunk kx[U], vx[U];
 #pragma unroll
             for (int u = 0; u < U; u++) {
                 kx[u] = ring[((stage * 2 + 0) * U + u) * 32 + lane];
@@ -293,15 +295,15 @@ __device__ __forceinline__ void rkv_split_attention(
         rkv_cp_async_wait<0>();   // the slice becomes this warp's acc below
     } else {
         for (; tw < keys.end; tw += STRIDE) {
-            uint4 kx[U], vx[U];
+            Chunk kx[U], vx[U];
             bool ok[U];
-            keys.template rows<U>(tw + gw * U, [&](int u, const unsigned short* k, const unsigned short* v, bool isKey) {
+            keys.template rows<U>(tw + gw * U, [&](int u, const typename E::T* k, const typename E::T* v, bool isKey) {
                 ok[u] = isKey;
                 if (isKey) {
-                    kx[u] = rkv_ld_stream16(k);
-                    vx[u] = rkv_ld_stream16(v);
+                    kx[u] = E::load(k);
+                    vx[u] = E::load(v);
                 } else {
-                    kx[u] = make_uint4(0u, 0u, 0u, 0u);
+                    kx[u] = E::zero();
                     vx[u] = kx[u];
                 }
             });
@@ -359,10 +361,10 @@ __device__ __forceinline__ void rkv_split_attention(
         }
         const size_t row = (size_t) at.seq * numHeads + headBase + g;
         if (at.numSplits == 1) {
-            out[row * D + d] = Keys::CONTIGUOUS ? A / Lsum : (Lsum > 0.f ? A / Lsum : 0.f);
+            out[row * D + d] = (Keys::CONTIGUOUS ? A / Lsum : (Lsum > 0.f ? A / Lsum : 0.f)) * vScale;
         } else {
             const size_t idx = row * at.numSplits + at.split;
-            workspace[idx * D + d] = A;
+            workspace[idx * D + d] = A * vScale;
             if (d == 0) {
                 float* ml = workspace + (size_t) gridDim.x * numHeads * at.numSplits * D;
                 ml[2 * idx] = M;

@@ -71,7 +71,7 @@ final class Backends {
                 String why = cuda == null ? CUDA_NOT_ON_CLASS_PATH : cuda.unavailableReason();
                 if (why == null) {
                     log.info("backend AUTO: CUDA{}", sparse ? " (RocketKV sparse attention)" : "");
-                    yield cuda.open(0);
+                    yield cuda.open(0, kvDtype.dtype());
                 }
                 log.info("backend AUTO: CPU ({})", why);
                 yield cpu(kvDtype);
@@ -79,7 +79,7 @@ final class Backends {
             case CUDA -> {
                 requireProvider("backend CUDA");
                 cuda.requireAvailable("backend CUDA");
-                yield cuda.open(0);
+                yield cuda.open(0, kvDtype.dtype());
             }
         };
     }
@@ -107,13 +107,16 @@ final class Backends {
         }
     }
 
-    /** One CUDA backend per device 0..n-1 (the devices were counted by {@link #checkTensorParallel}). */
-    List<Kernels> cudaRanks(int n) {
+    /**
+     * One CUDA backend per device 0..n-1 (the devices were counted by {@link #checkTensorParallel}), each with its KV
+     * cache in {@code kvDtype} where it stores that type.
+     */
+    List<Kernels> cudaRanks(int n, KvCacheDtype kvDtype) {
         requireProvider("tensor parallelism");
         List<Kernels> out = new ArrayList<>();
         try {
             for (int r = 0; r < n; r++) {
-                out.add(cuda.open(r));
+                out.add(cuda.open(r, kvDtype.dtype()));
             }
         } catch (RuntimeException e) {
             LLM.closeQuietly(out, e);

@@ -89,9 +89,9 @@ public final class LLM implements AutoCloseable {
         int tp = args.tensorParallelSize();
         this.rankKernels = tp == 1 ? List.of(backends.open(args.backend(), rocketKv != null,
                 args.kvCacheConfig().dtype()))
-                : backends.cudaRanks(tp); // one backend per GPU
+                : backends.cudaRanks(tp, args.kvCacheConfig().dtype()); // one backend per GPU
         this.kernels = rankKernels.get(0);
-        checkKvCacheDtype(args.kvCacheConfig().dtype(), kernels, rankKernels);
+        checkKvCacheDtype(args.kvCacheConfig().dtype(), kernels, rankKernels, rocketKv != null);
         List<Collective> group = List.of();
         SafeTensors opened = null;
         try {
@@ -484,8 +484,9 @@ public final class LLM implements AutoCloseable {
      * {@code kv_cache_config.dtype} against what the backend stores: bfloat16 on the CPU (which keeps float32, holding
      * every bfloat16 value exactly) is logged; float32 on CUDA is refused (the backends are closed first).
      */
-    private static void checkKvCacheDtype(KvCacheDtype asked, Kernels kernels, List<Kernels> all) {
+    private static void checkKvCacheDtype(KvCacheDtype asked, Kernels kernels, List<Kernels> all, boolean sparse) {
         try {
+            asked.checkSparse(kernels.name(), sparse);
             if (!asked.checkBackend(kernels.name(), kernels.kvCacheDtype())) {
                 log.warn("kv_cache_config.dtype {}: the {} backend keeps its KV cache in {}", asked.yamlName(),
                         kernels.name(), kernels.kvCacheDtype());

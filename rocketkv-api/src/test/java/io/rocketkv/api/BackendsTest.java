@@ -91,9 +91,69 @@ class BackendsTest {
             assertTrue(KvCacheDtype.FP8.checkBackend(k.name(), k.kvCacheDtype()));
         }
         ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class,
-                () -> KvCacheDtype.FP8.checkBackend("cuda", DType.BF16));
-        assertTrue(e.getMessage().contains("do not read an fp8 KV cache yet") && e.getMessage().contains("use auto"),
+                () -> KvCacheDtype.FP8.checkBackend("other", DType.BF16));
+        assertTrue(e.getMessage().contains("does not store an fp8 KV cache") && e.getMessage().contains("use auto"),
                 e.getMessage());
+    }
+
+    /** The dtype asked for reaches the provider ({@code open(device, dtype)}); fp8 with RocketKV on CUDA is refused. */
+    @Test
+    void theKvCacheDtypeReachesTheProviderAndFp8RocketKvOnCudaIsRefused() {
+        List<DType> asked = new java.util.ArrayList<>();
+        KernelsProvider fake = new KernelsProvider() {
+            @Override
+            public String name() {
+                return "cuda";
+            }
+
+            @Override
+            public String unavailableReason() {
+                return null;
+            }
+
+            @Override
+            public void requireAvailable(String what) {
+            }
+
+            @Override
+            public int deviceCount() {
+                return 1;
+            }
+
+            @Override
+            public Kernels open(int device) {
+                return open(device, null);
+            }
+
+            @Override
+            public Kernels open(int device, DType kvCacheDtype) {
+                asked.add(kvCacheDtype);
+                return kvCacheDtype == null ? new CpuKernels() : new CpuKernels(true, kvCacheDtype);
+            }
+
+            @Override
+            public String collectivesUnavailableReason() {
+                return "none";
+            }
+
+            @Override
+            public List<io.rocketkv.core.kernels.Collective> collectives(List<Kernels> ranks) {
+                throw new UnsupportedOperationException();
+            }
+        };
+        Backends backends = new Backends(List.of(fake));
+        try (Kernels k = backends.open(Backend.CUDA, false, KvCacheDtype.FP8)) {
+            assertEquals(DType.F8_E4M3, k.kvCacheDtype());
+        }
+        try (Kernels k = backends.open(Backend.AUTO, false, KvCacheDtype.AUTO)) {
+            assertEquals(DType.BF16, k.kvCacheDtype());
+        }
+        assertEquals(java.util.Arrays.asList(DType.F8_E4M3, null), asked);
+        ConfigException e = assertThrows(ConfigException.class, () -> KvCacheDtype.FP8.checkSparse("cuda", true));
+        assertTrue(e.getMessage().contains("RocketKV") && e.getMessage().contains("bfloat16"), e.getMessage());
+        KvCacheDtype.FP8.checkSparse("cuda", false);
+        KvCacheDtype.FP8.checkSparse("cpu", true);
+        KvCacheDtype.BFLOAT16.checkSparse("cuda", true);
     }
 
     @Test
@@ -111,7 +171,7 @@ class BackendsTest {
         assertTrue(e.getMessage().contains("tp 2 needs the CUDA backend, but the CUDA backend is not on the class path"),
                 e.getMessage());
         assertTrue(e.getMessage().contains("io.rocketkv:rocketkv-cuda"), e.getMessage());
-        assertThrows(IllegalStateException.class, () -> new Backends(List.of()).cudaRanks(2));
+        assertThrows(IllegalStateException.class, () -> new Backends(List.of()).cudaRanks(2, KvCacheDtype.AUTO));
     }
 
     @Test

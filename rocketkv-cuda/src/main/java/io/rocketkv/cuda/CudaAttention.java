@@ -1,7 +1,7 @@
 package io.rocketkv.cuda;
 
 import static io.rocketkv.cuda.CudaChecks.ceilDiv;
-import static io.rocketkv.cuda.CudaChecks.checkCache;
+import static io.rocketkv.cuda.CudaChecks.checkDenseCache;
 import static io.rocketkv.cuda.CudaChecks.checkGrid;
 import static io.rocketkv.cuda.CudaChecks.checkTables;
 import static io.rocketkv.cuda.CudaChecks.contains;
@@ -9,6 +9,7 @@ import static io.rocketkv.cuda.CudaChecks.requireFloats;
 
 import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.StepBatch;
+import io.rocketkv.core.numeric.DType;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -20,6 +21,11 @@ import java.util.Map;
  * {@code CpuKernels.prefillAttention} and {@code CpuKernels.decodeAttention}. Both read the step's lengths and block
  * tables from its {@link CudaStepPlan}; the decode launch depends on the lengths only through the plan's
  * {@link CudaStepPlan#launchKvLen()}, so a recorded step replays for any lengths up to it.
+ *
+ * <p>An F8_E4M3 cache ({@code kv_cache_config.dtype fp8}): decode reads it directly ({@code attention_decode_e4m3_*},
+ * half the bytes of bf16); prefill first widens the blocks its sequences hold into a bf16 scratch copy
+ * ({@code kv_cache_e4m3_to_bf16}, {@link StagedBlocks}) and runs the bf16 kernels on that, so a prefill step holds
+ * that copy (2 bytes per cached element of its sequences, for one layer at a time) in scratch memory.
  */
 final class CudaAttention implements AutoCloseable {
 
@@ -98,11 +104,18 @@ final class CudaAttention implements AutoCloseable {
     /** The Hopper kernels for head dims 64 and 128 when {@link #prefillKernel} is v4 or v5, else empty. */
     private final Map<Integer, HopperPrefill> hopper;
     private DeviceBuffer decodeWorkspace; // split partials [S][Hq][splits][D + 2] f32
+    /** {@code kv_cache_e4m3_to_bf16}: widens an fp8 cache's blocks for prefill. */
+    private final CudaFunction widenFp8;
+    private DeviceBuffer stagedIndex; // StagedBlocks.image() of stagedPlan
+    private DeviceBuffer stagedCache; // the bf16 copies of one layer's blocks
+    private CudaStepPlan stagedPlan;
+    private StagedBlocks staged;
 
-    CudaAttention(CudaContext context, CudaStream stream, CudaScratch scratch) {
+    CudaAttention(CudaContext context, CudaStream stream, CudaScratch scratch, CudaFunction widenFp8) {
         this.context = context;
         this.stream = stream;
         this.scratch = scratch;
+        this.widenFp8 = widenFp8;
         this.launch = new SplitKvLaunch(context);
         CudaModule prefill = KernelImages.load(context, "attention_prefill");
         try {
@@ -172,10 +185,14 @@ final class CudaAttention implements AutoCloseable {
         return 2 * 192 * (d + 8) + 256 * (Math.max(d, 64) + 4) + 9216;
     }
 
-    /** Causal prefill attention: q, out [T, Hq·D] F32; the step's K/V already in {@code kvCache}. */
-    void prefill(CudaTensor q, CudaTensor kvCache, CudaStepPlan p, AttentionShape shape, CudaTensor out) {
+    /**
+     * Causal prefill attention: q, out [T, Hq·D] F32; the step's K/V already in {@code kvCache} (BF16, or F8_E4M3 with
+     * the layer's scales {@code kScale} / {@code vScale}, which a BF16 cache ignores).
+     */
+    void prefill(CudaTensor q, CudaTensor kvCache, CudaStepPlan p, AttentionShape shape, CudaTensor out,
+                 float kScale, float vScale) {
         StepBatch batch = p.batch();
-        int numBlocks = checkCache(kvCache, shape);
+        int numBlocks = checkDenseCache(kvCache, shape);
         int t = batch.numTokens();
         int d = shape.headDim();
         requireFloats(q, (long) t * shape.numHeads() * d, "prefill q");
@@ -183,7 +200,14 @@ final class CudaAttention implements AutoCloseable {
         checkTables(batch, shape.tokensPerBlock(), numBlocks);
         int seqs = batch.numSeqs();
         checkGrid(seqs, shape.numHeads());
-        Object[] args = {q.buffer(), kvCache.buffer(), p.queryStart(), p.kvLens(), p.tables(), out.buffer(),
+        DeviceBuffer cache = kvCache.buffer();
+        DeviceBuffer tables = p.tables();
+        if (kvCache.dtype() == DType.F8_E4M3) {
+            cache = widen(kvCache, p, shape, kScale, vScale);
+            tables = stagedIndex.slice((long) staged.tablesOffset() * Integer.BYTES,
+                    (long) staged.tables().length * Integer.BYTES);
+        }
+        Object[] args = {q.buffer(), cache, p.queryStart(), p.kvLens(), tables, out.buffer(),
                 shape.numHeads(), shape.numKvHeads(), d, shape.tokensPerBlock(), p.maxBlocks(), shape.scale()};
         MmaPrefill v3 = PREFILL_MMA.get(d);
         HopperPrefill v4 = hopper.get(d);
@@ -217,10 +241,43 @@ final class CudaAttention implements AutoCloseable {
         }
     }
 
-    /** Split-KV decode attention: q, out [S, Hq·D] F32, one query per sequence over its cached tokens. */
-    void decode(CudaTensor q, CudaTensor kvCache, CudaStepPlan p, AttentionShape shape, CudaTensor out) {
+    /**
+     * The bf16 copies of the blocks {@code p}'s sequences hold in the F8_E4M3 {@code kvCache}, for one layer: the
+     * index ({@link StagedBlocks}) is built and uploaded once per plan, the widening runs for every layer.
+     */
+    private DeviceBuffer widen(CudaTensor kvCache, CudaStepPlan p, AttentionShape shape, float kScale, float vScale) {
+        long blockElems = (long) shape.numKvHeads() * shape.tokensPerBlock() * shape.headDim();
+        if (blockElems % 8 != 0) {
+            throw new IllegalArgumentException("an fp8 KV cache on CUDA needs numKvHeads * tokensPerBlock * head_dim"
+                    + " to be a multiple of 8, got " + shape.numKvHeads() + " * " + shape.tokensPerBlock() + " * "
+                    + shape.headDim());
+        }
+        if (stagedPlan != p) {
+            StagedBlocks s = StagedBlocks.of(p.batch(), shape.tokensPerBlock(), p.maxBlocks());
+            int[] image = s.image();
+            stagedIndex = scratch.grow(stagedIndex, Math.max(16, (long) image.length * Integer.BYTES));
+            stagedIndex.copyFrom(image);
+            staged = s;
+            stagedPlan = p;
+        }
+        int n = staged.count();
+        stagedCache = scratch.grow(stagedCache, Math.max(1, n) * 2 * blockElems * Short.BYTES);
+        if (n > 0) {
+            widenFp8.launch(Dim3.of(n), Dim3.of(256), 0, stream, kvCache.buffer(), stagedIndex, stagedCache, n,
+                    shape.numKvHeads(), shape.headDim(), shape.tokensPerBlock(), kScale, vScale);
+        }
+        return stagedCache;
+    }
+
+    /**
+     * Split-KV decode attention: q, out [S, Hq·D] F32, one query per sequence over its cached tokens (BF16, or
+     * F8_E4M3 with the layer's scales, which a BF16 cache ignores).
+     */
+    void decode(CudaTensor q, CudaTensor kvCache, CudaStepPlan p, AttentionShape shape, CudaTensor out,
+                float kScale, float vScale) {
         StepBatch batch = p.batch();
-        int numBlocks = checkCache(kvCache, shape);
+        int numBlocks = checkDenseCache(kvCache, shape);
+        boolean fp8 = kvCache.dtype() == DType.F8_E4M3;
         int seqs = batch.numSeqs();
         int h = shape.numHeads();
         int hkv = shape.numKvHeads();
@@ -240,6 +297,10 @@ final class CudaAttention implements AutoCloseable {
         DeviceBuffer cache = kvCache.buffer();
         int g = shape.groupSize();
         if (!contains(DECODE_DIMS, d)) {
+            if (fp8) {
+                throw new IllegalArgumentException("an fp8 KV cache on CUDA needs head_dim 16, 32, 64, 128 or 256 for"
+                        + " decode attention, got " + d + "; use kv_cache_config.dtype auto or bfloat16");
+            }
             if (d > 256) {
                 throw new IllegalArgumentException("CUDA decode attention supports head dims up to 256, got " + d);
             }
@@ -249,7 +310,8 @@ final class CudaAttention implements AutoCloseable {
         }
         int gt = SplitKvLaunch.groupTile(g);
         int headChunks = ceilDiv(g, gt);
-        CudaFunction split = functions.computeIfAbsent("attention_decode_d" + d + "_g" + gt, decodeModule::function);
+        CudaFunction split = functions.computeIfAbsent("attention_decode_" + (fp8 ? "e4m3_" : "") + "d" + d + "_g" + gt,
+                decodeModule::function);
         int resident = launch.residentBlocks(split);
         long base = (long) seqs * hkv * headChunks;
         int maxKv = p.launchKvLen();
@@ -260,8 +322,14 @@ final class CudaAttention implements AutoCloseable {
             long floats = (long) seqs * h * numSplits * (d + 2);
             ws = decodeWorkspace = scratch.grow(decodeWorkspace, floats * Float.BYTES);
         }
-        split.launch(new Dim3(seqs, hkv * headChunks, numSplits), Dim3.of(SplitKvLaunch.THREADS), 0, stream, qb, cache, kvLens, tables,
-                ob, ws, h, hkv, d, shape.tokensPerBlock(), p.maxBlocks(), kvPerSplit, shape.scale());
+        Dim3 grid = new Dim3(seqs, hkv * headChunks, numSplits);
+        if (fp8) {
+            split.launch(grid, Dim3.of(SplitKvLaunch.THREADS), 0, stream, qb, cache, kvLens, tables, ob, ws, h, hkv, d,
+                    shape.tokensPerBlock(), p.maxBlocks(), kvPerSplit, shape.scale(), kScale, vScale);
+        } else {
+            split.launch(grid, Dim3.of(SplitKvLaunch.THREADS), 0, stream, qb, cache, kvLens, tables, ob, ws, h, hkv, d,
+                    shape.tokensPerBlock(), p.maxBlocks(), kvPerSplit, shape.scale());
+        }
         if (numSplits > 1) {
             decodeMerge.launch(Dim3.of(seqs, h), Dim3.of(128), 0, stream, ws, kvLens, ob, h, d, kvPerSplit, numSplits);
         }
@@ -270,8 +338,11 @@ final class CudaAttention implements AutoCloseable {
     @Override
     public void close() {
         RuntimeException failure = Closeables.closeAll(null,
-                java.util.Arrays.asList(decodeWorkspace, prefillModule, decodeModule));
+                java.util.Arrays.asList(decodeWorkspace, stagedIndex, stagedCache, prefillModule, decodeModule));
         decodeWorkspace = null;
+        stagedIndex = null;
+        stagedCache = null;
+        stagedPlan = null;
         if (failure != null) {
             throw failure;
         }

@@ -1,6 +1,6 @@
 package io.rocketkv.cuda;
 
-import static io.rocketkv.cuda.CudaChecks.checkCache;
+import static io.rocketkv.cuda.CudaChecks.checkDenseCache;
 import static io.rocketkv.cuda.CudaChecks.requireFloats;
 
 import io.rocketkv.core.kernels.AttentionShape;
@@ -31,8 +31,10 @@ import java.util.ArrayList;
  * <p>Precision: activations are fp32. Weights keep their checkpoint dtype where cuBLAS can use it: F32
  * weights stay F32 (fp32 GEMM, {@link Cublas#gemmF32}), BF16 weights stay BF16 and the activations are
  * rounded to bf16 for the GEMM ({@link Cublas#gemmBf16}, fp32 accumulation), F16 weights are converted to
- * BF16 on upload. One-dimensional weights (norms, biases) are uploaded as F32. The KV cache is BF16
- * ({@link #kvCacheDtype()}), layout {@code [numBlocks][2][Hkv][tokensPerBlock][D]}.
+ * BF16 on upload. One-dimensional weights (norms, biases) are uploaded as F32. The KV cache is BF16, or F8_E4M3 when
+ * opened with it ({@link #CudaKernels(int, DType)}: e4m3 with each layer's K and V scales, {@link #setKvCacheScales};
+ * dense attention only, RocketKV's kernels refuse it), layout {@code [numBlocks][2][Hkv][tokensPerBlock][D]}
+ * ({@link #kvCacheDtype()}).
  *
  * <p>Everything runs in order on one created stream with the default (blocking) flag: it can be captured
  * into a CUDA graph, and the synchronous copies of {@link #upload} and {@link #download} (which go on the
@@ -64,6 +66,11 @@ public final class CudaKernels implements Kernels {
     private final CudaFunction f32ToBf16;
     private final CudaFunction addBias;
     private final CudaFunction kvWrite;
+    private final CudaFunction kvWriteFp8;
+    private final DType kvDtype;
+    /** The scales {@link #setKvCacheScales} gave each F8_E4M3 KV cache tensor: {kScale, vScale}. */
+    private final java.util.Map<CudaTensor, float[]> kvScales = java.util.Collections.synchronizedMap(
+            new java.util.IdentityHashMap<>());
     private final CudaScratch scratch;
     private final CudaStepPlanner planner;
     private final CudaStepRecorder recorder;
@@ -92,8 +99,20 @@ public final class CudaKernels implements Kernels {
         this(0);
     }
 
-    /** Backend on device {@code ordinal}: retains its primary context and loads the kernels. */
+    /** Backend on device {@code ordinal} with a BF16 KV cache: retains its primary context and loads the kernels. */
     public CudaKernels(int ordinal) {
+        this(ordinal, DType.BF16);
+    }
+
+    /**
+     * Backend on device {@code ordinal} whose KV cache holds {@code kvCacheDtype}: BF16, or F8_E4M3 (e4m3 with
+     * per-layer scales; decode attention reads it directly, prefill through a bf16 copy of the blocks it reads).
+     */
+    public CudaKernels(int ordinal, DType kvCacheDtype) {
+        if (kvCacheDtype != DType.BF16 && kvCacheDtype != DType.F8_E4M3) {
+            throw new IllegalArgumentException("the CUDA KV cache holds BF16 or F8_E4M3, got " + kvCacheDtype);
+        }
+        this.kvDtype = kvCacheDtype;
         CudaDriver.require("CudaKernels");
         KernelImages.require("the CUDA backend (CudaKernels)");
         this.context = CudaContext.primary(ordinal);
@@ -120,12 +139,13 @@ public final class CudaKernels implements Kernels {
             this.f32ToBf16 = rowsModule.function("f32_to_bf16");
             this.addBias = rowsModule.function("add_bias_f32");
             this.kvWrite = kvModule.function("kv_cache_write_bf16");
+            this.kvWriteFp8 = kvModule.function("kv_cache_write_e4m3");
             this.scratch = new CudaScratch(context);
             this.planner = new CudaStepPlanner(scratch);
             made.add(planner);
             this.recorder = new CudaStepRecorder(stream, scratch, planner);
             made.add(recorder);
-            this.attention = new CudaAttention(context, stream, scratch);
+            this.attention = new CudaAttention(context, stream, scratch, kvModule.function("kv_cache_e4m3_to_bf16"));
             made.add(attention);
             this.rocket = new CudaRocketKv(context, stream, scratch);
             made.add(rocket);
@@ -161,7 +181,31 @@ public final class CudaKernels implements Kernels {
 
     @Override
     public DType kvCacheDtype() {
-        return DType.BF16;
+        return kvDtype;
+    }
+
+    /** Records the layer's scales for an F8_E4M3 cache this backend allocated; a BF16 cache takes 1.0 only. */
+    @Override
+    public void setKvCacheScales(Tensor kvCache, float kScale, float vScale) {
+        CudaTensor c = cuda(kvCache);
+        if (!(kScale > 0) || !Float.isFinite(kScale) || !(vScale > 0) || !Float.isFinite(vScale)) {
+            throw new IllegalArgumentException("KV cache scales must be positive and finite, got k_scale " + kScale
+                    + ", v_scale " + vScale);
+        }
+        if (c.dtype() != DType.F8_E4M3) {
+            if (kScale != 1f || vScale != 1f) {
+                throw new IllegalArgumentException("a " + c.dtype() + " KV cache stores values unscaled; k_scale "
+                        + kScale + " and v_scale " + vScale + " apply to an F8_E4M3 cache only");
+            }
+            return;
+        }
+        kvScales.put(c, new float[] {kScale, vScale});
+    }
+
+    /** {kScale, vScale} of {@code kvCache}: what {@link #setKvCacheScales} recorded, else 1.0 and 1.0. */
+    private float[] scales(CudaTensor kvCache) {
+        float[] s = kvScales.get(kvCache);
+        return s == null ? new float[] {1f, 1f} : s;
     }
 
     /** The KT dtype itself: F8_E5M2 (e5m2 bytes) or BF16. */
@@ -174,9 +218,9 @@ public final class CudaKernels implements Kernels {
 
     @Override
     public Tensor allocate(DType dtype, int... shape) {
-        if (dtype != DType.F32 && dtype != DType.BF16 && dtype != DType.F8_E5M2) {
-            throw new IllegalArgumentException("CUDA tensors are F32 (activations), BF16 (KV cache, KT cache) or F8_E5M2"
-                    + " (KT cache), got " + dtype);
+        if (dtype != DType.F32 && dtype != DType.BF16 && dtype != DType.F8_E5M2 && dtype != DType.F8_E4M3) {
+            throw new IllegalArgumentException("CUDA tensors are F32 (activations), BF16 (KV cache, KT cache), F8_E5M2"
+                    + " (KT cache) or F8_E4M3 (KV cache), got " + dtype);
         }
         long bytes = CudaTensor.numel(shape) * dtype.byteSize();
         DeviceBuffer b = scratch.allocate(Math.max(bytes, 16), dtype + java.util.Arrays.toString(shape));
@@ -432,14 +476,21 @@ public final class CudaKernels implements Kernels {
     public void writeKv(Tensor k, Tensor v, StepPlan step, AttentionShape shape, Tensor kvCache) {
         CudaStepPlan p = planner.current(step);
         StepBatch batch = p.batch();
-        int numBlocks = checkCache(kvCache, shape);
+        int numBlocks = checkDenseCache(kvCache, shape);
         int t = batch.numTokens();
         long rowFloats = (long) shape.numKvHeads() * shape.headDim();
         requireFloats(k, t * rowFloats, "writeKv k");
         requireFloats(v, t * rowFloats, "writeKv v");
         CudaChecks.checkSlots(batch, numBlocks, shape.tokensPerBlock(), "cache");
+        CudaTensor cache = cuda(kvCache);
+        if (cache.dtype() == DType.F8_E4M3) {
+            float[] s = scales(cache);
+            kvWriteFp8.launch(Dim3.of(t), Dim3.of(128), 0, stream, cuda(k).buffer(), cuda(v).buffer(), p.slots(),
+                    cache.buffer(), t, shape.numKvHeads(), shape.headDim(), shape.tokensPerBlock(), numBlocks, s[0], s[1]);
+            return;
+        }
         kvWrite.launch(Dim3.of(t), Dim3.of(128), 0, stream, cuda(k).buffer(), cuda(v).buffer(), p.slots(),
-                cuda(kvCache).buffer(), t, shape.numKvHeads(), shape.headDim(), shape.tokensPerBlock(), numBlocks);
+                cache.buffer(), t, shape.numKvHeads(), shape.headDim(), shape.tokensPerBlock(), numBlocks);
     }
 
     /** The prefill attention kernel for head dims 64 and 128 on this device ({@code CudaAttention}). */
@@ -450,12 +501,14 @@ public final class CudaKernels implements Kernels {
     @Override
     public void prefillAttention(Tensor q, Tensor k, Tensor v, Tensor kvCache, StepPlan step, AttentionShape shape,
                                  Tensor out) {
-        attention.prefill(cuda(q), cuda(kvCache), planner.current(step), shape, cuda(out));
+        float[] s = scales(cuda(kvCache));
+        attention.prefill(cuda(q), cuda(kvCache), planner.current(step), shape, cuda(out), s[0], s[1]);
     }
 
     @Override
     public void decodeAttention(Tensor q, Tensor kvCache, StepPlan step, AttentionShape shape, Tensor out) {
-        attention.decode(cuda(q), cuda(kvCache), planner.current(step), shape, cuda(out));
+        float[] s = scales(cuda(kvCache));
+        attention.decode(cuda(q), cuda(kvCache), planner.current(step), shape, cuda(out), s[0], s[1]);
     }
 
     @Override
@@ -614,6 +667,7 @@ public final class CudaKernels implements Kernels {
     /** Frees every tensor still open, the scratch buffers, the modules and the cuBLAS handle; releases the context. */
     @Override
     public void close() {
+        kvScales.clear();
         if (closed) {
             return;
         }

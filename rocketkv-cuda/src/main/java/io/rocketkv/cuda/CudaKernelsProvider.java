@@ -3,6 +3,7 @@ package io.rocketkv.cuda;
 import io.rocketkv.core.kernels.Collective;
 import io.rocketkv.core.kernels.Kernels;
 import io.rocketkv.core.kernels.KernelsProvider;
+import io.rocketkv.core.numeric.DType;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -44,6 +45,12 @@ public final class CudaKernelsProvider implements KernelsProvider {
     @Override
     public Kernels open(int device) {
         return new CudaKernels(device);
+    }
+
+    /** An F8_E4M3 KV cache where asked ({@link CudaKernels#CudaKernels(int, DType)}); bf16 otherwise. */
+    @Override
+    public Kernels open(int device, DType kvCacheDtype) {
+        return kvCacheDtype == DType.F8_E4M3 ? new CudaKernels(device, DType.F8_E4M3) : new CudaKernels(device);
     }
 
     @Override

@@ -287,7 +287,7 @@ class CudaKernelsGpuTest {
     // ---- attention ----------------------------------------------------------------------------------
 
     /** A random paged layout: each sequence's blocks drawn from a shuffled pool. */
-    private record Layout(int[][] tables, int numBlocks) {
+    record Layout(int[][] tables, int numBlocks) {
         static Layout of(int[] lens, int p, Random rnd) {
             int total = 0;
             for (int len : lens) {
@@ -327,7 +327,7 @@ class CudaKernelsGpuTest {
         }
     }
 
-    private static StepBatch prefillBatch(int[] lens, Layout layout, int p) {
+    static StepBatch prefillBatch(int[] lens, Layout layout, int p) {
         int t = 0;
         int[] qStart = new int[lens.length + 1];
         int[] last = new int[lens.length];
@@ -442,7 +442,7 @@ class CudaKernelsGpuTest {
         checkDecode(lens, d, heads, kvHeads, p, rnd);
     }
 
-    private static int[] filled(int n, int value) {
+    static int[] filled(int n, int value) {
         int[] a = new int[n];
         java.util.Arrays.fill(a, value);
         return a;

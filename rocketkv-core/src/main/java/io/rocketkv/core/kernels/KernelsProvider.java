@@ -34,6 +34,15 @@ public interface KernelsProvider {
     /** A backend on device {@code device} ({@code [0, deviceCount())}); the caller closes it. */
     Kernels open(int device);
 
+    /**
+     * A backend on device {@code device} whose paged KV cache holds {@code kvCacheDtype} where it can store that type
+     * (see {@link Kernels#kvCacheDtype()}); null, or a type it does not store, gives {@link #open(int)}'s backend
+     * (the caller checks {@code kvCacheDtype()} against what was asked).
+     */
+    default Kernels open(int device, io.rocketkv.core.numeric.DType kvCacheDtype) {
+        return open(device);
+    }
+
     /** Null when {@link #collectives} can join this backend's devices here; else why not. */
     String collectivesUnavailableReason();
 
