@@ -112,6 +112,47 @@ class CpuKernelsTest {
         assertClose(expected, k.download(out), 1e-6, "rmsnorm");
     }
 
+    /**
+     * Per-head RMSNorm in place (Qwen3's q_norm / k_norm) against the formula over each head's D-wide vector, in
+     * both kernel modes, on a row-view of a larger buffer (as the model's workspace hands it over): rows past the
+     * view stay as they were.
+     */
+    @ParameterizedTest
+    @CsvSource({"SCALAR, 1, 3, 32", "SIMD, 1, 3, 32", "SCALAR, 5, 4, 24", "SIMD, 5, 4, 24", "SIMD, 7, 2, 130"})
+    void headRmsNormNormsEachHeadInPlace(String mode, int rows, int heads, int d) {
+        CpuKernels kernels = new CpuKernels(CpuKernelMode.valueOf(mode), 1);
+        int width = heads * d;
+        float[] x = random((rows + 2) * width);
+        float[] w = random(d);
+        Tensor base = kernels.allocate(DType.F32, rows + 2, width);
+        kernels.upload(x, base);
+        Tensor weight = kernels.allocate(DType.F32, d);
+        kernels.upload(w, weight);
+        kernels.headRmsNorm(kernels.view(base, rows), weight, 1e-6f);
+        float[] expected = x.clone();
+        for (int v = 0; v < rows * heads; v++) {
+            double ss = 0;
+            for (int i = 0; i < d; i++) {
+                ss += x[v * d + i] * (double) x[v * d + i];
+            }
+            double inv = 1 / Math.sqrt(ss / d + 1e-6);
+            for (int i = 0; i < d; i++) {
+                expected[v * d + i] = (float) (w[i] * x[v * d + i] * inv);
+            }
+        }
+        assertClose(expected, kernels.download(base), 1e-6, "headRmsNorm " + mode + " " + rows + "x" + heads + "x" + d);
+    }
+
+    @Test
+    void headRmsNormRefusesAWeightThatDoesNotDivideTheRow() {
+        Tensor x = k.allocate(DType.F32, 2, 40);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> k.headRmsNorm(x, k.allocate(DType.F32, 16), 1e-6f));
+        assertEquals("headRmsNorm needs x F32 [rows, heads * D] and weight [D], got x F32[2, 40] and weight F32[16]",
+                e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> k.headRmsNorm(x, k.allocate(DType.F32, 2, 20), 1e-6f));
+    }
+
     @Test
     void ropeRotatesPairsHalfApart() {
         int heads = 3, kvHeads = 1, d = 16, t = 4;
