@@ -99,17 +99,22 @@ class CpuKernelsTest {
         Tensor out = k.allocate(DType.F32, rows, h);
         k.rmsNorm(act(x, rows, h), act(w, h), 1e-5f, out);
         float[] expected = new float[rows * h];
+        rmsNormReference(x, rows, h, w, 1e-5, expected);
+        assertClose(expected, k.download(out), 1e-6, "rmsnorm");
+    }
+
+    /** {@code out[r, :] = w · x[r, :] / sqrt(mean(x[r, :]²) + eps)} in double precision over rows of width h. */
+    private static void rmsNormReference(float[] x, int rows, int h, float[] w, double eps, float[] out) {
         for (int r = 0; r < rows; r++) {
             double ss = 0;
             for (int i = 0; i < h; i++) {
                 ss += x[r * h + i] * (double) x[r * h + i];
             }
-            double inv = 1 / Math.sqrt(ss / h + 1e-5);
+            double inv = 1 / Math.sqrt(ss / h + eps);
             for (int i = 0; i < h; i++) {
-                expected[r * h + i] = (float) (w[i] * x[r * h + i] * inv);
+                out[r * h + i] = (float) (w[i] * x[r * h + i] * inv);
             }
         }
-        assertClose(expected, k.download(out), 1e-6, "rmsnorm");
     }
 
     /**
@@ -129,17 +134,8 @@ class CpuKernelsTest {
         Tensor weight = kernels.allocate(DType.F32, d);
         kernels.upload(w, weight);
         kernels.headRmsNorm(kernels.view(base, rows), weight, 1e-6f);
-        float[] expected = x.clone();
-        for (int v = 0; v < rows * heads; v++) {
-            double ss = 0;
-            for (int i = 0; i < d; i++) {
-                ss += x[v * d + i] * (double) x[v * d + i];
-            }
-            double inv = 1 / Math.sqrt(ss / d + 1e-6);
-            for (int i = 0; i < d; i++) {
-                expected[v * d + i] = (float) (w[i] * x[v * d + i] * inv);
-            }
-        }
+        float[] expected = x.clone(); // the rows past the view keep their values
+        rmsNormReference(x, rows * heads, d, w, 1e-6, expected);
         assertClose(expected, kernels.download(base), 1e-6, "headRmsNorm " + mode + " " + rows + "x" + heads + "x" + d);
     }
 
