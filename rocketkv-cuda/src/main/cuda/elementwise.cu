@@ -1,6 +1,7 @@
 // Elementwise and row-wise kernels of the Llama forward pass: residual add, SiLU-gated product,
-// RMSNorm and the embedding gather. Launched by io.rocketkv.cuda.ElementwiseKernels; the CPU twins are
-// CpuKernels.add, siluMul, rmsNorm and embedding, and ElementwiseKernelsTest compares the two.
+// RMSNorm (of rows, and in place of each head's vector) and the embedding gather. Launched by
+// io.rocketkv.cuda.ElementwiseKernels; the CPU twins are CpuKernels.add, siluMul, rmsNorm, headRmsNorm and
+// embedding, and ElementwiseKernelsGpuTest compares the two.
 //
 // Activations are fp32, row-major [rows, hidden]; weights and the embedding table are bf16 (or fp32
 // for RMSNorm) and always widened to fp32 before any arithmetic. No fast math: expf, rsqrtf and
@@ -14,6 +15,12 @@
 //                      version 1: one block per row; each thread sums the squares of a strided slice
 //                      in fp32, the block reduces them (warp shuffles, then one warp over the warp sums),
 //                      then every thread scales its slice. blockDim.x: a multiple of 32, <= 1024.
+// rmsnorm_inplace_f32_wf32
+//                      the same in place, x (rows, hidden) in/out: per-head RMSNorm (Qwen3's q_norm and
+//                      k_norm) over x (tokens, heads * head_dim) launched as rows = tokens * heads rows of
+//                      hidden = head_dim. Each thread reads its elements (both passes) before it writes them
+//                      and no thread touches another's, so the aliasing is safe (the kernel's pointers are
+//                      not __restrict__). CPU twin: CpuKernels.headRmsNorm.
 // silu_mul_f32_bf16out, rmsnorm_bf16out_w{f32,bf16}
 //                      the same with a bf16 out (round to nearest even, as f32_to_bf16): the activations
 //                      that feed only a bf16 GEMM are written in its input type, so the GEMM needs no
@@ -83,9 +90,10 @@ __device__ __forceinline__ float load_weight<uint16_t>(const uint16_t* w, int i)
     return bf16_to_f32(w[i]);
 }
 
+// No __restrict__ here: rmsnorm_inplace_f32_wf32 passes out == x; the out-of-place kernels declare their
+// pointers __restrict__, which still holds for this body once inlined.
 template <typename WeightT, typename OutT>
-__device__ __forceinline__ void rmsnorm_row(OutT* __restrict__ out, const float* __restrict__ x,
-                                            const WeightT* __restrict__ w, int hidden, float eps) {
+__device__ __forceinline__ void rmsnorm_row(OutT* out, const float* x, const WeightT* w, int hidden, float eps) {
     const long long base = static_cast<long long>(blockIdx.x) * hidden;
     const float* xr = x + base;
     float ss = 0.0f;
@@ -112,6 +120,12 @@ extern "C" __global__ void rmsnorm_f32_wbf16(float* __restrict__ out,       // (
                                              const uint16_t* __restrict__ w,  // (hidden) bf16 bits
                                              int hidden, float eps) {       // grid.x = rows
     rmsnorm_row(out, x, w, hidden, eps);
+}
+
+extern "C" __global__ void rmsnorm_inplace_f32_wf32(float* x,                       // (rows, hidden) in/out
+                                                    const float* __restrict__ w,    // (hidden)
+                                                    int hidden, float eps) {        // grid.x = rows
+    rmsnorm_row(x, x, w, hidden, eps);
 }
 
 extern "C" __global__ void rmsnorm_bf16out_wf32(unsigned short* __restrict__ out,  // (rows, hidden) bf16 bits

@@ -22,7 +22,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The same {@link LLM} on {@link Backend#CUDA} and {@link Backend#CPU}: the three parity checkpoints,
+ * The same {@link LLM} on {@link Backend#CUDA} and {@link Backend#CPU}: the parity checkpoints,
  * greedy, batch 1 and 3. The GPU keeps a bf16 KV cache (and rounds activations to bf16 for bf16 weights),
  * so a divergence is accepted only at a step where the CPU's top-2 log-probability gap is below 0.05; the
  * sequence is not compared after it. Log-probabilities of the matching prefix agree within 5e-2.

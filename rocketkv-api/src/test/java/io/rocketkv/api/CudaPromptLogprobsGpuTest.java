@@ -19,7 +19,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * {@link SamplingParams#promptLogprobs()} on {@link Backend#CUDA} against {@link Backend#CPU} on the three parity
+ * {@link SamplingParams#promptLogprobs()} on {@link Backend#CUDA} against {@link Backend#CPU} on the parity
  * checkpoints, whole and in chunks of 64 (chunked prefill): every prompt position's log-probability within 5e-2 (the
  * GPU's bf16 KV cache and activations, as {@link CudaEndToEndGpuTest}) and the same token ids.
  */

@@ -397,6 +397,14 @@ public final class CudaKernels implements Kernels {
     }
 
     @Override
+    public void headRmsNorm(Tensor x, Tensor weight, float eps) {
+        int d = Kernels.headRmsNormWidth(x, weight);
+        int vectors = Math.multiplyExact(x.dim(0), x.dim(1) / d);
+        elementwise.rmsNormInPlace(f32(x, "headRmsNorm x").buffer(), f32(weight, "headRmsNorm weight").buffer(),
+                vectors, d, eps, stream);
+    }
+
+    @Override
     public void matmul(Tensor x, Tensor w, Tensor bias, Tensor out) {
         int rows = x.dim(0);
         int k = x.dim(1);

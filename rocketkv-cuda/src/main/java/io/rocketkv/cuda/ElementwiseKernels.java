@@ -25,6 +25,7 @@ public final class ElementwiseKernels implements AutoCloseable {
     private final CudaFunction siluMulBf16Out;
     private final CudaFunction rmsNormF32Bf16Out;
     private final CudaFunction rmsNormBf16Bf16Out;
+    private final CudaFunction rmsNormInPlace;
 
     /** Loads the elementwise fatbin into {@code context}. */
     public ElementwiseKernels(CudaContext context) {
@@ -37,6 +38,7 @@ public final class ElementwiseKernels implements AutoCloseable {
         this.siluMulBf16Out = module.function("silu_mul_f32_bf16out");
         this.rmsNormF32Bf16Out = module.function("rmsnorm_bf16out_wf32");
         this.rmsNormBf16Bf16Out = module.function("rmsnorm_bf16out_wbf16");
+        this.rmsNormInPlace = module.function("rmsnorm_inplace_f32_wf32");
     }
 
     /** {@code x[i] += y[i]} for i in [0, n); x and y fp32. */
@@ -89,12 +91,7 @@ public final class ElementwiseKernels implements AutoCloseable {
         }
         boolean bf16Out = outType == DType.BF16;
         requireCount("rows", rows);
-        if (hidden <= 0) {
-            throw new IllegalArgumentException("rmsNorm: hidden must be positive, got " + hidden);
-        }
-        if (!(eps >= 0f) || Float.isInfinite(eps)) {
-            throw new IllegalArgumentException("rmsNorm: eps must be finite and >= 0, got " + eps);
-        }
+        checkNormArgs(hidden, eps);
         CudaFunction kernel = switch (weightType) {
             case F32 -> bf16Out ? rmsNormF32Bf16Out : rmsNormF32;
             case BF16 -> bf16Out ? rmsNormBf16Bf16Out : rmsNormBf16;
@@ -108,6 +105,32 @@ public final class ElementwiseKernels implements AutoCloseable {
         }
         int block = Math.min(MAX_BLOCK, roundUpToWarp(hidden));
         kernel.launch(Dim3.of(rows), Dim3.of(block), 0, stream, out, x, weight, hidden, eps);
+    }
+
+    /**
+     * {@code x[r, :] = weight * x[r, :] / sqrt(mean(x[r, :]²) + eps)} in place; x [rows, hidden] fp32, weight
+     * [hidden] fp32. Per-head RMSNorm of x [tokens, heads·D] is rows = tokens·heads, hidden = D. One block per row.
+     */
+    public void rmsNormInPlace(DeviceBuffer x, DeviceBuffer weight, int rows, int hidden, float eps,
+                               CudaStream stream) {
+        requireCount("rows", rows);
+        checkNormArgs(hidden, eps);
+        requireFloats("x", x, (long) rows * hidden);
+        requireFloats("weight", weight, hidden);
+        if (rows == 0) {
+            return;
+        }
+        rmsNormInPlace.launch(Dim3.of(rows), Dim3.of(Math.min(MAX_BLOCK, roundUpToWarp(hidden))), 0, stream, x,
+                weight, hidden, eps);
+    }
+
+    private static void checkNormArgs(int hidden, float eps) {
+        if (hidden <= 0) {
+            throw new IllegalArgumentException("rmsNorm: hidden must be positive, got " + hidden);
+        }
+        if (!(eps >= 0f) || Float.isInfinite(eps)) {
+            throw new IllegalArgumentException("rmsNorm: eps must be finite and >= 0, got " + eps);
+        }
     }
 
     /**

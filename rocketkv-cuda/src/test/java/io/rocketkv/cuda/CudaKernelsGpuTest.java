@@ -217,6 +217,33 @@ class CudaKernelsGpuTest {
         }
     }
 
+    /**
+     * Per-head RMSNorm in place (Qwen3's q_norm / k_norm) against CpuKernels.headRmsNorm, on a row-view of a larger
+     * buffer as the model's workspace hands it over (the rows past the view stay as they were); the weight F32, BF16
+     * or F16 as a checkpoint stores it (the backend holds vectors in F32). Within 1e-5 relative, as rmsNorm.
+     */
+    @ParameterizedTest
+    @CsvSource({"1, 1, 24", "1, 8, 128", "54, 3, 32", "97, 16, 128", "5, 2, 80"})
+    void headRmsNormMatchesCpu(int tokens, int heads, int d) {
+        Random rnd = new Random(tokens * 131L + heads * 7L + d);
+        int width = heads * d;
+        float[] x = Gpu.gaussian(rnd, (tokens + 3) * width, 2f);
+        float[] w = Gpu.gaussian(rnd, d, 1f);
+        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16}) {
+            Tensor cx = act(cpu, x, tokens + 3, width);
+            cpu.headRmsNorm(cpu.view(cx, tokens), cpu.weight(dt, new int[] {d}, bytes(dt, w)), 1e-6f);
+            try (Tensor gw = gpu.weight(dt, new int[] {d}, bytes(dt, w)); Tensor gx = act(gpu, x, tokens + 3, width)) {
+                gpu.headRmsNorm(gpu.view(gx, tokens), gw, 1e-6f);
+                Gpu.assertClose("headRmsNorm " + dt + " " + tokens + "x" + heads + "x" + d, cpu.download(cx),
+                        gpu.download(gx), 1e-5, 1e-6);
+            }
+        }
+        try (Tensor gx = gpu.allocate(DType.F32, 2, 40); Tensor gw = gpu.allocate(DType.F32, 16)) {
+            var e = assertThrows(IllegalArgumentException.class, () -> gpu.headRmsNorm(gx, gw, 1e-6f));
+            assertTrue(e.getMessage().contains("F32[2, 40]") && e.getMessage().contains("F32[16]"), e.getMessage());
+        }
+    }
+
     private static float[] downloadBf16(Tensor t) {
         short[] bits = new short[Math.toIntExact(t.numel())];
         ((CudaTensor) t).buffer().copyTo(bits);

@@ -26,7 +26,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Each kernel of elementwise.cu against its CpuKernels twin on fresh seeded inputs of awkward sizes.
  * Tolerances: add is exact; silu·mul and RMSNorm within 1e-5 relative (fp32 with IEEE expf, sqrtf and
  * division on both sides; the bf16 weights are widened exactly on both sides, so the bf16-weight path
- * is held to the same bound, tighter than the 1e-2 a bf16 result would need); embedding exact.
+ * is held to the same bound, tighter than the 1e-2 a bf16 result would need; the in-place per-head RMSNorm too);
+ * embedding exact.
  */
 @RequiresCuda
 class ElementwiseKernelsGpuTest {
@@ -57,6 +58,11 @@ class ElementwiseKernelsGpuTest {
     static Stream<Arguments> shapes() {
         return IntStream.of(1, 54, 97, 4096).boxed()
                 .flatMap(rows -> IntStream.of(7, 1000, 4096).mapToObj(hidden -> Arguments.of(rows, hidden)));
+    }
+
+    static Stream<Arguments> headShapes() {
+        return Stream.of(Arguments.of(1, 1, 24), Arguments.of(1, 16, 128), Arguments.of(54, 3, 32),
+                Arguments.of(97, 8, 128), Arguments.of(4096, 2, 64), Arguments.of(7, 5, 80));
     }
 
     private static Tensor cpuTensor(float[] values, int rows, int cols) {
@@ -139,6 +145,26 @@ class ElementwiseKernelsGpuTest {
         }
     }
 
+    /** rmsnorm_inplace_f32_wf32 over tokens·heads rows of head_dim (Qwen3's q/k norm) against CpuKernels.headRmsNorm. */
+    @ParameterizedTest(name = "tokens={0} heads={1} headDim={2}")
+    @MethodSource("headShapes")
+    void rmsNormInPlaceIsThePerHeadNorm(int tokens, int heads, int d) {
+        Random rnd = new Random(43L * tokens + 7L * heads + d);
+        int n = tokens * heads * d;
+        float[] x = Gpu.gaussian(rnd, n, 3f);
+        float[] w = Gpu.gaussian(rnd, d, 1f);
+        float eps = 1e-6f;
+        Tensor expected = cpuTensor(x, tokens, heads * d);
+        Tensor weight = cpu.allocate(DType.F32, d);
+        cpu.upload(w, weight);
+        cpu.headRmsNorm(expected, weight, eps);
+        try (DeviceBuffer gx = upload(x); DeviceBuffer gw = upload(w)) {
+            gpu.rmsNormInPlace(gx, gw, tokens * heads, d, eps, ctx.defaultStream());
+            Gpu.assertClose("rmsnorm in place tokens=" + tokens + " heads=" + heads + " d=" + d, cpu.download(expected),
+                    gx.toFloatArray(), RTOL, ATOL);
+        }
+    }
+
     @ParameterizedTest(name = "tokens={0} hidden={1}")
     @MethodSource("shapes")
     void embeddingGather(int tokens, int hidden) {
@@ -193,6 +219,9 @@ class ElementwiseKernelsGpuTest {
             assertThrows(IllegalArgumentException.class, () -> gpu.rmsNorm(big, big, DType.F16, big, 1, 8, 1e-5f, s));
             assertThrows(IllegalArgumentException.class, () -> gpu.rmsNorm(big, big, DType.F32, big, 1, 0, 1e-5f, s));
             assertThrows(IllegalArgumentException.class, () -> gpu.rmsNorm(big, big, DType.F32, big, 1, 8, Float.NaN, s));
+            assertThrows(IllegalArgumentException.class, () -> gpu.rmsNormInPlace(small, big, 2, 8, 1e-5f, s));
+            assertThrows(IllegalArgumentException.class, () -> gpu.rmsNormInPlace(big, small, 1, 8, 1e-5f, s));
+            assertThrows(IllegalArgumentException.class, () -> gpu.rmsNormInPlace(big, big, 1, 0, 1e-5f, s));
             assertThrows(IllegalArgumentException.class, () -> gpu.embedding(small, 100, 8, big, 1, big, s));
             assertThrows(IllegalArgumentException.class, () -> gpu.residualAdd(big, big, -1, s));
             gpu.residualAdd(big, big, 0, s); // nothing to do is fine

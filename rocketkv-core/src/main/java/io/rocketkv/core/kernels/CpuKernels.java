@@ -283,6 +283,14 @@ public final class CpuKernels implements Kernels {
     }
 
     @Override
+    public void headRmsNorm(Tensor x, Tensor weight, float eps) {
+        int d = Kernels.headRmsNormWidth(x, weight);
+        int vectors = Math.multiplyExact(x.dim(0), x.dim(1) / d);
+        float[] xs = cpu(x).floats();
+        dense.rmsNorm(xs, vectors, d, cpu(weight).weightFloats(), eps, xs); // each row is read before it is written
+    }
+
+    @Override
     public void matmul(Tensor x, Tensor w, Tensor bias, Tensor out) {
         int rows = x.dim(0);
         int k = x.dim(1);

@@ -101,6 +101,30 @@ public interface Kernels extends AutoCloseable {
     /** {@code out = x / sqrt(mean(x²) + eps) * weight} per row; x, out [R, H], weight [H]. */
     void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out);
 
+    /**
+     * RMSNorm of every head's vector, in place (Qwen3's q_norm and k_norm): x [R, heads·D] F32 holds R rows of
+     * {@code heads} contiguous D-wide vectors, that is [R·heads, D], and each of them becomes
+     * {@code x / sqrt(mean(x²) + eps) * weight} as {@link #rmsNorm} computes a row; weight [D].
+     *
+     * @throws IllegalArgumentException when x is not 2-D F32 or its width is not a multiple of D
+     */
+    void headRmsNorm(Tensor x, Tensor weight, float eps);
+
+    /**
+     * The head width D of {@link #headRmsNorm}'s operands, checked: x F32 [R, heads·D], weight [D].
+     *
+     * @throws IllegalArgumentException naming both shapes when they do not fit
+     */
+    static int headRmsNormWidth(Tensor x, Tensor weight) {
+        int[] xs = x.shape();
+        int[] ws = weight.shape();
+        if (x.dtype() != DType.F32 || xs.length != 2 || ws.length != 1 || ws[0] <= 0 || xs[1] % ws[0] != 0) {
+            throw new IllegalArgumentException("headRmsNorm needs x F32 [rows, heads * D] and weight [D], got x "
+                    + Tensor.describe(x) + " and weight " + Tensor.describe(weight));
+        }
+        return ws[0];
+    }
+
     /** {@code out = x · wᵀ (+ bias)}; x [R, K] F32, w [N, K], bias [N] or null, out [R, N] F32. */
     void matmul(Tensor x, Tensor w, Tensor bias, Tensor out);
 

@@ -11,7 +11,13 @@ public enum Architecture {
     /** Mistral: Llama without biases, with an optional sliding attention window. */
     MISTRAL("MistralForCausalLM", "mistral"),
     /** Qwen2 / Qwen2.5: q/k/v projections always have a bias, o_proj does not. */
-    QWEN2("Qwen2ForCausalLM", "qwen2");
+    QWEN2("Qwen2ForCausalLM", "qwen2"),
+    /**
+     * Qwen3: each head's query and key are RMS-normed ({@code self_attn.q_norm}, {@code self_attn.k_norm}, weights
+     * [head_dim]) after the projections and before RoPE; {@code attention_bias} (default false) covers q/k/v/o;
+     * {@code head_dim} defaults to 128.
+     */
+    QWEN3("Qwen3ForCausalLM", "qwen3");
 
     private final String className;
     private final String modelType;

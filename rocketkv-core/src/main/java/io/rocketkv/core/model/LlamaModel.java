@@ -12,12 +12,13 @@ import io.rocketkv.core.weights.CheckpointFormatException;
 import io.rocketkv.core.weights.SafeTensors;
 
 /**
- * The Llama-family decoder (Llama 2/3.x, Mistral, Qwen2) written once against {@link Kernels}: GQA/MQA,
- * optional q/k/v bias (Qwen2), o/MLP bias (Llama {@code attention_bias}, {@code mlp_bias}), tied embeddings, RoPE at true positions (with llama3 scaling), final norm,
- * lm_head only on the rows whose logits are wanted.
+ * The Llama-family decoder (Llama 2/3.x, Mistral, Qwen2, Qwen3) written once against {@link Kernels}: GQA/MQA,
+ * optional q/k/v bias (Qwen2), o/MLP bias (Llama {@code attention_bias}, {@code mlp_bias}), per-head q/k RMSNorm
+ * (Qwen3), tied embeddings, RoPE at true positions (with llama3 scaling), final norm, lm_head only on the rows whose
+ * logits are wanted.
  *
- * <p>Per layer: rmsnorm → q/k/v projections → rope → write K,V to the paged cache → attention (dense
- * causal in prefill, paged in decode) → o_proj → residual → rmsnorm → SiLU-gated MLP → residual.
+ * <p>Per layer: rmsnorm → q/k/v projections → [per-head q/k rmsnorm] → rope → write K,V to the paged cache →
+ * attention (dense causal in prefill, paged in decode) → o_proj → residual → rmsnorm → SiLU-gated MLP → residual.
  *
  * <p>Tensor parallelism: a model loaded with a {@link TensorParallelPlan} holds one rank's shard (its query and
  * KV heads, its slice of the MLP; embeddings, norms and lm_head whole) and its {@link Collective} all-reduces
@@ -40,10 +41,13 @@ public final class LlamaModel implements Model {
     private final Collective collective; // null on one device
     private KvCacheScales kvScales;
 
-    /** One decoder layer's weights in the Hugging Face layout [out_features, in_features]. */
+    /**
+     * One decoder layer's weights in the Hugging Face layout [out_features, in_features]; qNorm and kNorm [D] (Qwen3,
+     * else null) are whole on every tensor-parallel rank.
+     */
     private record Layer(Tensor inputNorm, Tensor qProj, Tensor kProj, Tensor vProj,
-                         Tensor qBias, Tensor kBias, Tensor vBias, Tensor oProj, Tensor oBias,
-                         Tensor postNorm, Tensor gateProj, Tensor upProj, Tensor downProj,
+                         Tensor qBias, Tensor kBias, Tensor vBias, Tensor qNorm, Tensor kNorm,
+                         Tensor oProj, Tensor oBias, Tensor postNorm, Tensor gateProj, Tensor upProj, Tensor downProj,
                          Tensor gateBias, Tensor upBias, Tensor downBias) {
     }
 
@@ -124,6 +128,8 @@ public final class LlamaModel implements Model {
                     bias ? loader.rows(p + "self_attn.q_proj.bias", qRows, qDim) : null,
                     bias ? loader.rows(p + "self_attn.k_proj.bias", kvRows, kvDim) : null,
                     bias ? loader.rows(p + "self_attn.v_proj.bias", kvRows, kvDim) : null,
+                    config.qkNorm() ? loader.load(p + "self_attn.q_norm.weight", d) : null,
+                    config.qkNorm() ? loader.load(p + "self_attn.k_norm.weight", d) : null,
                     loader.columns(p + "self_attn.o_proj.weight", qRows, oKeep, h, qDim),
                     config.oProjBias() && ownsRowBias ? loader.load(p + "self_attn.o_proj.bias", h) : null,
                     loader.load(p + "post_attention_layernorm.weight", h),
@@ -299,6 +305,10 @@ public final class LlamaModel implements Model {
             k.matmul(xn, w.qProj(), w.qBias(), q);
             k.matmul(xn, w.kProj(), w.kBias(), kk);
             k.matmul(xn, w.vProj(), w.vBias(), v);
+            if (w.qNorm() != null) {
+                k.headRmsNorm(q, w.qNorm(), eps);
+                k.headRmsNorm(kk, w.kNorm(), eps);
+            }
             k.rope(q, kk, step, rope, shape);
             k.writeKv(kk, v, step, shape, kvCaches[l]);
             if (batch.prefill()) {

@@ -18,18 +18,20 @@ import java.util.Optional;
  * @param numAttentionHeads     query heads
  * @param numKeyValueHeads      key/value heads (GQA); {@code num_attention_heads} when the config has none
  * @param headDim               width of one head: {@code head_dim}, or {@code hidden_size / num_attention_heads}
+ *                              (Qwen3: 128, {@code Qwen3Config}'s default)
  * @param rmsNormEps            epsilon of every RMSNorm
  * @param ropeTheta             RoPE base ({@code rope_theta}, default 10000)
  * @param ropeScaling           llama3 RoPE scaling, or {@code null} for none
  * @param maxPositionEmbeddings longest context the model supports
  * @param vocabSize             rows of the embedding and of {@code lm_head}
  * @param tieWordEmbeddings     {@code lm_head} shares the embedding matrix (no {@code lm_head.weight} tensor)
- * @param attentionBias         attention projections have biases: q/k/v for Qwen2, q/k/v/o for Llama
+ * @param attentionBias         attention projections have biases: q/k/v for Qwen2, q/k/v/o for Llama and Qwen3
  * @param mlpBias               gate/up/down projections have biases (Llama {@code mlp_bias})
  * @param bosTokenId            beginning-of-sequence token, or {@code null}
  * @param eosTokenIds           end-of-sequence tokens (generation_config.json wins over config.json); may be empty
  * @param torchDtype            dtype the weights were saved in ({@code dtype} / {@code torch_dtype}), or {@code null}
- * @param slidingWindow         attention window (Mistral; Qwen2 when {@code use_sliding_window}), or {@code null};
+ * @param slidingWindow         attention window (Mistral; Qwen2 and Qwen3 when {@code use_sliding_window}), or
+ *                              {@code null};
  *                              attention is always full, so {@link #checkSlidingWindow} refuses a longer
  *                              {@code max_seq_len}
  * @param quantization          {@code quantization_config}: {@link QuantizationConfig#NONE}, or fp8 weights
@@ -159,9 +161,17 @@ public record ModelConfig(
         return attentionBias;
     }
 
-    /** Whether o_proj has a {@code .bias} tensor (Llama with {@code attention_bias}; never Qwen2). */
+    /** Whether o_proj has a {@code .bias} tensor (Llama and Qwen3 with {@code attention_bias}; never Qwen2). */
     public boolean oProjBias() {
-        return attentionBias && architecture == Architecture.LLAMA;
+        return attentionBias && (architecture == Architecture.LLAMA || architecture == Architecture.QWEN3);
+    }
+
+    /**
+     * Whether each head's query and key are RMS-normed before RoPE ({@code self_attn.q_norm.weight} and
+     * {@code self_attn.k_norm.weight}, [head_dim], epsilon {@code rms_norm_eps}): Qwen3.
+     */
+    public boolean qkNorm() {
+        return architecture == Architecture.QWEN3;
     }
 
     /**

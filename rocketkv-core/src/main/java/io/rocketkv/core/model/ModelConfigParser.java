@@ -20,6 +20,9 @@ final class ModelConfigParser {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /** {@code Qwen3Config.head_dim}'s default, which a Qwen3 config without {@code head_dim} gets. */
+    static final int QWEN3_DEFAULT_HEAD_DIM = 128;
+
     private final String source; // file named in messages
 
     private ModelConfigParser(String source) {
@@ -84,7 +87,9 @@ final class ModelConfigParser {
         int heads = requiredInt(c, "num_attention_heads");
         Integer kvHeads = optionalInt(c, "num_key_value_heads");
         Integer headDim = optionalInt(c, "head_dim"); // may be present as null
-        if (headDim == null) {
+        if (headDim == null && arch == Architecture.QWEN3) {
+            headDim = QWEN3_DEFAULT_HEAD_DIM;
+        } else if (headDim == null) {
             if (heads <= 0 || hidden % heads != 0) {
                 throw fail("has no head_dim and hidden_size = " + hidden + " is not a multiple of "
                         + "num_attention_heads = " + heads + "; add \"head_dim\" to the config");
@@ -117,13 +122,14 @@ final class ModelConfigParser {
         boolean attentionBias = switch (arch) {
             case LLAMA -> optionalBool(c, "attention_bias", false);
             case QWEN2 -> optionalBool(c, "attention_bias", true); // Qwen2Attention: q/k/v bias=True
+            case QWEN3 -> optionalBool(c, "attention_bias", false); // Qwen3Config.attention_bias = False
             case MISTRAL -> false; // MistralAttention: bias=False whatever the config says
         };
         Integer slidingWindow = switch (arch) {
             case LLAMA -> null;
             case MISTRAL -> optionalInt(c, "sliding_window");
             // Qwen2Config: self.sliding_window = sliding_window if self.use_sliding_window else None
-            case QWEN2 -> optionalBool(c, "use_sliding_window", false) ? optionalInt(c, "sliding_window") : null;
+            case QWEN2, QWEN3 -> optionalBool(c, "use_sliding_window", false) ? optionalInt(c, "sliding_window") : null;
         };
         Integer bos = optionalInt(c, "bos_token_id");
         List<Integer> eos = intOrIntList(c, "eos_token_id");

@@ -38,7 +38,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Block reuse on the CPU engine: with reuse on, requests generate what they generate with it off (same greedy ids,
- * log-probabilities within 1e-5), dense and RocketKV (stage 1 evicting), on the three parity checkpoints: a shared
+ * log-probabilities within 1e-5), dense and RocketKV (stage 1 evicting), on the parity checkpoints: a shared
  * 300-token prefix (ending mid-block: 18 blocks of 16 and 12 tokens) with 8 different suffixes, sent one after
  * another (each later one served 288 tokens from the cache) and all at once from 8 threads (one prefill step: the
  * later ones share the blocks the first computes in that step); a request whose whole prompt is cached, block-aligned

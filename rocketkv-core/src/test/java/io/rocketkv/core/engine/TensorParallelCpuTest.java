@@ -38,7 +38,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Tensor parallelism on the CPU backend (ranks joined by {@link CpuCollective}, the reference for the NCCL
- * group): the sharded engine against Hugging Face transformers on the three parity checkpoints (GQA split, KV
+ * group): the sharded engine against Hugging Face transformers on the parity checkpoints (GQA split, KV
  * heads replicated when fewer than ranks, q/k/v bias, tied embeddings, bf16 weights), RocketKV sharded against
  * RocketKV whole, and a failing rank that must fail its requests without hanging the others.
  */

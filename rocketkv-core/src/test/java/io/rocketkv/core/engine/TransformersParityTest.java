@@ -28,7 +28,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The CPU engine against Hugging Face transformers (float32) on the three parity checkpoints: greedy ids
+ * The CPU engine against Hugging Face transformers (float32) on the parity checkpoints: greedy ids
  * for 24 new tokens must be equal and each chosen token's log-probability within 1e-3, for each prompt
  * alone (batch 1) and for all three prompts in one batch (batch 3), with the KV cache in F32 as transformers keeps
  * it. With the default BF16 cache each cached K/V element is rounded to 8 significant bits (relative error up to

@@ -99,17 +99,54 @@ class CpuKernelsTest {
         Tensor out = k.allocate(DType.F32, rows, h);
         k.rmsNorm(act(x, rows, h), act(w, h), 1e-5f, out);
         float[] expected = new float[rows * h];
+        rmsNormReference(x, rows, h, w, 1e-5, expected);
+        assertClose(expected, k.download(out), 1e-6, "rmsnorm");
+    }
+
+    /** {@code out[r, :] = w · x[r, :] / sqrt(mean(x[r, :]²) + eps)} in double precision over rows of width h. */
+    private static void rmsNormReference(float[] x, int rows, int h, float[] w, double eps, float[] out) {
         for (int r = 0; r < rows; r++) {
             double ss = 0;
             for (int i = 0; i < h; i++) {
                 ss += x[r * h + i] * (double) x[r * h + i];
             }
-            double inv = 1 / Math.sqrt(ss / h + 1e-5);
+            double inv = 1 / Math.sqrt(ss / h + eps);
             for (int i = 0; i < h; i++) {
-                expected[r * h + i] = (float) (w[i] * x[r * h + i] * inv);
+                out[r * h + i] = (float) (w[i] * x[r * h + i] * inv);
             }
         }
-        assertClose(expected, k.download(out), 1e-6, "rmsnorm");
+    }
+
+    /**
+     * Per-head RMSNorm in place (Qwen3's q_norm / k_norm) against the formula over each head's D-wide vector, in
+     * both kernel modes, on a row-view of a larger buffer (as the model's workspace hands it over): rows past the
+     * view stay as they were.
+     */
+    @ParameterizedTest
+    @CsvSource({"SCALAR, 1, 3, 32", "SIMD, 1, 3, 32", "SCALAR, 5, 4, 24", "SIMD, 5, 4, 24", "SIMD, 7, 2, 130"})
+    void headRmsNormNormsEachHeadInPlace(String mode, int rows, int heads, int d) {
+        CpuKernels kernels = new CpuKernels(CpuKernelMode.valueOf(mode), 1);
+        int width = heads * d;
+        float[] x = random((rows + 2) * width);
+        float[] w = random(d);
+        Tensor base = kernels.allocate(DType.F32, rows + 2, width);
+        kernels.upload(x, base);
+        Tensor weight = kernels.allocate(DType.F32, d);
+        kernels.upload(w, weight);
+        kernels.headRmsNorm(kernels.view(base, rows), weight, 1e-6f);
+        float[] expected = x.clone(); // the rows past the view keep their values
+        rmsNormReference(x, rows * heads, d, w, 1e-6, expected);
+        assertClose(expected, kernels.download(base), 1e-6, "headRmsNorm " + mode + " " + rows + "x" + heads + "x" + d);
+    }
+
+    @Test
+    void headRmsNormRefusesAWeightThatDoesNotDivideTheRow() {
+        Tensor x = k.allocate(DType.F32, 2, 40);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> k.headRmsNorm(x, k.allocate(DType.F32, 16), 1e-6f));
+        assertEquals("headRmsNorm needs x F32 [rows, heads * D] and weight [D], got x F32[2, 40] and weight F32[16]",
+                e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> k.headRmsNorm(x, k.allocate(DType.F32, 2, 20), 1e-6f));
     }
 
     @Test

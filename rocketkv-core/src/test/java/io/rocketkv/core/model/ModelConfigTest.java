@@ -124,6 +124,37 @@ class ModelConfigTest {
               "transformers_version": "4.37.0"
             }""";
 
+    /** Qwen3-0.6B's config.json: head_dim 128 where hidden_size / num_attention_heads is 64. */
+    static final String QWEN3_06B = """
+            {
+              "architectures": ["Qwen3ForCausalLM"],
+              "attention_bias": false,
+              "attention_dropout": 0.0,
+              "bos_token_id": 151643,
+              "eos_token_id": 151645,
+              "head_dim": 128,
+              "hidden_act": "silu",
+              "hidden_size": 1024,
+              "initializer_range": 0.02,
+              "intermediate_size": 3072,
+              "max_position_embeddings": 40960,
+              "max_window_layers": 28,
+              "model_type": "qwen3",
+              "num_attention_heads": 16,
+              "num_hidden_layers": 28,
+              "num_key_value_heads": 8,
+              "rms_norm_eps": 1e-06,
+              "rope_scaling": null,
+              "rope_theta": 1000000,
+              "sliding_window": null,
+              "tie_word_embeddings": true,
+              "torch_dtype": "bfloat16",
+              "transformers_version": "4.51.0",
+              "use_cache": true,
+              "use_sliding_window": false,
+              "vocab_size": 151936
+            }""";
+
     static final String MISTRAL_7B_V01 = """
             {
               "architectures": ["MistralForCausalLM"],
@@ -239,6 +270,61 @@ class ModelConfigTest {
         assertEquals(2, c.numKeyValueHeads());
         assertEquals(List.of(151645, 151643), c.eosTokenIds());
         assertEquals(151643, c.bosTokenId());
+    }
+
+    @Test
+    void qwen3_06b() {
+        ModelConfig c = ModelConfig.parse(QWEN3_06B, null);
+        assertEquals(Architecture.QWEN3, c.architecture());
+        assertEquals(128, c.headDim());
+        assertEquals(2048, c.qDim());
+        assertEquals(1024, c.kvDim());
+        assertEquals(2, c.queriesPerKvHead());
+        assertTrue(c.qkNorm(), "Qwen3 norms each head's q and k");
+        assertFalse(c.attentionBias());
+        assertFalse(c.qkvBias());
+        assertFalse(c.oProjBias());
+        assertFalse(c.mlpBias());
+        assertTrue(c.tieWordEmbeddings());
+        assertEquals(1e-6, c.rmsNormEps());
+        assertEquals(1_000_000.0, c.ropeTheta());
+        assertEquals(64, c.ropeInvFreq().length, "RoPE over head_dim, not hidden / heads");
+        assertEquals(40960, c.maxPositionEmbeddings());
+        assertEquals(151643, c.bosTokenId());
+        assertEquals(List.of(151645), c.eosTokenIds());
+        assertEquals(DType.BF16, c.torchDtype());
+        assertNull(c.slidingWindow());
+        assertFalse(ModelConfig.parse(QWEN2_7B, null).qkNorm(), "only Qwen3 has q/k norms");
+    }
+
+    @Test
+    void qwen3AttentionBiasCoversOProjAndSlidingWindowReadsAsQwen2() {
+        ModelConfig biased = ModelConfig.parse(QWEN3_06B.replace("\"attention_bias\": false",
+                "\"attention_bias\": true"), null);
+        assertTrue(biased.qkvBias());
+        assertTrue(biased.oProjBias(), "Qwen3Attention: o_proj bias=config.attention_bias");
+        assertFalse(biased.mlpBias());
+        // Qwen3Config: sliding_window = sliding_window if use_sliding_window else None
+        String windowed = QWEN3_06B.replace("\"sliding_window\": null", "\"sliding_window\": 4096");
+        assertNull(ModelConfig.parse(windowed, null).slidingWindow());
+        assertEquals(4096, ModelConfig.parse(windowed.replace("\"use_sliding_window\": false",
+                "\"use_sliding_window\": true"), null).slidingWindow());
+    }
+
+    @Test
+    void qwen3WithoutHeadDimTakesQwen3ConfigsDefault128() {
+        // Qwen3Config.head_dim defaults to 128, whatever hidden_size / num_attention_heads (here 64) is
+        String noHeadDim = QWEN3_06B.replace("\"head_dim\": 128,", "");
+        assertEquals(128, ModelConfig.parse(noHeadDim, null).headDim());
+        assertEquals(128, ModelConfig.parse(QWEN3_06B.replace("\"head_dim\": 128", "\"head_dim\": null"), null)
+                .headDim());
+        // without "architectures", model_type names it
+        String byType = noHeadDim.replace("\"architectures\": [\"Qwen3ForCausalLM\"],", "");
+        assertEquals(Architecture.QWEN3, ModelConfig.parse(byType, null).architecture());
+        assertEquals(128, ModelConfig.parse(byType, null).headDim());
+        // a Qwen2 config without head_dim divides
+        assertEquals(64, ModelConfig.parse(noHeadDim.replace("Qwen3ForCausalLM", "Qwen2ForCausalLM"), null)
+                .headDim());
     }
 
     @Test
@@ -400,13 +486,14 @@ class ModelConfigTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"GPT2LMHeadModel", "Qwen3ForCausalLM", "LlamaForSequenceClassification"})
+    @ValueSource(strings = {"GPT2LMHeadModel", "Qwen3MoeForCausalLM", "LlamaForSequenceClassification"})
     void unsupportedArchitectureListsTheSupportedOnes(String arch) {
         UnsupportedModelException e = assertThrows(UnsupportedModelException.class,
                 () -> ModelConfig.parse(LLAMA_31_8B.replace("LlamaForCausalLM", arch), null));
         assertTrue(e.getMessage().contains(arch), e.getMessage());
         assertTrue(e.getMessage().contains("LlamaForCausalLM") && e.getMessage().contains("MistralForCausalLM")
-                && e.getMessage().contains("Qwen2ForCausalLM"), e.getMessage());
+                && e.getMessage().contains("Qwen2ForCausalLM") && e.getMessage().contains("Qwen3ForCausalLM"),
+                e.getMessage());
     }
 
     @Test

@@ -13,7 +13,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * The three small random-weight checkpoints and the prompts that the CPU engine is checked against
+ * The four small random-weight checkpoints and the prompts that the CPU engine is checked against
  * Hugging Face transformers with (expected values in {@code src/test/resources/parity/expected.json},
  * made by {@code tools/hf_reference/make_expectations.py}). Regenerated deterministically; the expected
  * file records each model.safetensors' SHA-256 so a changed generator is caught.
@@ -40,11 +40,21 @@ public final class ParityCheckpoints {
             .numHeads(4).numKvHeads(1).headDim(32).dtype(DType.BF16).tieEmbeddings(false).attentionBias(false)
             .ropeTheta(10000).maxPositions(1024).seed(13).build();
 
+    /**
+     * Qwen3: per-head q/k RMSNorm before RoPE, GQA (4 q / 2 kv heads), explicit head_dim 32 != hidden / heads (16),
+     * no attention bias, tied embeddings.
+     */
+    public static final RandomCheckpoint QWEN3 = RandomCheckpoint.builder()
+            .architecture(Architecture.QWEN3).vocabSize(320).hiddenSize(64).intermediateSize(96).numLayers(2)
+            .numHeads(4).numKvHeads(2).headDim(32).dtype(DType.F32).tieEmbeddings(true).attentionBias(false)
+            .ropeTheta(1_000_000).rmsNormEps(1e-6).maxPositions(1024).seed(14).build();
+
     public static Map<String, RandomCheckpoint> all() {
         Map<String, RandomCheckpoint> m = new LinkedHashMap<>();
         m.put("llama-gqa-rope-llama3", LLAMA);
         m.put("qwen2-bias-tied", QWEN2);
         m.put("mistral-mqa-bf16", MISTRAL);
+        m.put("qwen3-qknorm-gqa", QWEN3);
         return m;
     }
 

@@ -21,7 +21,8 @@ import java.util.SplittableRandom;
  *
  * <p>Weights: every matrix is {@code N(0, 1/sqrt(fan_in))} (fan_in = columns; about 0.02 at real widths, and
  * large enough at tiny ones that each layer keeps unit-scale activations and logits spread about ±1 instead of
- * being nearly uniform); norm weights {@code 1 + N(0, 0.05)}; biases {@code N(0, 0.1)}. Each tensor draws from its
+ * being nearly uniform); norm weights {@code 1 + N(0, 0.05)} (Qwen3's per-head q/k norms {@code 1 + N(0, 0.2)});
+ * biases {@code N(0, 0.1)}. Each tensor draws from its
  * own {@link SplittableRandom} seeded from {@code seed} and its name, so changing the layer count leaves the
  * other tensors alone. Bos/eos are the tokenizer's special tokens; rows of the embedding past the tokenizer's
  * size are padding.
@@ -102,6 +103,9 @@ public record RandomCheckpoint(
             c.put("attention_bias", attentionBias);
             c.put("mlp_bias", false);
         }
+        if (architecture == Architecture.QWEN3) {
+            c.put("attention_bias", attentionBias);
+        }
         c.put("attention_dropout", 0.0);
         c.put("bos_token_id", TinyBpeTokenizer.bosId());
         c.put("eos_token_id", TinyBpeTokenizer.eosId());
@@ -126,7 +130,7 @@ public record RandomCheckpoint(
             r.put("rope_type", ropeScaling.type());
         }
         c.put("rope_theta", ropeTheta);
-        if (architecture == Architecture.QWEN2) {
+        if (architecture == Architecture.QWEN2 || architecture == Architecture.QWEN3) {
             c.put("max_window_layers", numLayers);
             c.put("use_sliding_window", false);
         }
@@ -161,9 +165,13 @@ public record RandomCheckpoint(
                 bias(w, p + "self_attn.q_proj.bias", qDim);
                 bias(w, p + "self_attn.k_proj.bias", kvDim);
                 bias(w, p + "self_attn.v_proj.bias", kvDim);
-                if (architecture == Architecture.LLAMA) { // Llama's attention_bias covers o_proj too
+                if (architecture == Architecture.LLAMA || architecture == Architecture.QWEN3) { // o_proj too
                     bias(w, p + "self_attn.o_proj.bias", hiddenSize);
                 }
+            }
+            if (architecture == Architecture.QWEN3) {
+                headNorm(w, p + "self_attn.q_norm.weight");
+                headNorm(w, p + "self_attn.k_norm.weight");
             }
             norm(w, p + "post_attention_layernorm.weight", hiddenSize);
             matrix(w, p + "mlp.gate_proj.weight", intermediateSize, hiddenSize);
@@ -183,6 +191,15 @@ public record RandomCheckpoint(
 
     private void norm(SafeTensorsWriter w, String name, int size) {
         w.add(name, dtype, new long[] {size}, gaussian(name, size, 1.0, 0.05));
+    }
+
+    /**
+     * A per-head q/k norm weight [head_dim]: {@code 1 + N(0, 0.2)}, spread wider than the other norms so that a
+     * norm applied after RoPE instead of before it, or q's and k's swapped, moves the logits well past the parity
+     * tolerance.
+     */
+    private void headNorm(SafeTensorsWriter w, String name) {
+        w.add(name, dtype, new long[] {headDim}, gaussian(name, headDim, 1.0, 0.2));
     }
 
     private void bias(SafeTensorsWriter w, String name, int size) {

@@ -98,6 +98,23 @@ class RandomCheckpointTest {
     }
 
     @Test
+    void qwen3WithQkNormsAndAttentionBiasOnQkvAndO() throws IOException {
+        RandomCheckpoint.builder().architecture(Architecture.QWEN3).dtype(DType.BF16).attentionBias(true)
+                .hiddenSize(64).numHeads(4).numKvHeads(2).headDim(32).build().write(dir);
+        ModelConfig c = ModelConfig.load(dir);
+        assertEquals(Architecture.QWEN3, c.architecture());
+        assertTrue(c.qkNorm() && c.qkvBias() && c.oProjBias());
+        assertEquals(32, c.headDim());
+        try (SafeTensors st = SafeTensors.open(dir)) {
+            assertEquals(expectedShapes(c), shapes(st));
+            float[] qNorm = st.readFloats("model.layers.1.self_attn.q_norm.weight");
+            assertEquals(1.0, mean(qNorm), 0.15, "q/k norm weights around 1");
+            assertTrue(std(qNorm) > 0.1, "and spread: " + std(qNorm));
+            assertFalse(java.util.Arrays.equals(qNorm, st.readFloats("model.layers.1.self_attn.k_norm.weight")));
+        }
+    }
+
+    @Test
     void mistral() throws IOException {
         RandomCheckpoint.builder().architecture(Architecture.MISTRAL).numKvHeads(1).build().write(dir);
         ModelConfig c = ModelConfig.load(dir);
@@ -205,6 +222,10 @@ class RandomCheckpointTest {
             }
             if (c.oProjBias()) {
                 m.put(p + "self_attn.o_proj.bias", List.of(h));
+            }
+            if (c.qkNorm()) {
+                m.put(p + "self_attn.q_norm.weight", List.of((long) c.headDim()));
+                m.put(p + "self_attn.k_norm.weight", List.of((long) c.headDim()));
             }
             m.put(p + "post_attention_layernorm.weight", List.of(h));
             m.put(p + "mlp.gate_proj.weight", List.of(ff, h));
