@@ -6,7 +6,8 @@
 //               layer's K scale into the query and the V scale into the output (CPU twin: CpuKvCache,
 //               which multiplies each element by its scale as it widens it; the two orders round
 //               differently by about one float ulp).
-// Each struct: T (the element's storage type), Chunk, unpack (8 floats), load (a streaming 8-channel load
+// Each struct: T (the element's storage type), Chunk, scalar (one element's exact float value), unpack (8 floats),
+// load (a streaming 8-channel load
 // into registers), copy_async (an asynchronous global -> shared copy of one chunk, LDGSTS: 16 bytes with L1
 // bypassed, 8 bytes through L1, which is the only way cp.async copies 8; ok = false writes zeros and reads
 // nothing) and zero.
@@ -64,6 +65,7 @@ static __device__ __forceinline__ void rkv_unpack8_e4m3(uint2 u, float f[8]) {
 struct RkvBf16Kv {
     using T = unsigned short;
     using Chunk = uint4;
+    static __device__ __forceinline__ float scalar(T x) { return rkv_bf16_to_f32(x); }
     static __device__ __forceinline__ void unpack(Chunk c, float f[8]) { rkv_unpack8(c, f); }
     static __device__ __forceinline__ Chunk load(const T* p) { return rkv_ld_stream16(p); }
     static __device__ __forceinline__ Chunk zero() { return make_uint4(0u, 0u, 0u, 0u); }
@@ -76,6 +78,7 @@ struct RkvBf16Kv {
 struct RkvE4m3Kv {
     using T = unsigned char;
     using Chunk = uint2;
+    static __device__ __forceinline__ float scalar(T x) { return rkv_e4m3_to_f32(x); }
     static __device__ __forceinline__ void unpack(Chunk c, float f[8]) { rkv_unpack8_e4m3(c, f); }
     static __device__ __forceinline__ Chunk load(const T* p) {
         Chunk r;

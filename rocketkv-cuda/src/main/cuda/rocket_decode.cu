@@ -559,9 +559,10 @@ constexpr int SEL_CACHE = 256;   // selected pages of a split kept in shared mem
 // Selected keys of one split: index t of the split's gathered list is slot sel[t / P] * P + t % P of
 // the sequence (P = pageSize), a key only while that slot is below kvLen (the last page may be
 // partial); its K row is found from the physical page phys[t / P], without the block table.
-template <int D>
+template <int D, class E>
 struct SelectedKeys {
-    using Elem = RkvBf16Kv;
+    using Elem = E;
+    using T = typename E::T;
     static constexpr bool CONTIGUOUS = false;
     int begin, end;                    // [e0 * P, e1 * P): the tokens of the split's entries [e0, e1)
     int e0, len, pageSize, pagesPerBlock;
@@ -570,12 +571,12 @@ struct SelectedKeys {
     const int* smPhys;
     const int* sel;                    // [topk] logical pages, ascending
     const int* phys;                   // [topk] their physical KT pages (block * pagesPerBlock + page in block)
-    const unsigned short* kvCache;     // [numBlocks][2][numKvHeads][tokensPerBlock][D]
+    const T* kvCache;                  // [numBlocks][2][numKvHeads][tokensPerBlock][D]
     int kvHead, numKvHeads, tokensPerBlock, lane8;   // lane8: this lane's first channel (tl * 8)
     size_t vDelta;                     // numKvHeads * tokensPerBlock * D: from a K row to its V row
 
     // Whether index t is a key; if so, k becomes its K row slice (this lane's 8 channels), else k is left as is.
-    __device__ __forceinline__ bool key(int t, const unsigned short*& k) const {
+    __device__ __forceinline__ bool key(int t, const T*& k) const {
         if (t >= end) return false;
         const int e = t / pageSize;
         const int j = t - e * pageSize;
@@ -592,24 +593,26 @@ struct SelectedKeys {
     __device__ __forceinline__ void rows(int t0, F&& f) const {
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            const unsigned short* k = kvCache;
+            const T* k = kvCache;
             const bool ok = key(t0 + u, k);
             f(u, k, ok ? k + vDelta : k, ok);
         }
     }
     __device__ __forceinline__ bool valid(int t) const {
-        const unsigned short* k;
+        const T* k;
         return key(t, k);
     }
 };
 
-template <int D, int GT>
+// E: the cache's element type (kv_elements.cuh); kScale / vScale: an e4m3 cache's scales (1 for bf16).
+template <int D, int GT, class E>
 __device__ __forceinline__ void sparse_attn(
-        const float* __restrict__ q, const unsigned short* __restrict__ kvCache, const int* __restrict__ kvLens,
+        const float* __restrict__ q, const typename E::T* __restrict__ kvCache, const int* __restrict__ kvLens,
         const int* __restrict__ blockTables, const int* __restrict__ selPages, const int* __restrict__ selPhys,
         const int* __restrict__ selCount, float* __restrict__ out, float* __restrict__ workspace,
         int* __restrict__ counters, int numHeads,
-        int numKvHeads, int tokensPerBlock, int maxBlocks, int pageSize, int topk, int pagesPerSplit, float scale) {
+        int numKvHeads, int tokensPerBlock, int maxBlocks, int pageSize, int topk, int pagesPerSplit, float scale,
+        float kScale, float vScale) {
     const RkvSplitBlock<GT> at = rkv_split_block<GT>(numHeads, numKvHeads);
     const int len = kvLens[at.seq];
     const int count = len > 0 ? selCount[(size_t) at.seq * numKvHeads + at.kvHead] : 0;
@@ -630,7 +633,7 @@ __device__ __forceinline__ void sparse_attn(
     }
     __syncthreads();   // smSel / smPhys
 
-    SelectedKeys<D> keys;
+    SelectedKeys<D, E> keys;
     keys.begin = e0 * pageSize;
     keys.end = e1 > e0 ? e1 * pageSize : keys.begin;   // an empty split (fewer pages, or padding): no index
     keys.e0 = e0;
@@ -649,7 +652,7 @@ __device__ __forceinline__ void sparse_attn(
     keys.lane8 = (threadIdx.x & (D / 8 - 1)) * 8;
     keys.vDelta = (size_t) numKvHeads * tokensPerBlock * D;
     // direct loads, butterfly reductions (PIPE 0, TR false)
-    rkv_split_attention<D, GT, U, NW, 0, false>(q, keys, at, numHeads, scale, out, workspace);
+    rkv_split_attention<D, GT, U, NW, 0, false>(q, keys, at, numHeads, scale, out, workspace, kScale, vScale);
 
     if (at.numSplits == 1) return;
     // the last split to finish (a counter per (sequence, KV head, head chunk), reset by that block so
@@ -697,10 +700,20 @@ __device__ __forceinline__ void sparse_attn(
             const int* __restrict__ selCount, float* __restrict__ out, float* __restrict__ workspace,         \
             int* __restrict__ counters, int numHeads, int numKvHeads, int tokensPerBlock, int maxBlocks,      \
             int pageSize, int topk, int pagesPerSplit, float scale) {                                         \
-        rkv_sparse::sparse_attn<D, GT>(q, kvCache, kvLens, blockTables, selPages, selPhys, selCount, out,     \
-                                       workspace,                                                             \
-                                       counters, numHeads, numKvHeads, tokensPerBlock, maxBlocks, pageSize, topk,       \
-                                       pagesPerSplit, scale);                                                 \
+        rkv_sparse::sparse_attn<D, GT, RkvBf16Kv>(q, kvCache, kvLens, blockTables, selPages, selPhys, selCount, \
+                                       out, workspace, counters, numHeads, numKvHeads, tokensPerBlock, maxBlocks, \
+                                       pageSize, topk, pagesPerSplit, scale, 1.f, 1.f);                       \
+    }                                                                                                         \
+    extern "C" __global__ void __launch_bounds__(rkv_sparse::NTHREADS, MINB) rocket_sparse_attn_e4m3_d##D##_g##GT( \
+            const float* __restrict__ q, const unsigned char* __restrict__ kvCache,                           \
+            const int* __restrict__ kvLens, const int* __restrict__ blockTables,                              \
+            const int* __restrict__ selPages, const int* __restrict__ selPhys,                                \
+            const int* __restrict__ selCount, float* __restrict__ out, float* __restrict__ workspace,         \
+            int* __restrict__ counters, int numHeads, int numKvHeads, int tokensPerBlock, int maxBlocks,      \
+            int pageSize, int topk, int pagesPerSplit, float scale, float kScale, float vScale) {            \
+        rkv_sparse::sparse_attn<D, GT, RkvE4m3Kv>(q, kvCache, kvLens, blockTables, selPages, selPhys, selCount, \
+                                       out, workspace, counters, numHeads, numKvHeads, tokensPerBlock, maxBlocks, \
+                                       pageSize, topk, pagesPerSplit, scale, kScale, vScale);                 \
     }
 #define RKV_SPARSE_KERNELS_FOR_D(D) \
     RKV_SPARSE_KERNEL(D, 1, 4)      \

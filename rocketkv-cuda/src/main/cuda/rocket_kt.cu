@@ -4,7 +4,8 @@
 //   ktCache  KT  [numKtPages][2 (min|max)][numKvHeads][headDim]   (one layer; KT = e5m2 byte or bf16 bits)
 //            pool page of a sequence's logical page p (slots p*P .. p*P+P-1):
 //            table[p*P / tokensPerBlock] * (tokensPerBlock / P) + (p*P % tokensPerBlock) / P
-//   kvCache  bf16 [numBlocks][2 (K|V)][numKvHeads][tokensPerBlock][headDim]
+//   kvCache  bf16 [numBlocks][2 (K|V)][numKvHeads][tokensPerBlock][headDim]; kt_build_*_e4m3: fp8 e4m3, each key
+//            e4m3 * kScale (as the CPU twin reads an F8_E4M3 cache)
 //   k        f32 [numTokens][numKvHeads * headDim]   the decode step's keys (after RoPE)
 //
 // Values are rounded to the KT dtype first (fp8: Fp8E5M2.encode; bf16: Bf16.encode), then min/max
@@ -21,12 +22,13 @@
 //                         launch must lie in distinct pages (a decode step: one token per sequence).
 //                         Grid and arguments depend only on numTokens and the shapes (capturable).
 #include "rocket_common.cuh"
+#include "kv_elements.cuh"
 
-template <class KT>
+template <class KT, class E>
 __device__ __forceinline__ void kt_build(
-        const unsigned short* __restrict__ kvCache, const int* __restrict__ kvLens,
+        const typename E::T* __restrict__ kvCache, const int* __restrict__ kvLens,
         const int* __restrict__ blockTables, typename KT::T* __restrict__ kt,
-        int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, int pageSize, int promptBudget) {
+        int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, int pageSize, int promptBudget, float kScale) {
     const int page = blockIdx.x;
     const int seq = blockIdx.y;
     const int len = min(kvLens[seq], promptBudget);
@@ -43,8 +45,9 @@ __device__ __forceinline__ void kt_build(
         float mn = 0.f, mx = 0.f;
         for (int slot = first; slot < last; slot++) {
             const int blk = table[slot / tokensPerBlock];
-            const float key = rkv_bf16_to_f32(
-                    kvCache[rkv_k_offset(blk, g, slot % tokensPerBlock, numKvHeads, tokensPerBlock, headDim) + c]);
+            const float key = E::scalar(
+                    kvCache[rkv_k_offset(blk, g, slot % tokensPerBlock, numKvHeads, tokensPerBlock, headDim) + c])
+                    * kScale;
             const float v = KT::decode(KT::encode(key));
             mn = slot == first ? v : rkv_jmin(mn, v);
             mx = slot == first ? v : rkv_jmax(mx, v);
@@ -76,8 +79,15 @@ __device__ __forceinline__ void kt_update(
             const unsigned short* __restrict__ kvCache, const int* __restrict__ kvLens,                   \
             const int* __restrict__ blockTables, KT::T* __restrict__ kt, int numKvHeads, int headDim,     \
             int tokensPerBlock, int maxBlocks, int pageSize, int promptBudget) {                          \
-        kt_build<KT>(kvCache, kvLens, blockTables, kt, numKvHeads, headDim, tokensPerBlock, maxBlocks,   \
-                     pageSize, promptBudget);                                                             \
+        kt_build<KT, RkvBf16Kv>(kvCache, kvLens, blockTables, kt, numKvHeads, headDim, tokensPerBlock,    \
+                     maxBlocks, pageSize, promptBudget, 1.f);                                             \
+    }                                                                                                     \
+    extern "C" __global__ void __launch_bounds__(128) kt_build_##NAME##_e4m3(                             \
+            const unsigned char* __restrict__ kvCache, const int* __restrict__ kvLens,                    \
+            const int* __restrict__ blockTables, KT::T* __restrict__ kt, int numKvHeads, int headDim,     \
+            int tokensPerBlock, int maxBlocks, int pageSize, int promptBudget, float kScale) {            \
+        kt_build<KT, RkvE4m3Kv>(kvCache, kvLens, blockTables, kt, numKvHeads, headDim, tokensPerBlock,    \
+                     maxBlocks, pageSize, promptBudget, kScale);                                          \
     }                                                                                                     \
     extern "C" __global__ void __launch_bounds__(128) kt_update_##NAME(                                   \
             const float* __restrict__ k, const int* __restrict__ slots, KT::T* __restrict__ kt,           \

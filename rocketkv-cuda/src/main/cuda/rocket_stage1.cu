@@ -430,33 +430,61 @@ extern "C" __global__ void __launch_bounds__(1024) rocket_stage1_select(
     for (int t = threadIdx.x; t < windowSize; t += blockDim.x) row[k + t] = n + t;
 }
 
-extern "C" __global__ void __launch_bounds__(64) rocket_stage1_gather(
-        const unsigned short* __restrict__ kvCache, const int* __restrict__ kept, const int* __restrict__ table,
-        unsigned short* __restrict__ kvTmp, int promptBudget, int numKvHeads, int headDim, int tokensPerBlock) {
+// The compaction's two moves, generic over the cache element T (unsigned short: bf16; unsigned char: fp8 e4m3,
+// the _e4m3 kernels): rows are copied bit for bit, so the kept tokens keep exactly what was cached.
+template <class T>
+__device__ __forceinline__ void stage1_gather(
+        const T* __restrict__ kvCache, const int* __restrict__ kept, const int* __restrict__ table,
+        T* __restrict__ kvTmp, int promptBudget, int numKvHeads, int headDim, int tokensPerBlock) {
     const int i = blockIdx.x;
     const int g = blockIdx.y;
     const int src = kept[(size_t) g * promptBudget + i];
-    const unsigned short* kp = kvCache + rkv_k_offset(table[src / tokensPerBlock], g, src % tokensPerBlock,
-                                                      numKvHeads, tokensPerBlock, headDim);
-    const unsigned short* vp = kp + (size_t) numKvHeads * tokensPerBlock * headDim;
-    unsigned short* dst = kvTmp + ((size_t) g * promptBudget + i) * 2 * headDim;
+    const T* kp = kvCache + rkv_k_offset(table[src / tokensPerBlock], g, src % tokensPerBlock,
+                                         numKvHeads, tokensPerBlock, headDim);
+    const T* vp = kp + (size_t) numKvHeads * tokensPerBlock * headDim;
+    T* dst = kvTmp + ((size_t) g * promptBudget + i) * 2 * headDim;
     for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
         dst[d] = kp[d];
         dst[headDim + d] = vp[d];
     }
 }
 
-extern "C" __global__ void __launch_bounds__(64) rocket_stage1_scatter(
-        unsigned short* __restrict__ kvCache, const int* __restrict__ table, const unsigned short* __restrict__ kvTmp,
+template <class T>
+__device__ __forceinline__ void stage1_scatter(
+        T* __restrict__ kvCache, const int* __restrict__ table, const T* __restrict__ kvTmp,
         int promptBudget, int numKvHeads, int headDim, int tokensPerBlock) {
     const int i = blockIdx.x;
     const int g = blockIdx.y;
-    unsigned short* kp = kvCache + rkv_k_offset(table[i / tokensPerBlock], g, i % tokensPerBlock, numKvHeads,
-                                                tokensPerBlock, headDim);
-    unsigned short* vp = kp + (size_t) numKvHeads * tokensPerBlock * headDim;
-    const unsigned short* src = kvTmp + ((size_t) g * promptBudget + i) * 2 * headDim;
+    T* kp = kvCache + rkv_k_offset(table[i / tokensPerBlock], g, i % tokensPerBlock, numKvHeads,
+                                   tokensPerBlock, headDim);
+    T* vp = kp + (size_t) numKvHeads * tokensPerBlock * headDim;
+    const T* src = kvTmp + ((size_t) g * promptBudget + i) * 2 * headDim;
     for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
         kp[d] = src[d];
         vp[d] = src[headDim + d];
     }
+}
+
+extern "C" __global__ void __launch_bounds__(64) rocket_stage1_gather(
+        const unsigned short* __restrict__ kvCache, const int* __restrict__ kept, const int* __restrict__ table,
+        unsigned short* __restrict__ kvTmp, int promptBudget, int numKvHeads, int headDim, int tokensPerBlock) {
+    stage1_gather(kvCache, kept, table, kvTmp, promptBudget, numKvHeads, headDim, tokensPerBlock);
+}
+
+extern "C" __global__ void __launch_bounds__(64) rocket_stage1_scatter(
+        unsigned short* __restrict__ kvCache, const int* __restrict__ table, const unsigned short* __restrict__ kvTmp,
+        int promptBudget, int numKvHeads, int headDim, int tokensPerBlock) {
+    stage1_scatter(kvCache, table, kvTmp, promptBudget, numKvHeads, headDim, tokensPerBlock);
+}
+
+extern "C" __global__ void __launch_bounds__(64) rocket_stage1_gather_e4m3(
+        const unsigned char* __restrict__ kvCache, const int* __restrict__ kept, const int* __restrict__ table,
+        unsigned char* __restrict__ kvTmp, int promptBudget, int numKvHeads, int headDim, int tokensPerBlock) {
+    stage1_gather(kvCache, kept, table, kvTmp, promptBudget, numKvHeads, headDim, tokensPerBlock);
+}
+
+extern "C" __global__ void __launch_bounds__(64) rocket_stage1_scatter_e4m3(
+        unsigned char* __restrict__ kvCache, const int* __restrict__ table, const unsigned char* __restrict__ kvTmp,
+        int promptBudget, int numKvHeads, int headDim, int tokensPerBlock) {
+    stage1_scatter(kvCache, table, kvTmp, promptBudget, numKvHeads, headDim, tokensPerBlock);
 }

@@ -21,18 +21,34 @@
 // prefill attention and the 3 * H * W * n * D multiply-adds of stage 1).
 //
 // Launch: grid (n, numKvHeads), block 64 threads, no shared memory. n < 2^31, numKvHeads <= 65535.
+// rocket_prompt_keys_gather_e4m3: the same from an fp8 e4m3 cache, keys[j][g][:] = e4m3 * kScale (the values the
+// CPU twin reads from its F8_E4M3 cache), one more argument, kScale.
 #include "attention_common.cuh"
+#include "kv_elements.cuh"
+
+template <class E>
+__device__ __forceinline__ void prompt_keys_gather(const typename E::T* __restrict__ kvCache,
+        const int* __restrict__ table, float* __restrict__ keys, int n, int numKvHeads, int headDim,
+        int tokensPerBlock, float kScale) {
+    const int j = blockIdx.x;
+    const int g = blockIdx.y;
+    if (j >= n) return;
+    const typename E::T* kp = kvCache + rkv_k_offset(table[j / tokensPerBlock], g, j % tokensPerBlock,
+                                                     numKvHeads, tokensPerBlock, headDim);
+    float* out = keys + ((size_t) j * numKvHeads + g) * headDim;
+    for (int d = threadIdx.x; d < headDim; d += blockDim.x) out[d] = E::scalar(kp[d]) * kScale;
+}
 
 extern "C" __global__ void __launch_bounds__(64) rocket_prompt_keys_gather(
         const unsigned short* __restrict__ kvCache,   // [numBlocks][2][numKvHeads][tokensPerBlock][headDim]
         const int* __restrict__ table,                // [maxBlocks]
         float* __restrict__ keys,                     // [n][numKvHeads][headDim]
         int n, int numKvHeads, int headDim, int tokensPerBlock) {
-    const int j = blockIdx.x;
-    const int g = blockIdx.y;
-    if (j >= n) return;
-    const unsigned short* kp = kvCache + rkv_k_offset(table[j / tokensPerBlock], g, j % tokensPerBlock,
-                                                      numKvHeads, tokensPerBlock, headDim);
-    float* out = keys + ((size_t) j * numKvHeads + g) * headDim;
-    for (int d = threadIdx.x; d < headDim; d += blockDim.x) out[d] = rkv_bf16_to_f32(kp[d]);
+    prompt_keys_gather<RkvBf16Kv>(kvCache, table, keys, n, numKvHeads, headDim, tokensPerBlock, 1.f);
+}
+
+extern "C" __global__ void __launch_bounds__(64) rocket_prompt_keys_gather_e4m3(
+        const unsigned char* __restrict__ kvCache, const int* __restrict__ table, float* __restrict__ keys,
+        int n, int numKvHeads, int headDim, int tokensPerBlock, float kScale) {
+    prompt_keys_gather<RkvE4m3Kv>(kvCache, table, keys, n, numKvHeads, headDim, tokensPerBlock, kScale);
 }

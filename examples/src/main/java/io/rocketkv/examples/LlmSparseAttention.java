@@ -82,7 +82,7 @@ public final class LlmSparseAttention implements Callable<Integer> {
     @Option(names = "--kv_cache_fraction", description = "kv_cache_config.free_gpu_memory_fraction (default: the"
             + " config's, 0.9; TensorRT-LLM's example passes 0.7)")
     Double kvCacheFraction;
-    @Option(names = "--kv_cache_dtype", description = "kv_cache_config.dtype: auto, bfloat16, float32, fp8 (fp8 on CUDA: dense attention only so far)")
+    @Option(names = "--kv_cache_dtype", description = "kv_cache_config.dtype: auto, bfloat16, float32, fp8 (e4m3, per-layer scales)")
     String kvCacheDtype;
     @Option(names = "--use_cuda_graph", arity = "0..1", fallbackValue = "true", description = "CUDA graphs for decode"
             + " steps (cuda_graph_config); unset keeps the config's (on by default), false turns them off")

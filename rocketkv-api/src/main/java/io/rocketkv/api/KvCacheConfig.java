@@ -16,7 +16,7 @@ package io.rocketkv.api;
  *   <li>{@code free_gpu_memory_fraction} (default 0.9): share of the memory free after loading the weights
  *       that the KV pool may take, 0 &lt; f &le; 1.</li>
  *   <li>{@code dtype} (default {@code auto}, as in TensorRT-LLM): the KV cache's element type, see
- *       {@link KvCacheDtype}; {@code fp8} (e4m3 with per-layer scales) on the CPU, and on CUDA with dense attention.</li>
+ *       {@link KvCacheDtype}; {@code fp8} (e4m3 with per-layer scales) on both backends.</li>
  *   <li>{@code tokens_per_block} (YAML only; default 32, as in TensorRT-LLM): slots per block. It is the block size
  *       of {@link LlmArgs#tokensPerBlock()}, where YAML's top-level {@code tokens_per_block} also sets it.</li>
  * </ul>

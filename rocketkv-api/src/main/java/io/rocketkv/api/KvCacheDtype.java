@@ -8,8 +8,7 @@ import java.util.Locale;
  * Element type of the paged KV cache: {@code kv_cache_config.dtype}, with TensorRT-LLM's names. {@code auto} (the
  * default, as in TensorRT-LLM) takes the backend's own type (bfloat16 on both); a named type must be one the backend
  * stores (checked when the LLM is built): the CPU stores bfloat16, float32 and fp8 (e4m3 with the checkpoint's
- * per-layer k_scale / v_scale, 1.0 where it has none), CUDA bfloat16 and fp8 (fp8 with dense attention only so
- * far: its RocketKV kernels read bfloat16). The other types TensorRT-LLM
+ * per-layer k_scale / v_scale, 1.0 where it has none), CUDA bfloat16 and fp8. The other types TensorRT-LLM
  * accepts ({@code fp8_ds_mla}, {@code nvfp4}) and {@code float16} are refused with a message.
  */
 public enum KvCacheDtype {
@@ -22,7 +21,7 @@ public enum KvCacheDtype {
     /**
      * fp8 (e4m3, also written {@code fp8_e4m3}): a quarter of float32's bytes, half of bfloat16's; each layer's K
      * and V scaled by the checkpoint's {@code k_scale} / {@code v_scale} (1.0 where it has none). The CPU backend
-     * stores it for dense attention and RocketKV, CUDA for dense attention (its RocketKV kernels refuse it so far).
+     * and the CUDA backend store it, for dense attention and RocketKV.
      */
     FP8("fp8", DType.F8_E4M3);
 
@@ -91,20 +90,6 @@ public enum KvCacheDtype {
      *         float32 backend (the caller warns: the CPU keeps float32, which holds every bfloat16 value exactly)
      * @throws ConfigException for {@link #FLOAT32} on a backend that stores bfloat16
      */
-    /**
-     * Refuses fp8 with RocketKV on the CUDA backend, whose RocketKV kernels (stage 1, KT build, sparse attention) read
-     * a bf16 cache only so far; dense attention on CUDA and both modes on the CPU read fp8.
-     *
-     * @throws ConfigException for fp8, RocketKV and {@code backendName} "cuda"
-     */
-    void checkSparse(String backendName, boolean sparse) {
-        if (this == FP8 && sparse && backendName.equals("cuda")) {
-            throw new ConfigException(KEY, KEY + " (dtype) fp8 with RocketKV (sparse_attention_config): the cuda"
-                    + " backend's RocketKV kernels read a bfloat16 KV cache only so far; use dtype auto or bfloat16 with"
-                    + " RocketKV on CUDA, or fp8 with dense attention, or the cpu backend");
-        }
-    }
-
     boolean checkBackend(String backendName, DType backendDtype) {
         if (dtype == null || dtype == backendDtype) {
             return true;

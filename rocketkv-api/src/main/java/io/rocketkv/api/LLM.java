@@ -91,7 +91,7 @@ public final class LLM implements AutoCloseable {
                 args.kvCacheConfig().dtype()))
                 : backends.cudaRanks(tp, args.kvCacheConfig().dtype()); // one backend per GPU
         this.kernels = rankKernels.get(0);
-        checkKvCacheDtype(args.kvCacheConfig().dtype(), kernels, rankKernels, rocketKv != null);
+        checkKvCacheDtype(args.kvCacheConfig().dtype(), kernels, rankKernels);
         List<Collective> group = List.of();
         SafeTensors opened = null;
         try {
@@ -484,9 +484,8 @@ public final class LLM implements AutoCloseable {
      * {@code kv_cache_config.dtype} against what the backend stores: bfloat16 on the CPU (which keeps float32, holding
      * every bfloat16 value exactly) is logged; float32 on CUDA is refused (the backends are closed first).
      */
-    private static void checkKvCacheDtype(KvCacheDtype asked, Kernels kernels, List<Kernels> all, boolean sparse) {
+    private static void checkKvCacheDtype(KvCacheDtype asked, Kernels kernels, List<Kernels> all) {
         try {
-            asked.checkSparse(kernels.name(), sparse);
             if (!asked.checkBackend(kernels.name(), kernels.kvCacheDtype())) {
                 log.warn("kv_cache_config.dtype {}: the {} backend keeps its KV cache in {}", asked.yamlName(),
                         kernels.name(), kernels.kvCacheDtype());

@@ -96,9 +96,9 @@ class BackendsTest {
                 e.getMessage());
     }
 
-    /** The dtype asked for reaches the provider ({@code open(device, dtype)}); fp8 with RocketKV on CUDA is refused. */
+    /** The dtype asked for reaches the provider ({@code open(device, dtype)}). */
     @Test
-    void theKvCacheDtypeReachesTheProviderAndFp8RocketKvOnCudaIsRefused() {
+    void theKvCacheDtypeReachesTheProvider() {
         List<DType> asked = new java.util.ArrayList<>();
         KernelsProvider fake = new KernelsProvider() {
             @Override
@@ -149,11 +149,6 @@ class BackendsTest {
             assertEquals(DType.BF16, k.kvCacheDtype());
         }
         assertEquals(java.util.Arrays.asList(DType.F8_E4M3, null), asked);
-        ConfigException e = assertThrows(ConfigException.class, () -> KvCacheDtype.FP8.checkSparse("cuda", true));
-        assertTrue(e.getMessage().contains("RocketKV") && e.getMessage().contains("bfloat16"), e.getMessage());
-        KvCacheDtype.FP8.checkSparse("cuda", false);
-        KvCacheDtype.FP8.checkSparse("cpu", true);
-        KvCacheDtype.BFLOAT16.checkSparse("cuda", true);
     }
 
     @Test

@@ -106,6 +106,34 @@ class CudaRocketKvEndToEndGpuTest {
         }
     }
 
+    /**
+     * RocketKV over an fp8 KV cache (fp8 e5m2 KT) on both backends: the caches hold the same bytes, the KT pages the
+     * same bits, so the runs part only at near-ties (CPU top-2 gap below 0.15, as TransformersParityTest's fp8 rule),
+     * log-probabilities of the agreeing prefix within 0.25.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("io.rocketkv.api.CudaEndToEndGpuTest#checkpoints")
+    void fp8KvCacheMatchesTheCpu(String name, RandomCheckpoint ckpt) throws IOException {
+        Path model = ckpt.write(dir.resolve(name + "-fp8kv"));
+        try (LLM cpuLlm = openFp8(model, Backend.CPU); LLM gpuLlm = openFp8(model, Backend.CUDA)) {
+            List<String> prompts = GpuEndToEnd.parityPrompts(cpuLlm);
+            List<RequestOutput> c = cpuLlm.generate(prompts, GpuEndToEnd.greedy(TOKENS));
+            List<RequestOutput> g = gpuLlm.generate(prompts, GpuEndToEnd.greedy(TOKENS));
+            for (int i = 0; i < prompts.size(); i++) {
+                GpuEndToEnd.compare(name + " fp8 KV rocketkv prompt" + i, "cpu", "gpu", c.get(i), g.get(i), TOKENS,
+                        0.15, 0.25);
+            }
+            assertEquals(0, gpuLlm.kvCacheBytesInUse(), "every block is back in the pool");
+        }
+    }
+
+    private static LLM openFp8(Path model, Backend backend) {
+        return LLM.builder().model(model).backend(backend).tokensPerBlock(16).maxBatchSize(8)
+                .kvCacheConfig(KvCacheConfig.builder().enableBlockReuse(false).maxTokens(8192)
+                        .dtype(KvCacheDtype.FP8).build())
+                .sparseAttentionConfig(small(KtCacheDtype.FLOAT8_E5M2)).build();
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("io.rocketkv.api.CudaEndToEndGpuTest#checkpoints")
     void coveringBudgetsEqualDenseCuda(String name, RandomCheckpoint ckpt) throws IOException {

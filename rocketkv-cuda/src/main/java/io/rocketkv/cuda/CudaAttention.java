@@ -1,7 +1,7 @@
 package io.rocketkv.cuda;
 
 import static io.rocketkv.cuda.CudaChecks.ceilDiv;
-import static io.rocketkv.cuda.CudaChecks.checkDenseCache;
+import static io.rocketkv.cuda.CudaChecks.checkCache;
 import static io.rocketkv.cuda.CudaChecks.checkGrid;
 import static io.rocketkv.cuda.CudaChecks.checkTables;
 import static io.rocketkv.cuda.CudaChecks.contains;
@@ -192,7 +192,7 @@ final class CudaAttention implements AutoCloseable {
     void prefill(CudaTensor q, CudaTensor kvCache, CudaStepPlan p, AttentionShape shape, CudaTensor out,
                  float kScale, float vScale) {
         StepBatch batch = p.batch();
-        int numBlocks = checkDenseCache(kvCache, shape);
+        int numBlocks = checkCache(kvCache, shape);
         int t = batch.numTokens();
         int d = shape.headDim();
         requireFloats(q, (long) t * shape.numHeads() * d, "prefill q");
@@ -276,7 +276,7 @@ final class CudaAttention implements AutoCloseable {
     void decode(CudaTensor q, CudaTensor kvCache, CudaStepPlan p, AttentionShape shape, CudaTensor out,
                 float kScale, float vScale) {
         StepBatch batch = p.batch();
-        int numBlocks = checkDenseCache(kvCache, shape);
+        int numBlocks = checkCache(kvCache, shape);
         boolean fp8 = kvCache.dtype() == DType.F8_E4M3;
         int seqs = batch.numSeqs();
         int h = shape.numHeads();

@@ -14,27 +14,9 @@ final class CudaChecks {
     private CudaChecks() {
     }
 
-    /**
-     * The paged KV cache as RocketKV's kernels read it: BF16 [numBlocks, 2, Hkv, tokensPerBlock, D]; returns
-     * numBlocks.
-     */
+    /** The paged KV cache: BF16 or F8_E4M3 [numBlocks, 2, Hkv, tokensPerBlock, D]; returns numBlocks. */
     static int checkCache(Tensor kvCache, AttentionShape shape) {
-        if (kvCache.dtype() == DType.F8_E4M3) {
-            throw new IllegalArgumentException("RocketKV's CUDA kernels read a BF16 KV cache only so far, got an"
-                    + " F8_E4M3 one (kv_cache_config.dtype fp8); use dtype auto or bfloat16 with RocketKV on CUDA");
-        }
-        return checkCache(kvCache, shape, DType.BF16);
-    }
-
-    /**
-     * The paged KV cache as the dense attention kernels and the cache writes read it: BF16 or F8_E4M3 [numBlocks, 2,
-     * Hkv, tokensPerBlock, D]; returns numBlocks.
-     */
-    static int checkDenseCache(Tensor kvCache, AttentionShape shape) {
-        return checkCache(kvCache, shape, kvCache.dtype() == DType.F8_E4M3 ? DType.F8_E4M3 : DType.BF16);
-    }
-
-    private static int checkCache(Tensor kvCache, AttentionShape shape, DType dtype) {
+        DType dtype = kvCache.dtype() == DType.F8_E4M3 ? DType.F8_E4M3 : DType.BF16;
         int[] sh = kvCache.shape();
         if (kvCache.dtype() != dtype || sh.length != 5 || sh[1] != 2 || sh[2] != shape.numKvHeads()
                 || sh[3] != shape.tokensPerBlock() || sh[4] != shape.headDim()) {

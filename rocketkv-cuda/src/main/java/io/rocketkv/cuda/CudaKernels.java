@@ -1,6 +1,6 @@
 package io.rocketkv.cuda;
 
-import static io.rocketkv.cuda.CudaChecks.checkDenseCache;
+import static io.rocketkv.cuda.CudaChecks.checkCache;
 import static io.rocketkv.cuda.CudaChecks.requireFloats;
 
 import io.rocketkv.core.kernels.AttentionShape;
@@ -33,7 +33,7 @@ import java.util.ArrayList;
  * rounded to bf16 for the GEMM ({@link Cublas#gemmBf16}, fp32 accumulation), F16 weights are converted to
  * BF16 on upload. One-dimensional weights (norms, biases) are uploaded as F32. The KV cache is BF16, or F8_E4M3 when
  * opened with it ({@link #CudaKernels(int, DType)}: e4m3 with each layer's K and V scales, {@link #setKvCacheScales};
- * dense attention only, RocketKV's kernels refuse it), layout {@code [numBlocks][2][Hkv][tokensPerBlock][D]}
+ * dense attention and RocketKV), layout {@code [numBlocks][2][Hkv][tokensPerBlock][D]}
  * ({@link #kvCacheDtype()}).
  *
  * <p>Everything runs in order on one created stream with the default (blocking) flag: it can be captured
@@ -484,7 +484,7 @@ public final class CudaKernels implements Kernels {
     public void writeKv(Tensor k, Tensor v, StepPlan step, AttentionShape shape, Tensor kvCache) {
         CudaStepPlan p = planner.current(step);
         StepBatch batch = p.batch();
-        int numBlocks = checkDenseCache(kvCache, shape);
+        int numBlocks = checkCache(kvCache, shape);
         int t = batch.numTokens();
         long rowFloats = (long) shape.numKvHeads() * shape.headDim();
         requireFloats(k, t * rowFloats, "writeKv k");
@@ -529,12 +529,12 @@ public final class CudaKernels implements Kernels {
     public void rocketStage1(Tensor q, Tensor windowStash, StepPlan step, AttentionShape shape, RocketKvParams params,
                              Tensor kvCache) {
         rocket.stage1(cuda(q), windowStash == null ? null : cuda(windowStash), planner.current(step), shape, params,
-                cuda(kvCache));
+                cuda(kvCache), scales(cuda(kvCache))[0]);
     }
 
     @Override
     public void ktBuild(Tensor kvCache, StepPlan step, AttentionShape shape, RocketKvPlan plan, Tensor ktCache) {
-        rocket.ktBuild(cuda(kvCache), planner.current(step), shape, plan, cuda(ktCache));
+        rocket.ktBuild(cuda(kvCache), planner.current(step), shape, plan, cuda(ktCache), scales(cuda(kvCache))[0]);
     }
 
     @Override
@@ -545,14 +545,15 @@ public final class CudaKernels implements Kernels {
     @Override
     public void sparseDecodeAttention(Tensor q, Tensor kvCache, Tensor ktCache, StepPlan step, AttentionShape shape,
                                       RocketKvPlan plan, Tensor out) {
-        rocket.sparseDecode(cuda(q), null, cuda(kvCache), cuda(ktCache), planner.current(step), shape, plan, cuda(out));
+        rocket.sparseDecode(cuda(q), null, cuda(kvCache), cuda(ktCache), planner.current(step), shape, plan, cuda(out),
+                scales(cuda(kvCache)));
     }
 
     @Override
     public void rocketDecodeAttention(Tensor q, Tensor k, Tensor kvCache, Tensor ktCache, StepPlan step,
                                       AttentionShape shape, RocketKvPlan plan, Tensor out) {
         rocket.sparseDecode(cuda(q), cuda(k), cuda(kvCache), cuda(ktCache), planner.current(step), shape, plan,
-                cuda(out));
+                cuda(out), scales(cuda(kvCache)));
     }
 
     /** The RocketKV ops (for test probes). */

@@ -81,7 +81,7 @@ final class CudaRocketKv implements AutoCloseable {
      * from the cache.
      */
     void stage1(CudaTensor q, CudaTensor stash, CudaStepPlan dp, AttentionShape shape, RocketKvParams p,
-                CudaTensor cache) {
+                CudaTensor cache, float kScale) {
         StepBatch batch = dp.batch();
         if (!batch.prefill()) {
             throw new IllegalArgumentException("RocketKV stage 1 runs after a prefill step");
@@ -97,7 +97,8 @@ final class CudaRocketKv implements AutoCloseable {
         if (stash != null) {
             requireFloats(stash, (long) p.windowSize() * shape.numHeads() * shape.headDim(), "rocketStage1 window stash");
         }
-        stage1.run(q.buffer(), stash == null ? null : stash.buffer(), dp, shape, p, cache.buffer(), numBlocks);
+        stage1.run(q.buffer(), stash == null ? null : stash.buffer(), dp, shape, p, cache.buffer(), numBlocks,
+                cache.dtype() == DType.F8_E4M3, kScale);
     }
 
     /**
@@ -138,7 +139,8 @@ final class CudaRocketKv implements AutoCloseable {
         stash.buffer().slice((past + first - winStart) * row * Float.BYTES, bytes).copyFromAsync(src, stream);
     }
 
-    void ktBuild(CudaTensor cache, CudaStepPlan dp, AttentionShape shape, RocketKvPlan plan, CudaTensor kt) {
+    void ktBuild(CudaTensor cache, CudaStepPlan dp, AttentionShape shape, RocketKvPlan plan, CudaTensor kt,
+                 float kScale) {
         StepBatch batch = dp.batch();
         int numBlocks = checkCache(cache, shape);
         RocketKvParams p = plan.params();
@@ -151,6 +153,12 @@ final class CudaRocketKv implements AutoCloseable {
             return;
         }
         checkTables(batch, shape.tokensPerBlock(), numBlocks);
+        if (cache.dtype() == DType.F8_E4M3) {
+            function("kt_build_" + suffix(p) + "_e4m3").launch(Dim3.of(maxPages, batch.numSeqs()), Dim3.of(128), 0,
+                    stream, cache.buffer(), dp.kvLens(), dp.keptTables(), kt.buffer(), shape.numKvHeads(),
+                    shape.headDim(), shape.tokensPerBlock(), dp.maxBlocks(), p.pageSize(), p.promptBudget(), kScale);
+            return;
+        }
         function("kt_build_" + suffix(p)).launch(Dim3.of(maxPages, batch.numSeqs()), Dim3.of(128), 0, stream,
                 cache.buffer(), dp.kvLens(), dp.keptTables(), kt.buffer(), shape.numKvHeads(), shape.headDim(),
                 shape.tokensPerBlock(), dp.maxBlocks(), p.pageSize(), p.promptBudget());
@@ -182,8 +190,8 @@ final class CudaRocketKv implements AutoCloseable {
      * split-KV attention over the selected pages, whose last split merges the others.
      */
     void sparseDecode(CudaTensor q, CudaTensor k, CudaTensor cache, CudaTensor kt, CudaStepPlan dp,
-                      AttentionShape shape, RocketKvPlan plan, CudaTensor out) {
-        sparseDecode(q, k, cache, kt, dp, shape, plan, out, true, true);
+                      AttentionShape shape, RocketKvPlan plan, CudaTensor out, float[] kvScales) {
+        sparseDecode(q, k, cache, kt, dp, shape, plan, out, kvScales, true, true);
     }
 
     /**
@@ -192,8 +200,8 @@ final class CudaRocketKv implements AutoCloseable {
      * launch {@code out} is not written.
      */
     void sparseDecode(CudaTensor q, CudaTensor k, CudaTensor cache, CudaTensor kt, CudaStepPlan dp,
-                      AttentionShape shape, RocketKvPlan plan, CudaTensor out, boolean launchSelection,
-                      boolean launchAttention) {
+                      AttentionShape shape, RocketKvPlan plan, CudaTensor out, float[] kvScales,
+                      boolean launchSelection, boolean launchAttention) {
         StepBatch batch = dp.batch();
         Selection sel = select(q, k, cache, kt, dp, shape, plan, launchSelection);
         if (!launchAttention) {
@@ -208,7 +216,8 @@ final class CudaRocketKv implements AutoCloseable {
         int g = shape.groupSize();
         int gt = SplitKvLaunch.groupTile(g);
         int chunks = ceilDiv(g, gt);
-        CudaFunction attn = function("rocket_sparse_attn_d" + d + "_g" + gt);
+        boolean fp8 = cache.dtype() == DType.F8_E4M3;
+        CudaFunction attn = function("rocket_sparse_attn_" + (fp8 ? "e4m3_" : "") + "d" + d + "_g" + gt);
         int res = launch.residentBlocks(attn);
         long base = (long) seqs * hkv * chunks;
         int minPagesPerSplit = Math.max(1, ceilDiv(MIN_SPLIT_TOKENS, p.pageSize()));
@@ -220,7 +229,15 @@ final class CudaRocketKv implements AutoCloseable {
         if (numSplits > 1) {
             ws = attnWorkspace = scratch.grow(attnWorkspace, (long) seqs * h * numSplits * (d + 2) * Float.BYTES);
         }
-        attn.launch(new Dim3(seqs, hkv * chunks, numSplits), Dim3.of(SplitKvLaunch.THREADS), 0, stream, q.buffer(),
+        Dim3 grid = new Dim3(seqs, hkv * chunks, numSplits);
+        if (fp8) {
+            attn.launch(grid, Dim3.of(SplitKvLaunch.THREADS), 0, stream, q.buffer(), cache.buffer(), dp.kvLens(),
+                    dp.tables(), sel.pages(), sel.phys(), sel.counts(), out.buffer(), ws, sel.attnCounters(), h, hkv,
+                    shape.tokensPerBlock(), dp.maxBlocks(), p.pageSize(), p.topk(), pagesPerSplit, shape.scale(),
+                    kvScales[0], kvScales[1]);
+            return;
+        }
+        attn.launch(grid, Dim3.of(SplitKvLaunch.THREADS), 0, stream, q.buffer(),
                 cache.buffer(), dp.kvLens(), dp.tables(), sel.pages(), sel.phys(), sel.counts(), out.buffer(), ws,
                 sel.attnCounters(), h, hkv, shape.tokensPerBlock(), dp.maxBlocks(), p.pageSize(), p.topk(),
                 pagesPerSplit, shape.scale());

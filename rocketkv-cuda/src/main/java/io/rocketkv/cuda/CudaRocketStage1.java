@@ -48,10 +48,13 @@ final class CudaRocketStage1 implements AutoCloseable {
     private final CudaFunction select;
     private final CudaFunction gather;
     private final CudaFunction scatter;
+    private final CudaFunction gatherFp8;
+    private final CudaFunction scatterFp8;
     private final int[] passSmemAllowed = {48 * 1024, 48 * 1024, 48 * 1024};   // pass128, pass64, pass32
     private int selectSmemAllowed = 48 * 1024;
     private final CudaModule inputsModule;
     private final CudaFunction keysGather;
+    private final CudaFunction keysGatherFp8;
     private DeviceBuffer scratch;
     private DeviceBuffer keys;          // f32 [n][Hkv][D]: the prefix keys of the sequence being scored
     private Layout last;                // layout of the last sequence processed (for lastKeptRegion)
@@ -103,6 +106,7 @@ final class CudaRocketStage1 implements AutoCloseable {
         try {
             inputs = KernelImages.load(context, "rocket_stage1_inputs");
             this.keysGather = inputs.function("rocket_prompt_keys_gather");
+            this.keysGatherFp8 = inputs.function("rocket_prompt_keys_gather_e4m3");
             this.pass128 = module.function("rocket_stage1_pass");
             this.pass64 = module.function("rocket_stage1_pass_r64");
             this.pass32 = module.function("rocket_stage1_pass_r32");
@@ -111,6 +115,8 @@ final class CudaRocketStage1 implements AutoCloseable {
             this.select = module.function("rocket_stage1_select");
             this.gather = module.function("rocket_stage1_gather");
             this.scatter = module.function("rocket_stage1_scatter");
+            this.gatherFp8 = module.function("rocket_stage1_gather_e4m3");
+            this.scatterFp8 = module.function("rocket_stage1_scatter_e4m3");
         } catch (RuntimeException e) {
             if (inputs != null) {
                 inputs.close();
@@ -149,7 +155,7 @@ final class CudaRocketStage1 implements AutoCloseable {
      * particular to stage 1.
      */
     void run(DeviceBuffer q, DeviceBuffer stash, CudaStepPlan dp, AttentionShape shape, RocketKvParams p,
-             DeviceBuffer cache, int numBlocks) {
+             DeviceBuffer cache, int numBlocks, boolean fp8, float kScale) {
         StepBatch batch = dp.batch();
         int hkv = shape.numKvHeads();
         int d = shape.headDim();
@@ -218,8 +224,13 @@ final class CudaRocketStage1 implements AutoCloseable {
             long rowBytes = (long) h * d * Float.BYTES;
             long qRows = batch.needsWindowStash(s, budget, w) ? stash.address() - (long) n * rowBytes
                     : q.address() + ((long) batch.queryStart()[s] - batch.pastLen(s)) * rowBytes;
-            keysGather.launch(Dim3.of(n, hkv), Dim3.of(64), 0, stream, cache, table, keys, n, hkv, d,
-                    shape.tokensPerBlock());
+            if (fp8) {
+                keysGatherFp8.launch(Dim3.of(n, hkv), Dim3.of(64), 0, stream, cache, table, keys, n, hkv, d,
+                        shape.tokensPerBlock(), kScale);
+            } else {
+                keysGather.launch(Dim3.of(n, hkv), Dim3.of(64), 0, stream, cache, table, keys, n, hkv, d,
+                        shape.tokensPerBlock());
+            }
             Dim3 passGrid = Dim3.of(tiles, hkv);
             Dim3 reduceGrid = Dim3.of(ceilDiv((long) hkv * rows, 128));
             for (int pi = 0; pi < 3; pi++) {
@@ -238,10 +249,10 @@ final class CudaRocketStage1 implements AutoCloseable {
                 selectSmemAllowed = selectSmem;
             }
             select.launch(Dim3.of(hkv), Dim3.of(1024), selectSmem, stream, pooled, kept, n, budget, w);
-            gather.launch(Dim3.of(budget, hkv), Dim3.of(64), 0, stream, cache, kept, table, kvTmp, budget, hkv, d,
-                    shape.tokensPerBlock());
-            scatter.launch(Dim3.of(budget, hkv), Dim3.of(64), 0, stream, cache, into, kvTmp, budget, hkv, d,
-                    shape.tokensPerBlock());
+            (fp8 ? gatherFp8 : gather).launch(Dim3.of(budget, hkv), Dim3.of(64), 0, stream, cache, kept, table,
+                    kvTmp, budget, hkv, d, shape.tokensPerBlock());
+            (fp8 ? scatterFp8 : scatter).launch(Dim3.of(budget, hkv), Dim3.of(64), 0, stream, cache, into, kvTmp,
+                    budget, hkv, d, shape.tokensPerBlock());
             last = l;
         }
     }

@@ -3,15 +3,16 @@ package io.rocketkv.cuda;
 import static io.rocketkv.cuda.GpuTensors.act;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.rocketkv.core.kernels.AttentionShape;
 import io.rocketkv.core.kernels.CpuKernels;
 import io.rocketkv.core.kernels.StepBatch;
+import io.rocketkv.core.kernels.StepPlan;
 import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.numeric.Fp8E4M3;
+import io.rocketkv.core.sparse.RocketKvParams;
+import io.rocketkv.core.sparse.RocketKvPlan;
 import io.rocketkv.cuda.CudaKernelsGpuTest.Layout;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -28,7 +29,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * scales: the cache write stores the very bytes the CPU stores (values chosen to hit saturation, subnormals and
  * NaN), decode attention reads them directly and prefill through its bf16 copy, both within the bf16 tests'
  * tolerances (decode folds the K scale into the query, prefill rounds e4m3 · scale to bf16 once: each rounds a
- * little differently from the CPU's fp32 e4m3 · scale).
+ * little differently from the CPU's fp32 e4m3 · scale); RocketKV's KT pages built from it hold the CPU's bits and
+ * its sparse attention over every page equals dense decode.
  */
 @RequiresCuda
 class CudaFp8KvCacheGpuTest {
@@ -49,13 +51,11 @@ class CudaFp8KvCacheGpuTest {
     }
 
     @Test
-    void theCacheIsFp8AndRocketKvRefusesIt() {
+    void theCacheIsFp8() {
         assertEquals(DType.F8_E4M3, gpu.kvCacheDtype());
         AttentionShape shape = AttentionShape.of(4, 2, 32, 16);
         try (Tensor cache = gpu.allocate(DType.F8_E4M3, 3, 2, 2, 16, 32)) {
-            var e = assertThrows(IllegalArgumentException.class, () -> CudaChecks.checkCache(cache, shape));
-            assertTrue(e.getMessage().contains("kv_cache_config.dtype fp8"), e.getMessage());
-            assertEquals(3, CudaChecks.checkDenseCache(cache, shape));
+            assertEquals(3, CudaChecks.checkCache(cache, shape));
         }
     }
 
@@ -158,6 +158,62 @@ class CudaFp8KvCacheGpuTest {
             gpu.prefillAttention(gq, gk, gv, cache, gpu.plan(b), shape, go);
             Gpu.assertClose("fp8 prefill d=" + d, cpu.download(co), gpu.download(go), Gpu.PREFILL_RTOL,
                     Gpu.PREFILL_ATOL * vScale);
+        }
+    }
+
+    /**
+     * RocketKV on an fp8 cache: the KT pages built from the e4m3 · k_scale keys hold the CPU twin's bits (fp8 e5m2 and
+     * bf16 KT), and sparse attention selecting every page equals dense decode attention over the same fp8 cache.
+     */
+    @ParameterizedTest(name = "KT {0}, P {1}, d {2}")
+    @CsvSource({"fp8, 4, 128", "bf16, 4, 64", "fp8, 16, 32"})
+    void rocketKvOnAnFp8CacheMatchesTheCpuAndDense(String ktName, int pageSize, int d) {
+        Random rnd = new Random(pageSize * 131L + d);
+        int heads = 8;
+        int kvHeads = 2;
+        int tpb = 16;
+        float kScale = 0.37f;
+        float vScale = 1.7f;
+        RocketKvParams p = new RocketKvParams(8, 7, 4096, 1024, d, pageSize,
+                ktName.equals("fp8") ? DType.F8_E5M2 : DType.BF16);
+        AttentionShape shape = AttentionShape.of(heads, kvHeads, d, tpb);
+        int[] lens = {300, 1001, 17};
+        int[] nb = new int[1];
+        int[][] tables = CudaRocketKvGpuTest.tables(new int[] {301, 1002, 18}, tpb, rnd, nb);
+        RocketKvPlan plan = CudaRocketKvGpuTest.plan(p, nb[0], tpb, kvHeads, d);
+        int[] fillLens = {299, 1000, 16};
+        StepBatch fill = CudaRocketKvGpuTest.prefill(fillLens, tables, tpb);
+        int t = fill.numTokens();
+        float[] k = Gpu.gaussian(rnd, t * kvHeads * d, kScale);
+        float[] v = Gpu.gaussian(rnd, t * kvHeads * d, vScale);
+        Tensor ccache = cpu.allocate(DType.F8_E4M3, nb[0], 2, kvHeads, tpb, d);
+        cpu.setKvCacheScales(ccache, kScale, vScale);
+        cpu.writeKv(act(cpu, k, t, kvHeads * d), act(cpu, v, t, kvHeads * d), cpu.plan(fill), shape, ccache);
+        Tensor ckt = cpu.allocate(cpu.ktCacheDtype(p), plan.kt().numPages(), 2, kvHeads, d);
+        cpu.ktBuild(ccache, cpu.plan(fill), shape, plan, ckt);
+        StepBatch dec = CudaRocketKvGpuTest.decode(lens, tables, tpb);
+        int s = lens.length;
+        float[] q = Gpu.gaussian(rnd, s * heads * d, 1f);
+        try (Tensor gk = act(gpu, k, t, kvHeads * d); Tensor gv = act(gpu, v, t, kvHeads * d);
+             Tensor kNew = act(gpu, Gpu.gaussian(rnd, s * kvHeads * d, kScale), s, kvHeads * d);
+             Tensor vNew = act(gpu, Gpu.gaussian(rnd, s * kvHeads * d, vScale), s, kvHeads * d);
+             Tensor gq = act(gpu, q, s, heads * d);
+             Tensor cache = gpu.allocate(DType.F8_E4M3, nb[0], 2, kvHeads, tpb, d);
+             Tensor gkt = gpu.allocate(gpu.ktCacheDtype(p), plan.kt().numPages(), 2, kvHeads, d);
+             Tensor sparse = gpu.allocate(DType.F32, s, heads * d);
+             Tensor dense = gpu.allocate(DType.F32, s, heads * d)) {
+            gpu.setKvCacheScales(cache, kScale, vScale);
+            StepPlan fillPlan = gpu.plan(fill);
+            gpu.writeKv(gk, gv, fillPlan, shape, cache);
+            gpu.ktBuild(cache, fillPlan, shape, plan, gkt);
+            assertArrayEquals(cpu.download(ckt), GpuTensors.decodeDevice(gkt), "KT built from fp8 keys, " + ktName);
+            StepPlan decPlan = gpu.plan(dec);
+            gpu.writeKv(kNew, vNew, decPlan, shape, cache);
+            gpu.ktUpdate(kNew, decPlan, shape, plan, gkt);
+            gpu.sparseDecodeAttention(gq, cache, gkt, decPlan, shape, plan, sparse);
+            gpu.decodeAttention(gq, cache, gpu.plan(dec), shape, dense);
+            Gpu.assertClose("fp8: topk covering the cache = dense", gpu.download(dense), gpu.download(sparse), 1e-3,
+                    1e-4 * vScale);
         }
     }
 

@@ -57,7 +57,7 @@ class CudaRocketKvGpuTest {
     // ---- helpers ------------------------------------------------------------------------------------
 
     /** Random block placement: each sequence gets enough blocks for {@code cap[s]} slots from a shuffled pool. */
-    private static int[][] tables(int[] cap, int tpb, Random rnd, int[] numBlocksOut) {
+    static int[][] tables(int[] cap, int tpb, Random rnd, int[] numBlocksOut) {
         int total = 0;
         for (int c : cap) {
             total += (c + tpb - 1) / tpb;
@@ -83,7 +83,7 @@ class CudaRocketKvGpuTest {
     }
 
     /** A prefill batch writing slots 0 .. lens[s]-1 of each sequence. */
-    private static StepBatch prefill(int[] lens, int[][] tables, int tpb) {
+    static StepBatch prefill(int[] lens, int[][] tables, int tpb) {
         int t = 0;
         int[] qStart = new int[lens.length + 1];
         int[] last = new int[lens.length];
@@ -104,7 +104,7 @@ class CudaRocketKvGpuTest {
     }
 
     /** A decode batch whose token s writes cache slot lens[s] − 1 (lens[s] == 0: a padding sequence). */
-    private static StepBatch decode(int[] lens, int[][] tables, int tpb) {
+    static StepBatch decode(int[] lens, int[][] tables, int tpb) {
         int s = lens.length;
         int[] qStart = new int[s + 1];
         int[] rows = new int[s];
@@ -117,7 +117,7 @@ class CudaRocketKvGpuTest {
         return new StepBatch(false, new int[s], lens.clone(), slots, qStart, lens.clone(), tables, rows);
     }
 
-    private static RocketKvPlan plan(RocketKvParams p, int numBlocks, int tpb, int hkv, int d) {
+    static RocketKvPlan plan(RocketKvParams p, int numBlocks, int tpb, int hkv, int d) {
         return new RocketKvPlan(p, new KtCacheManager(numBlocks, tpb, p.pageSize(), 1, hkv, d, 4));
     }
 

@@ -64,6 +64,6 @@ public final class CudaRocketKvProbe {
     public static void decodePart(CudaKernels gpu, Tensor q, Tensor k, Tensor kvCache, Tensor ktCache, StepPlan step,
                                   AttentionShape shape, RocketKvPlan plan, Tensor out, boolean selection) {
         gpu.rocket().sparseDecode((CudaTensor) q, (CudaTensor) k, (CudaTensor) kvCache, (CudaTensor) ktCache,
-                gpu.devicePlan(step), shape, plan, (CudaTensor) out, selection, !selection);
+                gpu.devicePlan(step), shape, plan, (CudaTensor) out, new float[] {1f, 1f}, selection, !selection);
     }
 }
