@@ -12,7 +12,9 @@ import io.rocketkv.core.weights.CheckpointFormatException;
 import io.rocketkv.core.weights.SafeTensors;
 
 /**
- * The Llama-family decoder (Llama 2/3.x, Mistral, Qwen2) written once against {@link Kernels}: GQA/MQA,
+ * The Llama-family decoder (Llama 2/3.x, Mistral, Qwen2) written once against {@link Kernels}: GQA/MQA, sliding-window
+ * attention per layer ({@link ModelConfig#layerSlidingWindow}, passed to the attention ops in the layer's
+ * {@link AttentionShape#slidingWindow}),
  * optional q/k/v bias (Qwen2), o/MLP bias (Llama {@code attention_bias}, {@code mlp_bias}), tied embeddings, RoPE at true positions (with llama3 scaling), final norm,
  * lm_head only on the rows whose logits are wanted.
  *
@@ -30,6 +32,7 @@ public final class LlamaModel implements Model {
     private final ModelConfig config;
     private final Kernels kernels;
     private final AttentionShape shape;
+    private final AttentionShape[] layerShapes; // shape with each layer's sliding window (0: full attention)
     private final RopeTable rope;
     private final Tensor embedTokens; // [vocab, hidden]
     private final Layer[] layers;
@@ -56,6 +59,11 @@ public final class LlamaModel implements Model {
         this.collective = collective;
         this.kernels = kernels;
         this.shape = shape;
+        this.layerShapes = new AttentionShape[layers.length];
+        for (int l = 0; l < layers.length; l++) {
+            Integer window = config.layerSlidingWindow(l);
+            layerShapes[l] = window == null ? shape : shape.withSlidingWindow(window);
+        }
         this.rope = new RopeTable(config.ropeInvFreq());
         this.embedTokens = embedTokens;
         this.layers = layers;
@@ -299,10 +307,11 @@ public final class LlamaModel implements Model {
             k.matmul(xn, w.qProj(), w.qBias(), q);
             k.matmul(xn, w.kProj(), w.kBias(), kk);
             k.matmul(xn, w.vProj(), w.vBias(), v);
+            AttentionShape layerShape = layerShapes[l];
             k.rope(q, kk, step, rope, shape);
             k.writeKv(kk, v, step, shape, kvCaches[l]);
             if (batch.prefill()) {
-                k.prefillAttention(q, kk, v, kvCaches[l], step, shape, attn);
+                k.prefillAttention(q, kk, v, kvCaches[l], step, layerShape, attn);
                 if (plan != null) {
                     // chunked prefill: the window queries of a chunk wait in the stash for the last chunk, when
                     // stage 1 runs over the whole prompt's keys (read from the cache)
@@ -320,7 +329,7 @@ public final class LlamaModel implements Model {
             } else if (plan != null) {
                 k.rocketDecodeAttention(q, kk, kvCaches[l], ktCaches[l], step, shape, plan, attn);
             } else {
-                k.decodeAttention(q, kvCaches[l], step, shape, attn);
+                k.decodeAttention(q, kvCaches[l], step, layerShape, attn);
             }
             k.matmul(attn, w.oProj(), w.oBias(), proj);
             if (collective != null) {
