@@ -11,10 +11,7 @@ import io.rocketkv.core.kernels.CpuKernels;
 import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.kernels.Tensor;
 import io.rocketkv.core.numeric.DType;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
-import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -51,19 +48,6 @@ class CudaSlidingWindowGpuTest {
         }
     }
 
-    private static int[] table(int len, int tpb, int numBlocks, Random rnd) {
-        List<Integer> free = new ArrayList<>();
-        for (int b = 0; b < numBlocks; b++) {
-            free.add(b);
-        }
-        Collections.shuffle(free, rnd);
-        int[] t = new int[(len + tpb - 1) / tpb];
-        for (int i = 0; i < t.length; i++) {
-            t[i] = free.get(i);
-        }
-        return t;
-    }
-
     /** {@code table} with the blocks wholly before key {@code firstKey} released (−1). */
     private static int[] released(int[] table, int firstKey, int tpb) {
         int[] t = table.clone();
@@ -80,7 +64,7 @@ class CudaSlidingWindowGpuTest {
         Random rnd = new Random(len * 31L + chunk + window);
         AttentionShape shape = AttentionShape.of(heads, kvHeads, d, tpb).withSlidingWindow(window);
         int numBlocks = (len + tpb - 1) / tpb + 3;
-        int[] table = table(len, tpb, numBlocks, rnd);
+        int[] table = CudaChunkedPrefillGpuTest.table(len, tpb, numBlocks, rnd);
         float[] q = Gpu.gaussian(rnd, len * heads * d, 1f);
         float[] k = bf16Round(Gpu.gaussian(rnd, len * kvHeads * d, 1f));
         float[] v = bf16Round(Gpu.gaussian(rnd, len * kvHeads * d, 1f));
@@ -131,11 +115,8 @@ class CudaSlidingWindowGpuTest {
             total += (len + tpb - 1) / tpb;
         }
         int numBlocks = total + 3;
-        List<Integer> free = new ArrayList<>();
-        for (int b = 0; b < numBlocks; b++) {
-            free.add(b);
-        }
-        Collections.shuffle(free, rnd);
+        int[] pool = CudaChunkedPrefillGpuTest.table(total * tpb, tpb, numBlocks, rnd); // shuffled, sliced below
+        int next = 0;
         int s = lens.length;
         int[][] tables = new int[s][];
         int[] slots = new int[s];
@@ -147,7 +128,7 @@ class CudaSlidingWindowGpuTest {
                 int len = lens[i];
                 int[] t = new int[(len + tpb - 1) / tpb];
                 for (int b = 0; b < t.length; b++) {
-                    t[b] = free.removeFirst();
+                    t[b] = pool[next++];
                 }
                 qs[i + 1] = i + 1;
                 slots[i] = len == 0 ? -1 : t[(len - 1) / tpb] * tpb + (len - 1) % tpb;
