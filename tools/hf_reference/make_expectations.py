@@ -9,6 +9,12 @@ stopping at EOS. For each step it records the chosen id (argmax; ties to the low
 log-probability (log_softmax of the float32 logits).
 
     python3 tools/hf_reference/make_expectations.py OUT.json prompts.json CKPT_DIR [CKPT_DIR ...]
+
+A checkpoint whose config sets a sliding window (Mistral's sliding_window; Qwen2's use_sliding_window with
+max_window_layers / layer_types) is run as transformers runs it: the eager attention masks keys at positions
+<= p - sliding_window for the query at position p, in the layers the config marks "sliding_attention". Its entry
+records the window and the layer types. (The sliding-window variants are written by the Java test class
+SlidingWindowCheckpoints; their reference is src/test/resources/parity/sliding-window.json.)
 """
 import hashlib
 import json
@@ -62,7 +68,13 @@ def main():
             ids, lps = greedy(model, p, NEW_TOKENS)
             cases.append({"prompt": p, "ids": ids, "logprobs": lps})
         name = os.path.basename(os.path.normpath(d))
-        result["checkpoints"][name] = {"model_sha256": sha256(os.path.join(d, "model.safetensors")), "cases": cases}
+        entry = {"model_sha256": sha256(os.path.join(d, "model.safetensors")), "cases": cases}
+        window = getattr(model.config, "sliding_window", None)
+        if window is not None:
+            entry["sliding_window"] = window
+            entry["layer_types"] = list(getattr(model.config, "layer_types", None)
+                                        or ["sliding_attention"] * model.config.num_hidden_layers)
+        result["checkpoints"][name] = entry
         print(f"{name}: {len(cases)} prompts, first continuation {cases[0]['ids'][:8]}")
     json.dump(result, open(out_path, "w"), indent=1)
 

@@ -57,6 +57,13 @@ static __device__ __forceinline__ uint4 rkv_ld_stream16(const void* p) {
     return r;
 }
 
+// The first key a query at `position` attends under a sliding window of `window` keys (0: full attention): keys at
+// positions > position - window, as transformers' sliding_window_overlay (kv_idx > q_idx - sliding_window). Mirrors
+// AttentionShape.firstKey.
+static __device__ __forceinline__ int rkv_first_key(int position, int window) {
+    return window > 0 ? max(0, position - window + 1) : 0;
+}
+
 // Offset (in bf16 elements) of K[block][kvHead][slot][0] in one layer's paged cache
 // [numBlocks][2 (K|V)][numKvHeads][tokensPerBlock][headDim]; V is numKvHeads*tokensPerBlock*headDim
 // further on. Mirrors CpuKernels.kOffset / vOffset.
@@ -67,7 +74,7 @@ static __device__ __forceinline__ size_t rkv_k_offset(int block, int kvHead, int
 
 // ---------------------------------------------------------------------------------------------
 // Version 1 (naive) attention of ONE query row, shared by attention_prefill_naive and
-// attention_decode_naive: one warp walks keys 0..lastKey one by one (dot product by warp
+// attention_decode_naive: one warp walks keys firstKey..lastKey one by one (dot product by warp
 // shuffles, online softmax with expf), lane l owning channels l, l+32, ... (headDim <= 256).
 // Any head dimension, no shared memory, no workspace; slow but a readable twin of CpuKernels.
 // ---------------------------------------------------------------------------------------------
@@ -77,7 +84,8 @@ static __device__ __forceinline__ void rkv_naive_attention_row(
         const float* __restrict__ qRow,          // [headDim] this query head's row
         const unsigned short* __restrict__ kvCache,
         const int* __restrict__ table,           // this sequence's block table
-        int lastKey,                             // attend keys 0..lastKey (inclusive)
+        int firstKey,                            // attend keys firstKey..lastKey (inclusive); firstKey > 0 only
+        int lastKey,                             // with a sliding window (the blocks before it are never read)
         int kvHead, int numKvHeads, int headDim, int tokensPerBlock, float scale,
         float* __restrict__ outRow) {            // [headDim]
     const int lane = threadIdx.x & 31;
@@ -91,7 +99,7 @@ static __device__ __forceinline__ void rkv_naive_attention_row(
     }
     const size_t vDelta = (size_t) numKvHeads * tokensPerBlock * headDim;
     float m = -INFINITY, l = 0.f;
-    for (int j = 0; j <= lastKey; j++) {
+    for (int j = firstKey; j <= lastKey; j++) {
         int block = table[j / tokensPerBlock];
         const unsigned short* kp = kvCache + rkv_k_offset(block, kvHead, j % tokensPerBlock,
                                                           numKvHeads, tokensPerBlock, headDim);

@@ -5,16 +5,20 @@
 //   kvCache     bf16 [numBlocks][2 (K|V)][numKvHeads][tokensPerBlock][headDim]   (one layer); for the
 //               attention_decode_e4m3_* kernels fp8 e4m3 in the same layout, each value e4m3 * kScale (K) or
 //               e4m3 * vScale (V) (kv_cache_config.dtype fp8; CPU twin: CpuKernels.decodeAttention over an
-//               F8_E4M3 CpuKvCache)
+//               F8_E4M3 CpuKvCache); those kernels take kScale and vScale after window
 //   kvLens      i32  [numSeqs]        keys in the cache for each sequence (this step's included); 0 marks a
 //                                     padding sequence, whose output rows are zeros
+//   window      i32                   the layer's sliding window W, or 0: the query (at position kvLen - 1) attends
+//                                     keys [max(0, kvLen - W), kvLen) only; the blocks before them may be freed (-1
+//                                     in the table) and are never read. Every kernel of this file takes it last.
 //   blockTables i32  [numSeqs][maxBlocks] (flat, row stride maxBlocks) block ids, -1 padded
 //   out         f32  [numSeqs][numHeads * headDim]
 //   workspace   f32  numSeqs * numHeads * numSplits * (headDim + 2) floats (only when numSplits > 1):
 //                    acc [numSeqs][numHeads][numSplits][headDim]   then
 //                    ml  [numSeqs][numHeads][numSplits][2]         (running max in log2 units, sum)
 //
-// out[s][h] = sum_{j < kvLen} softmax_j(scale * q[s][h] . k_j) v_j, k_j/v_j of KV head h / G,
+// out[s][h] = sum_{lo <= j < kvLen} softmax_j(scale * q[s][h] . k_j) v_j, k_j/v_j of KV head h / G, lo = the window's
+// first key (0 without one),
 // G = numHeads / numKvHeads.
 //
 // Versions (timings: H200, Llama-3.1-8B layer Hq 32 / Hkv 8 / D 128, batch 8 x 32768 keys, 1.07 GB
@@ -79,7 +83,7 @@ extern "C" __global__ void __launch_bounds__(32) attention_decode_naive(
         const int* __restrict__ kvLens,              // [numSeqs]
         const int* __restrict__ blockTables,         // [numSeqs][maxBlocks]
         float* __restrict__ out,                     // [numSeqs][numHeads * headDim]
-        int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, float scale) {
+        int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, float scale, int window) {
     const int seq = blockIdx.x;
     const int head = blockIdx.y;
     const int kvHead = head / (numHeads / numKvHeads);
@@ -88,7 +92,8 @@ extern "C" __global__ void __launch_bounds__(32) attention_decode_naive(
         for (int d = threadIdx.x; d < headDim; d += blockDim.x) out[o + d] = 0.f;
         return;
     }
-    rkv_naive_attention_row(q + o, kvCache, blockTables + (size_t) seq * maxBlocks, kvLens[seq] - 1,
+    rkv_naive_attention_row(q + o, kvCache, blockTables + (size_t) seq * maxBlocks,
+                            rkv_first_key(kvLens[seq] - 1, window), kvLens[seq] - 1,
                             kvHead, numKvHeads, headDim, tokensPerBlock, scale, out + o);
 }
 
@@ -101,7 +106,7 @@ constexpr int NTHREADS = 128;
 
 }  // namespace rkv_decode
 
-// Keys per split of one sequence: its kvLen spread over the launch's numSplits, in multiples of 64 keys,
+// Keys per split of one sequence: its kvLen keys (those of its window) spread over the launch's numSplits, in multiples of 64 keys,
 // at least minPerSplit. Computed on the device from kvLen so that one launch (one recorded graph)
 // serves every mix of lengths; the split kernel and the merge use the same rule.
 static __device__ __forceinline__ int rkv_split_len(int kvLen, int numSplits, int minPerSplit) {
@@ -154,7 +159,7 @@ __device__ __forceinline__ void decode_split(
         const int* __restrict__ kvLens, const int* __restrict__ blockTables,
         float* __restrict__ out, float* __restrict__ workspace,
         int numHeads, int numKvHeads, int tokensPerBlock, int maxBlocks, int kvPerSplit, float scale,
-        float kScale, float vScale) {
+        float kScale, float vScale, int window) {
     const RkvSplitBlock<GT> at = rkv_split_block<GT>(numHeads, numKvHeads);
     const int kvLen = kvLens[at.seq];
     const int headBase = at.headBase();
@@ -167,8 +172,9 @@ __device__ __forceinline__ void decode_split(
         }
         return;
     }
-    kvPerSplit = rkv_split_len(kvLen, at.numSplits, kvPerSplit);
-    const int start = at.split * kvPerSplit;
+    const int lo = rkv_first_key(kvLen - 1, window);   // the window's first key (0 without one)
+    kvPerSplit = rkv_split_len(kvLen - lo, at.numSplits, kvPerSplit);
+    const int start = lo + at.split * kvPerSplit;
     if (start >= kvLen) return;
     const int end = min(kvLen, start + kvPerSplit);
 
@@ -192,7 +198,8 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_merge(
         const float* __restrict__ workspace,   // acc [numSeqs][numHeads][numSplits][headDim], then ml [..][2]
         const int* __restrict__ kvLens,        // [numSeqs]
         float* __restrict__ out,               // [numSeqs][numHeads * headDim]
-        int numHeads, int headDim, int kvPerSplit, int numSplits) {   // kvPerSplit: the minimum, as in the split kernel
+        int numHeads, int headDim, int kvPerSplit, int numSplits,   // kvPerSplit: the minimum, as in the split kernel
+        int window) {
     const int seq = blockIdx.x;
     const int head = blockIdx.y;
     const int numSeqs = gridDim.x;
@@ -201,8 +208,9 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_merge(
         for (int d = threadIdx.x; d < headDim; d += blockDim.x) out[((size_t) seq * numHeads + head) * headDim + d] = 0.f;
         return;
     }
-    kvPerSplit = rkv_split_len(kvLen, numSplits, kvPerSplit);
-    const int n = min(numSplits, (kvLen + kvPerSplit - 1) / kvPerSplit);
+    const int keys = kvLen - rkv_first_key(kvLen - 1, window);
+    kvPerSplit = rkv_split_len(keys, numSplits, kvPerSplit);
+    const int n = min(numSplits, (keys + kvPerSplit - 1) / kvPerSplit);
     const size_t base = ((size_t) seq * numHeads + head) * numSplits;
     const float* ml = workspace + (size_t) numSeqs * numHeads * numSplits * headDim + 2 * base;
     float M = -INFINITY;
@@ -224,22 +232,22 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_merge(
             const int* __restrict__ kvLens, const int* __restrict__ blockTables,                        \
             float* __restrict__ out, float* __restrict__ workspace,                                     \
             int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks,               \
-            int kvPerSplit, float scale) {                                                              \
+            int kvPerSplit, float scale, int window) {                                                  \
         (void) headDim; /* must equal D */                                                             \
         rkv_decode::decode_split<D, GT, 4, rkv_decode::NTHREADS / 32, RKV_DECODE_PIPE, RKV_DECODE_TR, RkvBf16Kv>(   \
                 q, kvCache, kvLens, blockTables, out, workspace, numHeads, numKvHeads, tokensPerBlock,  \
-                maxBlocks, kvPerSplit, scale, 1.f, 1.f);                                                \
+                maxBlocks, kvPerSplit, scale, 1.f, 1.f, window);                                        \
     }                                                                                                   \
     extern "C" __global__ void __launch_bounds__(rkv_decode::NTHREADS, MINB) attention_decode_e4m3_d##D##_g##GT( \
             const float* __restrict__ q, const unsigned char* __restrict__ kvCache,                     \
             const int* __restrict__ kvLens, const int* __restrict__ blockTables,                        \
             float* __restrict__ out, float* __restrict__ workspace,                                     \
             int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks,               \
-            int kvPerSplit, float scale, float kScale, float vScale) {                                  \
+            int kvPerSplit, float scale, int window, float kScale, float vScale) {                      \
         (void) headDim; /* must equal D */                                                             \
         rkv_decode::decode_split<D, GT, 4, rkv_decode::NTHREADS / 32, RKV_DECODE_PIPE, RKV_DECODE_TR, RkvE4m3Kv>(   \
                 q, kvCache, kvLens, blockTables, out, workspace, numHeads, numKvHeads, tokensPerBlock,  \
-                maxBlocks, kvPerSplit, scale, kScale, vScale);                                          \
+                maxBlocks, kvPerSplit, scale, kScale, vScale, window);                                  \
     }
 
 #define RKV_DECODE_KERNELS_FOR_D(D) \

@@ -9,9 +9,13 @@
 //   kvLens      i32  [numSeqs]       keys in the cache for each sequence, kvLen >= queryLen >= 1
 //   blockTables i32  [numSeqs][maxBlocks] (flat, row stride maxBlocks) block ids, -1 padded
 //   out         f32  [T][numHeads * headDim]
+//   window      i32  the layer's sliding window W, or 0 for full attention (the last parameter of every kernel)
 //
 // Query i (0-based) of sequence s, whose queryLen = queryStart[s+1] - queryStart[s], sits at
-// position p = kvLen - queryLen + i and attends keys 0..p:
+// position p = kvLen - queryLen + i and attends keys 0..p (with a window: max(0, p - W + 1)..p, as transformers'
+// sliding_window_overlay; the blocks wholly before the first query's window may be freed, -1 in the table, and are
+// never read: v1, v2 and v3 start their key walk at the window; v4 and v5 ignore `window`, and the library refuses
+// them for a windowed layer):
 //   out = sum_j softmax_j(scale * q . k_j) v_j,  query head h reads KV head h / (numHeads / numKvHeads).
 // Memory is O(tiles), never O(L^2): a 128k-token prompt needs no workspace at all.
 //
@@ -77,7 +81,7 @@ extern "C" __global__ void __launch_bounds__(128) attention_prefill_naive(
         const int* __restrict__ kvLens,              // [numSeqs]
         const int* __restrict__ blockTables,         // [numSeqs][maxBlocks]
         float* __restrict__ out,                     // [T][numHeads * headDim]
-        int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, float scale) {
+        int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, float scale, int window) {
     const int seq = blockIdx.z;
     const int head = blockIdx.y;
     const int row = blockIdx.x * 4 + (threadIdx.x >> 5);
@@ -87,7 +91,8 @@ extern "C" __global__ void __launch_bounds__(128) attention_prefill_naive(
     const int past = kvLens[seq] - qLen;
     const int kvHead = head / (numHeads / numKvHeads);
     const size_t o = ((size_t) (qStart + row) * numHeads + head) * headDim;
-    rkv_naive_attention_row(q + o, kvCache, blockTables + (size_t) seq * maxBlocks, past + row,
+    rkv_naive_attention_row(q + o, kvCache, blockTables + (size_t) seq * maxBlocks,
+                            rkv_first_key(past + row, window), past + row,
                             kvHead, numKvHeads, headDim, tokensPerBlock, scale, out + o);
 }
 
@@ -122,7 +127,7 @@ __device__ __forceinline__ void prefill_tiled(
         const float* __restrict__ q, const unsigned short* __restrict__ kvCache,
         const int* __restrict__ queryStart, const int* __restrict__ kvLens,
         const int* __restrict__ blockTables, float* __restrict__ out,
-        int numHeads, int numKvHeads, int tokensPerBlock, int maxBlocks, float scale) {
+        int numHeads, int numKvHeads, int tokensPerBlock, int maxBlocks, float scale, int window) {
     static_assert(D % 16 == 0 && D >= 16 && D <= 128, "head dim must be 16..128, a multiple of 16");
     using L = Layout<D>;
     constexpr int LDQ = L::LDQ, LDS = L::LDS, LDP = L::LDP;
@@ -145,7 +150,8 @@ __device__ __forceinline__ void prefill_tiled(
     const int past = kvLen - qLen;
     const int kvHead = head / (numHeads / numKvHeads);
     const int rows = min(BM, qLen - q0);
-    const int kvEnd = min(kvLen, past + q0 + rows);     // keys [0, kvEnd) are seen by some row
+    const int kvEnd = min(kvLen, past + q0 + rows);     // keys [kvBegin, kvEnd) are seen by some row
+    const int kvBegin = rkv_first_key(past + q0, window); // the first row's window starts there (0 without one)
     const int* table = blockTables + (size_t) seq * maxBlocks;
     const size_t headStride = (size_t) tokensPerBlock * D;
     const size_t vDelta = (size_t) numKvHeads * headStride;
@@ -191,8 +197,10 @@ __device__ __forceinline__ void prefill_tiled(
     const int h = lane >> 4;
     const int myRow = q0 + warp * 16 + r;            // query index within the sequence
     const int myLast = past + myRow;                 // last key this row attends
+    const int myFirst = rkv_first_key(myLast, window); // first key this row attends
     const int warpFirstRow = q0 + warp * 16;
     const int warpLast = past + warpFirstRow + 15;   // last key any row of this warp attends
+    const int warpBegin = rkv_first_key(past + warpFirstRow, window);   // first key any row of this warp attends
     const float sl2 = scale * RKV_LOG2E;
 
     float* scr = sScr + warp * L::SCR_FLOATS;
@@ -202,14 +210,14 @@ __device__ __forceinline__ void prefill_tiled(
     for (int c = 0; c < HALF; c++) o[c] = 0.f;
     float m = -INFINITY, l = 0.f;
 
-    for (int j0 = 0; j0 < kvEnd; j0 += BN) {
+    for (int j0 = kvBegin / BN * BN; j0 < kvEnd; j0 += BN) {
         __syncthreads();   // everyone is done with the previous K/V tile
         for (int i = tid; i < BN * (D / 8); i += NTHREADS) {
             const int rr = i / (D / 8);
             const int c = (i - rr * (D / 8)) * 8;
             const int j = j0 + rr;
             uint4 kx = make_uint4(0u, 0u, 0u, 0u), vx = make_uint4(0u, 0u, 0u, 0u);
-            if (j < kvEnd) {
+            if (j < kvEnd && j >= kvBegin) {   // keys before the window: zeros, their blocks never read
                 const int pg = j / tokensPerBlock;
                 const int off = j - pg * tokensPerBlock;
                 const unsigned short* base =
@@ -221,7 +229,7 @@ __device__ __forceinline__ void prefill_tiled(
             *reinterpret_cast<uint4*>(sV + rr * LDQ + c) = vx;
         }
         __syncthreads();
-        if (warpFirstRow >= qLen || j0 > warpLast) continue;   // nothing for this warp in this tile
+        if (warpFirstRow >= qLen || j0 > warpLast || j0 + BN <= warpBegin) continue;   // nothing for this warp
 
         // S = Q K^T (16 x 64) -> scratch
 #pragma unroll
@@ -249,14 +257,15 @@ __device__ __forceinline__ void prefill_tiled(
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int j = j0 + h * 32 + c4 * 4 + e;
-                const float x = (j <= myLast && j < kvEnd) ? s[e] * sl2 : -INFINITY;
+                const float x = (j <= myLast && j >= myFirst && j < kvEnd) ? s[e] * sl2 : -INFINITY;
                 sv[c4 * 4 + e] = x;
                 mx = fmaxf(mx, x);
             }
         }
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
         const float mNew = fmaxf(m, mx);
-        // mNew is -inf only for padding rows (row >= qLen), whose output is never written.
+        // mNew is -inf only for padding rows (row >= qLen), whose output is never written, and for a row whose
+        // window starts past this tile (nothing seen yet: alpha 1, p 0).
         const float alpha = mNew == -INFINITY ? 1.f : rkv_exp2(m - mNew);
         const float mUse = mNew == -INFINITY ? 0.f : mNew;
         float psum = 0.f;
@@ -323,10 +332,11 @@ __device__ __forceinline__ void prefill_tiled(
             const float* __restrict__ q, const unsigned short* __restrict__ kvCache,                   \
             const int* __restrict__ queryStart, const int* __restrict__ kvLens,                        \
             const int* __restrict__ blockTables, float* __restrict__ out,                              \
-            int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, float scale) { \
+            int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, float scale,  \
+            int window) {                                                                              \
         (void) headDim; /* must equal D */                                                            \
         rkv_prefill::prefill_tiled<D>(q, kvCache, queryStart, kvLens, blockTables, out,               \
-                                      numHeads, numKvHeads, tokensPerBlock, maxBlocks, scale);         \
+                                      numHeads, numKvHeads, tokensPerBlock, maxBlocks, scale, window); \
     }
 
 RKV_PREFILL_KERNEL(16)
@@ -353,10 +363,11 @@ typedef rkv_prefill_mma::Cfg<128, 2, 8, 64, false> RkvPrefillMmaD128;
             const float* __restrict__ q, const unsigned short* __restrict__ kvCache,                   \
             const int* __restrict__ queryStart, const int* __restrict__ kvLens,                        \
             const int* __restrict__ blockTables, float* __restrict__ out,                              \
-            int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, float scale) { \
+            int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, float scale,  \
+            int window) {                                                                              \
         (void) headDim; /* must equal CFG::D */                                                        \
         rkv_prefill_mma::prefill<CFG>(q, kvCache, queryStart, kvLens, blockTables, out,               \
-                                      numHeads, numKvHeads, tokensPerBlock, maxBlocks, scale);         \
+                                      numHeads, numKvHeads, tokensPerBlock, maxBlocks, scale, window); \
     }
 
 RKV_PREFILL_MMA_KERNEL(attention_prefill_mma_d64, RkvPrefillMmaD64, 2)
@@ -374,8 +385,10 @@ typedef rkv_prefill_wgmma::Cfg<128, 128> RkvPrefillWgmmaD128;
             const float* __restrict__ q, const unsigned short* __restrict__ kvCache,                   \
             const int* __restrict__ queryStart, const int* __restrict__ kvLens,                        \
             const int* __restrict__ blockTables, float* __restrict__ out,                              \
-            int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, float scale) { \
+            int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, float scale,  \
+            int window) {                                                                              \
         (void) headDim; /* must equal CFG::D */                                                        \
+        (void) window; /* full attention only: refused by the library for a windowed layer */         \
         NS::prefill<CFG>(q, kvCache, queryStart, kvLens, blockTables, out, numHeads, numKvHeads,      \
                          tokensPerBlock, maxBlocks, scale);                                            \
     }

@@ -103,16 +103,18 @@ static __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
 }
 
 // The query tile a prefill block owns (grid (numHeads, query tiles, numSeqs), tiles visited longest-first) and
-// the keys it reads: rows [q0, q0 + rows) of head `head` of sequence `seq`, keys [0, kvEnd) in numTiles tiles of BN.
-// Shared by v3, v4 and v5. live is false for a block past its sequence's last query tile (it returns at once).
+// the keys it reads: rows [q0, q0 + rows) of head `head` of sequence `seq`, keys [kvBegin, kvEnd) in tiles
+// firstTile .. numTiles - 1 of BN. kvBegin is the first row's sliding-window start (0, and firstTile 0, without a
+// window: v4 and v5 pass none). Shared by v3, v4 and v5. live is false for a block past its sequence's last query
+// tile (it returns at once).
 template <int BM, int BN>
 struct PrefillTile {
-    int head, seq, qStart, qLen, q0, kvLen, past, kvHead, rows, kvEnd, numTiles;
+    int head, seq, qStart, qLen, q0, kvLen, past, kvHead, rows, kvBegin, kvEnd, firstTile, numTiles;
     const int* table;
     bool live;
 
     __device__ __forceinline__ PrefillTile(const int* __restrict__ queryStart, const int* __restrict__ kvLens,
-            const int* __restrict__ blockTables, int numHeads, int numKvHeads, int maxBlocks) {
+            const int* __restrict__ blockTables, int numHeads, int numKvHeads, int maxBlocks, int window = 0) {
         head = blockIdx.x;
         seq = blockIdx.z;
         qStart = queryStart[seq];
@@ -123,7 +125,9 @@ struct PrefillTile {
         past = kvLen - qLen;
         kvHead = head / (numHeads / numKvHeads);
         rows = min(BM, qLen - q0);
-        kvEnd = min(kvLen, past + q0 + rows);   // keys [0, kvEnd) are seen by some row
+        kvEnd = min(kvLen, past + q0 + rows);   // keys [kvBegin, kvEnd) are seen by some row
+        kvBegin = window > 0 ? max(0, past + q0 - window + 1) : 0;
+        firstTile = kvBegin / BN;
         numTiles = (kvEnd + BN - 1) / BN;
         table = blockTables + (size_t) seq * maxBlocks;
     }
@@ -139,13 +143,14 @@ static __device__ __forceinline__ const unsigned short* kv_row_chunk(const unsig
 }
 
 // Keys [j0, j0 + BN) of one KV head, read through the block table, into a K tile at dK and a V tile at dV in
-// shared memory by 16-byte cp.async (keys at or past kvEnd zero-filled): chunk c (8 bf16) of row r lands at byte
+// shared memory by 16-byte cp.async (keys at or past kvEnd, and before kvBegin, zero-filled: a sliding window's
+// freed blocks are never looked up): chunk c (8 bf16) of row r lands at byte
 // offset at(r, c) of each tile. Each of the NTHREADS threads copies BN * D / 8 / NTHREADS chunks of K and of V.
 // Shared by v3 (padded rows) and v4 (128-byte-swizzled panels), which differ only in `at`.
 template <int D, int BN, int NTHREADS, class At>
 static __device__ __forceinline__ void load_kv_tile(unsigned char* dK, unsigned char* dV,
         const unsigned short* __restrict__ kvCache, const int* __restrict__ table, int kvHead, int numKvHeads,
-        int tokensPerBlock, int j0, int kvEnd, int tid, At at) {
+        int tokensPerBlock, int j0, int kvEnd, int tid, At at, int kvBegin = 0) {
     constexpr int CHUNKS = D / 8;
     static_assert((BN * CHUNKS) % NTHREADS == 0, "tile copy must split evenly over the threads");
     const size_t headStride = (size_t) tokensPerBlock * D;
@@ -158,7 +163,7 @@ static __device__ __forceinline__ void load_kv_tile(unsigned char* dK, unsigned 
         const int j = j0 + r;
         const unsigned short* src = kvCache;
         int bytes = 0;
-        if (j < kvEnd) {
+        if (j < kvEnd && j >= kvBegin) {
             src = kv_row_chunk(kvCache, table, kvHead, numKvHeads, tokensPerBlock, headStride, j, c, D);
             bytes = 16;
         }
@@ -229,7 +234,7 @@ __device__ __forceinline__ void prefill(
         const float* __restrict__ q, const unsigned short* __restrict__ kvCache,
         const int* __restrict__ queryStart, const int* __restrict__ kvLens,
         const int* __restrict__ blockTables, float* __restrict__ out,
-        int numHeads, int numKvHeads, int tokensPerBlock, int maxBlocks, float scale) {
+        int numHeads, int numKvHeads, int tokensPerBlock, int maxBlocks, float scale, int window) {
     constexpr int D = C::D, MT = C::MT, BN = C::BN, BM = C::BM, NTHREADS = C::NTHREADS, LD = C::LD;
     static_assert(D % 16 == 0 && D >= 32 && D <= 128, "v3 prefill covers head dims 32..128, multiples of 16");
     static_assert((BN * (D / 8)) % NTHREADS == 0 && BN % 16 == 0, "tile copy must split evenly over the threads");
@@ -242,10 +247,11 @@ __device__ __forceinline__ void prefill(
     __nv_bfloat16* sQ = reinterpret_cast<__nv_bfloat16*>(smem);
     __nv_bfloat16* sKV = sQ + C::Q_ELEMS;   // stage s: K at sKV + 2 s KV_ELEMS, V right after
 
-    const PrefillTile<BM, BN> tile(queryStart, kvLens, blockTables, numHeads, numKvHeads, maxBlocks);
+    const PrefillTile<BM, BN> tile(queryStart, kvLens, blockTables, numHeads, numKvHeads, maxBlocks, window);
     if (!tile.live) return;
     const int head = tile.head, qStart = tile.qStart, qLen = tile.qLen, q0 = tile.q0, past = tile.past;
     const int kvHead = tile.kvHead, rows = tile.rows, kvEnd = tile.kvEnd, numTiles = tile.numTiles;
+    const int kvBegin = tile.kvBegin, firstTile = tile.firstTile;
     const int* table = tile.table;
 
     const int tid = threadIdx.x;
@@ -259,10 +265,10 @@ __device__ __forceinline__ void prefill(
         __nv_bfloat16* sK = sKV + (size_t) stage * 2 * C::KV_ELEMS;
         load_kv_tile<D, BN, NTHREADS>(reinterpret_cast<unsigned char*>(sK),
                 reinterpret_cast<unsigned char*>(sK + C::KV_ELEMS), kvCache, table, kvHead, numKvHeads,
-                tokensPerBlock, j0, kvEnd, tid, padded);
+                tokensPerBlock, j0, kvEnd, tid, padded, kvBegin);
     };
 
-    loadTile(0, 0);
+    loadTile(firstTile * BN, firstTile & 1);
     cp_async_commit();
 
     // Q tile (f32 -> bf16), rows past qLen zero.
@@ -284,6 +290,10 @@ __device__ __forceinline__ void prefill(
     // This lane's rows: g and g + 8 of each of the warp's m-tiles, and their last keys.
     const int row0 = q0 + warp * WROWS + (lane >> 2);
     const int warpFirst = past + q0 + warp * WROWS;   // last key of the warp's first row
+    // sliding window: the first key of the warp's first row (nothing before it is seen by the warp) and of its last
+    // row (tiles starting before it need the window mask)
+    const int warpBegin = window > 0 ? max(0, warpFirst - window + 1) : 0;
+    const int warpLastBegin = window > 0 ? max(0, warpFirst + WROWS - 1 - window + 1) : 0;
     const bool warpLive = q0 + warp * WROWS < qLen;
     const float sl2 = scale * 1.4426950408889634f;
 
@@ -297,7 +307,7 @@ __device__ __forceinline__ void prefill(
         l[mt][0] = l[mt][1] = 0.f;
     }
 
-    for (int t = 0; t < numTiles; t++) {
+    for (int t = firstTile; t < numTiles; t++) {
         if (t + 1 < numTiles) {
             loadTile((t + 1) * BN, (t + 1) & 1);
             cp_async_commit();
@@ -307,7 +317,7 @@ __device__ __forceinline__ void prefill(
         }
         __syncthreads();
         const int j0 = t * BN;
-        if (warpLive && j0 <= warpFirst + WROWS - 1) {
+        if (warpLive && j0 <= warpFirst + WROWS - 1 && j0 + BN > warpBegin) {
             const __nv_bfloat16* sK = sKV + (size_t) (t & 1) * 2 * C::KV_ELEMS;
             const __nv_bfloat16* sV = sK + C::KV_ELEMS;
 
@@ -346,6 +356,7 @@ __device__ __forceinline__ void prefill(
             // diagonal); online softmax per row. A row whose max is still -inf has seen no key yet (only
             // rows past qLen): it keeps alpha 1 and p 0, and its output is never written.
             const bool mask = j0 + BN - 1 > warpFirst;
+            const bool windowMask = j0 < warpLastBegin;   // some row's window starts inside or after this tile
 #pragma unroll
             for (int mt = 0; mt < MT; mt++) {
                 const int lastA = past + row0 + mt * 16;
@@ -357,6 +368,7 @@ __device__ __forceinline__ void prefill(
                     for (int e = 0; e < 4; e++) {
                         float x = s[mt][n][e] * sl2;
                         if (mask && j + (e & 1) > lastA + (e >> 1) * 8) x = -INFINITY;
+                        if (windowMask && j + (e & 1) <= lastA + (e >> 1) * 8 - window) x = -INFINITY;
                         s[mt][n][e] = x;
                         mx[e >> 1] = fmaxf(mx[e >> 1], x);
                     }

@@ -99,6 +99,9 @@ static float bf16_decode(uint16_t h) {
     return f;
 }
 
+// The sliding-window argument every attention kernel takes last: 0, full attention (the Java GPU tests cover windows).
+static int kNoWindow = 0;
+
 static void launch(const void* fn, dim3 grid, dim3 block, size_t smem, std::vector<void*> args) {
     CK(cudaLaunchKernel(fn, grid, block, args.data(), smem, 0));
 }
@@ -533,19 +536,19 @@ static void run_case(const Case& c, uint64_t seed) {
             size_t smem = prefill_smem(c.D);
             CK(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) smem));
             launch(fn, dim3((maxQ + 63) / 64, c.Hq, numSeqs), dim3(128), smem,
-                   {&dq, &pg.dCache, &dQStart, &dKvLens, &pg.dTables, &dOut, &hq, &hkv, &dd, &p, &mb, &sc});
+                   {&dq, &pg.dCache, &dQStart, &dKvLens, &pg.dTables, &dOut, &hq, &hkv, &dd, &p, &mb, &sc, &kNoWindow});
             std::string label = "attention_prefill_d" + std::to_string(c.D);
             report(c, label.c_str(), compare(c, ck, fetch(), atol, rtol, label.c_str()));
         }
         for (const MmaVariant& v : mma_variants()) {
             if (v.D != c.D) continue;
             launch_variant(v, c.Hq, maxQ, numSeqs,
-                           {&dq, &pg.dCache, &dQStart, &dKvLens, &pg.dTables, &dOut, &hq, &hkv, &dd, &p, &mb, &sc});
+                           {&dq, &pg.dCache, &dQStart, &dKvLens, &pg.dTables, &dOut, &hq, &hkv, &dd, &p, &mb, &sc, &kNoWindow});
             report(c, v.name, compare(c, ck, fetch(), MMA_ATOL, MMA_RTOL, v.name));
         }
         if (c.naive || !prefill_fast(c.D)) {
             launch((const void*) attention_prefill_naive, dim3((maxQ + 3) / 4, c.Hq, numSeqs), dim3(128), 0,
-                   {&dq, &pg.dCache, &dQStart, &dKvLens, &pg.dTables, &dOut, &hq, &hkv, &dd, &p, &mb, &sc});
+                   {&dq, &pg.dCache, &dQStart, &dKvLens, &pg.dTables, &dOut, &hq, &hkv, &dd, &p, &mb, &sc, &kNoWindow});
             report(c, "attention_prefill_naive", compare(c, ck, fetch(), 2e-4, 2e-3, "naive"));
         }
     } else {
@@ -560,11 +563,11 @@ static void run_case(const Case& c, uint64_t seed) {
             CK(cudaMalloc(&dWs, std::max<size_t>(1, wsFloats) * sizeof(float)));
             int kps = kvPerSplit;
             launch(fn, dim3(numSeqs, c.Hkv * chunks, numSplits), dim3(warps * 32), 0,
-                   {&dq, &pg.dCache, &dKvLens, &pg.dTables, &dOut, &dWs, &hq, &hkv, &dd, &p, &mb, &kps, &sc});
+                   {&dq, &pg.dCache, &dKvLens, &pg.dTables, &dOut, &dWs, &hq, &hkv, &dd, &p, &mb, &kps, &sc, &kNoWindow});
             if (numSplits > 1) {
                 int ns = numSplits;
                 launch((const void*) attention_decode_merge, dim3(numSeqs, c.Hq), dim3(128), 0,
-                       {&dWs, &dKvLens, &dOut, &hq, &dd, &kps, &ns});
+                       {&dWs, &dKvLens, &dOut, &hq, &dd, &kps, &ns, &kNoWindow});
             }
             char label[128];
             snprintf(label, sizeof label, "%s kvPerSplit %d (%d split%s)", name.c_str(), kvPerSplit, numSplits,
@@ -585,7 +588,7 @@ static void run_case(const Case& c, uint64_t seed) {
         }
         if (c.naive || !decode_fast(c.D, GT)) {
             launch((const void*) attention_decode_naive, dim3(numSeqs, c.Hq), dim3(32), 0,
-                   {&dq, &pg.dCache, &dKvLens, &pg.dTables, &dOut, &hq, &hkv, &dd, &p, &mb, &sc});
+                   {&dq, &pg.dCache, &dKvLens, &pg.dTables, &dOut, &hq, &hkv, &dd, &p, &mb, &sc, &kNoWindow});
             report(c, "attention_decode_naive", compare(c, ck, fetch(), atol, rtol, "naive"));
         }
     }
@@ -821,10 +824,10 @@ static void run_bench() {
             int kps = kvPerSplit, ns = numSplits;
             auto f = [&]() {
                 launch(fn, dim3(B, Hkv, numSplits), dim3(nwarps * 32), 0,
-                       {&dq, &cache, &dKv, &dTables, &dOut, &dWs, &hq, &hkv, &dd, &p, &mb, &kps, &sc});
+                       {&dq, &cache, &dKv, &dTables, &dOut, &dWs, &hq, &hkv, &dd, &p, &mb, &kps, &sc, &kNoWindow});
                 if (numSplits > 1)
                     launch((const void*) attention_decode_merge, dim3(B, Hq), dim3(128), 0,
-                           {&dWs, &dKv, &dOut, &hq, &dd, &kps, &ns});
+                           {&dWs, &dKv, &dOut, &hq, &dd, &kps, &ns, &kNoWindow});
             };
             float ms = time_ms(f, 20);
             double bw = kvBytes / (ms * 1e-3) / 1e9;
@@ -848,7 +851,7 @@ static void run_bench() {
             // the naive kernel, for scale (one iteration is enough to see it)
             float ms = time_ms([&]() {
                 launch((const void*) attention_decode_naive, dim3(B, Hq), dim3(32), 0,
-                       {&dq, &cache, &dKv, &dTables, &dOut, &hq, &hkv, &dd, &p, &mb, &sc});
+                       {&dq, &cache, &dKv, &dTables, &dOut, &hq, &hkv, &dd, &p, &mb, &sc, &kNoWindow});
             }, 1);
             printf("    %-40s %7.1f us %6.0f GB/s (reads K/V G = 4 times)\n", "attention_decode_naive", ms * 1e3,
                    kvBytes / (ms * 1e-3) / 1e9);
@@ -870,10 +873,10 @@ static void run_bench() {
                 const float* qp = dqs;
                 auto f = [&]() {
                     launch(def, dim3(b, Hkv, ns), dim3(128), 0,
-                           {&qp, &cache, &dLens, &dTables, &outp, &dWs, &hq2, &hkv2, &dd2, &p2, &mb2, &kps, &sc});
+                           {&qp, &cache, &dLens, &dTables, &outp, &dWs, &hq2, &hkv2, &dd2, &p2, &mb2, &kps, &sc, &kNoWindow});
                     if (ns > 1)
                         launch((const void*) attention_decode_merge, dim3(b, Hq), dim3(128), 0,
-                               {&dWs, &dLens, &outp, &hq2, &dd2, &kps, &ns});
+                               {&dWs, &dLens, &outp, &hq2, &dd2, &kps, &ns, &kNoWindow});
                 };
                 float ms = time_ms(f, 20);
                 double bytes = (double) b * len * Hkv * D * 2 * 2;
@@ -951,7 +954,7 @@ static void run_prefill_bench() {
             CK(cudaMalloc(&dOut, q.size() * 4));
             int hq = Hq, hkv = Hkv, dd = D, p = P, mb = nb;
             float sc = 1.f / sqrtf((float) D);
-            std::vector<void*> args = {&dq, &cache, &dQs, &dKv, &dTables, &dOut, &hq, &hkv, &dd, &p, &mb, &sc};
+            std::vector<void*> args = {&dq, &cache, &dQs, &dKv, &dTables, &dOut, &hq, &hkv, &dd, &p, &mb, &sc, &kNoWindow};
             double flops = 4.0 * D * Hq * ((double) L * (L + 1) / 2);   // QK^T and PV over the causal half
             int iters = L >= 65536 ? 2 : L > 8192 ? 5 : 20;
             printf("  prefill D%d, 1 x %6d tokens, Hq 32, Hkv 8:", D, L);

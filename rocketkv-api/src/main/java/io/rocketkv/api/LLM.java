@@ -72,10 +72,10 @@ public final class LLM implements AutoCloseable {
         Backends backends = Backends.installed();
         checkTensorParallel(args, config, backends);
         int maxSeqLen = args.maxSeqLen() != null ? args.maxSeqLen() : config.maxPositionEmbeddings();
-        ConfigException.check("max_seq_len", () -> config.checkSlidingWindow(maxSeqLen));
         RocketKvParams rocketKv = null;
         RocketSparseAttentionConfig sparse = args.sparseAttentionConfig();
         if (sparse != null) {
+            ConfigException.check("sparse_attention_config", () -> config.checkRocketKv(maxSeqLen));
             rocketKv = sparse.toRocketKvParams(config.headDim(), args.tokensPerBlock(), stage1Policy);
         } else if (!stage1Policy.isRocket()) {
             throw new IllegalArgumentException("evaluationStage1Policy " + stage1Policy.label()

@@ -26,6 +26,12 @@ import java.util.Map;
  * half the bytes of bf16); prefill first widens the blocks its sequences hold into a bf16 scratch copy
  * ({@code kv_cache_e4m3_to_bf16}, {@link StagedBlocks}) and runs the bf16 kernels on that, so a prefill step holds
  * that copy (2 bytes per cached element of its sequences, for one layer at a time) in scratch memory.
+ *
+ * <p>Sliding windows ({@link AttentionShape#slidingWindow}): every kernel takes the window as its last argument and
+ * starts its key walk at each query's window (v1, v2, v3 prefill; the split and naive decode, whose splits cover the
+ * window's keys only), so the blocks before it, which may have gone back to the pool, are never read. The Hopper
+ * prefill kernels (v4 {@code wgmma}, v5 {@code ws}) do not mask a window: a windowed layer with one of them selected
+ * is refused.
  */
 final class CudaAttention implements AutoCloseable {
 
@@ -197,7 +203,7 @@ final class CudaAttention implements AutoCloseable {
         int d = shape.headDim();
         requireFloats(q, (long) t * shape.numHeads() * d, "prefill q");
         requireFloats(out, (long) t * shape.numHeads() * d, "prefill out");
-        checkTables(batch, shape.tokensPerBlock(), numBlocks);
+        checkTables(batch, shape, numBlocks);
         int seqs = batch.numSeqs();
         checkGrid(seqs, shape.numHeads());
         DeviceBuffer cache = kvCache.buffer();
@@ -208,9 +214,15 @@ final class CudaAttention implements AutoCloseable {
                     (long) staged.tables().length * Integer.BYTES);
         }
         Object[] args = {q.buffer(), cache, p.queryStart(), p.kvLens(), tables, out.buffer(),
-                shape.numHeads(), shape.numKvHeads(), d, shape.tokensPerBlock(), p.maxBlocks(), shape.scale()};
+                shape.numHeads(), shape.numKvHeads(), d, shape.tokensPerBlock(), p.maxBlocks(), shape.scale(),
+                shape.slidingWindow()};
         MmaPrefill v3 = PREFILL_MMA.get(d);
         HopperPrefill v4 = hopper.get(d);
+        if (v4 != null && shape.slidingWindow() > 0) {
+            throw new IllegalArgumentException("-D" + PrefillKernel.PROPERTY + "=" + prefillKernel.key() + " selects a "
+                    + "prefill kernel without sliding-window masking, and this model's layer has a sliding_window of "
+                    + shape.slidingWindow() + "; use " + PrefillKernel.PROPERTY + "=auto or mma");
+        }
         CudaFunction v2 = d % 4 == 0 ? functions.get("attention_prefill_d" + d) : null;
         if (v4 != null) {
             int tiles = ceilDiv(p.maxQueryLen(), HopperPrefill.ROWS);
@@ -288,7 +300,7 @@ final class CudaAttention implements AutoCloseable {
         }
         requireFloats(q, (long) seqs * h * d, "decode q");
         requireFloats(out, (long) seqs * h * d, "decode out");
-        checkTables(batch, shape.tokensPerBlock(), numBlocks);
+        checkTables(batch, shape, numBlocks);
         checkGrid(seqs, h);
         DeviceBuffer kvLens = p.kvLens();
         DeviceBuffer tables = p.tables();
@@ -305,7 +317,7 @@ final class CudaAttention implements AutoCloseable {
                 throw new IllegalArgumentException("CUDA decode attention supports head dims up to 256, got " + d);
             }
             decodeNaive.launch(Dim3.of(seqs, h), Dim3.of(32), 0, stream, qb, cache, kvLens, tables, ob, h, hkv, d,
-                    shape.tokensPerBlock(), p.maxBlocks(), shape.scale());
+                    shape.tokensPerBlock(), p.maxBlocks(), shape.scale(), shape.slidingWindow());
             return;
         }
         int gt = SplitKvLaunch.groupTile(g);
@@ -314,7 +326,8 @@ final class CudaAttention implements AutoCloseable {
                 decodeModule::function);
         int resident = launch.residentBlocks(split);
         long base = (long) seqs * hkv * headChunks;
-        int maxKv = p.launchKvLen();
+        // a window caps the keys each sequence attends (its splits cover only those)
+        int maxKv = shape.slidingWindow() > 0 ? Math.min(p.launchKvLen(), shape.slidingWindow()) : p.launchKvLen();
         int numSplits = (int) Math.max(1, Math.min(2L * resident / base, ceilDiv(maxKv, MIN_KV_PER_SPLIT)));
         int kvPerSplit = MIN_KV_PER_SPLIT;
         DeviceBuffer ws = ob;
@@ -325,13 +338,15 @@ final class CudaAttention implements AutoCloseable {
         Dim3 grid = new Dim3(seqs, hkv * headChunks, numSplits);
         if (fp8) {
             split.launch(grid, Dim3.of(SplitKvLaunch.THREADS), 0, stream, qb, cache, kvLens, tables, ob, ws, h, hkv, d,
-                    shape.tokensPerBlock(), p.maxBlocks(), kvPerSplit, shape.scale(), kScale, vScale);
+                    shape.tokensPerBlock(), p.maxBlocks(), kvPerSplit, shape.scale(), shape.slidingWindow(), kScale,
+                    vScale);
         } else {
             split.launch(grid, Dim3.of(SplitKvLaunch.THREADS), 0, stream, qb, cache, kvLens, tables, ob, ws, h, hkv, d,
-                    shape.tokensPerBlock(), p.maxBlocks(), kvPerSplit, shape.scale());
+                    shape.tokensPerBlock(), p.maxBlocks(), kvPerSplit, shape.scale(), shape.slidingWindow());
         }
         if (numSplits > 1) {
-            decodeMerge.launch(Dim3.of(seqs, h), Dim3.of(128), 0, stream, ws, kvLens, ob, h, d, kvPerSplit, numSplits);
+            decodeMerge.launch(Dim3.of(seqs, h), Dim3.of(128), 0, stream, ws, kvLens, ob, h, d, kvPerSplit, numSplits,
+                    shape.slidingWindow());
         }
     }
 

@@ -29,6 +29,19 @@ final class CudaChecks {
 
     /** Every sequence's first ceil(kvLen / tokensPerBlock) table entries are valid block ids. */
     static void checkTables(StepBatch batch, int tokensPerBlock, int numBlocks) {
+        checkTables(batch, tokensPerBlock, numBlocks, null);
+    }
+
+    /**
+     * As {@link #checkTables(StepBatch, int, int)} for the attention of a layer of {@code shape}: with a sliding window
+     * only the blocks from each sequence's first query's window on must be in the cache (those before it may have gone
+     * back to the pool, −1, and the kernels never read them).
+     */
+    static void checkTables(StepBatch batch, AttentionShape shape, int numBlocks) {
+        checkTables(batch, shape.tokensPerBlock(), numBlocks, shape);
+    }
+
+    private static void checkTables(StepBatch batch, int tokensPerBlock, int numBlocks, AttentionShape shape) {
         for (int s = 0; s < batch.numSeqs(); s++) {
             int len = batch.kvLens()[s];
             int[] table = batch.blockTables()[s];
@@ -37,7 +50,8 @@ final class CudaChecks {
                 throw new IllegalArgumentException("sequence " + s + " holds " + len + " tokens but its block table has "
                         + table.length + " blocks of " + tokensPerBlock);
             }
-            for (int j = 0; j < need; j++) {
+            int first = shape == null || len == 0 ? 0 : shape.firstKey(batch.pastLen(s)) / tokensPerBlock;
+            for (int j = first; j < need; j++) {
                 if (table[j] < 0 || table[j] >= numBlocks) {
                     throw new IllegalArgumentException("sequence " + s + " block " + j + " is " + table[j]
                             + ", outside the cache's [0, " + numBlocks + ")");

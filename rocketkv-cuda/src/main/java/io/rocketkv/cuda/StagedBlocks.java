@@ -8,7 +8,8 @@ import java.util.Arrays;
  * prefill kernels read bf16 only, so {@code kv_cache_e4m3_to_bf16} widens the blocks the step's sequences hold (the
  * first ceil(kvLen / tokensPerBlock) entries of each table) into a scratch cache where copy i is block
  * {@link #sources()}[i], and the kernels then read it through {@link #tables()}. A block two tables share (a prefix
- * served from the cache) is copied once. One int image holds both arrays, uploaded in one copy.
+ * served from the cache) is copied once; an entry of −1 (a block released before a sliding window) stays −1. One int
+ * image holds both arrays, uploaded in one copy.
  *
  * @param sources  [n] the fp8 block of each copy, in first-use order
  * @param tables   [numSeqs * maxBlocks] each sequence's table over the copies, row stride maxBlocks, −1 padded
@@ -29,6 +30,9 @@ record StagedBlocks(int[] sources, int[] tables, int maxBlocks) {
             int need = Math.min(table.length, (batch.kvLens()[s] + tokensPerBlock - 1) / tokensPerBlock);
             for (int j = 0; j < need; j++) {
                 int b = table[j];
+                if (b < 0) {
+                    continue; // released before a sliding window: never read, stays -1
+                }
                 if (b >= copyOf.length) {
                     copyOf = Arrays.copyOf(copyOf, Math.max(b + 1, copyOf.length * 2));
                 }

@@ -64,7 +64,8 @@ class CudaChunkedPrefillGpuTest {
                 new int[] {n - 1}, new int[] {len});
     }
 
-    private static int[] table(int len, int tpb, int numBlocks, Random rnd) {
+    /** A table of {@code ceil(len / tpb)} distinct blocks of {@code numBlocks}, in random order. */
+    static int[] table(int len, int tpb, int numBlocks, Random rnd) {
         List<Integer> free = new ArrayList<>();
         for (int b = 0; b < numBlocks; b++) {
             free.add(b);

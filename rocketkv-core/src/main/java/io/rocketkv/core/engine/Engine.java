@@ -97,8 +97,13 @@ public final class Engine implements AutoCloseable {
                     + config.tokensPerBlock());
         }
         this.kv = new KvCacheManager(config.numBlocks(), config.tokensPerBlock(), config.blockReuse());
-        this.scheduler = new Scheduler(config, kv);
         RocketKvParams rk = config.rocketKv();
+        if (rk != null) {
+            model.config().checkRocketKv(config.maxSeqLen());
+        }
+        // blocks before every layer's window go back to the pool as sequences grow (dense attention only: RocketKV
+        // is refused where a window binds, and one that never binds releases nothing)
+        this.scheduler = new Scheduler(config, kv, rk == null ? model.config().kvReleaseWindow() : 0);
         if (rk != null) {
             rk.validateAgainst(shape.headDim(), config.tokensPerBlock());
             DType ktDtype = kernels.get(0).ktCacheDtype(rk); // what the backend stores (CPU: F32 of rounded values)
@@ -308,7 +313,7 @@ public final class Engine implements AutoCloseable {
             } else {
                 s.decodeNanos += elapsed;
             }
-            s.kvBytesPeak = Math.max(s.kvBytesPeak, kv.blockTable(s.id).numBlocks() * kvBytesPerBlock);
+            s.kvBytesPeak = Math.max(s.kvBytesPeak, kv.blockTable(s.id).numHeldBlocks() * kvBytesPerBlock);
             s.cacheTokens = kv.numTokens(s.id);
             if (plan != null) {
                 s.ktBytesPeak = Math.max(s.ktBytesPeak, plan.kt().bytesFor(s.cacheTokens));

@@ -42,6 +42,11 @@ import java.util.List;
  * block), so later sequences — in the same step too — can share it. A RocketKV sequence that stage 1 will compact
  * reserves its compacted cache's blocks at admission ({@code EngineConfig.compactionBlocks}); one whose prefill and
  * reserve together exceed the whole pool (a long recompute) compacts in place instead, sharing and caching nothing.
+ *
+ * <p>Sliding-window attention ({@code releaseWindow} W > 0: every layer attends within W keys): each time a sequence
+ * is scheduled, the blocks wholly before the window of its first query of the step ({@code position − W + 1}) go
+ * back to the pool ({@link KvCacheManager#releaseBefore}) — before a decode asks whether it can append, so a
+ * sequence that releases a block makes room for its own next one.
  */
 final class Scheduler {
 
@@ -69,14 +74,35 @@ final class Scheduler {
 
     private final EngineConfig config;
     private final KvCacheManager kv;
+    private final int releaseWindow; // W: every layer's sliding window, or 0 (blocks are kept until the sequence ends)
     private final Deque<Sequence> waiting = new ArrayDeque<>();
     private final List<Sequence> running = new ArrayList<>();
     private Sequence prefilling;  // being prefilled in chunks (holds its blocks), or null
     private boolean lastWasPrefill; // the previous step prefilled: the next one decodes, if anything runs
 
     Scheduler(EngineConfig config, KvCacheManager kv) {
+        this(config, kv, 0);
+    }
+
+    /** A scheduler that releases blocks past a sliding window of {@code releaseWindow} keys (0: never). */
+    Scheduler(EngineConfig config, KvCacheManager kv, int releaseWindow) {
+        if (releaseWindow < 0) {
+            throw new IllegalArgumentException("releaseWindow must be >= 0, got " + releaseWindow);
+        }
+        if (releaseWindow > 0 && config.rocketKv() != null) {
+            throw new IllegalArgumentException("RocketKV compacts the cache: its slots are not positions, so no block "
+                    + "can be released by a sliding window");
+        }
         this.config = config;
         this.kv = kv;
+        this.releaseWindow = releaseWindow;
+    }
+
+    /** Releases the sequence's blocks that its queries from {@code position} on never read (sliding window). */
+    private void releaseBeforeWindow(Sequence seq, int position) {
+        if (releaseWindow > 0) {
+            kv.releaseBefore(seq.id, position - releaseWindow + 1);
+        }
     }
 
     void add(Sequence seq) {
@@ -111,6 +137,7 @@ final class Scheduler {
             starts.add(seq.prefilled);
             ends.add(end);
             kv.markComputed(seq.id, seq.allTokens(), end);
+            releaseBeforeWindow(seq, seq.prefilled);
             budget -= end - seq.prefilled;
             seq.prefilled = end;
             chunkInStep = true;
@@ -160,6 +187,7 @@ final class Scheduler {
             starts.add(cached);
             ends.add(end);
             kv.markComputed(seq.id, tokens, end);
+            releaseBeforeWindow(seq, cached);
             seq.prefilled = end;
             budget -= end - cached;
             if (chunk) {
@@ -185,6 +213,7 @@ final class Scheduler {
         while (!queue.isEmpty()) {
             Sequence seq = queue.removeFirst();
             boolean preemptedSelf = false;
+            releaseBeforeWindow(seq, kv.numTokens(seq.id)); // the position of the token this step appends
             while (!kv.canAppend(seq.id)) {
                 if (prefilling != null) {
                     Sequence newest = prefilling; // admitted after every running sequence
@@ -192,7 +221,7 @@ final class Scheduler {
                     preempt(newest);
                 } else if (!queue.isEmpty()) {
                     preempt(queue.removeLast());
-                } else if (kv.numUsedBlocks() == kv.blockTable(seq.id).numBlocks()) {
+                } else if (kv.numUsedBlocks() == kv.blockTable(seq.id).numHeldBlocks()) {
                     // it holds every used block and still cannot grow: the pool is too small for it
                     kv.free(seq.id);
                     failed.add(seq);

@@ -57,8 +57,12 @@ public interface CpuAttention {
                 throw new IllegalArgumentException("sequence " + i + " has " + past + " earlier tokens but its block"
                         + " table has " + b.blockTables()[i].length + " blocks of " + p);
             }
-            // causal: token i of the step attends past + i + 1 keys, each a q·k and a p·v of D multiply-adds
-            long keys = (long) len * past + (long) len * (len + 1) / 2;
+            // causal: token i of the step attends past + i + 1 keys (at most the window), each a q·k and a p·v of D
+            // multiply-adds
+            long keys = 0;
+            for (int t = 0; t < len; t++) {
+                keys += past + t + 1 - s.firstKey(past + t);
+            }
             work += keys * s.numHeads() * s.headDim() * 2;
         }
         return work;
@@ -75,9 +79,24 @@ public interface CpuAttention {
                 throw new IllegalArgumentException("sequence " + i + " holds " + len + " tokens but its block table has "
                         + table.length + " blocks of " + p);
             }
-            work += (long) len * s.numHeads() * s.headDim() * 2;
+            work += (long) (len - s.firstKey(len - 1)) * s.numHeads() * s.headDim() * 2;
         }
         return work;
+    }
+
+    /**
+     * The physical slots a decode query of sequence {@code seq} attends, in key order: its cached keys from
+     * {@link AttentionShape#firstKey} of its position on (all of them without a sliding window); none for a
+     * padding sequence (kvLen 0). Blocks before the window are never looked up (they may be freed, −1).
+     */
+    static int[] decodeSlots(StepBatch b, int seq, AttentionShape s) {
+        int len = b.kvLens()[seq];
+        int first = len == 0 ? 0 : s.firstKey(len - 1);
+        int[] slots = new int[len - first];
+        for (int j = first; j < len; j++) {
+            slots[j - first] = physical(b.blockTables()[seq], j, s.tokensPerBlock());
+        }
+        return slots;
     }
 
     /** The multiply-adds of {@link #listed} over {@code slots}. */

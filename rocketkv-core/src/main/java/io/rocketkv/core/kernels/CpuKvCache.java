@@ -168,7 +168,9 @@ public final class CpuKvCache implements Tensor {
             int[] table = b.blockTables()[i];
             int need = Math.min(table.length, (b.kvLens()[i] + tpb - 1) / tpb);
             for (int j = 0; j < need; j++) {
-                ensure(table[j]);
+                if (table[j] != -1) { // −1: a block a sliding window released, which attention never reads
+                    ensure(table[j]);
+                }
             }
             if (b.compactTables() != null && b.compactTables()[i] != null) {
                 for (int block : b.compactTables()[i]) {

@@ -34,9 +34,10 @@ final class ScalarAttention implements CpuAttention {
             float[] row = new float[d];
             for (int i = 0; i < len; i++) {
                 int qo = ((start + i) * h + head) * d;
-                int last = past + i; // keys 0 … last
+                int last = past + i; // keys first … last (first = 0 without a sliding window)
+                int first = s.firstKey(last);
                 float max = Float.NEGATIVE_INFINITY;
-                for (int j = 0; j <= last; j++) {
+                for (int j = first; j <= last; j++) {
                     float sc;
                     if (j < past) {
                         int blk = table[j / p];
@@ -51,7 +52,7 @@ final class ScalarAttention implements CpuAttention {
                 }
                 Arrays.fill(acc, 0f);
                 float sum = 0f;
-                for (int j = 0; j <= last; j++) {
+                for (int j = first; j <= last; j++) {
                     float e = (float) Math.exp(scores[j] - max);
                     sum += e;
                     if (j < past) {
@@ -86,18 +87,12 @@ final class ScalarAttention implements CpuAttention {
     public void decode(float[] q, CpuKvCache cache, StepBatch b, AttentionShape s, float[] out, Parallel par) {
         long work = CpuAttention.checkDecode(b, s);
         int hkv = s.numKvHeads();
-        int p = s.tokensPerBlock();
         // one task per (sequence, KV head): each K and V row is read once for the whole GQA group; every
         // query head's arithmetic (dot, softmax, accumulation order) is the same as attending head by head
         par.forEach(b.numSeqs() * hkv, work, task -> {
             int seq = task / hkv;
             int kvh = task % hkv;
-            int len = b.kvLens()[seq];
-            int[] slots = new int[len];
-            for (int j = 0; j < len; j++) {
-                slots[j] = CpuAttention.physical(b.blockTables()[seq], j, p);
-            }
-            attendGroup(q, cache, seq, kvh, slots, s, out);
+            attendGroup(q, cache, seq, kvh, CpuAttention.decodeSlots(b, seq, s), s, out);
         });
     }
 

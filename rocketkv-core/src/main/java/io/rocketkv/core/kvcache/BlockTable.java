@@ -10,6 +10,10 @@ import java.util.Arrays;
  * exactly {@link #blocksNeeded(int) blocksNeeded(numTokens)} blocks. In FlashInfer's terms this is one row of a
  * CSR page table, with {@code last_page_len = }{@link #lastBlockLength()}.
  *
+ * <p>Sliding-window attention: the blocks before {@link #firstHeldBlock()} went back to the pool (every layer's
+ * window has passed them) and read as −1; token positions, slots and {@link #numBlocks()} stay those of the whole
+ * sequence, so the table's width is unchanged and the attention ops, which start at the window, never read them.
+ *
  * <p>Read-only outside this package: {@link KvCacheManager} is the only writer.
  */
 public final class BlockTable {
@@ -18,6 +22,7 @@ public final class BlockTable {
     private int[] blockIds;   // (capacity) first numBlocks entries valid, in token order
     private int numBlocks;
     private int numTokens;
+    private int firstHeld;    // blocks [0, firstHeld) are released (−1)
 
     BlockTable(int tokensPerBlock) {
         if (tokensPerBlock < 1) {
@@ -51,11 +56,22 @@ public final class BlockTable {
         return numTokens;
     }
 
+    /** Blocks of the whole sequence, released ones included: {@code blocksNeeded(numTokens)}. */
     public int numBlocks() {
         return numBlocks;
     }
 
-    /** The i-th block of the sequence (token order). */
+    /** Blocks the sequence still holds: {@code numBlocks() − firstHeldBlock()}. */
+    public int numHeldBlocks() {
+        return numBlocks - firstHeld;
+    }
+
+    /** Index of the first block still held; the ones before it were released by a sliding window (−1). */
+    public int firstHeldBlock() {
+        return firstHeld;
+    }
+
+    /** The i-th block of the sequence (token order); −1 when a sliding window released it. */
     public int blockId(int i) {
         if (i < 0 || i >= numBlocks) {
             throw new IndexOutOfBoundsException("block index must be in [0, " + numBlocks + "), got " + i);
@@ -79,6 +95,7 @@ public final class BlockTable {
         if (tokenIndex < 0 || tokenIndex >= numTokens) {
             throw new IndexOutOfBoundsException("tokenIndex must be in [0, " + numTokens + "), got " + tokenIndex);
         }
+        requireHeld(tokenIndex);
         return blockIds[tokenIndex / tokensPerBlock] * tokensPerBlock + tokenIndex % tokensPerBlock;
     }
 
@@ -87,6 +104,9 @@ public final class BlockTable {
      * The range must already be checked.
      */
     void copySlots(int fromToken, int toToken, int[] dst, int dstOffset) {
+        if (fromToken < toToken) {
+            requireHeld(fromToken);
+        }
         int out = dstOffset;
         int t = fromToken;
         while (t < toToken) {
@@ -119,12 +139,35 @@ public final class BlockTable {
         blockIds[numBlocks++] = blockId;
     }
 
-    /** Removes and returns the last block id. */
+    /** Removes and returns the last block id (−1 for a released one). */
     int removeLastBlock() {
         if (numBlocks == 0) {
             throw new IllegalStateException("block table is empty");
         }
+        firstHeld = Math.min(firstHeld, numBlocks - 1);
         return blockIds[--numBlocks];
+    }
+
+    /**
+     * Marks blocks {@code [firstHeldBlock(), upTo)} released (−1) and returns their ids, for the caller to give back
+     * to the pool; none when {@code upTo <= firstHeldBlock()}. The last block is never released.
+     */
+    int[] releaseBefore(int upTo) {
+        int end = Math.min(upTo, numBlocks - 1);
+        if (end <= firstHeld) {
+            return new int[0];
+        }
+        int[] released = Arrays.copyOfRange(blockIds, firstHeld, end);
+        Arrays.fill(blockIds, firstHeld, end, -1);
+        firstHeld = end;
+        return released;
+    }
+
+    private void requireHeld(int tokenIndex) {
+        if (tokenIndex / tokensPerBlock < firstHeld) {
+            throw new IllegalStateException("token " + tokenIndex + " lies in block " + tokenIndex / tokensPerBlock
+                    + ", which a sliding window released (blocks before " + firstHeld + " are gone)");
+        }
     }
 
     void setNumTokens(int numTokens) {
@@ -137,6 +180,7 @@ public final class BlockTable {
 
     @Override
     public String toString() {
-        return "BlockTable[tokens=" + numTokens + ", blocks=" + Arrays.toString(blockIds()) + "]";
+        return "BlockTable[tokens=" + numTokens + ", blocks=" + Arrays.toString(blockIds())
+                + (firstHeld > 0 ? ", released=" + firstHeld : "") + "]";
     }
 }

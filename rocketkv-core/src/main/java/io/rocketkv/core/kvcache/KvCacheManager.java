@@ -33,6 +33,15 @@ import java.util.Set;
  * the surplus blocks back — or, with block reuse, {@link #adoptCompacted}: stage 1 wrote the compacted cache into
  * blocks reserved for it at admission, and the prompt's dense blocks go back to the pool, cached.
  *
+ * <h2>Sliding-window attention</h2>
+ * When every layer of the model attends within a window of W keys, a query at position p reads only the keys at
+ * positions {@code > p − W}: {@link #releaseBefore} gives the blocks wholly before that back to the pool as the
+ * sequence grows, so a long generation holds about {@code W / tokensPerBlock + 2} blocks. Released blocks read as
+ * −1 in the table ({@link BlockTable#firstHeldBlock()}); the attention ops start at the window and never read them.
+ * A released block goes back as a finished sequence's would: a shared one keeps its other references, a keyed one
+ * stays cached (its K/V are still those of its prefix), so block reuse works unchanged. Admission still takes the
+ * blocks of the whole prefill (prompt, or a preempted sequence's prompt and outputs) at once.
+ *
  * <h2>Block reuse (prefix caching, vLLM v1's scheme)</h2>
  * With {@code reuse} on, every full block whose K/V a step computes gets a {@link BlockHash} chained from its
  * parent's ({@link #markComputed}), and a new sequence takes the longest chain of cached blocks its tokens match
@@ -303,6 +312,22 @@ public final class KvCacheManager {
         return released;
     }
 
+    /**
+     * Sliding-window attention: gives back to the pool the sequence's blocks that hold only tokens before
+     * {@code firstKey} (the first key any of its next queries reads), keeping its last block. Shared blocks keep their
+     * other references and keyed ones stay cached, as in {@link #free}.
+     *
+     * @return the number of blocks released
+     */
+    public int releaseBefore(long seqId, int firstKey) {
+        BlockTable table = blockTable(seqId);
+        int[] released = table.releaseBefore(Math.max(0, firstKey) / pool.tokensPerBlock());
+        for (int b : released) {
+            pool.free(b);
+        }
+        return released.length;
+    }
+
     /** Whether the sequence can take one more token: true unless its last block is full and no block is free. */
     public boolean canAppend(long seqId) {
         return !blockTable(seqId).nextTokenNeedsBlock() || pool.numFree() >= 1;
@@ -342,7 +367,7 @@ public final class KvCacheManager {
         }
         int surplus = table.numBlocks() - table.blocksNeeded(newNumTokens);
         for (int i = 0; i < surplus; i++) {
-            pool.free(table.removeLastBlock());
+            freeIfHeld(table.removeLastBlock());
         }
         table.setNumTokens(newNumTokens);
         prefix.forget(seqId); // compacted in place: slot i no longer holds token i
@@ -368,11 +393,17 @@ public final class KvCacheManager {
     }
 
     private int releaseAll(BlockTable table) {
-        int n = table.numBlocks();
-        for (int i = 0; i < n; i++) {
-            pool.free(table.removeLastBlock());
+        int n = table.numHeldBlocks();
+        for (int i = table.numBlocks(); i > 0; i--) {
+            freeIfHeld(table.removeLastBlock());
         }
         return n;
+    }
+
+    private void freeIfHeld(int block) {
+        if (block >= 0) { // −1: released by a sliding window already
+            pool.free(block);
+        }
     }
 
     /** Flat cache slots of tokens {@code [fromToken, toToken)} of the sequence. */

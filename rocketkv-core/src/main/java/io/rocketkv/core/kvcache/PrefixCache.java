@@ -90,7 +90,7 @@ final class PrefixCache {
             BlockHash key = BlockHash.of(i == 0 ? BlockHash.ROOT : chain.get(i - 1), tokens, i * tpb, (i + 1) * tpb);
             chain.add(key);
             int b = table.blockId(i);
-            if (pool.keyOf(b) == null && pool.cache(b, key)) {
+            if (b >= 0 && pool.keyOf(b) == null && pool.cache(b, key)) { // −1: released by a sliding window
                 pending.add(b);
                 keyed++;
             }

@@ -13,9 +13,10 @@ import io.rocketkv.core.weights.SafeTensors;
 
 /**
  * The Llama-family decoder (Llama 2/3.x, Mistral, Qwen2, Qwen3) written once against {@link Kernels}: GQA/MQA,
- * optional q/k/v bias (Qwen2), o/MLP bias (Llama {@code attention_bias}, {@code mlp_bias}), per-head q/k RMSNorm
- * (Qwen3), tied embeddings, RoPE at true positions (with llama3 scaling), final norm, lm_head only on the rows whose
- * logits are wanted.
+ * sliding-window attention per layer ({@link ModelConfig#layerSlidingWindow}, passed to the attention ops in the
+ * layer's {@link AttentionShape#slidingWindow}), optional q/k/v bias (Qwen2), o/MLP bias (Llama {@code attention_bias},
+ * {@code mlp_bias}), per-head q/k RMSNorm (Qwen3), tied embeddings, RoPE at true positions (with llama3 scaling),
+ * final norm, lm_head only on the rows whose logits are wanted.
  *
  * <p>Per layer: rmsnorm → q/k/v projections → [per-head q/k rmsnorm] → rope → write K,V to the paged cache →
  * attention (dense causal in prefill, paged in decode) → o_proj → residual → rmsnorm → SiLU-gated MLP → residual.
@@ -31,6 +32,7 @@ public final class LlamaModel implements Model {
     private final ModelConfig config;
     private final Kernels kernels;
     private final AttentionShape shape;
+    private final AttentionShape[] layerShapes; // shape with each layer's sliding window (0: full attention)
     private final RopeTable rope;
     private final Tensor embedTokens; // [vocab, hidden]
     private final Layer[] layers;
@@ -60,6 +62,11 @@ public final class LlamaModel implements Model {
         this.collective = collective;
         this.kernels = kernels;
         this.shape = shape;
+        this.layerShapes = new AttentionShape[layers.length];
+        for (int l = 0; l < layers.length; l++) {
+            Integer window = config.layerSlidingWindow(l);
+            layerShapes[l] = window == null ? shape : shape.withSlidingWindow(window);
+        }
         this.rope = new RopeTable(config.ropeInvFreq());
         this.embedTokens = embedTokens;
         this.layers = layers;
@@ -309,10 +316,11 @@ public final class LlamaModel implements Model {
                 k.headRmsNorm(q, w.qNorm(), eps);
                 k.headRmsNorm(kk, w.kNorm(), eps);
             }
+            AttentionShape layerShape = layerShapes[l];
             k.rope(q, kk, step, rope, shape);
             k.writeKv(kk, v, step, shape, kvCaches[l]);
             if (batch.prefill()) {
-                k.prefillAttention(q, kk, v, kvCaches[l], step, shape, attn);
+                k.prefillAttention(q, kk, v, kvCaches[l], step, layerShape, attn);
                 if (plan != null) {
                     // chunked prefill: the window queries of a chunk wait in the stash for the last chunk, when
                     // stage 1 runs over the whole prompt's keys (read from the cache)
@@ -330,7 +338,7 @@ public final class LlamaModel implements Model {
             } else if (plan != null) {
                 k.rocketDecodeAttention(q, kk, kvCaches[l], ktCaches[l], step, shape, plan, attn);
             } else {
-                k.decodeAttention(q, kvCaches[l], step, shape, attn);
+                k.decodeAttention(q, kvCaches[l], step, layerShape, attn);
             }
             k.matmul(attn, w.oProj(), w.oBias(), proj);
             if (collective != null) {

@@ -30,11 +30,13 @@ import java.util.Optional;
  * @param bosTokenId            beginning-of-sequence token, or {@code null}
  * @param eosTokenIds           end-of-sequence tokens (generation_config.json wins over config.json); may be empty
  * @param torchDtype            dtype the weights were saved in ({@code dtype} / {@code torch_dtype}), or {@code null}
- * @param slidingWindow         attention window (Mistral; Qwen2 and Qwen3 when {@code use_sliding_window}), or
- *                              {@code null};
- *                              attention is always full, so {@link #checkSlidingWindow} refuses a longer
- *                              {@code max_seq_len}
+ * @param slidingWindow         attention window of the sliding layers (Mistral; Qwen2 and Qwen3 when
+ *                              {@code use_sliding_window}), or {@code null}: a query at position p sees the keys at
+ *                              positions {@code > p − window}
  * @param quantization          {@code quantization_config}: {@link QuantizationConfig#NONE}, or fp8 weights
+ * @param slidingLayers         per layer, whether it attends within {@code slidingWindow} ({@code layer_types[i] ==
+ *                              "sliding_attention"}); {@code null} means every layer when there is a window. All
+ *                              false without a window (transformers then attends fully whatever layer_types says)
  */
 public record ModelConfig(
         Architecture architecture,
@@ -56,7 +58,8 @@ public record ModelConfig(
         List<Integer> eosTokenIds,
         DType torchDtype,
         Integer slidingWindow,
-        QuantizationConfig quantization) {
+        QuantizationConfig quantization,
+        List<Boolean> slidingLayers) {
 
     public static final String CONFIG_FILE = "config.json";
     public static final String GENERATION_CONFIG_FILE = "generation_config.json";
@@ -70,6 +73,17 @@ public record ModelConfig(
         this(architecture, hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads,
                 headDim, rmsNormEps, ropeTheta, ropeScaling, maxPositionEmbeddings, vocabSize, tieWordEmbeddings,
                 attentionBias, mlpBias, bosTokenId, eosTokenIds, torchDtype, slidingWindow, QuantizationConfig.NONE);
+    }
+
+    /** Every layer slides when there is a window (Mistral's rule). */
+    public ModelConfig(Architecture architecture, int hiddenSize, int intermediateSize, int numHiddenLayers,
+                       int numAttentionHeads, int numKeyValueHeads, int headDim, double rmsNormEps, double ropeTheta,
+                       RopeScaling ropeScaling, int maxPositionEmbeddings, int vocabSize, boolean tieWordEmbeddings,
+                       boolean attentionBias, boolean mlpBias, Integer bosTokenId, List<Integer> eosTokenIds,
+                       DType torchDtype, Integer slidingWindow, QuantizationConfig quantization) {
+        this(architecture, hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads,
+                headDim, rmsNormEps, ropeTheta, ropeScaling, maxPositionEmbeddings, vocabSize, tieWordEmbeddings,
+                attentionBias, mlpBias, bosTokenId, eosTokenIds, torchDtype, slidingWindow, quantization, null);
     }
 
     public ModelConfig {
@@ -106,6 +120,15 @@ public record ModelConfig(
         if (slidingWindow != null) {
             requirePositive("sliding_window", slidingWindow);
         }
+        if (slidingLayers != null && slidingLayers.size() != numHiddenLayers) {
+            throw new IllegalArgumentException("layer_types has " + slidingLayers.size() + " entries, num_hidden_layers = "
+                    + numHiddenLayers);
+        }
+        Boolean[] slides = new Boolean[numHiddenLayers];
+        for (int i = 0; i < numHiddenLayers; i++) {
+            slides[i] = slidingWindow != null && (slidingLayers == null || slidingLayers.get(i));
+        }
+        slidingLayers = List.of(slides);
     }
 
     /** Reads {@code dir/config.json} and, when present, {@code dir/generation_config.json}. */
@@ -120,19 +143,36 @@ public record ModelConfig(
         return ModelConfigParser.parse(configJson, generationConfigJson);
     }
 
+    /** The attention window of layer {@code layer}, or {@code null} when it attends fully. */
+    public Integer layerSlidingWindow(int layer) {
+        return slidingLayers.get(layer) ? slidingWindow : null;
+    }
+
     /**
-     * Refuses a {@code max_seq_len} that would need sliding-window attention, which is not implemented: with a
-     * {@code sliding_window} at least {@code maxSeqLen} long every query's whole prefix lies inside its window,
-     * so full attention computes the same thing and the model runs.
-     *
-     * @throws IllegalArgumentException naming {@code sliding_window}, {@code max_seq_len} and the fix
+     * The window past which every layer's keys may leave the KV cache: {@code sliding_window} when every layer
+     * slides, else 0 (a full-attention layer reads every key, and all layers share the cache's blocks).
      */
-    public void checkSlidingWindow(int maxSeqLen) {
-        if (slidingWindow != null && slidingWindow < maxSeqLen) {
-            throw new IllegalArgumentException("the model's sliding_window (config.json) is " + slidingWindow
-                    + ", shorter than max_seq_len " + maxSeqLen + (maxSeqLen == maxPositionEmbeddings
-                            ? " (max_seq_len is unset or equal to the model's max_position_embeddings)" : "")
-                    + ": set max_seq_len <= " + slidingWindow + "; sliding-window attention is not implemented yet");
+    public int kvReleaseWindow() {
+        return slidingWindow != null && !slidingLayers.contains(false) ? slidingWindow : 0;
+    }
+
+    /** Whether some layer's window is shorter than {@code maxSeqLen}, so that it changes what a query sees. */
+    public boolean slidingWindowBinds(int maxSeqLen) {
+        return slidingWindow != null && slidingWindow < maxSeqLen && slidingLayers.contains(true);
+    }
+
+    /**
+     * Refuses RocketKV where a window binds ({@link #slidingWindowBinds}): RocketKV's stage 1 keeps tokens of the
+     * whole prompt and its stage 2 selects pages of the whole cache, so it has no rule for keys leaving a window.
+     *
+     * @throws IllegalArgumentException naming {@code sliding_window}, {@code max_seq_len} and the ways out
+     */
+    public void checkRocketKv(int maxSeqLen) {
+        if (slidingWindowBinds(maxSeqLen)) {
+            throw new IllegalArgumentException("RocketKV sparse attention is not available for a model with "
+                    + "sliding-window attention: its sliding_window (config.json) is " + slidingWindow
+                    + ", shorter than max_seq_len " + maxSeqLen + "; drop the sparse attention config (dense "
+                    + "attention honours the window) or set max_seq_len <= " + slidingWindow);
         }
     }
 

@@ -131,6 +131,11 @@ final class ModelConfigParser {
             // Qwen2Config: self.sliding_window = sliding_window if self.use_sliding_window else None
             case QWEN2, QWEN3 -> optionalBool(c, "use_sliding_window", false) ? optionalInt(c, "sliding_window") : null;
         };
+        // MistralConfig ignores layer_types (every layer slides); Qwen2Config takes layer_types, else
+        // "sliding_attention" if sliding_window is not None and i >= max_window_layers else "full_attention"
+        // Qwen2Config and Qwen3Config derive layer_types from max_window_layers the same way
+        List<Boolean> slidingLayers = (arch == Architecture.QWEN2 || arch == Architecture.QWEN3) && slidingWindow != null
+                ? qwen2SlidingLayers(c, requiredInt(c, "num_hidden_layers")) : null;
         Integer bos = optionalInt(c, "bos_token_id");
         List<Integer> eos = intOrIntList(c, "eos_token_id");
         if (generation != null) {
@@ -150,11 +155,38 @@ final class ModelConfigParser {
                     ropeScaling, requiredInt(c, "max_position_embeddings"),
                     requiredInt(c, "vocab_size"), optionalBool(c, "tie_word_embeddings", false), attentionBias,
                     arch == Architecture.LLAMA && optionalBool(c, "mlp_bias", false), bos, eos, dtype(c),
-                    slidingWindow, quantization);
+                    slidingWindow, quantization, slidingLayers);
         } catch (IllegalArgumentException e) {
             throw new CheckpointFormatException(source + ": " + e.getMessage() + ". Fix the config or download "
                     + "the model again.", e);
         }
+    }
+
+    /** Qwen2's per-layer choice ({@code layer_types}, else {@code max_window_layers}, default 28). */
+    private List<Boolean> qwen2SlidingLayers(JsonNode c, int layers) {
+        JsonNode types = c.get("layer_types");
+        List<Boolean> slides = new ArrayList<>();
+        if (types == null || types.isNull()) {
+            Integer maxWindowLayers = optionalInt(c, "max_window_layers");
+            int first = maxWindowLayers == null ? 28 : maxWindowLayers;
+            for (int i = 0; i < layers; i++) {
+                slides.add(i >= first);
+            }
+            return slides;
+        }
+        if (!types.isArray() || types.size() != layers) {
+            throw fail("field \"layer_types\" = " + types + " must list num_hidden_layers = " + layers + " layer types");
+        }
+        for (JsonNode t : types) {
+            String type = t.isTextual() ? t.textValue() : String.valueOf(t);
+            switch (type) {
+                case "sliding_attention" -> slides.add(true);
+                case "full_attention" -> slides.add(false);
+                default -> throw new UnsupportedModelException(source + ": layer type \"" + type + "\" is not "
+                        + "supported; supported: sliding_attention, full_attention");
+            }
+        }
+        return slides;
     }
 
     private Architecture architecture(JsonNode c) {

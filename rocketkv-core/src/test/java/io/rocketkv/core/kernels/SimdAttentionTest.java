@@ -24,6 +24,10 @@ import org.junit.jupiter.params.provider.CsvSource;
  * Outputs are convex combinations of V rows of magnitude ≲ 5, so the expected gap is a few 1e-6; the largest
  * measured here is 2.9e-6, the bound leaves a 7× margin without hiding a real error (a wrong key, mask or weight
  * moves outputs by 1e-2 and more).
+ *
+ * <p>Sliding windows: both twins against {@link CpuAttention#listed} over exactly the keys of each query's window
+ * (an independent path: the window's slots listed by the test), with the blocks wholly before every window of a
+ * sequence set to −1 in its table (a released block: reading it would throw).
  */
 class SimdAttentionTest {
 
@@ -181,6 +185,98 @@ class SimdAttentionTest {
                 scalar.prefill(q, k, v, cache, b, s, exp, SERIAL);
                 simd.prefill(q, k, v, cache, b, s, act, PARALLEL);
                 assertClose(exp, act, "prefill " + dt);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "window {0}, H {1} / Hkv {2}, D {3}, tpb {4}")
+    @CsvSource({"1, 8, 2, 32, 16", "5, 4, 1, 64, 16", "64, 8, 8, 128, 32", "100, 16, 2, 24, 7", "96, 4, 1, 32, 16",
+            "300, 8, 2, 32, 16"})
+    void slidingWindowMatchesListedWindowKeys(int window, int heads, int kvHeads, int d, int tpb) {
+        Random rnd = new Random(window * 31L + heads * 7L + d);
+        AttentionShape s = AttentionShape.of(heads, kvHeads, d, tpb).withSlidingWindow(window);
+        int[] kvLens = {1, 17, 97, 130, 300, 70, 200};
+        int[] qLens = {1, 17, 33, 130, 45, 70, 1}; // chunks past cached keys where kvLen > queryLen
+        Layout l = Layout.of(kvLens, qLens, tpb, rnd);
+        int[] qs = l.queryStart();
+        int t = qs[kvLens.length];
+        int[] slots = new int[t];
+        int[][] released = new int[kvLens.length][];
+        int[][] rowSlotsHead = new int[t][]; // the listed reference: each query row over its window's slots
+        for (int i = 0; i < kvLens.length; i++) {
+            int past = kvLens[i] - qLens[i];
+            for (int r = 0; r < qLens[i]; r++) {
+                int pos = past + r;
+                slots[qs[i] + r] = CpuAttention.physical(l.tables()[i], pos, tpb);
+                int first = Math.max(0, pos - window + 1);
+                rowSlotsHead[qs[i] + r] = new int[pos - first + 1];
+                for (int j = first; j <= pos; j++) {
+                    rowSlotsHead[qs[i] + r][j - first] = CpuAttention.physical(l.tables()[i], j, tpb);
+                }
+            }
+            released[i] = l.tables()[i].clone();
+            for (int blk = 0; blk < Math.max(0, past - window + 1) / tpb; blk++) {
+                released[i][blk] = -1; // wholly before the first query's window
+            }
+        }
+        int[] rows = new int[kvLens.length];
+        for (int i = 0; i < rows.length; i++) {
+            rows[i] = qs[i + 1] - 1;
+        }
+        StepBatch prefill = new StepBatch(true, new int[t], new int[t], slots, qs, kvLens, released, rows);
+        int[][][] listedSlots = new int[t][kvHeads][];
+        for (int r = 0; r < t; r++) {
+            java.util.Arrays.fill(listedSlots[r], rowSlotsHead[r]);
+        }
+        float[] q = gaussian(rnd, t * heads * d, 3f);
+        float[] k = gaussian(rnd, t * kvHeads * d, 1f);
+        float[] v = gaussian(rnd, t * kvHeads * d, 1f);
+        for (DType dt : new DType[] {DType.F32, DType.BF16}) {
+            try (CpuKvCache cache = filledCache(l, s, dt, rnd)) {
+                // the step's own K/V in the cache too, where the listed reference reads them
+                for (int tok = 0; tok < t; tok++) {
+                    for (int kvh = 0; kvh < kvHeads; kvh++) {
+                        int slot = slots[tok];
+                        cache.writeRow(k, (tok * kvHeads + kvh) * d, cache.block(slot / tpb), cache.kOffset(kvh, slot % tpb));
+                        cache.writeRow(v, (tok * kvHeads + kvh) * d, cache.block(slot / tpb), cache.vOffset(kvh, slot % tpb));
+                    }
+                }
+                float[] ref = new float[q.length];
+                scalar.listed(q, cache, listedSlots, s, ref, SERIAL);
+                float[] exp = new float[q.length];
+                float[] act = new float[q.length];
+                scalar.prefill(q, k, v, cache, prefill, s, exp, SERIAL);
+                simd.prefill(q, k, v, cache, prefill, s, act, PARALLEL);
+                assertClose(ref, exp, "windowed prefill " + dt + ": scalar vs listed window keys");
+                assertClose(exp, act, "windowed prefill " + dt + ": simd vs scalar");
+                // decode: the last token of each sequence, one query per sequence
+                int n = kvLens.length;
+                int[] one = new int[n + 1];
+                int[] dslots = new int[n];
+                float[] dq = new float[n * heads * d];
+                int[][][] dListed = new int[n][][];
+                int[][] dTables = new int[n][];
+                for (int i = 0; i < n; i++) {
+                    one[i + 1] = i + 1;
+                    int last = qs[i + 1] - 1;
+                    dslots[i] = slots[last];
+                    System.arraycopy(q, last * heads * d, dq, i * heads * d, heads * d);
+                    dListed[i] = listedSlots[last];
+                    dTables[i] = l.tables()[i].clone();
+                    for (int blk = 0; blk < Math.max(0, kvLens[i] - window) / tpb; blk++) {
+                        dTables[i][blk] = -1;
+                    }
+                }
+                StepBatch decode = new StepBatch(false, new int[n], new int[n], dslots, one, kvLens, dTables,
+                        java.util.Arrays.copyOf(one, n));
+                float[] dRef = new float[dq.length];
+                float[] dExp = new float[dq.length];
+                float[] dAct = new float[dq.length];
+                scalar.listed(dq, cache, dListed, s, dRef, SERIAL);
+                scalar.decode(dq, cache, decode, s, dExp, SERIAL);
+                simd.decode(dq, cache, decode, s, dAct, PARALLEL);
+                assertClose(dRef, dExp, "windowed decode " + dt + ": scalar vs listed window keys");
+                assertClose(dExp, dAct, "windowed decode " + dt + ": simd vs scalar");
             }
         }
     }

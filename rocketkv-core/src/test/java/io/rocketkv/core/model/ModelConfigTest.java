@@ -346,23 +346,66 @@ class ModelConfigTest {
     }
 
     @Test
-    void aSlidingWindowShorterThanMaxSeqLenIsRefused() {
-        ModelConfig c = ModelConfig.parse(MISTRAL_7B_V01, null); // sliding_window 4096, max_position_embeddings 32768
-        c.checkSlidingWindow(1);
-        c.checkSlidingWindow(4096); // the window covers every query's whole prefix: full attention is the same
-        String beyond = assertThrows(IllegalArgumentException.class, () -> c.checkSlidingWindow(4097)).getMessage();
-        assertEquals("the model's sliding_window (config.json) is 4096, shorter than max_seq_len 4097: set "
-                + "max_seq_len <= 4096; sliding-window attention is not implemented yet", beyond);
-        String unset = assertThrows(IllegalArgumentException.class, () -> c.checkSlidingWindow(32768)).getMessage();
-        assertTrue(unset.contains("max_seq_len 32768 (max_seq_len is unset or equal to the model's "
-                + "max_position_embeddings)"), unset);
-        // no window (Mistral-Nemo's null; Qwen2 without use_sliding_window): any length
-        ModelConfig.parse(MISTRAL_NEMO, null).checkSlidingWindow(1 << 20);
-        ModelConfig.parse(QWEN2_7B, null).checkSlidingWindow(1 << 20);
-        ModelConfig qwenWindowed = ModelConfig.parse(QWEN2_7B.replace("\"use_sliding_window\": false",
-                "\"use_sliding_window\": true"), null); // sliding_window 131072
-        qwenWindowed.checkSlidingWindow(131072);
-        assertThrows(IllegalArgumentException.class, () -> qwenWindowed.checkSlidingWindow(131073));
+    void mistralSlidesInEveryLayer() {
+        ModelConfig c = ModelConfig.parse(MISTRAL_7B_V01, null); // sliding_window 4096, 32 layers
+        for (int l = 0; l < c.numHiddenLayers(); l++) {
+            assertEquals(4096, c.layerSlidingWindow(l));
+        }
+        assertEquals(4096, c.kvReleaseWindow(), "every layer slides: blocks past the window can go");
+        assertTrue(c.slidingWindowBinds(4097));
+        assertFalse(c.slidingWindowBinds(4096), "a window of max_seq_len keys never hides a key");
+        // MistralConfig ignores layer_types: every layer still slides
+        ModelConfig typed = ModelConfig.parse(MISTRAL_7B_V01.replace("\"sliding_window\": 4096",
+                "\"sliding_window\": 4096, \"layer_types\": [\"full_attention\"]"), null);
+        assertEquals(4096, typed.layerSlidingWindow(0));
+        ModelConfig nemo = ModelConfig.parse(MISTRAL_NEMO, null); // sliding_window null
+        assertNull(nemo.layerSlidingWindow(0));
+        assertEquals(0, nemo.kvReleaseWindow());
+    }
+
+    @Test
+    void qwen2SlidesFromMaxWindowLayersOrAsLayerTypesSay() {
+        // Qwen2Config: "sliding_attention" if sliding_window is not None and i >= max_window_layers
+        String on = QWEN2_7B.replace("\"use_sliding_window\": false", "\"use_sliding_window\": true");
+        ModelConfig all28 = ModelConfig.parse(on, null); // max_window_layers 28 of 28 layers: none slides
+        assertEquals(131072, all28.slidingWindow());
+        for (int l = 0; l < 28; l++) {
+            assertNull(all28.layerSlidingWindow(l));
+        }
+        assertFalse(all28.slidingWindowBinds(1 << 20));
+        ModelConfig from20 = ModelConfig.parse(on.replace("\"max_window_layers\": 28", "\"max_window_layers\": 20"),
+                null);
+        assertNull(from20.layerSlidingWindow(19));
+        assertEquals(131072, from20.layerSlidingWindow(20));
+        assertEquals(131072, from20.layerSlidingWindow(27));
+        assertEquals(0, from20.kvReleaseWindow(), "layers 0-19 read every key: no block may go");
+        assertTrue(from20.slidingWindowBinds(131073));
+        StringBuilder types = new StringBuilder("\"layer_types\": [");
+        for (int l = 0; l < 28; l++) {
+            types.append(l > 0 ? ", " : "").append(l % 2 == 0 ? "\"sliding_attention\"" : "\"full_attention\"");
+        }
+        ModelConfig alternating = ModelConfig.parse(on.replace("\"max_window_layers\": 28",
+                "\"max_window_layers\": 28, " + types + "]"), null);
+        assertEquals(131072, alternating.layerSlidingWindow(0));
+        assertNull(alternating.layerSlidingWindow(1));
+        // without use_sliding_window there is no window, whatever layer_types says
+        ModelConfig off = ModelConfig.parse(QWEN2_7B.replace("\"max_window_layers\": 28",
+                "\"max_window_layers\": 28, " + types + "]"), null);
+        assertNull(off.layerSlidingWindow(0));
+        assertBad(on.replace("\"max_window_layers\": 28", "\"layer_types\": [\"sliding_attention\"]"),
+                "layer_types");
+    }
+
+    @Test
+    void rocketKvIsRefusedWhereAWindowBinds() {
+        ModelConfig c = ModelConfig.parse(MISTRAL_7B_V01, null);
+        c.checkRocketKv(4096); // the window covers every query's whole prefix
+        String beyond = assertThrows(IllegalArgumentException.class, () -> c.checkRocketKv(4097)).getMessage();
+        assertEquals("RocketKV sparse attention is not available for a model with sliding-window attention: its "
+                + "sliding_window (config.json) is 4096, shorter than max_seq_len 4097; drop the sparse attention "
+                + "config (dense attention honours the window) or set max_seq_len <= 4096", beyond);
+        ModelConfig.parse(MISTRAL_NEMO, null).checkRocketKv(1 << 20);
+        ModelConfig.parse(QWEN2_7B, null).checkRocketKv(1 << 20);
     }
 
     @Test

@@ -24,8 +24,10 @@ final class GroupTile {
     private float[] acc = new float[0]; // [M][D] lane order
     private float[] max = new float[0]; // [M] running max of the scaled scores
     private float[] sum = new float[0]; // [M] running sum of e^(score − max)
+    private int[] first = new int[0];   // [M] first key index each row attends (> 0 only with a sliding window)
     private int[] last = new int[0];    // [M] last key index (inclusive) each row attends
-    private int[] valid = new int[0];   // [M] keys of the current tile the row attends
+    private int[] from = new int[0];    // [M] first key of the current tile the row attends
+    private int[] valid = new int[0];   // [M] end (exclusive) of the current tile's keys the row attends
     private float[] p = new float[0];   // [M][TILE] scores, then their exps
     private float[] row = new float[0]; // [D] an F8_E4M3 key's K or V row, widened
     private final MemorySegment[] kSeg = new MemorySegment[TILE];
@@ -54,7 +56,9 @@ final class GroupTile {
         if (max.length < m) {
             max = new float[m];
             sum = new float[m];
+            first = new int[m];
             last = new int[m];
+            from = new int[m];
             valid = new int[m];
             p = new float[m * TILE];
         }
@@ -65,10 +69,16 @@ final class GroupTile {
 
     /** Row {@code r} is {@code src[so .. so+D)} and attends keys {@code 0 … lastKey} of the task's numbering. */
     void setQuery(int r, float[] src, int so, int lastKey) {
+        setQuery(r, src, so, 0, lastKey);
+    }
+
+    /** Row {@code r} is {@code src[so .. so+D)} and attends keys {@code firstKey … lastKey} (a sliding window). */
+    void setQuery(int r, float[] src, int so, int firstKey, int lastKey) {
         int o = r * d;
         for (int x = 0; x < d; x++) {
             q[o + x] = src[so + order[x]];
         }
+        first[r] = firstKey;
         last[r] = lastKey;
     }
 
@@ -80,54 +90,62 @@ final class GroupTile {
         vOff[jj] = vo;
     }
 
-    /** Folds the tile of keys {@code j0 … j0+n−1} (set with {@link #key}) into every row that attends them. */
+    /**
+     * Folds the tile of keys {@code j0 … j0+n−1} (set with {@link #key}) into every row that attends them; keys before
+     * every row's first key need not be set.
+     */
     void fold(int j0, int n) {
         for (int r = 0; r < m; r++) {
             valid[r] = (int) Math.clamp((long) last[r] - j0 + 1, 0, n);
+            from[r] = Math.min((int) Math.clamp((long) first[r] - j0, 0, n), valid[r]);
+        }
+        int lo = n; // keys before every row's window were not set (their blocks may be freed): not read
+        for (int r = 0; r < m; r++) {
+            lo = Math.min(lo, from[r]);
         }
         boolean fp8 = dtype == DType.F8_E4M3;
         if (fp8 && row.length < d) {
             row = new float[d];
         }
-        for (int jj = 0; jj < n; jj++) {
+        for (int jj = lo; jj < n; jj++) {
             MemorySegment seg = kSeg[jj];
             long off = kOff[jj];
             if (fp8) { // widened once for the group's rows
                 SimdRows.widenFp8(seg, off, row, d);
                 for (int r = 0; r < m; r++) {
-                    if (valid[r] > jj) {
+                    if (valid[r] > jj && jj >= from[r]) {
                         p[r * TILE + jj] = SimdRows.dotArray(q, r * d, row, d) * scale;
                     }
                 }
                 continue;
             }
             for (int r = 0; r < m; r++) {
-                if (valid[r] > jj) {
+                if (valid[r] > jj && jj >= from[r]) {
                     p[r * TILE + jj] = SimdRows.dot(dtype, q, r * d, seg, off, d) * scale;
                 }
             }
         }
         for (int r = 0; r < m; r++) {
-            int nv = valid[r];
+            int nv = valid[r] - from[r];
             if (nv == 0) {
                 continue;
             }
-            SimdRows.softmaxTile(p, r * TILE, nv, max, sum, r, acc, r * d, d);
+            SimdRows.softmaxTile(p, r * TILE + from[r], nv, max, sum, r, acc, r * d, d);
         }
-        for (int jj = 0; jj < n; jj++) {
+        for (int jj = lo; jj < n; jj++) {
             MemorySegment seg = vSeg[jj];
             long off = vOff[jj];
             if (fp8) {
                 SimdRows.widenFp8(seg, off, row, d);
                 for (int r = 0; r < m; r++) {
-                    if (valid[r] > jj) {
+                    if (valid[r] > jj && jj >= from[r]) {
                         SimdRows.axpyArray(p[r * TILE + jj] * vScale, row, acc, r * d, d);
                     }
                 }
                 continue;
             }
             for (int r = 0; r < m; r++) {
-                if (valid[r] > jj) {
+                if (valid[r] > jj && jj >= from[r]) {
                     SimdRows.axpy(dtype, p[r * TILE + jj] * vScale, seg, off, acc, r * d, d);
                 }
             }

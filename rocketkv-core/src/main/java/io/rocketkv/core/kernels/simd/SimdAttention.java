@@ -70,12 +70,16 @@ public final class SimdAttention implements CpuAttention {
             GroupTile t = TILES.get();
             t.begin(m, d, dt, s.scale(), cache.kScale(), cache.vScale());
             for (int r = 0; r < m; r++) {
-                t.setQuery(r, q, ((start + i0 + r / g) * h + kvh * g + r % g) * d, past + i0 + r / g);
+                int pos = past + i0 + r / g;
+                t.setQuery(r, q, ((start + i0 + r / g) * h + kvh * g + r % g) * d, s.firstKey(pos), pos);
             }
-            int keys = past + i0 + rows; // keys 0 … past + i0 + rows − 1
-            for (int j0 = 0; j0 < keys; j0 += TILE) {
+            int keys = past + i0 + rows; // keys firstKey(past + i0) … past + i0 + rows − 1
+            // tiles stay at multiples of TILE (chunking-independent); those wholly before every row's window are skipped,
+            // so a freed block (before the window) is never read
+            for (int j0 = s.firstKey(past + i0) / TILE * TILE; j0 < keys; j0 += TILE) {
                 int nk = Math.min(TILE, keys - j0);
-                for (int jj = 0; jj < nk; jj++) {
+                int skip = Math.max(0, s.firstKey(past + i0) - j0); // before the first row's window: never read
+                for (int jj = skip; jj < nk; jj++) {
                     int j = j0 + jj;
                     if (j < past) {
                         MemorySegment blk = cache.block(table[j / p]);
@@ -121,16 +125,10 @@ public final class SimdAttention implements CpuAttention {
     @Override
     public void decode(float[] q, CpuKvCache cache, StepBatch b, AttentionShape s, float[] out, Parallel par) {
         long work = CpuAttention.checkDecode(b, s);
-        int hkv = s.numKvHeads();
-        int p = s.tokensPerBlock();
         int seqs = b.numSeqs();
         int[][] slots = new int[seqs][];
         for (int i = 0; i < seqs; i++) {
-            int len = b.kvLens()[i];
-            slots[i] = new int[len];
-            for (int j = 0; j < len; j++) {
-                slots[i][j] = CpuAttention.physical(b.blockTables()[i], j, p);
-            }
+            slots[i] = CpuAttention.decodeSlots(b, i, s);
         }
         attend(q, cache, slots, null, s, out, par, work);
     }
