@@ -13,7 +13,7 @@ import io.rocketkv.core.weights.SafeTensors;
 
 /**
  * The Llama-family decoder (Llama 2/3.x, Mistral, Qwen2) written once against {@link Kernels}: GQA/MQA,
- * optional q/k/v bias (Qwen2), o/MLP bias (Llama {@code attention_bias}, {@code mlp_bias}), tied embeddings, RoPE at true positions (with llama3 scaling), final norm,
+ * optional q/k/v bias (Qwen2), o/MLP bias (Llama {@code attention_bias}, {@code mlp_bias}), tied embeddings, RoPE at true positions (with its rope scaling), final norm,
  * lm_head only on the rows whose logits are wanted.
  *
  * <p>Per layer: rmsnorm → q/k/v projections → rope → write K,V to the paged cache → attention (dense
@@ -56,7 +56,7 @@ public final class LlamaModel implements Model {
         this.collective = collective;
         this.kernels = kernels;
         this.shape = shape;
-        this.rope = new RopeTable(config.ropeInvFreq());
+        this.rope = config.ropeTable();
         this.embedTokens = embedTokens;
         this.layers = layers;
         this.finalNorm = finalNorm;
@@ -98,6 +98,7 @@ public final class LlamaModel implements Model {
                 || tp.intermediateSize() != config.intermediateSize() || tp.headDim() != config.headDim())) {
             throw new IllegalArgumentException("tensor-parallel plan " + tp + " was made for another model");
         }
+        kernels.checkRope(config.ropeTable()); // before any weight is bound
         int h = config.hiddenSize();
         int d = config.headDim();
         int qDim = config.numAttentionHeads() * d;
