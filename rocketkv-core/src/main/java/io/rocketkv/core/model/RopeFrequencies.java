@@ -2,6 +2,8 @@ package io.rocketkv.core.model;
 
 import io.rocketkv.core.kernels.RopeTable;
 
+import java.util.List;
+
 /**
  * RoPE inverse frequencies and attention factors as transformers 5.18 computes them ({@code modeling_rope_utils.py},
  * CPU, float32). Each tensor operation there is one float32 operation here, Python scalars cast to float32 as torch
@@ -122,7 +124,7 @@ final class RopeFrequencies {
      * {@code inv_freq = 1.0 / (ext_factors * base ** (torch.arange(0, dim, 2).float() / dim))}, the short or the
      * long factors as float32.
      */
-    private static float[] longRope(ModelConfig c, java.util.List<Double> factors) {
+    private static float[] longRope(ModelConfig c, List<Double> factors) {
         float[] inv = powers((float) c.ropeTheta(), c.headDim());
         for (int i = 0; i < inv.length; i++) {
             inv[i] = 1.0f / (factors.get(i).floatValue() * inv[i]);

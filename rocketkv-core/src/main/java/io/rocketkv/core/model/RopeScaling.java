@@ -6,7 +6,7 @@ import java.util.List;
  * The RoPE scaling of a config: {@code rope_scaling} (older checkpoints) or {@code rope_parameters} (transformers
  * v5), its kind under {@code rope_type} (or the older {@code type}). {@code "default"}, or no such field, means no
  * scaling and is a {@code null} {@link ModelConfig#ropeScaling()}. Defaults are resolved as transformers 5.18 resolves
- * them ({@link ModelConfigParser}); the frequencies themselves are {@link RopeFrequencies}'.
+ * them ({@code RopeScalingParser}); the frequencies are {@code ModelConfig.ropeTable()}'s.
  *
  * <p>The kinds and their keys:
  * <ul>
