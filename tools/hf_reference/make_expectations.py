@@ -6,7 +6,9 @@ For every checkpoint directory given (config.json + model.safetensors) and every
 prompts.json ({"prompts": [[ids...], ...]}), runs the model in float32 (bf16 weights are upcast,
 exactly) and decodes `new_tokens` tokens greedily one step at a time with the KV cache, never
 stopping at EOS. For each step it records the chosen id (argmax; ties to the lowest id) and its
-log-probability (log_softmax of the float32 logits).
+log-probability (log_softmax of the float32 logits). Each prompt starts from the rotary embedding's state
+after loading: dynamic RoPE keeps the longest length seen in its module (`max_seq_len_cached`), which would
+otherwise carry one prompt's frequencies into the next.
 
     python3 tools/hf_reference/make_expectations.py OUT.json prompts.json CKPT_DIR [CKPT_DIR ...]
 
@@ -34,6 +36,14 @@ def sha256(path):
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def fresh_rope_state(model):
+    """Undoes what `dynamic_rope_update` remembered from earlier prompts (a no-op for other RoPE kinds)."""
+    for m in model.modules():
+        if hasattr(m, "original_inv_freq") and hasattr(m, "max_seq_len_cached"):
+            m.inv_freq = m.original_inv_freq.clone()
+            m.max_seq_len_cached = m.original_max_seq_len
 
 
 def greedy(model, prompt, n):
@@ -65,6 +75,7 @@ def main():
         model.eval()
         cases = []
         for p in prompts:
+            fresh_rope_state(model)
             ids, lps = greedy(model, p, NEW_TOKENS)
             cases.append({"prompt": p, "ids": ids, "logprobs": lps})
         name = os.path.basename(os.path.normpath(d))

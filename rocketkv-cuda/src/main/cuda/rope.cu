@@ -2,11 +2,15 @@
 // io.rocketkv.cuda.CudaKernels.rope; the CPU twin is CpuKernels.rope.
 //
 // rope_f32   q (tokens, numHeads*headDim), k (tokens, numKvHeads*headDim) fp32, in place;
-//            positions (tokens) int32; invFreq (headDim/2) fp32.
+//            positions (tokens) int32; invFreq (headDim/2) fp32; attentionFactor multiplies cos and sin
+//            (transformers' attention_scaling: 1, but for yarn and longrope).
 //            Channel i pairs with i + headDim/2; both rotate by angle = (float) position * invFreq[i],
 //            an fp32 product exactly as CpuKernels (and transformers) computes it, then precise
-//            sincosf (no fast math), so cos/sin match the CPU's Math.cos/Math.sin of the same float to ~1 ulp.
+//            sincosf (no fast math), so cos/sin match the CPU's Math.cos/Math.sin of the same float to ~1 ulp;
+//            cos *= attentionFactor, sin *= attentionFactor (fp32 products, exact for 1).
 //            x1' = x1*cos - x2*sin, x2' = x2*cos + x1*sin.
+//            One table for every token: RoPE kinds whose frequencies depend on the sequence's length (dynamic,
+//            longrope) are refused by CudaKernels.
 //            version 1: one block per token (grid (tokens)); the threads stride over
 //            (numHeads + numKvHeads) * headDim/2 pairs. blockDim.x any (128).
 
@@ -14,6 +18,7 @@ extern "C" __global__ void rope_f32(float* __restrict__ q,               // (tok
                                     float* __restrict__ k,               // (tokens, numKvHeads*headDim) in/out
                                     const int* __restrict__ positions,   // (tokens)
                                     const float* __restrict__ invFreq,   // (headDim/2)
+                                    float attentionFactor,
                                     int numHeads, int numKvHeads, int headDim) {
     const int t = blockIdx.x;
     const int half = headDim / 2;
@@ -31,6 +36,8 @@ extern "C" __global__ void rope_f32(float* __restrict__ q,               // (tok
         const float angle = __fmul_rn(pos, invFreq[i]);  // fp32 product, never fused
         float s, c;
         sincosf(angle, &s, &c);
+        c = __fmul_rn(c, attentionFactor);
+        s = __fmul_rn(s, attentionFactor);
         const float x1 = row[i];
         const float x2 = row[i + half];
         row[i] = __fsub_rn(__fmul_rn(x1, c), __fmul_rn(x2, s));

@@ -48,7 +48,7 @@ class CudaBlockReuseEndToEndGpuTest {
 
     static Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
-        for (var e : ParityCheckpoints.all().entrySet()) {
+        for (var e : ParityCheckpoints.forCuda().entrySet()) {
             for (boolean rocket : new boolean[] {false, true}) {
                 out.add(Arguments.of(e.getKey(), e.getValue(), rocket));
             }

@@ -43,7 +43,7 @@ class CudaEndToEndGpuTest {
     }
 
     static Stream<Arguments> checkpoints() {
-        return ParityCheckpoints.all().entrySet().stream().map(e -> Arguments.of(e.getKey(), e.getValue()));
+        return ParityCheckpoints.forCuda().entrySet().stream().map(e -> Arguments.of(e.getKey(), e.getValue()));
     }
 
     private static LLM open(Path model, Backend backend) {
@@ -58,7 +58,7 @@ class CudaEndToEndGpuTest {
     }
 
     static Stream<Arguments> checkpointsWithGraphs() {
-        return ParityCheckpoints.all().entrySet().stream()
+        return ParityCheckpoints.forCuda().entrySet().stream()
                 .flatMap(e -> Stream.of(Arguments.of(e.getKey(), e.getValue(), true),
                         Arguments.of(e.getKey(), e.getValue(), false)));
     }

@@ -37,7 +37,7 @@ class CudaPromptLogprobsGpuTest {
     }
 
     static Stream<Arguments> checkpointsChunked() {
-        return ParityCheckpoints.all().entrySet().stream().flatMap(e -> Stream.of(
+        return ParityCheckpoints.forCuda().entrySet().stream().flatMap(e -> Stream.of(
                 Arguments.of(e.getKey(), e.getValue(), false), Arguments.of(e.getKey(), e.getValue(), true)));
     }
 

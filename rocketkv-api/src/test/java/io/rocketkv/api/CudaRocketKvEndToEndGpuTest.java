@@ -56,7 +56,7 @@ class CudaRocketKvEndToEndGpuTest {
     }
 
     static Stream<Arguments> checkpoints() {
-        return ParityCheckpoints.all().entrySet().stream().flatMap(e -> Stream.of(
+        return ParityCheckpoints.forCuda().entrySet().stream().flatMap(e -> Stream.of(
                 Arguments.of(e.getKey(), e.getValue(), KtCacheDtype.FLOAT8_E5M2),
                 Arguments.of(e.getKey(), e.getValue(), KtCacheDtype.BFLOAT16)));
     }

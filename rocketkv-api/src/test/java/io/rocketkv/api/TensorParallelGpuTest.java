@@ -55,7 +55,7 @@ class TensorParallelGpuTest {
 
     static Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
-        for (var e : ParityCheckpoints.all().entrySet()) {
+        for (var e : ParityCheckpoints.forCuda().entrySet()) {
             for (Attention a : Attention.values()) {
                 out.add(Arguments.of(e.getKey(), e.getValue(), a));
             }

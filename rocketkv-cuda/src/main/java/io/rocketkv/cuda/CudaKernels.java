@@ -11,6 +11,7 @@ import io.rocketkv.core.kernels.RopeTable;
 import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.kernels.StepPlan;
 import io.rocketkv.core.kernels.Tensor;
+import io.rocketkv.core.model.UnsupportedModelException;
 import io.rocketkv.core.numeric.Bf16;
 import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.numeric.NumericFormats;
@@ -444,6 +445,7 @@ public final class CudaKernels implements Kernels {
 
     @Override
     public void rope(Tensor q, Tensor k, StepPlan step, RopeTable rope, AttentionShape shape) {
+        checkRope(rope);
         CudaStepPlan p = planner.current(step);
         int d = shape.headDim();
         if (rope.headDim() != d) {
@@ -459,7 +461,17 @@ public final class CudaKernels implements Kernels {
             ropeOnDevice = inv;
         }
         ropeF32.launch(Dim3.of(t), Dim3.of(128), 0, stream, cuda(q).buffer(), cuda(k).buffer(), p.positions(),
-                ropeBuffer, shape.numHeads(), shape.numKvHeads(), d);
+                ropeBuffer, rope.attentionFactor(), shape.numHeads(), shape.numKvHeads(), d);
+    }
+
+    /** One table for every token: frequencies that change with the sequence's length are refused. */
+    @Override
+    public void checkRope(RopeTable rope) {
+        if (rope.dependsOnLength()) {
+            throw new UnsupportedModelException("rope_scaling rope_type \"" + rope.ropeType() + "\" (config.json) is "
+                    + "not supported by the CUDA backend: its RoPE frequencies change with each sequence's length, and "
+                    + "the CUDA rope kernel applies one table to every token. The CPU backend supports it.");
+        }
     }
 
     @Override

@@ -12,6 +12,7 @@ import io.rocketkv.core.kernels.CpuKernels;
 import io.rocketkv.core.kernels.RopeTable;
 import io.rocketkv.core.kernels.StepBatch;
 import io.rocketkv.core.kernels.Tensor;
+import io.rocketkv.core.model.UnsupportedModelException;
 import io.rocketkv.core.numeric.Bf16;
 import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.numeric.Fp16;
@@ -90,14 +91,15 @@ class CudaKernelsGpuTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"1, 4, 2, 16", "37, 4, 2, 64", "97, 32, 8, 128", "5, 3, 1, 24"})
-    void ropeMatchesCpu(int tokens, int heads, int kvHeads, int d) {
+    @CsvSource({"1, 4, 2, 16, 1", "37, 4, 2, 64, 1", "97, 32, 8, 128, 1", "5, 3, 1, 24, 1",
+            "37, 4, 2, 64, 1.2079442", "97, 32, 8, 128, 0.8"})
+    void ropeMatchesCpu(int tokens, int heads, int kvHeads, int d, float attentionFactor) {
         Random rnd = new Random(tokens * 31 + d);
         float[] inv = new float[d / 2];
         for (int i = 0; i < inv.length; i++) {
             inv[i] = (float) Math.pow(500000, -2.0 * i / d);
         }
-        RopeTable rope = new RopeTable(inv);
+        RopeTable rope = RopeTable.fixed("yarn", inv, attentionFactor); // the attention factor multiplies cos and sin
         AttentionShape shape = AttentionShape.of(heads, kvHeads, d, 16);
         int[] pos = new int[tokens];
         for (int i = 0; i < tokens; i++) {
@@ -115,6 +117,15 @@ class CudaKernelsGpuTest {
             Gpu.assertClose("rope q", cpu.download(cq), gpu.download(gq), 1e-5, 2e-6);
             Gpu.assertClose("rope k", cpu.download(ck), gpu.download(gk), 1e-5, 2e-6);
         }
+    }
+
+    @Test
+    void ropeWhoseFrequenciesDependOnLengthIsRefused() {
+        float[] inv = {1f, 0.1f};
+        RopeTable dynamic = RopeTable.lengthDependent("dynamic", inv, 1f, 64, seqLen -> inv);
+        UnsupportedModelException e = assertThrows(UnsupportedModelException.class, () -> gpu.checkRope(dynamic));
+        assertTrue(e.getMessage().contains("\"dynamic\"") && e.getMessage().contains("CPU backend"), e.getMessage());
+        gpu.checkRope(RopeTable.fixed("yarn", inv, 1.2f));
     }
 
     @Test

@@ -88,6 +88,12 @@ public final class Engine implements AutoCloseable {
             }
         }
         Model model = models.get(0);
+        if (config.blockReuse() && model.config().ropeTable().dependsOnLength()) {
+            // a cached block keeps the rotation of the prefill that wrote it, which another length would not give
+            log.warn("block reuse is off: rope_type {} changes the RoPE frequencies with the sequence's length, so "
+                    + "blocks cached by one prompt do not fit another", model.config().ropeScaling().type());
+            config = config.withBlockReuse(false);
+        }
         this.config = config;
         this.detokenizer = detokenizer;
         this.vocabSize = model.config().vocabSize();

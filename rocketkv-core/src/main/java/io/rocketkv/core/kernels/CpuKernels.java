@@ -314,16 +314,21 @@ public final class CpuKernels implements Kernels {
         float[] ks = cpu(k).floats();
         int[] pos = batch.positions();
         int half = d / 2;
+        float attention = rope.attentionFactor();
         float[] cos = new float[half];
         float[] sin = new float[half];
-        for (int t = 0; t < pos.length; t++) {
-            for (int i = 0; i < half; i++) {
-                float angle = pos[t] * rope.freq(i); // fp32 product, as transformers computes it
-                cos[i] = (float) Math.cos(angle);
-                sin[i] = (float) Math.sin(angle);
+        for (int s = 0; s < batch.numSeqs(); s++) {
+            float[] inv = rope.freqs(batch.ropeLength(s));
+            for (int t = batch.queryStart()[s]; t < batch.queryStart()[s + 1]; t++) {
+                for (int i = 0; i < half; i++) {
+                    float angle = pos[t] * inv[i]; // fp32 product, as transformers computes it
+                    // emb.cos() * attention_scaling: a float32 product (exact for the factor 1 of most kinds)
+                    cos[i] = (float) Math.cos(angle) * attention;
+                    sin[i] = (float) Math.sin(angle) * attention;
+                }
+                rotate(qs, t * shape.numHeads() * d, shape.numHeads(), d, cos, sin);
+                rotate(ks, t * shape.numKvHeads() * d, shape.numKvHeads(), d, cos, sin);
             }
-            rotate(qs, t * shape.numHeads() * d, shape.numHeads(), d, cos, sin);
-            rotate(ks, t * shape.numKvHeads() * d, shape.numKvHeads(), d, cos, sin);
         }
     }
 

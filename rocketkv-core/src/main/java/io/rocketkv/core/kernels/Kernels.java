@@ -128,8 +128,19 @@ public interface Kernels extends AutoCloseable {
     /** {@code out = x · wᵀ (+ bias)}; x [R, K] F32, w [N, K], bias [N] or null, out [R, N] F32. */
     void matmul(Tensor x, Tensor w, Tensor bias, Tensor out);
 
-    /** Rotates q [T, Hq·D] and k [T, Hkv·D] in place at the step's positions. */
+    /**
+     * Rotates q [T, Hq·D] and k [T, Hkv·D] in place at the step's positions, each sequence with the frequencies of
+     * its {@link StepBatch#ropeLength}, cos and sin times {@link RopeTable#attentionFactor()}.
+     */
     void rope(Tensor q, Tensor k, StepPlan step, RopeTable rope, AttentionShape shape);
+
+    /**
+     * Refuses, before a model is loaded, a rope table this backend cannot apply; every table is fine by default.
+     *
+     * @throws io.rocketkv.core.model.UnsupportedModelException naming the config key and what would run it
+     */
+    default void checkRope(RopeTable rope) {
+    }
 
     /** {@code out = silu(gate) * up}; all [R, I]. */
     void siluMul(Tensor gate, Tensor up, Tensor out);

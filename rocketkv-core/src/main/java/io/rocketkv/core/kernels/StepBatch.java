@@ -176,6 +176,18 @@ public record StepBatch(
         return queryStart[seq + 1] - queryStart[seq];
     }
 
+    /**
+     * The length that sequence {@code seq}'s RoPE frequencies are chosen by when they depend on it ({@code dynamic},
+     * {@code longrope}; see {@code RopeTable}): transformers' {@code max(position_ids) + 1} of the forward pass. In a
+     * prefill step that is the whole prefill's length, so every chunk of a chunked prefill rotates as the one
+     * unchunked forward would; in a decode step the new token's position + 1 (not its kvLen, which RocketKV's
+     * compaction shortens).
+     */
+    public int ropeLength(int seq) {
+        int last = positions[queryStart[seq + 1] - 1] + 1;
+        return prefill ? Math.max(prefillLens[seq], last) : last;
+    }
+
     /** Whether sequence {@code seq} of this prefill step is a chunk of a longer prefill (not its whole prefill). */
     public boolean isChunk(int seq) {
         return prefill && queryLen(seq) < prefillLens[seq];

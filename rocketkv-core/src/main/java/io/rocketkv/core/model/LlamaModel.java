@@ -15,7 +15,7 @@ import io.rocketkv.core.weights.SafeTensors;
  * The Llama-family decoder (Llama 2/3.x, Mistral, Qwen2, Qwen3) written once against {@link Kernels}: GQA/MQA,
  * sliding-window attention per layer ({@link ModelConfig#layerSlidingWindow}, passed to the attention ops in the
  * layer's {@link AttentionShape#slidingWindow}), optional q/k/v bias (Qwen2), o/MLP bias (Llama {@code attention_bias},
- * {@code mlp_bias}), per-head q/k RMSNorm (Qwen3), tied embeddings, RoPE at true positions (with llama3 scaling),
+ * {@code mlp_bias}), per-head q/k RMSNorm (Qwen3), tied embeddings, RoPE at true positions (with its rope scaling),
  * final norm, lm_head only on the rows whose logits are wanted.
  *
  * <p>Per layer: rmsnorm → q/k/v projections → [per-head q/k rmsnorm] → rope → write K,V to the paged cache →
@@ -67,7 +67,7 @@ public final class LlamaModel implements Model {
             Integer window = config.layerSlidingWindow(l);
             layerShapes[l] = window == null ? shape : shape.withSlidingWindow(window);
         }
-        this.rope = new RopeTable(config.ropeInvFreq());
+        this.rope = config.ropeTable();
         this.embedTokens = embedTokens;
         this.layers = layers;
         this.finalNorm = finalNorm;
@@ -109,6 +109,7 @@ public final class LlamaModel implements Model {
                 || tp.intermediateSize() != config.intermediateSize() || tp.headDim() != config.headDim())) {
             throw new IllegalArgumentException("tensor-parallel plan " + tp + " was made for another model");
         }
+        kernels.checkRope(config.ropeTable()); // before any weight is bound
         int h = config.hiddenSize();
         int d = config.headDim();
         int qDim = config.numAttentionHeads() * d;

@@ -1,5 +1,6 @@
 package io.rocketkv.core.model;
 
+import io.rocketkv.core.kernels.RopeTable;
 import io.rocketkv.core.numeric.DType;
 
 import java.nio.file.Path;
@@ -21,7 +22,7 @@ import java.util.Optional;
  *                              (Qwen3: 128, {@code Qwen3Config}'s default)
  * @param rmsNormEps            epsilon of every RMSNorm
  * @param ropeTheta             RoPE base ({@code rope_theta}, default 10000)
- * @param ropeScaling           llama3 RoPE scaling, or {@code null} for none
+ * @param ropeScaling           RoPE scaling ({@code rope_scaling} / {@code rope_parameters}), or {@code null} for none
  * @param maxPositionEmbeddings longest context the model supports
  * @param vocabSize             rows of the embedding and of {@code lm_head}
  * @param tieWordEmbeddings     {@code lm_head} shares the embedding matrix (no {@code lm_head.weight} tensor)
@@ -109,6 +110,10 @@ public record ModelConfig(
             throw new IllegalArgumentException("rope_theta = " + ropeTheta + " must be finite and > 1");
         }
         requirePositive("max_position_embeddings", maxPositionEmbeddings);
+        if (ropeScaling instanceof RopeScaling.LongRope l) {
+            requireLength("rope_scaling.short_factor", l.shortFactor().size(), headDim);
+            requireLength("rope_scaling.long_factor", l.longFactor().size(), headDim);
+        }
         requirePositive("vocab_size", vocabSize);
         if (bosTokenId != null) {
             requireToken("bos_token_id", bosTokenId, vocabSize);
@@ -215,57 +220,24 @@ public record ModelConfig(
     }
 
     /**
-     * RoPE inverse frequencies, {@code headDim / 2} of them, as transformers computes them in float32.
-     *
-     * <p>Default ({@code _compute_default_rope_parameters}):
-     * {@code inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))}.
-     *
-     * <p>llama3 ({@code _compute_llama3_parameters}), on top of that:
-     * <pre>
-     * low_freq_wavelen = old_context_len / low_freq_factor
-     * high_freq_wavelen = old_context_len / high_freq_factor
-     * wavelen = 2 * math.pi / inv_freq
-     * # wavelen &lt; high_freq_wavelen: do nothing
-     * # wavelen &gt; low_freq_wavelen: divide by factor
-     * inv_freq_llama = torch.where(wavelen &gt; low_freq_wavelen, inv_freq / factor, inv_freq)
-     * # otherwise: interpolate between the two, using a smooth factor
-     * smooth_factor = (old_context_len / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
-     * smoothed_inv_freq = (1 - smooth_factor) * inv_freq_llama / factor + smooth_factor * inv_freq_llama
-     * is_medium_freq = ~(wavelen &lt; high_freq_wavelen) * ~(wavelen &gt; low_freq_wavelen)
-     * inv_freq_llama = torch.where(is_medium_freq, smoothed_inv_freq, inv_freq_llama)
-     * </pre>
-     * Each tensor operation is one float32 operation here, Python scalars cast to float32 as torch does;
-     * {@code scalar / tensor} is {@code tensor.reciprocal() * scalar} in torch, and so it is here. The result
-     * matches transformers 5.17 / torch 2.11 (CPU) bit for bit on Llama 3.1, Llama 3.2 and head_dim-80 cases
-     * ({@code RopeInvFreqTest}).
+     * RoPE inverse frequencies, {@code headDim / 2} of them, as transformers computes them in float32 when it
+     * builds the model (for {@code dynamic} and {@code longrope}: those of a sequence no longer than the original
+     * context). See {@link RopeFrequencies}.
      */
     public float[] ropeInvFreq() {
-        float[] inv = new float[headDim / 2];
-        float base = (float) ropeTheta;
-        for (int i = 0; i < inv.length; i++) {
-            float exponent = (float) (2 * i) / (float) headDim;
-            inv[i] = 1.0f / (float) Math.pow(base, exponent);
+        return RopeFrequencies.initial(this);
+    }
+
+    /** The rope table the forward pass rotates q and k with: frequencies per sequence length, attention factor. */
+    public RopeTable ropeTable() {
+        return RopeFrequencies.table(this);
+    }
+
+    private static void requireLength(String field, int length, int headDim) {
+        if (length != headDim / 2) {
+            throw new IllegalArgumentException(field + " has " + length + " numbers; it needs head_dim / 2 = "
+                    + headDim / 2);
         }
-        if (ropeScaling == null) {
-            return inv;
-        }
-        float factor = (float) ropeScaling.factor();
-        float low = (float) ropeScaling.lowFreqFactor();
-        float oldContext = ropeScaling.originalMaxPositionEmbeddings();
-        float lowFreqWavelen = (float) ((double) ropeScaling.originalMaxPositionEmbeddings() / ropeScaling.lowFreqFactor());
-        float highFreqWavelen = (float) ((double) ropeScaling.originalMaxPositionEmbeddings() / ropeScaling.highFreqFactor());
-        float highMinusLow = (float) (ropeScaling.highFreqFactor() - ropeScaling.lowFreqFactor());
-        float twoPi = (float) (2 * Math.PI);
-        for (int i = 0; i < inv.length; i++) {
-            float wavelen = (1.0f / inv[i]) * twoPi;
-            if (wavelen > lowFreqWavelen) {
-                inv[i] = inv[i] / factor;
-            } else if (!(wavelen < highFreqWavelen)) {
-                float smooth = ((1.0f / wavelen) * oldContext - low) / highMinusLow;
-                inv[i] = (1 - smooth) * inv[i] / factor + smooth * inv[i];
-            }
-        }
-        return inv;
     }
 
     private static void requirePositive(String field, int value) {

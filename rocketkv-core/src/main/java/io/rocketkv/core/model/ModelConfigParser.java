@@ -25,8 +25,13 @@ final class ModelConfigParser {
 
     private final String source; // file named in messages
 
-    private ModelConfigParser(String source) {
+    ModelConfigParser(String source) {
         this.source = source;
+    }
+
+    /** The file (and field) this parser names in its messages. */
+    String source() {
+        return source;
     }
 
     static ModelConfig load(Path dir) {
@@ -98,10 +103,10 @@ final class ModelConfigParser {
         }
         JsonNode ropeParameters = object(c, "rope_parameters"); // transformers v5 spelling
         JsonNode ropeScalingNode = object(c, "rope_scaling");
-        RopeScaling ropeScaling = checkedRopeScaling(ropeScalingNode != null ? ropeScalingNode : ropeParameters,
+        RopeScaling ropeScaling = checkedRopeScaling(c, ropeScalingNode != null ? ropeScalingNode : ropeParameters,
                 ropeScalingNode != null ? "rope_scaling" : "rope_parameters");
         if (ropeScalingNode != null && ropeParameters != null && hasRopeType(ropeParameters)) {
-            RopeScaling other = checkedRopeScaling(ropeParameters, "rope_parameters");
+            RopeScaling other = checkedRopeScaling(c, ropeParameters, "rope_parameters");
             if (!Objects.equals(ropeScaling, other)) {
                 throw fail("has both rope_scaling " + ropeScalingNode + " and rope_parameters " + ropeParameters
                         + ", and they describe different RoPE scaling (" + describe(ropeScaling) + " vs "
@@ -210,10 +215,10 @@ final class ModelConfigParser {
                 + ": model_type \"" + type + "\" is not supported; supported: " + Architecture.supported()));
     }
 
-    /** {@link #ropeScaling}, with a value out of range reported as a checkpoint fault. */
-    private RopeScaling checkedRopeScaling(JsonNode node, String field) {
+    /** {@link RopeScalingParser#parse}, with a value out of range reported as a checkpoint fault. */
+    private RopeScaling checkedRopeScaling(JsonNode c, JsonNode node, String field) {
         try {
-            return ropeScaling(node, field);
+            return RopeScalingParser.parse(this, c, node, field);
         } catch (IllegalArgumentException e) {
             throw new CheckpointFormatException(source + ": " + e.getMessage() + ". Fix the config or download "
                     + "the model again.", e);
@@ -228,24 +233,6 @@ final class ModelConfigParser {
         return r == null ? "none" : r.toString();
     }
 
-    private RopeScaling ropeScaling(JsonNode node, String field) {
-        if (node == null) {
-            return null;
-        }
-        ModelConfigParser r = new ModelConfigParser(source + " " + field);
-        String type = hasValue(node, "rope_type") ? r.text(node, "rope_type") : r.text(node, "type");
-        if (type == null || type.equals("default")) {
-            return null;
-        }
-        if (!type.equals(RopeScaling.LLAMA3)) {
-            throw new UnsupportedModelException(source + ": rope_scaling type \"" + type + "\" is not supported; "
-                    + "supported: " + String.join(", ", RopeScaling.SUPPORTED_TYPES)
-                    + " (linear, dynamic, yarn, longrope, ... are not)");
-        }
-        return RopeScaling.llama3(r.requiredDouble(node, "factor"), r.requiredDouble(node, "low_freq_factor"),
-                r.requiredDouble(node, "high_freq_factor"), r.requiredInt(node, "original_max_position_embeddings"));
-    }
-
     private DType dtype(JsonNode c) {
         String name = hasValue(c, "dtype") ? text(c, "dtype") : text(c, "torch_dtype");
         if (name == null) {
@@ -257,7 +244,7 @@ final class ModelConfigParser {
 
     // ---- typed field access; absent and JSON null read the same ----
 
-    private static boolean hasValue(JsonNode node, String field) {
+    static boolean hasValue(JsonNode node, String field) {
         JsonNode v = node.get(field);
         return v != null && !v.isNull();
     }
@@ -273,7 +260,7 @@ final class ModelConfigParser {
         return v;
     }
 
-    private String text(JsonNode node, String field) {
+    String text(JsonNode node, String field) {
         if (!hasValue(node, field)) {
             return null;
         }
@@ -284,7 +271,7 @@ final class ModelConfigParser {
         return v.textValue();
     }
 
-    private int requiredInt(JsonNode node, String field) {
+    int requiredInt(JsonNode node, String field) {
         Integer v = optionalInt(node, field);
         if (v == null) {
             throw fail("lacks the required field \"" + field + "\"");
@@ -292,7 +279,7 @@ final class ModelConfigParser {
         return v;
     }
 
-    private Integer optionalInt(JsonNode node, String field) {
+    Integer optionalInt(JsonNode node, String field) {
         return hasValue(node, field) ? toInt(node.get(field), field) : null;
     }
 
@@ -304,7 +291,7 @@ final class ModelConfigParser {
         throw fail("field \"" + field + "\" = " + v + " is not a 32-bit integer");
     }
 
-    private double requiredDouble(JsonNode node, String field) {
+    double requiredDouble(JsonNode node, String field) {
         Double v = optionalDouble(node, field);
         if (v == null) {
             throw fail("lacks the required field \"" + field + "\"");
@@ -312,7 +299,7 @@ final class ModelConfigParser {
         return v;
     }
 
-    private Double optionalDouble(JsonNode node, String field) {
+    Double optionalDouble(JsonNode node, String field) {
         if (!hasValue(node, field)) {
             return null;
         }
@@ -323,7 +310,7 @@ final class ModelConfigParser {
         return v.doubleValue();
     }
 
-    private boolean optionalBool(JsonNode node, String field, boolean defaultValue) {
+    boolean optionalBool(JsonNode node, String field, boolean defaultValue) {
         if (!hasValue(node, field)) {
             return defaultValue;
         }
@@ -350,7 +337,7 @@ final class ModelConfigParser {
         return ids.stream().distinct().collect(Collectors.toUnmodifiableList());
     }
 
-    private CheckpointFormatException fail(String problem) {
+    CheckpointFormatException fail(String problem) {
         return new CheckpointFormatException(source + " " + problem + ". Fix the config or download the model "
                 + "again.");
     }

@@ -2,6 +2,7 @@ package io.rocketkv.core.engine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -56,8 +57,11 @@ class BlockReuseTest {
     @TempDir
     static Path dir;
 
+    /** The parity checkpoints whose RoPE does not change with the length: the engine turns reuse off for the others. */
     static Stream<Arguments> checkpoints() {
-        return ParityCheckpoints.all().entrySet().stream().map(e -> Arguments.of(e.getKey(), e.getValue()));
+        return ParityCheckpoints.all().entrySet().stream()
+                .filter(e -> e.getValue().ropeScaling() == null || !e.getValue().ropeScaling().dependsOnLength())
+                .map(e -> Arguments.of(e.getKey(), e.getValue()));
     }
 
     private record Loaded(LlamaModel model, CpuKernels kernels, SafeTensors weights) implements AutoCloseable {
@@ -147,6 +151,32 @@ class BlockReuseTest {
                         what + " prompt " + i + " token " + t);
             }
             assertEquals(e.metrics().cacheTokens(), a.metrics().cacheTokens(), what + " prompt " + i + ": cache tokens");
+        }
+    }
+
+    /**
+     * Dynamic RoPE rotates a prompt with the frequencies of its whole length, so a block one prompt cached would not
+     * fit another: the engine turns reuse off, and the outputs equal the engine without reuse.
+     */
+    @Test
+    void lengthDependentRopeTurnsReuseOff() throws Exception {
+        List<int[]> prompts = sharedPrefixPrompts(3);
+        try (Loaded m = load("dynamic", ParityCheckpoints.LLAMA_DYNAMIC)) {
+            List<GenerationResult> plain = new ArrayList<>();
+            try (Engine engine = new Engine(m.model(), m.kernels(), config(null, 512), ids -> "")) {
+                for (int[] p : prompts) {
+                    plain.add(engine.submit(greedy(p, 8)).get(120, TimeUnit.SECONDS));
+                }
+            }
+            try (Engine engine = new Engine(m.model(), m.kernels(), config(null, 512).withBlockReuse(true), ids -> "")) {
+                assertFalse(engine.config().blockReuse());
+                for (int i = 0; i < prompts.size(); i++) {
+                    GenerationResult r = engine.submit(greedy(prompts.get(i), 8)).get(120, TimeUnit.SECONDS);
+                    assertArrayEquals(plain.get(i).outputIds(), r.outputIds(), "prompt " + i);
+                    assertEquals(0, r.metrics().cachedPromptTokens(), "prompt " + i + ": nothing reused");
+                }
+                assertEquals(0, engine.prefixCacheStats().cachedBlocks());
+            }
         }
     }
 

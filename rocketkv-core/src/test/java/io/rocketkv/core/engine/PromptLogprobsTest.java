@@ -81,10 +81,17 @@ class PromptLogprobsTest {
         JsonNode expected = TransformersParityTest.expected().path("checkpoints");
         for (Map.Entry<String, RandomCheckpoint> e : ParityCheckpoints.all().entrySet()) {
             try (Loaded m = Loaded.of(e.getValue(), e.getKey() + "-hf"); Engine engine = m.engine(4096, false, false)) {
+                // Frequencies that change with the length (dynamic RoPE) rotate one forward over prompt + continuation
+                // with those of the whole length, transformers' decode each step with those of its own length: the
+                // two agree only while the whole stays within the length-independent range.
+                int sameRotation = m.config().ropeTable().lengthIndependentUpTo();
                 for (JsonNode c : expected.path(e.getKey()).path("cases")) {
                     int[] prompt = TransformersParityTest.toInts(c.path("prompt"));
                     int[] ids = TransformersParityTest.toInts(c.path("ids"));
                     int[] fed = IntStream.concat(Arrays.stream(prompt), Arrays.stream(ids)).toArray();
+                    if (fed.length > sameRotation) {
+                        continue;
+                    }
                     List<PromptLogprob> lp = TinyEngines.get(engine.submit(request(fed, 1, 1))).promptLogprobs();
                     assertEquals(fed.length, lp.size());
                     assertNull(lp.getFirst(), "no token precedes the first");

@@ -2,16 +2,13 @@ package io.rocketkv.core.model;
 
 import org.junit.jupiter.api.Test;
 
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
-import java.util.Map;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** {@link ModelConfig#ropeInvFreq()} against a plain double-precision reading of the formulas. */
+/**
+ * {@link ModelConfig#ropeInvFreq()} against a plain double-precision reading of the formulas (transformers' own
+ * float32 values: {@link RopeFrequenciesTest}).
+ */
 class RopeInvFreqTest {
 
     private static void assertClose(double expected, float actual, double relTol, String what) {
@@ -83,42 +80,5 @@ class RopeInvFreqTest {
                     : (1 - (8192 / wavelength - 1) / 3) * base / 32 + (8192 / wavelength - 1) / 3 * base;
             assertClose(expected, inv[i], 1e-6, "inv_freq[" + i + "]");
         }
-    }
-
-    /**
-     * Bit-for-bit against transformers 5.17.0 / torch 2.11.0 (CPU, float32), values made by
-     * {@code rope_inv_freq_transformers.py} beside the expected file. One ulp of slack for a different pow().
-     */
-    @Test
-    void matchesTransformersFloat32() throws IOException {
-        String common = "{\"architectures\": [\"LlamaForCausalLM\"], \"intermediate_size\": 100, "
-                + "\"num_hidden_layers\": 1, \"rms_norm_eps\": 1e-5, \"max_position_embeddings\": 131072, "
-                + "\"vocab_size\": 10, ";
-        String scaling = "\"rope_scaling\": {\"factor\": %s, \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, "
-                + "\"original_max_position_embeddings\": 8192, \"rope_type\": \"llama3\"}, ";
-        Map<String, String> configs = Map.of(
-                "L31", common + scaling.formatted("8.0")
-                        + "\"hidden_size\": 4096, \"num_attention_heads\": 32, \"rope_theta\": 500000.0}",
-                "L32", common + scaling.formatted("32.0") + "\"hidden_size\": 2048, \"num_attention_heads\": 32, "
-                        + "\"head_dim\": 64, \"rope_theta\": 500000.0}",
-                "D80", common + "\"hidden_size\": 2560, \"num_attention_heads\": 32, \"head_dim\": 80, "
-                        + "\"rope_theta\": 1000000.0}");
-        int cases = 0;
-        try (BufferedReader in = new BufferedReader(new InputStreamReader(
-                getClass().getResourceAsStream("rope_inv_freq_transformers.txt"), StandardCharsets.UTF_8))) {
-            for (String line = in.readLine(); line != null; line = in.readLine()) {
-                String[] parts = line.trim().split(" ");
-                float[] inv = ModelConfig.parse(configs.get(parts[0]), null).ropeInvFreq();
-                assertEquals(parts.length - 1, inv.length, parts[0]);
-                for (int i = 0; i < inv.length; i++) {
-                    float expected = (float) Double.parseDouble(parts[i + 1]);
-                    int ulps = Math.abs(Float.floatToIntBits(expected) - Float.floatToIntBits(inv[i]));
-                    assertTrue(ulps <= 1, parts[0] + " inv_freq[" + i + "]: transformers " + expected + ", got "
-                            + inv[i]);
-                }
-                cases++;
-            }
-        }
-        assertEquals(3, cases);
     }
 }

@@ -13,7 +13,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * The four small random-weight checkpoints and the prompts that the CPU engine is checked against
+ * The small random-weight checkpoints and the prompts that the CPU engine is checked against
  * Hugging Face transformers with (expected values in {@code src/test/resources/parity/expected.json},
  * made by {@code tools/hf_reference/make_expectations.py}). Regenerated deterministically; the expected
  * file records each model.safetensors' SHA-256 so a changed generator is caught.
@@ -49,12 +49,47 @@ public final class ParityCheckpoints {
             .numHeads(4).numKvHeads(2).headDim(32).dtype(DType.F32).tieEmbeddings(true).attentionBias(false)
             .ropeTheta(1_000_000).rmsNormEps(1e-6).maxPositions(1024).seed(14).build();
 
+    /** Llama with linear rope scaling (position interpolation, factor 4). */
+    public static final RandomCheckpoint LLAMA_LINEAR = RandomCheckpoint.builder()
+            .architecture(Architecture.LLAMA).vocabSize(320).hiddenSize(64).intermediateSize(172).numLayers(2)
+            .numHeads(4).numKvHeads(2).headDim(16).dtype(DType.F32).tieEmbeddings(false).attentionBias(false)
+            .ropeTheta(10000).ropeScaling(new RopeScaling.Linear(4)).maxPositions(1024).seed(14).build();
+
+    /** Qwen2 with YaRN (factor 8 over an original context of 64, its defaults: attention factor 1 + 0.1 ln 8). */
+    public static final RandomCheckpoint QWEN2_YARN = RandomCheckpoint.builder()
+            .architecture(Architecture.QWEN2).vocabSize(320).hiddenSize(64).intermediateSize(128).numLayers(2)
+            .numHeads(4).numKvHeads(2).headDim(16).dtype(DType.F32).tieEmbeddings(true).attentionBias(true)
+            .ropeTheta(1_000_000).ropeScaling(new RopeScaling.Yarn(8, 64, null, 32, 1, null, null, true))
+            .maxPositions(512).seed(15).build();
+
+    /**
+     * Llama with dynamic NTK scaling (factor 4) and max_position_embeddings 64: the 57-token prompt crosses 64 while
+     * it decodes, the 300-token one is past it from the start, so every decode step has new frequencies.
+     */
+    public static final RandomCheckpoint LLAMA_DYNAMIC = RandomCheckpoint.builder()
+            .architecture(Architecture.LLAMA).vocabSize(320).hiddenSize(64).intermediateSize(172).numLayers(2)
+            .numHeads(4).numKvHeads(2).headDim(16).dtype(DType.F32).tieEmbeddings(false).attentionBias(false)
+            .ropeTheta(10000).ropeScaling(new RopeScaling.Dynamic(4)).maxPositions(64).seed(16).build();
+
     public static Map<String, RandomCheckpoint> all() {
         Map<String, RandomCheckpoint> m = new LinkedHashMap<>();
         m.put("llama-gqa-rope-llama3", LLAMA);
         m.put("qwen2-bias-tied", QWEN2);
         m.put("mistral-mqa-bf16", MISTRAL);
         m.put("qwen3-qknorm-gqa", QWEN3);
+        m.put("llama-rope-linear", LLAMA_LINEAR);
+        m.put("qwen2-rope-yarn", QWEN2_YARN);
+        m.put("llama-rope-dynamic", LLAMA_DYNAMIC);
+        return m;
+    }
+
+    /**
+     * {@link #all()} but those whose RoPE frequencies depend on the sequence's length ({@code dynamic}), which the
+     * CUDA backend refuses.
+     */
+    public static Map<String, RandomCheckpoint> forCuda() {
+        Map<String, RandomCheckpoint> m = all();
+        m.values().removeIf(c -> c.ropeScaling() != null && c.ropeScaling().dependsOnLength());
         return m;
     }
 

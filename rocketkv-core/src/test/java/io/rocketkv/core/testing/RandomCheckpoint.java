@@ -95,6 +95,44 @@ public record RandomCheckpoint(
         return dir;
     }
 
+    /** The keys of {@code s} as a config.json's {@code rope_scaling} spells them. */
+    private static void writeRopeScaling(ObjectNode r, RopeScaling s) {
+        switch (s) {
+            case RopeScaling.Linear l -> r.put("factor", l.factor());
+            case RopeScaling.Dynamic d -> r.put("factor", d.factor());
+            case RopeScaling.Yarn y -> {
+                r.put("factor", y.factor());
+                r.put("original_max_position_embeddings", y.originalMaxPositionEmbeddings());
+                r.put("beta_fast", y.betaFast());
+                r.put("beta_slow", y.betaSlow());
+                r.put("truncate", y.truncate());
+                putIfPresent(r, "attention_factor", y.attentionFactor());
+                putIfPresent(r, "mscale", y.mscale());
+                putIfPresent(r, "mscale_all_dim", y.mscaleAllDim());
+            }
+            case RopeScaling.LongRope l -> {
+                l.shortFactor().forEach(r.putArray("short_factor")::add);
+                l.longFactor().forEach(r.putArray("long_factor")::add);
+                r.put("factor", l.factor());
+                putIfPresent(r, "attention_factor", l.attentionFactor());
+                r.put("original_max_position_embeddings", l.originalMaxPositionEmbeddings());
+            }
+            case RopeScaling.Llama3 l -> {
+                r.put("factor", l.factor());
+                r.put("high_freq_factor", l.highFreqFactor());
+                r.put("low_freq_factor", l.lowFreqFactor());
+                r.put("original_max_position_embeddings", l.originalMaxPositionEmbeddings());
+            }
+        }
+        r.put("rope_type", s.type());
+    }
+
+    private static void putIfPresent(ObjectNode r, String field, Double value) {
+        if (value != null) {
+            r.put(field, value);
+        }
+    }
+
     private ObjectNode config(ObjectMapper json) {
         ObjectNode c = json.createObjectNode();
         c.putArray("architectures").add(architecture.className());
@@ -122,12 +160,7 @@ public record RandomCheckpoint(
         if (ropeScaling == null) {
             c.putNull("rope_scaling");
         } else {
-            ObjectNode r = c.putObject("rope_scaling");
-            r.put("factor", ropeScaling.factor());
-            r.put("high_freq_factor", ropeScaling.highFreqFactor());
-            r.put("low_freq_factor", ropeScaling.lowFreqFactor());
-            r.put("original_max_position_embeddings", ropeScaling.originalMaxPositionEmbeddings());
-            r.put("rope_type", ropeScaling.type());
+            writeRopeScaling(c.putObject("rope_scaling"), ropeScaling);
         }
         c.put("rope_theta", ropeTheta);
         if (architecture == Architecture.QWEN2 || architecture == Architecture.QWEN3) {

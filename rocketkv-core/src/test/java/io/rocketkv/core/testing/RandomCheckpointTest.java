@@ -84,6 +84,21 @@ class RandomCheckpointTest {
     }
 
     @Test
+    void everyRopeScalingKindRoundTripsThroughConfigJson() throws IOException {
+        List<RopeScaling> kinds = List.of(new RopeScaling.Linear(4), new RopeScaling.Dynamic(2),
+                new RopeScaling.Yarn(8, 64, null, 32, 1, null, null, true),
+                new RopeScaling.Yarn(4, 128, 1.1, 16, 2, 0.7, 1.0, false),
+                new RopeScaling.LongRope(List.of(1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7),
+                        List.of(2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0), 4, null, 128),
+                RopeScaling.llama3(8, 1, 4, 64));
+        for (RopeScaling scaling : kinds) {
+            Path d = dir.resolve("rope-" + kinds.indexOf(scaling));
+            RandomCheckpoint.builder().ropeScaling(scaling).maxPositions(512).build().write(d);
+            assertEquals(scaling, ModelConfig.load(d).ropeScaling());
+        }
+    }
+
+    @Test
     void llamaWithLlama3RopeAndBiasesInF16() throws IOException {
         RopeScaling scaling = RopeScaling.llama3(8, 1, 4, 64);
         RandomCheckpoint.builder().dtype(DType.F16).attentionBias(true).ropeScaling(scaling).ropeTheta(500000)
