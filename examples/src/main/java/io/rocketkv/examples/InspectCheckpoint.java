@@ -1,5 +1,6 @@
 package io.rocketkv.examples;
 
+import io.rocketkv.core.model.CheckpointFeatures;
 import io.rocketkv.core.model.ModelConfig;
 import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.tokenizer.Tokenizer;
@@ -15,11 +16,14 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * Opens a Hugging Face checkpoint directory (config.json, model.safetensors, tokenizer.json), prints what
- * the model is and what it costs in memory, and tokenizes a prompt with its tokenizer.
+ * Opens a Hugging Face checkpoint directory (config.json, model.safetensors, tokenizer.json), lists the features its
+ * config uses and whether each is supported ({@link CheckpointFeatures}), prints what the model is and what it costs
+ * in memory, and tokenizes a prompt with its tokenizer. A config this library cannot run gets the feature list and
+ * the reason, and exit status 1.
  */
 @Command(name = "inspect-checkpoint", mixinStandardHelpOptions = true,
-        description = "Describe a Hugging Face checkpoint and tokenize a prompt with its tokenizer.")
+        description = "List the features a Hugging Face checkpoint uses and whether each is supported, describe it, and"
+                + " tokenize a prompt with its tokenizer.")
 public final class InspectCheckpoint implements Callable<Integer> {
 
     @Option(names = "--model", required = true, description = "checkpoint directory (config.json, *.safetensors, tokenizer.json)")
@@ -40,6 +44,13 @@ public final class InspectCheckpoint implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        CheckpointFeatures features = CheckpointFeatures.of(model);
+        printFeatures(features);
+        if (!features.loads()) {
+            System.out.println();
+            System.out.println("Not supported: " + features.loadError());
+            return 1;
+        }
         ModelConfig config = ModelConfig.load(model);
         Tokenizer tokenizer = Tokenizer.load(model);
         try (SafeTensors weights = SafeTensors.open(model)) {
@@ -63,6 +74,14 @@ public final class InspectCheckpoint implements Callable<Integer> {
         String decoded = tokenizer.decode(ids, true);
         System.out.printf("decode(encode(prompt)) %s the prompt: \"%s\"%n", decoded.equals(prompt) ? "equals" : "differs from", decoded);
         return 0;
+    }
+
+    private static void printFeatures(CheckpointFeatures f) {
+        System.out.println("Features (config.json):");
+        for (CheckpointFeatures.Feature x : f.features()) {
+            System.out.printf("  %-22s %-40s %-12s %s%n", x.name(), x.value(), x.support().label(), x.note());
+        }
+        System.out.println();
     }
 
     private static void printModel(ModelConfig c, SafeTensors weights) {
