@@ -12,6 +12,8 @@
 #              (default /tmp/rocketkv-llama8b-random; kept, and reused when already there)
 #   sweep      GpuBenchmarkRunner  -> OUT_DIR/rocketkv-gpu.json      ceilings, decode and prefill attention
 #   e2e        EndToEndBench       -> OUT_DIR/rocketkv-e2e.json      whole-model decode step, capacity, TTFT
+#   e2e_fp8    EndToEndBench --kv-cache-dtype fp8 -> OUT_DIR/rocketkv-e2e-fp8.json   the same with an fp8 KV cache
+#              (not in the default PARTS: ask for it)
 #   downcalls  DowncallOverhead    -> OUT_DIR/downcalls.json         FFM vs JCuda driver calls (JMH)
 #   sdpa       torch_attention.py  -> OUT_DIR/torch-attention.json   PyTorch SDPA decode and causal prefill (flash,
 #                                                                    cuDNN), same shapes
@@ -25,7 +27,7 @@
 # Environment: ROCKETKV_COMMIT (the commit to record where the tree has no .git); JAVA_ARGS (more JVM options for
 # the Java parts, e.g. -Drocketkv.cuda.prefillKernel=wgmma, recorded in run.json);
 # PARTS (default ckpt,sweep,e2e,downcalls,sdpa,hf); budgets in seconds BUDGET_SWEEP (110),
-# BUDGET_E2E (180), BUDGET_HF (100), BUDGET_CKPT (75), BUDGET_DOWNCALLS (50), BUDGET_SDPA (60): about 9 minutes
+# BUDGET_E2E (180, also e2e_fp8's), BUDGET_HF (100), BUDGET_CKPT (75), BUDGET_DOWNCALLS (50), BUDGET_SDPA (60): about 9 minutes
 # at most. --quick: a 2-layer checkpoint, small grids, to check the pipeline in about 2 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -37,7 +39,7 @@ if [[ -n "$quick" && "$quick" != "--quick" ]]; then
 fi
 parts=${PARTS:-ckpt,sweep,e2e,downcalls,sdpa,hf}
 for p in ${parts//,/ }; do
-  case "$p" in ckpt|sweep|e2e|downcalls|sdpa|hf) ;; *) echo "run_all: unknown part $p in PARTS" >&2; exit 2 ;; esac
+  case "$p" in ckpt|sweep|e2e|e2e_fp8|downcalls|sdpa|hf) ;; *) echo "run_all: unknown part $p in PARTS" >&2; exit 2 ;; esac
 done
 for f in .gpu/jre.tar.xz .gpu/classpath; do
   [[ -f "$f" ]] || { echo "run_all: $f is missing (build the .gpu bundle first)" >&2; exit 2; }
@@ -79,6 +81,9 @@ part sweep "${BUDGET_SWEEP:-110}" "${java[@]}" io.rocketkv.benchmarks.gpu.GpuBen
   --out "$out/rocketkv-gpu.json" --commit "$commit" --driver "${driver:-unknown}" --budget-s "${BUDGET_SWEEP:-110}" $quick
 part e2e "${BUDGET_E2E:-180}" "${java[@]}" io.rocketkv.benchmarks.gpu.EndToEndBench --model "$model" \
   --out "$out/rocketkv-e2e.json" --commit "$commit" --driver "${driver:-unknown}" --budget-s "${BUDGET_E2E:-180}" $quick
+part e2e_fp8 "${BUDGET_E2E:-180}" "${java[@]}" io.rocketkv.benchmarks.gpu.EndToEndBench --model "$model" \
+  --out "$out/rocketkv-e2e-fp8.json" --commit "$commit" --driver "${driver:-unknown}" --budget-s "${BUDGET_E2E:-180}" \
+  --kv-cache-dtype fp8 $quick
 part downcalls "${BUDGET_DOWNCALLS:-50}" "${java[@]}" io.rocketkv.benchmarks.downcall.DowncallOverhead \
   --out "$out/downcalls.json"
 part sdpa "${BUDGET_SDPA:-60}" python3 benchmarks/peers/torch_attention.py --out "$out/torch-attention.json" \

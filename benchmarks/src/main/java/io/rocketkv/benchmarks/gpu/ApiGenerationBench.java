@@ -2,6 +2,7 @@ package io.rocketkv.benchmarks.gpu;
 
 import io.rocketkv.api.Backend;
 import io.rocketkv.api.KvCacheConfig;
+import io.rocketkv.api.KvCacheDtype;
 import io.rocketkv.api.LLM;
 import io.rocketkv.api.RequestOutput;
 import io.rocketkv.api.RocketSparseAttentionConfig;
@@ -37,7 +38,8 @@ final class ApiGenerationBench {
         void skipped(Skipped s);
     }
 
-    static void run(Path model, Algo algo, int[] contexts, int newTokens, EndToEndBench.Deadline deadline,
+    static void run(Path model, Algo algo, KvCacheDtype kvDtype, int[] contexts, int newTokens,
+                    EndToEndBench.Deadline deadline,
                     DecodeCost cost, double copyGbs, double prefillParamsPerToken, Sink sink) {
         int maxContext = 0;
         for (int c : contexts) {
@@ -53,7 +55,7 @@ final class ApiGenerationBench {
                 .maxSeqLen(maxContext + newTokens + 64)
                 // RocketKV without block reuse, as the earlier reports ran it: each load serves distinct prompts, so
                 // there is nothing to share, and the figures stay comparable
-                .kvCacheConfig(KvCacheConfig.builder().maxTokens(maxContext + newTokens + 64)
+                .kvCacheConfig(KvCacheConfig.builder().maxTokens(maxContext + newTokens + 64).dtype(kvDtype)
                         .enableBlockReuse(algo.isDense()).build());
         if (!algo.isDense()) {
             b.sparseAttentionConfig(RocketSparseAttentionConfig.builder().promptBudget(algo.budget()).topk(algo.topk())

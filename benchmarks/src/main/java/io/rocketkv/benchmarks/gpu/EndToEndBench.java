@@ -6,9 +6,11 @@ import io.rocketkv.benchmarks.gpu.EndToEndReport.StepRow;
 import io.rocketkv.benchmarks.gpu.GpuReport.Algo;
 import io.rocketkv.benchmarks.gpu.GpuReport.Metadata;
 import io.rocketkv.benchmarks.gpu.GpuReport.Skipped;
+import io.rocketkv.api.KvCacheDtype;
 import io.rocketkv.core.model.LoadProgress;
 import io.rocketkv.core.model.Model;
 import io.rocketkv.core.model.ModelConfig;
+import io.rocketkv.core.numeric.DType;
 import io.rocketkv.core.testing.TinyBpeTokenizer;
 import io.rocketkv.core.weights.SafeTensors;
 import io.rocketkv.cuda.CudaDriver;
@@ -80,7 +82,8 @@ public final class EndToEndBench {
     static EndToEndReport run(Options o) throws IOException {
         Deadline deadline = Deadline.in(o.budgetSeconds);
         String date = LocalDate.now().toString();
-        String shape = "Llama-3.1-8B shape (random bf16 weights), bf16 KV cache, 32-token blocks";
+        String shape = "Llama-3.1-8B shape (random bf16 weights), " + (o.kvFp8() ? "fp8 e4m3" : "bf16")
+                + " KV cache, 32-token blocks";
         if (!CudaDriver.isAvailable()) {
             String why = "CUDA is unavailable: " + CudaDriver.unavailableReason();
             System.err.println("end-to-end skipped: " + why);
@@ -95,7 +98,7 @@ public final class EndToEndBench {
         }
         ensureTokenizer(o.model);
         State s = new State(o);
-        try (CudaKernels k = new CudaKernels()) {
+        try (CudaKernels k = new CudaKernels(0, o.kvFp8() ? DType.F8_E4M3 : DType.BF16)) {
             s.meta = new Metadata(k.context().device().name(), o.driver, CudaDriver.driverVersion(), o.commit, date, shape);
             s.copyGbs = CudaKernelsBench.copyBandwidth(k.context(), k.stream());
             System.out.printf("device: %s; copy %.0f GB/s%n", s.meta.device(), s.copyGbs);
@@ -109,7 +112,8 @@ public final class EndToEndBench {
             ModelConfig cfg = ModelConfig.load(o.model);
             double perToken = (s.weightBytesPerStep / 2.0) - (double) cfg.vocabSize() * cfg.hiddenSize();
             for (Algo a : ALGOS) {
-                ApiGenerationBench.run(o.model, a, o.contexts, o.newTokens, deadline, s.cost, s.copyGbs, perToken,
+                ApiGenerationBench.run(o.model, a, o.kvFp8() ? KvCacheDtype.FP8 : KvCacheDtype.AUTO, o.contexts,
+                    o.newTokens, deadline, s.cost, s.copyGbs, perToken,
                         new ApiGenerationBench.Sink() {
                             public void row(ApiRow row) {
                                 s.api.add(row);
@@ -181,7 +185,8 @@ public final class EndToEndBench {
             s.weightBytesPerStep = total - w.info("model.embed_tokens.weight").byteSize();
             AttentionCost ac = new AttentionCost(cfg.numAttentionHeads(), cfg.numKeyValueHeads(), cfg.headDim(),
                     AttentionCost.LLAMA_8B.tpb());
-            s.cost = new DecodeCost(cfg.numHiddenLayers(), cfg.hiddenSize(), ac, s.weightBytesPerStep, 2);
+            s.cost = new DecodeCost(cfg.numHiddenLayers(), cfg.hiddenSize(), ac, s.weightBytesPerStep,
+                    s.o.kvFp8() ? 1 : 2);
             s.model = new EndToEndReport.Model(dir.getFileName().toString(), params, total, s.weightBytesPerStep,
                     cfg.hiddenSize(), cfg.numHiddenLayers(), s.cost.kvBytesPerToken(), null);
             System.out.printf("model: %,d parameters, %.2f GB of weights, %.2f GB read per decode step%n", params,
@@ -260,10 +265,11 @@ public final class EndToEndBench {
      * 8192 only, 16 new tokens.
      */
     record Options(Path model, Path out, String commit, String driver, int[] contexts, int newTokens, int maxBatch,
-                   double budgetSeconds, Set<String> parts) {
+                   double budgetSeconds, Set<String> parts, boolean kvFp8) {
 
         static final String USAGE = "usage: --model DIR --out PATH [--commit SHA] [--driver VERSION]"
-                + " [--contexts N,N,...] [--new-tokens N] [--max-batch N] [--budget-s S] [--parts step,api] [--quick]";
+                + " [--contexts N,N,...] [--new-tokens N] [--max-batch N] [--budget-s S] [--parts step,api]"
+                + " [--kv-cache-dtype bf16|fp8] [--quick]";
 
         static Options parse(String[] args) {
             Path model = null;
@@ -275,6 +281,7 @@ public final class EndToEndBench {
             int maxBatch = 256;
             double budget = 200;
             Set<String> parts = Set.of("step", "api");
+            boolean kvFp8 = false;
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
                 switch (a) {
@@ -287,6 +294,13 @@ public final class EndToEndBench {
                     case "--max-batch" -> maxBatch = ints(value(args, ++i, a), a)[0];
                     case "--budget-s" -> budget = number(value(args, ++i, a), a);
                     case "--parts" -> parts = Set.copyOf(Arrays.asList(value(args, ++i, a).split(",")));
+                    case "--kv-cache-dtype" -> {
+                        String v = value(args, ++i, a);
+                        if (!v.equals("bf16") && !v.equals("fp8")) {
+                            throw new IllegalArgumentException("--kv-cache-dtype takes bf16 or fp8, got " + v);
+                        }
+                        kvFp8 = v.equals("fp8");
+                    }
                     case "--quick" -> {
                         contexts = new int[] {8192};
                         newTokens = 16;
@@ -317,7 +331,7 @@ public final class EndToEndBench {
                     throw new IllegalArgumentException("--parts takes step and/or api, got " + p);
                 }
             }
-            return new Options(model, out, commit, driver, contexts, newTokens, maxBatch, budget, parts);
+            return new Options(model, out, commit, driver, contexts, newTokens, maxBatch, budget, parts, kvFp8);
         }
 
         private static String value(String[] args, int i, String name) {

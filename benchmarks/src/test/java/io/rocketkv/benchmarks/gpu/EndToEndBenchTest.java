@@ -2,6 +2,7 @@ package io.rocketkv.benchmarks.gpu;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -21,6 +22,9 @@ class EndToEndBenchTest {
         assertArrayEquals(new int[] {8192, 32768, 131072}, o.contexts());
         assertEquals(64, o.newTokens());
         assertEquals(Set.of("step", "api"), o.parts());
+        assertFalse(o.kvFp8());
+        assertTrue(EndToEndBench.Options.parse(new String[] {"--model", "m", "--out", "o", "--kv-cache-dtype", "fp8"})
+                .kvFp8());
         EndToEndBench.Options q = EndToEndBench.Options.parse(new String[] {"--model", "m", "--out", "o", "--quick",
                 "--parts", "api", "--budget-s", "30", "--max-batch", "8"});
         assertArrayEquals(new int[] {8192}, q.contexts());
@@ -32,6 +36,8 @@ class EndToEndBenchTest {
     @Test
     void badArgumentsNameTheOptionAndTheValue() {
         assertMessage("--model DIR and --out PATH are required", new String[] {"--out", "o"});
+        assertMessage("--kv-cache-dtype takes bf16 or fp8, got fp16",
+                new String[] {"--model", "m", "--out", "o", "--kv-cache-dtype", "fp16"});
         assertMessage("unknown option --fast", new String[] {"--model", "m", "--out", "o", "--fast"});
         assertMessage("--contexts takes integers", new String[] {"--model", "m", "--out", "o", "--contexts", "8k"});
         assertMessage("--contexts must each be >= 64", new String[] {"--model", "m", "--out", "o", "--contexts", "8"});
