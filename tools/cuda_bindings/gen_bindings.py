@@ -8,6 +8,9 @@ cuGraphInstantiateWithFlags, ...). One nested holder class per C function holds 
 and its MethodHandle, created on first use; calls go through invokeExact; -Drocketkv.cuda.trace traces
 every downcall. CudaHeaderTest checks the prototypes against the installed cuda.h.
 
+The cuBLASLt prototypes are copied from cublasLt.h of cuBLAS 13.1 (the nvidia-cublas wheel's include/; the
+header is not installed on the build machine, so they are checked by hand, not by a test); the fp8 GEMM needs them.
+
 The NCCL prototypes are copied from nccl.h of NCCL 2.x (src/nccl.h.in in NVIDIA/nccl); nccl.h is not
 installed on the build machine, so they are checked by hand against that header, not by a test. One of them
 takes a struct by value (ncclCommInitRank's ncclUniqueId commId): STRUCT_TYPES maps it to the struct's
@@ -102,6 +105,32 @@ CUBLAS = [
     "cublasComputeType_t computeType, cublasGemmAlgo_t algo)",
 ]
 
+CUBLASLT = [
+    "cublasStatus_t cublasLtCreate(cublasLtHandle_t *lightHandle)",
+    "cublasStatus_t cublasLtDestroy(cublasLtHandle_t lightHandle)",
+    "size_t cublasLtGetVersion(void)",
+    "cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t *matmulDesc, cublasComputeType_t computeType, "
+    "cudaDataType_t scaleType)",
+    "cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t matmulDesc)",
+    "cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t matmulDesc, "
+    "cublasLtMatmulDescAttributes_t attr, const void *buf, size_t sizeInBytes)",
+    "cublasStatus_t cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t *matLayout, cudaDataType type, uint64_t rows, "
+    "uint64_t cols, int64_t ld)",
+    "cublasStatus_t cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t matLayout)",
+    "cublasStatus_t cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t *pref)",
+    "cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t pref)",
+    "cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t pref, "
+    "cublasLtMatmulPreferenceAttributes_t attr, const void *buf, size_t sizeInBytes)",
+    "cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t operationDesc, "
+    "cublasLtMatrixLayout_t Adesc, cublasLtMatrixLayout_t Bdesc, cublasLtMatrixLayout_t Cdesc, "
+    "cublasLtMatrixLayout_t Ddesc, cublasLtMatmulPreference_t preference, int requestedAlgoCount, "
+    "cublasLtMatmulHeuristicResult_t *heuristicResultsArray, int *returnAlgoCount)",
+    "cublasStatus_t cublasLtMatmul(cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t computeDesc, "
+    "const void *alpha, const void *A, cublasLtMatrixLayout_t Adesc, const void *B, cublasLtMatrixLayout_t Bdesc, "
+    "const void *beta, const void *C, cublasLtMatrixLayout_t Cdesc, void *D, cublasLtMatrixLayout_t Ddesc, "
+    "const cublasLtMatmulAlgo_t *algo, void *workspace, size_t workspaceSizeInBytes, cudaStream_t stream)",
+]
+
 NCCL = [
     "ncclResult_t ncclGetVersion(int *version)",
     "ncclResult_t ncclGetUniqueId(ncclUniqueId *uniqueId)",
@@ -122,10 +151,13 @@ NCCL = [
 # C type -> (Java type, layout constant). Pointers of any kind are C_POINTER / MemorySegment.
 INT_TYPES = {"int", "unsigned int", "CUresult", "CUdevice", "CUdevice_attribute", "CUfunction_attribute",
              "CUstreamCaptureMode", "cublasStatus_t", "cublasOperation_t", "cudaDataType", "cublasComputeType_t",
-             "cublasGemmAlgo_t", "cublasMath_t", "ncclResult_t", "ncclDataType_t", "ncclRedOp_t"}
-LONG_TYPES = {"size_t": "C_LONG", "CUdeviceptr": "C_LONG_LONG", "unsigned long long": "C_LONG_LONG"}
+             "cublasGemmAlgo_t", "cublasMath_t", "ncclResult_t", "ncclDataType_t", "ncclRedOp_t", "cudaDataType_t",
+             "cublasLtMatmulDescAttributes_t", "cublasLtMatmulPreferenceAttributes_t"}
+LONG_TYPES = {"size_t": "C_LONG", "CUdeviceptr": "C_LONG_LONG", "unsigned long long": "C_LONG_LONG",
+              "uint64_t": "C_LONG_LONG", "int64_t": "C_LONG_LONG"}
 HANDLE_TYPES = {"CUcontext", "CUstream", "CUevent", "CUmodule", "CUfunction", "CUgraph", "CUgraphExec",
-                "cublasHandle_t", "cudaStream_t", "ncclComm_t"}
+                "cublasHandle_t", "cudaStream_t", "ncclComm_t", "cublasLtHandle_t", "cublasLtMatmulDesc_t",
+                "cublasLtMatrixLayout_t", "cublasLtMatmulPreference_t"}
 # structs passed by value: C type -> the MemoryLayout constant declared in the header class's constants
 STRUCT_TYPES = {"ncclUniqueId": "ncclUniqueId"}
 
@@ -347,6 +379,46 @@ CUBLAS_CONSTANTS = """
     public static final int CUBLAS_PEDANTIC_MATH = 2;
 """
 
+CUBLASLT_CONSTANTS = """
+    // Values from cublasLt.h / cublas_api.h / library_types.h of CUDA 13 (ABI: never renumbered).
+
+    // cublasStatus_t
+    public static final int CUBLAS_STATUS_SUCCESS = 0;
+    public static final int CUBLAS_STATUS_NOT_SUPPORTED = 15;
+    // cublasOperation_t
+    public static final int CUBLAS_OP_N = 0;
+    public static final int CUBLAS_OP_T = 1;
+    // cudaDataType
+    public static final int CUDA_R_32F = 0;
+    public static final int CUDA_R_16BF = 14;
+    public static final int CUDA_R_8F_E4M3 = 28;
+    // cublasComputeType_t
+    public static final int CUBLAS_COMPUTE_32F = 68;
+    // cublasLtMatmulDescAttributes_t
+    public static final int CUBLASLT_MATMUL_DESC_TRANSA = 3;
+    public static final int CUBLASLT_MATMUL_DESC_TRANSB = 4;
+    public static final int CUBLASLT_MATMUL_DESC_A_SCALE_POINTER = 17;
+    public static final int CUBLASLT_MATMUL_DESC_B_SCALE_POINTER = 18;
+    public static final int CUBLASLT_MATMUL_DESC_FAST_ACCUM = 25;
+    // cublasLtMatmulPreferenceAttributes_t
+    public static final int CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1;
+
+    /**
+     * {@snippet lang=c :
+     * typedef struct { uint64_t data[8]; } cublasLtMatmulAlgo_t;
+     * typedef struct {
+     *     cublasLtMatmulAlgo_t algo; size_t workspaceSize; cublasStatus_t state; float wavesCount; int reserved[4];
+     * } cublasLtMatmulHeuristicResult_t;
+     * }
+     */
+    public static final MemoryLayout cublasLtMatmulHeuristicResult_t = MemoryLayout.structLayout(
+            MemoryLayout.sequenceLayout(8, C_LONG_LONG).withName("algo"),
+            C_LONG.withName("workspaceSize"),
+            C_INT.withName("state"),
+            C_FLOAT.withName("wavesCount"),
+            MemoryLayout.sequenceLayout(4, C_INT).withName("reserved")).withName("cublasLtMatmulHeuristicResult_t");
+"""
+
 NCCL_CONSTANTS = """
     // Values from nccl.h of NCCL 2.x (src/nccl.h.in in NVIDIA/nccl); the enums are ABI, never renumbered.
 
@@ -398,7 +470,10 @@ write("cuda_h", " * The CUDA driver API ({@code cuda.h}, {@code libcuda.so.1}): 
 write("cublas_h", " * cuBLAS ({@code cublas_api.h}, {@code libcublas.so.13}, else {@code libcublas.so.12}): handle, stream,\n"
       " * workspace and {@code cublasGemmEx}.",
       'NativeLibrary.load("libcublas.so.13", "libcublas.so.12")', CUBLAS_CONSTANTS, CUBLAS)
+write("cublasLt_h", " * cuBLASLt ({@code cublasLt.h}, {@code libcublasLt.so.13}, else {@code libcublasLt.so.12}): handle,\n"
+      " * matmul and layout descriptors, heuristics and {@code cublasLtMatmul}: the fp8 (e4m3) GEMM.",
+      'NativeLibrary.load("libcublasLt.so.13", "libcublasLt.so.12")', CUBLASLT_CONSTANTS, CUBLASLT)
 write("nccl_h", " * NCCL ({@code nccl.h}, {@code libnccl.so.2}): version, unique id, communicators, all-reduce,\n"
       " * all-gather, groups and error strings: what tensor parallelism over several GPUs of one host needs.",
       'NativeLibrary.load("libnccl.so.2")', NCCL_CONSTANTS, NCCL)
-print("wrote", OUT / "cuda_h.java,", OUT / "cublas_h.java", "and", OUT / "nccl_h.java")
+print("wrote", OUT / "cuda_h.java,", OUT / "cublas_h.java,", OUT / "cublasLt_h.java", "and", OUT / "nccl_h.java")

@@ -125,7 +125,7 @@ public final class Cublas implements AutoCloseable {
         }
     }
 
-    private static void requireBytes(String name, DeviceBuffer b, long bytes) {
+    static void requireBytes(String name, DeviceBuffer b, long bytes) {
         if (b.byteSize() < bytes) {
             throw new IllegalArgumentException("gemmBf16: " + name + " needs " + bytes + " bytes, " + b + " has "
                     + b.byteSize());

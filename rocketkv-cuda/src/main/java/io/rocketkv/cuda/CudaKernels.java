@@ -68,6 +68,12 @@ public final class CudaKernels implements Kernels {
     private final CudaFunction addBias;
     private final CudaFunction kvWrite;
     private final CudaFunction kvWriteFp8;
+    private final CudaModule fp8Module;
+    private final CudaFunction fp8AmaxZero;
+    private final CudaFunction[] fp8Amax = new CudaFunction[2];     // [f32, bf16] activations
+    private final CudaFunction[] fp8Quantize = new CudaFunction[2];
+    /** The fp8 GEMM ({@link Fp8Gemm}); null where fp8 weights are dequantized to bf16 when they load. */
+    private final CublasLt cublasLt;
     private final DType kvDtype;
     /** The scales {@link #setKvCacheScales} gave each F8_E4M3 KV cache tensor: {kScale, vScale}. */
     private final java.util.Map<CudaTensor, float[]> kvScales = java.util.Collections.synchronizedMap(
@@ -88,6 +94,8 @@ public final class CudaKernels implements Kernels {
     private PinnedHostBuffer downloadStaging; // page-locked, reused by download(); null until the first one
     private volatile boolean downloadStagingRefused; // the driver refused the page-locked buffer once
     private DeviceBuffer xBf16;
+    private DeviceBuffer xFp8;       // the e4m3 activations of an fp8 GEMM
+    private DeviceBuffer fp8Scales;  // [amax bits][activation scale] of the last fp8 GEMM
     private DeviceBuffer rowsBuffer;
     private DeviceBuffer ropeBuffer;
     private float[] ropeOnDevice; // the inverse frequencies in ropeBuffer (compared by value)
@@ -141,6 +149,18 @@ public final class CudaKernels implements Kernels {
             this.addBias = rowsModule.function("add_bias_f32");
             this.kvWrite = kvModule.function("kv_cache_write_bf16");
             this.kvWriteFp8 = kvModule.function("kv_cache_write_e4m3");
+            this.fp8Module = KernelImages.load(context, "fp8_quant");
+            made.add(fp8Module);
+            this.fp8AmaxZero = fp8Module.function("fp8_amax_zero");
+            this.fp8Amax[0] = fp8Module.function("fp8_amax_f32");
+            this.fp8Amax[1] = fp8Module.function("fp8_amax_bf16");
+            this.fp8Quantize[0] = fp8Module.function("fp8_quantize_e4m3_f32");
+            this.fp8Quantize[1] = fp8Module.function("fp8_quantize_e4m3_bf16");
+            this.cublasLt = Fp8Gemm.requested().enabled(context.device().computeCapability().smVersion(),
+                    CublasLt.isLibraryAvailable()) ? CublasLt.create(context, cublasWorkspace) : null;
+            if (cublasLt != null) {
+                made.add(cublasLt);
+            }
             this.scratch = new CudaScratch(context);
             this.planner = new CudaStepPlanner(scratch);
             made.add(planner);
@@ -279,12 +299,29 @@ public final class CudaKernels implements Kernels {
     }
 
     /**
-     * An fp8 linear-layer weight, dequantized on the host ({@code e4m3 · scale} in fp32, rounded once to BF16) and
-     * uploaded as a BF16 weight, whatever {@code dequantTo} says: the GEMMs take BF16 weights. An fp8 GEMM path
-     * would override this with an upload of {@code w.data()} and its scales (docs/checkpoints.md).
+     * An fp8 linear-layer weight. With fp8 GEMMs ({@link Fp8Gemm}), a per-tensor-scaled weight whose sides are multiples
+     * of 16 and for which cuBLASLt has an algorithm is uploaded as it is: an F8_E4M3 tensor [rows, cols] whose buffer
+     * holds the e4m3 bytes and, 16-byte aligned after them, the fp32 scale ({@link #fp8ScaleOffset}); {@link #matmul}
+     * then runs it through {@link CublasLt#gemmFp8}. Otherwise it is dequantized on the host ({@code e4m3 · scale} in
+     * fp32, rounded once to BF16) and uploaded as a BF16 weight, whatever {@code dequantTo} says.
      */
     @Override
     public Tensor fp8Weight(Fp8Weight w, DType dequantTo) {
+        int rows = w.rows();
+        int cols = w.cols();
+        if (cublasLt != null && !w.perChannel() && rows % 16 == 0 && cols % 16 == 0
+                && cublasLt.supportsFp8(16, rows, cols)) {
+            long offset = fp8ScaleOffset(rows, cols);
+            DeviceBuffer b = scratch.allocate(offset + 16, "fp8 weight [" + rows + ", " + cols + "]");
+            try {
+                b.copyFrom(w.data(), 0);
+                b.copyFrom(MemorySegment.ofArray(new float[] {w.scale(0)}), offset);
+            } catch (RuntimeException e) {
+                b.close();
+                throw e;
+            }
+            return track(new CudaTensor(DType.F8_E4M3, new int[] {rows, cols}, b, live::remove));
+        }
         try (Arena staging = Arena.ofConfined()) {
             return weight(DType.BF16, new int[] {w.rows(), w.cols()}, w.dequantize(DType.BF16, staging));
         }
@@ -432,7 +469,9 @@ public final class CudaKernels implements Kernels {
                 f32ToBf16.launch(Dim3.of(blocks(elems)), Dim3.of(ROW_BLOCK), 0, stream, xb, xs, elems);
                 cublas.gemmBf16(xb, wt.buffer(), os, rows, n, k, DType.F32);
             }
-            default -> throw new IllegalArgumentException("matmul weight must be F32 or BF16, got " + wt.dtype());
+            case F8_E4M3 -> fp8Matmul(x, xs, wt, os, rows, n, k);
+            default -> throw new IllegalArgumentException("matmul weight must be F32, BF16 or F8_E4M3 (an fp8 checkpoint"
+                    + " weight), got " + wt.dtype());
         }
         if (bias != null) {
             if (bias.numel() != n || bias.dtype() != DType.F32) {
@@ -441,6 +480,35 @@ public final class CudaKernels implements Kernels {
             long elems = (long) rows * n;
             addBias.launch(Dim3.of(blocks(elems)), Dim3.of(ROW_BLOCK), 0, stream, os, cuda(bias).buffer(), (long) rows, n);
         }
+    }
+
+    /** Where an fp8 weight's scale sits in its buffer: after its rows · cols e4m3 bytes, 16-byte aligned. */
+    static long fp8ScaleOffset(int rows, int cols) {
+        return ((long) rows * cols + 15) & ~15L;
+    }
+
+    /**
+     * out[rows, n] = x · wᵀ for an fp8 weight: x (F32 or BF16) quantized per tensor to e4m3 on the device
+     * ({@code fp8_quant.cu}: max |x|, then e4m3(x / scale), CPU twin {@code Fp8Quantization.perTensor}), then the fp8
+     * GEMM with both scales read from device memory. Nothing is read back to the host, so the step stays capturable.
+     */
+    private void fp8Matmul(Tensor x, DeviceBuffer xs, CudaTensor w, DeviceBuffer os, int rows, int n, int k) {
+        if (cublasLt == null) {
+            throw new IllegalStateException("an F8_E4M3 weight needs the fp8 GEMM, which is off on this backend");
+        }
+        long elems = (long) rows * k;
+        int in = x.dtype() == DType.BF16 ? 1 : 0;
+        xFp8 = scratch.grow(xFp8, elems);
+        fp8Scales = scratch.grow(fp8Scales, 16);
+        DeviceBuffer amax = fp8Scales.slice(0, 4);
+        DeviceBuffer scale = fp8Scales.slice(4, 4);
+        fp8AmaxZero.launch(Dim3.of(1), Dim3.of(1), 0, stream, amax);
+        fp8Amax[in].launch(Dim3.of((int) Math.min(1024, Math.max(1, (elems + 1023) / 1024))), Dim3.of(256), 0, stream,
+                xs, elems, amax);
+        fp8Quantize[in].launch(Dim3.of((int) Math.min(4096, Math.max(1, (elems + 1023) / 1024))), Dim3.of(256), 0,
+                stream, xs, elems, amax, xFp8, scale);
+        cublasLt.gemmFp8(xFp8, scale.address(), w.buffer(), w.buffer().address() + fp8ScaleOffset(n, k), os, rows, n, k,
+                stream);
     }
 
     @Override
@@ -703,15 +771,19 @@ public final class CudaKernels implements Kernels {
             downloadStaging = null;
         }
         all.add(xBf16);
+        all.add(xFp8);
+        all.add(fp8Scales);
         all.add(planner);
         all.add(rowsBuffer);
         all.add(ropeBuffer);
         all.add(cublas);
+        all.add(cublasLt); // before the workspace it uses
         all.add(cublasWorkspace);
         all.add(elementwise);
         all.add(ropeModule);
         all.add(rowsModule);
         all.add(kvModule);
+        all.add(fp8Module);
         all.add(attention);
         all.add(rocket);
         all.add(stream);

@@ -51,7 +51,7 @@ class BindingsShapeTest {
     }
 
     @ParameterizedTest
-    @ValueSource(classes = {cuda_h.class, cublas_h.class, nccl_h.class})
+    @ValueSource(classes = {cuda_h.class, cublas_h.class, cublasLt_h.class, nccl_h.class})
     void everyHolderMatchesItsMethod(Class<?> header) throws ReflectiveOperationException {
         List<Binding> bindings = bindings(header);
         @SuppressWarnings("unchecked")
@@ -90,6 +90,26 @@ class BindingsShapeTest {
         Binding gemm = bindings(cublas_h.class).stream().filter(b -> b.name().equals("cublasGemmEx")).findFirst()
                 .orElseThrow();
         assertEquals(19, gemm.descriptor().argumentLayouts().size());
+    }
+
+    /** The cuBLASLt prototypes as cublasLt.h of cuBLAS 13.1 declares them (the header is not installed here). */
+    @Test
+    void cublasLtBindingsMatchCublasLtH() throws ReflectiveOperationException {
+        List<Binding> bindings = bindings(cublasLt_h.class);
+        assertEquals(List.of("cublasLtCreate", "cublasLtDestroy", "cublasLtGetVersion", "cublasLtMatmul",
+                "cublasLtMatmulAlgoGetHeuristic", "cublasLtMatmulDescCreate", "cublasLtMatmulDescDestroy",
+                "cublasLtMatmulDescSetAttribute", "cublasLtMatmulPreferenceCreate", "cublasLtMatmulPreferenceDestroy",
+                "cublasLtMatmulPreferenceSetAttribute", "cublasLtMatrixLayoutCreate", "cublasLtMatrixLayoutDestroy"),
+                bindings.stream().map(Binding::name).sorted().toList());
+        // cublasLtMatmul(handle, desc, alpha, A, Adesc, B, Bdesc, beta, C, Cdesc, D, Ddesc, algo, ws, wsSize, stream)
+        assertEquals(16, find(bindings, "cublasLtMatmul").descriptor().argumentLayouts().size());
+        assertEquals(cublasLt_h.C_LONG, find(bindings, "cublasLtMatmul").descriptor().argumentLayouts().get(14));
+        // cublasLtMatrixLayoutCreate(layout*, cudaDataType, uint64_t rows, uint64_t cols, int64_t ld)
+        assertEquals(List.of(cublasLt_h.C_POINTER, cublasLt_h.C_INT, cublasLt_h.C_LONG_LONG, cublasLt_h.C_LONG_LONG,
+                cublasLt_h.C_LONG_LONG), find(bindings, "cublasLtMatrixLayoutCreate").descriptor().argumentLayouts());
+        assertEquals(10, find(bindings, "cublasLtMatmulAlgoGetHeuristic").descriptor().argumentLayouts().size());
+        // 64-byte algo + size_t + status + float + int[4]
+        assertEquals(96, cublasLt_h.cublasLtMatmulHeuristicResult_t.byteSize());
     }
 
     @Test
