@@ -25,6 +25,20 @@
 #include "attention_common.cuh"
 #include "kv_elements.cuh"
 
+#define RKV_NO_SLOT ((size_t) -1)
+
+// The element offset of token t's K row (KV head 0) in the cache, or RKV_NO_SLOT when t is past numTokens or its
+// slot is negative (a padding token) or past the cache: what both cache writes skip.
+static __device__ __forceinline__ size_t rkv_kv_write_base(int t, const int* __restrict__ slotMapping, int numTokens,
+                                                           int numKvHeads, int headDim, int tokensPerBlock,
+                                                           int numBlocks) {
+    if (t >= numTokens) return RKV_NO_SLOT;
+    const int slot = slotMapping[t];
+    if (slot < 0 || (long long) slot >= (long long) numBlocks * tokensPerBlock) return RKV_NO_SLOT;
+    const int block = slot / tokensPerBlock;
+    return rkv_k_offset(block, 0, slot - block * tokensPerBlock, numKvHeads, tokensPerBlock, headDim);
+}
+
 extern "C" __global__ void __launch_bounds__(128) kv_cache_write_bf16(
         const float* __restrict__ k,             // [numTokens][numKvHeads * headDim]
         const float* __restrict__ v,             // [numTokens][numKvHeads * headDim]
@@ -32,16 +46,13 @@ extern "C" __global__ void __launch_bounds__(128) kv_cache_write_bf16(
         unsigned short* __restrict__ kvCache,    // [numBlocks][2][numKvHeads][tokensPerBlock][headDim] bf16
         int numTokens, int numKvHeads, int headDim, int tokensPerBlock, int numBlocks) {
     const int t = blockIdx.x;
-    if (t >= numTokens) return;
-    const int slot = slotMapping[t];
-    if (slot < 0 || (long long) slot >= (long long) numBlocks * tokensPerBlock) return;
-    const int block = slot / tokensPerBlock;
-    const int off = slot - block * tokensPerBlock;
+    const size_t base = rkv_kv_write_base(t, slotMapping, numTokens, numKvHeads, headDim, tokensPerBlock, numBlocks);
+    if (base == RKV_NO_SLOT) return;
     const int row = numKvHeads * headDim;
     const float* kr = k + (size_t) t * row;
     const float* vr = v + (size_t) t * row;
     const size_t headStride = (size_t) tokensPerBlock * headDim;
-    unsigned short* kb = kvCache + rkv_k_offset(block, 0, off, numKvHeads, tokensPerBlock, headDim);
+    unsigned short* kb = kvCache + base;
     unsigned short* vb = kb + (size_t) numKvHeads * headStride;
 
     if ((headDim & 3) == 0) {
@@ -83,16 +94,13 @@ extern "C" __global__ void __launch_bounds__(128) kv_cache_write_e4m3(
         unsigned char* __restrict__ kvCache,     // [numBlocks][2][numKvHeads][tokensPerBlock][headDim] e4m3
         int numTokens, int numKvHeads, int headDim, int tokensPerBlock, int numBlocks, float kScale, float vScale) {
     const int t = blockIdx.x;
-    if (t >= numTokens) return;
-    const int slot = slotMapping[t];
-    if (slot < 0 || (long long) slot >= (long long) numBlocks * tokensPerBlock) return;
-    const int block = slot / tokensPerBlock;
-    const int off = slot - block * tokensPerBlock;
+    const size_t base = rkv_kv_write_base(t, slotMapping, numTokens, numKvHeads, headDim, tokensPerBlock, numBlocks);
+    if (base == RKV_NO_SLOT) return;
     const int row = numKvHeads * headDim;
     const float* kr = k + (size_t) t * row;
     const float* vr = v + (size_t) t * row;
     const size_t headStride = (size_t) tokensPerBlock * headDim;
-    unsigned char* kb = kvCache + rkv_k_offset(block, 0, off, numKvHeads, tokensPerBlock, headDim);
+    unsigned char* kb = kvCache + base;
     unsigned char* vb = kb + (size_t) numKvHeads * headStride;
     for (int e = threadIdx.x; e < row; e += blockDim.x) {
         const int h = e / headDim;

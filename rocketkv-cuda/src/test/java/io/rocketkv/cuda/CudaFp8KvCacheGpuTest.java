@@ -105,16 +105,7 @@ class CudaFp8KvCacheGpuTest {
         float[] v = Gpu.gaussian(rnd, t * kvHeads * d, vScale);
         int s = lens.length;
         float[] q = Gpu.gaussian(rnd, s * heads * d, 1f);
-        int[] qStart = new int[s + 1];
-        int[] rows = new int[s];
-        int[] pos = new int[s];
-        for (int i = 0; i < s; i++) {
-            qStart[i + 1] = i + 1;
-            rows[i] = i;
-            pos[i] = lens[i] - 1;
-        }
-        StepBatch decode = new StepBatch(false, new int[s], pos, CudaKernelsGpuTest.filled(s, -1), qStart,
-                lens.clone(), layout.tables(), rows);
+        StepBatch decode = CudaKernelsGpuTest.decodeBatch(lens, layout.tables());
         Tensor ccache = cpu.allocate(DType.F8_E4M3, layout.numBlocks(), 2, kvHeads, p, d);
         cpu.setKvCacheScales(ccache, kScale, vScale);
         cpu.writeKv(act(cpu, k, t, kvHeads * d), act(cpu, v, t, kvHeads * d), cpu.plan(fill), shape, ccache);

@@ -430,16 +430,7 @@ class CudaKernelsGpuTest {
         float[] v = Gpu.gaussian(rnd, t * kvHeads * d, 1f);
         int s = lens.length;
         float[] q = Gpu.gaussian(rnd, s * heads * d, 1f);
-        int[] qStart = new int[s + 1];
-        int[] rows = new int[s];
-        int[] pos = new int[s];
-        for (int i = 0; i < s; i++) {
-            qStart[i + 1] = i + 1;
-            rows[i] = i;
-            pos[i] = lens[i] - 1;
-        }
-        StepBatch decode = new StepBatch(false, new int[s], pos, filled(s, -1), qStart, lens.clone(), layout.tables(),
-                rows);
+        StepBatch decode = decodeBatch(lens, layout.tables());
         Tensor ccache = cpu.allocate(DType.F32, layout.numBlocks(), 2, kvHeads, p, d);
         cpu.writeKv(act(cpu, bf16Round(k), t, kvHeads * d), act(cpu, bf16Round(v), t, kvHeads * d), cpu.plan(fill), shape, ccache);
         Tensor co = cpu.allocate(DType.F32, s, heads * d);
@@ -478,6 +469,20 @@ class CudaKernelsGpuTest {
         lens[5] = 32769;
         lens[11] = 4096;
         checkDecode(lens, d, heads, kvHeads, p, rnd);
+    }
+
+    /** One query per sequence, at position lens[s] − 1 over its lens[s] cached keys; no cache slot written. */
+    static StepBatch decodeBatch(int[] lens, int[][] tables) {
+        int s = lens.length;
+        int[] qStart = new int[s + 1];
+        int[] rows = new int[s];
+        int[] pos = new int[s];
+        for (int i = 0; i < s; i++) {
+            qStart[i + 1] = i + 1;
+            rows[i] = i;
+            pos[i] = lens[i] - 1;
+        }
+        return new StepBatch(false, new int[s], pos, filled(s, -1), qStart, lens.clone(), tables, rows);
     }
 
     static int[] filled(int n, int value) {

@@ -103,12 +103,19 @@ public final class ParityCheckpoints {
     }
 
     public static void main(String[] args) throws IOException {
-        Path out = Path.of(args[0]);
-        for (var e : all().entrySet()) {
+        writeAll(Path.of(args[0]), all(), prompts());
+    }
+
+    /**
+     * Writes each checkpoint into a folder of its name under {@code out}, and {@code prompts.json} ({"prompts":
+     * [[ids...], ...]}): the input of {@code tools/hf_reference/make_expectations.py}.
+     */
+    static void writeAll(Path out, Map<String, RandomCheckpoint> checkpoints, List<int[]> prompts) throws IOException {
+        for (var e : checkpoints.entrySet()) {
             e.getValue().write(out.resolve(e.getKey()));
         }
         Files.createDirectories(out);
-        new ObjectMapper().writeValue(out.resolve("prompts.json").toFile(), Map.of("prompts", prompts()));
-        System.out.println("wrote " + all().keySet() + " and prompts.json to " + out);
+        new ObjectMapper().writeValue(out.resolve("prompts.json").toFile(), Map.of("prompts", prompts));
+        System.out.println("wrote " + checkpoints.keySet() + " and prompts.json to " + out);
     }
 }

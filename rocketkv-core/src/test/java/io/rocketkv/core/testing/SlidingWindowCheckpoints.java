@@ -1,9 +1,7 @@
 package io.rocketkv.core.testing;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -68,12 +66,6 @@ public final class SlidingWindowCheckpoints {
     }
 
     public static void main(String[] args) throws IOException {
-        Path out = Path.of(args[0]);
-        for (var e : all().entrySet()) {
-            e.getValue().write(out.resolve(e.getKey()));
-        }
-        Files.createDirectories(out);
-        new ObjectMapper().writeValue(out.resolve("prompts.json").toFile(), Map.of("prompts", prompts()));
-        System.out.println("wrote " + all().keySet() + " and prompts.json to " + out);
+        ParityCheckpoints.writeAll(Path.of(args[0]), all(), prompts());
     }
 }
