@@ -103,14 +103,22 @@ public final class ParityCheckpoints {
     }
 
     public static void main(String[] args) throws IOException {
-        writeAll(Path.of(args[0]), all(), prompts());
+        Map<String, Writer> writers = new LinkedHashMap<>();
+        all().forEach((name, c) -> writers.put(name, c::write));
+        writeAll(Path.of(args[0]), writers, prompts());
+    }
+
+    /** Writes one checkpoint folder. */
+    @FunctionalInterface
+    interface Writer {
+        Path write(Path dir) throws IOException;
     }
 
     /**
      * Writes each checkpoint into a folder of its name under {@code out}, and {@code prompts.json} ({"prompts":
      * [[ids...], ...]}): the input of {@code tools/hf_reference/make_expectations.py}.
      */
-    static void writeAll(Path out, Map<String, RandomCheckpoint> checkpoints, List<int[]> prompts) throws IOException {
+    static void writeAll(Path out, Map<String, Writer> checkpoints, List<int[]> prompts) throws IOException {
         for (var e : checkpoints.entrySet()) {
             e.getValue().write(out.resolve(e.getKey()));
         }

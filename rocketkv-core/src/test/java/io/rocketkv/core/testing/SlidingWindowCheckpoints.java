@@ -1,5 +1,6 @@
 package io.rocketkv.core.testing;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -66,6 +67,8 @@ public final class SlidingWindowCheckpoints {
     }
 
     public static void main(String[] args) throws IOException {
-        ParityCheckpoints.writeAll(Path.of(args[0]), all(), prompts());
+        Map<String, ParityCheckpoints.Writer> writers = new LinkedHashMap<>();
+        all().forEach((name, v) -> writers.put(name, v::write));
+        ParityCheckpoints.writeAll(Path.of(args[0]), writers, prompts());
     }
 }
