@@ -267,8 +267,9 @@ __global__ void __launch_bounds__(NW * 32, MINB) bench_decode_variant(
         const float* q, const unsigned short* kvCache, const int* kvLens, const int* blockTables, float* out,
         float* workspace, int numHeads, int numKvHeads, int headDim, int tokensPerBlock, int maxBlocks, int kvPerSplit,
         float scale) {
-    rkv_decode::decode_split<D, GT, U, NW, PIPE, TR>(q, kvCache, kvLens, blockTables, out, workspace, numHeads,
-                                                     numKvHeads, tokensPerBlock, maxBlocks, kvPerSplit, scale);
+    rkv_decode::decode_split<D, GT, U, NW, PIPE, TR, RkvBf16Kv>(q, kvCache, kvLens, blockTables, out, workspace,
+                                                                numHeads, numKvHeads, tokensPerBlock, maxBlocks,
+                                                                kvPerSplit, scale, 1.f, 1.f, 0);
 }
 struct DecodeVariant {
     const char* name;
