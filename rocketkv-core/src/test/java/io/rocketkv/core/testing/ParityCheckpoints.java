@@ -72,14 +72,15 @@ public final class ParityCheckpoints {
             .ropeTheta(10000).ropeScaling(new RopeScaling.Dynamic(4)).maxPositions(64).seed(16).build();
 
     /**
-     * Phi-3 (Phi-3-mini-4k's shape of config: no head_dim, sliding_window 2047 of max_position_embeddings 4096, so
-     * longer than any sequence here): fused qkv_proj / gate_up_proj, GQA (4 q / 2 kv heads), RoPE on the first 12
-     * of each head's 16 channels ({@code partial_rotary_factor} 0.75, as Phi-4-mini).
+     * Phi-3 (a Phi-3 config.json: no head_dim; sliding_window 4096, no shorter than max_position_embeddings as in
+     * Phi-3.5-mini, so that it never binds, not even at the default max_seq_len, where RocketKV would be refused):
+     * fused qkv_proj / gate_up_proj, GQA (4 q / 2 kv heads), RoPE on the first 12 of each head's 16 channels
+     * ({@code partial_rotary_factor} 0.75, as Phi-4-mini).
      */
     public static final RandomCheckpoint PHI3 = RandomCheckpoint.builder()
             .architecture(Architecture.PHI3).vocabSize(320).hiddenSize(64).intermediateSize(128).numLayers(2)
             .numHeads(4).numKvHeads(2).headDim(16).dtype(DType.F32).tieEmbeddings(false).ropeTheta(10000)
-            .partialRotaryFactor(0.75).slidingWindow(2047).maxPositions(4096).seed(17).build();
+            .partialRotaryFactor(0.75).slidingWindow(4096).maxPositions(4096).seed(17).build();
 
     /**
      * Phi-3 with longrope over an original context of 64 (factor 1024 / 64 = 16, left to its default, so attention
