@@ -3,8 +3,9 @@
 the reference RopeFrequenciesTest checks the Java rope tables against.
 
 For every case below: a Llama config.json (as a dict, with `rope_scaling` or `rope_parameters` spelled the way
-checkpoints on the Hub spell them), and the sequence lengths to evaluate it at. A fresh LlamaRotaryEmbedding is built
-from the config; for a length it runs forward once over positions 0 .. length-1 (so `dynamic_rope_update` picks the
+checkpoints on the Hub spell them), or a Phi-3 one (Phi3Config reads RoPE its own way: `partial_rotary_factor`, su and
+yarn as longrope, the top-level `original_max_position_embeddings`), and the sequence lengths to evaluate it at. A
+fresh LlamaRotaryEmbedding (Phi3RotaryEmbedding for a Phi-3 config) is built from the config; for a length it runs forward once over positions 0 .. length-1 (so `dynamic_rope_update` picks the
 frequencies of that length, as the prefill of a prompt of that length does); `null` is the table right after
 construction. Records `inv_freq` (exact: float32 values written as Python floats) and `attention_scaling`, the
 multiplier of cos and sin.
@@ -16,8 +17,9 @@ import sys
 
 import torch
 import transformers
-from transformers import LlamaConfig
+from transformers import LlamaConfig, Phi3Config
 from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+from transformers.models.phi3.modeling_phi3 import Phi3RotaryEmbedding
 
 
 def config(head_dim, theta, max_pos, rope, key="rope_parameters"):
@@ -29,6 +31,17 @@ def config(head_dim, theta, max_pos, rope, key="rope_parameters"):
     else:  # older checkpoints: rope_scaling beside a top-level rope_theta, the type under "type" or "rope_type"
         c["rope_scaling"] = rope
         c["rope_theta"] = theta
+    return c
+
+
+def phi3_config(heads, head_dim, max_pos, original, rope, partial=None):
+    """A Phi-3 config.json: no head_dim, the top-level original_max_position_embeddings, rope_scaling."""
+    c = {"architectures": ["Phi3ForCausalLM"], "model_type": "phi3", "hidden_size": heads * head_dim,
+         "num_attention_heads": heads, "intermediate_size": 32, "num_hidden_layers": 1, "rms_norm_eps": 1e-5,
+         "vocab_size": 16, "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0, "max_position_embeddings": max_pos,
+         "original_max_position_embeddings": original, "rope_theta": 10000.0, "rope_scaling": rope}
+    if partial is not None:
+        c["partial_rotary_factor"] = partial
     return c
 
 
@@ -95,12 +108,27 @@ CASES = {
                                                                  "attention_factor": 1.25,
                                                                  "original_max_position_embeddings": 64}),
                                       [None, 64, 65, 300]),
+    # Phi-3: Phi-4-mini's shape (RoPE on 96 of 128 channels, longrope), yarn read as longrope (an older spelling),
+    # the RoPE object's original_max_position_embeddings overridden by the top-level one, partial RoPE unscaled
+    "phi3-partial-d128-r96-longrope": (phi3_config(24, 128, 131072, 4096, {
+        "type": "longrope", "short_factor": phi3_factors(48, 7, 1.0, 1.1),
+        "long_factor": phi3_factors(48, 8, 1.0, 60.0)}, partial=0.75), [None, 4096, 4097]),
+    "phi3-yarn-as-longrope-d96": (phi3_config(32, 96, 131072, 4096, {
+        "type": "yarn", "short_factor": phi3_factors(48, 9, 1.0, 1.1),
+        "long_factor": phi3_factors(48, 10, 1.0, 60.0)}), [None, 5000]),
+    "phi3-top-level-original-d32": (phi3_config(4, 32, 8192, 1024, {
+        "rope_type": "longrope", "short_factor": phi3_factors(16, 11, 1.0, 1.5),
+        "long_factor": phi3_factors(16, 12, 1.0, 8.0), "original_max_position_embeddings": 2048}),
+                                    [None, 1024, 1025]),
+    "phi3-partial-d64-default": (phi3_config(4, 64, 4096, 4096, None, partial=0.5), [None]),
 }
 
 
 def evaluate(cfg, length):
-    kwargs = {k: (dict(v) if isinstance(v, dict) else v) for k, v in cfg.items() if k != "architectures"}
-    rotary = LlamaRotaryEmbedding(LlamaConfig(**kwargs))
+    kwargs = {k: (dict(v) if isinstance(v, dict) else v) for k, v in cfg.items()
+              if k not in ("architectures", "model_type")}
+    phi3 = cfg["architectures"] == ["Phi3ForCausalLM"]
+    rotary = Phi3RotaryEmbedding(Phi3Config(**kwargs)) if phi3 else LlamaRotaryEmbedding(LlamaConfig(**kwargs))
     if length is not None:
         x = torch.zeros(1, length, 1, dtype=torch.float32)
         rotary(x, torch.arange(length, dtype=torch.long)[None, :])

@@ -2,26 +2,28 @@
 // io.rocketkv.cuda.CudaKernels.rope; the CPU twin is CpuKernels.rope.
 //
 // rope_f32   q (tokens, numHeads*headDim), k (tokens, numKvHeads*headDim) fp32, in place;
-//            positions (tokens) int32; invFreq (headDim/2) fp32; attentionFactor multiplies cos and sin
+//            positions (tokens) int32; invFreq (rotaryDim/2) fp32; attentionFactor multiplies cos and sin
 //            (transformers' attention_scaling: 1, but for yarn and longrope).
-//            Channel i pairs with i + headDim/2; both rotate by angle = (float) position * invFreq[i],
+//            Only the first rotaryDim channels of each head rotate (rotaryDim = headDim but for a
+//            partial_rotary_factor, even, <= headDim); the channels from rotaryDim on are not touched.
+//            Channel i < rotaryDim/2 pairs with i + rotaryDim/2; both rotate by angle = (float) position * invFreq[i],
 //            an fp32 product exactly as CpuKernels (and transformers) computes it, then precise
 //            sincosf (no fast math), so cos/sin match the CPU's Math.cos/Math.sin of the same float to ~1 ulp;
 //            cos *= attentionFactor, sin *= attentionFactor (fp32 products, exact for 1).
 //            x1' = x1*cos - x2*sin, x2' = x2*cos + x1*sin.
 //            One table for every token: RoPE kinds whose frequencies depend on the sequence's length (dynamic,
 //            longrope) are refused by CudaKernels.
-//            version 1: one block per token (grid (tokens)); the threads stride over
-//            (numHeads + numKvHeads) * headDim/2 pairs. blockDim.x any (128).
+//            version 2 (rotaryDim; version 1 rotated whole heads): one block per token (grid (tokens)); the
+//            threads stride over (numHeads + numKvHeads) * rotaryDim/2 pairs. blockDim.x any (128).
 
 extern "C" __global__ void rope_f32(float* __restrict__ q,               // (tokens, numHeads*headDim) in/out
                                     float* __restrict__ k,               // (tokens, numKvHeads*headDim) in/out
                                     const int* __restrict__ positions,   // (tokens)
-                                    const float* __restrict__ invFreq,   // (headDim/2)
+                                    const float* __restrict__ invFreq,   // (rotaryDim/2)
                                     float attentionFactor,
-                                    int numHeads, int numKvHeads, int headDim) {
+                                    int numHeads, int numKvHeads, int headDim, int rotaryDim) {
     const int t = blockIdx.x;
-    const int half = headDim / 2;
+    const int half = rotaryDim / 2;
     const float pos = static_cast<float>(positions[t]);
     const int pairs = (numHeads + numKvHeads) * half;
     for (int p = threadIdx.x; p < pairs; p += blockDim.x) {

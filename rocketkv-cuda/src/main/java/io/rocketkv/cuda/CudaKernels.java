@@ -516,9 +516,7 @@ public final class CudaKernels implements Kernels {
         checkRope(rope);
         CudaStepPlan p = planner.current(step);
         int d = shape.headDim();
-        if (rope.headDim() != d) {
-            throw new IllegalArgumentException("rope table for head dim " + rope.headDim() + ", attention head dim " + d);
-        }
+        rope.checkHeadDim(d);
         int t = p.batch().numTokens();
         requireFloats(q, (long) t * shape.numHeads() * d, "rope q");
         requireFloats(k, (long) t * shape.numKvHeads() * d, "rope k");
@@ -529,7 +527,7 @@ public final class CudaKernels implements Kernels {
             ropeOnDevice = inv;
         }
         ropeF32.launch(Dim3.of(t), Dim3.of(128), 0, stream, cuda(q).buffer(), cuda(k).buffer(), p.positions(),
-                ropeBuffer, rope.attentionFactor(), shape.numHeads(), shape.numKvHeads(), d);
+                ropeBuffer, rope.attentionFactor(), shape.numHeads(), shape.numKvHeads(), d, rope.rotaryDim());
     }
 
     /** One table for every token: frequencies that change with the sequence's length are refused. */

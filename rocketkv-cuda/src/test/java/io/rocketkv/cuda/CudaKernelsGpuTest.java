@@ -91,13 +91,15 @@ class CudaKernelsGpuTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"1, 4, 2, 16, 1", "37, 4, 2, 64, 1", "97, 32, 8, 128, 1", "5, 3, 1, 24, 1",
-            "37, 4, 2, 64, 1.2079442", "97, 32, 8, 128, 0.8"})
-    void ropeMatchesCpu(int tokens, int heads, int kvHeads, int d, float attentionFactor) {
+    @CsvSource({"1, 4, 2, 16, 1, 16", "37, 4, 2, 64, 1, 64", "97, 32, 8, 128, 1, 128", "5, 3, 1, 24, 1, 24",
+            "37, 4, 2, 64, 1.2079442, 64", "97, 32, 8, 128, 0.8, 128",
+            // partial_rotary_factor: Phi-4-mini's 96 of 128 channels, 0.5 of 64, 12 of 16
+            "97, 24, 8, 128, 1.1902381, 96", "37, 4, 2, 64, 1, 32", "5, 4, 2, 16, 1, 12"})
+    void ropeMatchesCpu(int tokens, int heads, int kvHeads, int d, float attentionFactor, int rotary) {
         Random rnd = new Random(tokens * 31 + d);
-        float[] inv = new float[d / 2];
+        float[] inv = new float[rotary / 2];
         for (int i = 0; i < inv.length; i++) {
-            inv[i] = (float) Math.pow(500000, -2.0 * i / d);
+            inv[i] = (float) Math.pow(500000, -2.0 * i / rotary);
         }
         RopeTable rope = RopeTable.fixed("yarn", inv, attentionFactor); // the attention factor multiplies cos and sin
         AttentionShape shape = AttentionShape.of(heads, kvHeads, d, 16);

@@ -307,13 +307,11 @@ public final class CpuKernels implements Kernels {
     public void rope(Tensor q, Tensor k, StepPlan step, RopeTable rope, AttentionShape shape) {
         StepBatch batch = step.batch();
         int d = shape.headDim();
-        if (rope.headDim() != d) {
-            throw new IllegalArgumentException("rope table for head dim " + rope.headDim() + ", attention head dim " + d);
-        }
+        rope.checkHeadDim(d);
         float[] qs = cpu(q).floats();
         float[] ks = cpu(k).floats();
         int[] pos = batch.positions();
-        int half = d / 2;
+        int half = rope.rotaryDim() / 2;
         float attention = rope.attentionFactor();
         float[] cos = new float[half];
         float[] sin = new float[half];
@@ -332,8 +330,9 @@ public final class CpuKernels implements Kernels {
         }
     }
 
+    /** Rotates channel i with i + cos.length of each of {@code heads} heads of {@code d} channels from {@code base}. */
     private static void rotate(float[] x, int base, int heads, int d, float[] cos, float[] sin) {
-        int half = d / 2;
+        int half = cos.length;
         for (int h = 0; h < heads; h++) {
             int o = base + h * d;
             for (int i = 0; i < half; i++) {

@@ -130,7 +130,8 @@ public interface Kernels extends AutoCloseable {
 
     /**
      * Rotates q [T, Hq·D] and k [T, Hkv·D] in place at the step's positions, each sequence with the frequencies of
-     * its {@link StepBatch#ropeLength}, cos and sin times {@link RopeTable#attentionFactor()}.
+     * its {@link StepBatch#ropeLength}, cos and sin times {@link RopeTable#attentionFactor()}: the first
+     * {@link RopeTable#rotaryDim()} channels of each head, the others left as they are.
      */
     void rope(Tensor q, Tensor k, StepPlan step, RopeTable rope, AttentionShape shape);
 

@@ -3,8 +3,10 @@ package io.rocketkv.core.kernels;
 import java.util.Objects;
 
 /**
- * Rotary position embedding in the Hugging Face Llama layout ("rotate half"): channel i is paired with
- * channel i + D/2, and both rotate by the angle {@code position * invFreq[i]}; cos and sin are multiplied by the
+ * Rotary position embedding in the Hugging Face Llama layout ("rotate half") over the first {@link #rotaryDim()}
+ * channels R of each head (R = D but for a {@code partial_rotary_factor}; the channels from R on pass unrotated, as
+ * transformers' {@code apply_rotary_pos_emb} leaves them): channel i &lt; R/2 is paired with channel i + R/2, and
+ * both rotate by the angle {@code position * invFreq[i]}; cos and sin are multiplied by the
  * {@link #attentionFactor()} (transformers' {@code attention_scaling}: 1 but for yarn and longrope) before they
  * rotate.
  *
@@ -23,7 +25,7 @@ public final class RopeTable {
     }
 
     private final String ropeType;          // the config's rope_type, for messages
-    private final float[] invFreq;          // [D/2] of every sequence of at most upTo tokens
+    private final float[] invFreq;          // [R/2] of every sequence of at most upTo tokens
     private final float attentionFactor;    // multiplies cos and sin
     private final int upTo;                 // Integer.MAX_VALUE when the frequencies never change
     private final LongerSequences longer;   // null when the frequencies never change
@@ -64,8 +66,21 @@ public final class RopeTable {
         return new RopeTable(ropeType, invFreq, attentionFactor, upTo, Objects.requireNonNull(longer, "longer"));
     }
 
-    public int headDim() {
+    /** The channels of each head that rotate, the first ones: twice the number of frequencies. */
+    public int rotaryDim() {
         return invFreq.length * 2;
+    }
+
+    /**
+     * Refuses heads of {@code headDim} channels that this table cannot rotate (fewer channels than it rotates).
+     *
+     * @throws IllegalArgumentException naming both widths
+     */
+    public void checkHeadDim(int headDim) {
+        if (rotaryDim() > headDim) {
+            throw new IllegalArgumentException("rope table rotating " + rotaryDim() + " channels, attention head dim "
+                    + headDim);
+        }
     }
 
     /** The config's {@code rope_type} ({@code default} when unscaled). */
@@ -73,12 +88,12 @@ public final class RopeTable {
         return ropeType;
     }
 
-    /** [D/2] the inverse frequencies of a sequence of at most {@link #lengthIndependentUpTo()} tokens. */
+    /** [R/2] the inverse frequencies of a sequence of at most {@link #lengthIndependentUpTo()} tokens. */
     public float[] invFreq() {
         return invFreq.clone();
     }
 
-    /** [D/2] the inverse frequencies of a sequence of {@code seqLen} tokens. */
+    /** [R/2] the inverse frequencies of a sequence of {@code seqLen} tokens. */
     public float[] invFreq(int seqLen) {
         return freqs(seqLen).clone();
     }

@@ -17,7 +17,14 @@ public enum Architecture {
      * [head_dim]) after the projections and before RoPE; {@code attention_bias} (default false) covers q/k/v/o;
      * {@code head_dim} defaults to 128.
      */
-    QWEN3("Qwen3ForCausalLM", "qwen3");
+    QWEN3("Qwen3ForCausalLM", "qwen3"),
+    /**
+     * Phi-3 / Phi-3.5 / Phi-4-mini: Llama without biases, q/k/v fused in {@code self_attn.qkv_proj.weight} ([q; k; v]
+     * rows) and gate/up in {@code mlp.gate_up_proj.weight} ([gate; up] rows), split when the weights load;
+     * {@code partial_rotary_factor} (RoPE on the first channels of each head), {@code sliding_window} on every
+     * layer, RoPE {@code default} or {@code longrope} ({@code su} and {@code yarn} read as longrope).
+     */
+    PHI3("Phi3ForCausalLM", "phi3");
 
     private final String className;
     private final String modelType;

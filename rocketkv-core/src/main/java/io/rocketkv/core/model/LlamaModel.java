@@ -12,11 +12,12 @@ import io.rocketkv.core.weights.CheckpointFormatException;
 import io.rocketkv.core.weights.SafeTensors;
 
 /**
- * The Llama-family decoder (Llama 2/3.x, Mistral, Qwen2, Qwen3) written once against {@link Kernels}: GQA/MQA,
+ * The Llama-family decoder (Llama 2/3.x, Mistral, Qwen2, Qwen3, Phi-3) written once against {@link Kernels}: GQA/MQA,
  * sliding-window attention per layer ({@link ModelConfig#layerSlidingWindow}, passed to the attention ops in the
  * layer's {@link AttentionShape#slidingWindow}), optional q/k/v bias (Qwen2), o/MLP bias (Llama {@code attention_bias},
- * {@code mlp_bias}), per-head q/k RMSNorm (Qwen3), tied embeddings, RoPE at true positions (with its rope scaling),
- * final norm, lm_head only on the rows whose logits are wanted.
+ * {@code mlp_bias}), per-head q/k RMSNorm (Qwen3), fused qkv / gate_up weights split at load (Phi-3), tied
+ * embeddings, RoPE at true positions (with its rope scaling, on the first {@link ModelConfig#rotaryDim} channels of
+ * each head), final norm, lm_head only on the rows whose logits are wanted.
  *
  * <p>Per layer: rmsnorm → q/k/v projections → [per-head q/k rmsnorm] → rope → write K,V to the paged cache →
  * attention (dense causal in prefill, paged in decode) → o_proj → residual → rmsnorm → SiLU-gated MLP → residual.
@@ -92,8 +93,8 @@ public final class LlamaModel implements Model {
     /**
      * Loads the shard of rank {@code tp.rank()} (the whole model when {@code tp} is null): q/k/v_proj rows of
      * the rank's heads, o_proj columns of its query heads, gate/up_proj rows and down_proj columns of its MLP
-     * slice; row-parallel biases ({@code o_proj}, {@code down_proj}) on rank 0 only, so that the all-reduce
-     * adds them once. {@code collective} must be the same rank of a group of {@code tp.size()} ranks.
+     * slice (of a fused qkv_proj / gate_up_proj, those rows of each part); row-parallel biases ({@code o_proj},
+     * {@code down_proj}) on rank 0 only, so that the all-reduce adds them once. {@code collective} must be the same rank of a group of {@code tp.size()} ranks.
      *
      * @throws CheckpointFormatException when a tensor is missing or has the wrong shape
      */
@@ -128,11 +129,19 @@ public final class LlamaModel implements Model {
             String p = "model.layers." + i + ".";
             boolean bias = config.qkvBias();
             boolean mlpBias = config.mlpBias();
+            Tensor[] qkv = config.fusedProjections()
+                    ? loader.fusedRows(p + "self_attn.qkv_proj.weight", h, new int[] {qDim, kvDim, kvDim},
+                            qRows, kvRows, kvRows)
+                    : new Tensor[] {loader.rows(p + "self_attn.q_proj.weight", qRows, qDim, h),
+                            loader.rows(p + "self_attn.k_proj.weight", kvRows, kvDim, h),
+                            loader.rows(p + "self_attn.v_proj.weight", kvRows, kvDim, h)};
+            Tensor[] gateUp = config.fusedProjections()
+                    ? loader.fusedRows(p + "mlp.gate_up_proj.weight", h, new int[] {inter, inter}, mlpRows, mlpRows)
+                    : new Tensor[] {loader.rows(p + "mlp.gate_proj.weight", mlpRows, inter, h),
+                            loader.rows(p + "mlp.up_proj.weight", mlpRows, inter, h)};
             layers[i] = new Layer(
                     loader.load(p + "input_layernorm.weight", h),
-                    loader.rows(p + "self_attn.q_proj.weight", qRows, qDim, h),
-                    loader.rows(p + "self_attn.k_proj.weight", kvRows, kvDim, h),
-                    loader.rows(p + "self_attn.v_proj.weight", kvRows, kvDim, h),
+                    qkv[0], qkv[1], qkv[2],
                     bias ? loader.rows(p + "self_attn.q_proj.bias", qRows, qDim) : null,
                     bias ? loader.rows(p + "self_attn.k_proj.bias", kvRows, kvDim) : null,
                     bias ? loader.rows(p + "self_attn.v_proj.bias", kvRows, kvDim) : null,
@@ -141,8 +150,7 @@ public final class LlamaModel implements Model {
                     loader.columns(p + "self_attn.o_proj.weight", qRows, oKeep, h, qDim),
                     config.oProjBias() && ownsRowBias ? loader.load(p + "self_attn.o_proj.bias", h) : null,
                     loader.load(p + "post_attention_layernorm.weight", h),
-                    loader.rows(p + "mlp.gate_proj.weight", mlpRows, inter, h),
-                    loader.rows(p + "mlp.up_proj.weight", mlpRows, inter, h),
+                    gateUp[0], gateUp[1],
                     loader.columns(p + "mlp.down_proj.weight", mlpRows, mlpRows, h, inter),
                     mlpBias ? loader.rows(p + "mlp.gate_proj.bias", mlpRows, inter) : null,
                     mlpBias ? loader.rows(p + "mlp.up_proj.bias", mlpRows, inter) : null,

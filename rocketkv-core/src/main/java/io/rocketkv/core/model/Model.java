@@ -28,8 +28,8 @@ public interface Model extends AutoCloseable {
     static Model load(ModelConfig config, SafeTensors weights, Kernels kernels, int tokensPerBlock,
                       LoadProgress progress, TensorParallelPlan tp, Collective collective) {
         return switch (config.architecture()) {
-            case LLAMA, MISTRAL, QWEN2, QWEN3 -> LlamaModel.load(config, weights, kernels, tokensPerBlock, progress,
-                    tp, collective);
+            case LLAMA, MISTRAL, QWEN2, QWEN3, PHI3 -> LlamaModel.load(config, weights, kernels, tokensPerBlock,
+                    progress, tp, collective);
         };
     }
 

@@ -38,6 +38,9 @@ import java.util.Optional;
  * @param slidingLayers         per layer, whether it attends within {@code slidingWindow} ({@code layer_types[i] ==
  *                              "sliding_attention"}); {@code null} means every layer when there is a window. All
  *                              false without a window (transformers then attends fully whatever layer_types says)
+ * @param rotaryDim             channels of each head that RoPE rotates, the first ones ({@code int(head_dim *
+ *                              partial_rotary_factor)}, Phi-3 family; {@code headDim} for every other architecture):
+ *                              channel i pairs with i + rotaryDim / 2, the channels from rotaryDim on pass unrotated
  */
 public record ModelConfig(
         Architecture architecture,
@@ -60,7 +63,8 @@ public record ModelConfig(
         DType torchDtype,
         Integer slidingWindow,
         QuantizationConfig quantization,
-        List<Boolean> slidingLayers) {
+        List<Boolean> slidingLayers,
+        int rotaryDim) {
 
     public static final String CONFIG_FILE = "config.json";
     public static final String GENERATION_CONFIG_FILE = "generation_config.json";
@@ -87,6 +91,19 @@ public record ModelConfig(
                 attentionBias, mlpBias, bosTokenId, eosTokenIds, torchDtype, slidingWindow, quantization, null);
     }
 
+    /** RoPE over the whole of each head ({@code rotaryDim == headDim}). */
+    public ModelConfig(Architecture architecture, int hiddenSize, int intermediateSize, int numHiddenLayers,
+                       int numAttentionHeads, int numKeyValueHeads, int headDim, double rmsNormEps, double ropeTheta,
+                       RopeScaling ropeScaling, int maxPositionEmbeddings, int vocabSize, boolean tieWordEmbeddings,
+                       boolean attentionBias, boolean mlpBias, Integer bosTokenId, List<Integer> eosTokenIds,
+                       DType torchDtype, Integer slidingWindow, QuantizationConfig quantization,
+                       List<Boolean> slidingLayers) {
+        this(architecture, hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads,
+                headDim, rmsNormEps, ropeTheta, ropeScaling, maxPositionEmbeddings, vocabSize, tieWordEmbeddings,
+                attentionBias, mlpBias, bosTokenId, eosTokenIds, torchDtype, slidingWindow, quantization,
+                slidingLayers, headDim);
+    }
+
     public ModelConfig {
         Objects.requireNonNull(architecture, "architecture");
         Objects.requireNonNull(quantization, "quantization");
@@ -109,10 +126,14 @@ public record ModelConfig(
         if (!(ropeTheta > 1) || Double.isInfinite(ropeTheta)) {
             throw new IllegalArgumentException("rope_theta = " + ropeTheta + " must be finite and > 1");
         }
+        if (rotaryDim < 2 || rotaryDim > headDim || rotaryDim % 2 != 0) {
+            throw new IllegalArgumentException("the rotary dimension (head_dim * partial_rotary_factor) = " + rotaryDim
+                    + " must be even and in [2, head_dim = " + headDim + "]");
+        }
         requirePositive("max_position_embeddings", maxPositionEmbeddings);
         if (ropeScaling instanceof RopeScaling.LongRope l) {
-            requireLength("rope_scaling.short_factor", l.shortFactor().size(), headDim);
-            requireLength("rope_scaling.long_factor", l.longFactor().size(), headDim);
+            requireLength("rope_scaling.short_factor", l.shortFactor().size(), headDim, rotaryDim);
+            requireLength("rope_scaling.long_factor", l.longFactor().size(), headDim, rotaryDim);
         }
         requirePositive("vocab_size", vocabSize);
         if (bosTokenId != null) {
@@ -220,7 +241,15 @@ public record ModelConfig(
     }
 
     /**
-     * RoPE inverse frequencies, {@code headDim / 2} of them, as transformers computes them in float32 when it
+     * Whether q/k/v are one fused weight {@code self_attn.qkv_proj.weight} ([q; k; v] rows) and gate/up one
+     * {@code mlp.gate_up_proj.weight} ([gate; up] rows), split when the weights load: Phi-3.
+     */
+    public boolean fusedProjections() {
+        return architecture == Architecture.PHI3;
+    }
+
+    /**
+     * RoPE inverse frequencies, {@code rotaryDim / 2} of them, as transformers computes them in float32 when it
      * builds the model (for {@code dynamic} and {@code longrope}: those of a sequence no longer than the original
      * context). See {@link RopeFrequencies}.
      */
@@ -233,10 +262,11 @@ public record ModelConfig(
         return RopeFrequencies.table(this);
     }
 
-    private static void requireLength(String field, int length, int headDim) {
-        if (length != headDim / 2) {
-            throw new IllegalArgumentException(field + " has " + length + " numbers; it needs head_dim / 2 = "
-                    + headDim / 2);
+    private static void requireLength(String field, int length, int headDim, int rotaryDim) {
+        if (length != rotaryDim / 2) {
+            throw new IllegalArgumentException(field + " has " + length + " numbers; it needs "
+                    + (rotaryDim == headDim ? "head_dim / 2" : "head_dim * partial_rotary_factor / 2") + " = "
+                    + rotaryDim / 2);
         }
     }
 

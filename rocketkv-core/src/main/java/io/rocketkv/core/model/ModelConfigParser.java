@@ -103,10 +103,12 @@ final class ModelConfigParser {
         }
         JsonNode ropeParameters = object(c, "rope_parameters"); // transformers v5 spelling
         JsonNode ropeScalingNode = object(c, "rope_scaling");
-        RopeScaling ropeScaling = checkedRopeScaling(c, ropeScalingNode != null ? ropeScalingNode : ropeParameters,
-                ropeScalingNode != null ? "rope_scaling" : "rope_parameters");
+        JsonNode ropeNode = ropeScalingNode != null ? ropeScalingNode : ropeParameters;
+        String ropeField = ropeScalingNode != null ? "rope_scaling" : "rope_parameters";
+        RopeScaling ropeScaling = checkedRopeScaling(arch, c, ropeNode, ropeField);
+        int rotaryDim = RopeScalingParser.rotaryDim(this, arch, c, ropeNode, ropeField, headDim);
         if (ropeScalingNode != null && ropeParameters != null && hasRopeType(ropeParameters)) {
-            RopeScaling other = checkedRopeScaling(c, ropeParameters, "rope_parameters");
+            RopeScaling other = checkedRopeScaling(arch, c, ropeParameters, "rope_parameters");
             if (!Objects.equals(ropeScaling, other)) {
                 throw fail("has both rope_scaling " + ropeScalingNode + " and rope_parameters " + ropeParameters
                         + ", and they describe different RoPE scaling (" + describe(ropeScaling) + " vs "
@@ -128,11 +130,12 @@ final class ModelConfigParser {
             case LLAMA -> optionalBool(c, "attention_bias", false);
             case QWEN2 -> optionalBool(c, "attention_bias", true); // Qwen2Attention: q/k/v bias=True
             case QWEN3 -> optionalBool(c, "attention_bias", false); // Qwen3Config.attention_bias = False
-            case MISTRAL -> false; // MistralAttention: bias=False whatever the config says
+            case MISTRAL, PHI3 -> false; // MistralAttention, Phi3Attention: bias=False whatever the config says
         };
         Integer slidingWindow = switch (arch) {
             case LLAMA -> null;
-            case MISTRAL -> optionalInt(c, "sliding_window");
+            // Phi3Model masks every layer with config.sliding_window (it reads no layer_types)
+            case MISTRAL, PHI3 -> optionalInt(c, "sliding_window");
             // Qwen2Config: self.sliding_window = sliding_window if self.use_sliding_window else None
             case QWEN2, QWEN3 -> optionalBool(c, "use_sliding_window", false) ? optionalInt(c, "sliding_window") : null;
         };
@@ -160,7 +163,7 @@ final class ModelConfigParser {
                     ropeScaling, requiredInt(c, "max_position_embeddings"),
                     requiredInt(c, "vocab_size"), optionalBool(c, "tie_word_embeddings", false), attentionBias,
                     arch == Architecture.LLAMA && optionalBool(c, "mlp_bias", false), bos, eos, dtype(c),
-                    slidingWindow, quantization, slidingLayers);
+                    slidingWindow, quantization, slidingLayers, rotaryDim);
         } catch (IllegalArgumentException e) {
             throw new CheckpointFormatException(source + ": " + e.getMessage() + ". Fix the config or download "
                     + "the model again.", e);
@@ -216,9 +219,9 @@ final class ModelConfigParser {
     }
 
     /** {@link RopeScalingParser#parse}, with a value out of range reported as a checkpoint fault. */
-    private RopeScaling checkedRopeScaling(JsonNode c, JsonNode node, String field) {
+    private RopeScaling checkedRopeScaling(Architecture arch, JsonNode c, JsonNode node, String field) {
         try {
-            return RopeScalingParser.parse(this, c, node, field);
+            return RopeScalingParser.parse(this, arch, c, node, field);
         } catch (IllegalArgumentException e) {
             throw new CheckpointFormatException(source + ": " + e.getMessage() + ". Fix the config or download "
                     + "the model again.", e);

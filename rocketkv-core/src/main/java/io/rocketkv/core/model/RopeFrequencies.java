@@ -11,7 +11,9 @@ import java.util.List;
  * kind against transformers' own values (within one ulp: a pow() of another library).
  *
  * <p>Default ({@code compute_default_rope_parameters}):
- * {@code inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))}.
+ * {@code inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))}. Everywhere
+ * {@code dim} is {@link ModelConfig#rotaryDim()} ({@code int(head_dim * partial_rotary_factor)}, as transformers
+ * takes it).
  */
 final class RopeFrequencies {
 
@@ -42,12 +44,12 @@ final class RopeFrequencies {
     static float[] initial(ModelConfig c) {
         RopeScaling s = c.ropeScaling();
         if (s == null) {
-            return unscaled(c.ropeTheta(), c.headDim());
+            return unscaled(c.ropeTheta(), c.rotaryDim());
         }
         return switch (s) {
             case RopeScaling.Linear l -> linear(c, l);
-            case RopeScaling.Dynamic d -> unscaled(c.ropeTheta(), c.headDim()); // seq_len <= max_position_embeddings
-            case RopeScaling.Yarn y -> YarnFrequencies.invFreq(c.ropeTheta(), c.headDim(), y);
+            case RopeScaling.Dynamic d -> unscaled(c.ropeTheta(), c.rotaryDim()); // seq_len <= max_position_embeddings
+            case RopeScaling.Yarn y -> YarnFrequencies.invFreq(c.ropeTheta(), c.rotaryDim(), y);
             case RopeScaling.LongRope l -> longRope(c, l.shortFactor());
             case RopeScaling.Llama3 l -> llama3(c, l);
         };
@@ -88,7 +90,7 @@ final class RopeFrequencies {
 
     /** {@code _compute_linear_scaling_rope_parameters}: {@code inv_freq /= factor}. */
     private static float[] linear(ModelConfig c, RopeScaling.Linear l) {
-        float[] inv = unscaled(c.ropeTheta(), c.headDim());
+        float[] inv = unscaled(c.ropeTheta(), c.rotaryDim());
         float factor = (float) l.factor();
         for (int i = 0; i < inv.length; i++) {
             inv[i] = inv[i] / factor;
@@ -106,7 +108,7 @@ final class RopeFrequencies {
      * </pre>
      */
     static float[] dynamic(ModelConfig c, RopeScaling.Dynamic d, int seqLen) {
-        int dim = c.headDim();
+        int dim = c.rotaryDim();
         int len = Math.max(seqLen, c.maxPositionEmbeddings());
         float scaled = (float) d.factor() * (float) len / (float) c.maxPositionEmbeddings() - (float) (d.factor() - 1);
         // tensor ** python float: torch raises the float32 value to the double exponent, then rounds to float32
@@ -125,7 +127,7 @@ final class RopeFrequencies {
      * long factors as float32.
      */
     private static float[] longRope(ModelConfig c, List<Double> factors) {
-        float[] inv = powers((float) c.ropeTheta(), c.headDim());
+        float[] inv = powers((float) c.ropeTheta(), c.rotaryDim());
         for (int i = 0; i < inv.length; i++) {
             inv[i] = 1.0f / (factors.get(i).floatValue() * inv[i]);
         }
@@ -147,7 +149,7 @@ final class RopeFrequencies {
      * {@code scalar / tensor} is {@code tensor.reciprocal() * scalar} in torch, and so it is here.
      */
     private static float[] llama3(ModelConfig c, RopeScaling.Llama3 s) {
-        float[] inv = unscaled(c.ropeTheta(), c.headDim());
+        float[] inv = unscaled(c.ropeTheta(), c.rotaryDim());
         float factor = (float) s.factor();
         float low = (float) s.lowFreqFactor();
         float oldContext = s.originalMaxPositionEmbeddings();

@@ -1,6 +1,7 @@
 package io.rocketkv.core.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -17,33 +18,47 @@ import java.util.List;
  *   <li>yarn's {@code beta_fast} / {@code beta_slow} default to 32 / 1 (also when 0: Python's {@code or}),
  *       {@code truncate} to true.</li>
  * </ul>
- * {@code partial_rotary_factor} other than 1 (only part of each head rotated) is not supported.
+ * Phi-3 ({@code Phi3Config}) differs: {@code su} and {@code yarn} are read as {@code longrope} and no other kind is
+ * accepted; longrope's {@code original_max_position_embeddings} is the config's top-level one (default
+ * {@value #PHI3_ORIGINAL_MAX_POSITIONS}), whatever the RoPE object says; {@code partial_rotary_factor} (the RoPE
+ * object's, else the top-level one) rotates the first {@code int(head_dim * partial_rotary_factor)} channels of each
+ * head ({@link #rotaryDim}). Other architectures rotate whole heads: a {@code partial_rotary_factor} other than 1 is
+ * not supported.
  */
 final class RopeScalingParser {
+
+    /** {@code Phi3Config.original_max_position_embeddings}'s default. */
+    static final int PHI3_ORIGINAL_MAX_POSITIONS = 4096;
 
     private RopeScalingParser() {
     }
 
     /**
+     * @param arch   the architecture (Phi-3 reads the object its own way)
      * @param config the whole config.json object (for {@code max_position_embeddings})
      * @param node   its {@code field} object, or {@code null}
      * @return the scaling, or {@code null} for none
      */
-    static RopeScaling parse(ModelConfigParser parser, JsonNode config, JsonNode node, String field) {
-        Double partial = parser.optionalDouble(config, "partial_rotary_factor");
+    static RopeScaling parse(ModelConfigParser parser, Architecture arch, JsonNode config, JsonNode node,
+                             String field) {
         if (node == null) {
-            requireWholeRotation(parser, partial, "partial_rotary_factor");
             return null;
         }
         ModelConfigParser r = new ModelConfigParser(parser.source() + " " + field);
-        Double nestedPartial = r.optionalDouble(node, "partial_rotary_factor");
-        requireWholeRotation(parser, nestedPartial != null ? nestedPartial : partial,
-                nestedPartial != null ? field + ".partial_rotary_factor" : "partial_rotary_factor");
         String type = ModelConfigParser.hasValue(node, "rope_type") ? r.text(node, "rope_type") : r.text(node, "type");
+        if (arch == Architecture.PHI3) {
+            type = phi3Type(parser, field, type);
+        }
         if (type == null || type.equals("default")) {
             return null;
         }
         int maxPositions = parser.requiredInt(config, "max_position_embeddings");
+        if (arch == Architecture.PHI3) { // Phi3Config: the top-level original_max_position_embeddings wins
+            Integer top = parser.optionalInt(config, "original_max_position_embeddings");
+            ObjectNode copy = ((ObjectNode) node).deepCopy();
+            copy.put("original_max_position_embeddings", top != null ? top : PHI3_ORIGINAL_MAX_POSITIONS);
+            node = copy;
+        }
         return switch (type) {
             case RopeScaling.LINEAR -> new RopeScaling.Linear(r.requiredDouble(node, "factor"));
             case RopeScaling.DYNAMIC -> new RopeScaling.Dynamic(r.requiredDouble(node, "factor"));
@@ -69,11 +84,49 @@ final class RopeScalingParser {
         };
     }
 
-    private static void requireWholeRotation(ModelConfigParser parser, Double partial, String field) {
-        if (partial != null && partial != 1.0) {
-            throw new UnsupportedModelException(parser.source() + ": " + field + " = " + partial + " is not supported"
-                    + " (RoPE on part of each head); supported: 1.0");
+    /**
+     * The channels of each head that RoPE rotates: {@code int(head_dim * partial_rotary_factor)}, the factor of
+     * {@code node} (the RoPE object, may be {@code null}) or else the config's top-level one, default 1.
+     *
+     * @throws UnsupportedModelException for a factor other than 1 outside Phi-3, or one giving an odd dimension
+     * @throws io.rocketkv.core.weights.CheckpointFormatException for a factor outside (0, 1]
+     */
+    static int rotaryDim(ModelConfigParser parser, Architecture arch, JsonNode config, JsonNode node, String field,
+                         int headDim) {
+        Double nested = node == null ? null
+                : new ModelConfigParser(parser.source() + " " + field).optionalDouble(node, "partial_rotary_factor");
+        Double factor = nested != null ? nested : parser.optionalDouble(config, "partial_rotary_factor");
+        String name = nested != null ? field + ".partial_rotary_factor" : "partial_rotary_factor";
+        if (factor == null || factor == 1.0) {
+            return headDim;
         }
+        if (arch != Architecture.PHI3) {
+            throw new UnsupportedModelException(parser.source() + ": " + name + " = " + factor + " is not supported"
+                    + " for " + arch.className() + " (RoPE on part of each head: Phi3ForCausalLM only); "
+                    + "supported: 1.0");
+        }
+        if (!(factor > 0 && factor <= 1)) {
+            throw parser.fail("has " + name + " = " + factor + ", outside (0, 1]");
+        }
+        int dim = (int) (headDim * factor); // Python's int(head_dim * partial_rotary_factor)
+        if (dim < 2 || dim % 2 != 0) {
+            throw new UnsupportedModelException(parser.source() + ": " + name + " = " + factor + " of head_dim "
+                    + headDim + " rotates " + dim + " channels; an even number of at least 2 is supported");
+        }
+        return dim;
+    }
+
+    /** {@code Phi3Config}: {@code su} and {@code yarn} are longrope; only default and longrope are accepted. */
+    private static String phi3Type(ModelConfigParser parser, String field, String type) {
+        if (type == null || type.equals("default") || type.equals(RopeScaling.LONGROPE)) {
+            return type;
+        }
+        if (type.equals("su") || type.equals(RopeScaling.YARN)) {
+            return RopeScaling.LONGROPE;
+        }
+        throw new UnsupportedModelException(parser.source() + ": " + field + " rope_type \"" + type + "\" is not "
+                + "supported for " + Architecture.PHI3.className() + "; supported: default, longrope (su and yarn "
+                + "read as longrope), as Phi3Config accepts");
     }
 
     private static int original(ModelConfigParser r, JsonNode node, int maxPositions) {

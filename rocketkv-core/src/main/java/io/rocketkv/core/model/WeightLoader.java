@@ -62,15 +62,52 @@ final class WeightLoader {
     Tensor rows(String name, TensorParallelPlan.Range r, int rows, int... cols) {
         int[] shape = cols.length == 0 ? new int[] {rows} : new int[] {rows, cols[0]};
         TensorInfo info = check(name, cols.length == 1, shape);
+        return slice(name, info, r, rows, cols.length == 0 ? 0 : cols[0], info.byteSize());
+    }
+
+    /**
+     * The parts of a fused linear layer's weight {@code name}: {@code [sum(partRows), cols]}, part i being the
+     * {@code partRows[i]} rows after the parts before it (Phi-3's {@code qkv_proj} is [q; k; v], its
+     * {@code gate_up_proj} [gate; up]); of part i, the rows {@code keep[i]} (relative to the part). Each is a
+     * contiguous slice of the checkpoint, as from {@link #rows}; each part counts its share of the tensor's bytes
+     * toward the progress.
+     */
+    Tensor[] fusedRows(String name, int cols, int[] partRows, TensorParallelPlan.Range... keep) {
+        if (keep.length != partRows.length) {
+            throw new IllegalArgumentException(partRows.length + " parts of " + name + ", " + keep.length + " ranges");
+        }
+        int total = Arrays.stream(partRows).sum();
+        TensorInfo info = check(name, true, total, cols);
+        Tensor[] parts = new Tensor[partRows.length];
+        int offset = 0;
+        long counted = 0;
+        for (int i = 0; i < parts.length; i++) {
+            if (keep[i].end() > partRows[i]) {
+                throw new IllegalArgumentException("rows " + keep[i] + " outside part " + i + " of " + name + " ("
+                        + partRows[i] + " rows)");
+            }
+            var r = new TensorParallelPlan.Range(offset + keep[i].start(), offset + keep[i].end());
+            long share = i == parts.length - 1 ? info.byteSize() - counted : info.byteSize() * partRows[i] / total;
+            parts[i] = slice(name, info, r, total, cols, share);
+            counted += share;
+            offset += partRows[i];
+        }
+        return parts;
+    }
+
+    /**
+     * Rows {@code r} of {@code name} ({@code rows} of {@code cols} elements; cols 0: a vector), counting
+     * {@code bytes} toward the progress (an fp8 slice counts its own bytes and scales).
+     */
+    private Tensor slice(String name, TensorInfo info, TensorParallelPlan.Range r, int rows, int cols, long bytes) {
         if (info.dtype() == DType.F8_E4M3) {
             return bindFp8(Fp8Weights.read(weights, name).rows(r.start(), r.length()));
         }
-        if (r.start() == 0 && r.end() == rows) {
-            return bind(name, info, shape, weights.data(name));
-        }
-        long rowBytes = (long) (cols.length == 0 ? 1 : cols[0]) * info.dtype().byteSize();
-        int[] sliced = cols.length == 0 ? new int[] {r.length()} : new int[] {r.length(), cols[0]};
-        return bind(name, info, sliced, weights.data(name).asSlice(r.start() * rowBytes, r.length() * rowBytes));
+        int[] sliced = cols == 0 ? new int[] {r.length()} : new int[] {r.length(), cols};
+        long rowBytes = (long) Math.max(1, cols) * info.dtype().byteSize();
+        MemorySegment data = r.start() == 0 && r.end() == rows ? weights.data(name)
+                : weights.data(name).asSlice(r.start() * rowBytes, r.length() * rowBytes);
+        return bound(name, bytes, () -> kernels.weight(info.dtype(), sliced, data));
     }
 
     /**

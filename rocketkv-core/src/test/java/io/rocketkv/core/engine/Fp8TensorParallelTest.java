@@ -27,7 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * fp8 weights under tensor parallelism: a rank's rows (q/k/v, gate/up, with their per-channel scales) and columns
  * (o_proj, down_proj) of an fp8 checkpoint, over 2 CPU ranks, give the greedy ids of the whole fp8 model, and its
- * log-probabilities within 1e-4 (the all-reduce sums partial products in another order).
+ * log-probabilities within 1e-4 (the all-reduce sums partial products in another order). Phi-3's fused qkv_proj and
+ * gate_up_proj: each rank's rows of each part, with their per-channel scales or the one per-tensor scale they share.
  */
 class Fp8TensorParallelTest {
 
@@ -35,10 +36,13 @@ class Fp8TensorParallelTest {
     static Path dir;
 
     @ParameterizedTest(name = "{0} per-channel={1}")
-    @CsvSource({"llama, true", "llama, false", "qwen2, true"})
+    @CsvSource({"llama, true", "llama, false", "qwen2, true", "phi3, true", "phi3, false"})
     void shardedFp8ModelGivesTheWholeFp8ModelsIds(String arch, boolean perChannel) throws Exception {
-        Path source = (arch.equals("llama") ? ParityCheckpoints.LLAMA : ParityCheckpoints.QWEN2)
-                .write(dir.resolve(arch + "-" + perChannel));
+        Path source = (switch (arch) {
+            case "llama" -> ParityCheckpoints.LLAMA;
+            case "qwen2" -> ParityCheckpoints.QWEN2;
+            default -> ParityCheckpoints.PHI3;
+        }).write(dir.resolve(arch + "-" + perChannel));
         Path fp8 = dir.resolve(arch + "-fp8-" + perChannel);
         Fp8CheckpointWriter.convert(source, fp8, perChannel);
         List<int[]> prompts = ParityCheckpoints.prompts().subList(0, 2);

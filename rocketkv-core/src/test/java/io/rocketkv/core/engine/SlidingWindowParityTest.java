@@ -30,8 +30,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Sliding-window attention against transformers (float32, eager; {@code parity/sliding-window.json} from
  * {@code tools/hf_reference/make_expectations.py} on {@link SlidingWindowCheckpoints}): the Mistral parity
- * checkpoint with {@code sliding_window} 96 in every layer, and the Qwen2 one with layer 0 full and layer 1 sliding
- * ({@code max_window_layers} 1). Prompts of 10, 57, 300 and 90 tokens and 24 greedy tokens each: positions past the
+ * checkpoint with {@code sliding_window} 96 in every layer, the Qwen2 one with layer 0 full and layer 1 sliding
+ * ({@code max_window_layers} 1), and the Phi-3 one with the window in every layer. Prompts of 10, 57, 300 and 90 tokens and 24 greedy tokens each: positions past the
  * window, a prompt longer than it, decodes that cross it. Greedy ids equal and log-probabilities within 1e-3 (as
  * {@code TransformersParityTest}), with the KV cache in F32; each prompt alone, all four in one batch, in chunks of
  * 40 tokens (chunked prefill across the window), and twice with block reuse (the second run starts from cached

@@ -179,6 +179,54 @@ class CpuKernelsTest {
         }
     }
 
+    @Test
+    void partialRopeRotatesTheFirstChannelsAsAHeadOfThatWidthAndLeavesTheRest() {
+        // transformers' apply_rotary_pos_emb with rotary_dim < head_dim: rotate q[..., :R] (pairs i, i + R/2),
+        // concatenate q[..., R:] unchanged
+        int heads = 3, kvHeads = 1, d = 16, r = 12, t = 4;
+        float[] inv = new float[r / 2];
+        for (int i = 0; i < inv.length; i++) {
+            inv[i] = (float) Math.pow(10000, -2.0 * i / r);
+        }
+        int[] pos = {0, 1, 37, 5000};
+        StepBatch b = new StepBatch(true, new int[t], pos, new int[] {-1, -1, -1, -1}, new int[] {0, t}, new int[] {t},
+                new int[][] {{}}, new int[] {t - 1});
+        float[] q = random(t * heads * d);
+        float[] kk = random(t * kvHeads * d);
+        Tensor qt = act(q, t, heads * d);
+        Tensor kt = act(kk, t, kvHeads * d);
+        RopeTable partial = RopeTable.fixed("default", inv, 1.25f);
+        assertEquals(r, partial.rotaryDim());
+        k.rope(qt, kt, k.plan(b), partial, AttentionShape.of(heads, kvHeads, d, 4));
+        // the reference: the first r channels of each head alone, as heads of width r under full rope
+        float[] qr = new float[t * heads * r];
+        float[] kr = new float[t * kvHeads * r];
+        for (int row = 0; row < t * heads; row++) {
+            System.arraycopy(q, row * d, qr, row * r, r);
+        }
+        for (int row = 0; row < t * kvHeads; row++) {
+            System.arraycopy(kk, row * d, kr, row * r, r);
+        }
+        Tensor qrt = act(qr, t, heads * r);
+        Tensor krt = act(kr, t, kvHeads * r);
+        k.rope(qrt, krt, k.plan(b), partial, AttentionShape.of(heads, kvHeads, r, 4));
+        assertRotatedPrefix(q, k.download(qt), k.download(qrt), t * heads, d, r);
+        assertRotatedPrefix(kk, k.download(kt), k.download(krt), t * kvHeads, d, r);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> k.rope(qrt, krt, k.plan(b), new RopeTable(new float[8]), AttentionShape.of(heads, kvHeads, r, 4)));
+        assertEquals("rope table rotating 16 channels, attention head dim 12", e.getMessage());
+    }
+
+    /** Each row's first r channels equal the width-r rotation's, bit for bit; the others the input's. */
+    private static void assertRotatedPrefix(float[] in, float[] got, float[] rotated, int rows, int d, int r) {
+        for (int row = 0; row < rows; row++) {
+            for (int c = 0; c < d; c++) {
+                float want = c < r ? rotated[row * r + c] : in[row * d + c];
+                assertEquals(want, got[row * d + c], "row " + row + " channel " + c);
+            }
+        }
+    }
+
     /** Naive attention in double: query row i of a sequence attends to keys 0..limit. */
     private static float[] naiveAttention(float[] q, int qRow, float[] keys, float[] vals, int firstKeyRow, int numKeys,
                                           int head, AttentionShape s) {

@@ -535,7 +535,8 @@ class ModelConfigTest {
                 () -> ModelConfig.parse(LLAMA_31_8B.replace("LlamaForCausalLM", arch), null));
         assertTrue(e.getMessage().contains(arch), e.getMessage());
         assertTrue(e.getMessage().contains("LlamaForCausalLM") && e.getMessage().contains("MistralForCausalLM")
-                && e.getMessage().contains("Qwen2ForCausalLM") && e.getMessage().contains("Qwen3ForCausalLM"),
+                && e.getMessage().contains("Qwen2ForCausalLM") && e.getMessage().contains("Qwen3ForCausalLM")
+                && e.getMessage().contains("Phi3ForCausalLM"),
                 e.getMessage());
     }
 

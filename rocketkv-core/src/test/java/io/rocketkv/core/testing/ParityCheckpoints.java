@@ -71,6 +71,31 @@ public final class ParityCheckpoints {
             .numHeads(4).numKvHeads(2).headDim(16).dtype(DType.F32).tieEmbeddings(false).attentionBias(false)
             .ropeTheta(10000).ropeScaling(new RopeScaling.Dynamic(4)).maxPositions(64).seed(16).build();
 
+    /**
+     * Phi-3 (a Phi-3 config.json: no head_dim; sliding_window 4096, no shorter than max_position_embeddings as in
+     * Phi-3.5-mini, so that it never binds, not even at the default max_seq_len, where RocketKV would be refused):
+     * fused qkv_proj / gate_up_proj, GQA (4 q / 2 kv heads), RoPE on the first 12 of each head's 16 channels
+     * ({@code partial_rotary_factor} 0.75, as Phi-4-mini).
+     */
+    public static final RandomCheckpoint PHI3 = RandomCheckpoint.builder()
+            .architecture(Architecture.PHI3).vocabSize(320).hiddenSize(64).intermediateSize(128).numLayers(2)
+            .numHeads(4).numKvHeads(2).headDim(16).dtype(DType.F32).tieEmbeddings(false).ropeTheta(10000)
+            .partialRotaryFactor(0.75).slidingWindow(4096).maxPositions(4096).seed(17).build();
+
+    /**
+     * Phi-3 with longrope over an original context of 64 (factor 1024 / 64 = 16, left to its default, so attention
+     * factor sqrt(1 + ln 16 / ln 64)): the 10-token prompt stays on the short factors, the 57-token one crosses 64
+     * while it decodes, the 300-token one is on the long factors from the start; {@code partial_rotary_factor} 0.5
+     * (4 factors of each kind), tied embeddings (as Phi-4-mini).
+     */
+    public static final RandomCheckpoint PHI3_LONGROPE = RandomCheckpoint.builder()
+            .architecture(Architecture.PHI3).vocabSize(320).hiddenSize(64).intermediateSize(96).numLayers(2)
+            .numHeads(4).numKvHeads(2).headDim(16).dtype(DType.F32).tieEmbeddings(true).ropeTheta(10000)
+            .partialRotaryFactor(0.5)
+            .ropeScaling(new RopeScaling.LongRope(List.of(1.0, 1.1, 1.3, 1.6), List.of(1.2, 2.5, 6.0, 16.0), 16, null,
+                    64))
+            .maxPositions(1024).seed(18).build();
+
     public static Map<String, RandomCheckpoint> all() {
         Map<String, RandomCheckpoint> m = new LinkedHashMap<>();
         m.put("llama-gqa-rope-llama3", LLAMA);
@@ -80,12 +105,14 @@ public final class ParityCheckpoints {
         m.put("llama-rope-linear", LLAMA_LINEAR);
         m.put("qwen2-rope-yarn", QWEN2_YARN);
         m.put("llama-rope-dynamic", LLAMA_DYNAMIC);
+        m.put("phi3-fused-partial-rotary", PHI3);
+        m.put("phi3-longrope-partial-tied", PHI3_LONGROPE);
         return m;
     }
 
     /**
-     * {@link #all()} but those whose RoPE frequencies depend on the sequence's length ({@code dynamic}), which the
-     * CUDA backend refuses.
+     * {@link #all()} but those whose RoPE frequencies depend on the sequence's length ({@code dynamic},
+     * {@code longrope}), which the CUDA backend refuses.
      */
     public static Map<String, RandomCheckpoint> forCuda() {
         Map<String, RandomCheckpoint> m = all();

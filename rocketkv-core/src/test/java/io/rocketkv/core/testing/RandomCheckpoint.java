@@ -22,7 +22,10 @@ import java.util.SplittableRandom;
  * <p>Weights: every matrix is {@code N(0, 1/sqrt(fan_in))} (fan_in = columns; about 0.02 at real widths, and
  * large enough at tiny ones that each layer keeps unit-scale activations and logits spread about ±1 instead of
  * being nearly uniform); norm weights {@code 1 + N(0, 0.05)} (Qwen3's per-head q/k norms {@code 1 + N(0, 0.2)});
- * biases {@code N(0, 0.1)}. Each tensor draws from its
+ * biases {@code N(0, 0.1)}. Phi-3 writes q/k/v as one {@code self_attn.qkv_proj.weight} ([q; k; v] rows) and gate/up
+ * as one {@code mlp.gate_up_proj.weight} ([gate; up] rows), each drawn as one matrix, and a config.json in the shape
+ * of the published Phi-3 ones (no head_dim, a top-level {@code original_max_position_embeddings}, longrope in
+ * {@code rope_scaling} under the older key {@code type}). Each tensor draws from its
  * own {@link SplittableRandom} seeded from {@code seed} and its name, so changing the layer count leaves the
  * other tensors alone. Bos/eos are the tokenizer's special tokens; rows of the embedding past the tokenizer's
  * size are padding.
@@ -48,7 +51,9 @@ public record RandomCheckpoint(
         RopeScaling ropeScaling, // nullable
         int maxPositions,
         double rmsNormEps,
-        long seed) {
+        long seed,
+        double partialRotaryFactor, // Phi-3 only: RoPE on the first head_dim * factor channels
+        Integer slidingWindow) {    // Phi-3 only (the other architectures' windows: SlidingWindowCheckpoints)
 
     public RandomCheckpoint {
         Objects.requireNonNull(architecture, "architecture");
@@ -66,8 +71,17 @@ public record RandomCheckpoint(
         if (architecture == Architecture.QWEN2 && !attentionBias) {
             throw new IllegalArgumentException("Qwen2 always has q/k/v biases (transformers ignores the flag)");
         }
-        if (architecture == Architecture.MISTRAL && attentionBias) {
-            throw new IllegalArgumentException("Mistral has no attention biases");
+        if ((architecture == Architecture.MISTRAL || architecture == Architecture.PHI3) && attentionBias) {
+            throw new IllegalArgumentException(architecture.className() + " has no attention biases");
+        }
+        if (architecture != Architecture.PHI3 && (partialRotaryFactor != 1.0 || slidingWindow != null)) {
+            throw new IllegalArgumentException("partial rotary and a sliding window are written for Phi-3 only");
+        }
+        if (architecture == Architecture.PHI3 && headDim * numHeads != hiddenSize) {
+            throw new IllegalArgumentException("Phi-3 configs have no head_dim: it must be hidden / heads");
+        }
+        if (architecture == Architecture.PHI3 && ropeScaling != null && !(ropeScaling instanceof RopeScaling.LongRope)) {
+            throw new IllegalArgumentException("Phi-3 takes longrope only (Phi3Config), not " + ropeScaling.type());
         }
     }
 
@@ -147,7 +161,11 @@ public record RandomCheckpoint(
         c.put("attention_dropout", 0.0);
         c.put("bos_token_id", TinyBpeTokenizer.bosId());
         c.put("eos_token_id", TinyBpeTokenizer.eosId());
-        c.put("head_dim", headDim);
+        if (architecture == Architecture.PHI3) {
+            phi3Config(c);
+        } else {
+            c.put("head_dim", headDim);
+        }
         c.put("hidden_act", "silu");
         c.put("hidden_size", hiddenSize);
         c.put("initializer_range", 0.02);
@@ -159,6 +177,8 @@ public record RandomCheckpoint(
         c.put("rms_norm_eps", rmsNormEps);
         if (ropeScaling == null) {
             c.putNull("rope_scaling");
+        } else if (architecture == Architecture.PHI3) {
+            phi3RopeScaling(c.putObject("rope_scaling"), (RopeScaling.LongRope) ropeScaling);
         } else {
             writeRopeScaling(c.putObject("rope_scaling"), ropeScaling);
         }
@@ -167,7 +187,9 @@ public record RandomCheckpoint(
             c.put("max_window_layers", numLayers);
             c.put("use_sliding_window", false);
         }
-        if (architecture != Architecture.LLAMA) {
+        if (architecture == Architecture.PHI3 && slidingWindow != null) {
+            c.put("sliding_window", slidingWindow);
+        } else if (architecture != Architecture.LLAMA) {
             c.putNull("sliding_window");
         }
         c.put("tie_word_embeddings", tieEmbeddings);
@@ -181,6 +203,32 @@ public record RandomCheckpoint(
         return c;
     }
 
+    /** Phi3Config's own keys (dropouts read only in training; pad_token_id must be in the vocabulary). */
+    private void phi3Config(ObjectNode c) {
+        c.put("embd_pdrop", 0.0);
+        c.put("resid_pdrop", 0.0);
+        c.put("pad_token_id", TinyBpeTokenizer.eosId());
+        c.put("original_max_position_embeddings", ropeScaling instanceof RopeScaling.LongRope l
+                ? l.originalMaxPositionEmbeddings() : maxPositions);
+        if (partialRotaryFactor != 1.0) {
+            c.put("partial_rotary_factor", partialRotaryFactor);
+        }
+    }
+
+    /**
+     * Longrope as Phi-3's configs write it: the factors and {@code "type": "longrope"}; the original context is the
+     * top-level key, the factor left to its default (max_position_embeddings / original) when it is that.
+     */
+    private void phi3RopeScaling(ObjectNode r, RopeScaling.LongRope l) {
+        l.longFactor().forEach(r.putArray("long_factor")::add);
+        l.shortFactor().forEach(r.putArray("short_factor")::add);
+        if (l.factor() != (double) maxPositions / l.originalMaxPositionEmbeddings()) {
+            r.put("factor", l.factor());
+        }
+        putIfPresent(r, "attention_factor", l.attentionFactor());
+        r.put("type", l.type());
+    }
+
     /** The weights as a writer (not yet written), for tests that want to alter or shard them. */
     public SafeTensorsWriter weights() {
         SafeTensorsWriter w = new SafeTensorsWriter().metadata("format", "pt");
@@ -190,9 +238,13 @@ public record RandomCheckpoint(
         for (int i = 0; i < numLayers; i++) {
             String p = "model.layers." + i + ".";
             norm(w, p + "input_layernorm.weight", hiddenSize);
-            matrix(w, p + "self_attn.q_proj.weight", qDim, hiddenSize);
-            matrix(w, p + "self_attn.k_proj.weight", kvDim, hiddenSize);
-            matrix(w, p + "self_attn.v_proj.weight", kvDim, hiddenSize);
+            if (architecture == Architecture.PHI3) {
+                matrix(w, p + "self_attn.qkv_proj.weight", qDim + 2 * kvDim, hiddenSize);
+            } else {
+                matrix(w, p + "self_attn.q_proj.weight", qDim, hiddenSize);
+                matrix(w, p + "self_attn.k_proj.weight", kvDim, hiddenSize);
+                matrix(w, p + "self_attn.v_proj.weight", kvDim, hiddenSize);
+            }
             matrix(w, p + "self_attn.o_proj.weight", hiddenSize, qDim);
             if (attentionBias) {
                 bias(w, p + "self_attn.q_proj.bias", qDim);
@@ -207,8 +259,12 @@ public record RandomCheckpoint(
                 headNorm(w, p + "self_attn.k_norm.weight");
             }
             norm(w, p + "post_attention_layernorm.weight", hiddenSize);
-            matrix(w, p + "mlp.gate_proj.weight", intermediateSize, hiddenSize);
-            matrix(w, p + "mlp.up_proj.weight", intermediateSize, hiddenSize);
+            if (architecture == Architecture.PHI3) {
+                matrix(w, p + "mlp.gate_up_proj.weight", 2 * intermediateSize, hiddenSize);
+            } else {
+                matrix(w, p + "mlp.gate_proj.weight", intermediateSize, hiddenSize);
+                matrix(w, p + "mlp.up_proj.weight", intermediateSize, hiddenSize);
+            }
             matrix(w, p + "mlp.down_proj.weight", hiddenSize, intermediateSize);
         }
         norm(w, "model.norm.weight", hiddenSize);
@@ -276,6 +332,8 @@ public record RandomCheckpoint(
         private int maxPositions = 256;
         private double rmsNormEps = 1e-5;
         private long seed = 42;
+        private double partialRotaryFactor = 1.0;
+        private Integer slidingWindow;
 
         private Builder() {}
 
@@ -295,12 +353,14 @@ public record RandomCheckpoint(
         public Builder maxPositions(int v) { maxPositions = v; return this; }
         public Builder rmsNormEps(double v) { rmsNormEps = v; return this; }
         public Builder seed(long v) { seed = v; return this; }
+        public Builder partialRotaryFactor(double v) { partialRotaryFactor = v; return this; }
+        public Builder slidingWindow(Integer v) { slidingWindow = v; return this; }
 
         public RandomCheckpoint build() {
             boolean bias = attentionBias != null ? attentionBias : architecture == Architecture.QWEN2;
             return new RandomCheckpoint(architecture, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads,
                     numKvHeads, headDim, dtype, tieEmbeddings, bias, ropeTheta, ropeScaling, maxPositions,
-                    rmsNormEps, seed);
+                    rmsNormEps, seed, partialRotaryFactor, slidingWindow);
         }
     }
 }

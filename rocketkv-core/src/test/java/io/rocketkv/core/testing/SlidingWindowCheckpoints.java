@@ -49,10 +49,14 @@ public final class SlidingWindowCheckpoints {
         c.put("max_window_layers", 1);
     });
 
+    /** Phi-3 (fused projections, RoPE on 12 of 16 channels): every layer slides, as Phi3Model masks them. */
+    public static final Variant PHI3 = new Variant(ParityCheckpoints.PHI3, c -> c.put("sliding_window", WINDOW));
+
     public static Map<String, Variant> all() {
         Map<String, Variant> m = new LinkedHashMap<>();
         m.put("mistral-swa96", MISTRAL);
         m.put("qwen2-swa96-layer1", QWEN2_LAYER1);
+        m.put("phi3-swa96", PHI3);
         return m;
     }
 
