@@ -30,10 +30,9 @@ final class CublasLt implements AutoCloseable {
     private final MemorySegment handle; // cublasLtHandle_t
     private final DeviceBuffer workspace;
     private final Map<Long, Plan> plans = new LinkedHashMap<>(16, 0.75f, true);
-    private final Arena arena = Arena.ofShared(); // the kept algorithm structs
     private boolean closed;
 
-    /** One shape's descriptors and the algorithm the heuristic chose. */
+    /** One shape's descriptors and the algorithm the heuristic chose (in an automatic arena: freed with the plan). */
     private record Plan(MemorySegment desc, MemorySegment a, MemorySegment b, MemorySegment d, MemorySegment algo) {
     }
 
@@ -121,6 +120,9 @@ final class CublasLt implements AutoCloseable {
             made.add(desc);
             setInt(desc, cublasLt_h.CUBLASLT_MATMUL_DESC_TRANSA, cublasLt_h.CUBLAS_OP_T, a);
             setInt(desc, cublasLt_h.CUBLASLT_MATMUL_DESC_TRANSB, cublasLt_h.CUBLAS_OP_N, a);
+            // the heuristic sees a scaled fp8 matmul: scale pointers set (to a valid address; each call sets its own)
+            setPointer(desc, cublasLt_h.CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, workspace.address(), a);
+            setPointer(desc, cublasLt_h.CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, workspace.address(), a);
             MemorySegment la = layout(cublasLt_h.CUDA_R_8F_E4M3, k, n, k, a);
             made.add(la);
             MemorySegment lb = layout(cublasLt_h.CUDA_R_8F_E4M3, k, m, k, a);
@@ -144,7 +146,7 @@ final class CublasLt implements AutoCloseable {
                             "CUBLAS_STATUS_NOT_SUPPORTED", "no fp8 algorithm for this shape on this device",
                             "fp8 m=" + m + " n=" + n + " k=" + k);
                 }
-                algo = arena.allocate(64, 16).copyFrom(result.asSlice(0, 64));
+                algo = Arena.ofAuto().allocate(64, 16).copyFrom(result.asSlice(0, 64));
             } finally {
                 cublasLt_h.cublasLtMatmulPreferenceDestroy(pref);
             }
@@ -211,7 +213,6 @@ final class CublasLt implements AutoCloseable {
             destroy(List.of(p.desc(), p.a(), p.b(), p.d()));
         }
         plans.clear();
-        arena.close();
         Cublas.check(cublasLt_h.cublasLtDestroy(handle), "cublasLtDestroy", null);
     }
 }

@@ -51,6 +51,8 @@ import java.util.ArrayList;
  */
 public final class CudaKernels implements Kernels {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CudaKernels.class);
+
     private static final int ROW_BLOCK = 256;
     /** cuBLAS's workspace, given to it up front so that no GEMM allocates (NVIDIA suggests 32 MiB on Hopper). */
     private static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
@@ -77,7 +79,7 @@ public final class CudaKernels implements Kernels {
     private final DType kvDtype;
     /** The scales {@link #setKvCacheScales} gave each F8_E4M3 KV cache tensor: {kScale, vScale}. */
     private final java.util.Map<CudaTensor, float[]> kvScales = java.util.Collections.synchronizedMap(
-            new java.util.IdentityHashMap<>());
+            new java.util.WeakHashMap<>()); // CudaTensor keeps Object's identity equals
     private final CudaScratch scratch;
     private final CudaStepPlanner planner;
     private final CudaStepRecorder recorder;
@@ -156,8 +158,7 @@ public final class CudaKernels implements Kernels {
             this.fp8Amax[1] = fp8Module.function("fp8_amax_bf16");
             this.fp8Quantize[0] = fp8Module.function("fp8_quantize_e4m3_f32");
             this.fp8Quantize[1] = fp8Module.function("fp8_quantize_e4m3_bf16");
-            this.cublasLt = Fp8Gemm.requested().enabled(context.device().computeCapability().smVersion(),
-                    CublasLt.isLibraryAvailable()) ? CublasLt.create(context, cublasWorkspace) : null;
+            this.cublasLt = openCublasLt(context, cublasWorkspace);
             if (cublasLt != null) {
                 made.add(cublasLt);
             }
@@ -310,7 +311,8 @@ public final class CudaKernels implements Kernels {
         int rows = w.rows();
         int cols = w.cols();
         if (cublasLt != null && !w.perChannel() && rows % 16 == 0 && cols % 16 == 0
-                && cublasLt.supportsFp8(16, rows, cols)) {
+                && cublasLt.supportsFp8(1, rows, cols) && cublasLt.supportsFp8(16, rows, cols)
+                && cublasLt.supportsFp8(4096, rows, cols)) {
             long offset = fp8ScaleOffset(rows, cols);
             DeviceBuffer b = scratch.allocate(offset + 16, "fp8 weight [" + rows + ", " + cols + "]");
             try {
@@ -454,8 +456,9 @@ public final class CudaKernels implements Kernels {
         DeviceBuffer xs = activation(x, "matmul x").buffer();
         DeviceBuffer os = f32(out, "matmul out").buffer();
         CudaTensor wt = cuda(w);
-        if (x.dtype() == DType.BF16 && wt.dtype() != DType.BF16) {
-            throw new IllegalArgumentException("matmul of a BF16 x needs BF16 weights, got " + Tensor.describe(w));
+        if (x.dtype() == DType.BF16 && wt.dtype() == DType.F32) {
+            throw new IllegalArgumentException("matmul of a BF16 x needs BF16 (or fp8) weights, got "
+                    + Tensor.describe(w));
         }
         switch (wt.dtype()) {
             case F32 -> cublas.gemmF32(xs, wt.buffer(), os, rows, n, k);
@@ -479,6 +482,27 @@ public final class CudaKernels implements Kernels {
             }
             long elems = (long) rows * n;
             addBias.launch(Dim3.of(blocks(elems)), Dim3.of(ROW_BLOCK), 0, stream, os, cuda(bias).buffer(), (long) rows, n);
+        }
+    }
+
+    /**
+     * The fp8 GEMM's handle where {@link Fp8Gemm} enables it, else null; with {@code auto}, a cuBLASLt that fails to
+     * create a handle leaves fp8 weights to load as bf16 (logged) instead of failing the backend.
+     */
+    private static CublasLt openCublasLt(CudaContext context, DeviceBuffer workspace) {
+        Fp8Gemm asked = Fp8Gemm.requested();
+        if (!asked.enabled(context.device().computeCapability().smVersion(), CublasLt.isLibraryAvailable())) {
+            return null;
+        }
+        try {
+            return CublasLt.create(context, workspace);
+        } catch (RuntimeException e) {
+            if (asked == Fp8Gemm.ON) {
+                throw e;
+            }
+            LOG.warn("cuBLASLt could not create a handle ({}); fp8 weights load as bf16 (-D{}=off silences this)",
+                    e.getMessage(), Fp8Gemm.PROPERTY);
+            return null;
         }
     }
 

@@ -99,6 +99,36 @@ class CudaFp8GemmGpuTest {
         }
     }
 
+    /** BF16 activations (what a bf16 model's norms write for its GEMMs) take the bf16 quantization kernels. */
+    @Test
+    void bf16ActivationsQuantizeAsTheirFloatValues() {
+        Assumptions.assumeTrue(gpu.context().device().computeCapability().smVersion() >= 89,
+                "fp8 tensor cores need sm_89 or newer");
+        int m = 9;
+        int n = 256;
+        int k = 512;
+        Random rnd = new Random(17);
+        try (Arena arena = Arena.ofConfined()) {
+            Fp8Weight w = weight(rnd, n, k, false, arena);
+            float[] x = GpuTensors.bf16Round(Gpu.gaussian(rnd, m * k, 1.5f));
+            short[] bits = new short[x.length];
+            for (int i = 0; i < x.length; i++) {
+                bits[i] = io.rocketkv.core.numeric.Bf16.encode(x[i]);
+            }
+            try (Tensor gw = gpu.fp8Weight(w, DType.BF16); Tensor gx = gpu.allocate(DType.BF16, m, k);
+                 Tensor out = gpu.allocate(DType.F32, m, n)) {
+                ((CudaTensor) gx).buffer().copyFrom(bits);
+                gpu.matmul(gx, gw, null, out);
+                float[] ref = reference(x, m, k, w, true);
+                double scale = 0;
+                for (float v : ref) {
+                    scale = Math.max(scale, Math.abs(v));
+                }
+                Gpu.assertClose("fp8 GEMM of bf16 activations", ref, gpu.download(out), 2e-3, 2e-3 * scale);
+            }
+        }
+    }
+
     @Test
     void weightsTheFp8GemmCannotTakeLoadAsBf16() {
         Random rnd = new Random(3);
