@@ -610,6 +610,12 @@ public final class LLM implements AutoCloseable {
             return this;
         }
 
+        /** {@code allow_long_max_seq_len}: a {@code maxSeqLen} above the model's max_position_embeddings runs. */
+        public Builder allowLongMaxSeqLen(boolean allow) {
+            args.allowLongMaxSeqLen(allow);
+            return this;
+        }
+
         public Builder maxBatchSize(int maxBatchSize) {
             args.maxBatchSize(maxBatchSize);
             return this;
