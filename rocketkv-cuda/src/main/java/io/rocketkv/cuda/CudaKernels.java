@@ -206,6 +206,12 @@ public final class CudaKernels implements Kernels {
         return kvDtype;
     }
 
+    /** With an F8_E4M3 cache: the bf16 copy prefill reads ({@code CudaAttention}), 2 bytes an element; else 0. */
+    @Override
+    public long prefillScratchBytes(long kvElementsPerToken, long tokens) {
+        return kvDtype == DType.F8_E4M3 ? kvElementsPerToken * tokens * Short.BYTES : 0;
+    }
+
     /** Records the layer's scales for an F8_E4M3 cache this backend allocated; a BF16 cache takes 1.0 only. */
     @Override
     public void setKvCacheScales(Tensor kvCache, float kScale, float vScale) {

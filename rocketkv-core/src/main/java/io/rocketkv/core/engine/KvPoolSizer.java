@@ -66,8 +66,10 @@ public final class KvPoolSizer {
             long ktPerPage = 2L * layers * kvDim * kernels.ktCacheDtype(r.rocketKv()).byteSize();
             bytesPerToken += (ktPerPage + r.rocketKv().pageSize() - 1) / r.rocketKv().pageSize();
         }
+        // the step workspace, and what prefill reads the cache through where the backend copies it (fp8 on CUDA:
+        // sized for one sequence of max_seq_len plus a step's new tokens; a larger step grows it when it runs)
         long workspace = model.workspaceBytes(Math.max(Math.max(r.maxNumTokens(), 1), r.maxBatchSize()),
-                r.maxBatchSize());
+                r.maxBatchSize()) + kernels.prefillScratchBytes(2 * kvDim, (long) r.maxSeqLen() + r.maxNumTokens());
         long byMemory = (long) (Math.max(0, m.free() - workspace) * r.freeMemoryFraction()) / bytesPerToken;
         long tokens;
         if (m.heap()) {

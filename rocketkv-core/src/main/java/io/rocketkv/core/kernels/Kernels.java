@@ -56,6 +56,15 @@ public interface Kernels extends AutoCloseable {
      * F8_E4M3): K elements are stored as e4m3(x / kScale), V as e4m3(x / vScale). Called once, before the first
      * step. A backend without an fp8 KV cache refuses it.
      */
+    /**
+     * Device memory, besides the step workspace, that prefill attention needs to read {@code tokens} cached tokens of
+     * one layer whose K and V rows hold {@code kvElementsPerToken} elements together (CUDA: the bf16 copy of an fp8
+     * cache's blocks); the KV pool leaves it free. 0 for a backend that reads its cache in place.
+     */
+    default long prefillScratchBytes(long kvElementsPerToken, long tokens) {
+        return 0;
+    }
+
     default void setKvCacheScales(Tensor kvCache, float kScale, float vScale) {
         throw new UnsupportedOperationException("the " + name() + " backend has no fp8 KV cache");
     }
