@@ -71,6 +71,9 @@ public final class CudaKernels implements Kernels {
     private final CudaFunction kvWrite;
     private final CudaFunction kvWriteFp8;
     private final CudaModule fp8Module;
+    private final CudaModule greedyModule;
+    private final CudaFunction greedyRowsF32;
+    private DeviceBuffer greedyOut; // ids, logprobs, topIds, topLogprobs of the last greedyRows
     private final CudaFunction fp8AmaxZero;
     private final CudaFunction[] fp8Amax = new CudaFunction[2];     // [f32, bf16] activations
     private final CudaFunction[] fp8Quantize = new CudaFunction[2];
@@ -153,6 +156,9 @@ public final class CudaKernels implements Kernels {
             this.kvWriteFp8 = kvModule.function("kv_cache_write_e4m3");
             this.fp8Module = KernelImages.load(context, "fp8_quant");
             made.add(fp8Module);
+            this.greedyModule = KernelImages.load(context, "greedy");
+            made.add(greedyModule);
+            this.greedyRowsF32 = greedyModule.function("greedy_rows_f32");
             this.fp8AmaxZero = fp8Module.function("fp8_amax_zero");
             this.fp8Amax[0] = fp8Module.function("fp8_amax_f32");
             this.fp8Amax[1] = fp8Module.function("fp8_amax_bf16");
@@ -204,6 +210,56 @@ public final class CudaKernels implements Kernels {
     @Override
     public DType kvCacheDtype() {
         return kvDtype;
+    }
+
+    @Override
+    public boolean hasGreedyRows() {
+        return true;
+    }
+
+    /**
+     * {@code greedy_rows_f32} (greedy.cu) on the device, one block per row; only the ids, log-probabilities and top-k
+     * pairs are copied back (the copy waits for the kernel).
+     */
+    @Override
+    public void greedyRows(Tensor logits, int rows, int topK, int[] ids, float[] logprobs, int[] topIds,
+                           float[] topLogprobs) {
+        CudaTensor l = f32(logits, "greedyRows logits");
+        if (l.shape().length != 2 || l.dim(0) < rows || rows < 0 || topK < 0 || topK > l.dim(1)) {
+            throw new IllegalArgumentException("greedyRows of " + rows + " rows, top " + topK + " over "
+                    + Tensor.describe(logits));
+        }
+        if (ids.length < rows || logprobs.length < rows || topIds.length < rows * topK
+                || topLogprobs.length < rows * topK) {
+            throw new IllegalArgumentException("greedyRows outputs hold fewer than " + rows + " rows of top " + topK);
+        }
+        if (rows == 0) {
+            return;
+        }
+        long perRow = 2L + 2L * topK; // id, logprob, topK ids, topK logprobs: 4 bytes each
+        greedyOut = scratch.grow(greedyOut, rows * perRow * Integer.BYTES + 8); // + 8: the top slices when topK = 0
+        DeviceBuffer dIds = greedyOut.slice(0, (long) rows * Integer.BYTES);
+        DeviceBuffer dLps = greedyOut.slice((long) rows * Integer.BYTES, (long) rows * Float.BYTES);
+        long topBytes = Math.max(4, (long) rows * topK * Integer.BYTES);
+        DeviceBuffer dTopIds = greedyOut.slice(2L * rows * Integer.BYTES, topBytes);
+        DeviceBuffer dTopLps = greedyOut.slice(2L * rows * Integer.BYTES + (long) rows * topK * Integer.BYTES,
+                topBytes);
+        greedyRowsF32.launch(Dim3.of(rows), Dim3.of(1024), 0, stream, l.buffer(), l.dim(1), topK, dIds, dLps, dTopIds,
+                dTopLps);
+        int[] head = new int[rows];
+        dIds.copyTo(MemorySegment.ofArray(head));
+        System.arraycopy(head, 0, ids, 0, rows);
+        float[] lp = new float[rows];
+        dLps.copyTo(MemorySegment.ofArray(lp));
+        System.arraycopy(lp, 0, logprobs, 0, rows);
+        if (topK > 0) {
+            int[] ti = new int[rows * topK];
+            float[] tl = new float[rows * topK];
+            dTopIds.copyTo(MemorySegment.ofArray(ti));
+            dTopLps.copyTo(MemorySegment.ofArray(tl));
+            System.arraycopy(ti, 0, topIds, 0, ti.length);
+            System.arraycopy(tl, 0, topLogprobs, 0, tl.length);
+        }
     }
 
     /** With an F8_E4M3 cache: the bf16 copy prefill reads ({@code CudaAttention}), 2 bytes an element; else 0. */
@@ -800,6 +856,7 @@ public final class CudaKernels implements Kernels {
         }
         all.add(xBf16);
         all.add(xFp8);
+        all.add(greedyOut);
         all.add(fp8Scales);
         all.add(planner);
         all.add(rowsBuffer);
@@ -812,6 +869,7 @@ public final class CudaKernels implements Kernels {
         all.add(rowsModule);
         all.add(kvModule);
         all.add(fp8Module);
+        all.add(greedyModule);
         all.add(attention);
         all.add(rocket);
         all.add(stream);

@@ -278,12 +278,17 @@ public final class Engine implements AutoCloseable {
         List<Sequence> seqs = batch.seqs();
         long t0 = System.nanoTime();
         float[] logits;
+        Object[] picked = null; // the greedy tokens, when the backend picked them next to the logits
         int stepTokens;
         try {
             StepBatch step = StepBuilder.build(batch, kv);
             stepTokens = step.numTokens();
             int bucket = batch.prefill() || !ranks.graphsOn() ? -1 : config.graphBucket(seqs.size());
-            logits = ranks.run(step, bucket);
+            boolean onDevice = ranks.hasGreedyRows() && greedyOnRawLogits(batch);
+            logits = ranks.run(step, bucket, !onDevice);
+            if (onDevice) {
+                picked = greedyRows(batch);
+            }
             if (batch.prefill()) {
                 PromptLogprobs.collect(batch, step, ranks, vocabSize); // only for sequences that ask
             }
@@ -311,7 +316,7 @@ public final class Engine implements AutoCloseable {
             return;
         }
         long elapsed = System.nanoTime() - t0;
-        Object[] sampled = sampleRows(batch, logits, vocabSize);
+        Object[] sampled = picked != null ? picked : sampleRows(batch, logits, vocabSize);
         for (int i = 0; i < seqs.size(); i++) {
             Sequence s = seqs.get(i);
             if (batch.prefill()) {
@@ -341,6 +346,58 @@ public final class Engine implements AutoCloseable {
         }
         iterationLog.step(batch.prefill(), seqs.size(), stepTokens, scheduler.numWaiting() + incoming.size(),
                 kv.numUsedBlocks(), config.numBlocks(), System.nanoTime() - t0);
+    }
+
+    /** Whether every row the step samples is a plain greedy pick of its raw logits ({@link Sequence#greedyOnRawLogits}). */
+    private static boolean greedyOnRawLogits(Scheduler.Batch batch) {
+        List<Sequence> seqs = batch.seqs();
+        for (int i = 0; i < seqs.size(); i++) {
+            if (batch.samples(i) && !seqs.get(i).greedyOnRawLogits()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Each sampled row's greedy token as the backend picked it next to the logits ({@code Kernels.greedyRows}: only
+     * the ids and log-probabilities cross to the host), as {@link #sampleRows} would have: the same token,
+     * log-probability and top log-probabilities (each row its requested count, of the step's largest); a row holding
+     * NaN or +Infinity (or only -Infinity) is that request's error.
+     */
+    private Object[] greedyRows(Scheduler.Batch batch) {
+        List<Sequence> seqs = batch.seqs();
+        int rows = seqs.size();
+        int topK = 0;
+        for (int i = 0; i < rows; i++) {
+            if (batch.samples(i)) {
+                topK = Math.max(topK, seqs.get(i).sampler.options().numTopLogprobs());
+            }
+        }
+        topK = Math.min(topK, vocabSize);
+        int[] ids = new int[rows];
+        float[] logprobs = new float[rows];
+        int[] topIds = new int[rows * topK];
+        float[] topLogprobs = new float[rows * topK];
+        ranks.greedyRows(rows, topK, ids, logprobs, topIds, topLogprobs);
+        Object[] out = new Object[rows];
+        for (int i = 0; i < rows; i++) {
+            if (!batch.samples(i)) {
+                continue;
+            }
+            if (ids[i] < 0) {
+                out[i] = new IllegalArgumentException("the logits hold NaN or +Infinity, or are all -Infinity: no token"
+                        + " can be sampled");
+                continue;
+            }
+            int k = Math.min(seqs.get(i).sampler.options().numTopLogprobs(), topK);
+            List<TokenLogprob> top = new ArrayList<>(k);
+            for (int j = 0; j < k; j++) {
+                top.add(new TokenLogprob(topIds[i * topK + j], topLogprobs[i * topK + j]));
+            }
+            out[i] = new SampledToken(ids[i], logprobs[i], top);
+        }
+        return out;
     }
 
     /**

@@ -149,6 +149,14 @@ final class ModelRunner implements AutoCloseable {
      * Returns the logits of the step's logit rows ([rows, vocab]) on rank 0, null on the others.
      */
     float[] run(StepBatch step, int bucket) {
+        return run(step, bucket, true);
+    }
+
+    /**
+     * {@link #run(StepBatch, int)}, reading the logits back only when {@code readLogits}: otherwise they stay in the
+     * workspace (for {@link #greedyRows}) and this returns null.
+     */
+    float[] run(StepBatch step, int bucket, boolean readLogits) {
         if (workspace.ensureCapacity(step.numTokens() > workspace.maxTokens()
                 ? Math.max(step.numTokens(), config.maxSeqLen()) : step.numTokens(), step.logitRows().length)) {
             log.debug("step workspace grown to {} tokens, {} rows (a recomputed sequence longer than max_num_tokens)",
@@ -156,10 +164,10 @@ final class ModelRunner implements AutoCloseable {
             closeGraphs(); // they point at the old buffers
         }
         if (bucket > 0 && !graphsOff) {
-            return runRecorded(step, bucket);
+            return runRecorded(step, bucket, readLogits);
         }
         model.run(kernels.plan(step), kvCaches, ktCaches, rocket, windowStash, workspace);
-        return logits(step.logitRows().length);
+        return readLogits ? logits(step.logitRows().length) : null;
     }
 
     /** The most rows one {@link #rowLogits} call takes. */
@@ -175,6 +183,16 @@ final class ModelRunner implements AutoCloseable {
         return model.logitsOfRows(workspace, rows);
     }
 
+    /** {@link Model#greedyRows} over the first {@code rows} logit rows the last step left (rank 0). */
+    void greedyRows(int rows, int topK, int[] ids, float[] logprobs, int[] topIds, float[] topLogprobs) {
+        model.greedyRows(workspace, rows, topK, ids, logprobs, topIds, topLogprobs);
+    }
+
+    /** Whether the backend picks greedy tokens next to the logits ({@link Kernels#hasGreedyRows}). */
+    boolean hasGreedyRows() {
+        return kernels.hasGreedyRows();
+    }
+
     private float[] logits(int rows) {
         return rank == 0 ? model.readLogits(workspace, rows) : null;
     }
@@ -187,7 +205,7 @@ final class ModelRunner implements AutoCloseable {
      * same K/V and KT values are written again and the activations recomputed); with several ranks it fails the
      * step (the ranks' collectives must stay in step).
      */
-    private float[] runRecorded(StepBatch step, int bucket) {
+    private float[] runRecorded(StepBatch step, int bucket, boolean readLogits) {
         if (workspace.ensureCapacity(bucket, bucket)) {
             closeGraphs();
         }
@@ -212,7 +230,7 @@ final class ModelRunner implements AutoCloseable {
         if (g != null) {
             g.replay(plan);
             graphReplays++;
-            return logits(step.numSeqs());
+            return readLogits ? logits(step.numSeqs()) : null;
         }
         try {
             g = kernels.record(plan, () -> model.run(plan, kvCaches, ktCaches, rocket, workspace));
@@ -224,7 +242,7 @@ final class ModelRunner implements AutoCloseable {
             graphsOff = true;
             closeGraphs();
             model.run(kernels.plan(step), kvCaches, ktCaches, rocket, workspace);
-            return logits(step.logitRows().length);
+            return readLogits ? logits(step.logitRows().length) : null;
         }
         if (g == null) {
             graphsOff = true; // the backend runs ops eagerly (the step above already ran)
@@ -233,7 +251,7 @@ final class ModelRunner implements AutoCloseable {
             graphRecords++;
             log.debug("recorded the decode step for batch size {}, block tables of {} (rank {})", bucket, width, rank);
         }
-        return logits(step.numSeqs());
+        return readLogits ? logits(step.numSeqs()) : null;
     }
 
     private void closeGraphs() {

@@ -64,8 +64,16 @@ final class RankGroup implements AutoCloseable {
 
     /** Runs the step on every rank ({@link ModelRunner#run}) and returns rank 0's logits. */
     float[] run(StepBatch step, int bucket) {
+        return run(step, bucket, true);
+    }
+
+    /**
+     * {@link #run(StepBatch, int)}, reading rank 0's logits back only when {@code readLogits} (else null: they stay
+     * on the device for {@link #greedyRows}).
+     */
+    float[] run(StepBatch step, int bucket, boolean readLogits) {
         if (runners.size() == 1) {
-            return runners.get(0).run(step, bucket);
+            return runners.get(0).run(step, bucket, readLogits);
         }
         if (failure != null) {
             throw new IllegalStateException("the tensor-parallel group was aborted after a failure (" + failure
@@ -74,7 +82,7 @@ final class RankGroup implements AutoCloseable {
         List<Future<float[]>> futures = new ArrayList<>();
         var completion = new ExecutorCompletionService<float[]>(threads);
         for (ModelRunner r : runners) {
-            futures.add(completion.submit(() -> r.run(step, bucket)));
+            futures.add(completion.submit(() -> r.run(step, bucket, readLogits)));
         }
         Throwable first = null;
         for (int i = 0; i < runners.size(); i++) {
@@ -104,6 +112,33 @@ final class RankGroup implements AutoCloseable {
             throw new IllegalStateException(first);
         }
         return futures.get(0).resultNow();
+    }
+
+    /** Whether rank 0's backend picks greedy tokens next to the logits ({@link ModelRunner#hasGreedyRows}). */
+    boolean hasGreedyRows() {
+        return first().hasGreedyRows();
+    }
+
+    /**
+     * Rank 0's greedy tokens of the last step's first {@code rows} logit rows ({@link ModelRunner#greedyRows}); with
+     * several ranks on a rank thread, as the step ran.
+     */
+    void greedyRows(int rows, int topK, int[] ids, float[] logprobs, int[] topIds, float[] topLogprobs) {
+        if (threads == null) {
+            first().greedyRows(rows, topK, ids, logprobs, topIds, topLogprobs);
+            return;
+        }
+        try {
+            threads.submit(() -> first().greedyRows(rows, topK, ids, logprobs, topIds, topLogprobs)).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while rank 0 picked the greedy tokens", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException(e.getCause());
+        }
     }
 
     /** The most rows one {@link #rowLogits} call takes. */

@@ -109,6 +109,15 @@ final class Sequence {
     }
 
     /** The next token from row {@code logits[offset .. offset+vocab)}, after this request's logit adjustments. */
+    /**
+     * Whether this request's next token is the plain greedy pick of the raw logits (temperature 0 and no logits
+     * processing: no penalties, biases, bans or min_tokens), which a backend can make next to the logits
+     * ({@code Kernels.greedyRows}): the draw uses no random number, so where it is made does not change the stream.
+     */
+    boolean greedyOnRawLogits() {
+        return processor == null && sampler.options().isGreedy();
+    }
+
     SampledToken sampleNext(float[] logits, int offset, int vocab) {
         if (processor == null) {
             return sampler.sample(logits, offset, vocab);

@@ -57,6 +57,28 @@ public interface Kernels extends AutoCloseable {
      * step. A backend without an fp8 KV cache refuses it.
      */
     /**
+     * Whether {@link #greedyRows} runs on this backend, next to its logits (then a step whose every sampled row is
+     * greedy reads back only the chosen tokens instead of the logits).
+     */
+    default boolean hasGreedyRows() {
+        return false;
+    }
+
+    /**
+     * For each of the first {@code rows} rows of {@code logits} (F32 [rows, vocab], a view): the greedy token (argmax,
+     * ties to the lowest id) in {@code ids}, or −1 where the row holds NaN or +Infinity or only −Infinity; its
+     * log-probability under the row (logit − log Σ exp, the sum in double) in {@code logprobs}; and the {@code topK}
+     * best tokens (descending logit, ties to the lower id, −0 ranked as +0) with theirs in {@code topIds} and
+     * {@code topLogprobs}, row-major [rows][topK]. CPU twin: the engine's {@code Sampler} at temperature 0.
+     *
+     * @throws UnsupportedOperationException where {@link #hasGreedyRows} is false
+     */
+    default void greedyRows(Tensor logits, int rows, int topK, int[] ids, float[] logprobs, int[] topIds,
+                            float[] topLogprobs) {
+        throw new UnsupportedOperationException("the " + name() + " backend reads logits back for sampling");
+    }
+
+    /**
      * Device memory, besides the step workspace, that prefill attention needs to read {@code tokens} cached tokens of
      * one layer whose K and V rows hold {@code kvElementsPerToken} elements together (CUDA: the bf16 copy of an fp8
      * cache's blocks); the KV pool leaves it free. 0 for a backend that reads its cache in place.

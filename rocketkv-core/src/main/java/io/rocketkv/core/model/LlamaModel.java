@@ -263,11 +263,21 @@ public final class LlamaModel implements Model {
      */
     @Override
     public float[] readLogits(StepWorkspace ws, int rows) {
+        return kernels.download(logitRows(ws, rows));
+    }
+
+    @Override
+    public void greedyRows(StepWorkspace ws, int rows, int topK, int[] ids, float[] logprobs, int[] topIds,
+                           float[] topLogprobs) {
+        kernels.greedyRows(logitRows(ws, rows), rows, topK, ids, logprobs, topIds, topLogprobs);
+    }
+
+    private Tensor logitRows(StepWorkspace ws, int rows) {
         ws.checkOpen();
         if (rows < 0 || rows > ws.maxRows()) {
             throw new IllegalArgumentException(rows + " logit rows outside [0, " + ws.maxRows() + "]");
         }
-        return kernels.download(kernels.view(ws.logits(), rows));
+        return kernels.view(ws.logits(), rows);
     }
 
     /**

@@ -84,6 +84,13 @@ public interface Model extends AutoCloseable {
     float[] readLogits(StepWorkspace ws, int rows);
 
     /**
+     * {@link Kernels#greedyRows} over the first {@code rows} rows of the logits the last {@link #run} left in
+     * {@code ws} (rank 0 under tensor parallelism), on a backend that {@link Kernels#hasGreedyRows has it}.
+     */
+    void greedyRows(StepWorkspace ws, int rows, int topK, int[] ids, float[] logprobs, int[] topIds,
+                    float[] topLogprobs);
+
+    /**
      * The logits of token rows {@code rows} of the last {@link #run}'s final hidden states in {@code ws} (final norm
      * and lm_head over those rows; the step's own logits in {@code ws} are overwritten), row-major
      * [rows.length, vocab]; at most {@link StepWorkspace#maxRows()} rows, each below the step's token count. For
