@@ -88,10 +88,13 @@ class ChunkedPrefillTest {
     private static List<GenerationResult> run(Loaded m, EngineConfig cfg, List<int[]> prompts, List<Integer> maxTokens)
             throws Exception {
         try (Engine engine = new Engine(m.model(), m.kernels(), cfg, ids -> "")) {
-            List<CompletableFuture<GenerationResult>> fs = new ArrayList<>();
+            // queued together: they enter the schedule in the same round, so what the engine does with them (who is
+            // preempted in a tight pool) does not depend on how fast this thread submits
+            List<GenerationRequest> requests = new ArrayList<>();
             for (int i = 0; i < prompts.size(); i++) {
-                fs.add(engine.submit(greedy(prompts.get(i), maxTokens.get(i))));
+                requests.add(greedy(prompts.get(i), maxTokens.get(i)));
             }
+            List<CompletableFuture<GenerationResult>> fs = engine.submitAll(requests);
             List<GenerationResult> out = new ArrayList<>();
             for (var f : fs) {
                 out.add(f.get(120, TimeUnit.SECONDS));
